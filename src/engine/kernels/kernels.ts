@@ -1,0 +1,62 @@
+// The kernel interface: the few hot loops (GEMM, im2col/col2im, pooling) that dominate the cost of a step.
+// Ops call them through `kernels()`, so a faster implementation (WebAssembly SIMD, threads) can be swapped in
+// with `useKernels` and tested against the plain TypeScript reference in ./reference.ts.
+import type { Data } from '../nd.js';
+import { referenceKernels } from './reference.js';
+
+/** Geometry of a 2-D window (convolution or pooling) over an NCHW image. */
+export interface Window2d {
+  C: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+  OH: number;
+  OW: number;
+}
+
+export interface Kernels {
+  name: string;
+  /**
+   * C[M×N] = op(A)·op(B) (or += when `accumulate`), all row-major with leading dimensions lda/ldb/ldc.
+   * op(A) is A[M×K], or Aᵀ when transA (A stored K×M). op(B) is B[K×N], or Bᵀ when transB (B stored N×K).
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    A: Data, aOff: number, lda: number,
+    B: Data, bOff: number, ldb: number,
+    C: Data, cOff: number, ldc: number,
+    accumulate: boolean,
+  ): void;
+  /** cols[(c·KH+kh)·KW+kw, oh·OW+ow] = x[c, oh·s−p+kh, ow·s−p+kw] (0 outside), for one image at xOff. */
+  im2col(x: Data, xOff: number, g: Window2d, cols: Data): void;
+  /** The adjoint of im2col: dx[c, ih, iw] += cols[...] for one image at dxOff. */
+  col2im(cols: Data, g: Window2d, dx: Data, dxOff: number): void;
+  /** Max pooling over N images; argmax[o] is the flat index into x of each output's maximum (first on ties). */
+  maxPoolForward(x: Data, N: number, g: Window2d, out: Data, argmax: Int32Array): void;
+  /** dx[argmax[o]] += dOut[o]. */
+  maxPoolBackward(dOut: Data, argmax: Int32Array, dx: Data): void;
+  /** Average pooling; padded cells count as zeros (PyTorch's count_include_pad=True). */
+  avgPoolForward(x: Data, N: number, g: Window2d, out: Data): void;
+  avgPoolBackward(dOut: Data, N: number, g: Window2d, dx: Data): void;
+}
+
+let active: Kernels = referenceKernels;
+
+/** The kernels ops use now. */
+export function kernels(): Kernels {
+  return active;
+}
+
+/**
+ * Swap the kernel implementation (returns the previous one so a test can restore it).
+ * @example
+ *   const prev = useKernels(fastKernels); try { ... } finally { useKernels(prev); }
+ */
+export function useKernels(k: Kernels): Kernels {
+  const prev = active;
+  active = k;
+  return prev;
+}

@@ -1,0 +1,230 @@
+// The plain TypeScript kernels: the reference every faster implementation is tested against.
+// GEMM packs op(A) into 4-row panels and op(B) into 4-column panels (float64), then a 4×4 register-blocked
+// micro-kernel accumulates 16 dot products per pass over K, so the inner loop does 8 loads for 16 multiply-adds.
+import type { Data } from '../nd.js';
+import type { Kernels, Window2d } from './kernels.js';
+
+let packA: Float64Array = new Float64Array(0);
+let packB: Float64Array = new Float64Array(0);
+
+function grow(buf: Float64Array, n: number): Float64Array {
+  return buf.length >= n ? buf : new Float64Array(Math.max(n, buf.length * 2));
+}
+
+function gemm(
+  transA: boolean, transB: boolean, M: number, N: number, K: number,
+  A: Data, aOff: number, lda: number,
+  B: Data, bOff: number, ldb: number,
+  C: Data, cOff: number, ldc: number,
+  accumulate: boolean,
+): void {
+  if (M === 0 || N === 0) return;
+  if (K === 0) {
+    if (!accumulate) for (let i = 0; i < M; i++) C.fill(0, cOff + i * ldc, cOff + i * ldc + N);
+    return;
+  }
+  const Mp = (M + 3) & ~3;
+  const Np = (N + 3) & ~3;
+  packA = grow(packA, Mp * K);
+  packB = grow(packB, Np * K);
+  const pA = packA;
+  const pB = packB;
+  // pA[((i>>2)·K + k)·4 + (i&3)] = op(A)[i, k]
+  for (let i = 0; i < Mp; i++) {
+    const base = ((i >> 2) * K) * 4 + (i & 3);
+    if (i >= M) {
+      for (let k = 0; k < K; k++) pA[base + k * 4] = 0;
+    } else if (transA) {
+      for (let k = 0, a = aOff + i; k < K; k++, a += lda) pA[base + k * 4] = A[a];
+    } else {
+      for (let k = 0, a = aOff + i * lda; k < K; k++, a++) pA[base + k * 4] = A[a];
+    }
+  }
+  // pB[((j>>2)·K + k)·4 + (j&3)] = op(B)[k, j]
+  for (let j = 0; j < Np; j++) {
+    const base = ((j >> 2) * K) * 4 + (j & 3);
+    if (j >= N) {
+      for (let k = 0; k < K; k++) pB[base + k * 4] = 0;
+    } else if (transB) {
+      for (let k = 0, b = bOff + j * ldb; k < K; k++, b++) pB[base + k * 4] = B[b];
+    } else {
+      for (let k = 0, b = bOff + j; k < K; k++, b += ldb) pB[base + k * 4] = B[b];
+    }
+  }
+  const K4 = K * 4;
+  for (let jb = 0; jb < Np; jb += 4) {
+    const pb0 = (jb >> 2) * K4;
+    for (let ib = 0; ib < Mp; ib += 4) {
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let pa = (ib >> 2) * K4;
+      let pb = pb0;
+      const end = pa + K4;
+      for (; pa < end; pa += 4, pb += 4) {
+        const a0 = pA[pa], a1 = pA[pa + 1], a2 = pA[pa + 2], a3 = pA[pa + 3];
+        const b0 = pB[pb], b1 = pB[pb + 1], b2 = pB[pb + 2], b3 = pB[pb + 3];
+        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+      }
+      const rows = Math.min(4, M - ib);
+      const cols = Math.min(4, N - jb);
+      for (let r = 0; r < rows; r++) {
+        const o = cOff + (ib + r) * ldc + jb;
+        const v0 = r === 0 ? c00 : r === 1 ? c10 : r === 2 ? c20 : c30;
+        const v1 = r === 0 ? c01 : r === 1 ? c11 : r === 2 ? c21 : c31;
+        const v2 = r === 0 ? c02 : r === 1 ? c12 : r === 2 ? c22 : c32;
+        const v3 = r === 0 ? c03 : r === 1 ? c13 : r === 2 ? c23 : c33;
+        if (accumulate) {
+          C[o] += v0;
+          if (cols > 1) C[o + 1] += v1;
+          if (cols > 2) C[o + 2] += v2;
+          if (cols > 3) C[o + 3] += v3;
+        } else {
+          C[o] = v0;
+          if (cols > 1) C[o + 1] = v1;
+          if (cols > 2) C[o + 2] = v2;
+          if (cols > 3) C[o + 3] = v3;
+        }
+      }
+    }
+  }
+}
+
+function im2col(x: Data, xOff: number, g: Window2d, cols: Data): void {
+  const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
+  const L = OH * OW;
+  let row = 0;
+  for (let c = 0; c < C; c++) {
+    const xc = xOff + c * H * W;
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++, row++) {
+        let o = row * L;
+        for (let oh = 0; oh < OH; oh++) {
+          const ih = oh * stride - pad + kh;
+          if (ih < 0 || ih >= H) {
+            for (let ow = 0; ow < OW; ow++) cols[o++] = 0;
+            continue;
+          }
+          const xr = xc + ih * W;
+          for (let ow = 0, iw = kw - pad; ow < OW; ow++, iw += stride) {
+            cols[o++] = iw >= 0 && iw < W ? x[xr + iw] : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+function col2im(cols: Data, g: Window2d, dx: Data, dxOff: number): void {
+  const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
+  const L = OH * OW;
+  let row = 0;
+  for (let c = 0; c < C; c++) {
+    const xc = dxOff + c * H * W;
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++, row++) {
+        let o = row * L;
+        for (let oh = 0; oh < OH; oh++) {
+          const ih = oh * stride - pad + kh;
+          if (ih < 0 || ih >= H) {
+            o += OW;
+            continue;
+          }
+          const xr = xc + ih * W;
+          for (let ow = 0, iw = kw - pad; ow < OW; ow++, iw += stride, o++) {
+            if (iw >= 0 && iw < W) dx[xr + iw] += cols[o];
+          }
+        }
+      }
+    }
+  }
+}
+
+function maxPoolForward(x: Data, N: number, g: Window2d, out: Data, argmax: Int32Array): void {
+  const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
+  let o = 0;
+  for (let nc = 0; nc < N * C; nc++) {
+    const base = nc * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * stride - pad;
+      const hs = Math.max(h0, 0), he = Math.min(h0 + KH, H);
+      for (let ow = 0; ow < OW; ow++, o++) {
+        const w0 = ow * stride - pad;
+        const ws = Math.max(w0, 0), we = Math.min(w0 + KW, W);
+        let best = -Infinity;
+        let arg = -1;
+        for (let h = hs; h < he; h++) {
+          const r = base + h * W;
+          for (let w = ws; w < we; w++) {
+            const v = x[r + w];
+            if (v > best || arg < 0) {
+              best = v;
+              arg = r + w;
+            }
+          }
+        }
+        out[o] = best;
+        argmax[o] = arg;
+      }
+    }
+  }
+}
+
+function maxPoolBackward(dOut: Data, argmax: Int32Array, dx: Data): void {
+  for (let o = 0; o < dOut.length; o++) dx[argmax[o]] += dOut[o];
+}
+
+function avgPoolForward(x: Data, N: number, g: Window2d, out: Data): void {
+  const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
+  const inv = 1 / (KH * KW);
+  let o = 0;
+  for (let nc = 0; nc < N * C; nc++) {
+    const base = nc * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * stride - pad;
+      const hs = Math.max(h0, 0), he = Math.min(h0 + KH, H);
+      for (let ow = 0; ow < OW; ow++, o++) {
+        const w0 = ow * stride - pad;
+        const ws = Math.max(w0, 0), we = Math.min(w0 + KW, W);
+        let s = 0;
+        for (let h = hs; h < he; h++) for (let w = ws; w < we; w++) s += x[base + h * W + w];
+        out[o] = s * inv;
+      }
+    }
+  }
+}
+
+function avgPoolBackward(dOut: Data, N: number, g: Window2d, dx: Data): void {
+  const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
+  const inv = 1 / (KH * KW);
+  let o = 0;
+  for (let nc = 0; nc < N * C; nc++) {
+    const base = nc * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * stride - pad;
+      const hs = Math.max(h0, 0), he = Math.min(h0 + KH, H);
+      for (let ow = 0; ow < OW; ow++, o++) {
+        const w0 = ow * stride - pad;
+        const ws = Math.max(w0, 0), we = Math.min(w0 + KW, W);
+        const d = dOut[o] * inv;
+        for (let h = hs; h < he; h++) for (let w = ws; w < we; w++) dx[base + h * W + w] += d;
+      }
+    }
+  }
+}
+
+/** The reference kernels (plain TypeScript on typed arrays). */
+export const referenceKernels: Kernels = {
+  name: 'typescript',
+  gemm,
+  im2col,
+  col2im,
+  maxPoolForward,
+  maxPoolBackward,
+  avgPoolForward,
+  avgPoolBackward,
+};

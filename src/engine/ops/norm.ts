@@ -1,0 +1,109 @@
+// Batch normalisation (Ioffe & Szegedy 2015) over [N, C] or [N, C, H, W], per channel c.
+// Training: normalise with the batch mean and biased variance, and update the running statistics with the
+// unbiased variance (PyTorch's convention). Evaluation: normalise with the running statistics.
+import { apply, type Op } from '../tape.js';
+import { Tensor, shapeStr } from '../tensor.js';
+import { expect, expectSameDtype } from './check.js';
+
+export interface BatchNormAttrs {
+  training: boolean;
+  runningMean: Tensor;
+  runningVar: Tensor;
+  momentum: number;
+  eps: number;
+}
+
+export interface BatchNormSaved {
+  xhat: Float64Array;
+  invstd: Float64Array;
+}
+
+function dims(x: Tensor): [number, number, number] {
+  expect(x.ndim === 2 || x.ndim === 4, `batchNorm: x must be [N, C] or [N, C, H, W], got ${shapeStr(x.shape)}`);
+  const [N, C] = x.shape;
+  const S = x.ndim === 4 ? x.shape[2] * x.shape[3] : 1;
+  return [N, C, S];
+}
+
+export const normOps = {
+  batchNorm: {
+    name: 'batchNorm',
+    forward([x, gamma, beta], a) {
+      const [N, C, S] = dims(x);
+      expectSameDtype('batchNorm', [x, gamma, beta]);
+      for (const [name, t] of [['weight', gamma], ['bias', beta], ['running_mean', a.runningMean], ['running_var', a.runningVar]] as const) {
+        expect(t.ndim === 1 && t.shape[0] === C, `batchNorm: ${name} must be [${C}], got ${shapeStr(t.shape)}`);
+      }
+      const M = N * S;
+      if (a.training) expect(M > 1, `batchNorm: training needs more than one value per channel, got x ${shapeStr(x.shape)}`);
+      const d = x.data;
+      const xhat = new Float64Array(x.size);
+      const invstd = new Float64Array(C);
+      const out = Tensor.zeros(x.shape, x.dtype);
+      const y = out.data, g = gamma.data, bt = beta.data, rm = a.runningMean.data, rv = a.runningVar.data;
+      for (let c = 0; c < C; c++) {
+        let mu: number, v: number;
+        if (a.training) {
+          let s = 0;
+          for (let n = 0; n < N; n++) for (let i = (n * C + c) * S, e = i + S; i < e; i++) s += d[i];
+          mu = s / M;
+          let q = 0;
+          for (let n = 0; n < N; n++) for (let i = (n * C + c) * S, e = i + S; i < e; i++) q += (d[i] - mu) * (d[i] - mu);
+          v = q / M;
+          rm[c] = (1 - a.momentum) * rm[c] + a.momentum * mu;
+          rv[c] = (1 - a.momentum) * rv[c] + a.momentum * (q / (M - 1));
+        } else {
+          mu = rm[c];
+          v = rv[c];
+        }
+        const is = 1 / Math.sqrt(v + a.eps);
+        invstd[c] = is;
+        for (let n = 0; n < N; n++) {
+          for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
+            const h = (d[i] - mu) * is;
+            xhat[i] = h;
+            y[i] = g[c] * h + bt[c];
+          }
+        }
+      }
+      return { out, saved: { xhat, invstd } };
+    },
+    // dγ = Σ dY·x̂   dβ = Σ dY   training: dX = γ·σ⁻¹/M·(M·dY − Σ dY − x̂·Σ dY·x̂)   eval: dX = γ·σ⁻¹·dY
+    backward(dOut, { inputs: [x, gamma, beta], saved: { xhat, invstd }, attrs, needs }) {
+      const [N, C, S] = dims(x);
+      const M = N * S;
+      const gy = dOut.data, g = gamma.data;
+      const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
+      const dG = needs[1] ? Tensor.zeros(gamma.shape, gamma.dtype) : null;
+      const dBt = needs[2] ? Tensor.zeros(beta.shape, beta.dtype) : null;
+      for (let c = 0; c < C; c++) {
+        let sdy = 0, sdyx = 0;
+        for (let n = 0; n < N; n++) {
+          for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
+            sdy += gy[i];
+            sdyx += gy[i] * xhat[i];
+          }
+        }
+        if (dG) dG.data[c] = sdyx;
+        if (dBt) dBt.data[c] = sdy;
+        if (!dX) continue;
+        const r = dX.data;
+        const k = g[c] * invstd[c];
+        for (let n = 0; n < N; n++) {
+          for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
+            r[i] = attrs.training ? (k / M) * (M * gy[i] - sdy - xhat[i] * sdyx) : k * gy[i];
+          }
+        }
+      }
+      return [dX, dG, dBt];
+    },
+  } as Op<BatchNormAttrs, BatchNormSaved>,
+};
+
+/**
+ * Batch normalisation with learnable scale γ and shift β; updates the running statistics in training.
+ * @example
+ *   const y = batchNorm(x, gamma, beta, { training: true, runningMean, runningVar, momentum: 0.1, eps: 1e-5 });
+ */
+export const batchNorm = (x: Tensor, gamma: Tensor, beta: Tensor, attrs: BatchNormAttrs): Tensor =>
+  apply(normOps.batchNorm, [x, gamma, beta], attrs);

@@ -1,0 +1,106 @@
+// Pooling: max and average over 2-D windows (NCHW), and maxout, the max over groups of K channels (pieces).
+// maxPool2d/avgPool2d: x [N, C, H, W] → [N, C, OH, OW]. maxout: x [N, U·K, …] → [N, U, …], unit u taking
+// channels u·K … u·K+K−1 (PyTorch: x.view(N, U, K, …).max(2)). Max ties go to the first element.
+import { kernels } from '../kernels/kernels.js';
+import { apply, type Op } from '../tape.js';
+import { Tensor, shapeStr } from '../tensor.js';
+import { window2d } from './conv.js';
+import { expect, expectRank } from './check.js';
+
+export interface Pool2dAttrs {
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+
+function geometry(op: string, x: Tensor, a: Pool2dAttrs) {
+  expectRank(op, 'x', x, 4, '[N, C, H, W]');
+  const [N, C, H, W] = x.shape;
+  expect(a.padding * 2 <= a.kernel, `${op}: padding ${a.padding} must be at most half the kernel ${a.kernel}`);
+  return { N, g: window2d(op, C, H, W, a.kernel, a.kernel, a.stride, a.padding) };
+}
+
+export const poolOps = {
+  maxPool2d: {
+    name: 'maxPool2d',
+    forward([x], attrs) {
+      const { N, g } = geometry('maxPool2d', x, attrs);
+      const out = Tensor.zeros([N, g.C, g.OH, g.OW], x.dtype);
+      const argmax = new Int32Array(out.size);
+      kernels().maxPoolForward(x.data, N, g, out.data, argmax);
+      return { out, saved: argmax };
+    },
+    // dX[argmax(window)] += dY   (the gradient goes to the winner of each window)
+    backward(dOut, { inputs: [x], saved: argmax }) {
+      const dX = Tensor.zeros(x.shape, x.dtype);
+      kernels().maxPoolBackward(dOut.data, argmax, dX.data);
+      return [dX];
+    },
+  } as Op<Pool2dAttrs, Int32Array>,
+
+  avgPool2d: {
+    name: 'avgPool2d',
+    forward([x], attrs) {
+      const { N, g } = geometry('avgPool2d', x, attrs);
+      const out = Tensor.zeros([N, g.C, g.OH, g.OW], x.dtype);
+      kernels().avgPoolForward(x.data, N, g, out.data);
+      return { out, saved: null };
+    },
+    // dX[window] += dY / (KH·KW)
+    backward(dOut, { inputs: [x], attrs }) {
+      const { N, g } = geometry('avgPool2d', x, attrs);
+      const dX = Tensor.zeros(x.shape, x.dtype);
+      kernels().avgPoolBackward(dOut.data, N, g, dX.data);
+      return [dX];
+    },
+  } as Op<Pool2dAttrs, null>,
+
+  maxout: {
+    name: 'maxout',
+    forward([x], { pieces: K }) {
+      expect(x.ndim >= 2, `maxout: x must be [N, U·K, …], got ${shapeStr(x.shape)}`);
+      const [N, UK] = x.shape;
+      expect(Number.isInteger(K) && K >= 1 && UK % K === 0, `maxout: ${UK} channels are not divisible into pieces of ${K}`);
+      const U = UK / K;
+      let S = 1;
+      for (let i = 2; i < x.ndim; i++) S *= x.shape[i];
+      const out = Tensor.zeros([N, U, ...x.shape.slice(2)], x.dtype);
+      const argmax = new Int32Array(out.size);
+      const d = x.data, o = out.data;
+      for (let n = 0, q = 0; n < N; n++) {
+        for (let u = 0; u < U; u++) {
+          const base = (n * UK + u * K) * S;
+          for (let s = 0; s < S; s++, q++) {
+            let best = d[base + s], arg = base + s;
+            for (let p = 1; p < K; p++) {
+              const v = d[base + p * S + s];
+              if (v > best) {
+                best = v;
+                arg = base + p * S + s;
+              }
+            }
+            o[q] = best;
+            argmax[q] = arg;
+          }
+        }
+      }
+      return { out, saved: argmax };
+    },
+    // dX[winning piece] = dY, 0 for the other pieces
+    backward(dOut, { inputs: [x], saved: argmax }) {
+      const dX = Tensor.zeros(x.shape, x.dtype);
+      const r = dX.data, g = dOut.data;
+      for (let q = 0; q < g.length; q++) r[argmax[q]] += g[q];
+      return [dX];
+    },
+  } as Op<{ pieces: number }, Int32Array>,
+};
+
+/** Max pooling over kernel×kernel windows. @example const y = maxPool2d(x, { kernel: 2 }); */
+export const maxPool2d = (x: Tensor, a: Partial<Pool2dAttrs> & { kernel: number }): Tensor =>
+  apply(poolOps.maxPool2d, [x], { kernel: a.kernel, stride: a.stride ?? a.kernel, padding: a.padding ?? 0 });
+/** Average pooling over kernel×kernel windows. @example const y = avgPool2d(x, { kernel: 2 }); */
+export const avgPool2d = (x: Tensor, a: Partial<Pool2dAttrs> & { kernel: number }): Tensor =>
+  apply(poolOps.avgPool2d, [x], { kernel: a.kernel, stride: a.stride ?? a.kernel, padding: a.padding ?? 0 });
+/** Max over groups of `pieces` channels. @example const h = maxout(linear(x, W, b), 5); */
+export const maxout = (x: Tensor, pieces: number): Tensor => apply(poolOps.maxout, [x], { pieces });

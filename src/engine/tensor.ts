@@ -1,0 +1,158 @@
+// Tensor: a dense, row-major array (Float32Array by default, Float64Array for gradient checks) with an
+// ndarray view for slicing and a link to the op that produced it, so the tape can walk back to the leaves.
+// Op outputs are always contiguous: kernels index `.data` directly.
+import { copyContiguous, isContiguous, view, type Data, type NdArray } from './nd.js';
+import type { Node } from './tape.js';
+import type { Rng } from './random.js';
+
+export type DType = 'float32' | 'float64';
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function shapeStr(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function alloc(dtype: DType, n: number): Data {
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+export function dtypeOf(data: Data): DType {
+  return data instanceof Float64Array ? 'float64' : 'float32';
+}
+
+/**
+ * An n-dimensional array that the autodiff tape can differentiate.
+ * @example
+ *   const x = Tensor.from([1, 2, 3, 4], [2, 2]).requireGrad();
+ *   x.shape; // [2, 2]
+ */
+export class Tensor {
+  readonly data: Data;
+  readonly shape: Shape;
+  /** Set on leaves we differentiate with respect to (parameters, the input x); propagated by ops. */
+  requiresGrad = false;
+  /** The op application that produced this tensor, or null for a leaf or a no-grad result. */
+  node: Node | null = null;
+  private _nd: NdArray | null = null;
+
+  constructor(data: Data, shape: Shape) {
+    const n = sizeOf(shape);
+    if (data.length !== n) throw new Error(`Tensor: data has ${data.length} elements, shape ${shapeStr(shape)} needs ${n}`);
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new Error(`Tensor: bad shape ${shapeStr(shape)}`);
+    }
+    this.data = data;
+    this.shape = Object.freeze(shape.slice());
+  }
+
+  get dtype(): DType {
+    return dtypeOf(this.data);
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** An ndarray view over this tensor's data (shares memory). */
+  get nd(): NdArray {
+    if (!this._nd) this._nd = view(this.data, this.shape);
+    return this._nd;
+  }
+
+  /** Mark this tensor as a leaf the tape should differentiate with respect to. Returns `this`. */
+  requireGrad(flag = true): this {
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** A new leaf sharing no history (and no memory) with this tensor. */
+  detach(): Tensor {
+    return new Tensor(this.data.slice(), this.shape);
+  }
+
+  /** A copy converted to another dtype (float64 for gradient checks, float32 for speed). */
+  to(dtype: DType): Tensor {
+    const out = alloc(dtype, this.size);
+    out.set(this.data);
+    return new Tensor(out, this.shape);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) throw new Error(`Tensor.item: tensor has shape ${shapeStr(this.shape)}, expected one element`);
+    return this.data[0];
+  }
+
+  toArray(): number[] {
+    return Array.from(this.data);
+  }
+
+  toString(): string {
+    return `Tensor(${shapeStr(this.shape)}, ${this.dtype})`;
+  }
+
+  static zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
+    return new Tensor(alloc(dtype, sizeOf(shape)), shape);
+  }
+
+  static full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
+    const t = Tensor.zeros(shape, dtype);
+    t.data.fill(value);
+    return t;
+  }
+
+  static from(values: ArrayLike<number>, shape?: Shape, dtype: DType = 'float32'): Tensor {
+    const data = alloc(dtype, values.length);
+    for (let i = 0; i < values.length; i++) data[i] = values[i];
+    return new Tensor(data, shape ?? [values.length]);
+  }
+
+  static scalar(value: number, dtype: DType = 'float32'): Tensor {
+    return Tensor.from([value], [], dtype);
+  }
+
+  /** Wrap an ndarray view, copying it when it is strided or offset. */
+  static fromNd(v: NdArray): Tensor {
+    const c = isContiguous(v) ? v : copyContiguous(v);
+    return new Tensor(c.data, c.shape);
+  }
+
+  static uniform(shape: Shape, lo: number, hi: number, rng: Rng, dtype: DType = 'float32'): Tensor {
+    const t = Tensor.zeros(shape, dtype);
+    for (let i = 0; i < t.size; i++) t.data[i] = rng.uniform(lo, hi);
+    return t;
+  }
+
+  static normal(shape: Shape, mean: number, std: number, rng: Rng, dtype: DType = 'float32'): Tensor {
+    const t = Tensor.zeros(shape, dtype);
+    for (let i = 0; i < t.size; i++) t.data[i] = rng.normal(mean, std);
+    return t;
+  }
+}
+
+/** Throw unless every value is finite: the guard at the boundary against NaN and Infinity inputs. */
+export function assertFinite(t: Tensor, where: string): void {
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (v !== v || v === Infinity || v === -Infinity) {
+      throw new Error(`${where}: input contains ${v} at flat index ${i} (shape ${shapeStr(t.shape)})`);
+    }
+  }
+}
