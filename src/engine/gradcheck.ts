@@ -13,6 +13,8 @@ export interface GradCheckOptions {
   /** Which inputs to check (default: all). */
   check?: boolean[];
   seed?: number;
+  /** Check only this many randomly chosen elements per input (for large models); default all. */
+  sample?: number;
 }
 
 export interface GradCheckResult {
@@ -67,7 +69,9 @@ export function gradcheck(f: (inputs: Tensor[]) => Tensor, inputs: Tensor[], opt
       const a = analyticWanted[w++];
       const num = Tensor.zeros(t.shape, 'float64');
       let worst = 0, worstAt = -1;
-      for (let j = 0; j < t.size; j++) {
+      const idx = opts.sample && opts.sample < t.size ? Array.from(rng.permutation(t.size).subarray(0, opts.sample)) : null;
+      for (let q = 0; q < (idx ? idx.length : t.size); q++) {
+        const j = idx ? idx[q] : q;
         const orig = t.data[j];
         t.data[j] = orig + h;
         const lp = L();

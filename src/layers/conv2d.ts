@@ -1,0 +1,45 @@
+// 2-D convolution layer, NCHW: x [N, in, H, W] → [N, out, OH, OW], weight [out, in, k, k] as in torch.nn.Conv2d.
+import { conv2d } from '../engine/ops/conv.js';
+import { Rng } from '../engine/random.js';
+import { shapeStr, type DType, type Tensor } from '../engine/tensor.js';
+import { initParams, type InitScheme } from './init.js';
+import { Layer, type LayerSpec } from './layer.js';
+
+/**
+ * Convolution with a square kernel.
+ * @example
+ *   const conv = new Conv2D(1, 16, 5, { rng: new Rng(0) });
+ *   const maps = conv.forward(images);  // [N, 1, 28, 28] → [N, 16, 24, 24]
+ */
+export class Conv2D extends Layer {
+  weight: Tensor;
+  bias: Tensor;
+  readonly stride: number;
+  readonly padding: number;
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernel: number,
+    opts: { stride?: number; padding?: number; rng?: Rng; init?: InitScheme; dtype?: DType } = {},
+  ) {
+    super();
+    this.stride = opts.stride ?? 1;
+    this.padding = opts.padding ?? 0;
+    const fanIn = inChannels * kernel * kernel;
+    const p = initParams(opts.init ?? 'torch', [outChannels, inChannels, kernel, kernel], fanIn, outChannels * kernel * kernel, opts.rng ?? new Rng(0), opts.dtype);
+    this.weight = p.weight;
+    this.bias = p.bias;
+  }
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 4 || x.shape[1] !== this.inChannels) {
+      throw new Error(`Conv2D.forward: x must be [N, ${this.inChannels}, H, W], got ${shapeStr(x.shape)}`);
+    }
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+  }
+  override parameters(): [string, Tensor][] {
+    return [['weight', this.weight], ['bias', this.bias]];
+  }
+  spec(): LayerSpec {
+    return { type: 'conv2d', in: this.inChannels, out: this.outChannels, kernel: this.kernel, stride: this.stride, padding: this.padding };
+  }
+}

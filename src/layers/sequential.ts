@@ -1,0 +1,78 @@
+// Sequential: a stack of layers applied in order, with PyTorch's state_dict naming ("<index>.<name>") so a
+// saved model maps one-to-one onto the equivalent torch.nn.Sequential. The per-example input shape
+// ([C, H, W]) is part of the model: forward checks it, and rejects NaN or infinite inputs at the boundary.
+import { assertFinite, shapeStr, type Tensor } from '../engine/tensor.js';
+import type { Layer, LayerSpec } from './layer.js';
+
+export interface ModelSpec {
+  /** Per-example input shape, e.g. [1, 28, 28]. */
+  input: number[];
+  layers: LayerSpec[];
+}
+
+/**
+ * Layers applied in order.
+ * @example
+ *   const model = new Sequential([1, 28, 28], [new Flatten(), new Dense(784, 10)]);
+ *   const logits = model.forward(x);  // x: [N, 1, 28, 28]
+ */
+export class Sequential {
+  training = true;
+  constructor(readonly input: number[], readonly layers: Layer[]) {}
+
+  forward(x: Tensor): Tensor {
+    this.checkInput(x);
+    let h = x;
+    for (const layer of this.layers) h = layer.forward(h);
+    return h;
+  }
+
+  /** Run forward and keep every layer's output (for watching backprop, and for the trace). */
+  forwardAll(x: Tensor): Tensor[] {
+    this.checkInput(x);
+    const outs: Tensor[] = [];
+    let h = x;
+    for (const layer of this.layers) {
+      h = layer.forward(h);
+      outs.push(h);
+    }
+    return outs;
+  }
+
+  private checkInput(x: Tensor): void {
+    const ok = x.ndim === this.input.length + 1 && this.input.every((d, i) => x.shape[i + 1] === d);
+    if (!ok) throw new Error(`Sequential.forward: x must be [N, ${this.input.join(', ')}], got ${shapeStr(x.shape)}`);
+    if (!x.node) assertFinite(x, 'Sequential.forward');
+  }
+
+  /** Learnable tensors with dotted names ('0.weight'). */
+  parameters(): [string, Tensor][] {
+    return this.layers.flatMap((l, i) => l.parameters().map(([n, t]) => [`${i}.${n}`, t] as [string, Tensor]));
+  }
+
+  /** Parameters and buffers, in PyTorch's state_dict order. */
+  stateDict(): [string, Tensor][] {
+    return this.layers.flatMap((l, i) =>
+      [...l.parameters(), ...l.buffers()].map(([n, t]) => [`${i}.${n}`, t] as [string, Tensor]),
+    );
+  }
+
+  /** Number of learnable scalars. */
+  numParameters(): number {
+    return this.parameters().reduce((s, [, t]) => s + t.size, 0);
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    for (const l of this.layers) l.train(mode);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  spec(): ModelSpec {
+    return { input: this.input.slice(), layers: this.layers.map((l) => l.spec()) };
+  }
+}

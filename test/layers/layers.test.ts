@@ -1,0 +1,142 @@
+// Every layer passes a float64 finite-difference check for its input and each parameter; modes and specs behave.
+import { describe, expect, it } from 'vitest';
+import { gradcheck } from '../../src/engine/gradcheck.js';
+import { Rng } from '../../src/engine/random.js';
+import { noGrad } from '../../src/engine/tape.js';
+import { Tensor } from '../../src/engine/tensor.js';
+import { Flatten, Maxout, ReLU, Sigmoid, Tanh } from '../../src/layers/activations.js';
+import { BatchNorm } from '../../src/layers/batchnorm.js';
+import { Conv2D } from '../../src/layers/conv2d.js';
+import { Dense } from '../../src/layers/dense.js';
+import { Dropout } from '../../src/layers/dropout.js';
+import type { Layer } from '../../src/layers/layer.js';
+import { AvgPool2D, MaxPool2D } from '../../src/layers/pool.js';
+import { Sequential } from '../../src/layers/sequential.js';
+import { buildModel } from '../../src/layers/spec.js';
+import { zooNames, zooSpec } from '../../src/layers/zoo.js';
+import { distinct, rand } from '../helpers.js';
+
+const f64 = { dtype: 'float64' as const };
+
+function checkLayer(layer: Layer, x: Tensor) {
+  const params = layer.parameters().map(([, t]) => t);
+  const r = gradcheck(([xi]) => layer.forward(xi), [x, ...params]);
+  r.maxRelError.forEach((e, i) => expect(e, i === 0 ? 'input' : layer.parameters()[i - 1][0]).toBeLessThan(1e-6));
+}
+
+describe('every layer passes a float64 finite-difference check (input and parameters)', () => {
+  const bn2 = () => {
+    const b = new BatchNorm(3, 2, 0.1, 1e-5, 'float64');
+    b.weight = rand([3], 5, 0.5, 1.5).requireGrad();
+    b.bias = rand([3], 6).requireGrad();
+    return b;
+  };
+  const cases: [string, () => Layer, () => Tensor][] = [
+    ['Dense', () => new Dense(6, 4, { rng: new Rng(1), ...f64 }), () => rand([3, 6], 1)],
+    ['Conv2D stride 2 padding 1', () => new Conv2D(2, 3, 3, { stride: 2, padding: 1, rng: new Rng(2), ...f64 }), () => rand([2, 2, 7, 7], 2)],
+    ['MaxPool2D', () => new MaxPool2D(2), () => distinct([2, 2, 6, 6], 3)],
+    ['AvgPool2D', () => new AvgPool2D(3, 2, 1), () => rand([2, 2, 7, 7], 4)],
+    ['ReLU', () => new ReLU(), () => distinct([3, 5], 5)],
+    ['Tanh', () => new Tanh(), () => rand([3, 5], 6)],
+    ['Sigmoid', () => new Sigmoid(), () => rand([3, 5], 7)],
+    ['Maxout', () => new Maxout(4), () => distinct([3, 8], 8)],
+    ['Flatten', () => new Flatten(), () => rand([2, 3, 2, 2], 9)],
+    ['BatchNorm1d training', () => { const b = new BatchNorm(4, 1, 0.1, 1e-5, 'float64'); b.weight = rand([4], 3, 0.5, 1.5).requireGrad(); return b; }, () => rand([5, 4], 10)],
+    ['BatchNorm2d training', bn2, () => rand([2, 3, 3, 3], 11)],
+    ['BatchNorm2d evaluation', () => { const b = bn2().eval(); b.runningMean = rand([3], 7); b.runningVar = rand([3], 8, 0.5, 2); return b; }, () => rand([2, 3, 3, 3], 12)],
+  ];
+  for (const [name, make, input] of cases) it(name, () => checkLayer(make(), input()));
+
+  it('Dropout with a fixed mask', () => {
+    const d = new Dropout(0.5, new Rng(3));
+    d.fixedMask = Float64Array.from({ length: 12 }, (_, i) => (i % 2 ? 2 : 0));
+    checkLayer(d, rand([3, 4], 13));
+  });
+
+  it('a Sequential stack (conv, batch-norm, pool, flatten, dense)', () => {
+    const m = buildModel(
+      { input: [1, 8, 8], layers: [
+        { type: 'conv2d', in: 1, out: 2, kernel: 3, padding: 1 }, { type: 'batchnorm2d', features: 2 }, { type: 'tanh' },
+        { type: 'avgpool2d', kernel: 2 }, { type: 'flatten' }, { type: 'dense', in: 32, out: 3 },
+      ] },
+      { seed: 4, dtype: 'float64' },
+    );
+    const params = m.parameters().map(([, t]) => t);
+    const r = gradcheck(([x]) => m.forward(x), [rand([3, 1, 8, 8], 14, 0, 1), ...params]);
+    r.maxRelError.forEach((e) => expect(e).toBeLessThan(1e-6));
+  });
+});
+
+describe('the gradient at the data: every zoo model, input gradient by finite differences', () => {
+  for (const name of zooNames) {
+    it(name, () => {
+      const m = buildModel(zooSpec(name), { seed: 5, dtype: 'float64' }).eval();
+      const x = rand([2, 1, 28, 28], 15, 0, 1);
+      const params = m.parameters().map(([, t]) => t);
+      const r = gradcheck(([xi]) => m.forward(xi), [x, ...params], { check: [true, ...params.map(() => false)], sample: 200 });
+      expect(r.maxRelError[0]).toBeLessThan(1e-6);
+      expect(r.analytic[0].data.some((v) => v !== 0)).toBe(true);
+    });
+  }
+});
+
+describe('modes, names and specs', () => {
+  it('zoo state_dict names and shapes follow torch.nn.Sequential', () => {
+    const cnn = buildModel(zooSpec('cnn'));
+    expect(cnn.stateDict().map(([n, t]) => `${n} ${t.shape.join('x')}`)).toEqual([
+      '0.weight 16x1x5x5', '0.bias 16', '3.weight 32x16x5x5', '3.bias 32', '7.weight 128x512', '7.bias 128', '9.weight 10x128', '9.bias 10',
+    ]);
+    expect(cnn.numParameters()).toBe(80202);
+    expect(buildModel(zooSpec('softmax')).stateDict().map(([n]) => n)).toEqual(['1.weight', '1.bias']);
+    expect(buildModel(zooSpec('maxout')).numParameters()).toBe(784 * 1200 + 1200 + 240 * 1200 + 1200 + 2410);
+  });
+
+  it('dropout is the identity in evaluation and drops about p in training', () => {
+    const d = new Dropout(0.5, new Rng(1));
+    const x = Tensor.full([1000], 1);
+    const y = d.forward(x);
+    const kept = y.toArray().filter((v) => v !== 0);
+    expect(kept.length).toBeGreaterThan(400);
+    expect(kept.length).toBeLessThan(600);
+    expect(kept.every((v) => v === 2)).toBe(true);
+    expect(d.eval().forward(x)).toBe(x);
+  });
+
+  it('batch-norm updates running statistics only in training, and uses them in evaluation', () => {
+    const bn = new BatchNorm(2, 1);
+    const x = Tensor.from([1, 10, 3, 20, 5, 30], [3, 2]);
+    noGrad(() => bn.forward(x));
+    expect(bn.runningMean.data[0]).toBeCloseTo(0.1 * 3, 6);
+    expect(bn.runningVar.data[1]).toBeCloseTo(0.9 + 0.1 * 100, 4); // unbiased var of 10, 20, 30 is 100
+    bn.eval();
+    const before = bn.runningMean.toArray();
+    const y = noGrad(() => bn.forward(x));
+    expect(bn.runningMean.toArray()).toEqual(before);
+    expect(y.data[0]).toBeCloseTo((1 - 0.3) / Math.sqrt(bn.runningVar.data[0] + 1e-5), 5);
+  });
+
+  it('rejects a wrong input shape and NaN inputs with a clear message', () => {
+    const m = buildModel(zooSpec('cnn'));
+    expect(() => m.forward(Tensor.zeros([2, 28, 28]))).toThrow(/Sequential.forward: x must be \[N, 1, 28, 28\], got \[2, 28, 28\]/);
+    const x = Tensor.zeros([1, 1, 28, 28]);
+    x.data[5] = NaN;
+    expect(() => m.forward(x)).toThrow(/input contains NaN at flat index 5/);
+  });
+
+  it('rejects bad specs naming the layer', () => {
+    expect(() => zooSpec('resnet')).toThrow(/unknown model 'resnet'/);
+    expect(() => buildModel({ input: [1, 28, 28], layers: [{ type: 'flatten' }, { type: 'dense', in: 100, out: 10 }] })).toThrow(
+      /layer 1 \(dense\) does not fit: Dense.forward: x must be \[N, 100\], got \[2, 784\]/,
+    );
+    expect(() => buildModel({ input: [1, 28, 28], layers: [{ type: 'conv' } as never] })).toThrow(/unknown layer type "conv"/);
+    expect(() => buildModel({ input: [1, 28, 28], layers: [{ type: 'dropout', p: 1.5 }] })).toThrow(/'p' must be in \[0, 1\)/);
+  });
+
+  it('the same seed gives the same weights; another seed different ones', () => {
+    const a = buildModel(zooSpec('mlp'), { seed: 7 }).parameters()[0][1];
+    const b = buildModel(zooSpec('mlp'), { seed: 7 }).parameters()[0][1];
+    const c = buildModel(zooSpec('mlp'), { seed: 8 }).parameters()[0][1];
+    expect(a.data).toEqual(b.data);
+    expect(a.data).not.toEqual(c.data);
+  });
+});
