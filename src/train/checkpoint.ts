@@ -1,0 +1,61 @@
+// Training checkpoints: model state, optimiser state and progress in one safetensors file, written atomically
+// at the end of every epoch, so an interrupted run loses at most the epoch in progress and resumes exactly.
+import { existsSync, readFileSync } from 'node:fs';
+import type { Sequential } from '../layers/sequential.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadState, specFromMetadata, stateTensors } from '../io/model-file.js';
+import { decodeSafetensors, encodeSafetensors, type StTensor } from '../io/safetensors.js';
+import type { Optimizer } from './optimizers.js';
+
+export const CHECKPOINT_FORMAT = 'nablax-checkpoint';
+
+export interface CheckpointInfo {
+  /** Epochs completed. */
+  epoch: number;
+  /** Anything the loop needs to continue (options, history), as JSON. */
+  state: unknown;
+}
+
+/**
+ * Write a checkpoint atomically.
+ * @example
+ *   saveCheckpoint('runs/cnn.ckpt.safetensors', model, opt, { epoch: 2, state: { history } });
+ */
+export function saveCheckpoint(path: string, model: Sequential, opt: Optimizer, info: CheckpointInfo): void {
+  const tensors = stateTensors(model, 'model.');
+  for (const [k, t] of opt.state()) {
+    tensors.set(`optim.${k}`, { dtype: t.dtype === 'float64' ? 'F64' : 'F32', shape: t.shape.slice(), data: t.data } as StTensor);
+  }
+  const metadata = {
+    format: CHECKPOINT_FORMAT,
+    spec: JSON.stringify(model.spec()),
+    optimizer: opt.name,
+    epoch: String(info.epoch),
+    state: JSON.stringify(info.state),
+  };
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/**
+ * Restore model and optimiser state from a checkpoint; the model must have the checkpoint's architecture.
+ * @example
+ *   const { epoch, state } = loadCheckpoint(path, model, opt);
+ */
+export function loadCheckpoint(path: string, model: Sequential, opt: Optimizer): CheckpointInfo {
+  const where = `loadCheckpoint: ${path}`;
+  if (!existsSync(path)) throw new Error(`loadCheckpoint: no such file: ${path}`);
+  const file = decodeSafetensors(readFileSync(path), path);
+  if (file.metadata.format !== CHECKPOINT_FORMAT) throw new Error(`${where}: not a nablax checkpoint`);
+  const spec = specFromMetadata(file.metadata, where);
+  if (JSON.stringify(spec) !== JSON.stringify(model.spec())) throw new Error(`${where}: the checkpoint is for a different architecture`);
+  if (file.metadata.optimizer !== opt.name) {
+    throw new Error(`${where}: the checkpoint used optimiser '${file.metadata.optimizer}', this run uses '${opt.name}'`);
+  }
+  loadState(model, file.tensors, where, 'model.');
+  const optState = new Map<string, Float32Array | Float64Array>();
+  for (const [k, t] of file.tensors) if (k.startsWith('optim.')) optState.set(k.slice(6), t.data);
+  opt.loadState(optState);
+  const epoch = Number(file.metadata.epoch);
+  if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`${where}: bad epoch ${JSON.stringify(file.metadata.epoch)}`);
+  return { epoch, state: JSON.parse(file.metadata.state ?? 'null') };
+}

@@ -1,0 +1,137 @@
+// The training loop: seeded shuffling, minibatches, one objective (plain cross-entropy by default; adversarial
+// objectives plug in here), an optimiser step, a checkpoint at the end of every epoch, and resumption.
+// Each epoch draws its shuffle and dropout masks from Rng.derive(seed, epoch), so a resumed run is bit-identical.
+import { softmaxCrossEntropy } from '../engine/ops/loss.js';
+import { Rng } from '../engine/random.js';
+import { grad } from '../engine/tape.js';
+import type { Tensor } from '../engine/tensor.js';
+import { Dropout } from '../layers/dropout.js';
+import type { Sequential } from '../layers/sequential.js';
+import { getBatch } from './batches.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { Dataset } from './data.js';
+import { argmax, evaluate } from './evaluate.js';
+import { makeOptimizer, type Optimizer } from './optimizers.js';
+
+export interface ObjectiveContext {
+  rng: Rng;
+  epoch: number;
+  step: number;
+}
+
+/** A training objective: returns the scalar loss to minimise and the logits of the clean batch. */
+export type Objective = (model: Sequential, x: Tensor, y: Int32Array, ctx: ObjectiveContext) => { loss: Tensor; logits: Tensor };
+
+/** Plain cross-entropy J(x, y). */
+export const crossEntropyObjective: Objective = (model, x, y) => {
+  const logits = model.forward(x);
+  return { loss: softmaxCrossEntropy(logits, y), logits };
+};
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: string;
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+  seed: number;
+  objective?: Objective;
+  /** Checkpoint path, written atomically after every epoch. */
+  checkpoint?: string;
+  /** Continue from `checkpoint` if it exists. */
+  resume?: boolean;
+  /** Evaluated after every epoch when given. */
+  evalSet?: Dataset;
+  evalLimit?: number;
+  onBatch?: (p: BatchProgress) => void;
+  onEpoch?: (r: EpochRecord) => void;
+  /** Polled after every batch; true stops the run (the last checkpoint stays as it was). */
+  shouldStop?: () => boolean;
+}
+
+export interface BatchProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  testAccuracy?: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  /** True when shouldStop ended the run early. */
+  stopped: boolean;
+  /** Epoch the run started from (0, or the checkpoint's when resumed). */
+  startEpoch: number;
+  optimizer: Optimizer;
+}
+
+/**
+ * Train `model` on `data`.
+ * @example
+ *   const { history } = train(model, loadMnistPackage(), { epochs: 3, batchSize: 128, optimizer: 'adam', lr: 1e-3, seed: 0 });
+ */
+export function train(model: Sequential, data: Dataset, opts: TrainOptions): TrainResult {
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new Error(`train: epochs must be a positive integer, got ${opts.epochs}`);
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`train: batch size must be a positive integer, got ${opts.batchSize}`);
+  if (data.count < 1) throw new Error(`train: dataset ${data.name} is empty`);
+  const params = model.parameters();
+  const opt = makeOptimizer(opts.optimizer, params, { lr: opts.lr, momentum: opts.momentum, weightDecay: opts.weightDecay });
+  const objective = opts.objective ?? crossEntropyObjective;
+  let history: EpochRecord[] = [];
+  let startEpoch = 0;
+  if (opts.resume && opts.checkpoint) {
+    const info = loadCheckpoint(opts.checkpoint, model, opt);
+    startEpoch = info.epoch;
+    history = ((info.state as { history?: EpochRecord[] } | null)?.history ?? []).slice(0, startEpoch);
+  }
+  const tensors = params.map(([, t]) => t);
+  const B = opts.batchSize;
+  const batches = Math.ceil(data.count / B);
+  let step = startEpoch * batches;
+  for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+    const rng = Rng.derive(opts.seed, epoch);
+    const order = rng.permutation(data.count);
+    model.layers.forEach((l, i) => {
+      if (l instanceof Dropout) l.rng = Rng.derive(opts.seed, epoch, 1000 + i);
+    });
+    model.train();
+    const t0 = performance.now();
+    let lossSum = 0, correct = 0, seen = 0;
+    for (let b = 0; b < batches; b++) {
+      const { x, y } = getBatch(data, order, b * B, Math.min((b + 1) * B, data.count));
+      const { loss, logits } = objective(model, x, y, { rng, epoch, step });
+      const grads = grad(loss, tensors);
+      opt.step(grads);
+      step++;
+      const l = loss.item();
+      if (!Number.isFinite(l)) throw new Error(`train: loss became ${l} at epoch ${epoch + 1}, batch ${b + 1} (lower the learning rate?)`);
+      lossSum += l * y.length;
+      const pred = argmax(logits);
+      for (let i = 0; i < y.length; i++) if (pred[i] === y[i]) correct++;
+      seen += y.length;
+      const seconds = (performance.now() - t0) / 1000;
+      opts.onBatch?.({ epoch, epochs: opts.epochs, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: seen / seconds });
+      if (opts.shouldStop?.()) return { history, stopped: true, startEpoch, optimizer: opt };
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const rec: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, trainAccuracy: correct / seen, seconds, imagesPerSecond: seen / seconds };
+    if (opts.evalSet) rec.testAccuracy = evaluate(model, opts.evalSet, { limit: opts.evalLimit }).accuracy;
+    history.push(rec);
+    if (opts.checkpoint) saveCheckpoint(opts.checkpoint, model, opt, { epoch: epoch + 1, state: { history } });
+    opts.onEpoch?.(rec);
+  }
+  return { history, stopped: false, startEpoch, optimizer: opt };
+}
