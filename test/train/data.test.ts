@@ -252,3 +252,16 @@ describe('IDX files in a temp dir', () => {
     });
   });
 });
+
+describe('the mnist source in its fixed shuffled order', () => {
+  it('is a permutation of the package with a balanced head', async () => {
+    const { loadDataset, loadMnistPackage } = await import('../../src/train/data.js');
+    const ds = loadDataset('mnist', 'train');
+    const raw = loadMnistPackage();
+    expect(ds.count).toBe(10000);
+    const counts = (l: Uint8Array) => Array.from({ length: 10 }, (_, c) => l.filter((v) => v === c).length);
+    expect(counts(ds.labels)).toEqual(counts(raw.labels));
+    const head = counts(ds.labels.slice(0, 1000));
+    expect(Math.min(...head)).toBeGreaterThan(60);
+  });
+});

@@ -1,0 +1,100 @@
+// The benchmark: images per second for training (batch 128, Adam), the input gradient (batch 256: the cost of
+// one FGSM step) and inference (batch 256) of each zoo model, on real MNIST digits, after a warm-up.
+// Each figure is the median of several timed rounds; speed claims in the README come from here.
+import { inputGradient } from '../src/attacks/input-gradient.js';
+import { kernels } from '../src/engine/kernels/kernels.js';
+import { noGrad } from '../src/engine/tape.js';
+import { buildModel } from '../src/layers/spec.js';
+import { zooSpec, type ZooName } from '../src/layers/zoo.js';
+import { getBatch } from '../src/train/batches.js';
+import { loadMnistPackage } from '../src/train/data.js';
+import { crossEntropyObjective } from '../src/train/loop.js';
+import { Adam } from '../src/train/optimizers.js';
+import { grad } from '../src/engine/tape.js';
+import { Rng } from '../src/engine/random.js';
+
+export type Measure = 'train' | 'inputGradient' | 'inference';
+
+export interface BenchResult {
+  model: string;
+  measure: Measure;
+  batch: number;
+  imagesPerSecond: number;
+  kernels: string;
+}
+
+export interface BenchOptions {
+  models?: ZooName[];
+  measures?: Measure[];
+  /** Seconds per timed round (default 1). */
+  seconds?: number;
+  /** Timed rounds; the median is reported (default 3). */
+  rounds?: number;
+  onResult?: (r: BenchResult) => void;
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Time `step` (which processes `batch` images): warm up, then rounds of at least `seconds` each. */
+function time(step: () => void, batch: number, seconds: number, rounds: number): number {
+  for (let i = 0; i < 2; i++) step();
+  const rates: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    let dt = 0;
+    do {
+      step();
+      n++;
+      dt = (performance.now() - t0) / 1000;
+    } while (dt < seconds);
+    rates.push((n * batch) / dt);
+  }
+  return median(rates);
+}
+
+/**
+ * Run the benchmark.
+ * @example
+ *   const results = runBench({ models: ['cnn'], seconds: 1 });
+ */
+export function runBench(opts: BenchOptions = {}): BenchResult[] {
+  const models = opts.models ?? ['softmax', 'mlp', 'maxout', 'cnn'];
+  const measures = opts.measures ?? ['train', 'inputGradient', 'inference'];
+  const seconds = opts.seconds ?? 1;
+  const rounds = opts.rounds ?? 3;
+  const data = loadMnistPackage();
+  const order = new Rng(0).permutation(data.count);
+  const b128 = getBatch(data, order, 0, 128);
+  const b256 = getBatch(data, order, 0, 256);
+  const out: BenchResult[] = [];
+  for (const name of models) {
+    const model = buildModel(zooSpec(name), { seed: 0 });
+    const params = model.parameters();
+    const tensors = params.map(([, t]) => t);
+    for (const measure of measures) {
+      let rate = 0;
+      if (measure === 'train') {
+        const opt = new Adam(params, { lr: 1e-3 });
+        model.train();
+        rate = time(() => {
+          const { loss } = crossEntropyObjective(model, b128.x, b128.y, { rng: new Rng(0), epoch: 0, step: 0 });
+          opt.step(grad(loss, tensors));
+        }, 128, seconds, rounds);
+      } else if (measure === 'inputGradient') {
+        rate = time(() => void inputGradient(model, b256.x, b256.y), 256, seconds, rounds);
+      } else {
+        model.eval();
+        rate = time(() => void noGrad(() => model.forward(b256.x)), 256, seconds, rounds);
+      }
+      const r: BenchResult = { model: name, measure, batch: measure === 'train' ? 128 : 256, imagesPerSecond: Math.round(rate), kernels: kernels().name };
+      out.push(r);
+      opts.onResult?.(r);
+    }
+  }
+  return out;
+}

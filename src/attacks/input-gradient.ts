@@ -1,0 +1,65 @@
+// The ∇x API: the gradient of the loss with respect to the input images, the quantity every attack,
+// saliency map and linearity measurement here is built on. Per example n, dx[n] = ∇ₓₙ J(xₙ, yₙ) with J the
+// fused softmax cross-entropy on the logits (sum over the batch, so each example's gradient is its own).
+import { softmaxCrossEntropy } from '../engine/ops/loss.js';
+import { grad } from '../engine/tape.js';
+import { Tensor, shapeStr } from '../engine/tensor.js';
+import type { Sequential } from '../layers/sequential.js';
+import { inEvalMode } from '../train/evaluate.js';
+
+export interface InputGradientOptions {
+  /** Differentiate J(x, t) for these target classes instead of the labels (targeted attacks descend it). */
+  targets?: ArrayLike<number>;
+  /** Also return every layer's output and the gradient of the loss with respect to it. */
+  layers?: boolean;
+  /** 'eval' (default) runs the model in evaluation mode and restores the caller's mode; 'train' uses it as is. */
+  mode?: 'eval' | 'train';
+}
+
+export interface LayerTrace {
+  index: number;
+  type: string;
+  output: Tensor;
+  /** ∂J/∂(this layer's output). */
+  grad: Tensor;
+}
+
+export interface InputGradient {
+  /** Mean loss over the batch. */
+  loss: number;
+  /** Loss of each example. */
+  losses: Float64Array;
+  logits: Tensor;
+  /** ∇x J, shape of x. */
+  dx: Tensor;
+  layers?: LayerTrace[];
+}
+
+/**
+ * Loss, logits and ∇x for a batch of images.
+ * @example
+ *   const { dx, logits } = inputGradient(model, x, labels);   // x: [N, 1, 28, 28] in [0, 1]
+ *   const fgsm = dx.data.map((g, i) => Math.min(1, Math.max(0, x.data[i] + 0.1 * Math.sign(g))));
+ */
+export function inputGradient(model: Sequential, x: Tensor, labels: ArrayLike<number>, opts: InputGradientOptions = {}): InputGradient {
+  const cls = opts.targets ?? labels;
+  if (cls.length !== x.shape[0]) {
+    throw new Error(`inputGradient: ${cls.length} ${opts.targets ? 'targets' : 'labels'} for a batch x of shape ${shapeStr(x.shape)}`);
+  }
+  const run = () => {
+    const xi = new Tensor(x.data, x.shape).requireGrad();
+    const outs = opts.layers ? model.forwardAll(xi) : [model.forward(xi)];
+    const logits = outs[outs.length - 1];
+    const per = softmaxCrossEntropy(logits, cls, 'none');
+    const total = softmaxCrossEntropy(logits, cls, 'sum');
+    const wrt = opts.layers ? [xi, ...outs] : [xi];
+    const [dx, ...dOuts] = grad(total, wrt);
+    const losses = Float64Array.from(per.data);
+    const result: InputGradient = { loss: losses.reduce((a, b) => a + b, 0) / Math.max(losses.length, 1), losses, logits, dx };
+    if (opts.layers) {
+      result.layers = outs.map((output, i) => ({ index: i, type: model.layers[i].spec().type, output, grad: dOuts[i] }));
+    }
+    return result;
+  };
+  return opts.mode === 'train' ? run() : inEvalMode(model, run);
+}

