@@ -1,0 +1,36 @@
+// nablax: the public library API. Tensors and autodiff, ops, layers and the model zoo, training, model files,
+// and the ∇x API that attacks and analyses are built on.
+export { Tensor, type DType, type Shape } from './engine/tensor.js';
+export { grad, noGrad, apply, type Op } from './engine/tape.js';
+export { Rng } from './engine/random.js';
+export { gradcheck, type GradCheckResult } from './engine/gradcheck.js';
+export { kernels, useKernels, type Kernels } from './engine/kernels/kernels.js';
+export { referenceKernels } from './engine/kernels/reference.js';
+export * from './engine/ops/index.js';
+
+export { Layer, type LayerSpec } from './layers/layer.js';
+export { Dense } from './layers/dense.js';
+export { Conv2D } from './layers/conv2d.js';
+export { MaxPool2D, AvgPool2D } from './layers/pool.js';
+export { ReLU, Tanh, Sigmoid, Flatten, Maxout } from './layers/activations.js';
+export { Dropout } from './layers/dropout.js';
+export { BatchNorm } from './layers/batchnorm.js';
+export { Sequential, type ModelSpec } from './layers/sequential.js';
+export { buildModel, buildLayer } from './layers/spec.js';
+export { zooSpec, zooNames, type ZooName } from './layers/zoo.js';
+export { initParams, type InitScheme } from './layers/init.js';
+
+export { loadDataset, loadMnistData, loadMnistPackage, loadIdxDir, readIdx, parseIdx, subset, shuffled, type Dataset } from './train/data.js';
+export { getBatch, type Batch } from './train/batches.js';
+export { train, crossEntropyObjective, type Objective, type TrainOptions, type EpochRecord } from './train/loop.js';
+export { evaluate, argmax, inEvalMode, type Evaluation } from './train/evaluate.js';
+export { SGD, Adam, makeOptimizer, type Optimizer } from './train/optimizers.js';
+export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
+
+export { saveModel, loadModel, type LoadedModel } from './io/model-file.js';
+export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
+export { writeFileAtomic } from './io/atomic.js';
+
+export { inputGradient, type InputGradient, type InputGradientOptions, type LayerTrace } from './attacks/input-gradient.js';
+export { Canvas, renderGrid, gray, diverging, heat } from './report/png.js';
+export { renderGradientFigure } from './report/gradient-figure.js';
