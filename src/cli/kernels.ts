@@ -1,8 +1,7 @@
-// Pick the kernels for the CLI: the fast WebAssembly ones when they were built, otherwise the TypeScript
-// reference with a one-line notice. NABLAX_KERNELS=typescript forces the reference.
-import { useKernels } from '../engine/kernels/kernels.js';
+// The CLI prints the one-line notice when the fast WebAssembly kernels are missing and the slower TypeScript
+// reference runs instead (the library itself never prints).
+import { fastKernelsNotice } from '../engine/kernels/kernels.js';
 
 export function setupKernels(): void {
-  // filled in when the WebAssembly kernels land
-  void useKernels;
+  if (fastKernelsNotice) process.stderr.write(fastKernelsNotice + '\n');
 }

@@ -47,7 +47,7 @@ export function resolveSpec(model: string, input: number[], classes: number): Mo
     try {
       return JSON.parse(readFileSync(model, 'utf8')) as ModelSpec;
     } catch (e) {
-      throw new UsageError(`${model} is not valid JSON: ${(e as Error).message}`);
+      throw new UsageError(`${model} is not valid JSON: ${(e as Error).message.replace(/\s+/g, ' ')}`);
     }
   }
   throw new UsageError(`unknown model '${model}' (expected ${zooNames.join(', ')}, or a JSON spec file ending in .json)`);
@@ -120,7 +120,7 @@ export function registerTrain(program: Command): void {
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 3)
     .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 128)
     .option('--optimizer <name>', 'sgd, momentum or adam', 'adam')
-    .option('--lr <rate>', 'learning rate', num('--lr', Number.MIN_VALUE), 1e-3)
+    .option('--lr <rate>', 'learning rate', num('--lr', 0, Infinity, true), 1e-3)
     .option('--momentum <m>', 'momentum for sgd/momentum', num('--momentum', 0, 1))
     .option('--weight-decay <λ>', 'L2 weight decay', num('--weight-decay', 0))
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', int('--seed', 0), 0)

@@ -14,11 +14,12 @@ export function int(flag: string, min = 0) {
   };
 }
 
-export function num(flag: string, lo = -Infinity, hi = Infinity) {
+/** A number in [lo, hi]; lo = 0 with `positive` means (0, hi]. */
+export function num(flag: string, lo = -Infinity, hi = Infinity, positive = false) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < lo || n > hi) {
-      const range = hi === Infinity ? `≥ ${lo}` : `in [${lo}, ${hi}]`;
+    if (v.trim() === '' || !Number.isFinite(n) || n < lo || n > hi || (positive && n <= 0)) {
+      const range = positive ? '> 0' : hi === Infinity ? `≥ ${lo}` : `in [${lo}, ${hi}]`;
       throw new UsageError(`${flag} must be a number ${range}, got '${v}'`);
     }
     return n;

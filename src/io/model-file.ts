@@ -25,6 +25,12 @@ export function stateTensors(model: Sequential, prefix = ''): Map<string, StTens
  *   saveModel('runs/cnn.safetensors', model, { testAccuracy: '0.9893' });
  */
 export function saveModel(path: string, model: Sequential, extra: Record<string, string> = {}): void {
+  for (const [name, t] of model.stateDict()) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) throw new Error(`saveModel: ${path}: tensor '${name}' contains ${d[i]} at index ${i}; refusing to save`);
+    }
+  }
   const metadata = { ...extra, format: MODEL_FORMAT, version: '1', spec: JSON.stringify(model.spec()) };
   writeFileAtomic(path, encodeSafetensors(stateTensors(model), metadata));
 }

