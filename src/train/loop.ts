@@ -28,11 +28,26 @@ export const crossEntropyObjective: Objective = (model, x, y) => {
   return { loss: softmaxCrossEntropy(logits, y), logits };
 };
 
+export type LrSchedule = 'constant' | 'cosine';
+
+/**
+ * The learning rate at `step` of `total` steps.
+ * @example
+ *   scheduledLr('cosine', 1e-3, 50, 100);  // 5e-4
+ */
+export function scheduledLr(schedule: LrSchedule, lr: number, step: number, total: number): number {
+  if (schedule === 'constant') return lr;
+  if (schedule === 'cosine') return 0.5 * lr * (1 + Math.cos((Math.PI * Math.min(step, total)) / total));
+  throw new Error(`scheduledLr: unknown schedule '${schedule as string}' (expected constant or cosine)`);
+}
+
 export interface TrainOptions {
   epochs: number;
   batchSize: number;
   optimizer: string;
   lr: number;
+  /** Learning-rate schedule over the whole run: constant (default) or cosine decay to 0 (Loshchilov & Hutter 2017). */
+  lrSchedule?: LrSchedule;
   momentum?: number;
   weightDecay?: number;
   seed: number;
@@ -115,6 +130,7 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
     let lossSum = 0, correct = 0, seen = 0;
     for (let b = 0; b < batches; b++) {
       const { x, y } = getBatch(data, order, b * B, Math.min((b + 1) * B, data.count));
+      opt.lr = scheduledLr(opts.lrSchedule ?? 'constant', opts.lr, step, opts.epochs * batches);
       const { loss, logits } = objective(model, x, y, { rng, epoch, step });
       const grads = grad(loss, tensors);
       opt.step(grads);

@@ -9,7 +9,7 @@ import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
 import { evaluate } from '../../src/train/evaluate.js';
-import { train } from '../../src/train/loop.js';
+import { scheduledLr, train } from '../../src/train/loop.js';
 import { Adam, SGD, makeOptimizer } from '../../src/train/optimizers.js';
 
 const digits = loadDataset('mnist', 'train');
@@ -101,5 +101,15 @@ describe('optimisers follow their update rules', () => {
   it('rejects unknown names and bad learning rates', () => {
     expect(() => makeOptimizer('rmsprop', [], { lr: 0.1 })).toThrow(/unknown optimiser 'rmsprop'/);
     expect(() => makeOptimizer('adam', [], { lr: -1 })).toThrow(/learning rate must be a positive number/);
+  });
+});
+
+describe('learning-rate schedules', () => {
+  it('cosine decays from lr to 0; constant stays', () => {
+    expect(scheduledLr('cosine', 1e-3, 0, 100)).toBeCloseTo(1e-3, 12);
+    expect(scheduledLr('cosine', 1e-3, 50, 100)).toBeCloseTo(5e-4, 12);
+    expect(scheduledLr('cosine', 1e-3, 100, 100)).toBeCloseTo(0, 12);
+    expect(scheduledLr('constant', 1e-3, 70, 100)).toBe(1e-3);
+    expect(() => scheduledLr('step' as never, 1, 0, 1)).toThrow(/unknown schedule 'step'/);
   });
 });
