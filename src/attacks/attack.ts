@@ -1,0 +1,52 @@
+// The shared shape of every attack: a batch of images in [0,1] and their labels in, the adversarial batch and
+// per-example outcomes out. White-box attacks receive the model (and ask it for ∇x); black-box attacks receive
+// only a ScoreOracle, which has no gradient method, so they cannot cheat by construction.
+import type { Tensor } from '../engine/tensor.js';
+import type { Sequential } from '../layers/sequential.js';
+import type { ScoreOracle } from './oracle.js';
+
+export type Norm = 'linf' | 'l2' | 'l0';
+
+/** How targeted attacks pick their targets: a given class, a random other class, or the least-likely class. */
+export type TargetMode = { kind: 'class'; class: number } | { kind: 'random' } | { kind: 'least-likely' };
+
+export interface AttackOptions {
+  /** Perturbation budget in the attack's norm (for L0 attacks: the number of pixels is the attack's own option). */
+  eps: number;
+  /** Seed for random starts, restarts and black-box search; a seeded run is bit-identical. */
+  seed?: number;
+  /** Per-example target classes; when given the attack is targeted. */
+  targets?: Int32Array;
+  /** Iterative attacks: stop working on an example once it succeeds (default true); false maximises the loss. */
+  earlyStop?: boolean;
+}
+
+export interface AttackResult {
+  /** The adversarial batch, same shape as x, inside the ε-ball of x and inside [0,1]. */
+  adversarial: Tensor;
+  /** success[n] = 1 when example n is misclassified (untargeted) or classified as its target (targeted). */
+  success: Uint8Array;
+  /** Iterations (or black-box generations) spent on each example. */
+  iterations: Int32Array;
+  /** Black-box attacks: model queries spent on each example. */
+  queries?: Int32Array;
+  /** Whether iterations stopped at success (true) or ran to the budget (false). */
+  earlyStopped: boolean;
+  targets?: Int32Array;
+}
+
+export interface WhiteBoxAttack<O extends AttackOptions = AttackOptions> {
+  name: string;
+  kind: 'white-box';
+  norm: Norm;
+  run(model: Sequential, x: Tensor, y: Int32Array, opts: O): AttackResult;
+}
+
+export interface BlackBoxAttack<O extends AttackOptions = AttackOptions> {
+  name: string;
+  kind: 'black-box';
+  norm: Norm;
+  run(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: O): AttackResult;
+}
+
+export type Attack = WhiteBoxAttack<any> | BlackBoxAttack<any>;

@@ -1,0 +1,48 @@
+// The black-box view of a model: scores (softmax probabilities) or labels for a batch, and a query counter.
+// There is no gradient method here on purpose: a score-based attack that only holds an oracle cannot reach ∇x.
+import { softmax } from '../engine/ops/loss.js';
+import { noGrad } from '../engine/tape.js';
+import { Tensor, shapeStr } from '../engine/tensor.js';
+import type { Sequential } from '../layers/sequential.js';
+import { inEvalMode } from '../train/evaluate.js';
+
+/**
+ * Query-counting access to a model's output scores.
+ * @example
+ *   const oracle = new ScoreOracle(model);
+ *   const p = oracle.scores(x);   // [N, classes], counts N queries
+ */
+export class ScoreOracle {
+  /** Total images queried so far. */
+  queries = 0;
+  readonly inputShape: readonly number[];
+  readonly classes: number;
+  // The model is held in a closure rather than a field, so an attack cannot reach it through the oracle.
+  readonly #forward: (x: Tensor) => Tensor;
+
+  constructor(model: Sequential) {
+    this.inputShape = model.input.slice();
+    this.#forward = (x) => inEvalMode(model, () => noGrad(() => model.forward(x)));
+    this.classes = this.#forward(Tensor.zeros([1, ...model.input])).shape[1];
+  }
+
+  /** Softmax probabilities [N, classes]; each image counts as one query. */
+  scores(x: Tensor): Tensor {
+    if (x.ndim !== this.inputShape.length + 1) throw new Error(`ScoreOracle.scores: x must be [N, ${this.inputShape.join(', ')}], got ${shapeStr(x.shape)}`);
+    this.queries += x.shape[0];
+    return softmax(this.#forward(x));
+  }
+
+  /** Predicted labels; each image counts as one query. */
+  labels(x: Tensor): Int32Array {
+    const p = this.scores(x);
+    const [N, C] = p.shape;
+    const out = new Int32Array(N);
+    for (let n = 0; n < N; n++) {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (p.data[n * C + c] > p.data[n * C + best]) best = c;
+      out[n] = best;
+    }
+    return out;
+  }
+}
