@@ -311,7 +311,8 @@ export interface GridCell {
 
 /**
  * Lay captioned images out in a table on a white background: each cell is its image scaled by `scale`
- * (default 4) with its caption centred below; an optional title (double size) on top and a title per column.
+ * (default 4) with its caption centred below; an optional title (double size) on top, a title per column and
+ * a title per row (right-aligned in a left margin, centred on the row's images).
  * Rows may have different lengths; a column is as wide as its widest image, caption or title; `pad` (default 8)
  * pixels separate cells and surround the table.
  * @example
@@ -320,11 +321,11 @@ export interface GridCell {
  */
 export function renderGrid(
   rows: GridCell[][],
-  opts: { scale?: number; pad?: number; title?: string; columnTitles?: string[] } = {},
+  opts: { scale?: number; pad?: number; title?: string; columnTitles?: string[]; rowTitles?: string[] } = {},
 ): Canvas {
   const scale = opts.scale ?? 4;
   const pad = opts.pad ?? 8;
-  const { title, columnTitles } = opts;
+  const { title, columnTitles, rowTitles } = opts;
   if (!Array.isArray(rows)) throw new Error(`renderGrid: rows expected an array of arrays of cells, got ${typeof rows}`);
   if (!isPosInt(scale)) throw new Error(`renderGrid: opts.scale expected a positive integer, got ${scale}`);
   if (!(Number.isInteger(pad) && pad >= 0)) throw new Error(`renderGrid: opts.pad expected an integer >= 0, got ${pad}`);
@@ -333,6 +334,12 @@ export function renderGrid(
   }
   if (columnTitles !== undefined && !(Array.isArray(columnTitles) && columnTitles.every((t) => typeof t === 'string'))) {
     throw new Error(`renderGrid: opts.columnTitles expected an array of strings, got ${JSON.stringify(columnTitles)}`);
+  }
+  if (rowTitles !== undefined && !(Array.isArray(rowTitles) && rowTitles.every((t) => typeof t === 'string'))) {
+    throw new Error(`renderGrid: opts.rowTitles expected an array of strings, got ${JSON.stringify(rowTitles)}`);
+  }
+  if (rowTitles !== undefined && Array.isArray(rows) && rowTitles.length > rows.length) {
+    throw new Error(`renderGrid: opts.rowTitles expected at most rows.length = ${rows.length} titles, got ${rowTitles.length}`);
   }
 
   let ncols = columnTitles?.length ?? 0;
@@ -360,8 +367,9 @@ export function renderGrid(
   // Column widths and row heights.
   const colW = new Array<number>(ncols).fill(0);
   if (columnTitles) columnTitles.forEach((t, j) => (colW[j] = textWidth(t)));
-  const rowH = rows.map((row) => {
-    let hmax = 0;
+  const imgH = rows.map((row) => Math.max(0, ...row.map((cell) => cell.h * scale)));
+  const rowH = rows.map((row, i) => {
+    let hmax = rowTitles?.[i] ? textHeight(rowTitles[i]) : 0;
     row.forEach((cell, j) => {
       const cap = cell.caption ? textWidth(cell.caption) : 0;
       colW[j] = Math.max(colW[j], cell.w * scale, cap);
@@ -376,7 +384,9 @@ export function renderGrid(
     ? Math.max(...columnTitles.map((t) => textHeight(t)))
     : 0;
 
-  let width = colW.reduce((a, b) => a + b, 0) + pad * (ncols + 1);
+  const rowTitleW = rowTitles ? Math.max(0, ...rowTitles.map((t) => textWidth(t))) : 0;
+  const left = rowTitleW ? rowTitleW + pad : 0; // margin for the row titles
+  let width = left + colW.reduce((a, b) => a + b, 0) + pad * (ncols + 1);
   if (title) width = Math.max(width, textWidth(title, titleScale) + 2 * pad);
   const height =
     pad +
@@ -392,7 +402,7 @@ export function renderGrid(
     y += titleH + pad;
   }
   const colX: number[] = [];
-  for (let j = 0, x = pad; j < ncols; j++) {
+  for (let j = 0, x = left + pad; j < ncols; j++) {
     colX.push(x);
     x += colW[j] + pad;
   }
@@ -401,6 +411,11 @@ export function renderGrid(
     y += colTitleH + pad;
   }
   rows.forEach((row, i) => {
+    const rt = rowTitles?.[i];
+    if (rt) {
+      const ty = y + Math.max(0, Math.floor((imgH[i] - textHeight(rt)) / 2));
+      canvas.text(rt, pad + rowTitleW - textWidth(rt), ty, BLACK);
+    }
     row.forEach((cell, j) => {
       const iw = cell.w * scale;
       canvas.drawImage(cell.values, cell.h, cell.w, colX[j] + Math.floor((colW[j] - iw) / 2), y, scale, cell.colorize);
