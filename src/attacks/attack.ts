@@ -33,6 +33,8 @@ export interface AttackResult {
   /** Whether iterations stopped at success (true) or ran to the budget (false). */
   earlyStopped: boolean;
   targets?: Int32Array;
+  /** The model's logits on `adversarial` (evaluation mode), when the attack already computed them. */
+  logits?: Tensor;
 }
 
 export interface WhiteBoxAttack<O extends AttackOptions = AttackOptions> {

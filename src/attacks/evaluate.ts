@@ -1,0 +1,205 @@
+// Evaluate an attack at one ε over (the first `limit` images of) a dataset, batch by batch: accuracy under
+// attack, error rate, success rate over the initially correct examples, the paper's "confidence" (mean top-class
+// probability of the misclassified adversarial images), L∞/L2/L0 distances, queries, time. Keeps a few
+// examples for the pictures.
+import { softmax } from '../engine/ops/loss.js';
+import { Rng } from '../engine/random.js';
+import { noGrad } from '../engine/tape.js';
+import { Tensor } from '../engine/tensor.js';
+import type { Sequential } from '../layers/sequential.js';
+import { getBatch } from '../train/batches.js';
+import type { Dataset } from '../train/data.js';
+import { argmax, inEvalMode } from '../train/evaluate.js';
+import type { Attack, AttackOptions, TargetMode } from './attack.js';
+import { ScoreOracle } from './oracle.js';
+import { chooseTargets } from './targets.js';
+
+export interface AttackMetrics {
+  attack: string;
+  eps: number;
+  norm: string;
+  targeted: boolean;
+  count: number;
+  cleanAccuracy: number;
+  /** Accuracy on the adversarial images. */
+  accuracy: number;
+  errorRate: number;
+  /** Over initially correct examples: fraction misclassified (untargeted) or classified as the target (targeted). */
+  attackSuccessRate: number;
+  /** Mean top-class probability of the misclassified adversarial images (Goodfellow et al.'s "confidence"). */
+  meanWrongConfidence: number;
+  meanLinf: number;
+  maxLinf: number;
+  meanL2: number;
+  maxL2: number;
+  meanL0: number;
+  maxL0: number;
+  /** Black-box attacks: queries per example (mean, median) and per successful example. */
+  queries?: { total: number; mean: number; median: number; meanPerSuccess: number; medianPerSuccess: number };
+  /** Whether iterative attacks stopped per example at success. */
+  earlyStopped: boolean;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface AttackExample {
+  index: number;
+  label: number;
+  target?: number;
+  original: Float32Array;
+  adversarial: Float32Array;
+  origPred: number;
+  origConf: number;
+  advPred: number;
+  advConf: number;
+  /** Probability of the target class after the attack (targeted runs). */
+  targetConf?: number;
+  success: boolean;
+}
+
+export interface EvaluateAttackOptions {
+  eps: number;
+  limit?: number;
+  batchSize?: number;
+  seed?: number;
+  /** Targeted runs: how to choose each example's target. */
+  target?: TargetMode;
+  /** Extra options passed to the attack (steps, stepSize, restarts, pixels, maxQueries, ...). */
+  attackOptions?: Record<string, unknown>;
+  /** Keep this many examples (from the start) for pictures (default 8). */
+  keep?: number;
+  /** Keep every example whose index is in this set too (for target grids). */
+  keepIndices?: Set<number>;
+  onBatch?: (done: number, total: number) => void;
+}
+
+function median(xs: number[]): number {
+  if (!xs.length) return 0;
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Run `attack` at one ε over a dataset and measure it.
+ * @example
+ *   const { metrics } = await evaluateAttack(model, whiteBoxAttacks.fgsm, loadMnistData('test'), { eps: 0.1 });
+ */
+export async function evaluateAttack(
+  model: Sequential,
+  attack: Attack,
+  ds: Dataset,
+  opts: EvaluateAttackOptions,
+): Promise<{ metrics: AttackMetrics; examples: AttackExample[] }> {
+  if (!(opts.eps >= 0) || !Number.isFinite(opts.eps)) throw new Error(`evaluateAttack: eps must be a finite number ≥ 0, got ${opts.eps}`);
+  const n = Math.min(opts.limit ?? ds.count, ds.count);
+  const bs = opts.batchSize ?? (attack.kind === 'black-box' ? 100 : 256);
+  const keep = opts.keep ?? 8;
+  const rng = new Rng(opts.seed ?? 0);
+  const per = ds.channels * ds.height * ds.width;
+  let cleanCorrect = 0, advCorrect = 0, initiallyCorrect = 0, successes = 0, wrong = 0, wrongConf = 0;
+  let sumLinf = 0, maxLinf = 0, sumL2 = 0, maxL2 = 0, sumL0 = 0, maxL0 = 0;
+  const queries: number[] = [], successQueries: number[] = [];
+  let earlyStopped = true;
+  const examples: AttackExample[] = [];
+  const t0 = performance.now();
+  for (let s = 0; s < n; s += bs) {
+    const e = Math.min(s + bs, n);
+    const { x, y } = getBatch(ds, null, s, e);
+    const B = y.length;
+    const clean = inEvalMode(model, () => noGrad(() => model.forward(x)));
+    const cleanPred = argmax(clean);
+    const targets = opts.target ? chooseTargets(opts.target, y, clean, rng) : undefined;
+    const attackOpts: AttackOptions = { ...(opts.attackOptions ?? {}), eps: opts.eps, seed: rng.nextU32(), targets };
+    const result = attack.kind === 'white-box' ? attack.run(model, x, y, attackOpts) : attack.run(new ScoreOracle(model), x, y, attackOpts);
+    if (!result.earlyStopped) earlyStopped = false;
+    const adv = result.adversarial;
+    const advLogits = result.logits ?? inEvalMode(model, () => noGrad(() => model.forward(adv)));
+    const advPred = argmax(advLogits);
+    const pAdv = softmax(advLogits), pClean = softmax(clean);
+    const C = pAdv.shape[1];
+    for (let b = 0; b < B; b++) {
+      const ok0 = cleanPred[b] === y[b], ok1 = advPred[b] === y[b];
+      if (ok0) cleanCorrect++;
+      if (ok1) advCorrect++;
+      else {
+        wrong++;
+        wrongConf += pAdv.data[b * C + advPred[b]];
+      }
+      const succeeded = targets ? advPred[b] === targets[b] : !ok1;
+      if (ok0) {
+        initiallyCorrect++;
+        if (succeeded) successes++;
+      }
+      let li = 0, l2 = 0, l0 = 0;
+      for (let i = b * per; i < (b + 1) * per; i++) {
+        const d = Math.abs(adv.data[i] - x.data[i]);
+        if (d > li) li = d;
+        l2 += d * d;
+        if (d > 1e-7) l0++;
+      }
+      l2 = Math.sqrt(l2);
+      sumLinf += li; sumL2 += l2; sumL0 += l0;
+      maxLinf = Math.max(maxLinf, li); maxL2 = Math.max(maxL2, l2); maxL0 = Math.max(maxL0, l0);
+      if (result.queries) {
+        queries.push(result.queries[b]);
+        if (succeeded) successQueries.push(result.queries[b]);
+      }
+      const index = s + b;
+      if (index < keep || opts.keepIndices?.has(index)) {
+        examples.push({
+          index, label: y[b], target: targets?.[b],
+          original: Float32Array.from(x.data.subarray(b * per, (b + 1) * per)),
+          adversarial: Float32Array.from(adv.data.subarray(b * per, (b + 1) * per)),
+          origPred: cleanPred[b], origConf: pClean.data[b * C + cleanPred[b]],
+          advPred: advPred[b], advConf: pAdv.data[b * C + advPred[b]],
+          targetConf: targets ? pAdv.data[b * C + targets[b]] : undefined,
+          success: succeeded,
+        });
+      }
+    }
+    opts.onBatch?.(e, n);
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const metrics: AttackMetrics = {
+    attack: attack.name,
+    eps: opts.eps,
+    norm: attack.norm,
+    targeted: !!opts.target,
+    count: n,
+    cleanAccuracy: cleanCorrect / n,
+    accuracy: advCorrect / n,
+    errorRate: 1 - advCorrect / n,
+    attackSuccessRate: initiallyCorrect ? successes / initiallyCorrect : 0,
+    meanWrongConfidence: wrong ? wrongConf / wrong : 0,
+    meanLinf: sumLinf / n,
+    maxLinf,
+    meanL2: sumL2 / n,
+    maxL2,
+    meanL0: sumL0 / n,
+    maxL0,
+    earlyStopped,
+    seconds,
+    imagesPerSecond: n / seconds,
+  };
+  if (attack.kind === 'black-box') {
+    const total = queries.reduce((a, b) => a + b, 0);
+    metrics.queries = {
+      total,
+      mean: total / Math.max(queries.length, 1),
+      median: median(queries),
+      meanPerSuccess: successQueries.length ? successQueries.reduce((a, b) => a + b, 0) / successQueries.length : 0,
+      medianPerSuccess: median(successQueries),
+    };
+  }
+  return { metrics, examples };
+}
+
+/** A batch tensor of kept examples (for pictures). */
+export function examplesTensor(ex: AttackExample[], shape: number[], which: 'original' | 'adversarial'): Tensor {
+  const per = shape.reduce((a, b) => a * b, 1);
+  const t = Tensor.zeros([ex.length, ...shape]);
+  ex.forEach((e, i) => t.data.set(e[which], i * per));
+  return t;
+}

