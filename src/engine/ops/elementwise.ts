@@ -140,19 +140,23 @@ export const elementwiseOps = {
   // dX = dOut / x
   log: unaryOp('log', Math.log, (x) => 1 / x),
   // dX = dOut·[x > 0]   (subgradient 0 at the kink x = 0, as in PyTorch). Written out rather than through
-  // unaryOp: it runs after every conv and dense layer, and a direct loop is several times faster.
+  // unaryOp: it runs after every conv and dense layer, and branch-free loops are several times faster.
   relu: {
     name: 'relu',
     forward([x]) {
       const out = Tensor.zeros(x.shape, x.dtype);
       const o = out.data, d = x.data;
-      for (let i = 0; i < d.length; i++) o[i] = d[i] > 0 ? d[i] : 0;
+      // (v + |v|)/2 is max(v, 0) without a branch: on the random signs of activations a branch mispredicts half the time
+      for (let i = 0; i < d.length; i++) {
+        const v = d[i];
+        o[i] = (v + Math.abs(v)) * 0.5;
+      }
       return { out, saved: null };
     },
     backward(dOut, { inputs: [x] }) {
       const dX = Tensor.zeros(x.shape, x.dtype);
       const g = dOut.data, d = x.data, r = dX.data;
-      for (let i = 0; i < g.length; i++) r[i] = d[i] > 0 ? g[i] : 0;
+      for (let i = 0; i < g.length; i++) r[i] = g[i] * +(d[i] > 0); // branch-free, as above
       return [dX];
     },
   } as Op<unknown, null>,
