@@ -1,0 +1,97 @@
+// `nablax attack` end to end on a small real model, and its bad-option errors; evaluateAttack's bookkeeping.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { evaluateAttack } from '../../src/attacks/evaluate.js';
+import { whiteBoxAttacks } from '../../src/attacks/index.js';
+import { saveModel } from '../../src/io/model-file.js';
+import { subset, loadMnistData } from '../../src/train/data.js';
+import { trainedModel } from '../attacks/fixtures.js';
+
+const root = resolve(__dirname, '../..');
+const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, encoding: 'utf8' });
+let dir = '';
+let modelFile = '';
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'nablax-attack-'));
+  modelFile = join(dir, 'softmax.safetensors');
+  saveModel(modelFile, await trainedModel('softmax'));
+});
+
+describe('nablax attack', () => {
+  it('reports every (attack, ε) with the documented fields and writes the report', () => {
+    const out = join(dir, 'report');
+    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm,pgd', '--eps', '0,0.1,0.25', '--limit', '60', '--steps', '10', '--step-size', '0.05', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.results.map((x: { attack: string; eps: number }) => `${x.attack}@${x.eps}`)).toEqual(['fgsm@0', 'fgsm@0.1', 'fgsm@0.25', 'pgd@0', 'pgd@0.1', 'pgd@0.25']);
+    for (const x of doc.results) {
+      for (const f of ['accuracy', 'errorRate', 'attackSuccessRate', 'meanWrongConfidence', 'meanLinf', 'maxLinf', 'meanL2', 'maxL2', 'meanL0', 'maxL0', 'seconds', 'imagesPerSecond']) {
+        expect(typeof x[f], f).toBe('number');
+      }
+      expect(x.accuracy + x.errorRate).toBeCloseTo(1, 12);
+      expect(x.maxLinf).toBeLessThanOrEqual(x.eps + 1e-6);
+      expect(x.count).toBe(60);
+    }
+    expect(doc.results[0].accuracy).toBe(doc.results[0].cleanAccuracy); // ε = 0 changes nothing
+    expect(doc.results[2].accuracy).toBeLessThan(0.2); // FGSM at 0.25 breaks a softmax model
+    expect(doc.results[5].accuracy).toBeLessThanOrEqual(doc.results[2].accuracy);
+    for (const f of ['report.json', 'report.md', 'accuracy.svg', 'fgsm.png', 'pgd.png']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readFileSync(join(out, 'accuracy.svg'), 'utf8')).toContain('<svg');
+    expect(readdirSync(out).some((f) => f.includes('.tmp-'))).toBe(false);
+  });
+
+  it('targeted runs add the 10×10 source/target grid', () => {
+    const out = join(dir, 'targeted');
+    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm', '--eps', '0.2', '--limit', '20', '--target', 'random', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).results[0].targeted).toBe(true);
+    expect(existsSync(join(out, 'targets-fgsm.png'))).toBe(true);
+  });
+
+  it('a fixed target skips the images of that class', () => {
+    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm', '--eps', '0.1', '--limit', '30', '--target', '7', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const labels = Array.from(loadMnistData('test').labels.subarray(0, 30));
+    expect(JSON.parse(r.stdout).results[0].count).toBe(labels.filter((l) => l !== 7).length);
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    ['negative ε', ['--eps', '-0.1'], /--eps must be numbers ≥ 0, got '-0.1'/],
+    ['L∞ ε above 1', ['--eps', '1.5'], /--eps 1.5 is outside \[0, 1\] for the L∞ attack fgsm/],
+    ['unknown attack', ['--attack', 'deepfool'], /unknown attack 'deepfool'/],
+    ['target out of range', ['--target', '10'], /--target must be a class in 0..9/],
+    ['missing model file', ['--model-file', '/no/such/model.safetensors'], /no such file: \/no\/such\/model.safetensors/],
+  ];
+  for (const [name, args, re] of bad) {
+    it(`rejects ${name} with one line and a non-zero exit`, () => {
+      const base = ['attack', '--model-file', modelFile, '--attack', 'fgsm', '--limit', '5'];
+      const r = run([...base, ...args]);
+      expect(r.status).not.toBe(0);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines.length, r.stderr).toBe(1);
+      expect(lines[0]).toMatch(re);
+    });
+  }
+});
+
+describe('evaluateAttack', () => {
+  it('keeps its books: accuracy + error = 1, success over the initially correct, distances within ε', async () => {
+    const model = await trainedModel('softmax');
+    const ds = subset(loadMnistData('test'), 0, 100);
+    const { metrics, examples } = await evaluateAttack(model, whiteBoxAttacks.fgsm, ds, { eps: 0.1, batchSize: 32 });
+    expect(metrics.count).toBe(100);
+    expect(metrics.accuracy + metrics.errorRate).toBeCloseTo(1, 12);
+    expect(metrics.maxLinf).toBeLessThanOrEqual(0.1 + 1e-6);
+    expect(metrics.meanL0).toBeGreaterThan(0);
+    expect(examples.length).toBe(8);
+    const flipped = examples.filter((e) => e.origPred === e.label && e.advPred !== e.label).length;
+    expect(flipped).toBe(examples.filter((e) => e.success && e.origPred === e.label).length);
+    // success rate over initially correct images ≤ error rate / clean accuracy bound
+    expect(metrics.attackSuccessRate * metrics.cleanAccuracy).toBeLessThanOrEqual(metrics.errorRate + 1e-12);
+    await expect(evaluateAttack(model, whiteBoxAttacks.fgsm, ds, { eps: -1 })).rejects.toThrow(/eps must be a finite number ≥ 0/);
+  });
+});
