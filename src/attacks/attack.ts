@@ -35,6 +35,8 @@ export interface AttackResult {
   targets?: Int32Array;
   /** The model's logits on `adversarial` (evaluation mode), when the attack already computed them. */
   logits?: Tensor;
+  /** The model's logits on the clean x (evaluation mode), when the attack already computed them. */
+  cleanLogits?: Tensor;
 }
 
 export interface WhiteBoxAttack<O extends AttackOptions = AttackOptions> {

@@ -59,6 +59,7 @@ export function gradientAttack(model: Sequential, x: Tensor, y: Int32Array, opts
 
   const runs = randomStart ? restarts : 1;
   let lastLogits: Tensor | null = null;
+  let cleanLogits: Tensor | null = null;
   for (let r = 0; r < runs; r++) {
     // With early stop, an example that already succeeded in an earlier run is finished.
     const todo: number[] = [];
@@ -74,6 +75,8 @@ export function gradientAttack(model: Sequential, x: Tensor, y: Int32Array, opts
       const sub = gather(xAdv, active);
       const subY = pick(y, active);
       const { dx, logits } = inputGradient(model, sub, subY, targets ? { targets: pick(targets, active) } : {});
+      // The first gradient of a run without random start is taken at x itself: its logits are the clean ones.
+      if (r === 0 && s === 0 && !randomStart && active.length === N) cleanLogits = logits;
       const pred = argmax(logits);
       const still: number[] = [];
       const stepping: number[] = [];
@@ -121,6 +124,7 @@ export function gradientAttack(model: Sequential, x: Tensor, y: Int32Array, opts
   if (targets) result.targets = targets;
   // With one run the final iterate is the result, so its logits can be handed back and not recomputed.
   if (runs === 1 && lastLogits) result.logits = lastLogits;
+  if (cleanLogits) result.cleanLogits = cleanLogits;
   return result;
 
   function succeeded(a: Aim, p: number, label: number, n: number): boolean {
