@@ -34,7 +34,7 @@ export interface AttackMetrics {
   maxL2: number;
   meanL0: number;
   maxL0: number;
-  /** Black-box attacks: queries per example (mean, median) and per successful example. */
+  /** Black-box attacks: queries per example (mean, median) and per success among the initially correct examples. */
   queries?: { total: number; mean: number; median: number; meanPerSuccess: number; medianPerSuccess: number };
   /** Whether iterative attacks stopped per example at success. */
   earlyStopped: boolean;
@@ -153,7 +153,8 @@ export async function evaluateAttack(
       maxLinf = Math.max(maxLinf, li); maxL2 = Math.max(maxL2, l2); maxL0 = Math.max(maxL0, l0);
       if (result.queries) {
         queries.push(result.queries[b]);
-        if (succeeded) successQueries.push(result.queries[b]);
+        // per success: only examples the attack had to turn (an already misclassified one costs a single query)
+        if (succeeded && ok0) successQueries.push(result.queries[b]);
       }
       const index = s + b;
       if (index < keep || opts.keepIndices?.has(index)) {

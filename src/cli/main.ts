@@ -8,6 +8,7 @@ import { registerDemo } from './demo.js';
 import { registerInspect } from './inspect.js';
 import { registerTrain } from './train.js';
 import { setupKernels } from './kernels.js';
+import { Interrupted, UsageError } from './util.js';
 
 const program = new Command();
 program
@@ -33,5 +34,5 @@ try {
   const cmd = program.args[0] ?? '';
   const msg = (e as Error).message ?? String(e);
   process.stderr.write(`nablax${cmd ? ' ' + cmd : ''}: ${msg.split('\n')[0]}\n`);
-  process.exit(e instanceof Error && e.constructor.name === 'UsageError' ? 2 : 1);
+  process.exit(e instanceof Interrupted ? 130 : e instanceof UsageError ? 2 : 1);
 }

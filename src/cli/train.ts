@@ -9,7 +9,7 @@ import { saveModel } from '../io/model-file.js';
 import { loadDataset, subset, type Dataset } from '../train/data.js';
 import { evaluate, type Evaluation } from '../train/evaluate.js';
 import { train, type EpochRecord, type LrSchedule } from '../train/loop.js';
-import { int, num, printJson, progressBar, say, UsageError, withInterrupt, type Progress } from './util.js';
+import { int, Interrupted, num, printJson, progressBar, say, UsageError, withInterrupt, type Progress } from './util.js';
 
 export interface TrainRun {
   model: Sequential;
@@ -97,7 +97,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   if (result.stopped) {
     (bar as Progress | null)?.stop();
     const last = result.history.length;
-    throw new UsageError(`interrupted; ${last ? `the checkpoint of epoch ${last} is intact at ${ckpt} (continue with --resume)` : 'no epoch had completed'}`);
+    throw new Interrupted(`interrupted; ${last ? `the checkpoint of epoch ${last} is intact at ${ckpt} (continue with --resume)` : 'no epoch had completed'}`);
   }
   const seconds = (performance.now() - t0) / 1000;
   const test = evaluate(model, testSet, { limit: a.testLimit });

@@ -4,6 +4,9 @@ import cliProgress from 'cli-progress';
 /** An error meant for the user: printed as one line, exit code 2 (bad input). */
 export class UsageError extends Error {}
 
+/** The user pressed Ctrl-C: printed as one line, exit code 130 (the shell's convention for SIGINT). */
+export class Interrupted extends Error {}
+
 export function int(flag: string, min = 0) {
   return (v: string): number => {
     const n = Number(v);
