@@ -42,3 +42,7 @@ export { ScoreOracle } from './attacks/oracle.js';
 export { evaluateAttack, type AttackMetrics, type AttackExample } from './attacks/evaluate.js';
 export { lineChartSvg, scatterChartSvg, saveSvg } from './report/plot.js';
 export { adversarialGrid, targetGrid } from './report/attack-figures.js';
+
+export { unitLinearity, networkLinearity } from './analysis/linear.js';
+export { fgsmSweep, sweepPlotSvg, type SweepResult } from './analysis/sweep.js';
+export { randomNScaling, trainedNScaling, nScalingPlotSvg, resizeDataset, type NScalingPoint } from './analysis/n-scaling.js';

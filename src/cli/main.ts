@@ -6,6 +6,7 @@ import { registerAttack } from './attack.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerInspect } from './inspect.js';
+import { registerLinear } from './linear.js';
 import { registerTrain } from './train.js';
 import { setupKernels } from './kernels.js';
 import { Interrupted, UsageError } from './util.js';
@@ -21,6 +22,7 @@ registerTrain(program);
 registerInspect(program);
 registerDemo(program);
 registerAttack(program);
+registerLinear(program);
 registerBench(program);
 
 setupKernels();

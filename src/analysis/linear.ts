@@ -1,0 +1,188 @@
+// The linear explanation of adversarial examples, measured (Goodfellow, Shlens, Szegedy 2015, "Explaining and
+// harnessing adversarial examples", §3): for η = ε·sign(w), wᵀ(x + η) = wᵀx + ε·m·n, with n the input size and
+// m the mean |w|. unitLinearity checks it for every unit of every Dense layer (ratio 1 up to rounding);
+// networkLinearity asks how far a whole network is from it: z_k(x + ε·sign ∇x z_k) − z_k(x) against ε·‖∇x z_k‖₁.
+import { grad, noGrad } from '../engine/tape.js';
+import { Tensor, shapeStr } from '../engine/tensor.js';
+import { Dense } from '../layers/dense.js';
+import type { Sequential } from '../layers/sequential.js';
+import { buildModel } from '../layers/spec.js';
+import { argmax, inEvalMode } from '../train/evaluate.js';
+
+/** One unit k of a Dense layer under η = ε·sign(W[k,:]). */
+export interface UnitLinearity {
+  unit: number;
+  /** In-features of the layer. */
+  n: number;
+  /** m = mean |W[k,:]|. */
+  meanAbsW: number;
+  /** ε·m·n. */
+  predicted: number;
+  /** y_k(a + η) − y_k(a), run through the layer's own forward in float64. */
+  measured: number;
+  /** measured / predicted (1 for a linear unit; 1 by definition when both are 0, an all-zero row). */
+  ratio: number;
+}
+
+export interface LayerLinearity {
+  /** Index of the Dense layer in the Sequential. */
+  layer: number;
+  units: UnitLinearity[];
+}
+
+export interface NetworkLinearity {
+  eps: number;
+  medianRatio: number;
+  p10: number;
+  p90: number;
+  /** actual / predicted of each image, in the order of x. */
+  ratios: number[];
+}
+
+export interface NetworkLinearityOptions {
+  /** Which logit k to push: the true label's (default) or the clean prediction's. */
+  logit?: 'true' | 'predicted';
+  /** Images per forward pass (default 100). */
+  batchSize?: number;
+}
+
+function checkEps(fn: string, eps: number): void {
+  if (!(Number.isFinite(eps) && eps > 0)) throw new Error(`${fn}: eps must be a finite number > 0, got ${eps}`);
+}
+
+function checkImages(fn: string, model: Sequential, x: Tensor): void {
+  const ok = x.ndim === model.input.length + 1 && x.shape[0] >= 1 && model.input.every((d, i) => x.shape[i + 1] === d);
+  if (!ok) throw new Error(`${fn}: x must be [N ≥ 1, ${model.input.join(', ')}], got ${shapeStr(x.shape)}`);
+}
+
+// 0/0 happens only when η = 0 (an all-zero weight row or gradient): then nothing moves, exactly as predicted.
+function ratioOf(measured: number, predicted: number): number {
+  return predicted === 0 && measured === 0 ? 1 : measured / predicted;
+}
+
+/**
+ * ε·m·n against the engine, for every unit of every Dense layer, at the layer's actual input a for the first
+ * image of x (from forwardAll): the layer's forward, on a float64 twin of the model so float32 models are
+ * measured without float32 rounding, runs on a and on a + ε·sign(W[k,:]) for every unit k, stacked in one batch.
+ * @example
+ *   const layers = unitLinearity(model, x, 0.25);      // x: [N, 1, 28, 28], only x[0] is used
+ *   layers[0].units[3].ratio;                          // 1 (± 1e-12)
+ */
+export function unitLinearity(model: Sequential, x: Tensor, eps: number): LayerLinearity[] {
+  checkEps('unitLinearity', eps);
+  checkImages('unitLinearity', model, x);
+  const per = x.size / x.shape[0];
+  const x0 = new Tensor(x.data.slice(0, per), [1, ...x.shape.slice(1)]);
+  const outs = inEvalMode(model, () => noGrad(() => model.forwardAll(x0)));
+  if (!model.layers.some((l) => l instanceof Dense)) return [];
+  const twin = float64Twin(model);
+  const result: LayerLinearity[] = [];
+  model.layers.forEach((layer, i) => {
+    if (!(layer instanceof Dense)) return;
+    const dense64 = twin.layers[i] as Dense;
+    const a = (i === 0 ? x0 : outs[i - 1]).to('float64');
+    const I = layer.inFeatures, O = layer.outFeatures;
+    if (a.size !== I) throw new Error(`unitLinearity: layer ${i} (dense) expects ${I} inputs, its input has shape ${shapeStr(a.shape)}`);
+    const W = dense64.weight;
+    // Row 0 is a itself; row k + 1 is a + ε·sign(W[k,:]).
+    const stacked = Tensor.zeros([O + 1, I], 'float64');
+    const s = stacked.data, w = W.data;
+    for (let r = 0; r <= O; r++) s.set(a.data, r * I);
+    for (let k = 0; k < O; k++) for (let j = 0; j < I; j++) s[(k + 1) * I + j] += eps * Math.sign(w[k * I + j]);
+    const y = noGrad(() => dense64.forward(stacked)).data;
+    const units: UnitLinearity[] = [];
+    for (let k = 0; k < O; k++) {
+      let sumAbs = 0;
+      for (let j = 0; j < I; j++) sumAbs += Math.abs(w[k * I + j]);
+      const meanAbsW = sumAbs / I;
+      const predicted = eps * meanAbsW * I;
+      const measured = y[(k + 1) * O + k] - y[k];
+      units.push({ unit: k, n: I, meanAbsW, predicted, measured, ratio: ratioOf(measured, predicted) });
+    }
+    result.push({ layer: i, units });
+  });
+  return result;
+}
+
+/**
+ * A float64 copy of a model (same architecture, parameters and buffers), in evaluation mode.
+ * @example
+ *   const m64 = float64Twin(model);
+ *   m64.forward(x.to('float64'));
+ */
+export function float64Twin(model: Sequential): Sequential {
+  const twin = buildModel(model.spec(), { dtype: 'float64' });
+  const src = model.stateDict();
+  twin.stateDict().forEach(([, t], i) => t.data.set(src[i][1].data));
+  return twin.eval();
+}
+
+/** The q-quantile (0 ≤ q ≤ 1) of sorted values, interpolating linearly between neighbours (numpy's default). */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const pos = q * (n - 1);
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/**
+ * How linear a whole network is along its own worst direction: for each image, g = ∇x z_k (the gradient of
+ * the logit itself, not the loss), η = ε·sign(g), and ratio = (z_k(x + η) − z_k(x)) / (ε·‖g‖₁), the first-order
+ * prediction. η is NOT clipped to [0, 1]: the linearity argument is about the unconstrained direction, and
+ * clipping would shrink η on saturated pixels (most of an MNIST digit), so the ratio would measure the box as
+ * much as the model. Everything runs on a float64 twin in evaluation mode, so the ratio shows the function's
+ * curvature and not float32 rounding. Ratios of images whose gradient is 0 count as 1 (η = 0 moves nothing).
+ * @example
+ *   const rows = networkLinearity(model, x, y, [1e-3, 0.01, 0.1, 0.25]);
+ *   rows[0].medianRatio;   // ≈ 1 for small ε; exactly 1 for a softmax model
+ */
+export function networkLinearity(
+  model: Sequential,
+  x: Tensor,
+  labels: ArrayLike<number>,
+  epsList: number[],
+  opts: NetworkLinearityOptions = {},
+): NetworkLinearity[] {
+  const fn = 'networkLinearity';
+  checkImages(fn, model, x);
+  for (const e of epsList) checkEps(fn, e);
+  const which = opts.logit ?? 'true';
+  if (which !== 'true' && which !== 'predicted') throw new Error(`${fn}: opts.logit must be 'true' or 'predicted', got ${JSON.stringify(which)}`);
+  const N = x.shape[0];
+  if (which === 'true' && labels.length !== N) throw new Error(`${fn}: ${labels.length} labels for a batch x of shape ${shapeStr(x.shape)}`);
+  const bs = opts.batchSize ?? 100;
+  const per = x.size / N;
+  const twin = float64Twin(model);
+  const ratios = epsList.map(() => new Array<number>(N));
+  for (let s = 0; s < N; s += bs) {
+    const B = Math.min(bs, N - s);
+    const xb = new Tensor(Float64Array.from(x.data.subarray(s * per, (s + B) * per)), [B, ...x.shape.slice(1)]).requireGrad();
+    const logits = twin.forward(xb);
+    const C = logits.shape[1];
+    const k = which === 'predicted' ? argmax(logits) : Int32Array.from({ length: B }, (_, n) => labels[s + n]);
+    for (let n = 0; n < B; n++) {
+      if (!(Number.isInteger(k[n]) && k[n] >= 0 && k[n] < C)) throw new Error(`${fn}: label ${k[n]} of image ${s + n} is not a class in 0..${C - 1}`);
+    }
+    // Each image's logits depend on that image alone (evaluation mode), so one backward with a one-hot dOut
+    // gives every image's own ∇x z_k.
+    const onehot = Tensor.zeros([B, C], 'float64');
+    for (let n = 0; n < B; n++) onehot.data[n * C + k[n]] = 1;
+    const [g] = grad(logits, [xb], { dOut: onehot });
+    const l1 = new Float64Array(B);
+    for (let n = 0; n < B; n++) for (let j = 0; j < per; j++) l1[n] += Math.abs(g.data[n * per + j]);
+    epsList.forEach((eps, e) => {
+      const xa = new Tensor(new Float64Array(B * per), xb.shape);
+      for (let i = 0; i < B * per; i++) xa.data[i] = xb.data[i] + eps * Math.sign(g.data[i]);
+      const za = noGrad(() => twin.forward(xa)).data;
+      for (let n = 0; n < B; n++) {
+        const actual = za[n * C + k[n]] - logits.data[n * C + k[n]];
+        ratios[e][s + n] = ratioOf(actual, eps * l1[n]);
+      }
+    });
+  }
+  return epsList.map((eps, e) => {
+    const sorted = ratios[e].slice().sort((a, b) => a - b);
+    return { eps, medianRatio: quantile(sorted, 0.5), p10: quantile(sorted, 0.1), p90: quantile(sorted, 0.9), ratios: ratios[e] };
+  });
+}

