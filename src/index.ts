@@ -46,3 +46,5 @@ export { adversarialGrid, targetGrid } from './report/attack-figures.js';
 export { unitLinearity, networkLinearity } from './analysis/linear.js';
 export { fgsmSweep, sweepPlotSvg, type SweepResult } from './analysis/sweep.js';
 export { randomNScaling, trainedNScaling, nScalingPlotSvg, resizeDataset, type NScalingPoint } from './analysis/n-scaling.js';
+export { traceExample, traceToJson, chainRule, type Trace } from './analysis/trace.js';
+export { traceFigure } from './report/trace-figure.js';

