@@ -48,3 +48,4 @@ export { fgsmSweep, sweepPlotSvg, type SweepResult } from './analysis/sweep.js';
 export { randomNScaling, trainedNScaling, nScalingPlotSvg, resizeDataset, type NScalingPoint } from './analysis/n-scaling.js';
 export { traceExample, traceToJson, chainRule, type Trace } from './analysis/trace.js';
 export { traceFigure } from './report/trace-figure.js';
+export { goodfellowObjective, augmentObjective, pgdObjective, fastObjective, goodfellowLoss, augmentLoss, adversarialLoss, fgsmExample, pgdExample, fastExample } from './train/adversarial.js';

@@ -1,0 +1,288 @@
+// Adversarial training as objectives for the one training loop (loop.ts): each builds its adversarial batch from
+// the current parameters, then treats it as a constant input (no gradient flows through sign or projection), and
+// returns the loss to minimise with the logits of the clean batch. x [B, ...] in [0, 1], y [B]; J is softmax
+// cross-entropy (mean over the batch); every adversarial image is projected onto the L∞ ε-ball and clipped to [0, 1].
+//   goodfellow: J̃ = α·J(x, y) + (1−α)·J(x + ε·sign ∇ₓJ(x, y), y)    Goodfellow, Shlens & Szegedy, ICLR 2015 (arXiv 1412.6572)
+//   augment:    mean of J over the 2B examples [x; x ± ε·sign ∇ₓJ]    FGSM / InvFGSM copies: Pervin et al. 2021 (arXiv 2105.12106)
+//   pgd:        min_θ J(x_pgd, y), x_pgd = k steps of L∞ PGD from a random start    Madry et al., ICLR 2018 (arXiv 1706.06083)
+//   fast:       x₀ = x + U(−ε, ε), one FGSM step of size α, project         Wong, Rice & Kolter, ICLR 2020 (arXiv 2001.03994)
+// Which mode makes the attack: the model's current one (training, inside train()), as Madry and Wong do, so batch-norm
+// normalises the attack's batches with their own statistics. Two things are held still while attacking (inAttackMode):
+// dropout is the identity (the attack aims at the whole network, its gradient is not the noise of one random mask, and
+// it draws nothing from the layers' generators, so the training forwards see the same masks as without the attack),
+// and batch-norm's running statistics are put back (only the forwards that are trained on update them).
+// Randomness (PGD's and fast's random start) is drawn from ctx.rng, the loop's seeded per-epoch generator.
+import { add, scale } from '../engine/ops/elementwise.js';
+import { softmaxCrossEntropy } from '../engine/ops/loss.js';
+import type { Rng } from '../engine/random.js';
+import { noGrad } from '../engine/tape.js';
+import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
+import { inputGradient } from '../attacks/input-gradient.js';
+import { Dropout } from '../layers/dropout.js';
+import type { Sequential } from '../layers/sequential.js';
+import type { Objective } from './loop.js';
+
+type Data = Float32Array | Float64Array;
+
+/**
+ * Run `fn` (an attack's forward and backward passes) in the model's current mode, with dropout as the identity and
+ * every layer buffer (batch-norm's running statistics) restored afterwards; dropout layers get their mode back.
+ * @example
+ *   const { dx } = inAttackMode(model, () => inputGradient(model, x, y, { mode: 'train' }));
+ *   // model.training, dropout's generator and running_mean are as they were
+ */
+export function inAttackMode<T>(model: Sequential, fn: () => T): T {
+  const dropouts = model.layers.filter((l): l is Dropout => l instanceof Dropout && l.training);
+  const buffers = model.layers.flatMap((l) => l.buffers().map(([, t]) => t));
+  const saved = buffers.map((t) => t.data.slice());
+  for (const l of dropouts) l.train(false);
+  try {
+    return fn();
+  } finally {
+    for (const l of dropouts) l.train(true);
+    buffers.forEach((t, i) => t.data.set(saved[i]));
+  }
+}
+
+// ---- The adversarial examples (constants: fresh leaves with no history) ----
+
+// x' = clip[0,1](Π_ε(x' + a·sign(g)))   in place, element-wise; sign(0) = 0 leaves a pixel where it is
+function signStep(xAdv: Data, x: Data, g: Data, a: number, eps: number): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.min(x[i] + eps, Math.max(x[i] - eps, xAdv[i] + a * Math.sign(g[i])));
+    xAdv[i] = Math.min(1, Math.max(0, v));
+  }
+}
+
+// x₀ = clip[0,1](x + U(−ε, ε)ᴰ)   (Madry's random start; Wong's fast initialisation)
+function uniformStart(x: Tensor, eps: number, rng: Rng): Tensor {
+  const out = alloc(x.dtype, x.size), d = x.data;
+  for (let i = 0; i < d.length; i++) out[i] = Math.min(1, Math.max(0, d[i] + rng.uniform(-eps, eps)));
+  return new Tensor(out, x.shape);
+}
+
+// ∇ₓJ(x', y) in the model's current mode (the caller holds dropout and buffers still with inAttackMode).
+function inputGrad(model: Sequential, xAdv: Tensor, y: Int32Array): Data {
+  return inputGradient(model, xAdv, y, { mode: 'train' }).dx.data;
+}
+
+function checkBatch(f: string, x: Tensor, y: Int32Array, eps: number): void {
+  if (x.ndim < 2) throw new Error(`${f}: x must be [N, ...] with N images, got ${shapeStr(x.shape)}`);
+  if (y.length !== x.shape[0]) throw new Error(`${f}: y must have ${x.shape[0]} labels for x of shape ${shapeStr(x.shape)}, got ${y.length}`);
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${f}: eps must be a finite number ≥ 0, got ${eps}`);
+  const d = x.data;
+  for (let i = 0; i < d.length; i++) {
+    if (!(d[i] >= 0 && d[i] <= 1)) throw new Error(`${f}: x must lie in [0, 1] (adversarial images are clipped to it), got ${d[i]} at flat index ${i}`);
+  }
+}
+
+/**
+ * The FGSM (or InvFGSM) copy of a batch under the current parameters, a constant.
+ * @example
+ *   const xAdv = fgsmExample(model, x, y, { eps: 0.25 });                        // x + ε·sign ∇ₓJ
+ *   const xInv = fgsmExample(model, x, y, { eps: 0.25, direction: 'invfgsm' });  // x − ε·sign ∇ₓJ
+ */
+export function fgsmExample(model: Sequential, x: Tensor, y: Int32Array, opts: { eps: number; direction?: 'fgsm' | 'invfgsm' }): Tensor {
+  const { eps } = opts;
+  checkBatch('fgsmExample', x, y, eps);
+  const sgn = (opts.direction ?? 'fgsm') === 'invfgsm' ? -1 : 1;
+  return inAttackMode(model, () => {
+    const xAdv = x.detach();
+    // x' = clip[0,1](x ± ε·sign(∇ₓJ(x, y)))
+    signStep(xAdv.data, x.data, inputGrad(model, x, y), sgn * eps, eps);
+    return xAdv;
+  });
+}
+
+export interface PgdExampleOptions {
+  eps: number;
+  steps: number;
+  stepSize: number;
+  randomStart: boolean;
+}
+
+/**
+ * Madry's inner maximisation: k steps of L∞ PGD (random start drawn from `rng`), every step run to the end (no
+ * early stop: training wants the loss maximised, not merely the label flipped).
+ * @example
+ *   const xAdv = pgdExample(model, x, y, { eps: 0.3, steps: 7, stepSize: 0.1, randomStart: true }, new Rng(0));
+ */
+export function pgdExample(model: Sequential, x: Tensor, y: Int32Array, opts: PgdExampleOptions, rng: Rng): Tensor {
+  const { eps, steps, stepSize } = opts;
+  checkBatch('pgdExample', x, y, eps);
+  return inAttackMode(model, () => {
+    const xAdv = opts.randomStart ? uniformStart(x, eps, rng) : x.detach();
+    // x' ← clip[0,1](Π_ε(x' + a·sign(∇ₓJ(x', y))))   k times
+    for (let s = 0; s < steps; s++) signStep(xAdv.data, x.data, inputGrad(model, xAdv, y), stepSize, eps);
+    return xAdv;
+  });
+}
+
+/**
+ * Wong, Rice & Kolter's "fast is better than free" example: one FGSM step of size α from a uniform random start
+ * (drawn from `rng`), projected back onto the ε-ball and [0, 1].
+ * @example
+ *   const xAdv = fastExample(model, x, y, { eps: 0.3, alpha: 0.375 }, new Rng(0));
+ */
+export function fastExample(model: Sequential, x: Tensor, y: Int32Array, opts: { eps: number; alpha: number }, rng: Rng): Tensor {
+  const { eps, alpha } = opts;
+  checkBatch('fastExample', x, y, eps);
+  return inAttackMode(model, () => {
+    const xAdv = uniformStart(x, eps, rng);
+    // x' = clip[0,1](Π_ε(x₀ + α·sign(∇ₓJ(x₀, y))))
+    signStep(xAdv.data, x.data, inputGrad(model, xAdv, y), alpha, eps);
+    return xAdv;
+  });
+}
+
+// ---- The losses, given a fixed adversarial batch (what the objectives minimise; tests finite-difference these) ----
+
+/** What an objective returns: the loss and the clean batch's logits. */
+export interface ObjectiveValue {
+  loss: Tensor;
+  logits: Tensor;
+}
+
+/**
+ * Goodfellow's J̃ for a fixed adversarial batch; two training forwards (clean, adversarial).
+ * @example
+ *   const { loss, logits } = goodfellowLoss(model, x, fgsmExample(model, x, y, { eps: 0.25 }), y, 0.5);
+ */
+export function goodfellowLoss(model: Sequential, x: Tensor, xAdv: Tensor, y: Int32Array, alpha: number): ObjectiveValue {
+  // J̃ = α·J(x, y) + (1−α)·J(x_adv, y)
+  const logits = model.forward(x);
+  const adv = softmaxCrossEntropy(model.forward(xAdv), y);
+  return { loss: add(scale(softmaxCrossEntropy(logits, y), alpha), scale(adv, 1 - alpha)), logits };
+}
+
+/**
+ * Augmentation loss: one forward of the 2B-example batch [x; xAdv] (batch-norm sees both halves together, as in any
+ * augmented batch), mean cross-entropy over all 2B; the logits returned are the clean half's.
+ * @example
+ *   const { loss } = augmentLoss(model, x, fgsmExample(model, x, y, { eps: 0.1, direction: 'invfgsm' }), y);
+ */
+export function augmentLoss(model: Sequential, x: Tensor, xAdv: Tensor, y: Int32Array): ObjectiveValue {
+  const B = x.shape[0];
+  const both = alloc(x.dtype, 2 * x.size);
+  both.set(x.data);
+  both.set(xAdv.data, x.size);
+  const yy = new Int32Array(2 * B);
+  yy.set(y);
+  yy.set(y, B);
+  // J_aug = (1/2B)·Σₙ [J(xₙ, yₙ) + J(x'ₙ, yₙ)]
+  const logits = model.forward(new Tensor(both, [2 * B, ...x.shape.slice(1)]));
+  const C = logits.shape[1];
+  return { loss: softmaxCrossEntropy(logits, yy), logits: new Tensor(logits.data.slice(0, B * C), [B, C]) };
+}
+
+/**
+ * Madry's (and Wong's) outer minimisation for a fixed adversarial batch: J(x_adv, y). The clean logits come from an
+ * extra forward without the graph, held still like an attack's (the adversarial forward cannot provide them).
+ * @example
+ *   const { loss } = adversarialLoss(model, x, pgdExample(model, x, y, opts, rng), y);
+ */
+export function adversarialLoss(model: Sequential, x: Tensor, xAdv: Tensor, y: Int32Array): ObjectiveValue {
+  const loss = softmaxCrossEntropy(model.forward(xAdv), y);
+  const logits = inAttackMode(model, () => noGrad(() => model.forward(x)));
+  return { loss, logits };
+}
+
+// ---- The objectives ----
+
+function finite(f: string, name: string, v: number, lo: number, hi = Infinity): number {
+  if (!(v >= lo && v <= hi) || !Number.isFinite(v)) {
+    throw new Error(`${f}: ${name} must be a finite number in [${lo}, ${hi === Infinity ? '∞' : hi}], got ${v}`);
+  }
+  return v;
+}
+
+export interface GoodfellowOptions {
+  /** Weight of the clean loss (default 0.5, the paper's). */
+  alpha?: number;
+  /** L∞ size of the FGSM perturbation (default 0.25, the paper's for MNIST). */
+  eps?: number;
+}
+
+/**
+ * Goodfellow et al.'s adversarial objective: the FGSM example is made from the current parameters, then is a constant.
+ * @example
+ *   await train(model, data, { epochs: 1, batchSize: 64, optimizer: 'adam', lr: 1e-3, seed: 0,
+ *     objective: goodfellowObjective({ alpha: 0.5, eps: 0.25 }) });
+ */
+export function goodfellowObjective(opts: GoodfellowOptions = {}): Objective {
+  const alpha = finite('goodfellowObjective', 'alpha', opts.alpha ?? 0.5, 0, 1);
+  const eps = finite('goodfellowObjective', 'eps', opts.eps ?? 0.25, 0);
+  // J̃(θ, x, y) = α·J(θ, x, y) + (1−α)·J(θ, x + ε·sign(∇ₓJ(θ, x, y)), y)
+  return (model, x, y) => goodfellowLoss(model, x, fgsmExample(model, x, y, { eps }), y, alpha);
+}
+
+export interface AugmentOptions {
+  /** L∞ size of the FGSM / InvFGSM copy. */
+  eps: number;
+  /** 'fgsm' adds x + ε·sign ∇ₓJ (an attack), 'invfgsm' adds x − ε·sign ∇ₓJ (an easier, "inverse" copy). */
+  direction: 'fgsm' | 'invfgsm';
+}
+
+/**
+ * Data augmentation with the batch's FGSM or InvFGSM copy (Pervin et al.): the loss is the mean over 2B examples.
+ * @example
+ *   const objective = augmentObjective({ eps: 0.1, direction: 'invfgsm' });
+ *   await train(model, data, { epochs: 1, batchSize: 64, optimizer: 'adam', lr: 1e-3, seed: 0, objective });
+ */
+export function augmentObjective(opts: AugmentOptions): Objective {
+  const eps = finite('augmentObjective', 'eps', opts.eps, 0);
+  const { direction } = opts;
+  if (direction !== 'fgsm' && direction !== 'invfgsm') {
+    throw new Error(`augmentObjective: direction must be 'fgsm' or 'invfgsm', got '${direction as string}'`);
+  }
+  // J_aug = ½·mean J(x, y) + ½·mean J(x ± ε·sign(∇ₓJ(x, y)), y)
+  return (model, x, y) => augmentLoss(model, x, fgsmExample(model, x, y, { eps, direction }), y);
+}
+
+export interface PgdObjectiveOptions {
+  /** L∞ radius (default 0.3, Madry's for MNIST). */
+  eps?: number;
+  /** PGD steps of the inner maximisation (default 7). */
+  steps?: number;
+  /** Step length (default 0.1). */
+  stepSize?: number;
+  /** Start from a uniform point of the ε-ball (default true). */
+  randomStart?: boolean;
+}
+
+/**
+ * Madry et al.'s robust optimisation: minimise the loss at the k-step PGD example.
+ * @example
+ *   const objective = pgdObjective({ eps: 0.3, steps: 7, stepSize: 0.1 });
+ *   await train(model, data, { epochs: 1, batchSize: 64, optimizer: 'adam', lr: 1e-3, seed: 0, objective });
+ */
+export function pgdObjective(opts: PgdObjectiveOptions = {}): Objective {
+  const f = 'pgdObjective';
+  const eps = finite(f, 'eps', opts.eps ?? 0.3, 0);
+  const steps = opts.steps ?? 7;
+  if (!Number.isInteger(steps) || steps < 0) throw new Error(`${f}: steps must be an integer ≥ 0, got ${steps}`);
+  const stepSize = finite(f, 'stepSize', opts.stepSize ?? 0.1, 0);
+  const randomStart = opts.randomStart ?? true;
+  // min_θ E[ max_{‖δ‖∞ ≤ ε} J(θ, x + δ, y) ],  the max approximated by PGD
+  return (model, x, y, ctx) => adversarialLoss(model, x, pgdExample(model, x, y, { eps, steps, stepSize, randomStart }, ctx.rng), y);
+}
+
+export interface FastObjectiveOptions {
+  /** L∞ radius (default 0.3). */
+  eps?: number;
+  /** FGSM step from the random start (default 1.25·ε, the paper's). */
+  alpha?: number;
+}
+
+/**
+ * Wong, Rice & Kolter's fast adversarial training: FGSM from a random start.
+ * @example
+ *   const objective = fastObjective({ eps: 0.3 });   // α = 0.375
+ *   await train(model, data, { epochs: 1, batchSize: 64, optimizer: 'adam', lr: 1e-3, seed: 0, objective });
+ */
+export function fastObjective(opts: FastObjectiveOptions = {}): Objective {
+  const eps = finite('fastObjective', 'eps', opts.eps ?? 0.3, 0);
+  const alpha = finite('fastObjective', 'alpha', opts.alpha ?? 1.25 * eps, 0);
+  // δ = Π_ε(U(−ε, ε) + α·sign(∇_δ J(x + δ, y)));   min_θ J(θ, x + δ, y)
+  return (model, x, y, ctx) => adversarialLoss(model, x, fastExample(model, x, y, { eps, alpha }, ctx.rng), y);
+}
