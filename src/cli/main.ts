@@ -2,6 +2,7 @@
 // The nablax command line: train, eval, grad, info, bench and the demo (main job). Errors become one line on
 // stderr and a non-zero exit code: 2 for bad input the user can fix, 1 for anything else.
 import { Command, CommanderError } from 'commander';
+import { registerAdvTrain } from './adv-train.js';
 import { registerAttack } from './attack.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
@@ -25,6 +26,7 @@ registerDemo(program);
 registerAttack(program);
 registerLinear(program);
 registerTrace(program);
+registerAdvTrain(program);
 registerBench(program);
 
 setupKernels();

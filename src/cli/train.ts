@@ -8,7 +8,7 @@ import { zooNames, zooSpec } from '../layers/zoo.js';
 import { saveModel } from '../io/model-file.js';
 import { loadDataset, subset, type Dataset } from '../train/data.js';
 import { evaluate, type Evaluation } from '../train/evaluate.js';
-import { train, type EpochRecord, type LrSchedule } from '../train/loop.js';
+import { train, type EpochRecord, type LrSchedule, type Objective } from '../train/loop.js';
 import { int, Interrupted, num, printJson, progressBar, say, UsageError, withInterrupt, type Progress } from './util.js';
 
 export interface TrainRun {
@@ -38,6 +38,10 @@ export interface TrainArgs {
   out: string;
   resume?: boolean;
   quiet?: boolean;
+  /** Training objective (default: cross-entropy); adversarial training plugs in here. */
+  objective?: Objective;
+  /** Extra metadata for the model file. */
+  metadata?: Record<string, string>;
 }
 
 /** A zoo name, or a path to a JSON spec {input, layers}. */
@@ -83,6 +87,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
       momentum: a.momentum,
       weightDecay: a.weightDecay,
       seed: a.seed,
+      objective: a.objective,
       checkpoint: ckpt,
       resume: a.resume,
       shouldStop: stopped,
@@ -109,6 +114,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
     lrSchedule: a.lrSchedule ?? 'constant',
     seed: String(a.seed),
     testAccuracy: test.accuracy.toFixed(4),
+    ...(a.metadata ?? {}),
   });
   return { model, history: result.history, test, trainSet, testSet, seconds, stopped: false };
 }
