@@ -49,3 +49,4 @@ export { randomNScaling, trainedNScaling, nScalingPlotSvg, resizeDataset, type N
 export { traceExample, traceToJson, chainRule, type Trace } from './analysis/trace.js';
 export { traceFigure } from './report/trace-figure.js';
 export { goodfellowObjective, augmentObjective, pgdObjective, fastObjective, goodfellowLoss, augmentLoss, adversarialLoss, fgsmExample, pgdExample, fastExample } from './train/adversarial.js';
+export { runGoodfellow2015 } from './experiments/goodfellow2015.js';

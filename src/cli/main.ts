@@ -8,6 +8,7 @@ import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerInspect } from './inspect.js';
 import { registerLinear } from './linear.js';
+import { registerReproduce } from './reproduce.js';
 import { registerTrace } from './trace.js';
 import { registerTrain } from './train.js';
 import { setupKernels } from './kernels.js';
@@ -27,6 +28,7 @@ registerAttack(program);
 registerLinear(program);
 registerTrace(program);
 registerAdvTrain(program);
+registerReproduce(program);
 registerBench(program);
 
 setupKernels();

