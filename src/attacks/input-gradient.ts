@@ -2,6 +2,7 @@
 // saliency map and linearity measurement here is built on. Per example n, dx[n] = ∇ₓₙ J(xₙ, yₙ) with J the
 // fused softmax cross-entropy on the logits (sum over the batch, so each example's gradient is its own).
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
+import { sum } from '../engine/ops/reduce.js';
 import { grad } from '../engine/tape.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
@@ -51,7 +52,7 @@ export function inputGradient(model: Sequential, x: Tensor, labels: ArrayLike<nu
     const outs = opts.layers ? model.forwardAll(xi) : [model.forward(xi)];
     const logits = outs[outs.length - 1];
     const per = softmaxCrossEntropy(logits, cls, 'none');
-    const total = softmaxCrossEntropy(logits, cls, 'sum');
+    const total = sum(per);
     const wrt = opts.layers ? [xi, ...outs] : [xi];
     const [dx, ...dOuts] = grad(total, wrt);
     const losses = Float64Array.from(per.data);
