@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { networkLinearity, unitLinearity, type LayerLinearity, type NetworkLinearity } from '../analysis/linear.js';
-import { nScalingPlotSvg, randomNScaling, type NScalingPoint } from '../analysis/n-scaling.js';
+import { nScalingPlotSvg, randomNScaling, trainedNScaling, type NScalingPoint } from '../analysis/n-scaling.js';
 import { fgsmSweep, sweepPlotSvg, type SweepResult } from '../analysis/sweep.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../io/model-file.js';
@@ -121,7 +121,8 @@ function markdown(o: {
     lines.push(
       '## wᵀη against n',
       '',
-      `Random weight vectors with the mean |w| of the model's first Dense layer: wᵀη = ε·m·n grows linearly with n.`,
+      `Random weight vectors with the mean |w| of the model's first Dense layer: wᵀη = ε·m·n grows linearly with n` +
+        ` (with --trained-resolutions, also the class rows of softmax models trained at several input sizes).`,
       '',
       '![n scaling](n-scaling.svg)',
       '',
@@ -143,6 +144,7 @@ export function registerLinear(program: Command): void {
     .option('--sweep-index <list>', 'with --out: test images whose logits are swept along the FGSM direction', intList('--sweep-index', 0), [0])
     .option('--sweep-max-eps <ε>', 'with --out: the sweep covers [−ε, ε]', num('--sweep-max-eps', 0, Infinity, true), 1)
     .option('--sweep-points <n>', 'with --out: points of each sweep (odd)', int('--sweep-points', 3), 41)
+    .option('--trained-resolutions <list>', 'with --out: also train softmax models at these image sizes (e.g. 14,28,56) for the n-scaling plot', intList('--trained-resolutions', 4))
     .option('--out <dir>', 'write report.json, report.md, network.svg, sweep-<i>[-clipped].svg and n-scaling.svg here')
     .option('--json', 'print one JSON document on stdout')
     .action(async (o) => {
@@ -184,6 +186,11 @@ export function registerLinear(program: Command): void {
         if (first) for (const w of first.weight.data) m += Math.abs(w) / first.weight.size;
         if (m > 0) {
           nScaling = randomNScaling({ ns: N_SCALING_NS, m, eps: o.eps, seed: 0 });
+          if (o.trainedResolutions) {
+            // softmax models trained at several input resolutions: n = r², m and wᵀη measured on their weights
+            say(`training softmax models at ${o.trainedResolutions.join(', ')} pixels square for the n-scaling plot`);
+            nScaling = nScaling.concat(await trainedNScaling({ resolutions: o.trainedResolutions, eps: o.eps, epochs: 1, limit: 10000, seed: 0 }));
+          }
           saveSvg(join(o.out, 'n-scaling.svg'), await nScalingPlotSvg(nScaling));
           doc.nScaling = nScaling;
         } else {
