@@ -40,6 +40,8 @@ export interface TrainArgs {
   quiet?: boolean;
   /** Training objective (default: cross-entropy); adversarial training plugs in here. */
   objective?: Objective;
+  /** Called after every epoch with the model (for per-epoch evaluation). */
+  onEpoch?: (r: EpochRecord, model: Sequential) => void | Promise<void>;
   /** Extra metadata for the model file. */
   metadata?: Record<string, string>;
 }
@@ -91,6 +93,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
       checkpoint: ckpt,
       resume: a.resume,
       shouldStop: stopped,
+      onEpoch: a.onEpoch ? (r) => a.onEpoch!(r, model) : undefined,
       onBatch: (p) => {
         if (a.quiet) return;
         if (p.batch === 1) bar = progressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} acc {acc} | {rate} img/s', { loss: '-', acc: '-', rate: '-' });

@@ -60,7 +60,8 @@ export interface TrainOptions {
   evalSet?: Dataset;
   evalLimit?: number;
   onBatch?: (p: BatchProgress) => void;
-  onEpoch?: (r: EpochRecord) => void;
+  /** Called after each epoch's checkpoint; may be async (per-epoch robust evaluation, say). */
+  onEpoch?: (r: EpochRecord) => void | Promise<void>;
   /** Polled after every batch; true stops the run (the last checkpoint stays as it was). */
   shouldStop?: () => boolean;
 }
@@ -151,7 +152,7 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
     if (opts.evalSet) rec.testAccuracy = evaluate(model, opts.evalSet, { limit: opts.evalLimit }).accuracy;
     history.push(rec);
     if (opts.checkpoint) saveCheckpoint(opts.checkpoint, model, opt, { epoch: epoch + 1, state: { history } });
-    opts.onEpoch?.(rec);
+    await opts.onEpoch?.(rec);
   }
   return { history, stopped: false, startEpoch, optimizer: opt };
 }

@@ -12,7 +12,9 @@ describe('nablax adv-train', () => {
   it('trains with an adversarial objective and reports clean, FGSM and PGD accuracy', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nablax-adv-'));
     const out = join(dir, 'm.safetensors');
-    const r = run(['adv-train', '--model', 'softmax', '--method', 'fast', '--eps', '0.1', '--epochs', '1', '--limit', '1000', '--robust-limit', '100', '--out', out, '--json']);
+    const report = join(dir, 'report');
+    const r = run(['adv-train', '--model', 'softmax', '--method', 'fast', '--eps', '0.1', '--epochs', '2', '--limit', '1000', '--robust-limit', '100',
+      '--eval-slice', '50', '--report', report, '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.method).toBe('fast');
@@ -24,6 +26,17 @@ describe('nablax adv-train', () => {
     expect(doc.pgdAccuracy).toBeLessThanOrEqual(doc.testAccuracy);
     expect(doc.robustCount).toBe(100);
     expect(existsSync(out)).toBe(true);
+    // per-epoch robust evaluation on the fixed slice, with the curve in the report
+    expect(doc.robustHistory.map((p: { epoch: number }) => p.epoch)).toEqual([1, 2]);
+    for (const p of doc.robustHistory) expect(p.pgdAccuracy).toBeLessThanOrEqual(p.cleanAccuracy);
+    expect(Array.isArray(doc.warnings)).toBe(true);
+    for (const f of ['report.md', 'report.json', 'curve.svg']) expect(existsSync(join(report, f)), f).toBe(true);
+  });
+
+  it('warns when FGSM accuracy is far above PGD accuracy (a masked one-step attack)', async () => {
+    const { leakWarning } = await import('../../src/cli/adv-train.js');
+    expect(leakWarning({ epoch: 3, cleanAccuracy: 0.97, fgsmAccuracy: 0.8, pgdAccuracy: 0.2 }, 0.3)).toMatch(/epoch 3: FGSM accuracy 80.0% is far above PGD-40 accuracy 20.0%/);
+    expect(leakWarning({ epoch: 3, cleanAccuracy: 0.97, fgsmAccuracy: 0.8, pgdAccuracy: 0.75 }, 0.3)).toBeNull();
   });
 
   it('rejects an unknown method and an ε outside [0, 1] with one line', () => {
