@@ -1,6 +1,7 @@
 // The benchmark: images per second for training (batch 128, Adam), the input gradient (batch 256: the cost of
 // one FGSM step) and inference (batch 256) of each zoo model, on real MNIST digits, after a warm-up.
 // Each figure is the median of several timed rounds; speed claims in the README come from here.
+import { median } from '../src/analysis/stats.js';
 import { inputGradient } from '../src/attacks/input-gradient.js';
 import { kernels } from '../src/engine/kernels/kernels.js';
 import { noGrad } from '../src/engine/tape.js';
@@ -33,11 +34,6 @@ export interface BenchOptions {
   onResult?: (r: BenchResult) => void;
 }
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** Time `step` (which processes `batch` images): warm up, then rounds of at least `seconds` each. */
 function time(step: () => void, batch: number, seconds: number, rounds: number): number {

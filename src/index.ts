@@ -23,7 +23,7 @@ export { initParams, type InitScheme } from './layers/init.js';
 export { loadDataset, loadMnistData, loadMnistPackage, loadIdxDir, readIdx, parseIdx, subset, shuffled, type Dataset } from './train/data.js';
 export { getBatch, type Batch } from './train/batches.js';
 export { train, crossEntropyObjective, type Objective, type TrainOptions, type EpochRecord } from './train/loop.js';
-export { evaluate, argmax, inEvalMode, type Evaluation } from './train/evaluate.js';
+export { evaluate, argmax, inEvalMode, predict, type Evaluation } from './train/evaluate.js';
 export { SGD, Adam, makeOptimizer, type Optimizer } from './train/optimizers.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 

@@ -2,6 +2,7 @@
 // harnessing adversarial examples", §3): for η = ε·sign(w), wᵀ(x + η) = wᵀx + ε·m·n, with n the input size and
 // m the mean |w|. unitLinearity checks it for every unit of every Dense layer (ratio 1 up to rounding);
 // networkLinearity asks how far a whole network is from it: z_k(x + ε·sign ∇x z_k) − z_k(x) against ε·‖∇x z_k‖₁.
+import { quantile } from './stats.js';
 import { grad, noGrad } from '../engine/tape.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import { Dense } from '../layers/dense.js';
@@ -117,14 +118,7 @@ export function float64Twin(model: Sequential): Sequential {
   return twin.eval();
 }
 
-/** The q-quantile (0 ≤ q ≤ 1) of sorted values, interpolating linearly between neighbours (numpy's default). */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const pos = q * (n - 1);
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
+export { quantile } from './stats.js';
 
 /**
  * How linear a whole network is along its own worst direction: for each image, g = ∇x z_k (the gradient of

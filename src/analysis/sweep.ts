@@ -3,11 +3,10 @@
 // Goodfellow, Shlens & Szegedy 2015 (arXiv 1412.6572), Fig. 4: for ReLU/maxout nets the unclipped logits are
 // nearly piecewise linear in ε, and a softmax (linear) model's are exactly affine; R² of a straight-line fit says how.
 import { inputGradient } from '../attacks/input-gradient.js';
-import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { lineChartSvg } from '../report/plot.js';
-import { inEvalMode } from '../train/evaluate.js';
+import { predict } from '../train/evaluate.js';
 
 export interface SweepResult {
   /** Index of the image in its dataset, when the caller knows it (only used in the plot's title). */
@@ -111,7 +110,7 @@ export function fgsmSweep(model: Sequential, x: Tensor, label: number, opts: { m
     }
   }
   const xs = new Tensor(batch, [2 * points, ...x.shape.slice(1)]);
-  const out = inEvalMode(model, () => noGrad(() => model.forward(xs)));
+  const out = predict(model, xs);
 
   const rows = (from: number) => Array.from({ length: points }, (_, i) => Array.from(out.data.subarray((from + i) * K, (from + i + 1) * K)));
   const logitsUnclipped = rows(0);

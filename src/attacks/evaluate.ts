@@ -2,14 +2,14 @@
 // attack, error rate, success rate over the initially correct examples, the paper's "confidence" (mean top-class
 // probability of the misclassified adversarial images), L∞/L2/L0 distances, queries, time. Keeps a few
 // examples for the pictures.
+import { median } from '../analysis/stats.js';
 import { softmax } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
-import { noGrad } from '../engine/tape.js';
 import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { getBatch } from '../train/batches.js';
 import type { Dataset } from '../train/data.js';
-import { argmax, inEvalMode } from '../train/evaluate.js';
+import { argmax, predict } from '../train/evaluate.js';
 import type { Attack, AttackOptions, TargetMode } from './attack.js';
 import { ScoreOracle } from './oracle.js';
 import { chooseTargets } from './targets.js';
@@ -77,12 +77,6 @@ export interface EvaluateAttackOptions {
   onBatch?: (done: number, total: number) => void;
 }
 
-function median(xs: number[]): number {
-  if (!xs.length) return 0;
-  const s = xs.slice().sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /**
  * Run `attack` at one ε over a dataset and measure it.
@@ -112,7 +106,7 @@ export async function evaluateAttack(
     const e = Math.min(s + bs, n);
     const { x, y } = getBatch(ds, null, s, e);
     const B = y.length;
-    const cleanForward = () => inEvalMode(model, () => noGrad(() => model.forward(x)));
+    const cleanForward = () => predict(model, x);
     // The least-likely target needs the clean logits first; otherwise the attack usually computes them anyway.
     let clean: Tensor | null = opts.target?.kind === 'least-likely' ? cleanForward() : null;
     const targets = opts.target ? chooseTargets(opts.target, y, clean, rng) : undefined;
@@ -124,7 +118,7 @@ export async function evaluateAttack(
     const cleanPred = argmax(clean);
     if (!result.earlyStopped) earlyStopped = false;
     const adv = result.adversarial;
-    const advLogits = result.logits ?? inEvalMode(model, () => noGrad(() => model.forward(adv)));
+    const advLogits = result.logits ?? predict(model, adv);
     const advPred = argmax(advLogits);
     const pAdv = softmax(advLogits), pClean = softmax(clean);
     const C = pAdv.shape[1];

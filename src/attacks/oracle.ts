@@ -1,10 +1,9 @@
 // The black-box view of a model: scores (softmax probabilities) or labels for a batch, and a query counter.
 // There is no gradient method here on purpose: a score-based attack that only holds an oracle cannot reach ∇x.
 import { softmax } from '../engine/ops/loss.js';
-import { noGrad } from '../engine/tape.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { inEvalMode } from '../train/evaluate.js';
+import { predict } from '../train/evaluate.js';
 
 /**
  * Query-counting access to a model's output scores.
@@ -22,7 +21,7 @@ export class ScoreOracle {
 
   constructor(model: Sequential) {
     this.inputShape = model.input.slice();
-    this.#forward = (x) => inEvalMode(model, () => noGrad(() => model.forward(x)));
+    this.#forward = (x) => predict(model, x);
     this.classes = this.#forward(Tensor.zeros([1, ...model.input])).shape[1];
   }
 

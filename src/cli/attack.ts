@@ -10,7 +10,6 @@ import { evaluateAttack, type AttackExample, type AttackMetrics } from '../attac
 import { whiteBoxAttacks } from '../attacks/index.js';
 import { ScoreOracle } from '../attacks/oracle.js';
 import { softmax } from '../engine/ops/loss.js';
-import { noGrad } from '../engine/tape.js';
 import { Tensor } from '../engine/tensor.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../io/model-file.js';
@@ -19,7 +18,7 @@ import { adversarialGrid, targetGrid, type TargetCell } from '../report/attack-f
 import { lineChartSvg, saveSvg } from '../report/plot.js';
 import type { Dataset } from '../train/data.js';
 import { loadDataset } from '../train/data.js';
-import { argmax, inEvalMode } from '../train/evaluate.js';
+import { argmax, predict } from '../train/evaluate.js';
 import { int, num, printJson, progressBar, say, UsageError } from './util.js';
 
 export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, ...blackBoxAttacks };
@@ -64,7 +63,7 @@ function targetFigure(model: Sequential, attack: Attack, ds: Dataset, eps: numbe
   const targets = Int32Array.from(pairs, ([, t]) => t);
   const opts = { ...options, eps, seed, targets };
   const r = attack.kind === 'white-box' ? attack.run(model, x, y, opts) : attack.run(new ScoreOracle(model), x, y, opts);
-  const p = softmax(inEvalMode(model, () => noGrad(() => model.forward(r.adversarial))));
+  const p = softmax(predict(model, r.adversarial));
   const pred = argmax(p);
   const cells: (TargetCell | null)[][] = Array.from({ length: K }, (_, s) =>
     Array.from({ length: K }, (_, t) =>

@@ -8,8 +8,7 @@ import { loadModel } from '../io/model-file.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, type Dataset } from '../train/data.js';
-import { argmax, evaluate, inEvalMode } from '../train/evaluate.js';
-import { noGrad } from '../engine/tape.js';
+import { argmax, evaluate, predict } from '../train/evaluate.js';
 import { int, intList, printJson, say, UsageError } from './util.js';
 
 /** The rows of `ds` at `indices`, as a dataset view for getBatch. */
@@ -95,7 +94,7 @@ export function registerInspect(program: Command): void {
       const { model } = loadModel(o.modelFile);
       const ds = loadDataset(o.data, 'test');
       const { x, y } = pick(ds, o.index);
-      const logits = inEvalMode(model, () => noGrad(() => model.forward(x)));
+      const logits = predict(model, x);
       const p = softmax(logits);
       const C = logits.shape[1];
       const pred = argmax(logits);

@@ -18,7 +18,6 @@ import { evaluateAttack } from '../attacks/evaluate.js';
 import { fgsm } from '../attacks/fgsm.js';
 import { pgd } from '../attacks/pgd.js';
 import { Rng } from '../engine/random.js';
-import { noGrad } from '../engine/tape.js';
 import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
@@ -26,7 +25,7 @@ import { zooSpec } from '../layers/zoo.js';
 import { goodfellowObjective } from '../train/adversarial.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, subset, type Dataset } from '../train/data.js';
-import { argmax, evaluate, inEvalMode } from '../train/evaluate.js';
+import { argmax, evaluate, predict } from '../train/evaluate.js';
 import { train, type Objective } from '../train/loop.js';
 
 export const EPS = 0.25;
@@ -101,7 +100,7 @@ export function transferError(source: Sequential, target: Sequential, ds: Datase
   for (let s = 0; s < ds.count; s += batchSize) {
     const { x, y } = getBatch(ds, null, s, Math.min(s + batchSize, ds.count));
     const adv = fgsm.run(source, x, y, { eps }).adversarial;
-    const pred = argmax(inEvalMode(target, () => noGrad(() => target.forward(adv))));
+    const pred = argmax(predict(target, adv));
     for (let i = 0; i < y.length; i++) if (pred[i] !== y[i]) wrong++;
   }
   return wrong / ds.count;
@@ -121,7 +120,7 @@ export function signNoiseError(model: Sequential, ds: Dataset, eps: number, seed
     // x' = clip[0,1](x + ε·s),  s ∈ {−1, +1} uniformly
     for (let i = 0; i < d.length; i++) d[i] = Math.min(1, Math.max(0, d[i] + (rng.next() < 0.5 ? -eps : eps)));
     const noisy = new Tensor(d, x.shape);
-    const pred = argmax(inEvalMode(model, () => noGrad(() => model.forward(noisy))));
+    const pred = argmax(predict(model, noisy));
     for (let i = 0; i < y.length; i++) if (pred[i] !== y[i]) wrong++;
   }
   return wrong / ds.count;

@@ -44,6 +44,15 @@ export function inEvalMode<T>(model: Sequential, fn: () => T): T {
 }
 
 /**
+ * Logits of a batch in evaluation mode without recording the graph, the caller's mode restored.
+ * @example
+ *   const logits = predict(model, x);   // [N, classes]
+ */
+export function predict(model: Sequential, x: Tensor): Tensor {
+  return inEvalMode(model, () => noGrad(() => model.forward(x)));
+}
+
+/**
  * Evaluate a model on (the first `limit` examples of) a dataset.
  * @example
  *   const { accuracy, confusion } = evaluate(model, loadMnistData('test'));
