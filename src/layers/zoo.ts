@@ -5,11 +5,14 @@
 //   maxout:  Flatten, Linear(784→1200), Maxout(5), Linear(240→1200), Maxout(5), Linear(240→10) → 1., 3., 5.
 //   cnn:     Conv(1→16, 5), ReLU, MaxPool(2), Conv(16→32, 5), ReLU, MaxPool(2), Flatten, Linear(512→128), ReLU,
 //            Linear(128→10)                                    → 0., 3., 7., 9.
+//   cnn-bn:  the cnn with BatchNorm2d after each conv: Conv(1→16, 5), BN(16), ReLU, MaxPool(2), Conv(16→32, 5), BN(32),
+//            ReLU, MaxPool(2), Flatten, Linear(512→128), ReLU, Linear(128→10)
+//            → 0., 1.{weight,bias,running_mean,running_var}, 4., 5.{…}, 9., 11.   (for AdvProp, Xie et al. 2020)
 import type { LayerSpec } from './layer.js';
 import type { ModelSpec } from './sequential.js';
 
-export type ZooName = 'softmax' | 'mlp' | 'maxout' | 'cnn';
-export const zooNames: ZooName[] = ['softmax', 'mlp', 'maxout', 'cnn'];
+export type ZooName = 'softmax' | 'mlp' | 'maxout' | 'cnn' | 'cnn-bn';
+export const zooNames: ZooName[] = ['softmax', 'mlp', 'maxout', 'cnn', 'cnn-bn'];
 
 /**
  * The spec of a zoo model for inputs of shape [C, H, W] and `classes` outputs.
@@ -40,12 +43,14 @@ export function zooSpec(name: string, input: number[] = [1, 28, 28], classes = 1
         { type: 'dense', in: 240, out: classes },
       ];
       break;
-    case 'cnn': {
+    case 'cnn':
+    case 'cnn-bn': {
       const h = Math.floor((Math.floor((H - 4) / 2) - 4) / 2), w = Math.floor((Math.floor((W - 4) / 2) - 4) / 2);
-      if (h < 1 || w < 1) throw new Error(`zooSpec: cnn needs inputs of at least 16×16, got ${H}×${W}`);
+      if (h < 1 || w < 1) throw new Error(`zooSpec: ${name} needs inputs of at least 16×16, got ${H}×${W}`);
+      const bn = (features: number): LayerSpec[] => (name === 'cnn-bn' ? [{ type: 'batchnorm2d', features }] : []);
       layers = [
-        { type: 'conv2d', in: C, out: 16, kernel: 5 }, { type: 'relu' }, { type: 'maxpool2d', kernel: 2 },
-        { type: 'conv2d', in: 16, out: 32, kernel: 5 }, { type: 'relu' }, { type: 'maxpool2d', kernel: 2 },
+        { type: 'conv2d', in: C, out: 16, kernel: 5 }, ...bn(16), { type: 'relu' }, { type: 'maxpool2d', kernel: 2 },
+        { type: 'conv2d', in: 16, out: 32, kernel: 5 }, ...bn(32), { type: 'relu' }, { type: 'maxpool2d', kernel: 2 },
         { type: 'flatten' },
         { type: 'dense', in: 32 * h * w, out: 128 }, { type: 'relu' },
         { type: 'dense', in: 128, out: classes },

@@ -91,6 +91,18 @@ describe('modes, names and specs', () => {
     expect(buildModel(zooSpec('maxout')).numParameters()).toBe(784 * 1200 + 1200 + 240 * 1200 + 1200 + 2410);
   });
 
+  it('cnn-bn is the cnn with BatchNorm2d after each conv, named as torch.nn.Sequential names it', () => {
+    const m = buildModel(zooSpec('cnn-bn'));
+    expect(m.stateDict().map(([n, t]) => `${n} ${t.shape.join('x')}`)).toEqual([
+      '0.weight 16x1x5x5', '0.bias 16', '1.weight 16', '1.bias 16', '1.running_mean 16', '1.running_var 16',
+      '4.weight 32x16x5x5', '4.bias 32', '5.weight 32', '5.bias 32', '5.running_mean 32', '5.running_var 32',
+      '9.weight 128x512', '9.bias 128', '11.weight 10x128', '11.bias 10',
+    ]);
+    expect(m.spec().layers.map((l) => l.type)).toEqual(['conv2d', 'batchnorm2d', 'relu', 'maxpool2d', 'conv2d', 'batchnorm2d', 'relu', 'maxpool2d', 'flatten', 'dense', 'relu', 'dense']);
+    expect(m.numParameters()).toBe(80202 + 2 * (16 + 32));
+    expect(m.auxStateDict()).toEqual([]);
+  });
+
   it('dropout is the identity in evaluation and drops about p in training', () => {
     const d = new Dropout(0.5, new Rng(1));
     const x = Tensor.full([1000], 1);
