@@ -10,10 +10,10 @@ import { writeFileAtomic } from './atomic.js';
 
 export const MODEL_FORMAT = 'nablax-model';
 
-/** Tensors of a model's state_dict as safetensors entries (float32). */
-export function stateTensors(model: Sequential, prefix = ''): Map<string, StTensor> {
+/** Tensors of a model's state_dict (or of `entries`, e.g. its auxiliary state) as safetensors entries (float32). */
+export function stateTensors(model: Sequential, prefix = '', entries: [string, Tensor][] = model.stateDict()): Map<string, StTensor> {
   const out = new Map<string, StTensor>();
-  for (const [name, t] of model.stateDict()) {
+  for (const [name, t] of entries) {
     out.set(prefix + name, { dtype: 'F32', shape: t.shape.slice(), data: t.dtype === 'float32' ? t.data : Float32Array.from(t.data) });
   }
   return out;
@@ -35,9 +35,9 @@ export function saveModel(path: string, model: Sequential, extra: Record<string,
   writeFileAtomic(path, encodeSafetensors(stateTensors(model), metadata));
 }
 
-/** Copy the tensors named `prefix + name` into the model's state, checking names, shapes and values. */
-export function loadState(model: Sequential, tensors: Map<string, StTensor>, where: string, prefix = ''): void {
-  const expected = new Map(model.stateDict().map(([n, t]) => [prefix + n, t] as [string, Tensor]));
+/** Copy the tensors named `prefix + name` into the model's state (or into `entries`), checking names, shapes and values. */
+export function loadState(model: Sequential, tensors: Map<string, StTensor>, where: string, prefix = '', entries: [string, Tensor][] = model.stateDict()): void {
+  const expected = new Map(entries.map(([n, t]) => [prefix + n, t] as [string, Tensor]));
   for (const name of tensors.keys()) {
     if (name.startsWith(prefix) && !expected.has(name)) throw new Error(`${where}: unexpected tensor '${name}' for this architecture`);
   }

@@ -1,8 +1,22 @@
 // Batch normalisation layers (Ioffe & Szegedy 2015): BatchNorm1d over [N, C], BatchNorm2d over [N, C, H, W].
 // Parameters weight (γ) and bias (β); buffers running_mean and running_var, as in PyTorch's state_dict.
+// AdvProp (Xie et al., "Adversarial Examples Improve Image Recognition", CVPR 2020, arXiv 1911.09665) gives every
+// batch-norm a second, auxiliary set of γ, β and running statistics for adversarial examples: enableAuxBatchNorm
+// creates it (a copy of the main set), withAuxBatchNorm routes the layers through it for the duration of a function.
+// The auxiliary set is trained (Sequential.parameters lists it) and checkpointed, but it is no part of the state_dict,
+// so a saved model is the plain network with its main batch-norm.
 import { batchNorm } from '../engine/ops/norm.js';
 import { Tensor, shapeStr, type DType } from '../engine/tensor.js';
 import { Layer, type LayerSpec } from './layer.js';
+import type { Sequential } from './sequential.js';
+
+/** One set of batch-norm state: affine parameters γ, β and running statistics. */
+export interface BatchNormState {
+  weight: Tensor;
+  bias: Tensor;
+  runningMean: Tensor;
+  runningVar: Tensor;
+}
 
 /**
  * Batch-norm over `features` channels; batch statistics in training, running statistics in evaluation.
@@ -15,6 +29,10 @@ export class BatchNorm extends Layer {
   bias: Tensor;
   runningMean: Tensor;
   runningVar: Tensor;
+  /** The auxiliary set (AdvProp), null until enableAux(). */
+  aux: BatchNormState | null = null;
+  /** Route forward through the auxiliary set (set by withAuxBatchNorm). */
+  useAux = false;
   constructor(
     readonly features: number,
     readonly dims: 1 | 2,
@@ -34,13 +52,25 @@ export class BatchNorm extends Layer {
       const layout = this.dims === 1 ? `[N, ${this.features}]` : `[N, ${this.features}, H, W]`;
       throw new Error(`BatchNorm${this.dims}d.forward: x must be ${layout}, got ${shapeStr(x.shape)}`);
     }
-    return batchNorm(x, this.weight, this.bias, {
+    if (this.useAux && !this.aux) throw new Error(`BatchNorm${this.dims}d.forward: routed to the auxiliary set, which was never created (enableAuxBatchNorm)`);
+    const s: BatchNormState = this.useAux ? this.aux! : this;
+    return batchNorm(x, s.weight, s.bias, {
       training: this.training,
-      runningMean: this.runningMean,
-      runningVar: this.runningVar,
+      runningMean: s.runningMean,
+      runningVar: s.runningVar,
       momentum: this.momentum,
       eps: this.eps,
     });
+  }
+  /** Create the auxiliary set as a copy of the main one (no-op if it exists). */
+  enableAux(): BatchNormState {
+    this.aux ??= {
+      weight: this.weight.detach().requireGrad(),
+      bias: this.bias.detach().requireGrad(),
+      runningMean: this.runningMean.detach(),
+      runningVar: this.runningVar.detach(),
+    };
+    return this.aux;
   }
   override parameters(): [string, Tensor][] {
     return [['weight', this.weight], ['bias', this.bias]];
@@ -48,7 +78,59 @@ export class BatchNorm extends Layer {
   override buffers(): [string, Tensor][] {
     return [['running_mean', this.runningMean], ['running_var', this.runningVar]];
   }
+  override auxParameters(): [string, Tensor][] {
+    return this.aux ? [['aux.weight', this.aux.weight], ['aux.bias', this.aux.bias]] : [];
+  }
+  override auxBuffers(): [string, Tensor][] {
+    return this.aux ? [['aux.running_mean', this.aux.runningMean], ['aux.running_var', this.aux.runningVar]] : [];
+  }
   spec(): LayerSpec {
     return { type: this.dims === 1 ? 'batchnorm1d' : 'batchnorm2d', features: this.features, momentum: this.momentum, eps: this.eps };
+  }
+}
+
+function batchNorms(model: Sequential, f: string): BatchNorm[] {
+  const bns = model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
+  if (bns.length === 0) throw new Error(`${f}: the model has no batch-norm layer (AdvProp needs one, e.g. the zoo's cnn-bn)`);
+  return bns;
+}
+
+/**
+ * Give every batch-norm layer of `model` its auxiliary set (a copy of the main one); call before train() so the
+ * optimiser sees the auxiliary parameters. Idempotent.
+ * @example
+ *   const model = enableAuxBatchNorm(buildModel(zooSpec('cnn-bn'), { seed: 0 }));
+ *   model.parameters().map(([n]) => n);  // [..., '1.aux.weight', '1.aux.bias', '5.aux.weight', '5.aux.bias']
+ */
+export function enableAuxBatchNorm(model: Sequential): Sequential {
+  for (const bn of batchNorms(model, 'enableAuxBatchNorm')) bn.enableAux();
+  return model;
+}
+
+/**
+ * Whether every batch-norm layer of `model` has an auxiliary set (false for a model without batch-norm).
+ * @example
+ *   hasAuxBatchNorm(enableAuxBatchNorm(model));  // true
+ */
+export function hasAuxBatchNorm(model: Sequential): boolean {
+  const bns = model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
+  return bns.length > 0 && bns.every((bn) => bn.aux !== null);
+}
+
+/**
+ * Run `fn` with every batch-norm layer using its auxiliary set (statistics and γ, β), then route them back to the
+ * main set, also when fn throws. Nests.
+ * @example
+ *   const advLogits = withAuxBatchNorm(model, () => model.forward(xAdv));
+ */
+export function withAuxBatchNorm<T>(model: Sequential, fn: () => T): T {
+  const bns = batchNorms(model, 'withAuxBatchNorm');
+  if (bns.some((bn) => !bn.aux)) throw new Error('withAuxBatchNorm: the model has no auxiliary batch-norm; call enableAuxBatchNorm(model) first');
+  const was = bns.map((bn) => bn.useAux);
+  for (const bn of bns) bn.useAux = true;
+  try {
+    return fn();
+  } finally {
+    bns.forEach((bn, i) => (bn.useAux = was[i]));
   }
 }

@@ -34,6 +34,14 @@ export abstract class Layer {
   buffers(): [string, Tensor][] {
     return [];
   }
+  /** Auxiliary learnable tensors ('aux.weight' of an AdvProp batch-norm): trained and checkpointed, never in the model file. */
+  auxParameters(): [string, Tensor][] {
+    return [];
+  }
+  /** Auxiliary buffers ('aux.running_mean'): checkpointed, never in the model file. */
+  auxBuffers(): [string, Tensor][] {
+    return [];
+  }
   /** Switch between training (true) and evaluation (false) behaviour. */
   train(mode = true): this {
     this.training = mode;

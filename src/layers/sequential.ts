@@ -45,21 +45,31 @@ export class Sequential {
     if (!x.node) assertFinite(x, 'Sequential.forward');
   }
 
-  /** Learnable tensors with dotted names ('0.weight'). */
+  /**
+   * Everything the optimiser trains, with dotted names ('0.weight'): the state_dict's parameters, then the auxiliary
+   * ones ('1.aux.weight', AdvProp's batch-norm) when a layer has them.
+   */
   parameters(): [string, Tensor][] {
-    return this.layers.flatMap((l, i) => l.parameters().map(([n, t]) => [`${i}.${n}`, t] as [string, Tensor]));
+    return [...this.named((l) => l.parameters()), ...this.named((l) => l.auxParameters())];
   }
 
-  /** Parameters and buffers, in PyTorch's state_dict order. */
+  /** Parameters and buffers, in PyTorch's state_dict order: what a model file holds (no auxiliary state). */
   stateDict(): [string, Tensor][] {
-    return this.layers.flatMap((l, i) =>
-      [...l.parameters(), ...l.buffers()].map(([n, t]) => [`${i}.${n}`, t] as [string, Tensor]),
-    );
+    return this.named((l) => [...l.parameters(), ...l.buffers()]);
   }
 
-  /** Number of learnable scalars. */
+  /** The auxiliary parameters and buffers ('1.aux.weight', '1.aux.running_mean'): checkpointed, not in model files. */
+  auxStateDict(): [string, Tensor][] {
+    return this.named((l) => [...l.auxParameters(), ...l.auxBuffers()]);
+  }
+
+  private named(get: (l: Layer) => [string, Tensor][]): [string, Tensor][] {
+    return this.layers.flatMap((l, i) => get(l).map(([n, t]) => [`${i}.${n}`, t] as [string, Tensor]));
+  }
+
+  /** Number of learnable scalars of the network itself (auxiliary parameters not counted). */
   numParameters(): number {
-    return this.parameters().reduce((s, [, t]) => s + t.size, 0);
+    return this.named((l) => l.parameters()).reduce((s, [, t]) => s + t.size, 0);
   }
 
   train(mode = true): this {

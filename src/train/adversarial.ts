@@ -10,7 +10,7 @@
 // normalises the attack's batches with their own statistics. Two things are held still while attacking (inAttackMode):
 // dropout is the identity (the attack aims at the whole network, its gradient is not the noise of one random mask, and
 // it draws nothing from the layers' generators, so the training forwards see the same masks as without the attack),
-// and batch-norm's running statistics are put back (only the forwards that are trained on update them).
+// and batch-norm's running statistics (main and auxiliary) are put back (only the forwards that are trained on update them).
 // Randomness (PGD's and fast's random start) is drawn from ctx.rng, the loop's seeded per-epoch generator.
 import { add, scale } from '../engine/ops/elementwise.js';
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
@@ -33,7 +33,7 @@ type Data = Float32Array | Float64Array;
  */
 export function inAttackMode<T>(model: Sequential, fn: () => T): T {
   const dropouts = model.layers.filter((l): l is Dropout => l instanceof Dropout && l.training);
-  const buffers = model.layers.flatMap((l) => l.buffers().map(([, t]) => t));
+  const buffers = model.layers.flatMap((l) => [...l.buffers(), ...l.auxBuffers()].map(([, t]) => t));
   const saved = buffers.map((t) => t.data.slice());
   for (const l of dropouts) l.train(false);
   try {
@@ -189,7 +189,7 @@ export function adversarialLoss(model: Sequential, x: Tensor, xAdv: Tensor, y: I
 
 // ---- The objectives ----
 
-function finite(f: string, name: string, v: number, lo: number, hi = Infinity): number {
+export function finite(f: string, name: string, v: number, lo: number, hi = Infinity): number {
   if (!(v >= lo && v <= hi) || !Number.isFinite(v)) {
     throw new Error(`${f}: ${name} must be a finite number in [${lo}, ${hi === Infinity ? '∞' : hi}], got ${v}`);
   }

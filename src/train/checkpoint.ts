@@ -1,5 +1,6 @@
 // Training checkpoints: model state, optimiser state and progress in one safetensors file, written atomically
 // at the end of every epoch, so an interrupted run loses at most the epoch in progress and resumes exactly.
+// Auxiliary state (AdvProp's second batch-norm) is kept under 'aux.', beside the model's state under 'model.'.
 import { existsSync, readFileSync } from 'node:fs';
 import type { Sequential } from '../layers/sequential.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -23,6 +24,7 @@ export interface CheckpointInfo {
  */
 export function saveCheckpoint(path: string, model: Sequential, opt: Optimizer, info: CheckpointInfo): void {
   const tensors = stateTensors(model, 'model.');
+  for (const [k, t] of stateTensors(model, 'aux.', model.auxStateDict())) tensors.set(k, t);
   for (const [k, t] of opt.state()) {
     tensors.set(`optim.${k}`, { dtype: t.dtype === 'float64' ? 'F64' : 'F32', shape: t.shape.slice(), data: t.data } as StTensor);
   }
@@ -52,10 +54,28 @@ export function loadCheckpoint(path: string, model: Sequential, opt: Optimizer):
     throw new Error(`${where}: the checkpoint used optimiser '${file.metadata.optimizer}', this run uses '${opt.name}'`);
   }
   loadState(model, file.tensors, where, 'model.');
+  const aux = model.auxStateDict();
+  if (aux.length === 0 && [...file.tensors.keys()].some((k) => k.startsWith('aux.'))) {
+    throw new Error(`${where}: the checkpoint has auxiliary batch-norm state (AdvProp) and this model has none`);
+  }
+  loadState(model, file.tensors, where, 'aux.', aux);
   const optState = new Map<string, Float32Array | Float64Array>();
   for (const [k, t] of file.tensors) if (k.startsWith('optim.')) optState.set(k.slice(6), t.data);
   opt.loadState(optState);
   const epoch = Number(file.metadata.epoch);
   if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`${where}: bad epoch ${JSON.stringify(file.metadata.epoch)}`);
   return { epoch, state: JSON.parse(file.metadata.state ?? 'null') };
+}
+
+/**
+ * The number of epochs a checkpoint has completed, read from its header alone.
+ * @example
+ *   const done = checkpointEpoch('runs/cnn.ckpt.safetensors');   // 2
+ */
+export function checkpointEpoch(path: string): number {
+  const file = decodeSafetensors(readFileSync(path), path);
+  if (file.metadata.format !== CHECKPOINT_FORMAT) throw new Error(`checkpointEpoch: ${path}: not a nablax checkpoint`);
+  const epoch = Number(file.metadata.epoch);
+  if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`checkpointEpoch: ${path}: bad epoch ${JSON.stringify(file.metadata.epoch)}`);
+  return epoch;
 }
