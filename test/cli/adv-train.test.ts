@@ -1,9 +1,12 @@
-// `nablax adv-train` end to end on a tiny run, and its bad options.
+// `nablax adv-train` end to end on tiny runs (fast with the guard, AdvProp), --resume, and its bad options.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadModel } from '../../src/io/model-file.js';
+import { buildModel } from '../../src/layers/spec.js';
+import { zooSpec } from '../../src/layers/zoo.js';
 
 const root = resolve(__dirname, '../..');
 const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, encoding: 'utf8' });
@@ -39,10 +42,61 @@ describe('nablax adv-train', () => {
     expect(leakWarning({ epoch: 3, cleanAccuracy: 0.97, fgsmAccuracy: 0.8, pgdAccuracy: 0.75 }, 0.3)).toBeNull();
   });
 
-  it('rejects an unknown method and an ε outside [0, 1] with one line', () => {
+  it('advprop trains a cnn-bn and saves it without the auxiliary batch-norm', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-advprop-'));
+    const out = join(dir, 'm.safetensors');
+    const r = run(['adv-train', '--method', 'advprop', '--steps', '2', '--epochs', '1', '--limit', '200', '--robust-limit', '20', '--eval-slice', '0', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ model: 'cnn-bn', method: 'advprop', eps: 0.3, steps: 2, stepSize: 0.1, guard: null, trainCount: 200 });
+    const { model, metadata } = loadModel(out);
+    expect(model.spec()).toEqual(buildModel(zooSpec('cnn-bn')).spec());
+    expect(model.stateDict().some(([n]) => n.includes('aux'))).toBe(false);
+    expect(metadata.adversarialTraining).toBe('advprop');
+  });
+
+  it('fast with the guard: the held-out slice is not trained on, every check is reported, the best weights are on disk', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-guard-'));
+    const out = join(dir, 'm.safetensors');
+    const r = run(['adv-train', '--model', 'softmax', '--method', 'fast', '--epochs', '2', '--limit', '300', '--guard-slice', '100', '--guard-every', '2',
+      '--robust-limit', '20', '--eval-slice', '0', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.data).toBe('mnist:10000[0:9900][0:300]');
+    expect(doc.guard).toMatchObject({ slice: 100, every: 2, steps: 10, ratio: 0.5, floor: 0.2, bestFile: join(dir, 'm.best.safetensors') });
+    expect(doc.guard.history.map((p: { step: number }) => p.step)).toEqual([2, 4, 6]);
+    expect(existsSync(join(dir, 'm.best.safetensors'))).toBe(true);
+    expect(r.stderr).toMatch(/guard: PGD-10 accuracy \d+\.\d% on 100 held-out training images at epoch 1, step 2/);
+  });
+
+  it('--resume continues bit-identically, with the robust curve and the guard record of the epochs before it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-adv-resume-'));
+    const common = ['adv-train', '--model', 'softmax', '--method', 'fast', '--lr-schedule', 'constant', '--limit', '300', '--guard-slice', '100',
+      '--robust-limit', '20', '--eval-slice', '30', '--json'];
+    const straight = run([...common, '--epochs', '2', '--out', join(dir, 'a.safetensors')]);
+    expect(straight.status, straight.stderr).toBe(0);
+    const first = run([...common, '--epochs', '1', '--out', join(dir, 'b.safetensors')]);
+    expect(first.status, first.stderr).toBe(0);
+    const resumed = run([...common, '--epochs', '2', '--resume', '--out', join(dir, 'b.safetensors')]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming after epoch 1/);
+    const tensors = (f: string) => loadModel(join(dir, f)).model.stateDict().map(([n, t]) => `${n}:${Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64')}`);
+    expect(tensors('b.safetensors')).toEqual(tensors('a.safetensors'));
+    const a = JSON.parse(straight.stdout), b = JSON.parse(resumed.stdout);
+    expect(b.robustHistory).toEqual(a.robustHistory);
+    expect(b.robustHistory.map((p: { epoch: number }) => p.epoch)).toEqual([1, 2]);
+    expect(b.history.map((h: { loss: number }) => h.loss)).toEqual(a.history.map((h: { loss: number }) => h.loss));
+    expect(b.guard.history).toEqual(a.guard.history);
+    expect(b.testAccuracy).toBe(a.testAccuracy);
+  });
+
+  it('rejects bad input with one line and a non-zero exit', () => {
     for (const [args, re] of [
       [['--method', 'advprop-x'], /unknown method 'advprop-x'/],
       [['--method', 'pgd', '--eps', '2'], /--eps must be a number in \[0, 1\], got '2'/],
+      [['--method', 'advprop'], /--method advprop: the model has no batch-norm layer \(AdvProp needs one, e\.g\. the zoo's cnn-bn\)/],
+      [['--method', 'fast', '--guard-slice', '20000'], /--guard-slice 20000 leaves no training images/],
+      [['--method', 'fast', '--guard-floor', '1.5'], /--guard-floor must be a number in \[0, 1\], got '1.5'/],
     ] as [string[], RegExp][]) {
       const r = run(['adv-train', '--model', 'softmax', '--epochs', '1', '--limit', '100', ...args]);
       expect(r.status).not.toBe(0);
