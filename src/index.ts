@@ -14,7 +14,7 @@ export { Conv2D } from './layers/conv2d.js';
 export { MaxPool2D, AvgPool2D } from './layers/pool.js';
 export { ReLU, Tanh, Sigmoid, Flatten, Maxout } from './layers/activations.js';
 export { Dropout } from './layers/dropout.js';
-export { BatchNorm } from './layers/batchnorm.js';
+export { BatchNorm, enableAuxBatchNorm, withAuxBatchNorm, hasAuxBatchNorm, type BatchNormState } from './layers/batchnorm.js';
 export { Sequential, type ModelSpec } from './layers/sequential.js';
 export { buildModel, buildLayer } from './layers/spec.js';
 export { zooSpec, zooNames, type ZooName } from './layers/zoo.js';
@@ -49,4 +49,8 @@ export { randomNScaling, trainedNScaling, nScalingPlotSvg, resizeDataset, type N
 export { traceExample, traceToJson, chainRule, type Trace } from './analysis/trace.js';
 export { traceFigure } from './report/trace-figure.js';
 export { goodfellowObjective, augmentObjective, pgdObjective, fastObjective, goodfellowLoss, augmentLoss, adversarialLoss, fgsmExample, pgdExample, fastExample } from './train/adversarial.js';
+export { advpropObjective, advpropLoss, type AdvpropOptions } from './train/advprop.js';
+export { OverfittingGuard, pgdAccuracy, type GuardReport, type GuardPoint } from './train/guard.js';
+export { rocAuc, macroAucOvR } from './analysis/auc.js';
 export { runGoodfellow2015 } from './experiments/goodfellow2015.js';
+export { runAdvprop, type AdvpropResult } from './experiments/advprop.js';

@@ -1,4 +1,4 @@
-// Order statistics shared by the analyses, attack evaluation and the benchmark.
+// Order statistics and summary statistics shared by the analyses, attack evaluation, experiments and the benchmark.
 
 /**
  * The q-quantile (0 ≤ q ≤ 1) of sorted values, interpolating linearly between neighbours (numpy's default).
@@ -20,4 +20,17 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
  */
 export function median(xs: readonly number[]): number {
   return xs.length ? quantile(xs.slice().sort((a, b) => a - b), 0.5) : 0;
+}
+
+/**
+ * Mean and sample standard deviation (n − 1 in the denominator; 0 for a single value, NaN for none).
+ * @example
+ *   meanStd([1, 2, 3]);  // { mean: 2, std: 1 }
+ */
+export function meanStd(xs: readonly number[]): { mean: number; std: number } {
+  const n = xs.length;
+  if (n === 0) return { mean: NaN, std: NaN };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const ss = xs.reduce((a, b) => a + (b - mean) * (b - mean), 0);
+  return { mean, std: n > 1 ? Math.sqrt(ss / (n - 1)) : 0 };
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// The nablax command line: train, eval, grad, info, bench and the demo (main job). Errors become one line on
-// stderr and a non-zero exit code: 2 for bad input the user can fix, 1 for anything else.
+// The nablax command line: train, eval, grad, info, attacks, analyses, adversarial training, experiments, bench and
+// the demo (main job). Errors become one line on stderr and a non-zero exit code: 2 for bad input the user can fix,
+// 1 for anything else.
 import { Command, CommanderError } from 'commander';
 import { registerAdvTrain } from './adv-train.js';
 import { registerAttack } from './attack.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
+import { registerExperiment } from './experiment.js';
 import { registerInspect } from './inspect.js';
 import { registerLinear } from './linear.js';
 import { registerReproduce } from './reproduce.js';
@@ -29,6 +31,7 @@ registerLinear(program);
 registerTrace(program);
 registerAdvTrain(program);
 registerReproduce(program);
+registerExperiment(program);
 registerBench(program);
 
 setupKernels();
