@@ -1,4 +1,4 @@
-// The WebAssembly SIMD gemm against the TypeScript reference: seeded random shapes (edge blocks included),
+// The WebAssembly SIMD gemm against the TypeScript reference (the other kernels: wasm-nn-kernels.test.ts): seeded random shapes (edge blocks included),
 // every transA/transB combination, offsets, padded leading dimensions, accumulate on/off, memory growth,
 // and the Float64Array policies (exact reference fallback by default, float32 conversion on request).
 // Builds build/kernels.wasm first when it is missing, so a fresh checkout can run this file alone.
@@ -98,11 +98,13 @@ beforeAll(() => {
 });
 
 describe('wasm-simd kernels', () => {
-  it('replace gemm only and keep the reference for the rest', () => {
+  it('replace gemm, convolution, ReLU and max-pool forward, and keep the reference for the rest', () => {
     expect(wasm.name).toBe('wasm-simd');
-    expect(wasm.gemm).not.toBe(referenceKernels.gemm);
+    for (const k of ['gemm', 'conv2dForward', 'conv2dBackward', 'reluForward', 'reluBackward', 'maxPoolForward'] as const) {
+      expect(wasm[k]).not.toBe(referenceKernels[k]);
+    }
     expect(wasm.im2col).toBe(referenceKernels.im2col);
-    expect(wasm.maxPoolForward).toBe(referenceKernels.maxPoolForward);
+    expect(wasm.maxPoolBackward).toBe(referenceKernels.maxPoolBackward);
   });
 
   it('returns null for a missing or invalid module', () => {

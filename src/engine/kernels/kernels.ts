@@ -1,4 +1,5 @@
-// The kernel interface: the few hot loops (GEMM, im2col/col2im, pooling) that dominate the cost of a step.
+// The kernel interface: the few hot loops (GEMM, convolution, im2col/col2im, pooling, ReLU) that dominate the
+// cost of a step.
 // Ops call them through `kernels()`, so a faster implementation (WebAssembly SIMD, threads) can be swapped in
 // with `useKernels` and tested against the plain TypeScript reference in ./reference.ts.
 import type { Data } from '../nd.js';
@@ -42,6 +43,27 @@ export interface Kernels {
   /** Average pooling; padded cells count as zeros (PyTorch's count_include_pad=True). */
   avgPoolForward(x: Data, N: number, g: Window2d, out: Data): void;
   avgPoolBackward(dOut: Data, N: number, g: Window2d, dx: Data): void;
+  /**
+   * Convolution of N images (cross-correlation): x [N, C, H, W], w [OC, C·KH·KW], b [OC] → y [N, OC, OH, OW],
+   * yₙ = W·im2col(xₙ) + b. y is overwritten.
+   */
+  conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void;
+  /**
+   * The gradients of conv2dForward for upstream dy [N, OC, OH, OW]: dx = Σ col2im(Wᵀ·dyₙ), dw = Σ dyₙ·im2col(xₙ)ᵀ,
+   * db = Σ dy over images and positions. Each non-null output is overwritten; a null one is skipped.
+   */
+  conv2dBackward(x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null): void;
+  /** out = max(x, 0), elementwise. */
+  reluForward(x: Data, out: Data): void;
+  /** dx = dOut where x > 0, else 0. */
+  reluBackward(dOut: Data, x: Data, dx: Data): void;
+  /** Threads the kernels use (1 for the reference). */
+  getThreads(): number;
+  /**
+   * Use n threads from now on. Results are deterministic for a given n; different n may differ in the last bits
+   * of summed gradients. A single-threaded implementation ignores it.
+   */
+  setThreads(n: number): void;
 }
 
 /**
@@ -60,6 +82,15 @@ let active: Kernels = initial.k;
 
 /** A one-line notice when the fast kernels could not be loaded (the CLI prints it), else null. */
 export const fastKernelsNotice: string | null = initial.notice;
+
+/**
+ * Use n threads for the kernels that split their work (the WebAssembly convolution); 1 = single-threaded.
+ * @example
+ *   setThreads(2);
+ */
+export function setThreads(n: number): void {
+  active.setThreads(n);
+}
 
 /** The kernels ops use now. */
 export function kernels(): Kernels {

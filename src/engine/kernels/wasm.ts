@@ -1,14 +1,21 @@
-// Kernels backed by hand-written WebAssembly SIMD (build/kernels.wasm, assembled from ./wasm/gemm.wat by
-// scripts/build-wasm.mjs). Only gemm is replaced for now: the host copies op(A)/op(B) into linear memory
-// (TypedArray.set, i.e. memcpy), WASM packs them into 4-row / 8-column float32 panels and runs a 4×8
-// micro-kernel. Computation is float32: Float64Array operands fall back to the exact TypeScript reference
-// unless asked otherwise, so float64 gradient checks keep their precision.
+// Kernels backed by hand-written WebAssembly SIMD (build/kernels.wasm, assembled from ./wasm/gemm.wat and
+// ./wasm/nn.wat by scripts/build-wasm.mjs). The host copies operands into linear memory (TypedArray.set, i.e.
+// memcpy), WASM does the work, the host copies the result out.
+// - gemm: WASM packs op(A)/op(B) into 4-row / 8-column float32 panels and runs a 4×8 micro-kernel.
+// - conv2d (stride 1): a chunk of images at a time, im2col into one wide matrix [C·KH·KW, n·L], so each chunk is
+//   one large GEMM instead of n small ones, then the [OC, n, L] result is permuted to NCHW with the bias added.
+//   Backward likewise: dW = dY·colsᵀ and dCols = Wᵀ·dY over the chunk, col2im per image.
+// - ReLU and 2×2 max pooling: vector loops over cache-sized chunks.
+// Computation is float32: Float64Array operands fall back to the exact TypeScript reference (unless asked
+// otherwise, for gemm), so float64 gradient checks keep their precision.
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Data } from '../nd.js';
-import type { Kernels } from './kernels.js';
+import type { Kernels, Window2d } from './kernels.js';
 import { referenceKernels } from './reference.js';
+import { KernelThreads, splitRange } from './threads.js';
 
 /** What the wasm gemm does with Float64Array operands. */
 export type Float64Policy =
@@ -22,13 +29,30 @@ export interface WasmKernelOptions {
   float64?: Float64Policy;
   /** Path of the .wasm file; default build/kernels.wasm under the package root. */
   path?: string;
+  /** Threads for the convolution kernels (default: {@link defaultThreads}). */
+  threads?: number;
 }
 
-interface GemmExports {
+interface WasmExports {
   memory: WebAssembly.Memory;
   pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number): void;
-  gemm_packed(M: number, N: number, K: number, pA: number, pB: number, pC: number, ldc: number, acc: number): void;
+  gemm_packed(M: number, N: number, K: number, pA: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
+  zero_f32(dst: number, n: number): void;
+  im2col_s1(x: number, C: number, H: number, W: number, KH: number, KW: number, pad: number, OH: number, OW: number, dst: number, ldd: number, nImg: number): void;
+  col2im_s1(src: number, C: number, H: number, W: number, KH: number, KW: number, pad: number, OH: number, OW: number, dx: number, lds: number, nImg: number): void;
+  permute(src: number, A: number, B: number, L: number, dst: number, bias: number): void;
+  row_sums(src: number, M: number, N: number, dst: number): void;
+  relu_fwd(x: number, out: number, n: number): void;
+  relu_bwd(g: number, x: number, dx: number, n: number): void;
+  maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number): void;
+  conv_fwd(...args: number[]): void;
+  conv_bwd(...args: number[]): void;
 }
+
+const exportNames: (keyof WasmExports)[] = [
+  'pack', 'gemm_packed', 'zero_f32', 'im2col_s1', 'col2im_s1', 'permute', 'row_sums', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'conv_fwd',
+  'conv_bwd',
+];
 
 const MR = 4; // rows per A panel: must match gemm.wat
 const NR = 8; // columns per B panel: must match gemm.wat
@@ -57,30 +81,51 @@ function defaultWasmPath(): string | null {
 const align = (n: number): number => Math.ceil(n / 64) * 64;
 
 /**
- * Make the gemm function over one instance. Linear memory is reused across calls and only grows, so a
- * call allocates nothing but the few subarray views used to copy.
+ * Linear memory of one instance with float32/int32 views. It is reused across calls and only grows, so a call
+ * allocates nothing but the few subarray views used to copy.
  */
-function makeGemm(ex: GemmExports, float64: Float64Policy): Kernels['gemm'] {
-  const memory = ex.memory;
-  let f32 = new Float32Array(memory.buffer);
-
+class LinearMemory {
+  f32: Float32Array;
+  i32: Int32Array;
+  constructor(readonly memory: WebAssembly.Memory) {
+    this.f32 = new Float32Array(memory.buffer);
+    this.i32 = new Int32Array(memory.buffer);
+  }
   /**
    * Make linear memory at least `bytes` long; false when it cannot grow that far (wasm32 tops out at 4 GiB,
-   * V8 may refuse earlier). memory.grow detaches the old buffer, so the view is re-taken.
+   * V8 may refuse earlier). memory.grow detaches the old buffer, so the views are re-taken.
    */
-  function ensure(bytes: number): boolean {
-    const have = memory.buffer.byteLength;
+  ensure(bytes: number): boolean {
+    const have = this.memory.buffer.byteLength;
     if (bytes > have) {
       if (bytes > MAX_BYTES) return false;
       try {
-        memory.grow(Math.ceil((bytes - have) / PAGE));
+        this.memory.grow(Math.ceil((bytes - have) / PAGE));
       } catch {
         return false;
       }
     }
-    if (f32.buffer !== memory.buffer) f32 = new Float32Array(memory.buffer);
+    // (compare lengths: a shared memory's buffer getter may hand out a new SharedArrayBuffer object each time)
+    if (this.f32.byteLength !== this.memory.buffer.byteLength) {
+      this.f32 = new Float32Array(this.memory.buffer);
+      this.i32 = new Int32Array(this.memory.buffer);
+    }
     return true;
   }
+}
+
+/** Byte offsets of consecutive float32 regions of the given lengths, from SCRATCH, each cache-line aligned; the last entry is the end. */
+function layout(...lengths: number[]): number[] {
+  const at = [SCRATCH];
+  for (const n of lengths) at.push(align(at[at.length - 1] + n * 4));
+  return at;
+}
+
+/**
+ * Make the gemm function over one instance.
+ */
+function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Policy): Kernels['gemm'] {
+  const ensure = (bytes: number) => mem.ensure(bytes);
 
   /**
    * Copy a rows×cols block stored with leading dimension ld from src[off…] to byte address dst; returns
@@ -89,6 +134,7 @@ function makeGemm(ex: GemmExports, float64: Float64Policy): Kernels['gemm'] {
    */
   function copyIn(src: Data, off: number, rows: number, cols: number, ld: number, dst: number, byRow: boolean): number {
     const base = dst / 4;
+    const f32 = mem.f32;
     if (!byRow) {
       f32.set(src.subarray(off, off + (rows - 1) * ld + cols), base);
       return ld;
@@ -145,11 +191,12 @@ function makeGemm(ex: GemmExports, float64: Float64Policy): Kernels['gemm'] {
     // Accumulating into float32 C happens in WASM (vector adds); into float64 C in JS, to keep C's precision.
     const accInWasm = accumulate && C instanceof Float32Array;
     const cBase = cBuf / 4;
+    const f32 = mem.f32;
     if (accInWasm) {
       if (ldc === N) f32.set(C.subarray(cOff, cOff + M * N), cBase);
       else for (let r = 0; r < M; r++) f32.set(C.subarray(cOff + r * ldc, cOff + r * ldc + N), cBase + r * N);
     }
-    ex.gemm_packed(M, N, K, aPack, bPack, cBuf, N, accInWasm ? 1 : 0);
+    ex.gemm_packed(M, N, K, aPack, bPack, cBuf, N, accInWasm ? 1 : 0, 0);
 
     if (accumulate && !accInWasm) {
       for (let r = 0; r < M; r++) {
@@ -164,6 +211,191 @@ function makeGemm(ex: GemmExports, float64: Float64Policy): Kernels['gemm'] {
   };
 }
 
+/** Elements per chunk of the streaming kernels (ReLU, pooling): 64 Ki floats = 256 KiB, which stays in L2. */
+const STREAM = 1 << 16;
+/** Target float count of a convolution chunk's im2col matrix (4 MiB): sets how many images share one GEMM. */
+const COLS_TARGET = 1 << 18;
+
+const isF32 = (...arrays: (Data | null)[]): boolean => arrays.every((a) => a === null || a instanceof Float32Array);
+
+/** `items` repeated `times` times, flattened. */
+const repeat = (items: number[], times: number): number[] => Array.from({ length: times }, () => items).flat();
+
+/** Functions the worker threads may run, by index. */
+const threadFunctions = ['conv_fwd', 'conv_bwd'] as const;
+
+/**
+ * How many threads a kernel uses, and running an export on all of them: thread 0 (the caller) runs its range
+ * while the workers run theirs. Workers start on first use.
+ */
+class Threads {
+  private pool: KernelThreads | null = null;
+  constructor(private readonly ex: WasmExports, private readonly module: WebAssembly.Module, public count: number) {}
+  /** Threads for a batch of n items: never more than there are items. */
+  threadsFor(n: number): number {
+    return Math.max(1, Math.min(this.count, n));
+  }
+  setCount(n: number): void {
+    if (n !== this.count) {
+      this.pool?.close();
+      this.pool = null;
+      this.count = n;
+    }
+  }
+  run(fn: (typeof threadFunctions)[number], ranges: [number, number][], args: (t: number, range: [number, number]) => number[]): void {
+    if (ranges.length > 1) {
+      if (!this.pool || this.pool.count < ranges.length) {
+        this.pool?.close();
+        this.pool = new KernelThreads(this.module, this.ex.memory, threadFunctions, this.count);
+      }
+      const index = threadFunctions.indexOf(fn);
+      for (let t = 1; t < ranges.length; t++) this.pool.start(t, index, args(t, ranges[t]));
+    }
+    let error: unknown = null;
+    try {
+      (this.ex[fn] as (...a: number[]) => void)(...args(0, ranges[0]));
+    } catch (e) {
+      error = e;
+    }
+    if (ranges.length > 1) this.pool!.join(); // always wait: the workers are still writing shared memory
+    if (error) throw error;
+  }
+}
+
+/** The convolution, ReLU and pooling kernels over one instance; float64 or unsupported geometry → the reference. */
+function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<Kernels,
+  'conv2dForward' | 'conv2dBackward' | 'reluForward' | 'reluBackward' | 'maxPoolForward'> {
+  const ref = referenceKernels;
+  /** Images per chunk: enough to make one wide GEMM, few enough that the chunk's buffers stay a few MiB. */
+  const chunkOf = (N: number, CKK: number, L: number) => Math.max(1, Math.min(N, Math.floor(COLS_TARGET / (CKK * L))));
+
+  /** Images per outer step: bounds the memory a batch's input and output take in linear memory. */
+  const SUPER = 512;
+
+  function conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void {
+    const { C, H, W, KH, KW, pad, OH, OW } = g;
+    if (g.stride !== 1 || !isF32(x, w, b, y)) return ref.conv2dForward(x, N, g, w, OC, b, y);
+    const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W;
+    const T = pool.threadsFor(N);
+    const S = Math.min(N, SUPER);
+    const nb = chunkOf(Math.ceil(S / T), CKK, L);
+    const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, OC * nb * L, 32];
+    const at = layout(S * CHW, S * OC * L, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
+    const [xin, yout, wRaw, wPack, bias] = at;
+    if (!mem.ensure(at[at.length - 1])) return ref.conv2dForward(x, N, g, w, OC, b, y);
+    const f32 = mem.f32;
+    f32.set(w.subarray(0, OC * CKK), wRaw / 4);
+    f32.set(b.subarray(0, OC), bias / 4);
+    ex.pack(wRaw, CKK, 1, OC, CKK, wPack, 4);
+    for (let s0 = 0; s0 < N; s0 += S) {
+      const sn = Math.min(S, N - s0);
+      f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
+      pool.run('conv_fwd', splitRange(sn, T), (t, [n0, n1]) => {
+        const [cols, bPack, cbuf, scr] = at.slice(5 + 4 * t, 9 + 4 * t);
+        return [xin, yout, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wPack, bias, cols, bPack, cbuf, scr];
+      });
+      y.set(f32.subarray(yout / 4, yout / 4 + sn * OC * L), s0 * OC * L);
+    }
+  }
+
+  function conv2dBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null,
+  ): void {
+    const { C, H, W, KH, KW, pad, OH, OW } = g;
+    if (g.stride !== 1 || !isF32(x, w, dy, dx, dw, db)) return ref.conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
+    const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W;
+    const T = pool.threadsFor(N);
+    const S = Math.min(N, SUPER);
+    const nb = chunkOf(Math.ceil(S / T), CKK, L);
+    const NL = nb * L;
+    // per thread: dwAcc, dbAcc, cols (also dCols), dyP, aPack, bPack, scratch
+    const perThread = [OC * CKK, OC, CKK * NL, OC * NL, Math.ceil(OC / 4) * 4 * NL, Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC), 32];
+    const at = layout(dw ? S * CHW : 0, S * OC * L, dx ? S * CHW : 0, OC * CKK, dx ? Math.ceil(CKK / 4) * 4 * OC : 0, ...repeat(perThread, T));
+    const [xin, dyin, dxout, wRaw, wtPack] = at;
+    const slot = (t: number) => at.slice(5 + 7 * t, 12 + 7 * t);
+    if (!mem.ensure(at[at.length - 1])) return ref.conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
+    const f32 = mem.f32;
+    if (dx) {
+      f32.set(w.subarray(0, OC * CKK), wRaw / 4);
+      ex.pack(wRaw, 1, CKK, CKK, OC, wtPack, 4); // Wᵀ as the A operand: row i of Wᵀ is column i of W
+    }
+    for (let t = 0; t < T; t++) {
+      const [dwAcc, dbAcc] = slot(t);
+      ex.zero_f32(dwAcc, OC * CKK);
+      ex.zero_f32(dbAcc, OC);
+    }
+    for (let s0 = 0; s0 < N; s0 += S) {
+      const sn = Math.min(S, N - s0);
+      f32.set(dy.subarray(s0 * OC * L, (s0 + sn) * OC * L), dyin / 4);
+      if (dw) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
+      pool.run('conv_bwd', splitRange(sn, T), (t, [n0, n1]) => {
+        const [dwAcc, dbAcc, cols, dyP, aPack, bPack, scr] = slot(t);
+        return [xin, dyin, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wtPack,
+          dx ? dxout : 0, dw ? dwAcc : 0, db ? dbAcc : 0, cols, dyP, aPack, bPack, scr];
+      });
+      if (dx) dx.set(f32.subarray(dxout / 4, dxout / 4 + sn * CHW), s0 * CHW);
+    }
+    // The threads' partial sums, added in thread order (so a fixed thread count gives fixed bits).
+    const sumSlots = (out: Data, which: number, n: number) => {
+      out.set(f32.subarray(slot(0)[which] / 4, slot(0)[which] / 4 + n));
+      for (let t = 1; t < T; t++) {
+        const p = slot(t)[which] / 4;
+        for (let i = 0; i < n; i++) out[i] += f32[p + i];
+      }
+    };
+    if (dw) sumSlots(dw, 0, OC * CKK);
+    if (db) sumSlots(db, 1, OC);
+  }
+
+  function reluForward(x: Data, out: Data): void {
+    if (!isF32(x, out)) return ref.reluForward(x, out);
+    const n = x.length;
+    const [buf, end] = layout(Math.min(n, STREAM));
+    if (!mem.ensure(end)) return ref.reluForward(x, out);
+    const f32 = mem.f32;
+    for (let i = 0; i < n; i += STREAM) {
+      const m = Math.min(STREAM, n - i);
+      f32.set(x.subarray(i, i + m), buf / 4);
+      ex.relu_fwd(buf, buf, m);
+      out.set(f32.subarray(buf / 4, buf / 4 + m), i);
+    }
+  }
+
+  function reluBackward(dOut: Data, x: Data, dx: Data): void {
+    if (!isF32(dOut, x, dx)) return ref.reluBackward(dOut, x, dx);
+    const n = x.length;
+    const [gb, xb, end] = layout(Math.min(n, STREAM), Math.min(n, STREAM));
+    if (!mem.ensure(end)) return ref.reluBackward(dOut, x, dx);
+    const f32 = mem.f32;
+    for (let i = 0; i < n; i += STREAM) {
+      const m = Math.min(STREAM, n - i);
+      f32.set(dOut.subarray(i, i + m), gb / 4);
+      f32.set(x.subarray(i, i + m), xb / 4);
+      ex.relu_bwd(gb, xb, gb, m);
+      dx.set(f32.subarray(gb / 4, gb / 4 + m), i);
+    }
+  }
+
+  function maxPoolForward(x: Data, N: number, g: Window2d, out: Data, argmax: Int32Array): void {
+    const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
+    if (KH !== 2 || KW !== 2 || stride !== 2 || pad !== 0 || !isF32(x, out)) return ref.maxPoolForward(x, N, g, out, argmax);
+    const planes = N * C, HW = H * W, OHW = OH * OW;
+    const per = Math.max(1, Math.floor(STREAM / HW)); // planes per chunk
+    const [xin, o, arg, end] = layout(per * HW, per * OHW, per * OHW);
+    if (!mem.ensure(end)) return ref.maxPoolForward(x, N, g, out, argmax);
+    const { f32, i32 } = mem;
+    for (let p0 = 0; p0 < planes; p0 += per) {
+      const np = Math.min(per, planes - p0);
+      f32.set(x.subarray(p0 * HW, (p0 + np) * HW), xin / 4);
+      ex.maxpool2_fwd(xin, np, H, W, OH, OW, o, arg, p0 * HW);
+      out.set(f32.subarray(o / 4, o / 4 + np * OHW), p0 * OHW);
+      argmax.set(i32.subarray(arg / 4, arg / 4 + np * OHW), p0 * OHW);
+    }
+  }
+
+  return { conv2dForward, conv2dBackward, reluForward, reluBackward, maxPoolForward };
+}
+
 /**
  * Load the WebAssembly SIMD kernels, or null when build/kernels.wasm is missing or does not compile
  * (build it with `node scripts/build-wasm.mjs`). Nothing is printed: the caller decides what to say.
@@ -175,17 +407,47 @@ function makeGemm(ex: GemmExports, float64: Float64Policy): Kernels['gemm'] {
 export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null {
   const path = options.path ?? defaultWasmPath();
   if (path === null) return null;
-  let ex: GemmExports;
+  let ex: WasmExports;
+  let module: WebAssembly.Module;
   try {
     // A copy into a plain Uint8Array: WebAssembly.Module wants an ArrayBuffer-backed view, not Node's Buffer type.
     const bytes = new Uint8Array(readFileSync(path));
-    ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as GemmExports;
+    module = new WebAssembly.Module(bytes);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    ex = { ...exports, memory } as unknown as WasmExports;
   } catch {
-    return null; // missing, unreadable or not a valid module
+    return null; // missing, unreadable, not a valid module, or one that wants other imports (a stale build)
   }
-  // A stale build of some other module: refuse it rather than fail on the first gemm.
-  if (!(ex.memory instanceof WebAssembly.Memory) || typeof ex.pack !== 'function' || typeof ex.gemm_packed !== 'function') {
-    return null;
+  // A stale build of some other module: refuse it rather than fail on the first call.
+  if (exportNames.some((k) => typeof ex[k] !== 'function')) return null;
+  const mem = new LinearMemory(ex.memory);
+  const pool = new Threads(ex, module, options.threads ?? defaultThreads());
+  return {
+    ...referenceKernels,
+    name: 'wasm-simd',
+    gemm: makeGemm(ex, mem, options.float64 ?? 'reference'),
+    ...makeNnKernels(ex, mem, pool),
+    getThreads: () => pool.count,
+    setThreads: (n: number) => pool.setCount(checkThreads(n)),
+  };
+}
+
+/** A thread count, or an error naming the bad value. */
+function checkThreads(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`threads must be an integer from 1 to 64, got ${n}`);
+  return n;
+}
+
+/**
+ * The default thread count: NABLAX_THREADS when set, else the cores Node may use (at most 4: the kernels'
+ * batches are split into that many contiguous ranges, and more threads than that buy little at MNIST sizes).
+ */
+export function defaultThreads(): number {
+  const env = process.env.NABLAX_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (Number.isInteger(n) && n >= 1 && n <= 64) return n;
   }
-  return { ...referenceKernels, name: 'wasm-simd', gemm: makeGemm(ex, options.float64 ?? 'reference') };
+  return Math.max(1, Math.min(4, availableParallelism()));
 }

@@ -1,9 +1,10 @@
-// 2-D convolution (cross-correlation, as in PyTorch), NCHW, by im2col + GEMM one image at a time.
+// 2-D convolution (cross-correlation, as in PyTorch), NCHW, by im2col + GEMM (kernels().conv2dForward/Backward:
+// one image at a time in the reference, a batch of images per GEMM in the WebAssembly kernels).
 // x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] → y [N, OC, OH, OW], OH = ⌊(H + 2p − KH)/s⌋ + 1.
 // Per image: cols = im2col(xₙ) [C·KH·KW, OH·OW], yₙ = W·cols + b.
 import { kernels, type Window2d } from '../kernels/kernels.js';
 import { apply, type Op } from '../tape.js';
-import { Tensor, alloc, shapeStr } from '../tensor.js';
+import { Tensor, shapeStr } from '../tensor.js';
 import { expect, expectRank, expectSameDtype } from './check.js';
 
 export interface Conv2dAttrs {
@@ -33,52 +34,19 @@ export const convOps = {
       expect(C === C2, `conv2d: x has ${C} channels, weight ${shapeStr(w.shape)} expects ${C2}`);
       expect(b.ndim === 1 && b.shape[0] === OC, `conv2d: bias must be [${OC}], got ${shapeStr(b.shape)}`);
       const g = window2d('conv2d', C, H, W, KH, KW, stride, padding);
-      const L = g.OH * g.OW;
-      const CKK = C * KH * KW;
       const out = Tensor.zeros([N, OC, g.OH, g.OW], x.dtype);
-      const y = out.data, bd = b.data;
-      const cols = alloc(x.dtype, CKK * L);
-      const k = kernels();
-      for (let n = 0; n < N; n++) {
-        const yOff = n * OC * L;
-        for (let o = 0; o < OC; o++) y.fill(bd[o], yOff + o * L, yOff + (o + 1) * L);
-        k.im2col(x.data, n * C * H * W, g, cols);
-        k.gemm(false, false, OC, L, CKK, w.data, 0, CKK, cols, 0, L, y, yOff, L, true);
-      }
+      kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
       return { out, saved: null };
     },
-    // dW = Σₙ dYₙ·colsₙᵀ   dXₙ = col2im(Wᵀ·dYₙ)   dB = Σₙ,ₕ,ᵥ dY
+    // dW = Σₙ dYₙ·colsₙᵀ   dXₙ = col2im(Wᵀ·dYₙ)   dB = Σₙ,ₕ,ᵥ dY   (in kernels().conv2dBackward)
     backward(dOut, { inputs: [x, w, b], attrs: { stride, padding }, needs }) {
       const [N, C, H, W] = x.shape;
       const [OC, , KH, KW] = w.shape;
       const g = window2d('conv2d', C, H, W, KH, KW, stride, padding);
-      const L = g.OH * g.OW;
-      const CKK = C * KH * KW;
-      const k = kernels();
-      const dy = dOut.data;
       const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
       const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
       const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
-      const cols = alloc(x.dtype, CKK * L);
-      for (let n = 0; n < N; n++) {
-        const yOff = n * OC * L;
-        if (dW) {
-          k.im2col(x.data, n * C * H * W, g, cols);
-          k.gemm(false, true, OC, CKK, L, dy, yOff, L, cols, 0, L, dW.data, 0, CKK, true);
-        }
-        if (dX) {
-          k.gemm(true, false, CKK, L, OC, w.data, 0, CKK, dy, yOff, L, cols, 0, L, false);
-          k.col2im(cols, g, dX.data, n * C * H * W);
-        }
-        if (dB) {
-          const r = dB.data;
-          for (let o = 0; o < OC; o++) {
-            let s = 0;
-            for (let l = yOff + o * L, e = l + L; l < e; l++) s += dy[l];
-            r[o] += s;
-          }
-        }
-      }
+      kernels().conv2dBackward(x.data, N, g, w.data, OC, dOut.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
       return [dX, dW, dB];
     },
   } as Op<Conv2dAttrs, null>,

@@ -1,6 +1,7 @@
 // Elementwise ops: binary arithmetic with NumPy broadcasting, activations, and dropout with an explicit mask.
 // Shapes: out = broadcast(a, b) for binary ops, out = x for unary ones. A broadcast input's gradient is the
 // upstream gradient summed over the dimensions it was stretched along.
+import { kernels } from '../kernels/kernels.js';
 import { apply, type Op } from '../tape.js';
 import { Tensor, sameShape, shapeStr, sizeOf, type Shape } from '../tensor.js';
 import { expectSameDtype } from './check.js';
@@ -145,18 +146,13 @@ export const elementwiseOps = {
     name: 'relu',
     forward([x]) {
       const out = Tensor.zeros(x.shape, x.dtype);
-      const o = out.data, d = x.data;
-      // (v + |v|)/2 is max(v, 0) without a branch: on the random signs of activations a branch mispredicts half the time
-      for (let i = 0; i < d.length; i++) {
-        const v = d[i];
-        o[i] = (v + Math.abs(v)) * 0.5;
-      }
+      kernels().reluForward(x.data, out.data);
       return { out, saved: null };
     },
+    // dX = dOut where x > 0
     backward(dOut, { inputs: [x] }) {
       const dX = Tensor.zeros(x.shape, x.dtype);
-      const g = dOut.data, d = x.data, r = dX.data;
-      for (let i = 0; i < g.length; i++) r[i] = g[i] * +(d[i] > 0); // branch-free, as above
+      kernels().reluBackward(dOut.data, x.data, dX.data);
       return [dX];
     },
   } as Op<unknown, null>,

@@ -5,8 +5,9 @@
 ;; V8 allocates on x64. Measured on Zen 3: 5×8, 6×8, 4×12, 3×16, 8×4 spill and run slower; 2×16 ties 4×8.
 ;; mul+add stays unfused (no relaxed-simd), so results do not depend on the CPU.
 (module
-  ;; Grown by the host (memory.grow from JS) to fit each problem. Bytes [0, 256) are the edge-tile scratch.
-  (memory (export "memory") 1)
+  ;; Shared between the main thread and the kernel worker threads (each instantiates this module over it);
+  ;; grown by the host (memory.grow from JS) to fit each problem. Bytes [0, 256) are the main thread's scratch.
+  (import "env" "memory" (memory 1 65536 shared))
 
   ;; Pack an n×K operand into panels of w ∈ {4, 8} rows: dst[(p·K + k)·w + r] = src[(p·w + r)·rs + k·ks],
   ;; zero where p·w + r ≥ n. rs/ks are element strides (A: rs = lda, ks = 1, or rs = 1, ks = lda when
@@ -135,14 +136,15 @@
         (local.set $p0 (i32.add (local.get $p0) (local.get $w)))
         (br $panels))))
 
-  ;; C[M×N] (=|+=) packedA · packedB, C row-major float32 at pC with leading dimension ldc (elements).
+  ;; C[M×N] (=|+=) packedA · packedB, C row-major float32 at pC with leading dimension ldc (elements);
+  ;; $scr: 128 bytes the edge tiles may use (each thread passes its own).
   ;; pA holds ceil(M/4) panels of 4×K, pB ceil(N/8) panels of K×8 (as written by `pack`); K ≥ 1.
   ;; Loop order: B panel outer (K·32 bytes, stays in L1 while the A panels, 16 bytes per k-step, stream past
   ;; it). The other order streams B's 32 bytes per k-step from L2 and measured a third slower; blocking M
   ;; to keep A in L2 measured no gain up to 1024³, so there is none.
   (func $gemm_packed (export "gemm_packed")
     (param $M i32) (param $N i32) (param $K i32) (param $pA i32) (param $pB i32) (param $pC i32)
-    (param $ldc i32) (param $acc i32)
+    (param $ldc i32) (param $acc i32) (param $scr i32)
     (local $i i32) (local $j i32) (local $a i32) (local $b i32) (local $aEnd i32)
     (local $aPanel i32) (local $bPanel i32) (local $c i32) (local $ldcB i32) (local $strideA i32) (local $strideB i32)
     (local $rows i32) (local $cols i32) (local $r i32) (local $q i32) (local $addr i32) (local $v f32)
@@ -219,16 +221,16 @@
                 (v128.store (local.get $addr) (local.get $c30))
                 (v128.store offset=16 (local.get $addr) (local.get $c31)))))
           (else
-            ;; Edge tile: spill the accumulators to the scratch tile at address 0 (4 rows × 32 bytes),
+            ;; Edge tile: spill the accumulators to the 128-byte scratch tile at $scr (one per thread),
             ;; then copy only the rows/columns inside C, so nothing past M×N is touched.
-            (v128.store offset=0 (i32.const 0) (local.get $c00))
-            (v128.store offset=16 (i32.const 0) (local.get $c01))
-            (v128.store offset=32 (i32.const 0) (local.get $c10))
-            (v128.store offset=48 (i32.const 0) (local.get $c11))
-            (v128.store offset=64 (i32.const 0) (local.get $c20))
-            (v128.store offset=80 (i32.const 0) (local.get $c21))
-            (v128.store offset=96 (i32.const 0) (local.get $c30))
-            (v128.store offset=112 (i32.const 0) (local.get $c31))
+            (v128.store offset=0 (local.get $scr) (local.get $c00))
+            (v128.store offset=16 (local.get $scr) (local.get $c01))
+            (v128.store offset=32 (local.get $scr) (local.get $c10))
+            (v128.store offset=48 (local.get $scr) (local.get $c11))
+            (v128.store offset=64 (local.get $scr) (local.get $c20))
+            (v128.store offset=80 (local.get $scr) (local.get $c21))
+            (v128.store offset=96 (local.get $scr) (local.get $c30))
+            (v128.store offset=112 (local.get $scr) (local.get $c31))
             (local.set $rows (i32.sub (local.get $M) (local.get $i)))
             (if (i32.gt_u (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
             (local.set $cols (i32.sub (local.get $N) (local.get $j)))
@@ -239,7 +241,8 @@
               (loop $ecols
                 (local.set $addr (i32.add (local.get $c)
                   (i32.add (i32.mul (local.get $r) (local.get $ldcB)) (i32.shl (local.get $q) (i32.const 2)))))
-                (local.set $v (f32.load (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $q)) (i32.const 2))))
+                (local.set $v (f32.load (i32.add (local.get $scr)
+                  (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $q)) (i32.const 2)))))
                 (if (local.get $acc) (then (local.set $v (f32.add (f32.load (local.get $addr)) (local.get $v)))))
                 (f32.store (local.get $addr) (local.get $v))
                 (local.set $q (i32.add (local.get $q) (i32.const 1)))

@@ -1,0 +1,78 @@
+// Where the time goes: milliseconds per step spent in each op's forward and backward (and the optimiser) for a
+// zoo model's training step (batch 128) and ∇x (batch 256). `npx tsx bench/profile.ts [model] [steps]`.
+import { allOps } from '../src/engine/ops/index.js';
+import type { Op } from '../src/engine/tape.js';
+import { grad } from '../src/engine/tape.js';
+import { Rng } from '../src/engine/random.js';
+import { kernels } from '../src/engine/kernels/kernels.js';
+import { buildModel } from '../src/layers/spec.js';
+import { zooSpec } from '../src/layers/zoo.js';
+import { getBatch } from '../src/train/batches.js';
+import { loadMnistPackage } from '../src/train/data.js';
+import { crossEntropyObjective } from '../src/train/loop.js';
+import { Adam } from '../src/train/optimizers.js';
+import { inputGradient } from '../src/attacks/input-gradient.js';
+
+const times = new Map<string, number>();
+const add = (key: string, ms: number) => times.set(key, (times.get(key) ?? 0) + ms);
+
+/** Wrap every op so its forward and backward add their wall time to `times`, keyed by op and output shape. */
+function instrument(): void {
+  for (const op of Object.values(allOps) as Op<any, any>[]) {
+    const f = op.forward.bind(op), b = op.backward.bind(op);
+    op.forward = (inputs, attrs) => {
+      const t0 = performance.now();
+      const r = f(inputs, attrs);
+      add(`${op.name} fwd [${r.out.shape.join('×')}]`, performance.now() - t0);
+      return r;
+    };
+    op.backward = (dOut, ctx) => {
+      const t0 = performance.now();
+      const r = b(dOut, ctx);
+      add(`${op.name} bwd [${ctx.out.shape.join('×')}]`, performance.now() - t0);
+      return r;
+    };
+  }
+}
+
+function report(title: string, steps: number, total: number): void {
+  console.log(`\n${title}: ${(total / steps).toFixed(2)} ms/step (kernels ${kernels().name})`);
+  const rows = [...times.entries()].sort((a, b) => b[1] - a[1]);
+  let accounted = 0;
+  for (const [k, ms] of rows) {
+    accounted += ms;
+    console.log(`  ${(ms / steps).toFixed(2).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${k}`);
+  }
+  console.log(`  ${((total - accounted) / steps).toFixed(2).padStart(8)} ms  ${((100 * (total - accounted)) / total).toFixed(1).padStart(5)}%  (graph, allocation, other)`);
+  times.clear();
+}
+
+const name = process.argv[2] ?? 'cnn';
+const steps = Number(process.argv[3] ?? 20);
+const data = loadMnistPackage();
+const order = new Rng(0).permutation(data.count);
+const model = buildModel(zooSpec(name), { seed: 0 });
+const params = model.parameters();
+const tensors = params.map(([, t]) => t);
+const opt = new Adam(params, { lr: 1e-3 });
+instrument();
+const b128 = getBatch(data, order, 0, 128);
+const b256 = getBatch(data, order, 0, 256);
+const trainStep = () => {
+  const { loss } = crossEntropyObjective(model, b128.x, b128.y, { rng: new Rng(0), epoch: 0, step: 0 });
+  const g = grad(loss, tensors);
+  const t0 = performance.now();
+  opt.step(g);
+  add('optimizer step', performance.now() - t0);
+};
+model.train();
+for (let i = 0; i < 3; i++) trainStep();
+times.clear();
+let t0 = performance.now();
+for (let i = 0; i < steps; i++) trainStep();
+report(`${name} train, batch 128`, steps, performance.now() - t0);
+for (let i = 0; i < 3; i++) inputGradient(model, b256.x, b256.y);
+times.clear();
+t0 = performance.now();
+for (let i = 0; i < steps; i++) inputGradient(model, b256.x, b256.y);
+report(`${name} ∇x, batch 256`, steps, performance.now() - t0);

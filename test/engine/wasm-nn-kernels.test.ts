@@ -1,0 +1,209 @@
+// The WebAssembly convolution, ReLU and max-pool kernels against the TypeScript reference, on seeded random
+// shapes (odd sizes, padding, strides that fall back, batches that span several chunks and several threads),
+// and the threading contract: a fixed thread count gives the same bits every run, and every thread count agrees
+// with the reference within float32 rounding. Builds build/kernels.wasm first when it is missing.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kernels, Window2d } from '../../src/engine/kernels/kernels.js';
+import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
+import { loadWasmKernels } from '../../src/engine/kernels/wasm.js';
+import { window2d } from '../../src/engine/ops/conv.js';
+import { Rng } from '../../src/engine/random.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+let one: Kernels, two: Kernels, three: Kernels;
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'build', 'kernels.wasm'))) {
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs')], { cwd: root, stdio: 'pipe' });
+  }
+  const load = (threads: number) => {
+    const k = loadWasmKernels({ threads });
+    if (k === null) throw new Error('wasm-nn-kernels.test: build/kernels.wasm does not load');
+    return k;
+  };
+  [one, two, three] = [load(1), load(2), load(3)];
+});
+afterAll(() => {
+  for (const k of [one, two, three]) k?.setThreads(1); // stops their workers
+});
+
+function random(rng: Rng, n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform(-1, 1);
+  return a;
+}
+
+/** |a − b| ≤ tol·(1 + scale), scale = the largest |b|: float32 sums in a different order. */
+function expectClose(a: Float32Array, b: Float32Array, tol: number, what: string): void {
+  expect(a.length).toBe(b.length);
+  let scale = 0, worst = 0, at = -1;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= worst)) { worst = d; at = i; }
+  }
+  expect(worst <= tol * (1 + scale), `${what}: max |diff| ${worst} at ${at} (scale ${scale})`).toBe(true);
+}
+
+interface ConvCase { N: number; C: number; H: number; W: number; OC: number; KH: number; KW: number; stride: number; pad: number }
+
+function convCase(rng: Rng): ConvCase {
+  const KH = 1 + rng.int(5), KW = 1 + rng.int(5);
+  const pad = rng.int(3);
+  const H = Math.max(KH, 1 + rng.int(14)), W = Math.max(KW, 1 + rng.int(14));
+  return { N: 1 + rng.int(9), C: 1 + rng.int(5), H, W, OC: 1 + rng.int(9), KH, KW, stride: rng.uniform() < 0.8 ? 1 : 2, pad };
+}
+
+interface ConvResult { y: Float32Array; dx: Float32Array; dw: Float32Array; db: Float32Array }
+
+function runConv(k: Kernels, c: ConvCase, g: Window2d, x: Float32Array, w: Float32Array, b: Float32Array, dy: Float32Array): ConvResult {
+  const L = g.OH * g.OW;
+  const y = new Float32Array(c.N * c.OC * L).fill(NaN); // overwritten, whatever was there
+  k.conv2dForward(x, c.N, g, w, c.OC, b, y);
+  const dx = new Float32Array(x.length).fill(NaN), dw = new Float32Array(w.length).fill(NaN), db = new Float32Array(c.OC).fill(NaN);
+  k.conv2dBackward(x, c.N, g, w, c.OC, dy, dx, dw, db);
+  return { y, dx, dw, db };
+}
+
+function convData(rng: Rng, c: ConvCase) {
+  const g = window2d('conv2d', c.C, c.H, c.W, c.KH, c.KW, c.stride, c.pad);
+  const L = g.OH * g.OW;
+  return {
+    g,
+    x: random(rng, c.N * c.C * c.H * c.W),
+    w: random(rng, c.OC * c.C * c.KH * c.KW),
+    b: random(rng, c.OC),
+    dy: random(rng, c.N * c.OC * L),
+  };
+}
+
+function expectConvClose(got: ConvResult, want: ConvResult, what: string): void {
+  expectClose(got.y, want.y, 1e-5, `${what} y`);
+  expectClose(got.dx, want.dx, 1e-5, `${what} dx`);
+  expectClose(got.dw, want.dw, 1e-5, `${what} dw`);
+  expectClose(got.db, want.db, 1e-5, `${what} db`);
+}
+
+describe('wasm convolution', () => {
+  it('matches the reference on 60 random geometries (padding, odd sizes; stride 2 falls back), 1–3 threads', () => {
+    const rng = new Rng(11);
+    for (let i = 0; i < 60; i++) {
+      const c = convCase(rng);
+      const { g, x, w, b, dy } = convData(rng, c);
+      const want = runConv(ref, c, g, x, w, b, dy);
+      for (const k of [one, two, three]) expectConvClose(runConv(k, c, g, x, w, b, dy), want, `case ${i} ${JSON.stringify(c)} threads ${k.getThreads()}`);
+    }
+  });
+
+  it('matches the reference on the cnn layers at a batch that spans several chunks, super-chunks and threads', () => {
+    const rng = new Rng(12);
+    for (const c of [
+      { N: 600, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 },
+      { N: 77, C: 16, H: 12, W: 12, OC: 32, KH: 5, KW: 5, stride: 1, pad: 0 },
+      { N: 5, C: 3, H: 9, W: 11, OC: 6, KH: 3, KW: 3, stride: 1, pad: 1 },
+    ]) {
+      const { g, x, w, b, dy } = convData(rng, c);
+      const want = runConv(ref, c, g, x, w, b, dy);
+      for (const k of [one, two]) expectConvClose(runConv(k, c, g, x, w, b, dy), want, `${JSON.stringify(c)} threads ${k.getThreads()}`);
+    }
+  });
+
+  it('skips the gradients that are not wanted and leaves those arrays alone', () => {
+    const rng = new Rng(13);
+    const c = { N: 4, C: 2, H: 8, W: 8, OC: 3, KH: 3, KW: 3, stride: 1, pad: 0 };
+    const { g, x, w, dy } = convData(rng, c);
+    const dw = new Float32Array(w.length), dwRef = new Float32Array(w.length);
+    two.conv2dBackward(x, c.N, g, w, c.OC, dy, null, dw, null);
+    ref.conv2dBackward(x, c.N, g, w, c.OC, dy, null, dwRef, null);
+    expectClose(dw, dwRef, 1e-5, 'dw alone');
+    const dx = new Float32Array(x.length), dxRef = new Float32Array(x.length);
+    two.conv2dBackward(x, c.N, g, w, c.OC, dy, dx, null, null);
+    ref.conv2dBackward(x, c.N, g, w, c.OC, dy, dxRef, null, null);
+    expectClose(dx, dxRef, 1e-5, 'dx alone');
+  });
+
+  it('gives the same bits on every run for a fixed thread count; the forward pass and dx are the same for any count', () => {
+    const rng = new Rng(14);
+    const c = { N: 130, C: 16, H: 12, W: 12, OC: 32, KH: 5, KW: 5, stride: 1, pad: 0 };
+    const { g, x, w, b, dy } = convData(rng, c);
+    const a = runConv(two, c, g, x, w, b, dy), again = runConv(two, c, g, x, w, b, dy);
+    expect(again.y).toEqual(a.y);
+    expect(again.dx).toEqual(a.dx);
+    expect(again.dw).toEqual(a.dw);
+    expect(again.db).toEqual(a.db);
+    // each output image and each input gradient depends only on its own image: no cross-thread sums
+    const single = runConv(one, c, g, x, w, b, dy);
+    expect(single.y).toEqual(a.y);
+    expect(single.dx).toEqual(a.dx);
+  });
+
+  it('falls back to the exact reference for Float64Array operands', () => {
+    const rng = new Rng(15);
+    const c = { N: 3, C: 2, H: 7, W: 6, OC: 4, KH: 3, KW: 2, stride: 1, pad: 1 };
+    const g = window2d('conv2d', c.C, c.H, c.W, c.KH, c.KW, 1, 1);
+    const f64 = (n: number) => Float64Array.from(random(rng, n));
+    const x = f64(c.N * c.C * c.H * c.W), w = f64(c.OC * c.C * c.KH * c.KW), b = f64(c.OC);
+    const y1 = new Float64Array(c.N * c.OC * g.OH * g.OW), y2 = y1.slice();
+    two.conv2dForward(x, c.N, g, w, c.OC, b, y1);
+    ref.conv2dForward(x, c.N, g, w, c.OC, b, y2);
+    expect(y1).toEqual(y2);
+  });
+});
+
+describe('wasm ReLU and max pooling', () => {
+  it('ReLU forward and backward equal the reference exactly, across chunk boundaries and odd lengths', () => {
+    const rng = new Rng(21);
+    for (const n of [1, 3, 4, 5, 1000, 65536, 65537, 200003]) {
+      const x = random(rng, n), g = random(rng, n);
+      for (let i = 0; i < n; i += 7) x[i] = 0; // the kink: gradient 0 at x = 0
+      const a = new Float32Array(n), b = new Float32Array(n);
+      one.reluForward(x, a);
+      ref.reluForward(x, b);
+      expect(a).toEqual(b);
+      one.reluBackward(g, x, a);
+      ref.reluBackward(g, x, b);
+      // the reference writes g·0 (−0 for negative g), the vector mask +0: equal as numbers
+      const plain = (v: Float32Array) => Array.from(v, (e) => e + 0);
+      expect(plain(a)).toEqual(plain(b));
+    }
+  });
+
+  it('2×2 max pooling equals the reference, argmax included (ties go to the first), odd sizes and many planes', () => {
+    const rng = new Rng(22);
+    for (const [N, C, H, W] of [[1, 1, 2, 2], [2, 3, 5, 7], [3, 2, 9, 11], [7, 16, 24, 24], [300, 16, 24, 24], [2, 1, 2, 18]]) {
+      const g = window2d('maxPool2d', C, H, W, 2, 2, 2, 0);
+      const x = random(rng, N * C * H * W);
+      for (let i = 0; i + 1 < x.length; i += 5) x[i + 1] = x[i]; // ties within windows
+      const n = N * C * g.OH * g.OW;
+      const o1 = new Float32Array(n), o2 = new Float32Array(n), a1 = new Int32Array(n), a2 = new Int32Array(n);
+      one.maxPoolForward(x, N, g, o1, a1);
+      ref.maxPoolForward(x, N, g, o2, a2);
+      expect(o1).toEqual(o2);
+      expect(a1).toEqual(a2);
+    }
+  });
+
+  it('other pooling geometries fall back to the reference', () => {
+    const rng = new Rng(23);
+    const g = window2d('maxPool2d', 2, 9, 9, 3, 3, 2, 1);
+    const x = random(rng, 2 * 2 * 9 * 9);
+    const n = 2 * 2 * g.OH * g.OW;
+    const o1 = new Float32Array(n), o2 = new Float32Array(n), a1 = new Int32Array(n), a2 = new Int32Array(n);
+    one.maxPoolForward(x, 2, g, o1, a1);
+    ref.maxPoolForward(x, 2, g, o2, a2);
+    expect(o1).toEqual(o2);
+    expect(a1).toEqual(a2);
+  });
+});
+
+describe('threads', () => {
+  it('rejects a bad thread count with an error naming it', () => {
+    const k = loadWasmKernels({ threads: 1 })!;
+    expect(() => k.setThreads(0)).toThrow(/threads must be an integer from 1 to 64, got 0/);
+    expect(() => k.setThreads(2.5)).toThrow(/got 2.5/);
+  });
+});
