@@ -14,13 +14,15 @@ import { Rng } from '../src/engine/random.js';
 export type GemmShape = { M: number; N: number; K: number; op: 'NN' | 'NT' | 'TN'; role: string };
 
 /** The `cnn`'s GEMM calls: C[M,N] = op(A)[M,K]·op(B)[K,N]. */
+// The convolutions run one GEMM per chunk of images (src/engine/kernels/wasm.ts: a chunk's im2col matrix holds
+// about 2¹⁸ floats, so 18 images of conv1 and 10 of conv2), so N is images × output positions.
 export const cnnGemmShapes: GemmShape[] = [
-  { M: 16, N: 576, K: 25, op: 'NN', role: 'conv1 forward' },
-  { M: 16, N: 25, K: 576, op: 'NT', role: 'conv1 dW' },
-  { M: 25, N: 576, K: 16, op: 'TN', role: 'conv1 dX (∇x only)' },
-  { M: 32, N: 64, K: 400, op: 'NN', role: 'conv2 forward' },
-  { M: 32, N: 400, K: 64, op: 'NT', role: 'conv2 dW' },
-  { M: 400, N: 64, K: 32, op: 'TN', role: 'conv2 dX' },
+  { M: 16, N: 18 * 576, K: 25, op: 'NN', role: 'conv1 forward' },
+  { M: 16, N: 25, K: 18 * 576, op: 'NT', role: 'conv1 dW' },
+  { M: 25, N: 18 * 576, K: 16, op: 'TN', role: 'conv1 dX (∇x only)' },
+  { M: 32, N: 10 * 64, K: 400, op: 'NN', role: 'conv2 forward' },
+  { M: 32, N: 400, K: 10 * 64, op: 'NT', role: 'conv2 dW' },
+  { M: 400, N: 10 * 64, K: 32, op: 'TN', role: 'conv2 dX' },
   { M: 128, N: 128, K: 512, op: 'NT', role: 'fc1 forward' },
   { M: 128, N: 512, K: 128, op: 'NN', role: 'fc1 dX' },
   { M: 128, N: 512, K: 128, op: 'TN', role: 'fc1 dW' },

@@ -35,7 +35,8 @@ export function registerBench(program: Command): void {
         if (forPeers.length === 0) throw new UsageError(`--peers measures ${peerModels.join(' and ')}, and --models has neither`);
       }
       const measures: Measure[] = ['train', 'inputGradient', 'inference'];
-      say(`nablax bench: kernels ${kernels().name}, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
+      const threads = kernels().getThreads();
+      say(`nablax bench: kernels ${kernels().name}, ${threads} thread${threads === 1 ? '' : 's'}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}`);
       if (!o.json) say('model     measure          batch   images/s');
       const results = runBench({
         models: models as ZooName[],
@@ -46,7 +47,12 @@ export function registerBench(program: Command): void {
           if (!o.json) say(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)}`);
         },
       });
-      const doc: Record<string, unknown> = { kernels: kernels().name, cpu: cpus()[0]?.model ?? null, node: process.version, results };
+      // Peak memory of the whole run: the resident set at its highest (process.resourceUsage reports it in KiB).
+      const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+      if (!o.json) say(`peak memory: ${peakRssMiB} MiB resident`);
+      const doc: Record<string, unknown> = {
+        kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakRssMiB, results,
+      };
 
       if (o.gemm) {
         if (!o.json) say(`\n${`gemm (${kernels().name})`.padEnd(20)} ${'shape (M,N,K) op'.padEnd(18)} ${'GFLOP/s'.padStart(8)}`);

@@ -14,6 +14,7 @@ import { registerReproduce } from './reproduce.js';
 import { registerTrace } from './trace.js';
 import { registerTrain } from './train.js';
 import { setupKernels } from './kernels.js';
+import { setThreads } from '../engine/kernels/kernels.js';
 import { Interrupted, UsageError } from './util.js';
 
 const program = new Command();
@@ -21,8 +22,17 @@ program
   .name('nablax')
   .description('∇x: input gradients, MNIST training and adversarial experiments on a from-scratch engine')
   .version('0.1.0')
+  .option('--threads <n>', 'threads for the convolution kernels (default: NABLAX_THREADS, else the cores, at most 4); results are deterministic for a given count')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .configureHelp({ showGlobalOptions: true })
+  .hook('preAction', () => {
+    const t = program.opts().threads;
+    if (t === undefined) return;
+    const n = Number(t);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--threads must be an integer from 1 to 64, got '${t}'`);
+    setThreads(n);
+  });
 registerTrain(program);
 registerInspect(program);
 registerDemo(program);
