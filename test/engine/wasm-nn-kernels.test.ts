@@ -184,7 +184,24 @@ describe('wasm ReLU and max pooling', () => {
       ref.maxPoolForward(x, N, g, o2, a2);
       expect(o1).toEqual(o2);
       expect(a1).toEqual(a2);
+      const dOut = random(rng, n), d1 = new Float32Array(x.length), d2 = new Float32Array(x.length);
+      one.maxPoolBackward(dOut, a1, d1);
+      ref.maxPoolBackward(dOut, a2, d2);
+      expect(d1).toEqual(d2);
     }
+  });
+
+  it('max-pool backward sums overlapping windows in the reference order (3×3, stride 1)', () => {
+    const rng = new Rng(24);
+    const g = window2d('maxPool2d', 3, 8, 9, 3, 3, 1, 1);
+    const x = random(rng, 2 * 3 * 8 * 9);
+    const n = 2 * 3 * g.OH * g.OW;
+    const out = new Float32Array(n), arg = new Int32Array(n);
+    ref.maxPoolForward(x, 2, g, out, arg);
+    const dOut = random(rng, n), d1 = new Float32Array(x.length), d2 = new Float32Array(x.length);
+    one.maxPoolBackward(dOut, arg, d1);
+    ref.maxPoolBackward(dOut, arg, d2);
+    expect(d1).toEqual(d2);
   });
 
   it('other pooling geometries fall back to the reference', () => {

@@ -45,12 +45,13 @@ interface WasmExports {
   relu_fwd(x: number, out: number, n: number): void;
   relu_bwd(g: number, x: number, dx: number, n: number): void;
   maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number): void;
+  maxpool_bwd(g: number, arg: number, n: number, dx: number): void;
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
 }
 
 const exportNames: (keyof WasmExports)[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'im2col_s1', 'col2im_s1', 'permute', 'row_sums', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'conv_fwd',
+  'pack', 'gemm_packed', 'zero_f32', 'im2col_s1', 'col2im_s1', 'permute', 'row_sums', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd',
   'conv_bwd',
 ];
 
@@ -264,7 +265,7 @@ class Threads {
 
 /** The convolution, ReLU and pooling kernels over one instance; float64 or unsupported geometry → the reference. */
 function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<Kernels,
-  'conv2dForward' | 'conv2dBackward' | 'reluForward' | 'reluBackward' | 'maxPoolForward'> {
+  'conv2dForward' | 'conv2dBackward' | 'reluForward' | 'reluBackward' | 'maxPoolForward' | 'maxPoolBackward'> {
   const ref = referenceKernels;
   /** Images per chunk: enough to make one wide GEMM, few enough that the chunk's buffers stay a few MiB. */
   const chunkOf = (N: number, CKK: number, L: number) => Math.max(1, Math.min(N, Math.floor(COLS_TARGET / (CKK * L))));
@@ -393,7 +394,21 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     }
   }
 
-  return { conv2dForward, conv2dBackward, reluForward, reluBackward, maxPoolForward };
+  // dx[argmax[o]] += dOut[o]: a scatter, in order; dx is zeroed first (the op hands over a fresh zero array).
+  function maxPoolBackward(dOut: Data, argmax: Int32Array, dx: Data): void {
+    if (!isF32(dOut, dx)) return ref.maxPoolBackward(dOut, argmax, dx);
+    const n = dOut.length;
+    const [g, arg, d, end] = layout(n, n, dx.length);
+    if (!mem.ensure(end)) return ref.maxPoolBackward(dOut, argmax, dx);
+    const { f32, i32 } = mem;
+    f32.set(dOut, g / 4);
+    i32.set(argmax, arg / 4);
+    f32.set(dx, d / 4);
+    ex.maxpool_bwd(g, arg, n, d);
+    dx.set(f32.subarray(d / 4, d / 4 + dx.length));
+  }
+
+  return { conv2dForward, conv2dBackward, reluForward, reluBackward, maxPoolForward, maxPoolBackward };
 }
 
 /**

@@ -497,3 +497,16 @@
               (local.get $pad) (local.get $OH) (local.get $OW) (local.get $dxn) (local.get $NL) (local.get $nc))))
         (local.set $n0 (i32.add (local.get $n0) (local.get $nc)))
         (br $chunks))))
+
+  ;; Max-pool backward: dx[arg[i]] += g[i] for i < n, in order (so overlapping windows sum as in the reference).
+  (func (export "maxpool_bwd") (param $g i32) (param $arg i32) (param $n i32) (param $dx i32)
+    (local $e i32) (local $a i32)
+    (local.set $e (i32.add (local.get $g) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $g) (local.get $e)))
+        (local.set $a (i32.add (local.get $dx) (i32.shl (i32.load (local.get $arg)) (i32.const 2))))
+        (f32.store (local.get $a) (f32.add (f32.load (local.get $a)) (f32.load (local.get $g))))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (local.set $arg (i32.add (local.get $arg) (i32.const 4)))
+        (br $l))))
