@@ -99,12 +99,15 @@ describe('wasm convolution', () => {
     }
   });
 
-  it('matches the reference on the cnn layers at a batch that spans several chunks, super-chunks and threads', () => {
+  it('matches the reference on the cnn layers at batches that span several chunks, super-chunks and threads', () => {
     const rng = new Rng(12);
     for (const c of [
       { N: 600, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 },
       { N: 77, C: 16, H: 12, W: 12, OC: 32, KH: 5, KW: 5, stride: 1, pad: 0 },
       { N: 5, C: 3, H: 9, W: 11, OC: 6, KH: 3, KW: 3, stride: 1, pad: 1 },
+      // output widths that are multiples of 8 take the packed im2col path, borders included
+      { N: 3, C: 2, H: 8, W: 16, OC: 5, KH: 3, KW: 3, stride: 1, pad: 1 },
+      { N: 2, C: 3, H: 5, W: 10, OC: 7, KH: 5, KW: 3, stride: 1, pad: 2 },
     ]) {
       const { g, x, w, b, dy } = convData(rng, c);
       const want = runConv(ref, c, g, x, w, b, dy);

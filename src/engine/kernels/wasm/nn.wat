@@ -421,7 +421,8 @@
   ;; A stride-1 convolution forward over images [n0, n1) of a batch, in chunks of nb images; each thread calls
   ;; this on its own image range with its own work buffers. x [N, C, H, W] and y [N, OC, OH, OW] at $x / $y;
   ;; wPack: W [OC, C·KH·KW] packed in 4-row panels; bias: OC floats. Work buffers: cols [CKK, nb·L],
-  ;; bPack (its 8-column panels), cbuf [OC, nb·L], scr 128 bytes. Per chunk: im2col → pack → one GEMM → permute
+  ;; bPack (its 8-column panels), cbuf [OC, nb·L], scr 128 bytes. Per chunk: im2col → pack (in one pass when OW is
+  ;; a multiple of 8) → one GEMM → permute
   ;; to NCHW adding the bias. Each output depends only on its own image, so any split gives the same bits.
   (func (export "conv_fwd")
     (param $x i32) (param $y i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
@@ -438,11 +439,19 @@
         (local.set $nc (i32.sub (local.get $n1) (local.get $n0)))
         (if (i32.gt_u (local.get $nc) (local.get $nb)) (then (local.set $nc (local.get $nb))))
         (local.set $NL (i32.mul (local.get $nc) (local.get $L)))
-        (call $im2col_s1
-          (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n0) (local.get $CHW)) (i32.const 2)))
-          (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $pad)
-          (local.get $OH) (local.get $OW) (local.get $cols) (local.get $NL) (local.get $nc))
-        (call $pack (local.get $cols) (i32.const 1) (local.get $NL) (local.get $NL) (local.get $CKK) (local.get $bPack) (i32.const 8))
+        (if (i32.and (local.get $OW) (i32.const 7))
+          (then
+            (call $im2col_s1
+              (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n0) (local.get $CHW)) (i32.const 2)))
+              (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $pad)
+              (local.get $OH) (local.get $OW) (local.get $cols) (local.get $NL) (local.get $nc))
+            (call $pack (local.get $cols) (i32.const 1) (local.get $NL) (local.get $NL) (local.get $CKK) (local.get $bPack) (i32.const 8)))
+          (else
+            ;; OW a multiple of 8: straight into the packed layout
+            (call $im2col_pack_s1
+              (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n0) (local.get $CHW)) (i32.const 2)))
+              (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $pad)
+              (local.get $OH) (local.get $OW) (local.get $bPack) (local.get $nc))))
         (call $gemm_packed (local.get $OC) (local.get $NL) (local.get $CKK) (local.get $wPack) (local.get $bPack)
           (local.get $cbuf) (local.get $NL) (i32.const 0) (local.get $scr))
         (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
@@ -510,3 +519,65 @@
         (local.set $g (i32.add (local.get $g) (i32.const 4)))
         (local.set $arg (i32.add (local.get $arg) (i32.const 4)))
         (br $l))))
+
+  ;; im2col straight into the GEMM's packed B layout (8-column panels, k-major) for a stride-1 window when OW is
+  ;; a multiple of 8, so each panel's 8 columns are 8 neighbouring outputs of one image row:
+  ;; dst[(p·K + k)·8 + r] = x[n, c, oh − pad + kh, ow0 + r − pad + kw], k = (c·KH + kh)·KW + kw, for the panel's
+  ;; (n, oh, ow0). Saves writing the im2col matrix and reading it back to pack it. Writes are sequential.
+  (func $im2col_pack_s1 (export "im2col_pack_s1")
+    (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
+    (param $OH i32) (param $OW i32) (param $dst i32) (param $nImg i32)
+    (local $L i32) (local $P i32) (local $p i32) (local $n i32) (local $rem i32) (local $oh i32) (local $ow0 i32)
+    (local $c i32) (local $kh i32) (local $kw i32) (local $ih i32) (local $iw i32) (local $src i32) (local $r i32)
+    (local $plane i32) (local $rowOk i32) (local $v f32)
+    (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $P (i32.shr_u (i32.mul (local.get $L) (local.get $nImg)) (i32.const 3)))
+    (block $p_done
+      (loop $ps
+        (br_if $p_done (i32.ge_u (local.get $p) (local.get $P)))
+        (local.set $n (i32.div_u (i32.shl (local.get $p) (i32.const 3)) (local.get $L)))
+        (local.set $rem (i32.sub (i32.shl (local.get $p) (i32.const 3)) (i32.mul (local.get $n) (local.get $L))))
+        (local.set $oh (i32.div_u (local.get $rem) (local.get $OW)))
+        (local.set $ow0 (i32.sub (local.get $rem) (i32.mul (local.get $oh) (local.get $OW))))
+        (local.set $c (i32.const 0))
+        (loop $cs
+          ;; byte address of x[n, c, 0, 0]
+          (local.set $plane (i32.add (local.get $x) (i32.shl
+            (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (i32.mul (local.get $H) (local.get $W)))
+            (i32.const 2))))
+          (local.set $kh (i32.const 0))
+          (loop $khs
+            (local.set $ih (i32.add (i32.sub (local.get $oh) (local.get $pad)) (local.get $kh)))
+            (local.set $rowOk (i32.and (i32.ge_s (local.get $ih) (i32.const 0)) (i32.lt_s (local.get $ih) (local.get $H))))
+            (local.set $kw (i32.const 0))
+            (loop $kws
+              (local.set $iw (i32.add (i32.sub (local.get $ow0) (local.get $pad)) (local.get $kw)))
+              (if (i32.and (local.get $rowOk)
+                    (i32.and (i32.ge_s (local.get $iw) (i32.const 0)) (i32.le_s (i32.add (local.get $iw) (i32.const 8)) (local.get $W))))
+                (then
+                  (local.set $src (i32.add (local.get $plane)
+                    (i32.shl (i32.add (i32.mul (local.get $ih) (local.get $W)) (local.get $iw)) (i32.const 2))))
+                  (v128.store (local.get $dst) (v128.load (local.get $src)))
+                  (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $src))))
+                (else
+                  ;; at the border: element by element, zero outside the image
+                  (local.set $r (i32.const 0))
+                  (loop $rs
+                    (local.set $v (f32.const 0))
+                    (if (i32.and (local.get $rowOk)
+                          (i32.and (i32.ge_s (i32.add (local.get $iw) (local.get $r)) (i32.const 0))
+                                   (i32.lt_s (i32.add (local.get $iw) (local.get $r)) (local.get $W))))
+                      (then (local.set $v (f32.load (i32.add (local.get $plane)
+                        (i32.shl (i32.add (i32.mul (local.get $ih) (local.get $W)) (i32.add (local.get $iw) (local.get $r))) (i32.const 2)))))))
+                    (f32.store (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2))) (local.get $v))
+                    (local.set $r (i32.add (local.get $r) (i32.const 1)))
+                    (br_if $rs (i32.lt_u (local.get $r) (i32.const 8))))))
+              (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+              (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
+              (br_if $kws (i32.lt_u (local.get $kw) (local.get $KW))))
+            (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
+            (br_if $khs (i32.lt_u (local.get $kh) (local.get $KH))))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br_if $cs (i32.lt_u (local.get $c) (local.get $C))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $ps))))
