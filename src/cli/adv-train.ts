@@ -43,11 +43,11 @@ function objectiveFor(method: string, o: Record<string, number | undefined>): { 
     }
     case 'pgd': {
       const eps = o.eps ?? 0.3;
-      return { objective: pgdObjective({ eps, steps: o.steps ?? 7, stepSize: o.stepSize ?? 0.1 }), eps };
+      return { objective: pgdObjective({ eps, steps: o.steps ?? 7, stepSize: o.stepSize ?? 0.1, warmupEpochs: o.epsWarmup ?? 0 }), eps };
     }
     case 'fast': {
       const eps = o.eps ?? 0.3;
-      return { objective: fastObjective({ eps, alpha: o.alpha ?? 1.25 * eps }), eps };
+      return { objective: fastObjective({ eps, alpha: o.alpha ?? 1.25 * eps, warmupEpochs: o.epsWarmup ?? 0 }), eps };
     }
     case 'advprop': {
       const eps = o.eps ?? 0.3;
@@ -138,6 +138,7 @@ export function registerAdvTrain(program: Command): void {
     .option('--alpha <a>', 'goodfellow: weight of the clean loss (0.5); fast: step (1.25·ε)', num('--alpha', 0))
     .option('--steps <k>', 'pgd: inner steps (7); advprop: PGD steps of the attacker (5)', int('--steps', 1))
     .option('--step-size <α>', 'pgd and advprop: PGD step (0.1)', num('--step-size', 0, 1, true))
+    .option('--eps-warmup <epochs>', 'pgd and fast: grow ε (and the step) linearly from 0 over this many epochs (0: off)', num('--eps-warmup', 0), 0)
     .option('--guard-slice <n>', 'guard against catastrophic overfitting: hold out the last N training images and measure PGD accuracy on them (fast: 1000, others: 0 = off)', int('--guard-slice', 0))
     .option('--guard-every <k>', 'guard: measure every K optimiser steps (0: after every epoch)', int('--guard-every', 0), 0)
     .option('--guard-steps <k>', 'guard: PGD steps, each of ε/4, random start', int('--guard-steps', 1), 10)

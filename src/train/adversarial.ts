@@ -20,7 +20,7 @@ import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import { inputGradient } from '../attacks/input-gradient.js';
 import { Dropout } from '../layers/dropout.js';
 import type { Sequential } from '../layers/sequential.js';
-import type { Objective } from './loop.js';
+import type { Objective, ObjectiveContext } from './loop.js';
 
 type Data = Float32Array | Float64Array;
 
@@ -248,6 +248,17 @@ export interface PgdObjectiveOptions {
   stepSize?: number;
   /** Start from a uniform point of the ε-ball (default true). */
   randomStart?: boolean;
+  /** Grow ε (and the step with it) linearly from 0 over this many epochs (default 0: the full ε from the start). */
+  warmupEpochs?: number;
+}
+
+/**
+ * The fraction of ε to use at this step of a linear warm-up over `warmupEpochs` epochs (1 without one). Robust
+ * training at the full ε = 0.3 from a random initialisation can sit at chance for an epoch or more; a ramp avoids it.
+ */
+export function warmupFraction(warmupEpochs: number, ctx: ObjectiveContext): number {
+  if (!(warmupEpochs > 0) || ctx.stepsPerEpoch === undefined) return 1;
+  return Math.min(1, (ctx.step + 1) / (warmupEpochs * ctx.stepsPerEpoch));
 }
 
 /**
@@ -263,8 +274,12 @@ export function pgdObjective(opts: PgdObjectiveOptions = {}): Objective {
   if (!Number.isInteger(steps) || steps < 0) throw new Error(`${f}: steps must be an integer ≥ 0, got ${steps}`);
   const stepSize = finite(f, 'stepSize', opts.stepSize ?? 0.1, 0);
   const randomStart = opts.randomStart ?? true;
+  const warmup = finite(f, 'warmupEpochs', opts.warmupEpochs ?? 0, 0);
   // min_θ E[ max_{‖δ‖∞ ≤ ε} J(θ, x + δ, y) ],  the max approximated by PGD
-  return (model, x, y, ctx) => adversarialLoss(model, x, pgdExample(model, x, y, { eps, steps, stepSize, randomStart }, ctx.rng), y);
+  return (model, x, y, ctx) => {
+    const w = warmupFraction(warmup, ctx);
+    return adversarialLoss(model, x, pgdExample(model, x, y, { eps: w * eps, steps, stepSize: w * stepSize, randomStart }, ctx.rng), y);
+  };
 }
 
 export interface FastObjectiveOptions {
@@ -272,6 +287,8 @@ export interface FastObjectiveOptions {
   eps?: number;
   /** FGSM step from the random start (default 1.25·ε, the paper's). */
   alpha?: number;
+  /** Grow ε (and α with it) linearly from 0 over this many epochs (default 0). */
+  warmupEpochs?: number;
 }
 
 /**
@@ -283,6 +300,10 @@ export interface FastObjectiveOptions {
 export function fastObjective(opts: FastObjectiveOptions = {}): Objective {
   const eps = finite('fastObjective', 'eps', opts.eps ?? 0.3, 0);
   const alpha = finite('fastObjective', 'alpha', opts.alpha ?? 1.25 * eps, 0);
+  const warmup = finite('fastObjective', 'warmupEpochs', opts.warmupEpochs ?? 0, 0);
   // δ = Π_ε(U(−ε, ε) + α·sign(∇_δ J(x + δ, y)));   min_θ J(θ, x + δ, y)
-  return (model, x, y, ctx) => adversarialLoss(model, x, fastExample(model, x, y, { eps, alpha }, ctx.rng), y);
+  return (model, x, y, ctx) => {
+    const w = warmupFraction(warmup, ctx);
+    return adversarialLoss(model, x, fastExample(model, x, y, { eps: w * eps, alpha: w * alpha }, ctx.rng), y);
+  };
 }

@@ -16,7 +16,10 @@ import { makeOptimizer, type Optimizer } from './optimizers.js';
 export interface ObjectiveContext {
   rng: Rng;
   epoch: number;
+  /** Optimiser steps taken before this one, over the whole run. */
   step: number;
+  /** Optimiser steps per epoch (for schedules inside an objective, such as a warm-up of ε). */
+  stepsPerEpoch?: number;
 }
 
 /** A training objective: returns the scalar loss to minimise and the logits of the clean batch. */
@@ -132,7 +135,7 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
     for (let b = 0; b < batches; b++) {
       const { x, y } = getBatch(data, order, b * B, Math.min((b + 1) * B, data.count));
       opt.lr = scheduledLr(opts.lrSchedule ?? 'constant', opts.lr, step, opts.epochs * batches);
-      const { loss, logits } = objective(model, x, y, { rng, epoch, step });
+      const { loss, logits } = objective(model, x, y, { rng, epoch, step, stepsPerEpoch: batches });
       const grads = grad(loss, tensors);
       opt.step(grads);
       step++;

@@ -15,7 +15,7 @@ import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import {
   adversarialLoss, augmentLoss, augmentObjective, fastExample, fastObjective, fgsmExample, goodfellowLoss,
-  goodfellowObjective, inAttackMode, pgdExample, pgdObjective,
+  goodfellowObjective, inAttackMode, pgdExample, pgdObjective, warmupFraction,
 } from '../../src/train/adversarial.js';
 import { getBatch } from '../../src/train/batches.js';
 import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
@@ -270,5 +270,27 @@ describe('Goodfellow’s objective on real digits buys FGSM robustness (softmax,
     );
     expect(adv.cleanAccuracy).toBeGreaterThan(0.7);
     expect(adv.accuracy).toBeGreaterThan(plain.accuracy + 0.1);
+  });
+});
+
+describe('ε warm-up', () => {
+  it('ramps linearly from one step in to the full ε after the warm-up epochs, and is 1 without one', () => {
+    expect(warmupFraction(2, { rng: new Rng(0), epoch: 0, step: 0, stepsPerEpoch: 10 })).toBeCloseTo(1 / 20, 12);
+    expect(warmupFraction(2, { rng: new Rng(0), epoch: 0, step: 9, stepsPerEpoch: 10 })).toBeCloseTo(0.5, 12);
+    expect(warmupFraction(2, { rng: new Rng(0), epoch: 1, step: 19, stepsPerEpoch: 10 })).toBe(1);
+    expect(warmupFraction(2, { rng: new Rng(0), epoch: 5, step: 55, stepsPerEpoch: 10 })).toBe(1);
+    expect(warmupFraction(0, { rng: new Rng(0), epoch: 0, step: 0, stepsPerEpoch: 10 })).toBe(1);
+    expect(warmupFraction(2, { rng: new Rng(0), epoch: 0, step: 0 })).toBe(1);
+  });
+
+  it('a PGD objective early in its warm-up attacks with a small ε: its loss is near the clean loss', () => {
+    const model = tiny();
+    const { x, y } = tinyBatch(8, 5);
+    const clean = crossEntropyObjective(model, x, y, { rng: new Rng(0), epoch: 0, step: 0 }).loss.item();
+    const ctx = { rng: new Rng(1), epoch: 0, step: 0, stepsPerEpoch: 1e6 };
+    const warm = pgdObjective({ eps: 0.3, steps: 3, stepSize: 0.1, warmupEpochs: 1 })(model, x, y, ctx).loss.item();
+    const full = pgdObjective({ eps: 0.3, steps: 3, stepSize: 0.1 })(model, x, y, { ...ctx, rng: new Rng(1) }).loss.item();
+    expect(Math.abs(warm - clean)).toBeLessThan(1e-4);
+    expect(full).toBeGreaterThan(clean + 1e-3);
   });
 });
