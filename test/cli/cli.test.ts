@@ -292,3 +292,18 @@ describe('train: bad input leaves no model file', () => {
     trainFails('resume', ['--model', 'softmax', '--limit', '50', '--resume'], /--resume: no checkpoint at .*m\.ckpt\.safetensors/, 2);
   });
 });
+
+describe('--threads', () => {
+  it('sets the kernels’ thread count for any command (bench reports it)', () => {
+    const r = cli('bench', '--models', 'softmax', '--seconds', '0.05', '--rounds', '1', '--json', '--threads', '1');
+    expect(r.status, show(r)).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.threads).toBe(1);
+    expect(doc.peakRssMiB).toBeGreaterThan(0);
+  });
+
+  it('rejects a count that is not an integer from 1 to 64', () => {
+    expectFailure(cli('--threads', '0', 'info', '--model-file', 'x'), 'info', /--threads must be an integer from 1 to 64, got '0'/, 2);
+    expectFailure(cli('bench', '--threads', 'two'), 'bench', /--threads must be an integer from 1 to 64, got 'two'/, 2);
+  });
+});
