@@ -156,6 +156,8 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
     history.push(rec);
     if (opts.checkpoint) saveCheckpoint(opts.checkpoint, model, opt, { epoch: epoch + 1, state: { history } });
     await opts.onEpoch?.(rec);
+    // a stop asked for during onEpoch (the overfitting guard, Ctrl-C) takes effect before the next epoch's first batch
+    if (epoch + 1 < opts.epochs && opts.shouldStop?.()) return { history, stopped: true, startEpoch, optimizer: opt };
   }
   return { history, stopped: false, startEpoch, optimizer: opt };
 }
