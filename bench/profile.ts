@@ -1,8 +1,9 @@
 // Where the time goes: milliseconds per step spent in each op's forward and backward (and the optimiser) for a
-// zoo model's training step (batch 128) and ∇x (batch 256). `npx tsx bench/profile.ts [model] [steps]`.
+// zoo model's training step (batch 128), ∇x (batch 256) and inference (batch 256).
+// `npx tsx bench/profile.ts [model] [steps]`; NABLAX_THREADS sets the kernels' threads.
 import { allOps } from '../src/engine/ops/index.js';
 import type { Op } from '../src/engine/tape.js';
-import { grad } from '../src/engine/tape.js';
+import { grad, noGrad } from '../src/engine/tape.js';
 import { Rng } from '../src/engine/random.js';
 import { kernels } from '../src/engine/kernels/kernels.js';
 import { buildModel } from '../src/layers/spec.js';
@@ -36,7 +37,7 @@ function instrument(): void {
 }
 
 function report(title: string, steps: number, total: number): void {
-  console.log(`\n${title}: ${(total / steps).toFixed(2)} ms/step (kernels ${kernels().name})`);
+  console.log(`\n${title}: ${(total / steps).toFixed(2)} ms/step (kernels ${kernels().name}, ${kernels().getThreads()} threads)`);
   const rows = [...times.entries()].sort((a, b) => b[1] - a[1]);
   let accounted = 0;
   for (const [k, ms] of rows) {
@@ -76,3 +77,9 @@ times.clear();
 t0 = performance.now();
 for (let i = 0; i < steps; i++) inputGradient(model, b256.x, b256.y);
 report(`${name} ∇x, batch 256`, steps, performance.now() - t0);
+model.eval();
+for (let i = 0; i < 3; i++) noGrad(() => model.forward(b256.x));
+times.clear();
+t0 = performance.now();
+for (let i = 0; i < steps; i++) noGrad(() => model.forward(b256.x));
+report(`${name} inference, batch 256`, steps, performance.now() - t0);
