@@ -262,6 +262,19 @@ export function warmupFraction(warmupEpochs: number, ctx: ObjectiveContext): num
 }
 
 /**
+ * Checked PGD settings of an objective `f`: ε (default 0.3), steps (default `defaultSteps`), step size (0.1) and
+ * random start (true), or an error naming the bad option.
+ */
+export function pgdSettings(
+  f: string, opts: { eps?: number; steps?: number; stepSize?: number; randomStart?: boolean }, defaultSteps: number,
+): PgdExampleOptions {
+  const eps = finite(f, 'eps', opts.eps ?? 0.3, 0);
+  const steps = opts.steps ?? defaultSteps;
+  if (!Number.isInteger(steps) || steps < 0) throw new Error(`${f}: steps must be an integer ≥ 0, got ${steps}`);
+  return { eps, steps, stepSize: finite(f, 'stepSize', opts.stepSize ?? 0.1, 0), randomStart: opts.randomStart ?? true };
+}
+
+/**
  * Madry et al.'s robust optimisation: minimise the loss at the k-step PGD example.
  * @example
  *   const objective = pgdObjective({ eps: 0.3, steps: 7, stepSize: 0.1 });
@@ -269,11 +282,7 @@ export function warmupFraction(warmupEpochs: number, ctx: ObjectiveContext): num
  */
 export function pgdObjective(opts: PgdObjectiveOptions = {}): Objective {
   const f = 'pgdObjective';
-  const eps = finite(f, 'eps', opts.eps ?? 0.3, 0);
-  const steps = opts.steps ?? 7;
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`${f}: steps must be an integer ≥ 0, got ${steps}`);
-  const stepSize = finite(f, 'stepSize', opts.stepSize ?? 0.1, 0);
-  const randomStart = opts.randomStart ?? true;
+  const { eps, steps, stepSize, randomStart } = pgdSettings(f, opts, 7);
   const warmup = finite(f, 'warmupEpochs', opts.warmupEpochs ?? 0, 0);
   // min_θ E[ max_{‖δ‖∞ ≤ ε} J(θ, x + δ, y) ],  the max approximated by PGD
   return (model, x, y, ctx) => {

@@ -10,7 +10,7 @@ import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import type { Tensor } from '../engine/tensor.js';
 import { hasAuxBatchNorm, withAuxBatchNorm } from '../layers/batchnorm.js';
 import type { Sequential } from '../layers/sequential.js';
-import { finite, pgdExample, type ObjectiveValue } from './adversarial.js';
+import { pgdExample, pgdSettings, type ObjectiveValue } from './adversarial.js';
 import type { Objective } from './loop.js';
 
 /**
@@ -46,16 +46,12 @@ export interface AdvpropOptions {
  */
 export function advpropObjective(opts: AdvpropOptions = {}): Objective {
   const f = 'advpropObjective';
-  const eps = finite(f, 'eps', opts.eps ?? 0.3, 0);
-  const steps = opts.steps ?? 5;
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`${f}: steps must be an integer ≥ 0, got ${steps}`);
-  const stepSize = finite(f, 'stepSize', opts.stepSize ?? 0.1, 0);
-  const randomStart = opts.randomStart ?? true;
+  const settings = pgdSettings(f, opts, 5);
   return (model, x, y, ctx) => {
     if (!hasAuxBatchNorm(model)) {
       throw new Error(`${f}: the model needs an auxiliary batch-norm: call enableAuxBatchNorm(model) before train(), so the optimiser trains it`);
     }
-    const xAdv = withAuxBatchNorm(model, () => pgdExample(model, x, y, { eps, steps, stepSize, randomStart }, ctx.rng));
+    const xAdv = withAuxBatchNorm(model, () => pgdExample(model, x, y, settings, ctx.rng));
     return advpropLoss(model, x, xAdv, y);
   };
 }

@@ -20,6 +20,7 @@ import {
 import { getBatch } from '../../src/train/batches.js';
 import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
 import { crossEntropyObjective, train, type Objective } from '../../src/train/loop.js';
+import { tinyBatch } from '../helpers.js';
 
 const tinySpec: ModelSpec = {
   input: [1, 4, 4],
@@ -27,13 +28,6 @@ const tinySpec: ModelSpec = {
 };
 const tiny = (seed = 1) => buildModel(tinySpec, { seed, dtype: 'float64' });
 
-/** B images in [0, 1] (some pixels exactly 0 or 1, so clipping is exercised) and random labels of 3 classes. */
-function tinyBatch(B: number, seed: number): { x: Tensor; y: Int32Array } {
-  const rng = new Rng(seed);
-  const x = Tensor.zeros([B, 1, 4, 4], 'float64');
-  for (let i = 0; i < x.size; i++) x.data[i] = i % 7 === 0 ? 0 : i % 11 === 0 ? 1 : rng.next();
-  return { x, y: Int32Array.from({ length: B }, () => rng.int(3)) };
-}
 const ctx = (seed: number) => ({ rng: new Rng(seed), epoch: 0, step: 0 });
 
 // Each objective beside its adversarial example and its loss for a fixed adversarial batch; `example` must draw

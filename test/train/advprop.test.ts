@@ -21,6 +21,7 @@ import { getBatch } from '../../src/train/batches.js';
 import { loadDataset, subset } from '../../src/train/data.js';
 import { predict } from '../../src/train/evaluate.js';
 import { train } from '../../src/train/loop.js';
+import { tinyBatch } from '../helpers.js';
 
 const tinySpec: ModelSpec = {
   input: [1, 4, 4],
@@ -39,12 +40,6 @@ function tinyBn(seed = 1): { model: Sequential; bn: BatchNorm } {
   return { model, bn };
 }
 
-function tinyBatch(B: number, seed: number): { x: Tensor; y: Int32Array } {
-  const rng = new Rng(seed);
-  const x = Tensor.zeros([B, 1, 4, 4], 'float64');
-  for (let i = 0; i < x.size; i++) x.data[i] = i % 7 === 0 ? 0 : i % 11 === 0 ? 1 : rng.next();
-  return { x, y: Int32Array.from({ length: B }, () => rng.int(3)) };
-}
 const ctx = (seed: number) => ({ rng: new Rng(seed), epoch: 0, step: 0 });
 const pgdOpts = { eps: 0.3, steps: 5, stepSize: 0.1, randomStart: true };
 

@@ -1,4 +1,4 @@
-// The kernel interface: the few hot loops (GEMM, convolution, im2col/col2im, pooling, ReLU) that dominate the
+// The kernel interface: the few hot loops (GEMM, convolution, pooling, ReLU) that dominate the
 // cost of a step.
 // Ops call them through `kernels()`, so a faster implementation (WebAssembly SIMD, threads) can be swapped in
 // with `useKernels` and tested against the plain TypeScript reference in ./reference.ts.
@@ -32,13 +32,9 @@ export interface Kernels {
     C: Data, cOff: number, ldc: number,
     accumulate: boolean,
   ): void;
-  /** cols[(c·KH+kh)·KW+kw, oh·OW+ow] = x[c, oh·s−p+kh, ow·s−p+kw] (0 outside), for one image at xOff. */
-  im2col(x: Data, xOff: number, g: Window2d, cols: Data): void;
-  /** The adjoint of im2col: dx[c, ih, iw] += cols[...] for one image at dxOff. */
-  col2im(cols: Data, g: Window2d, dx: Data, dxOff: number): void;
   /** Max pooling over N images; argmax[o] is the flat index into x of each output's maximum (first on ties). */
   maxPoolForward(x: Data, N: number, g: Window2d, out: Data, argmax: Int32Array): void;
-  /** dx[argmax[o]] += dOut[o]. */
+  /** dx = 0 except dx[argmax[o]] += dOut[o] (dx is overwritten). */
   maxPoolBackward(dOut: Data, argmax: Int32Array, dx: Data): void;
   /** Average pooling; padded cells count as zeros (PyTorch's count_include_pad=True). */
   avgPoolForward(x: Data, N: number, g: Window2d, out: Data): void;

@@ -94,6 +94,7 @@ function gemm(
   }
 }
 
+/** cols[(c·KH+kh)·KW+kw, oh·OW+ow] = x[c, oh·s−p+kh, ow·s−p+kw] (0 outside), for one image at xOff. */
 function im2col(x: Data, xOff: number, g: Window2d, cols: Data): void {
   const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
   const L = OH * OW;
@@ -127,6 +128,7 @@ function im2col(x: Data, xOff: number, g: Window2d, cols: Data): void {
   }
 }
 
+/** The adjoint of im2col: dx[c, ih, iw] += cols[...] for one image at dxOff. */
 function col2im(cols: Data, g: Window2d, dx: Data, dxOff: number): void {
   const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
   const L = OH * OW;
@@ -212,6 +214,7 @@ function maxPool2x2(x: Data, NC: number, H: number, W: number, OH: number, OW: n
 }
 
 function maxPoolBackward(dOut: Data, argmax: Int32Array, dx: Data): void {
+  dx.fill(0);
   for (let o = 0; o < dOut.length; o++) dx[argmax[o]] += dOut[o];
 }
 
@@ -311,8 +314,6 @@ function reluBackward(dOut: Data, x: Data, dx: Data): void {
 export const referenceKernels: Kernels = {
   name: 'typescript',
   gemm,
-  im2col,
-  col2im,
   maxPoolForward,
   maxPoolBackward,
   avgPoolForward,

@@ -38,10 +38,6 @@ interface WasmExports {
   pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number): void;
   gemm_packed(M: number, N: number, K: number, pA: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
   zero_f32(dst: number, n: number): void;
-  im2col_s1(x: number, C: number, H: number, W: number, KH: number, KW: number, pad: number, OH: number, OW: number, dst: number, ldd: number, nImg: number): void;
-  col2im_s1(src: number, C: number, H: number, W: number, KH: number, KW: number, pad: number, OH: number, OW: number, dx: number, lds: number, nImg: number): void;
-  permute(src: number, A: number, B: number, L: number, dst: number, bias: number): void;
-  row_sums(src: number, M: number, N: number, dst: number): void;
   relu_fwd(x: number, out: number, n: number): void;
   relu_bwd(g: number, x: number, dx: number, n: number): void;
   maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number): void;
@@ -51,8 +47,7 @@ interface WasmExports {
 }
 
 const exportNames: (keyof WasmExports)[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'im2col_s1', 'col2im_s1', 'permute', 'row_sums', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd',
-  'conv_bwd',
+  'pack', 'gemm_packed', 'zero_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd',
 ];
 
 const MR = 4; // rows per A panel: must match gemm.wat
@@ -394,7 +389,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     }
   }
 
-  // dx[argmax[o]] += dOut[o]: a scatter, in order; dx is zeroed first (the op hands over a fresh zero array).
+  // dx = 0, then dx[argmax[o]] += dOut[o]: a scatter, in the reference's order.
   function maxPoolBackward(dOut: Data, argmax: Int32Array, dx: Data): void {
     if (!isF32(dOut, dx)) return ref.maxPoolBackward(dOut, argmax, dx);
     const n = dOut.length;
@@ -403,7 +398,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     const { f32, i32 } = mem;
     f32.set(dOut, g / 4);
     i32.set(argmax, arg / 4);
-    f32.set(dx, d / 4);
+    ex.zero_f32(d, dx.length);
     ex.maxpool_bwd(g, arg, n, d);
     dx.set(f32.subarray(d / 4, d / 4 + dx.length));
   }

@@ -65,7 +65,7 @@
   ;; im2col of one C×H×W image for a stride-1 window KH×KW with zero padding `pad`:
   ;; dst[row·ldd + oh·OW + ow] = x[c, oh − pad + kh, ow − pad + kw] (0 outside), row = (c·KH + kh)·KW + kw.
   ;; For each (row, oh) the valid columns are one contiguous run of the input row: one vector copy.
-  (func $im2col_s1 (export "im2col_s1")
+  (func $im2col_s1
     (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $dst i32) (param $ldd i32) (param $nImg i32)
     (local $n i32) (local $xi i32) (local $ri i32) (local $CHW i32) (local $Lb i32)
@@ -145,7 +145,7 @@
       (br_if $cs (i32.lt_u (local.get $c) (local.get $C)))))
 
   ;; The adjoint of im2col_s1: dx[n, c, ih, iw] += src[row·lds + n·L + oh·OW + ow] over the valid positions.
-  (func $col2im_s1 (export "col2im_s1")
+  (func $col2im_s1
     (param $src i32) (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $dx i32) (param $lds i32) (param $nImg i32)
     (local $n i32) (local $xi i32) (local $ri i32) (local $CHW i32) (local $Lb i32)
@@ -216,7 +216,7 @@
 
   ;; Swap the first two axes of an A×B×L array: dst[(b·A + a)·L + l] = src[(a·B + b)·L + l] (+ bias[a] when
   ;; $bias ≠ 0). Moves a batched convolution's GEMM output [OC, N·L] to NCHW and its upstream gradient back.
-  (func $permute (export "permute")
+  (func $permute
     (param $src i32) (param $A i32) (param $B i32) (param $L i32) (param $dst i32) (param $bias i32)
     (local $a i32) (local $b i32) (local $s i32) (local $d i32) (local $e i32) (local $bv v128) (local $bs f32)
     (local.set $s (local.get $src))
@@ -257,7 +257,7 @@
       (br_if $as (i32.lt_u (local.get $a) (local.get $A)))))
 
   ;; dst[m] += Σ_j src[m·N + j] for m < M (the bias gradient of a batched convolution).
-  (func $row_sums (export "row_sums") (param $src i32) (param $M i32) (param $N i32) (param $dst i32)
+  (func $row_sums (param $src i32) (param $M i32) (param $N i32) (param $dst i32)
     (local $m i32) (local $e i32) (local $acc v128) (local $s f32)
     (loop $ms
       (local.set $acc (v128.const i32x4 0 0 0 0))
@@ -524,7 +524,7 @@
   ;; a multiple of 8, so each panel's 8 columns are 8 neighbouring outputs of one image row:
   ;; dst[(p·K + k)·8 + r] = x[n, c, oh − pad + kh, ow0 + r − pad + kw], k = (c·KH + kh)·KW + kw, for the panel's
   ;; (n, oh, ow0). Saves writing the im2col matrix and reading it back to pack it. Writes are sequential.
-  (func $im2col_pack_s1 (export "im2col_pack_s1")
+  (func $im2col_pack_s1
     (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $dst i32) (param $nImg i32)
     (local $L i32) (local $P i32) (local $p i32) (local $n i32) (local $rem i32) (local $oh i32) (local $ow0 i32)
