@@ -1,5 +1,5 @@
 // 2-D convolution layer, NCHW: x [N, in, H, W] → [N, out, OH, OW], weight [out, in, k, k] as in torch.nn.Conv2d.
-import { conv2d } from '../engine/ops/conv.js';
+import { conv2d, conv2dReluMaxPool } from '../engine/ops/conv.js';
 import { Rng } from '../engine/random.js';
 import { shapeStr, type DType, type Tensor } from '../engine/tensor.js';
 import { initParams, type InitScheme } from './init.js';
@@ -31,10 +31,18 @@ export class Conv2D extends Layer {
     this.bias = p.bias;
   }
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+  }
+  /** This layer, then ReLU, then 2×2 max pooling, as one fused op (what Sequential runs for that run of layers). */
+  forwardReluPool(x: Tensor): Tensor {
+    this.checkInput(x);
+    return conv2dReluMaxPool(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+  }
+  private checkInput(x: Tensor): void {
     if (x.ndim !== 4 || x.shape[1] !== this.inChannels) {
       throw new Error(`Conv2D.forward: x must be [N, ${this.inChannels}, H, W], got ${shapeStr(x.shape)}`);
     }
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
   }
   override parameters(): [string, Tensor][] {
     return [['weight', this.weight], ['bias', this.bias]];

@@ -1,8 +1,12 @@
 // Sequential: a stack of layers applied in order, with PyTorch's state_dict naming ("<index>.<name>") so a
 // saved model maps one-to-one onto the equivalent torch.nn.Sequential. The per-example input shape
 // ([C, H, W]) is part of the model: forward checks it, and rejects NaN or infinite inputs at the boundary.
+// forward runs each Conv2D → ReLU → MaxPool2D(2) run of layers as one fused op (same values and gradients).
 import { assertFinite, shapeStr, type Tensor } from '../engine/tensor.js';
+import { ReLU } from './activations.js';
+import { Conv2D } from './conv2d.js';
 import type { Layer, LayerSpec } from './layer.js';
+import { MaxPool2D } from './pool.js';
 
 export interface ModelSpec {
   /** Per-example input shape, e.g. [1, 28, 28]. */
@@ -18,12 +22,25 @@ export interface ModelSpec {
  */
 export class Sequential {
   training = true;
+  /**
+   * Run Conv2D → ReLU → MaxPool2D(2) as one op (conv2dReluMaxPool) in forward. Turn off to run every layer's own
+   * op (forwardAll always does, since it returns each layer's output).
+   */
+  fuse = true;
   constructor(readonly input: number[], readonly layers: Layer[]) {}
 
   forward(x: Tensor): Tensor {
     this.checkInput(x);
     let h = x;
-    for (const layer of this.layers) h = layer.forward(h);
+    const ls = this.layers;
+    for (let i = 0; i < ls.length; i++) {
+      if (this.fuse && isConvReluPool(ls[i], ls[i + 1], ls[i + 2])) {
+        h = (ls[i] as Conv2D).forwardReluPool(h);
+        i += 2;
+      } else {
+        h = ls[i].forward(h);
+      }
+    }
     return h;
   }
 
@@ -85,4 +102,9 @@ export class Sequential {
   spec(): ModelSpec {
     return { input: this.input.slice(), layers: this.layers.map((l) => l.spec()) };
   }
+}
+
+/** Whether three consecutive layers are a convolution, ReLU and 2×2/stride-2 max pooling (conv2dReluMaxPool). */
+function isConvReluPool(a: Layer | undefined, b: Layer | undefined, c: Layer | undefined): boolean {
+  return a instanceof Conv2D && b instanceof ReLU && c instanceof MaxPool2D && c.kernel === 2 && c.stride === 2 && c.padding === 0;
 }

@@ -48,6 +48,18 @@ const cases: Record<keyof typeof o.allOps, Case[]> = {
       f: ([x, w, b]) => o.conv2d(x, w, b),
     },
   ],
+  conv2dReluMaxPool: [
+    {
+      name: 'stride 1, padding 1, odd output (7×6 → 3×3)',
+      inputs: () => [rand([2, 2, 7, 6], 52), rand([3, 2, 3, 2], 53), rand([3], 54)],
+      f: ([x, w, b]) => o.conv2dReluMaxPool(x, w, b, { padding: 1 }),
+    },
+    {
+      name: 'stride 2',
+      inputs: () => [rand([2, 3, 9, 9], 55), rand([4, 3, 3, 3], 56), rand([4], 57)],
+      f: ([x, w, b]) => o.conv2dReluMaxPool(x, w, b, { stride: 2 }),
+    },
+  ],
   maxPool2d: [
     { name: '2×2', inputs: () => [distinct([2, 3, 6, 6], 32)], f: ([x]) => o.maxPool2d(x, { kernel: 2 }) },
     { name: '3×3 stride 2 padding 1', inputs: () => [distinct([2, 2, 7, 7], 33)], f: ([x]) => o.maxPool2d(x, { kernel: 3, stride: 2, padding: 1 }) },

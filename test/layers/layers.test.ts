@@ -1,15 +1,17 @@
 // Every layer passes a float64 finite-difference check for its input and each parameter; modes and specs behave.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { gradcheck } from '../../src/engine/gradcheck.js';
 import { Rng } from '../../src/engine/random.js';
-import { noGrad } from '../../src/engine/tape.js';
+import { convOps } from '../../src/engine/ops/conv.js';
+import { softmaxCrossEntropy } from '../../src/engine/ops/loss.js';
+import { grad, noGrad } from '../../src/engine/tape.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { Flatten, Maxout, ReLU, Sigmoid, Tanh } from '../../src/layers/activations.js';
 import { BatchNorm } from '../../src/layers/batchnorm.js';
 import { Conv2D } from '../../src/layers/conv2d.js';
 import { Dense } from '../../src/layers/dense.js';
 import { Dropout } from '../../src/layers/dropout.js';
-import type { Layer } from '../../src/layers/layer.js';
+import type { Layer, LayerSpec } from '../../src/layers/layer.js';
 import { AvgPool2D, MaxPool2D } from '../../src/layers/pool.js';
 import { Sequential } from '../../src/layers/sequential.js';
 import { buildModel } from '../../src/layers/spec.js';
@@ -64,6 +66,43 @@ describe('every layer passes a float64 finite-difference check (input and parame
     const params = m.parameters().map(([, t]) => t);
     const r = gradcheck(([x]) => m.forward(x), [rand([3, 1, 8, 8], 14, 0, 1), ...params]);
     r.maxRelError.forEach((e) => expect(e).toBeLessThan(1e-6));
+  });
+});
+
+describe('Sequential fuses Conv2D → ReLU → MaxPool2D(2) into one op', () => {
+  /** Logits and the gradient of a loss with respect to the input and every parameter. */
+  function run(m: Sequential, x: Tensor) {
+    const xi = x.detach().requireGrad();
+    const logits = m.forward(xi);
+    const params = m.parameters().map(([, t]) => t);
+    const gs = grad(softmaxCrossEntropy(logits, [3, 1, 4, 1, 5]), [xi, ...params]);
+    return [logits, ...gs].map((t) => Array.from(t.data));
+  }
+
+  it('the cnn gives the same logits and gradients fused and unfused (float32 wasm kernels, float64 reference)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const m = buildModel(zooSpec('cnn'), { seed: 6, dtype });
+      const x = Tensor.uniform([5, 1, 28, 28], 0, 1, new Rng(16), dtype);
+      const fwd = vi.spyOn(convOps.conv2dReluMaxPool, 'forward');
+      const fused = run(m, x);
+      expect(fwd).toHaveBeenCalledTimes(2); // both conv blocks of the cnn
+      fwd.mockRestore();
+      m.fuse = false;
+      const plain = run(m, x);
+      fused.forEach((a, i) => expect(a, `${dtype} output ${i}`).toEqual(plain[i]));
+    }
+  });
+
+  it('leaves other runs alone: 3×3 pooling, or a layer between the convolution and the ReLU', () => {
+    const fwd = vi.spyOn(convOps.conv2dReluMaxPool, 'forward');
+    for (const layers of [
+      [{ type: 'conv2d', in: 1, out: 2, kernel: 3 }, { type: 'relu' }, { type: 'maxpool2d', kernel: 3 }],
+      [{ type: 'conv2d', in: 1, out: 2, kernel: 3 }, { type: 'batchnorm2d', features: 2 }, { type: 'relu' }, { type: 'maxpool2d', kernel: 2 }],
+    ] as LayerSpec[][]) {
+      buildModel({ input: [1, 9, 9], layers }, { seed: 7 }).forward(Tensor.uniform([2, 1, 9, 9], 0, 1, new Rng(17)));
+    }
+    expect(fwd).not.toHaveBeenCalled();
+    fwd.mockRestore();
   });
 });
 

@@ -298,6 +298,32 @@ function conv2dBackward(
   }
 }
 
+/** The geometry of 2×2/stride-2 max pooling over a convolution's output [OC, OH, OW] (g: the convolution's). */
+export function pool2Window(g: Window2d, OC: number): Window2d {
+  return { C: OC, H: g.OH, W: g.OW, KH: 2, KW: 2, stride: 2, pad: 0, OH: g.OH >> 1, OW: g.OW >> 1 };
+}
+
+const like = (a: Data, n: number): Data => (a instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
+
+// The fused block as the three kernels in turn; pooling before ReLU gives the same values (ReLU is monotone) and
+// the argmax of the convolution's output itself.
+function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array): void {
+  const y = like(out, N * OC * g.OH * g.OW);
+  conv2dForward(x, N, g, w, OC, b, y);
+  maxPoolForward(y, N, pool2Window(g, OC), out, argmax);
+  reluForward(out, out);
+}
+
+// dY = dOut at each window's maximum where the block's output is positive (ReLU passes it), else 0.
+function conv2dReluPoolBackward(
+  x: Data, N: number, g: Window2d, w: Data, OC: number, out: Data, argmax: Int32Array, dOut: Data,
+  dx: Data | null, dw: Data | null, db: Data | null,
+): void {
+  const dy = like(dOut, N * OC * g.OH * g.OW);
+  for (let o = 0; o < out.length; o++) if (out[o] > 0) dy[argmax[o]] = dOut[o];
+  conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
+}
+
 function reluForward(x: Data, out: Data): void {
   // (v + |v|)/2 is max(v, 0) without a branch: on the random signs of activations a branch mispredicts half the time
   for (let i = 0; i < x.length; i++) {
@@ -320,6 +346,8 @@ export const referenceKernels: Kernels = {
   avgPoolBackward,
   conv2dForward,
   conv2dBackward,
+  conv2dReluPoolForward,
+  conv2dReluPoolBackward,
   reluForward,
   reluBackward,
   getThreads: () => 1,

@@ -42,12 +42,13 @@ interface WasmExports {
   relu_bwd(g: number, x: number, dx: number, n: number): void;
   maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number): void;
   maxpool_bwd(g: number, arg: number, n: number, dx: number): void;
+  unpool_relu(g: number, out: number, arg: number, n: number, base: number, dst: number): void;
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
 }
 
 const exportNames: (keyof WasmExports)[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd',
+  'pack', 'gemm_packed', 'zero_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'unpool_relu', 'conv_fwd', 'conv_bwd',
 ];
 
 const MR = 4; // rows per A panel: must match gemm.wat
@@ -260,7 +261,7 @@ class Threads {
 
 /** The convolution, ReLU and pooling kernels over one instance; float64 or unsupported geometry → the reference. */
 function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<Kernels,
-  'conv2dForward' | 'conv2dBackward' | 'reluForward' | 'reluBackward' | 'maxPoolForward' | 'maxPoolBackward'> {
+  'conv2dForward' | 'conv2dBackward' | 'conv2dReluPoolForward' | 'conv2dReluPoolBackward' | 'reluForward' | 'reluBackward' | 'maxPoolForward' | 'maxPoolBackward'> {
   const ref = referenceKernels;
   /** Images per chunk: enough to make one wide GEMM, few enough that the chunk's buffers stay a few MiB. */
   const chunkOf = (N: number, CKK: number, L: number) => Math.max(1, Math.min(N, Math.floor(COLS_TARGET / (CKK * L))));
@@ -268,18 +269,22 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   /** Images per outer step: bounds the memory a batch's input and output take in linear memory. */
   const SUPER = 512;
 
-  function conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void {
+  /**
+   * The batched convolution; with `argmax`, fused with ReLU and 2×2/2 max pooling: y is then the pooled output
+   * [N, OC, ⌊OH/2⌋, ⌊OW/2⌋] and the convolution's own output never leaves the threads' work buffers.
+   */
+  function convForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data, argmax: Int32Array | null): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;
-    if (g.stride !== 1 || !isF32(x, w, b, y)) return ref.conv2dForward(x, N, g, w, OC, b, y);
     const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W;
+    const YL = argmax ? (OH >> 1) * (OW >> 1) : L; // output floats per image and channel
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
     const nb = chunkOf(Math.ceil(S / T), CKK, L);
     const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, OC * nb * L, 32];
-    const at = layout(S * CHW, S * OC * L, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
-    const [xin, yout, wRaw, wPack, bias] = at;
-    if (!mem.ensure(at[at.length - 1])) return ref.conv2dForward(x, N, g, w, OC, b, y);
-    const f32 = mem.f32;
+    const at = layout(S * CHW, S * OC * YL, argmax ? S * OC * YL : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
+    const [xin, yout, argOut, wRaw, wPack, bias] = at;
+    if (!mem.ensure(at[at.length - 1])) return false;
+    const { f32, i32 } = mem;
     f32.set(w.subarray(0, OC * CKK), wRaw / 4);
     f32.set(b.subarray(0, OC), bias / 4);
     ex.pack(wRaw, CKK, 1, OC, CKK, wPack, 4);
@@ -287,18 +292,36 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
       const sn = Math.min(S, N - s0);
       f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
       pool.run('conv_fwd', splitRange(sn, T), (t, [n0, n1]) => {
-        const [cols, bPack, cbuf, scr] = at.slice(5 + 4 * t, 9 + 4 * t);
-        return [xin, yout, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wPack, bias, cols, bPack, cbuf, scr];
+        const [cols, bPack, cbuf, scr] = at.slice(6 + 4 * t, 10 + 4 * t);
+        return [xin, yout, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wPack, bias, cols, bPack, cbuf, scr,
+          argmax ? argOut : 0, s0 * OC * L];
       });
-      y.set(f32.subarray(yout / 4, yout / 4 + sn * OC * L), s0 * OC * L);
+      y.set(f32.subarray(yout / 4, yout / 4 + sn * OC * YL), s0 * OC * YL);
+      if (argmax) argmax.set(i32.subarray(argOut / 4, argOut / 4 + sn * OC * YL), s0 * OC * YL);
+    }
+    return true;
+  }
+
+  function conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void {
+    if (g.stride !== 1 || !isF32(x, w, b, y) || !convForward(x, N, g, w, OC, b, y, null)) ref.conv2dForward(x, N, g, w, OC, b, y);
+  }
+
+  function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array): void {
+    if (g.stride !== 1 || g.OH < 2 || g.OW < 2 || !isF32(x, w, b, out) || !convForward(x, N, g, w, OC, b, out, argmax)) {
+      ref.conv2dReluPoolForward(x, N, g, w, OC, b, out, argmax);
     }
   }
 
-  function conv2dBackward(
-    x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null,
-  ): void {
+  /**
+   * The batched convolution's backward. `fillDy(s0, sn, dyin)` writes the upstream gradient of images
+   * [s0, s0 + sn) into linear memory at byte address dyin ([sn, OC, OH, OW]); `extra` is the float count of
+   * linear memory it needs (laid out before the work buffers, at the address passed as its fourth argument).
+   */
+  function convBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, dx: Data | null, dw: Data | null, db: Data | null,
+    extra: number, fillDy: (s0: number, sn: number, dyin: number, extraAt: number) => void,
+  ): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;
-    if (g.stride !== 1 || !isF32(x, w, dy, dx, dw, db)) return ref.conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
     const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W;
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
@@ -306,10 +329,10 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     const NL = nb * L;
     // per thread: dwAcc, dbAcc, cols (also dCols), dyP, aPack, bPack, scratch
     const perThread = [OC * CKK, OC, CKK * NL, OC * NL, Math.ceil(OC / 4) * 4 * NL, Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC), 32];
-    const at = layout(dw ? S * CHW : 0, S * OC * L, dx ? S * CHW : 0, OC * CKK, dx ? Math.ceil(CKK / 4) * 4 * OC : 0, ...repeat(perThread, T));
-    const [xin, dyin, dxout, wRaw, wtPack] = at;
-    const slot = (t: number) => at.slice(5 + 7 * t, 12 + 7 * t);
-    if (!mem.ensure(at[at.length - 1])) return ref.conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
+    const at = layout(dw ? S * CHW : 0, S * OC * L, dx ? S * CHW : 0, OC * CKK, dx ? Math.ceil(CKK / 4) * 4 * OC : 0, extra, ...repeat(perThread, T));
+    const [xin, dyin, dxout, wRaw, wtPack, extraAt] = at;
+    const slot = (t: number) => at.slice(6 + 7 * t, 13 + 7 * t);
+    if (!mem.ensure(at[at.length - 1])) return false;
     const f32 = mem.f32;
     if (dx) {
       f32.set(w.subarray(0, OC * CKK), wRaw / 4);
@@ -322,7 +345,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     }
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
-      f32.set(dy.subarray(s0 * OC * L, (s0 + sn) * OC * L), dyin / 4);
+      fillDy(s0, sn, dyin, extraAt);
       if (dw) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
       pool.run('conv_bwd', splitRange(sn, T), (t, [n0, n1]) => {
         const [dwAcc, dbAcc, cols, dyP, aPack, bPack, scr] = slot(t);
@@ -341,6 +364,37 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     };
     if (dw) sumSlots(dw, 0, OC * CKK);
     if (db) sumSlots(db, 1, OC);
+    return true;
+  }
+
+  function conv2dBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null,
+  ): void {
+    const YL = OC * g.OH * g.OW; // floats of dy per image
+    const ok = g.stride === 1 && isF32(x, w, dy, dx, dw, db) &&
+      convBackward(x, N, g, w, OC, dx, dw, db, 0, (s0, sn, dyin) => mem.f32.set(dy.subarray(s0 * YL, (s0 + sn) * YL), dyin / 4));
+    if (!ok) ref.conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
+  }
+
+  function conv2dReluPoolBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, out: Data, argmax: Int32Array, dOut: Data,
+    dx: Data | null, dw: Data | null, db: Data | null,
+  ): void {
+    const YL = OC * g.OH * g.OW, PL = OC * (g.OH >> 1) * (g.OW >> 1); // floats per image before and after pooling
+    const S = Math.min(N, SUPER);
+    // dy for a super-chunk: zero, then each pooled gradient to its window's maximum where the pooled value is > 0
+    const fillDy = (s0: number, sn: number, dyin: number, extraAt: number) => {
+      const [gIn, outIn, argIn] = [extraAt, extraAt + 4 * S * PL, extraAt + 8 * S * PL];
+      const { f32, i32 } = mem;
+      f32.set(dOut.subarray(s0 * PL, (s0 + sn) * PL), gIn / 4);
+      f32.set(out.subarray(s0 * PL, (s0 + sn) * PL), outIn / 4);
+      i32.set(argmax.subarray(s0 * PL, (s0 + sn) * PL), argIn / 4);
+      ex.zero_f32(dyin, sn * YL);
+      ex.unpool_relu(gIn, outIn, argIn, sn * PL, s0 * YL, dyin);
+    };
+    const ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, out, dOut, dx, dw, db) &&
+      convBackward(x, N, g, w, OC, dx, dw, db, 3 * S * PL, fillDy);
+    if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, out, argmax, dOut, dx, dw, db);
   }
 
   function reluForward(x: Data, out: Data): void {
@@ -403,7 +457,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     dx.set(f32.subarray(d / 4, d / 4 + dx.length));
   }
 
-  return { conv2dForward, conv2dBackward, reluForward, reluBackward, maxPoolForward, maxPoolBackward };
+  return { conv2dForward, conv2dBackward, conv2dReluPoolForward, conv2dReluPoolBackward, reluForward, reluBackward, maxPoolForward, maxPoolBackward };
 }
 
 /**

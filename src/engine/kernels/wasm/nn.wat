@@ -284,7 +284,7 @@
       (br_if $ms (i32.lt_u (local.get $m) (local.get $M)))))
 
   ;; out = max(x, 0) (NaN stays NaN, as in the reference).
-  (func (export "relu_fwd") (param $x i32) (param $out i32) (param $n i32)
+  (func $relu_fwd (export "relu_fwd") (param $x i32) (param $out i32) (param $n i32)
     (local $e i32) (local $v f32)
     (local.set $e (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (block $v_done
@@ -330,7 +330,7 @@
   ;; 2×2 max pooling, stride 2, no padding, over NC planes of H×W: out[p, oh, ow] and arg = the flat index
   ;; (into x, counting from `base`) of the window's maximum, first in row-major order on ties (strict >).
   ;; Four outputs per step: two 8-float loads per input row, split into even and odd columns by shuffles.
-  (func (export "maxpool2_fwd")
+  (func $maxpool2_fwd (export "maxpool2_fwd")
     (param $x i32) (param $NC i32) (param $H i32) (param $W i32) (param $OH i32) (param $OW i32)
     (param $out i32) (param $arg i32) (param $base i32)
     (local $p i32) (local $oh i32) (local $ow i32) (local $ow4 i32) (local $r0 i32) (local $r1 i32) (local $i0 i32)
@@ -418,19 +418,94 @@
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $ps))))
 
+  ;; The fused epilogue of conv_fwd for a convolution followed by ReLU and 2×2/2 max pooling. src is a chunk's GEMM
+  ;; output [OC, nc, OH, OW]; per (channel a, image b) plane: add bias[a] in place, pool it (maxpool2_fwd, so the
+  ;; maximum and its first-on-ties index are those of the convolution's output), then ReLU the pooled values.
+  ;; Writes dst [nc, OC, OH/2, OW/2] and arg, the flat index of each maximum into the convolution's output
+  ;; [N, OC, OH, OW] counting from image 0 of the chunk, plus argBase. max(relu(z)) = relu(max(z)), so the values
+  ;; equal ReLU then pooling; only the conv output's full-size tensor is never written.
+  (func $pool2_bias_relu
+    (param $src i32) (param $OC i32) (param $nc i32) (param $OH i32) (param $OW i32)
+    (param $dst i32) (param $arg i32) (param $bias i32) (param $argBase i32)
+    (local $a i32) (local $b i32) (local $L i32) (local $PH i32) (local $PW i32) (local $PL i32)
+    (local $p i32) (local $e i32) (local $bv v128) (local $bs f32) (local $o i32)
+    (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
+    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
+    (local.set $PL (i32.mul (local.get $PH) (local.get $PW)))
+    (loop $as
+      (local.set $bs (f32.load (i32.add (local.get $bias) (i32.shl (local.get $a) (i32.const 2)))))
+      (local.set $bv (f32x4.splat (local.get $bs)))
+      (local.set $b (i32.const 0))
+      (loop $bs_
+        ;; the plane of (a, b) in src, biased in place
+        (local.set $p (i32.add (local.get $src)
+          (i32.shl (i32.mul (i32.add (i32.mul (local.get $a) (local.get $nc)) (local.get $b)) (local.get $L)) (i32.const 2))))
+        (local.set $e (i32.add (local.get $p) (i32.shl (i32.and (local.get $L) (i32.const -4)) (i32.const 2))))
+        (block $v_done
+          (loop $v
+            (br_if $v_done (i32.ge_u (local.get $p) (local.get $e)))
+            (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $bv)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (br $v)))
+        (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $L) (i32.const 3)) (i32.const 2))))
+        (block $t_done
+          (loop $t
+            (br_if $t_done (i32.ge_u (local.get $p) (local.get $e)))
+            (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (local.get $bs)))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $t)))
+        ;; output plane (b, a): element offset o in dst and arg
+        (local.set $o (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OC)) (local.get $a)) (local.get $PL)))
+        (call $maxpool2_fwd
+          (i32.sub (local.get $p) (i32.shl (local.get $L) (i32.const 2)))
+          (i32.const 1) (local.get $OH) (local.get $OW) (local.get $PH) (local.get $PW)
+          (i32.add (local.get $dst) (i32.shl (local.get $o) (i32.const 2)))
+          (i32.add (local.get $arg) (i32.shl (local.get $o) (i32.const 2)))
+          (i32.add (local.get $argBase)
+            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OC)) (local.get $a)) (local.get $L))))
+        (call $relu_fwd
+          (i32.add (local.get $dst) (i32.shl (local.get $o) (i32.const 2)))
+          (i32.add (local.get $dst) (i32.shl (local.get $o) (i32.const 2)))
+          (local.get $PL))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $bs_ (i32.lt_u (local.get $b) (local.get $nc))))
+      (local.set $a (i32.add (local.get $a) (i32.const 1)))
+      (br_if $as (i32.lt_u (local.get $a) (local.get $OC)))))
+
+  ;; The gradient of ReLU then 2×2/2 max pooling, scattered into a zeroed convolution-output gradient:
+  ;; dst[arg[i] − base] = g[i] where out[i] > 0, for i < n (the windows do not overlap: a store, not an add).
+  (func (export "unpool_relu") (param $g i32) (param $out i32) (param $arg i32) (param $n i32) (param $base i32) (param $dst i32)
+    (local $e i32)
+    (local.set $e (i32.add (local.get $g) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $g) (local.get $e)))
+        (if (f32.gt (f32.load (local.get $out)) (f32.const 0))
+          (then
+            (f32.store
+              (i32.add (local.get $dst) (i32.shl (i32.sub (i32.load (local.get $arg)) (local.get $base)) (i32.const 2)))
+              (f32.load (local.get $g)))))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $arg (i32.add (local.get $arg) (i32.const 4)))
+        (br $l))))
+
   ;; A stride-1 convolution forward over images [n0, n1) of a batch, in chunks of nb images; each thread calls
   ;; this on its own image range with its own work buffers. x [N, C, H, W] and y [N, OC, OH, OW] at $x / $y;
   ;; wPack: W [OC, C·KH·KW] packed in 4-row panels; bias: OC floats. Work buffers: cols [CKK, nb·L],
   ;; bPack (its 8-column panels), cbuf [OC, nb·L], scr 128 bytes. Per chunk: im2col → pack (in one pass when OW is
-  ;; a multiple of 8) → one GEMM → permute
-  ;; to NCHW adding the bias. Each output depends only on its own image, so any split gives the same bits.
+  ;; a multiple of 8) → one GEMM → permute to NCHW adding the bias. With $arg ≠ 0 the epilogue is
+  ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and arg its argmax (offset by argBase).
+  ;; Each output depends only on its own image, so any split gives the same bits.
   (func (export "conv_fwd")
     (param $x i32) (param $y i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
     (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wPack i32) (param $bias i32)
-    (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32)
-    (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32)
+    (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32) (param $arg i32) (param $argBase i32)
+    (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $PL i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $PL (i32.mul (i32.shr_u (local.get $OH) (i32.const 1)) (i32.shr_u (local.get $OW) (i32.const 1))))
     (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
     (local.set $CHW (i32.mul (i32.mul (local.get $C) (local.get $H)) (local.get $W)))
     (block $done
@@ -454,9 +529,17 @@
               (local.get $OH) (local.get $OW) (local.get $bPack) (local.get $nc))))
         (call $gemm_packed (local.get $OC) (local.get $NL) (local.get $CKK) (local.get $wPack) (local.get $bPack)
           (local.get $cbuf) (local.get $NL) (i32.const 0) (local.get $scr))
-        (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
-          (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
-          (local.get $bias))
+        (if (local.get $arg)
+          (then
+            (call $pool2_bias_relu (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
+              (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
+              (i32.add (local.get $arg) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
+              (local.get $bias)
+              (i32.add (local.get $argBase) (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)))))
+          (else
+            (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
+              (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
+              (local.get $bias))))
         (local.set $n0 (i32.add (local.get $n0) (local.get $nc)))
         (br $chunks))))
 
