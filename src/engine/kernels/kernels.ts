@@ -51,13 +51,15 @@ export interface Kernels {
   conv2dBackward(x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null): void;
   /**
    * conv2dForward, ReLU and 2×2/stride-2 max pooling in one pass (the cnn's block): out [N, OC, ⌊OH/2⌋, ⌊OW/2⌋],
-   * argmax[o] = the flat index into the convolution's output [N, OC, OH, OW] of each window's maximum (first on
-   * ties). Equal to the three kernels in turn; the full-size convolution output is never materialised.
+   * argmax[o] = the offset (oh·OW + ow) within its (image, channel) plane of the convolution's output of each
+   * window's maximum (first on ties). Equal to the three kernels in turn; the full-size convolution output is
+   * never materialised.
    */
   conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array): void;
   /**
    * The gradients of conv2dReluPoolForward for upstream dOut (out and argmax from the forward): the convolution's
-   * upstream gradient is dOut[o] at argmax[o] where out[o] > 0 and 0 elsewhere, then as conv2dBackward.
+   * upstream gradient is dOut[o] at argmax[o] of o's plane where out[o] > 0 and 0 elsewhere, then as
+   * conv2dBackward.
    */
   conv2dReluPoolBackward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, out: Data, argmax: Int32Array, dOut: Data,

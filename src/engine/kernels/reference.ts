@@ -312,6 +312,9 @@ function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: num
   conv2dForward(x, N, g, w, OC, b, y);
   maxPoolForward(y, N, pool2Window(g, OC), out, argmax);
   reluForward(out, out);
+  // from flat indices into y to offsets within each (image, channel) plane
+  const PL = (g.OH >> 1) * (g.OW >> 1), L = g.OH * g.OW;
+  for (let o = 0; o < argmax.length; o++) argmax[o] -= Math.floor(o / PL) * L;
 }
 
 // dY = dOut at each window's maximum where the block's output is positive (ReLU passes it), else 0.
@@ -320,7 +323,8 @@ function conv2dReluPoolBackward(
   dx: Data | null, dw: Data | null, db: Data | null,
 ): void {
   const dy = like(dOut, N * OC * g.OH * g.OW);
-  for (let o = 0; o < out.length; o++) if (out[o] > 0) dy[argmax[o]] = dOut[o];
+  const PL = (g.OH >> 1) * (g.OW >> 1), L = g.OH * g.OW;
+  for (let o = 0; o < out.length; o++) if (out[o] > 0) dy[Math.floor(o / PL) * L + argmax[o]] = dOut[o];
   conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
 }
 

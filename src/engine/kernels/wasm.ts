@@ -40,15 +40,14 @@ interface WasmExports {
   zero_f32(dst: number, n: number): void;
   relu_fwd(x: number, out: number, n: number): void;
   relu_bwd(g: number, x: number, dx: number, n: number): void;
-  maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number): void;
+  maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number, pidx: number): void;
   maxpool_bwd(g: number, arg: number, n: number, dx: number): void;
-  unpool_relu(g: number, out: number, arg: number, n: number, base: number, dst: number): void;
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
 }
 
 const exportNames: (keyof WasmExports)[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'unpool_relu', 'conv_fwd', 'conv_bwd',
+  'pack', 'gemm_packed', 'zero_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd',
 ];
 
 const MR = 4; // rows per A panel: must match gemm.wat
@@ -280,7 +279,8 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
     const nb = chunkOf(Math.ceil(S / T), CKK, L);
-    const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, OC * nb * L, 32];
+    // per thread: cols, bPack, cbuf, scratch, and the pooled values and argmax before their permutation
+    const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, OC * nb * L, 32, argmax ? 2 * OC * nb * YL : 0];
     const at = layout(S * CHW, S * OC * YL, argmax ? S * OC * YL : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
     const [xin, yout, argOut, wRaw, wPack, bias] = at;
     if (!mem.ensure(at[at.length - 1])) return false;
@@ -292,9 +292,9 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
       const sn = Math.min(S, N - s0);
       f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
       pool.run('conv_fwd', splitRange(sn, T), (t, [n0, n1]) => {
-        const [cols, bPack, cbuf, scr] = at.slice(6 + 4 * t, 10 + 4 * t);
+        const [cols, bPack, cbuf, scr, tmp] = at.slice(6 + 5 * t, 11 + 5 * t);
         return [xin, yout, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wPack, bias, cols, bPack, cbuf, scr,
-          argmax ? argOut : 0, s0 * OC * L];
+          argmax ? argOut : 0, tmp];
       });
       y.set(f32.subarray(yout / 4, yout / 4 + sn * OC * YL), s0 * OC * YL);
       if (argmax) argmax.set(i32.subarray(argOut / 4, argOut / 4 + sn * OC * YL), s0 * OC * YL);
@@ -313,27 +313,30 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   }
 
   /**
-   * The batched convolution's backward. `fillDy(s0, sn, dyin)` writes the upstream gradient of images
-   * [s0, s0 + sn) into linear memory at byte address dyin ([sn, OC, OH, OW]); `extra` is the float count of
-   * linear memory it needs (laid out before the work buffers, at the address passed as its fourth argument).
+   * The batched convolution's backward for upstream dy [N, OC, OH, OW], or, for a fused block (`pooled`), from
+   * the block's output, argmax and upstream gradient [N, OC, ⌊OH/2⌋, ⌊OW/2⌋]: each thread then builds its
+   * chunks' dY in its own work buffer. False when linear memory cannot hold the problem.
    */
   function convBackward(
-    x: Data, N: number, g: Window2d, w: Data, OC: number, dx: Data | null, dw: Data | null, db: Data | null,
-    extra: number, fillDy: (s0: number, sn: number, dyin: number, extraAt: number) => void,
+    x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data | null, dx: Data | null, dw: Data | null, db: Data | null,
+    pooled: { out: Data; argmax: Int32Array; dOut: Data } | null,
   ): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;
-    const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W;
+    const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W, PL = (OH >> 1) * (OW >> 1);
+    const YL = pooled ? PL : L; // upstream floats per image and channel
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
     const nb = chunkOf(Math.ceil(S / T), CKK, L);
     const NL = nb * L;
     // per thread: dwAcc, dbAcc, cols (also dCols), dyP, aPack, bPack, scratch
     const perThread = [OC * CKK, OC, CKK * NL, OC * NL, Math.ceil(OC / 4) * 4 * NL, Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC), 32];
-    const at = layout(dw ? S * CHW : 0, S * OC * L, dx ? S * CHW : 0, OC * CKK, dx ? Math.ceil(CKK / 4) * 4 * OC : 0, extra, ...repeat(perThread, T));
-    const [xin, dyin, dxout, wRaw, wtPack, extraAt] = at;
-    const slot = (t: number) => at.slice(6 + 7 * t, 13 + 7 * t);
+    const up = S * OC * YL;
+    const at = layout(dw ? S * CHW : 0, up, pooled ? up : 0, pooled ? up : 0, dx ? S * CHW : 0, OC * CKK,
+      dx ? Math.ceil(CKK / 4) * 4 * OC : 0, ...repeat(perThread, T));
+    const [xin, dyin, outIn, argIn, dxout, wRaw, wtPack] = at;
+    const slot = (t: number) => at.slice(7 + 7 * t, 14 + 7 * t);
     if (!mem.ensure(at[at.length - 1])) return false;
-    const f32 = mem.f32;
+    const { f32, i32 } = mem;
     if (dx) {
       f32.set(w.subarray(0, OC * CKK), wRaw / 4);
       ex.pack(wRaw, 1, CKK, CKK, OC, wtPack, 4); // Wᵀ as the A operand: row i of Wᵀ is column i of W
@@ -345,12 +348,18 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     }
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
-      fillDy(s0, sn, dyin, extraAt);
+      const span = (a: { subarray(b: number, e: number): ArrayLike<number> }) => a.subarray(s0 * OC * YL, (s0 + sn) * OC * YL);
+      f32.set(span(pooled ? pooled.dOut : dy!), dyin / 4);
+      if (pooled) {
+        f32.set(span(pooled.out), outIn / 4);
+        i32.set(span(pooled.argmax), argIn / 4);
+      }
       if (dw) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
       pool.run('conv_bwd', splitRange(sn, T), (t, [n0, n1]) => {
         const [dwAcc, dbAcc, cols, dyP, aPack, bPack, scr] = slot(t);
         return [xin, dyin, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wtPack,
-          dx ? dxout : 0, dw ? dwAcc : 0, db ? dbAcc : 0, cols, dyP, aPack, bPack, scr];
+          dx ? dxout : 0, dw ? dwAcc : 0, db ? dbAcc : 0, cols, dyP, aPack, bPack, scr,
+          ...(pooled ? [dyin, outIn, argIn] : [0, 0, 0])];
       });
       if (dx) dx.set(f32.subarray(dxout / 4, dxout / 4 + sn * CHW), s0 * CHW);
     }
@@ -370,9 +379,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   function conv2dBackward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null,
   ): void {
-    const YL = OC * g.OH * g.OW; // floats of dy per image
-    const ok = g.stride === 1 && isF32(x, w, dy, dx, dw, db) &&
-      convBackward(x, N, g, w, OC, dx, dw, db, 0, (s0, sn, dyin) => mem.f32.set(dy.subarray(s0 * YL, (s0 + sn) * YL), dyin / 4));
+    const ok = g.stride === 1 && isF32(x, w, dy, dx, dw, db) && convBackward(x, N, g, w, OC, dy, dx, dw, db, null);
     if (!ok) ref.conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
   }
 
@@ -380,20 +387,8 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     x: Data, N: number, g: Window2d, w: Data, OC: number, out: Data, argmax: Int32Array, dOut: Data,
     dx: Data | null, dw: Data | null, db: Data | null,
   ): void {
-    const YL = OC * g.OH * g.OW, PL = OC * (g.OH >> 1) * (g.OW >> 1); // floats per image before and after pooling
-    const S = Math.min(N, SUPER);
-    // dy for a super-chunk: zero, then each pooled gradient to its window's maximum where the pooled value is > 0
-    const fillDy = (s0: number, sn: number, dyin: number, extraAt: number) => {
-      const [gIn, outIn, argIn] = [extraAt, extraAt + 4 * S * PL, extraAt + 8 * S * PL];
-      const { f32, i32 } = mem;
-      f32.set(dOut.subarray(s0 * PL, (s0 + sn) * PL), gIn / 4);
-      f32.set(out.subarray(s0 * PL, (s0 + sn) * PL), outIn / 4);
-      i32.set(argmax.subarray(s0 * PL, (s0 + sn) * PL), argIn / 4);
-      ex.zero_f32(dyin, sn * YL);
-      ex.unpool_relu(gIn, outIn, argIn, sn * PL, s0 * YL, dyin);
-    };
     const ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, out, dOut, dx, dw, db) &&
-      convBackward(x, N, g, w, OC, dx, dw, db, 3 * S * PL, fillDy);
+      convBackward(x, N, g, w, OC, null, dx, dw, db, { out, argmax, dOut });
     if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, out, argmax, dOut, dx, dw, db);
   }
 
@@ -437,7 +432,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     for (let p0 = 0; p0 < planes; p0 += per) {
       const np = Math.min(per, planes - p0);
       f32.set(x.subarray(p0 * HW, (p0 + np) * HW), xin / 4);
-      ex.maxpool2_fwd(xin, np, H, W, OH, OW, o, arg, p0 * HW);
+      ex.maxpool2_fwd(xin, np, H, W, OH, OW, o, arg, p0 * HW, HW);
       out.set(f32.subarray(o / 4, o / 4 + np * OHW), p0 * OHW);
       argmax.set(i32.subarray(arg / 4, arg / 4 + np * OHW), p0 * OHW);
     }

@@ -56,7 +56,7 @@ export const convOps = {
 
   // The cnn's block, maxPool2d(relu(conv2d(x, w, b)), 2) as one op: the same values and gradients as the three ops
   // in turn, without writing (and reading back, and keeping for backward) the full-size convolution output and
-  // its ReLU. Saved: argmax, the flat index into the convolution's output of each 2×2 window's maximum.
+  // its ReLU. Saved: argmax, where in its plane of the convolution's output each 2×2 window's maximum is.
   conv2dReluMaxPool: {
     name: 'conv2dReluMaxPool',
     forward([x, w, b], { stride, padding }) {
@@ -67,7 +67,7 @@ export const convOps = {
       kernels().conv2dReluPoolForward(x.data, N, g, w.data, OC, b.data, out.data, argmax);
       return { out, saved: argmax };
     },
-    // dY[argmax[o]] = dOut[o]·[out[o] > 0] (pooling routes to the winner, ReLU passes positives), then as conv2d
+    // dY at o's window maximum = dOut[o]·[out[o] > 0] (pooling routes to the winner, ReLU passes positives), then as conv2d
     backward(dOut, { inputs: [x, w, b], out, attrs: { stride, padding }, saved: argmax, needs }) {
       const { N, OC, g } = convGeometry('conv2dReluMaxPool', x, w, b, stride, padding);
       const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;

@@ -327,12 +327,13 @@
         (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
         (br $t))))
 
-  ;; 2×2 max pooling, stride 2, no padding, over NC planes of H×W: out[p, oh, ow] and arg = the flat index
-  ;; (into x, counting from `base`) of the window's maximum, first in row-major order on ties (strict >).
+  ;; 2×2 max pooling, stride 2, no padding, over NC planes of H×W: out[p, oh, ow] and arg = the index of the
+  ;; window's maximum, first in row-major order on ties (strict >): base + p·pidx + (its offset in the plane), so
+  ;; pidx = H·W gives the flat index into x and pidx = 0 the offset within its plane.
   ;; Four outputs per step: two 8-float loads per input row, split into even and odd columns by shuffles.
   (func $maxpool2_fwd (export "maxpool2_fwd")
     (param $x i32) (param $NC i32) (param $H i32) (param $W i32) (param $OH i32) (param $OW i32)
-    (param $out i32) (param $arg i32) (param $base i32)
+    (param $out i32) (param $arg i32) (param $base i32) (param $pidx i32)
     (local $p i32) (local $oh i32) (local $ow i32) (local $ow4 i32) (local $r0 i32) (local $r1 i32) (local $i0 i32)
     (local $a v128) (local $b v128) (local $m v128) (local $id v128) (local $iv v128) (local $c v128) (local $v v128)
     (local $fa f32) (local $fi i32) (local $f f32)
@@ -345,10 +346,13 @@
           (loop $ohs
             (br_if $oh_done (i32.ge_u (local.get $oh) (local.get $OH)))
             ;; i0: flat index of the window's top-left element for ow = 0
-            (local.set $i0 (i32.add (local.get $base)
+            (local.set $r0 (i32.add (local.get $x) (i32.shl
               (i32.add (i32.mul (local.get $p) (i32.mul (local.get $H) (local.get $W)))
+                       (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $W)))
+              (i32.const 2))))
+            (local.set $i0 (i32.add (local.get $base)
+              (i32.add (i32.mul (local.get $p) (local.get $pidx))
                        (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $W)))))
-            (local.set $r0 (i32.add (local.get $x) (i32.shl (i32.sub (local.get $i0) (local.get $base)) (i32.const 2))))
             (local.set $r1 (i32.add (local.get $r0) (i32.shl (local.get $W) (i32.const 2))))
             (local.set $ow (i32.const 0))
             (block $v_done
@@ -418,91 +422,101 @@
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $ps))))
 
+  ;; src[0..n) += c.
+  (func $add_scalar (param $p i32) (param $n i32) (param $c f32)
+    (local $e i32) (local $cv v128)
+    (local.set $cv (f32x4.splat (local.get $c)))
+    (local.set $e (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $v_done
+      (loop $v
+        (br_if $v_done (i32.ge_u (local.get $p) (local.get $e)))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $cv)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $v)))
+    (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $t_done
+      (loop $t
+        (br_if $t_done (i32.ge_u (local.get $p) (local.get $e)))
+        (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (local.get $c)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $t))))
+
   ;; The fused epilogue of conv_fwd for a convolution followed by ReLU and 2×2/2 max pooling. src is a chunk's GEMM
-  ;; output [OC, nc, OH, OW]; per (channel a, image b) plane: add bias[a] in place, pool it (maxpool2_fwd, so the
-  ;; maximum and its first-on-ties index are those of the convolution's output), then ReLU the pooled values.
-  ;; Writes dst [nc, OC, OH/2, OW/2] and arg, the flat index of each maximum into the convolution's output
-  ;; [N, OC, OH, OW] counting from image 0 of the chunk, plus argBase. max(relu(z)) = relu(max(z)), so the values
-  ;; equal ReLU then pooling; only the conv output's full-size tensor is never written.
+  ;; output [OC, nc, OH, OW]: add the bias per channel in place, pool every plane at once into tmp / tmpArg
+  ;; [OC, nc, PH·PW] (the maximum of the convolution's output and its offset within its plane, first on ties), ReLU
+  ;; the pooled values (max(relu(z)) = relu(max(z))), and permute both to [nc, OC, PH·PW] at dst / arg.
   (func $pool2_bias_relu
     (param $src i32) (param $OC i32) (param $nc i32) (param $OH i32) (param $OW i32)
-    (param $dst i32) (param $arg i32) (param $bias i32) (param $argBase i32)
-    (local $a i32) (local $b i32) (local $L i32) (local $PH i32) (local $PW i32) (local $PL i32)
-    (local $p i32) (local $e i32) (local $bv v128) (local $bs f32) (local $o i32)
-    (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
+    (param $dst i32) (param $arg i32) (param $bias i32) (param $tmp i32)
+    (local $a i32) (local $NL i32) (local $PH i32) (local $PW i32) (local $n i32) (local $tmpArg i32)
+    (local.set $NL (i32.mul (local.get $nc) (i32.mul (local.get $OH) (local.get $OW))))
     (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
     (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
-    (local.set $PL (i32.mul (local.get $PH) (local.get $PW)))
+    (local.set $n (i32.mul (i32.mul (local.get $OC) (local.get $nc)) (i32.mul (local.get $PH) (local.get $PW))))
+    (local.set $tmpArg (i32.add (local.get $tmp) (i32.shl (local.get $n) (i32.const 2))))
     (loop $as
-      (local.set $bs (f32.load (i32.add (local.get $bias) (i32.shl (local.get $a) (i32.const 2)))))
-      (local.set $bv (f32x4.splat (local.get $bs)))
-      (local.set $b (i32.const 0))
-      (loop $bs_
-        ;; the plane of (a, b) in src, biased in place
-        (local.set $p (i32.add (local.get $src)
-          (i32.shl (i32.mul (i32.add (i32.mul (local.get $a) (local.get $nc)) (local.get $b)) (local.get $L)) (i32.const 2))))
-        (local.set $e (i32.add (local.get $p) (i32.shl (i32.and (local.get $L) (i32.const -4)) (i32.const 2))))
-        (block $v_done
-          (loop $v
-            (br_if $v_done (i32.ge_u (local.get $p) (local.get $e)))
-            (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $bv)))
-            (local.set $p (i32.add (local.get $p) (i32.const 16)))
-            (br $v)))
-        (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $L) (i32.const 3)) (i32.const 2))))
-        (block $t_done
-          (loop $t
-            (br_if $t_done (i32.ge_u (local.get $p) (local.get $e)))
-            (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (local.get $bs)))
-            (local.set $p (i32.add (local.get $p) (i32.const 4)))
-            (br $t)))
-        ;; output plane (b, a): element offset o in dst and arg
-        (local.set $o (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OC)) (local.get $a)) (local.get $PL)))
-        (call $maxpool2_fwd
-          (i32.sub (local.get $p) (i32.shl (local.get $L) (i32.const 2)))
-          (i32.const 1) (local.get $OH) (local.get $OW) (local.get $PH) (local.get $PW)
-          (i32.add (local.get $dst) (i32.shl (local.get $o) (i32.const 2)))
-          (i32.add (local.get $arg) (i32.shl (local.get $o) (i32.const 2)))
-          (i32.add (local.get $argBase)
-            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OC)) (local.get $a)) (local.get $L))))
-        (call $relu_fwd
-          (i32.add (local.get $dst) (i32.shl (local.get $o) (i32.const 2)))
-          (i32.add (local.get $dst) (i32.shl (local.get $o) (i32.const 2)))
-          (local.get $PL))
-        (local.set $b (i32.add (local.get $b) (i32.const 1)))
-        (br_if $bs_ (i32.lt_u (local.get $b) (local.get $nc))))
+      (call $add_scalar
+        (i32.add (local.get $src) (i32.shl (i32.mul (local.get $a) (local.get $NL)) (i32.const 2)))
+        (local.get $NL)
+        (f32.load (i32.add (local.get $bias) (i32.shl (local.get $a) (i32.const 2)))))
       (local.set $a (i32.add (local.get $a) (i32.const 1)))
-      (br_if $as (i32.lt_u (local.get $a) (local.get $OC)))))
+      (br_if $as (i32.lt_u (local.get $a) (local.get $OC))))
+    (call $maxpool2_fwd (local.get $src) (i32.mul (local.get $OC) (local.get $nc)) (local.get $OH) (local.get $OW)
+      (local.get $PH) (local.get $PW) (local.get $tmp) (local.get $tmpArg) (i32.const 0) (i32.const 0))
+    (call $relu_fwd (local.get $tmp) (local.get $tmp) (local.get $n))
+    (call $permute (local.get $tmp) (local.get $OC) (local.get $nc) (i32.mul (local.get $PH) (local.get $PW))
+      (local.get $dst) (i32.const 0))
+    (call $permute (local.get $tmpArg) (local.get $OC) (local.get $nc) (i32.mul (local.get $PH) (local.get $PW))
+      (local.get $arg) (i32.const 0)))
 
-  ;; The gradient of ReLU then 2×2/2 max pooling, scattered into a zeroed convolution-output gradient:
-  ;; dst[arg[i] − base] = g[i] where out[i] > 0, for i < n (the windows do not overlap: a store, not an add).
-  (func (export "unpool_relu") (param $g i32) (param $out i32) (param $arg i32) (param $n i32) (param $base i32) (param $dst i32)
-    (local $e i32)
-    (local.set $e (i32.add (local.get $g) (i32.shl (local.get $n) (i32.const 2))))
-    (block $done
-      (loop $l
-        (br_if $done (i32.ge_u (local.get $g) (local.get $e)))
-        (if (f32.gt (f32.load (local.get $out)) (f32.const 0))
-          (then
-            (f32.store
-              (i32.add (local.get $dst) (i32.shl (i32.sub (i32.load (local.get $arg)) (local.get $base)) (i32.const 2)))
-              (f32.load (local.get $g)))))
-        (local.set $g (i32.add (local.get $g) (i32.const 4)))
-        (local.set $out (i32.add (local.get $out) (i32.const 4)))
-        (local.set $arg (i32.add (local.get $arg) (i32.const 4)))
-        (br $l))))
+  ;; The upstream gradient of the convolution in a fused block, straight into conv_bwd's channel-major layout:
+  ;; dyP [OC, nc·L] = 0 except dyP[a, b·L + arg[i]] = g[i] where out[i] > 0, for the pooled outputs
+  ;; i = ((n0 + b)·OC + a)·PL + p of images n0 … n0 + nc (ReLU passes positives, pooling routes to the winner).
+  (func $unpool_relu
+    (param $g i32) (param $out i32) (param $arg i32) (param $n0 i32) (param $nc i32) (param $OC i32) (param $L i32)
+    (param $PL i32) (param $dyP i32)
+    (local $a i32) (local $b i32) (local $i i32) (local $e i32) (local $row i32) (local $NL i32)
+    (local.set $NL (i32.mul (local.get $nc) (local.get $L)))
+    (call $zero_f32 (local.get $dyP) (i32.mul (local.get $OC) (local.get $NL)))
+    ;; i: byte offset of pooled output ((n0 + b)·OC + a)·PL + p in g, out and arg
+    (local.set $i (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
+    (block $b_done
+      (loop $bs
+        (br_if $b_done (i32.ge_u (local.get $b) (local.get $nc)))
+        (local.set $a (i32.const 0))
+        (loop $as
+          ;; dyP row a, image b
+          (local.set $row (i32.add (local.get $dyP)
+            (i32.shl (i32.add (i32.mul (local.get $a) (local.get $NL)) (i32.mul (local.get $b) (local.get $L))) (i32.const 2))))
+          (local.set $e (i32.add (local.get $i) (i32.shl (local.get $PL) (i32.const 2))))
+          (block $p_done
+            (loop $ps
+              (br_if $p_done (i32.ge_u (local.get $i) (local.get $e)))
+              (if (f32.gt (f32.load (i32.add (local.get $out) (local.get $i))) (f32.const 0))
+                (then
+                  (f32.store
+                    (i32.add (local.get $row) (i32.shl (i32.load (i32.add (local.get $arg) (local.get $i))) (i32.const 2)))
+                    (f32.load (i32.add (local.get $g) (local.get $i))))))
+              (local.set $i (i32.add (local.get $i) (i32.const 4)))
+              (br $ps)))
+          (local.set $a (i32.add (local.get $a) (i32.const 1)))
+          (br_if $as (i32.lt_u (local.get $a) (local.get $OC))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bs))))
 
   ;; A stride-1 convolution forward over images [n0, n1) of a batch, in chunks of nb images; each thread calls
   ;; this on its own image range with its own work buffers. x [N, C, H, W] and y [N, OC, OH, OW] at $x / $y;
   ;; wPack: W [OC, C·KH·KW] packed in 4-row panels; bias: OC floats. Work buffers: cols [CKK, nb·L],
   ;; bPack (its 8-column panels), cbuf [OC, nb·L], scr 128 bytes. Per chunk: im2col → pack (in one pass when OW is
   ;; a multiple of 8) → one GEMM → permute to NCHW adding the bias. With $arg ≠ 0 the epilogue is
-  ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and arg its argmax (offset by argBase).
+  ;; pool2_bias_relu instead (work buffer tmp: 2·OC·nb·PL floats): y is the pooled output [N, OC, OH/2, OW/2] and
+  ;; arg the offset of each maximum within its convolution-output plane.
   ;; Each output depends only on its own image, so any split gives the same bits.
   (func (export "conv_fwd")
     (param $x i32) (param $y i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
     (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wPack i32) (param $bias i32)
-    (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32) (param $arg i32) (param $argBase i32)
+    (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32) (param $arg i32) (param $tmp i32)
     (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $PL i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $PL (i32.mul (i32.shr_u (local.get $OH) (i32.const 1)) (i32.shr_u (local.get $OW) (i32.const 1))))
@@ -534,8 +548,7 @@
             (call $pool2_bias_relu (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
               (i32.add (local.get $arg) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
-              (local.get $bias)
-              (i32.add (local.get $argBase) (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)))))
+              (local.get $bias) (local.get $tmp)))
           (else
             (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
@@ -543,9 +556,10 @@
         (local.set $n0 (i32.add (local.get $n0) (local.get $nc)))
         (br $chunks))))
 
-  ;; The backward of conv_fwd over images [n0, n1): dy [N, OC, OH, OW] at $dy. Adds this range's weight and bias
-  ;; gradients into dwAcc [OC, CKK] and dbAcc [OC] (pointer 0: not wanted) and writes dx for its images (0: not
-  ;; wanted) using wtPack, Wᵀ packed in 4-row panels. Work buffers: cols [CKK, nb·L] (reused for dCols), dyP
+  ;; The backward of conv_fwd over images [n0, n1): dy [N, OC, OH, OW] at $dy, or, for a fused block ($parg ≠ 0),
+  ;; the pooled gradient, output and argmax [N, OC, OH/2·OW/2] at $pg, $pout, $parg (see unpool_relu). Adds this
+  ;; range's weight and bias gradients into dwAcc [OC, CKK] and dbAcc [OC] (pointer 0: not wanted) and writes dx for
+  ;; its images (0: not wanted) using wtPack, Wᵀ packed in 4-row panels. Work buffers: cols [CKK, nb·L] (reused for dCols), dyP
   ;; [OC, nb·L], aPack, bPack, scr. dW = dY·colsᵀ and dCols = Wᵀ·dY per chunk, then col2im.
   (func (export "conv_bwd")
     (param $x i32) (param $dy i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
@@ -553,6 +567,7 @@
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wtPack i32)
     (param $dx i32) (param $dwAcc i32) (param $dbAcc i32)
     (param $cols i32) (param $dyP i32) (param $aPack i32) (param $bPack i32) (param $scr i32)
+    (param $pg i32) (param $pout i32) (param $parg i32)
     (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $dxn i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
@@ -563,10 +578,18 @@
         (local.set $nc (i32.sub (local.get $n1) (local.get $n0)))
         (if (i32.gt_u (local.get $nc) (local.get $nb)) (then (local.set $nc (local.get $nb))))
         (local.set $NL (i32.mul (local.get $nc) (local.get $L)))
-        ;; [nc, OC, L] → [OC, nc·L]
-        (call $permute
-          (i32.add (local.get $dy) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
-          (local.get $nc) (local.get $OC) (local.get $L) (local.get $dyP) (i32.const 0))
+        (if (local.get $parg)
+          (then
+            ;; a fused block: dY from the pooled gradient
+            (call $unpool_relu (local.get $pg) (local.get $pout) (local.get $parg) (local.get $n0) (local.get $nc)
+              (local.get $OC) (local.get $L)
+              (i32.mul (i32.shr_u (local.get $OH) (i32.const 1)) (i32.shr_u (local.get $OW) (i32.const 1)))
+              (local.get $dyP)))
+          (else
+            ;; [nc, OC, L] → [OC, nc·L]
+            (call $permute
+              (i32.add (local.get $dy) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
+              (local.get $nc) (local.get $OC) (local.get $L) (local.get $dyP) (i32.const 0))))
         (if (local.get $dbAcc) (then (call $row_sums (local.get $dyP) (local.get $OC) (local.get $NL) (local.get $dbAcc))))
         (if (local.get $dwAcc)
           (then
