@@ -30,7 +30,7 @@ export const bim: WhiteBoxAttack<BimOptions> = {
   run(model, x, y, opts) {
     // x' ← clip[0,1](Π_ε(x' + α·sign(∇ₓJ(x', y))))
     return gradientAttack(model, x, y, {
-      eps: opts.eps, seed: opts.seed, targets: opts.targets, earlyStop: opts.earlyStop,
+      eps: opts.eps, seed: opts.seed, gradientMemo: opts.gradientMemo, targets: opts.targets, earlyStop: opts.earlyStop,
       norm: 'linf', steps: opts.steps ?? bimSteps(opts.eps), stepSize: opts.stepSize ?? 1 / 255, randomStart: false,
     });
   },

@@ -10,7 +10,7 @@ import type { Sequential } from '../layers/sequential.js';
 import { getBatch } from '../train/batches.js';
 import type { Dataset } from '../train/data.js';
 import { argmax, predict } from '../train/evaluate.js';
-import type { Attack, AttackOptions, TargetMode } from './attack.js';
+import type { Attack, AttackOptions, GradientMemo, TargetMode } from './attack.js';
 import { ScoreOracle } from './oracle.js';
 import { chooseTargets } from './targets.js';
 
@@ -38,7 +38,10 @@ export interface AttackMetrics {
   queries?: { total: number; mean: number; median: number; meanPerSuccess: number; medianPerSuccess: number };
   /** Whether iterative attacks stopped per example at success. */
   earlyStopped: boolean;
-  /** Wall time of the whole evaluation (clean and adversarial predictions, bookkeeping included). */
+  /**
+   * Wall time spent on this ε (attack, clean and adversarial predictions, bookkeeping); in a sweep the batch
+   * loading and the ∇x at x that all ε share count for the first ε.
+   */
   seconds: number;
   imagesPerSecond: number;
   /** Time spent inside the attack itself, and its rate. */
@@ -89,34 +92,82 @@ export async function evaluateAttack(
   ds: Dataset,
   opts: EvaluateAttackOptions,
 ): Promise<{ metrics: AttackMetrics; examples: AttackExample[] }> {
-  if (!(opts.eps >= 0) || !Number.isFinite(opts.eps)) throw new Error(`evaluateAttack: eps must be a finite number ≥ 0, got ${opts.eps}`);
+  const { eps, ...rest } = opts;
+  const [only] = await evaluateAttackSweep(model, attack, ds, { ...rest, epsList: [eps] });
+  return only;
+}
+
+export interface EvaluateSweepOptions extends Omit<EvaluateAttackOptions, 'eps'> {
+  /** The budgets to evaluate, each measured as evaluateAttack would. */
+  epsList: number[];
+}
+
+/**
+ * Run `attack` at several ε over a dataset, batch by batch with every ε inside: each batch is loaded once, and a
+ * gradient attack whose first step is taken at x (FGSM, FGM, InvFGSM, BIM, MI-FGSM, PGD without random start)
+ * computes ∇x there once for all ε (AttackOptions.gradientMemo). Each ε's metrics are the same as
+ * evaluateAttack's for that ε alone (the same seeds, targets and bits); its `seconds` count the work done for it,
+ * the shared gradient falling to the first ε.
+ * @example
+ *   const rows = await evaluateAttackSweep(model, whiteBoxAttacks.fgsm, test, { epsList: [0.1, 0.2, 0.3] });
+ */
+export async function evaluateAttackSweep(
+  model: Sequential,
+  attack: Attack,
+  ds: Dataset,
+  opts: EvaluateSweepOptions,
+): Promise<{ metrics: AttackMetrics; examples: AttackExample[] }[]> {
+  for (const eps of opts.epsList) {
+    if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`evaluateAttack: eps must be a finite number ≥ 0, got ${eps}`);
+  }
   const n = Math.min(opts.limit ?? ds.count, ds.count);
   const bs = opts.batchSize ?? (attack.kind === 'black-box' ? 100 : 256);
-  const keep = opts.keep ?? 8;
-  const rng = new Rng(opts.seed ?? 0);
-  const per = ds.channels * ds.height * ds.width;
-  let cleanCorrect = 0, advCorrect = 0, initiallyCorrect = 0, successes = 0, wrong = 0, wrongConf = 0;
-  let sumLinf = 0, maxLinf = 0, sumL2 = 0, maxL2 = 0, sumL0 = 0, maxL0 = 0;
-  const queries: number[] = [], successQueries: number[] = [];
-  let earlyStopped = true;
-  const examples: AttackExample[] = [];
-  const t0 = performance.now();
-  let attackSeconds = 0;
+  const runs = opts.epsList.map((eps) => new EpsRun(eps, new Rng(opts.seed ?? 0), opts.keep ?? 8));
   for (let s = 0; s < n; s += bs) {
     const e = Math.min(s + bs, n);
-    const { x, y } = getBatch(ds, null, s, e);
+    const tb = performance.now();
+    const batch = getBatch(ds, null, s, e);
+    const loadSeconds = (performance.now() - tb) / 1000;
+    const gradientMemo: GradientMemo = new Map();
+    for (const [i, run] of runs.entries()) {
+      run.seconds += i === 0 ? loadSeconds : 0;
+      run.batch(model, attack, batch, s, opts, gradientMemo);
+    }
+    opts.onBatch?.(e, n);
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return runs.map((r) => r.finish(attack, n, !!opts.target));
+}
+
+/** One ε of a sweep: its random stream (targets, seeds) and its running totals. */
+class EpsRun {
+  cleanCorrect = 0; advCorrect = 0; initiallyCorrect = 0; successes = 0; wrong = 0; wrongConf = 0;
+  sumLinf = 0; maxLinf = 0; sumL2 = 0; maxL2 = 0; sumL0 = 0; maxL0 = 0;
+  queries: number[] = [];
+  successQueries: number[] = [];
+  earlyStopped = true;
+  examples: AttackExample[] = [];
+  seconds = 0;
+  attackSeconds = 0;
+
+  constructor(readonly eps: number, readonly rng: Rng, readonly keep: number) {}
+
+  batch(model: Sequential, attack: Attack, { x, y }: { x: Tensor; y: Int32Array }, s: number, opts: EvaluateSweepOptions, gradientMemo: GradientMemo): void {
+    const t0 = performance.now();
+    const { rng } = this;
     const B = y.length;
+    const per = x.size / Math.max(B, 1);
     const cleanForward = () => predict(model, x);
     // The least-likely target needs the clean logits first; otherwise the attack usually computes them anyway.
     let clean: Tensor | null = opts.target?.kind === 'least-likely' ? cleanForward() : null;
     const targets = opts.target ? chooseTargets(opts.target, y, clean, rng) : undefined;
-    const attackOpts: AttackOptions = { ...(opts.attackOptions ?? {}), eps: opts.eps, seed: rng.nextU32(), targets };
+    const attackOpts: AttackOptions = { ...(opts.attackOptions ?? {}), eps: this.eps, seed: rng.nextU32(), targets, gradientMemo };
     const ta = performance.now();
     const result = attack.kind === 'white-box' ? attack.run(model, x, y, attackOpts) : attack.run(new ScoreOracle(model), x, y, attackOpts);
-    attackSeconds += (performance.now() - ta) / 1000;
+    this.attackSeconds += (performance.now() - ta) / 1000;
     clean = clean ?? result.cleanLogits ?? cleanForward();
     const cleanPred = argmax(clean);
-    if (!result.earlyStopped) earlyStopped = false;
+    if (!result.earlyStopped) this.earlyStopped = false;
     const adv = result.adversarial;
     const advLogits = result.logits ?? predict(model, adv);
     const advPred = argmax(advLogits);
@@ -124,16 +175,16 @@ export async function evaluateAttack(
     const C = pAdv.shape[1];
     for (let b = 0; b < B; b++) {
       const ok0 = cleanPred[b] === y[b], ok1 = advPred[b] === y[b];
-      if (ok0) cleanCorrect++;
-      if (ok1) advCorrect++;
+      if (ok0) this.cleanCorrect++;
+      if (ok1) this.advCorrect++;
       else {
-        wrong++;
-        wrongConf += pAdv.data[b * C + advPred[b]];
+        this.wrong++;
+        this.wrongConf += pAdv.data[b * C + advPred[b]];
       }
       const succeeded = targets ? advPred[b] === targets[b] : !ok1;
       if (ok0) {
-        initiallyCorrect++;
-        if (succeeded) successes++;
+        this.initiallyCorrect++;
+        if (succeeded) this.successes++;
       }
       let li = 0, l2 = 0, l0 = 0;
       for (let i = b * per; i < (b + 1) * per; i++) {
@@ -143,16 +194,16 @@ export async function evaluateAttack(
         if (d > 1e-7) l0++;
       }
       l2 = Math.sqrt(l2);
-      sumLinf += li; sumL2 += l2; sumL0 += l0;
-      maxLinf = Math.max(maxLinf, li); maxL2 = Math.max(maxL2, l2); maxL0 = Math.max(maxL0, l0);
+      this.sumLinf += li; this.sumL2 += l2; this.sumL0 += l0;
+      this.maxLinf = Math.max(this.maxLinf, li); this.maxL2 = Math.max(this.maxL2, l2); this.maxL0 = Math.max(this.maxL0, l0);
       if (result.queries) {
-        queries.push(result.queries[b]);
+        this.queries.push(result.queries[b]);
         // per success: only examples the attack had to turn (an already misclassified one costs a single query)
-        if (succeeded && ok0) successQueries.push(result.queries[b]);
+        if (succeeded && ok0) this.successQueries.push(result.queries[b]);
       }
       const index = s + b;
-      if (index < keep || opts.keepIndices?.has(index)) {
-        examples.push({
+      if (index < this.keep || opts.keepIndices?.has(index)) {
+        this.examples.push({
           index, label: y[b], target: targets?.[b],
           original: Float32Array.from(x.data.subarray(b * per, (b + 1) * per)),
           adversarial: Float32Array.from(adv.data.subarray(b * per, (b + 1) * per)),
@@ -163,44 +214,45 @@ export async function evaluateAttack(
         });
       }
     }
-    opts.onBatch?.(e, n);
-    await new Promise<void>((r) => setImmediate(r));
+    this.seconds += (performance.now() - t0) / 1000;
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const metrics: AttackMetrics = {
-    attack: attack.name,
-    eps: opts.eps,
-    norm: attack.norm,
-    targeted: !!opts.target,
-    count: n,
-    cleanAccuracy: cleanCorrect / n,
-    accuracy: advCorrect / n,
-    errorRate: 1 - advCorrect / n,
-    attackSuccessRate: initiallyCorrect ? successes / initiallyCorrect : 0,
-    meanWrongConfidence: wrong ? wrongConf / wrong : 0,
-    meanLinf: sumLinf / n,
-    maxLinf,
-    meanL2: sumL2 / n,
-    maxL2,
-    meanL0: sumL0 / n,
-    maxL0,
-    earlyStopped,
-    seconds,
-    imagesPerSecond: n / seconds,
-    attackSeconds,
-    attackImagesPerSecond: n / attackSeconds,
-  };
-  if (attack.kind === 'black-box') {
-    const total = queries.reduce((a, b) => a + b, 0);
-    metrics.queries = {
-      total,
-      mean: total / Math.max(queries.length, 1),
-      median: median(queries),
-      meanPerSuccess: successQueries.length ? successQueries.reduce((a, b) => a + b, 0) / successQueries.length : 0,
-      medianPerSuccess: median(successQueries),
+
+  finish(attack: Attack, n: number, targeted: boolean): { metrics: AttackMetrics; examples: AttackExample[] } {
+    const metrics: AttackMetrics = {
+      attack: attack.name,
+      eps: this.eps,
+      norm: attack.norm,
+      targeted,
+      count: n,
+      cleanAccuracy: this.cleanCorrect / n,
+      accuracy: this.advCorrect / n,
+      errorRate: 1 - this.advCorrect / n,
+      attackSuccessRate: this.initiallyCorrect ? this.successes / this.initiallyCorrect : 0,
+      meanWrongConfidence: this.wrong ? this.wrongConf / this.wrong : 0,
+      meanLinf: this.sumLinf / n,
+      maxLinf: this.maxLinf,
+      meanL2: this.sumL2 / n,
+      maxL2: this.maxL2,
+      meanL0: this.sumL0 / n,
+      maxL0: this.maxL0,
+      earlyStopped: this.earlyStopped,
+      seconds: this.seconds,
+      imagesPerSecond: n / this.seconds,
+      attackSeconds: this.attackSeconds,
+      attackImagesPerSecond: n / this.attackSeconds,
     };
+    if (attack.kind === 'black-box') {
+      const total = this.queries.reduce((a, b) => a + b, 0);
+      metrics.queries = {
+        total,
+        mean: total / Math.max(this.queries.length, 1),
+        median: median(this.queries),
+        meanPerSuccess: this.successQueries.length ? this.successQueries.reduce((a, b) => a + b, 0) / this.successQueries.length : 0,
+        medianPerSuccess: median(this.successQueries),
+      };
+    }
+    return { metrics, examples: this.examples };
   }
-  return { metrics, examples };
 }
 
 /** A batch tensor of kept examples (for pictures). */

@@ -18,7 +18,7 @@ export const fgm: WhiteBoxAttack<AttackOptions> = {
   run(model, x, y, opts) {
     // x' = clip[0,1](x + ε·∇ₓJ/‖∇ₓJ‖₂)   (minus, with J(x, t), when targeted)
     return gradientAttack(model, x, y, {
-      eps: opts.eps, seed: opts.seed, targets: opts.targets, earlyStop: opts.earlyStop ?? false,
+      eps: opts.eps, seed: opts.seed, gradientMemo: opts.gradientMemo, targets: opts.targets, earlyStop: opts.earlyStop ?? false,
       norm: 'l2', steps: 1, stepSize: opts.eps, randomStart: false,
     });
   },

@@ -18,7 +18,7 @@ export const fgsm: WhiteBoxAttack<AttackOptions> = {
   run(model, x, y, opts) {
     // x' = clip[0,1](x + ε·sign(∇ₓJ(x, y)))   (x − ε·sign(∇ₓJ(x, t)) when targeted)
     return gradientAttack(model, x, y, {
-      eps: opts.eps, seed: opts.seed, targets: opts.targets, earlyStop: opts.earlyStop ?? false,
+      eps: opts.eps, seed: opts.seed, gradientMemo: opts.gradientMemo, targets: opts.targets, earlyStop: opts.earlyStop ?? false,
       norm: 'linf', steps: 1, stepSize: opts.eps, randomStart: false,
     });
   },

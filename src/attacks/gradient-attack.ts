@@ -9,7 +9,7 @@ import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { argmax, inEvalMode } from '../train/evaluate.js';
-import type { AttackOptions, AttackResult } from './attack.js';
+import type { AttackOptions, AttackResult, GradientMemo } from './attack.js';
 import { inputGradient } from './input-gradient.js';
 
 export interface GradientAttackOptions extends AttackOptions {
@@ -74,9 +74,13 @@ export function gradientAttack(model: Sequential, x: Tensor, y: Int32Array, opts
     for (let s = 0; s < steps && active.length; s++) {
       const sub = gather(xAdv, active);
       const subY = pick(y, active);
-      const { dx, logits } = inputGradient(model, sub, subY, targets ? { targets: pick(targets, active) } : {});
+      // At x itself (no random start, first step, whole batch) the gradient may already be in the ε sweep's memo.
+      const atX = r === 0 && s === 0 && !randomStart && active.length === N;
+      const { dx, logits } = atX && opts.gradientMemo
+        ? memoized(opts.gradientMemo, lossClasses, () => inputGradient(model, sub, subY, targets ? { targets } : {}))
+        : inputGradient(model, sub, subY, targets ? { targets: pick(targets, active) } : {});
       // The first gradient of a run without random start is taken at x itself: its logits are the clean ones.
-      if (r === 0 && s === 0 && !randomStart && active.length === N) cleanLogits = logits;
+      if (atX) cleanLogits = logits;
       const pred = argmax(logits);
       const still: number[] = [];
       const stepping: number[] = [];
@@ -130,6 +134,18 @@ export function gradientAttack(model: Sequential, x: Tensor, y: Int32Array, opts
   function succeeded(a: Aim, p: number, label: number, n: number): boolean {
     return a.kind === 'target' ? p === a.t[n] : a.kind === 'keep' ? p === label : p !== label;
   }
+}
+
+/** The memo's entry for the loss classes (the labels, or the targets), computed on first use. */
+function memoized(memo: GradientMemo, classes: ArrayLike<number>, compute: () => { dx: Tensor; logits: Tensor }) {
+  const key = Array.prototype.join.call(classes, ',');
+  let hit = memo.get(key);
+  if (!hit) {
+    const { dx, logits } = compute();
+    hit = { dx, logits };
+    memo.set(key, hit);
+  }
+  return hit;
 }
 
 type Aim = { kind: 'flip' } | { kind: 'keep' } | { kind: 'target'; t: Int32Array };

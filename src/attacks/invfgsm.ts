@@ -20,7 +20,7 @@ export const invfgsm: WhiteBoxAttack<AttackOptions> = {
     if (opts.targets) throw new Error(`invfgsm.run: targets must be undefined (InvFGSM descends J(x, y) of the true label), got ${opts.targets.length} targets`);
     // x' = clip[0,1](x − ε·sign(∇ₓJ(x, y)))
     return gradientAttack(model, x, y, {
-      eps: opts.eps, seed: opts.seed, earlyStop: opts.earlyStop ?? false,
+      eps: opts.eps, seed: opts.seed, gradientMemo: opts.gradientMemo, earlyStop: opts.earlyStop ?? false,
       norm: 'linf', steps: 1, stepSize: opts.eps, randomStart: false, direction: 'descend',
     });
   },

@@ -28,7 +28,7 @@ export const mifgsm: WhiteBoxAttack<MiFgsmOptions> = {
     const steps = opts.steps ?? 10;
     // g ← μ·g + ∇ₓJ/‖∇ₓJ‖₁;  x' ← clip[0,1](Π_ε(x' + α·sign(g)))
     return gradientAttack(model, x, y, {
-      eps: opts.eps, seed: opts.seed, targets: opts.targets, earlyStop: opts.earlyStop,
+      eps: opts.eps, seed: opts.seed, gradientMemo: opts.gradientMemo, targets: opts.targets, earlyStop: opts.earlyStop,
       norm: 'linf', steps, stepSize: opts.stepSize ?? opts.eps / Math.max(steps, 1), randomStart: false,
       momentum: opts.momentum ?? 1.0,
     });

@@ -29,7 +29,7 @@ function makePgd(name: string, norm: 'linf' | 'l2'): WhiteBoxAttack<PgdOptions> 
       const steps = opts.steps ?? 40;
       // x' ← clip[0,1](Π_ε(x' + α·sign(∇ₓJ)))   (L2: α·∇ₓJ/‖∇ₓJ‖₂; minus, with J(x', t), when targeted)
       return gradientAttack(model, x, y, {
-        eps: opts.eps, seed: opts.seed, targets: opts.targets, earlyStop: opts.earlyStop,
+        eps: opts.eps, seed: opts.seed, gradientMemo: opts.gradientMemo, targets: opts.targets, earlyStop: opts.earlyStop,
         norm: n, steps, stepSize: opts.stepSize ?? (n === 'linf' ? 0.01 : (2.5 * opts.eps) / Math.max(steps, 1)),
         randomStart: opts.randomStart ?? true, restarts: opts.restarts ?? 1,
       });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Attack, TargetMode } from '../attacks/attack.js';
 import { blackBoxAttacks } from '../attacks/black-box.js';
-import { evaluateAttack, type AttackExample, type AttackMetrics } from '../attacks/evaluate.js';
+import { evaluateAttackSweep, type AttackExample, type AttackMetrics } from '../attacks/evaluate.js';
 import { whiteBoxAttacks } from '../attacks/index.js';
 import { ScoreOracle } from '../attacks/oracle.js';
 import { softmax } from '../engine/ops/loss.js';
@@ -151,14 +151,17 @@ export function registerAttack(program: Command): void {
       for (const n of names) {
         const attack = allAttacks[n];
         const budgets: (number | null)[] = attack.norm === 'l0' ? [null] : epsList;
-        for (const eps of budgets) {
-          const bar = progressBar(`${n}${eps !== null ? ` eps ${eps}` : ''}`, count, '{rate} img/s', { rate: '-' });
-          const t0 = performance.now();
-          const { metrics, examples } = await evaluateAttack(model, attack, ds, {
-            eps: eps ?? 0, limit: count, batchSize: o.batchSize, seed: o.seed, target, attackOptions,
-            onBatch: (done) => bar.update(done, { rate: (done / ((performance.now() - t0) / 1000)).toFixed(0) }),
-          });
-          bar.stop();
+        // every ε inside one pass over the images: a gradient attack's ∇x at x is computed once for all of them
+        const label = `${n}${budgets[0] !== null ? ` eps ${budgets.join(',')}` : ''}`;
+        const bar = progressBar(label, count, '{rate} img/s', { rate: '-' });
+        const t0 = performance.now();
+        const sweep = await evaluateAttackSweep(model, attack, ds, {
+          epsList: budgets.map((e) => e ?? 0), limit: count, batchSize: o.batchSize, seed: o.seed, target, attackOptions,
+          onBatch: (done) => bar.update(done, { rate: (done / ((performance.now() - t0) / 1000)).toFixed(0) }),
+        });
+        bar.stop();
+        for (const [i, { metrics, examples }] of sweep.entries()) {
+          const eps = budgets[i];
           const row: AttackResultRow = { ...metrics, eps };
           if (attack.norm === 'l0') row.pixels = (attackOptions.pixels as number | undefined) ?? 1;
           rows.push(row);

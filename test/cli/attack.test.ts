@@ -3,9 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { evaluateAttack } from '../../src/attacks/evaluate.js';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { evaluateAttack, evaluateAttackSweep, type AttackMetrics } from '../../src/attacks/evaluate.js';
 import { whiteBoxAttacks } from '../../src/attacks/index.js';
+import { matmulOps } from '../../src/engine/ops/matmul.js';
 import { saveModel } from '../../src/io/model-file.js';
 import { subset, loadMnistData } from '../../src/train/data.js';
 import { trainedModel } from '../attacks/fixtures.js';
@@ -93,5 +94,29 @@ describe('evaluateAttack', () => {
     // success rate over initially correct images ≤ error rate / clean accuracy bound
     expect(metrics.attackSuccessRate * metrics.cleanAccuracy).toBeLessThanOrEqual(metrics.errorRate + 1e-12);
     await expect(evaluateAttack(model, whiteBoxAttacks.fgsm, ds, { eps: -1 })).rejects.toThrow(/eps must be a finite number ≥ 0/);
+  });
+
+  it('an ε sweep gives every ε the same results as evaluating it alone, with one ∇x per batch for FGSM', async () => {
+    const model = await trainedModel('softmax');
+    const ds = subset(loadMnistData('test'), 0, 100);
+    const epsList = [0.05, 0.1, 0.2];
+    const untimed = ({ seconds: _s, imagesPerSecond: _i, attackSeconds: _a, attackImagesPerSecond: _r, ...m }: AttackMetrics) => m;
+    for (const [attack, extra] of [
+      [whiteBoxAttacks.fgsm, {}],
+      [whiteBoxAttacks.fgsm, { target: { kind: 'random' as const } }],
+      [whiteBoxAttacks.pgd, { attackOptions: { steps: 3, stepSize: 0.02 } }],
+    ] as const) {
+      const backward = vi.spyOn(matmulOps.linear, 'backward');
+      const sweep = await evaluateAttackSweep(model, attack, ds, { epsList, batchSize: 32, ...extra });
+      // 4 batches; FGSM's gradient at x is shared by the three ε, PGD starts from random points and is not
+      if (attack === whiteBoxAttacks.fgsm) expect(backward).toHaveBeenCalledTimes(4);
+      else expect(backward.mock.calls.length).toBeGreaterThan(4 * epsList.length);
+      backward.mockRestore();
+      for (const [i, eps] of epsList.entries()) {
+        const alone = await evaluateAttack(model, attack, ds, { eps, batchSize: 32, ...extra });
+        expect(untimed(sweep[i].metrics), `${attack.name} eps ${eps}`).toEqual(untimed(alone.metrics));
+        expect(sweep[i].examples.map((e) => Array.from(e.adversarial))).toEqual(alone.examples.map((e) => Array.from(e.adversarial)));
+      }
+    }
   });
 });
