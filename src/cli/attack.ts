@@ -98,6 +98,9 @@ function markdown(modelFile: string, data: string, rows: AttackResultRow[], pict
   ].join('\n');
 }
 
+/** A rate for the progress bar: whole numbers, but the one-pixel attack's fractions of an image per second too. */
+const rateText = (r: number): string => (r >= 10 ? r.toFixed(0) : r.toPrecision(2));
+
 export function registerAttack(program: Command): void {
   program
     .command('attack')
@@ -157,7 +160,7 @@ export function registerAttack(program: Command): void {
         const t0 = performance.now();
         const sweep = await evaluateAttackSweep(model, attack, ds, {
           epsList: budgets.map((e) => e ?? 0), limit: count, batchSize: o.batchSize, seed: o.seed, target, attackOptions,
-          onBatch: (done) => bar.update(done, { rate: (done / ((performance.now() - t0) / 1000)).toFixed(0) }),
+          onBatch: (done) => bar.update(done, { rate: rateText(done / ((performance.now() - t0) / 1000)) }),
         });
         bar.stop();
         for (const [i, { metrics, examples }] of sweep.entries()) {
