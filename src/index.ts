@@ -36,10 +36,10 @@ export { Canvas, renderGrid, gray, diverging, heat } from './report/png.js';
 export { renderGradientFigure } from './report/gradient-figure.js';
 
 export { whiteBoxAttacks, gradientAttack, chooseTargets, fgsm, fgm, invfgsm, bim, pgd, pgdL2, mifgsm } from './attacks/index.js';
-export type { Attack, AttackOptions, AttackResult, WhiteBoxAttack, BlackBoxAttack, Norm, TargetMode, GradientAttackOptions } from './attacks/index.js';
+export type { Attack, AttackOptions, AttackResult, WhiteBoxAttack, BlackBoxAttack, Norm, TargetMode, GradientAttackOptions, GradientMemo } from './attacks/index.js';
 export { blackBoxAttacks, onePixel, square } from './attacks/black-box.js';
 export { ScoreOracle } from './attacks/oracle.js';
-export { evaluateAttack, type AttackMetrics, type AttackExample } from './attacks/evaluate.js';
+export { evaluateAttack, evaluateAttackSweep, type AttackMetrics, type AttackExample, type EvaluateSweepOptions } from './attacks/evaluate.js';
 export { lineChartSvg, scatterChartSvg, saveSvg } from './report/plot.js';
 export { adversarialGrid, targetGrid } from './report/attack-figures.js';
 

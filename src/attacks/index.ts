@@ -17,7 +17,7 @@ export { pgd, pgdL2, type PgdOptions } from './pgd.js';
 export { gradientAttack, type GradientAttackOptions } from './gradient-attack.js';
 export { chooseTargets } from './targets.js';
 export { inputGradient, type InputGradient, type InputGradientOptions } from './input-gradient.js';
-export type { Attack, AttackOptions, AttackResult, BlackBoxAttack, Norm, TargetMode, WhiteBoxAttack } from './attack.js';
+export type { Attack, AttackOptions, AttackResult, BlackBoxAttack, Norm, TargetMode, WhiteBoxAttack, GradientMemo } from './attack.js';
 
 /**
  * Every white-box attack by its name.
