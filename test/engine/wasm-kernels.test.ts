@@ -156,6 +156,24 @@ describe('wasm-simd kernels', () => {
     }
   });
 
+  it('splits big products among threads: the same bits for 1, 2 and 3 threads, close to the reference', () => {
+    const rng = new Rng(8);
+    const byThreads = [1, 2, 3].map((threads) => loadWasmKernels({ threads })!);
+    try {
+      for (const [M, N, K] of [[128, 128, 512], [77, 203, 129], [256, 10, 512], [5, 999, 300]]) {
+        for (const [transA, transB] of TRANS) {
+          const c = randomCase(rng, transA, transB, M, N, K, rng.uniform() < 0.5);
+          const o = operands(c, rng);
+          const [one, ...more] = byThreads.map((k) => run(k, c, o));
+          for (const other of more) expect(other).toEqual(one);
+          expectClose(c, o, one, run(referenceKernels, c, o));
+        }
+      }
+    } finally {
+      for (const k of byThreads) k.setThreads(1); // stops their workers
+    }
+  });
+
   it('copies row by row when the leading dimensions are much larger than the block', () => {
     const rng = new Rng(5);
     for (const [transA, transB] of TRANS) {

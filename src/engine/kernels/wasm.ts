@@ -120,7 +120,7 @@ function layout(...lengths: number[]): number[] {
 /**
  * Make the gemm function over one instance.
  */
-function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Policy): Kernels['gemm'] {
+function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Policy, pool: Threads): Kernels['gemm'] {
   const ensure = (bytes: number) => mem.ensure(bytes);
 
   /**
@@ -170,7 +170,10 @@ function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Policy): K
     const aPack = align(bRaw + bLen * 4);
     const bPack = align(aPack + Mp * K * 4);
     const cBuf = align(bPack + Np * K * 4);
-    if (!ensure(cBuf + M * N * 4)) {
+    // Big products split their B panels (columns of C) among the threads; each has its own 128-byte edge scratch.
+    const T = M * N * K >= SPLIT_FLOPS ? pool.threadsFor(Np / NR) : 1;
+    const scratch = align(cBuf + M * N * 4);
+    if (!ensure(scratch + 128 * T)) {
       // Too big for one wasm32 memory: still correct, just not fast.
       referenceKernels.gemm(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);
       return;
@@ -192,7 +195,12 @@ function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Policy): K
       if (ldc === N) f32.set(C.subarray(cOff, cOff + M * N), cBase);
       else for (let r = 0; r < M; r++) f32.set(C.subarray(cOff + r * ldc, cOff + r * ldc + N), cBase + r * N);
     }
-    ex.gemm_packed(M, N, K, aPack, bPack, cBuf, N, accInWasm ? 1 : 0, 0);
+    if (T === 1) ex.gemm_packed(M, N, K, aPack, bPack, cBuf, N, accInWasm ? 1 : 0, 0);
+    else {
+      // Every element of C is computed by one thread in the same order: the same bits for any thread count.
+      pool.run('gemm_packed', splitRange(Np / NR, T), (t, [p0, p1]) =>
+        [M, Math.min(N, p1 * NR) - p0 * NR, K, aPack, bPack + p0 * NR * K * 4, cBuf + p0 * NR * 4, N, accInWasm ? 1 : 0, scratch + 128 * t]);
+    }
 
     if (accumulate && !accInWasm) {
       for (let r = 0; r < M; r++) {
@@ -207,6 +215,9 @@ function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Policy): K
   };
 }
 
+/** Multiply-adds (M·N·K) from which a GEMM is worth splitting across threads (a dispatch costs microseconds). */
+const SPLIT_FLOPS = 1 << 20;
+
 /** Elements per chunk of the streaming kernels (ReLU, pooling): 64 Ki floats = 256 KiB, which stays in L2. */
 const STREAM = 1 << 16;
 /** Target float count of a convolution chunk's im2col matrix (4 MiB): sets how many images share one GEMM. */
@@ -218,7 +229,7 @@ const isF32 = (...arrays: (Data | null)[]): boolean => arrays.every((a) => a ===
 const repeat = (items: number[], times: number): number[] => Array.from({ length: times }, () => items).flat();
 
 /** Functions the worker threads may run, by index. */
-const threadFunctions = ['conv_fwd', 'conv_bwd'] as const;
+const threadFunctions = ['conv_fwd', 'conv_bwd', 'gemm_packed'] as const;
 
 /**
  * How many threads a kernel uses, and running an export on all of them: thread 0 (the caller) runs its range
@@ -485,7 +496,7 @@ export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null
   return {
     ...referenceKernels,
     name: 'wasm-simd',
-    gemm: makeGemm(ex, mem, options.float64 ?? 'reference'),
+    gemm: makeGemm(ex, mem, options.float64 ?? 'reference', pool),
     ...makeNnKernels(ex, mem, pool),
     getThreads: () => pool.count,
     setThreads: (n: number) => pool.setCount(checkThreads(n)),
