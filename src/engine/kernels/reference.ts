@@ -299,7 +299,7 @@ function conv2dBackward(
 }
 
 /** The geometry of 2×2/stride-2 max pooling over a convolution's output [OC, OH, OW] (g: the convolution's). */
-export function pool2Window(g: Window2d, OC: number): Window2d {
+function pool2Window(g: Window2d, OC: number): Window2d {
   return { C: OC, H: g.OH, W: g.OW, KH: 2, KW: 2, stride: 2, pad: 0, OH: g.OH >> 1, OW: g.OW >> 1 };
 }
 
