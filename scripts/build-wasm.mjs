@@ -1,17 +1,69 @@
-// Assembles the hand-written WebAssembly kernels into build/kernels.wasm: the module of
-// src/engine/kernels/wasm/gemm.wat with the functions of nn.wat spliced in before its closing parenthesis (one
-// module, one linear memory). Uses wabt's JS port, so the engine needs no native toolchain. SIMD and threads (a shared memory) are enabled; relaxed-simd is not (the
-// kernels use plain f32x4 mul+add so results do not depend on the CPU). Usage: node scripts/build-wasm.mjs
+// Assembles the hand-written WebAssembly kernels: the module of src/engine/kernels/wasm/gemm.wat with the functions
+// of nn.wat spliced in before its closing parenthesis (one module, one linear memory), twice:
+// - build/kernels-fma.wasm as written: the GEMM's multiply-adds are relaxed-simd f32x4.relaxed_madd (one fused
+//   multiply-add on CPUs with FMA3). Written only when this Node's V8 runs relaxed-simd (natively, or after
+//   --experimental-wasm-relaxed-simd, which Node 20 needs and src/engine/kernels/wasm.ts sets the same way).
+// - build/kernels.wasm, the portable build: every f32x4.relaxed_madd(a, b, c) becomes f32x4.add(c, f32x4.mul(a, b)),
+//   so results are the same bits on every CPU and the module needs only SIMD and threads.
+// Uses wabt's JS port, so the engine needs no native toolchain. Usage: node scripts/build-wasm.mjs
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'src', 'engine', 'kernels', 'wasm', 'gemm.wat');
 const functions = join(root, 'src', 'engine', 'kernels', 'wasm', 'nn.wat');
 const outDir = join(root, 'build');
-const out = join(outDir, 'kernels.wasm');
+
+const MADD = /\(f32x4\.relaxed_madd (\(local\.get \$\w+\)) (\(local\.get \$\w+\)) (\(local\.get \$\w+\))\)/g;
+
+/** The portable text: each relaxed_madd(a, b, c) as add(c, mul(a, b)); its operands must be plain local.gets. */
+function unfuse(text) {
+  const out = text.replace(MADD, '(f32x4.add $3 (f32x4.mul $1 $2))');
+  if (/\(\w+\.relaxed_/.test(out)) throw new Error('a relaxed-simd instruction other than relaxed_madd of three local.gets');
+  return out;
+}
+
+/** True when this V8 accepts the module, turning relaxed-simd on first if it needs it (Node 20). */
+function v8Accepts(buffer) {
+  if (WebAssembly.validate(buffer)) return true;
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return WebAssembly.validate(buffer);
+}
+
+/** Assemble one text into a module binary, type-checked by wabt (with line numbers). */
+function assemble(wabt, text) {
+  const features = { simd: true, threads: true, relaxed_simd: true };
+  let mod;
+  try {
+    mod = wabt.parseWat('gemm.wat', text, features);
+    // wabt's validate() ignores the features given to parseWat and rejects a shared memory, so the type check
+    // runs on a copy whose memory is not shared; V8 validates the real module after.
+    const check = wabt.parseWat('gemm.wat', text.replace(/\(memory 1 65536 shared\)/, '(memory 1 65536)'), features);
+    try {
+      check.validate();
+    } finally {
+      check.destroy();
+    }
+    return mod.toBinary({}).buffer;
+  } finally {
+    mod?.destroy();
+  }
+}
+
+/** Write then rename: a concurrent reader (a test worker) never sees a half-written file. */
+function writeAtomic(path, buffer) {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, buffer);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
 
 async function main() {
   const require = createRequire(import.meta.url);
@@ -20,34 +72,23 @@ async function main() {
   const close = moduleText.lastIndexOf(')');
   if (close < 0) throw new Error('gemm.wat has no closing parenthesis');
   const text = `${moduleText.slice(0, close)}\n${readFileSync(functions, 'utf8')}\n)\n`;
-  let mod;
-  try {
-    mod = wabt.parseWat('gemm.wat', text, { simd: true, threads: true });
-    // wabt's validate() ignores the features given to parseWat and rejects a shared memory, so the type check
-    // (with line numbers) runs on a copy whose memory is not shared; V8 validates the real module below.
-    const check = wabt.parseWat('gemm.wat', text.replace(/\(memory 1 65536 shared\)/, '(memory 1 65536)'), { simd: true });
-    try {
-      check.validate();
-    } finally {
-      check.destroy();
-    }
-    const { buffer } = mod.toBinary({});
-    // Validate with the engine that will run it, so a feature V8 lacks fails here and not at load time.
-    if (!WebAssembly.validate(buffer)) throw new Error('V8 rejects the assembled module');
-    mkdirSync(outDir, { recursive: true });
-    // Write then rename: a concurrent reader (a test worker) never sees a half-written file.
-    const tmp = `${out}.tmp-${process.pid}`;
-    try {
-      writeFileSync(tmp, buffer);
-      renameSync(tmp, out);
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw e;
-    }
-  } finally {
-    mod?.destroy();
+  mkdirSync(outDir, { recursive: true });
+
+  const portable = assemble(wabt, unfuse(text));
+  // Validate with the engine that will run it, so a feature V8 lacks fails here and not at load time.
+  if (!WebAssembly.validate(portable)) throw new Error('V8 rejects the assembled module');
+  writeAtomic(join(outDir, 'kernels.wasm'), portable);
+  console.log(`build-wasm: wrote ${join(outDir, 'kernels.wasm')}`);
+
+  const fma = join(outDir, 'kernels-fma.wasm');
+  const fused = assemble(wabt, text);
+  if (v8Accepts(fused)) {
+    writeAtomic(fma, fused);
+    console.log(`build-wasm: wrote ${fma}`);
+  } else {
+    rmSync(fma, { force: true }); // never leave a stale one beside a fresh portable build
+    console.log('build-wasm: this Node cannot run relaxed-simd; only the portable kernels were built');
   }
-  console.log(`build-wasm: wrote ${out}`);
 }
 
 main().catch((e) => {

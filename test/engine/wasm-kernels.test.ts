@@ -1,6 +1,8 @@
 // The WebAssembly SIMD gemm against the TypeScript reference (the other kernels: wasm-nn-kernels.test.ts): seeded random shapes (edge blocks included),
 // every transA/transB combination, offsets, padded leading dimensions, accumulate on/off, memory growth,
 // and the Float64Array policies (exact reference fallback by default, float32 conversion on request).
+// Every test runs on both builds: the default (fused multiply-adds where this Node and CPU can, see
+// scripts/build-wasm.mjs) and the portable one (unfused, the same bits on every CPU).
 // Builds build/kernels.wasm first when it is missing, so a fresh checkout can run this file alone.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -86,20 +88,48 @@ function expectClose(c: Case, o: Operands, got: ArrayLike<number>, want: ArrayLi
   expect(bad).toBe('');
 }
 
-let wasm: Kernels;
-
 beforeAll(() => {
-  if (!existsSync(join(root, 'build', 'kernels.wasm'))) {
+  if (!existsSync(join(root, 'build', 'kernels.wasm')) || !existsSync(join(root, 'build', 'kernels-fma.wasm'))) {
     execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs')], { cwd: root, stdio: 'pipe' });
   }
-  const k = loadWasmKernels();
-  if (k === null) throw new Error('wasm-kernels.test: build/kernels.wasm does not load');
-  wasm = k;
 });
 
-describe('wasm-simd kernels', () => {
+/** a·b + c with one rounding is 2⁻²⁴ here, with two roundings 0 (a² = 1 + 2⁻¹¹ + 2⁻²⁴ rounds to 1 + 2⁻¹¹). */
+function roundsOnce(k: Kernels): boolean {
+  const a = 1 + 2 ** -12;
+  const C = new Float32Array(1);
+  k.gemm(false, false, 1, 1, 2, new Float32Array([-(1 + 2 ** -11), a]), 0, 2, new Float32Array([1, a]), 0, 1, C, 0, 1, false);
+  expect([0, 2 ** -24]).toContain(C[0]);
+  return C[0] !== 0;
+}
+
+describe('choosing the build', () => {
+  it('fma: false loads the portable build, which multiplies and adds separately', () => {
+    const portable = loadWasmKernels({ fma: false })!;
+    expect(portable.name).toBe('wasm-simd');
+    expect(roundsOnce(portable)).toBe(false);
+  });
+
+  it('the fused build is built (Node ≥ 20 runs relaxed-simd), named for what the CPU does with it, and the default', () => {
+    const fmaPath = join(root, 'build', 'kernels-fma.wasm');
+    expect(existsSync(fmaPath)).toBe(true);
+    const fused = loadWasmKernels({ path: fmaPath })!;
+    expect(fused).not.toBeNull();
+    expect(fused.name).toBe(roundsOnce(fused) ? 'wasm-simd-fma' : 'wasm-simd');
+    expect(loadWasmKernels()!.name).toBe(fused.name); // the default prefers it
+  });
+});
+
+for (const build of ['default', 'portable'] as const) describe(`wasm-simd kernels, ${build} build`, () => {
+  let wasm: Kernels;
+  beforeAll(() => {
+    const k = loadWasmKernels(build === 'portable' ? { fma: false } : {});
+    if (k === null) throw new Error('wasm-kernels.test: build/kernels.wasm does not load');
+    wasm = k;
+  });
+
   it('replace gemm, convolution, ReLU and max pooling, and keep the reference for average pooling', () => {
-    expect(wasm.name).toBe('wasm-simd');
+    expect(wasm.name).toMatch(build === 'portable' ? /^wasm-simd$/ : /^wasm-simd(-fma)?$/);
     for (const k of ['gemm', 'conv2dForward', 'conv2dBackward', 'reluForward', 'reluBackward', 'maxPoolForward', 'maxPoolBackward'] as const) {
       expect(wasm[k]).not.toBe(referenceKernels[k]);
     }
@@ -158,7 +188,7 @@ describe('wasm-simd kernels', () => {
 
   it('splits big products among threads: the same bits for 1, 2 and 3 threads, close to the reference', () => {
     const rng = new Rng(8);
-    const byThreads = [1, 2, 3].map((threads) => loadWasmKernels({ threads })!);
+    const byThreads = [1, 2, 3].map((threads) => loadWasmKernels({ threads, fma: build === 'default' })!);
     try {
       for (const [M, N, K] of [[128, 128, 512], [77, 203, 129], [256, 10, 512], [5, 999, 300]]) {
         for (const [transA, transB] of TRANS) {
@@ -202,7 +232,7 @@ describe('wasm-simd kernels', () => {
   });
 
   it("computes Float64Array operands in float32 with { float64: 'float32' }", () => {
-    const fast = loadWasmKernels({ float64: 'float32' });
+    const fast = loadWasmKernels({ float64: 'float32', fma: build === 'default' });
     expect(fast).not.toBeNull();
     const rng = new Rng(7);
     for (const [transA, transB] of TRANS) {

@@ -17,7 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let one: Kernels, two: Kernels, three: Kernels;
 
 beforeAll(() => {
-  if (!existsSync(join(root, 'build', 'kernels.wasm'))) {
+  if (!existsSync(join(root, 'build', 'kernels.wasm')) || !existsSync(join(root, 'build', 'kernels-fma.wasm'))) {
     execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs')], { cwd: root, stdio: 'pipe' });
   }
   const load = (threads: number) => {

@@ -1,9 +1,15 @@
 ;; Single-precision GEMM in hand-written WebAssembly 128-bit SIMD, the hot loop behind kernels/wasm.ts.
 ;; The host copies op(A) and op(B) into linear memory as float32; `pack` lays them out in panels (A: 4 rows,
 ;; B: 8 columns, both k-major, zero-padded) and `gemm_packed` runs a 4×8 micro-kernel: 8 f32x4 accumulators,
-;; 2 B vectors, 4 broadcast A values (TurboFan loads all 4 up front) and 1 product temp = all 15 xmm registers
-;; V8 allocates on x64. Measured on Zen 3: 5×8, 6×8, 4×12, 3×16, 8×4 spill and run slower; 2×16 ties 4×8.
-;; mul+add stays unfused (no relaxed-simd), so results do not depend on the CPU.
+;; 2 B vectors and 4 broadcast A values (TurboFan loads all 4 up front). Measured on Zen 3: 5×8, 6×8, 4×12,
+;; 3×16, 8×4 spill and run slower; 2×16 ties 4×8.
+;;
+;; The multiply-adds are relaxed-simd `f32x4.relaxed_madd`, which V8 compiles to one fused vfmadd231ps where the
+;; CPU has FMA3. scripts/build-wasm.mjs assembles this file twice: build/kernels-fma.wasm as written, and the
+;; portable build/kernels.wasm with every relaxed_madd(a, b, c) rewritten to add(c, mul(a, b)) (unfused, the same
+;; bits on every CPU, and valid where relaxed-simd is not). The fused loop issues 8 FMAs + 6 loads per k-step
+;; instead of 8 mul + 8 add + 6 loads and measured 47–50 vs 28–35 GFLOP/s per core (peak 51 at 3.2 GHz): the
+;; unfused kernel is limited by issuing its 24 instructions per k-step, not by the FP pipes.
 (module
   ;; Shared between the main thread and the kernel worker threads (each instantiates this module over it);
   ;; grown by the host (memory.grow from JS) to fit each problem. Bytes [0, 256) are the main thread's scratch.
@@ -166,24 +172,24 @@
         (local.set $a (local.get $aPanel))
         (local.set $b (local.get $bPanel))
         (local.set $aEnd (i32.add (local.get $aPanel) (local.get $strideA)))
-        ;; One k-step per trip: 2 B loads, 4 broadcast loads, 8 mul + 8 add. Do not unroll by hand: TurboFan
+        ;; One k-step per trip: 2 B loads, 4 broadcast loads, 8 multiply-adds. Do not unroll by hand: TurboFan
         ;; then hoists all 8 broadcasts ahead of the math, runs out of xmm registers and spills 4 accumulators
         ;; (measured 26 vs 36 GFLOP/s); it peels/unrolls this loop itself without spilling.
         (loop $kloop
           (local.set $b0 (v128.load (local.get $b)))
           (local.set $b1 (v128.load offset=16 (local.get $b)))
           (local.set $av (v128.load32_splat (local.get $a)))
-          (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $av) (local.get $b0))))
-          (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $c00 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c00)))
+          (local.set $c01 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c01)))
           (local.set $av (v128.load32_splat offset=4 (local.get $a)))
-          (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $av) (local.get $b0))))
-          (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $c10 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c10)))
+          (local.set $c11 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c11)))
           (local.set $av (v128.load32_splat offset=8 (local.get $a)))
-          (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $av) (local.get $b0))))
-          (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $c20 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c20)))
+          (local.set $c21 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c21)))
           (local.set $av (v128.load32_splat offset=12 (local.get $a)))
-          (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $av) (local.get $b0))))
-          (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $av) (local.get $b1))))
+          (local.set $c30 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c30)))
+          (local.set $c31 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c31)))
           (local.set $a (i32.add (local.get $a) (i32.const 16)))
           (local.set $b (i32.add (local.get $b) (i32.const 32)))
           (br_if $kloop (i32.lt_u (local.get $a) (local.get $aEnd))))
