@@ -53,13 +53,21 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /**
+ * Whether apply() will record an op on these inputs, i.e. whether its backward can run: a forward may skip saving
+ * what only the backward reads when not.
+ */
+export function willRecord(inputs: Tensor[]): boolean {
+  return gradEnabled && inputs.some((t) => t.requiresGrad);
+}
+
+/**
  * Apply an op: run its forward and, if any input requires a gradient, record a Node on the output.
  * @example
  *   const y = apply(elementwiseOps.relu, [x], {});
  */
 export function apply<A, S>(op: Op<A, S>, inputs: Tensor[], attrs: A): Tensor {
   const { out, saved } = op.forward(inputs, attrs);
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+  if (willRecord(inputs)) {
     out.requiresGrad = true;
     out.node = { op, inputs, attrs, saved };
   }

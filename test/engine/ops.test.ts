@@ -1,6 +1,8 @@
 // Finite-difference checks (float64) of every op in the record, for every input, with a random upstream gradient.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { kernels } from '../../src/engine/kernels/kernels.js';
 import { gradcheck } from '../../src/engine/gradcheck.js';
+import { noGrad } from '../../src/engine/tape.js';
 import * as o from '../../src/engine/ops/index.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { distinct, rand } from '../helpers.js';
@@ -113,5 +115,27 @@ describe('every op passes a float64 finite-difference check for every input', ()
 
   it('covers every op in the record', () => {
     expect(Object.keys(cases).sort()).toEqual(Object.keys(o.allOps).sort());
+  });
+});
+
+describe('conv2dReluMaxPool saves its argmax only when it is recorded', () => {
+  it('no graph under noGrad or for inputs that need no gradient, and the same output as a recorded forward', () => {
+    const x = rand([2, 1, 8, 8], 95), w = rand([3, 1, 3, 3], 96), b = rand([3], 97);
+    const plain = o.conv2dReluMaxPool(x, w, b); // nothing requires a gradient: not recorded
+    expect(plain.node).toBeNull();
+    w.requiresGrad = true;
+    const recorded = o.conv2dReluMaxPool(x, w, b);
+    expect(recorded.node?.saved).toBeInstanceOf(Int32Array);
+    const kernel = vi.spyOn(kernels(), 'conv2dReluPoolForward');
+    let skipped: Tensor;
+    try {
+      skipped = noGrad(() => o.conv2dReluMaxPool(x, w, b));
+      expect(kernel.mock.calls[0][7]).toBeNull(); // the kernel was asked for no argmax
+    } finally {
+      kernel.mockRestore();
+    }
+    expect(skipped.node).toBeNull();
+    expect(Array.from(skipped.data)).toEqual(Array.from(recorded.data));
+    expect(Array.from(plain.data)).toEqual(Array.from(recorded.data));
   });
 });

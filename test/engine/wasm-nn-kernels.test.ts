@@ -200,6 +200,22 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
     expect(tested).toBeGreaterThan(25);
   });
 
+  it('computes the same output without an argmax (a forward that will have no backward), wasm and reference', () => {
+    const rng = new Rng(18);
+    for (const c of [
+      { N: 40, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 },
+      { N: 9, C: 3, H: 11, W: 9, OC: 5, KH: 3, KW: 2, stride: 1, pad: 1 },
+    ]) {
+      const { g, x, w, b } = convData(rng, c);
+      for (const k of [ref, one, two]) {
+        const withArg = new Float32Array(pooled(c, g)), without = withArg.slice().fill(NaN);
+        k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, withArg, new Int32Array(withArg.length));
+        k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, without, null);
+        expect(firstDiff(without, withArg)).toBe(-1);
+      }
+    }
+  });
+
   it('equals convolution, ReLU and max pooling run one after another (the cnn layers, several chunks and threads)', () => {
     const rng = new Rng(17);
     for (const c of [

@@ -52,10 +52,10 @@ export interface Kernels {
   /**
    * conv2dForward, ReLU and 2×2/stride-2 max pooling in one pass (the cnn's block): out [N, OC, ⌊OH/2⌋, ⌊OW/2⌋],
    * argmax[o] = the offset (oh·OW + ow) within its (image, channel) plane of the convolution's output of each
-   * window's maximum (first on ties). Equal to the three kernels in turn; the full-size convolution output is
-   * never materialised.
+   * window's maximum (first on ties), or no argmax (null) when there will be no backward. Equal to the three
+   * kernels in turn; the full-size convolution output is never materialised.
    */
-  conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array): void;
+  conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array | null): void;
   /**
    * The gradients of conv2dReluPoolForward for upstream dOut (out and argmax from the forward): the convolution's
    * upstream gradient is dOut[o] at argmax[o] of o's plane where out[o] > 0 and 0 elsewhere, then as

@@ -307,9 +307,14 @@ const like = (a: Data, n: number): Data => (a instanceof Float64Array ? new Floa
 
 // The fused block as the three kernels in turn; pooling before ReLU gives the same values (ReLU is monotone) and
 // the argmax of the convolution's output itself.
-function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array): void {
+function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array | null): void {
   const y = like(out, N * OC * g.OH * g.OW);
   conv2dForward(x, N, g, w, OC, b, y);
+  if (argmax === null) {
+    maxPoolForward(y, N, pool2Window(g, OC), out, new Int32Array(out.length));
+    reluForward(out, out);
+    return;
+  }
   maxPoolForward(y, N, pool2Window(g, OC), out, argmax);
   reluForward(out, out);
   // from flat indices into y to offsets within each (image, channel) plane

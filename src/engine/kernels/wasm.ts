@@ -315,19 +315,22 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   const SUPER = 512;
 
   /**
-   * The batched convolution; with `argmax`, fused with ReLU and 2×2/2 max pooling: y is then the pooled output
-   * [N, OC, ⌊OH/2⌋, ⌊OW/2⌋] and the convolution's own output never leaves the threads' work buffers.
+   * The batched convolution; with `fused`, followed by ReLU and 2×2/2 max pooling: y is then the pooled output
+   * [N, OC, ⌊OH/2⌋, ⌊OW/2⌋], the convolution's own output never leaves the threads' work buffers, and the argmax
+   * is copied out when `argmax` is given (a forward with no backward to come needs none).
    */
-  function convForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data, argmax: Int32Array | null): boolean {
+  function convForward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data, fused: boolean, argmax: Int32Array | null,
+  ): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;
     const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W;
-    const YL = argmax ? (OH >> 1) * (OW >> 1) : L; // output floats per image and channel
+    const YL = fused ? (OH >> 1) * (OW >> 1) : L; // output floats per image and channel
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
     const nb = chunkOf(Math.ceil(S / T), CKK, L);
     // per thread: cols, bPack, cbuf, scratch, and the pooled values and argmax before their permutation
-    const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, OC * nb * L, 32, argmax ? 2 * OC * nb * YL : 0];
-    const at = layout(S * CHW, S * OC * YL, argmax ? S * OC * YL : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
+    const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, OC * nb * L, 32, fused ? 2 * OC * nb * YL : 0];
+    const at = layout(S * CHW, S * OC * YL, fused ? S * OC * YL : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
     const [xin, yout, argOut, wRaw, wPack, bias] = at;
     if (!mem.ensure(at[at.length - 1])) return false;
     const { f32, i32 } = mem;
@@ -340,7 +343,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
       pool.run('conv_fwd', splitRange(sn, T), (t, [n0, n1]) => {
         const [cols, bPack, cbuf, scr, tmp] = at.slice(6 + 5 * t, 11 + 5 * t);
         return [xin, yout, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wPack, bias, cols, bPack, cbuf, scr,
-          argmax ? argOut : 0, tmp];
+          fused ? argOut : 0, tmp];
       });
       y.set(f32.subarray(yout / 4, yout / 4 + sn * OC * YL), s0 * OC * YL);
       if (argmax) argmax.set(i32.subarray(argOut / 4, argOut / 4 + sn * OC * YL), s0 * OC * YL);
@@ -349,11 +352,11 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   }
 
   function conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void {
-    if (g.stride !== 1 || !isF32(x, w, b, y) || !convForward(x, N, g, w, OC, b, y, null)) ref.conv2dForward(x, N, g, w, OC, b, y);
+    if (g.stride !== 1 || !isF32(x, w, b, y) || !convForward(x, N, g, w, OC, b, y, false, null)) ref.conv2dForward(x, N, g, w, OC, b, y);
   }
 
-  function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array): void {
-    if (g.stride !== 1 || g.OH < 2 || g.OW < 2 || !isF32(x, w, b, out) || !convForward(x, N, g, w, OC, b, out, argmax)) {
+  function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array | null): void {
+    if (g.stride !== 1 || g.OH < 2 || g.OW < 2 || !isF32(x, w, b, out) || !convForward(x, N, g, w, OC, b, out, true, argmax)) {
       ref.conv2dReluPoolForward(x, N, g, w, OC, b, out, argmax);
     }
   }

@@ -3,7 +3,7 @@
 // x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] → y [N, OC, OH, OW], OH = ⌊(H + 2p − KH)/s⌋ + 1.
 // Per image: cols = im2col(xₙ) [C·KH·KW, OH·OW], yₙ = W·cols + b.
 import { kernels, type Window2d } from '../kernels/kernels.js';
-import { apply, type Op } from '../tape.js';
+import { apply, willRecord, type Op } from '../tape.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import { expect, expectRank, expectSameDtype } from './check.js';
 
@@ -56,20 +56,22 @@ export const convOps = {
 
   // The cnn's block, maxPool2d(relu(conv2d(x, w, b)), 2) as one op: the same values and gradients as the three ops
   // in turn, without writing (and reading back, and keeping for backward) the full-size convolution output and
-  // its ReLU. Saved: argmax, where in its plane of the convolution's output each 2×2 window's maximum is.
+  // its ReLU. Saved: argmax, where in its plane of the convolution's output each 2×2 window's maximum is (only
+  // when the op is recorded: inference and attacks' evaluation passes skip it).
   conv2dReluMaxPool: {
     name: 'conv2dReluMaxPool',
     forward([x, w, b], { stride, padding }) {
       const { N, OC, g } = convGeometry('conv2dReluMaxPool', x, w, b, stride, padding);
       expect(g.OH >= 2 && g.OW >= 2, `conv2dReluMaxPool: a ${g.OH}×${g.OW} convolution output is too small for 2×2 pooling`);
       const out = Tensor.zeros([N, OC, g.OH >> 1, g.OW >> 1], x.dtype);
-      const argmax = new Int32Array(out.size);
+      const argmax = willRecord([x, w, b]) ? new Int32Array(out.size) : null;
       kernels().conv2dReluPoolForward(x.data, N, g, w.data, OC, b.data, out.data, argmax);
       return { out, saved: argmax };
     },
     // dY at o's window maximum = dOut[o]·[out[o] > 0] (pooling routes to the winner, ReLU passes positives), then as conv2d
     backward(dOut, { inputs: [x, w, b], out, attrs: { stride, padding }, saved: argmax, needs }) {
       const { N, OC, g } = convGeometry('conv2dReluMaxPool', x, w, b, stride, padding);
+      if (argmax === null) throw new Error('conv2dReluMaxPool: backward of a forward that was not recorded');
       const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
       const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
       const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
@@ -78,7 +80,7 @@ export const convOps = {
       );
       return [dX, dW, dB];
     },
-  } as Op<Conv2dAttrs, Int32Array>,
+  } as Op<Conv2dAttrs, Int32Array | null>,
 };
 
 /**
