@@ -107,8 +107,9 @@ describe('wasm convolution', () => {
       { N: 5, C: 3, H: 9, W: 11, OC: 6, KH: 3, KW: 3, stride: 1, pad: 1 },
       // output widths that are multiples of 8 take the packed im2col path, borders included
       { N: 3, C: 2, H: 8, W: 16, OC: 5, KH: 3, KW: 3, stride: 1, pad: 1 },
-      // unpadded with OW a multiple of 8: the weight gradient's transposed im2col goes straight into packed panels
-      // (C·KH·KW = 27: a last panel of 3 real rows)
+      // unpadded with OW a multiple of 8: the forward is an implicit GEMM reading the image (OC = 5: a partial
+      // 4-row tile) and the weight gradient's transposed im2col goes straight into packed panels (C·KH·KW = 27: a
+      // last panel of 3 real rows)
       { N: 4, C: 3, H: 10, W: 18, OC: 5, KH: 3, KW: 3, stride: 1, pad: 0 },
       { N: 2, C: 3, H: 5, W: 10, OC: 7, KH: 5, KW: 3, stride: 1, pad: 2 },
     ]) {

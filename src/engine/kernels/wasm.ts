@@ -328,8 +328,9 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
     const nb = chunkOf(Math.ceil(S / T), CKK, L);
-    // per thread: cols, bPack, cbuf, scratch, and the pooled values and argmax before their permutation
-    const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, OC * nb * L, 32, fused ? 2 * OC * nb * YL : 0];
+    // per thread: cols (or the implicit GEMM's offset table), bPack, cbuf (rows up to a multiple of 4: the implicit
+    // GEMM writes whole 4-row tiles), scratch, and the pooled values and argmax before their permutation
+    const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, Math.ceil(OC / 4) * 4 * nb * L, 32, fused ? 2 * OC * nb * YL : 0];
     const at = layout(S * CHW, S * OC * YL, fused ? S * OC * YL : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
     const [xin, yout, argOut, wRaw, wPack, bias] = at;
     if (!mem.ensure(at[at.length - 1])) return false;

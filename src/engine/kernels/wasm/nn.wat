@@ -625,11 +625,100 @@
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $bs))))
 
+  ;; A stride-1, unpadded convolution of a chunk of images as an implicit GEMM: C[OC, nImg·L] = W · cols with cols
+  ;; never written. With OW a multiple of 8, the 8 columns of a B panel (8 neighbouring ow of one output row) at
+  ;; row k = (c·KH + kh)·KW + kw are one contiguous run x[n, c, oh + kh, ow0 + kw … ow0 + kw + 7], so the micro-kernel
+  ;; (gemm_packed's 4×8, same accumulation order, so the same bits) loads its two B vectors straight from the image
+  ;; at x + off[k] (a table of byte offsets built here at $off, CKK i32) and skips im2col and packing altogether.
+  ;; wPack: W in 4-row panels (zero-padded rows); C rows past OC up to the next multiple of 4 are written too
+  ;; (as zeros), so $c must have room for ⌈OC/4⌉·4 rows of ldc = nImg·L floats.
+  (func $conv_implicit
+    (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
+    (param $OH i32) (param $OW i32) (param $OC i32) (param $wPack i32) (param $c i32) (param $nImg i32) (param $off i32)
+    (local $CKK i32) (local $k i32) (local $L i32) (local $ldcB i32) (local $CHWB i32) (local $strideA i32)
+    (local $n i32) (local $oh i32) (local $ow i32) (local $xb i32) (local $col i32) (local $i i32)
+    (local $a i32) (local $aEnd i32) (local $aPanel i32) (local $t i32) (local $bo i32) (local $addr i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $av v128)
+    (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
+    (loop $table
+      (i32.store (i32.add (local.get $off) (i32.shl (local.get $k) (i32.const 2)))
+        (call $window_row_offset (local.get $k) (local.get $CKK) (local.get $KH) (local.get $KW) (local.get $H) (local.get $W)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $table (i32.lt_u (local.get $k) (local.get $CKK))))
+    (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $ldcB (i32.shl (i32.mul (local.get $nImg) (local.get $L)) (i32.const 2)))
+    (local.set $CHWB (i32.shl (i32.mul (i32.mul (local.get $C) (local.get $H)) (local.get $W)) (i32.const 2)))
+    (local.set $strideA (i32.shl (local.get $CKK) (i32.const 4)))
+    (loop $ns
+      (local.set $oh (i32.const 0))
+      (loop $ohs
+        (local.set $ow (i32.const 0))
+        (loop $ows
+          ;; this B panel: image n, output row oh, columns ow … ow + 7
+          (local.set $xb (i32.add (i32.add (local.get $x) (i32.mul (local.get $n) (local.get $CHWB)))
+            (i32.shl (i32.add (i32.mul (local.get $oh) (local.get $W)) (local.get $ow)) (i32.const 2))))
+          (local.set $col (i32.add (local.get $c) (i32.shl
+            (i32.add (i32.mul (local.get $n) (local.get $L)) (i32.add (i32.mul (local.get $oh) (local.get $OW)) (local.get $ow)))
+            (i32.const 2))))
+          (local.set $i (i32.const 0))
+          (local.set $aPanel (local.get $wPack))
+          (loop $iloop
+            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+            (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+            (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+            (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+            (local.set $a (local.get $aPanel))
+            (local.set $aEnd (i32.add (local.get $aPanel) (local.get $strideA)))
+            (local.set $t (local.get $off))
+            (loop $kloop
+              (local.set $bo (i32.add (local.get $xb) (i32.load (local.get $t))))
+              (local.set $b0 (v128.load (local.get $bo)))
+              (local.set $b1 (v128.load offset=16 (local.get $bo)))
+              (local.set $av (v128.load32_splat (local.get $a)))
+              (local.set $c00 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c00)))
+              (local.set $c01 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c01)))
+              (local.set $av (v128.load32_splat offset=4 (local.get $a)))
+              (local.set $c10 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c10)))
+              (local.set $c11 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c11)))
+              (local.set $av (v128.load32_splat offset=8 (local.get $a)))
+              (local.set $c20 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c20)))
+              (local.set $c21 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c21)))
+              (local.set $av (v128.load32_splat offset=12 (local.get $a)))
+              (local.set $c30 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c30)))
+              (local.set $c31 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c31)))
+              (local.set $a (i32.add (local.get $a) (i32.const 16)))
+              (local.set $t (i32.add (local.get $t) (i32.const 4)))
+              (br_if $kloop (i32.lt_u (local.get $a) (local.get $aEnd))))
+            (local.set $addr (i32.add (local.get $col) (i32.mul (local.get $i) (local.get $ldcB))))
+            (v128.store (local.get $addr) (local.get $c00))
+            (v128.store offset=16 (local.get $addr) (local.get $c01))
+            (local.set $addr (i32.add (local.get $addr) (local.get $ldcB)))
+            (v128.store (local.get $addr) (local.get $c10))
+            (v128.store offset=16 (local.get $addr) (local.get $c11))
+            (local.set $addr (i32.add (local.get $addr) (local.get $ldcB)))
+            (v128.store (local.get $addr) (local.get $c20))
+            (v128.store offset=16 (local.get $addr) (local.get $c21))
+            (local.set $addr (i32.add (local.get $addr) (local.get $ldcB)))
+            (v128.store (local.get $addr) (local.get $c30))
+            (v128.store offset=16 (local.get $addr) (local.get $c31))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (local.set $aPanel (i32.add (local.get $aPanel) (local.get $strideA)))
+            (br_if $iloop (i32.lt_u (local.get $i) (local.get $OC))))
+          (local.set $ow (i32.add (local.get $ow) (i32.const 8)))
+          (br_if $ows (i32.lt_u (local.get $ow) (local.get $OW))))
+        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+        (br_if $ohs (i32.lt_u (local.get $oh) (local.get $OH))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if $ns (i32.lt_u (local.get $n) (local.get $nImg)))))
+
   ;; A stride-1 convolution forward over images [n0, n1) of a batch, in chunks of nb images; each thread calls
   ;; this on its own image range with its own work buffers. x [N, C, H, W] and y [N, OC, OH, OW] at $x / $y;
   ;; wPack: W [OC, C·KH·KW] packed in 4-row panels; bias: OC floats. Work buffers: cols [CKK, nb·L],
-  ;; bPack (its 8-column panels), cbuf [OC, nb·L], scr 128 bytes. Per chunk: im2col → pack (in one pass when OW is
-  ;; a multiple of 8) → one GEMM → permute to NCHW adding the bias. With $arg ≠ 0 the epilogue is
+  ;; bPack (its 8-column panels), cbuf [⌈OC/4⌉·4, nb·L], scr 128 bytes. Per chunk: im2col → pack (in one pass when
+  ;; OW is a multiple of 8) → one GEMM, or, unpadded with OW a multiple of 8, conv_implicit (no im2col at all; cols
+  ;; holds its offset table), → permute to NCHW adding the bias. With $arg ≠ 0 the epilogue is
   ;; pool2_bias_relu instead (work buffer tmp: 2·OC·nb·PL floats): y is the pooled output [N, OC, OH/2, OW/2] and
   ;; arg the offset of each maximum within its convolution-output plane.
   ;; Each output depends only on its own image, so any split gives the same bits.
@@ -649,21 +738,29 @@
         (local.set $nc (i32.sub (local.get $n1) (local.get $n0)))
         (if (i32.gt_u (local.get $nc) (local.get $nb)) (then (local.set $nc (local.get $nb))))
         (local.set $NL (i32.mul (local.get $nc) (local.get $L)))
-        (if (i32.and (local.get $OW) (i32.const 7))
+        (if (i32.or (local.get $pad) (i32.and (local.get $OW) (i32.const 7)))
           (then
-            (call $im2col_s1
-              (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n0) (local.get $CHW)) (i32.const 2)))
-              (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $pad)
-              (local.get $OH) (local.get $OW) (local.get $cols) (local.get $NL) (local.get $nc))
-            (call $pack (local.get $cols) (i32.const 1) (local.get $NL) (local.get $NL) (local.get $CKK) (local.get $bPack) (i32.const 8)))
+            (if (i32.and (local.get $OW) (i32.const 7))
+              (then
+                (call $im2col_s1
+                  (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n0) (local.get $CHW)) (i32.const 2)))
+                  (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $pad)
+                  (local.get $OH) (local.get $OW) (local.get $cols) (local.get $NL) (local.get $nc))
+                (call $pack (local.get $cols) (i32.const 1) (local.get $NL) (local.get $NL) (local.get $CKK) (local.get $bPack) (i32.const 8)))
+              (else
+                ;; OW a multiple of 8: straight into the packed layout
+                (call $im2col_pack_s1
+                  (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n0) (local.get $CHW)) (i32.const 2)))
+                  (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $pad)
+                  (local.get $OH) (local.get $OW) (local.get $bPack) (local.get $nc))))
+            (call $gemm_packed (local.get $OC) (local.get $NL) (local.get $CKK) (local.get $wPack) (local.get $bPack)
+              (local.get $cbuf) (local.get $NL) (i32.const 0) (local.get $scr)))
           (else
-            ;; OW a multiple of 8: straight into the packed layout
-            (call $im2col_pack_s1
+            ;; unpadded with OW a multiple of 8: the GEMM reads the image itself (cols holds the offset table)
+            (call $conv_implicit
               (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n0) (local.get $CHW)) (i32.const 2)))
-              (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $pad)
-              (local.get $OH) (local.get $OW) (local.get $bPack) (local.get $nc))))
-        (call $gemm_packed (local.get $OC) (local.get $NL) (local.get $CKK) (local.get $wPack) (local.get $bPack)
-          (local.get $cbuf) (local.get $NL) (i32.const 0) (local.get $scr))
+              (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $OH) (local.get $OW)
+              (local.get $OC) (local.get $wPack) (local.get $cbuf) (local.get $nc) (local.get $cols))))
         (if (local.get $arg)
           (then
             (call $pool2_bias_relu (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
