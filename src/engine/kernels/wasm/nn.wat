@@ -597,6 +597,7 @@
     (param $g i32) (param $out i32) (param $arg i32) (param $n0 i32) (param $nc i32) (param $OC i32) (param $L i32)
     (param $PL i32) (param $dyP i32)
     (local $a i32) (local $b i32) (local $i i32) (local $e i32) (local $row i32) (local $NL i32)
+    (local $v v128) (local $ia v128)
     (local.set $NL (i32.mul (local.get $nc) (local.get $L)))
     (call $zero_f32 (local.get $dyP) (i32.mul (local.get $OC) (local.get $NL)))
     ;; i: byte offset of pooled output ((n0 + b)·OC + a)·PL + p in g, out and arg
@@ -610,6 +611,20 @@
           (local.set $row (i32.add (local.get $dyP)
             (i32.shl (i32.add (i32.mul (local.get $a) (local.get $NL)) (i32.mul (local.get $b) (local.get $L))) (i32.const 2))))
           (local.set $e (i32.add (local.get $i) (i32.shl (local.get $PL) (i32.const 2))))
+          ;; four outputs at a time, without branches (the sign of out is a coin flip to the branch predictor):
+          ;; every window's winner gets g where out > 0 and +0 elsewhere (windows never share a winner)
+          (block $v_done
+            (loop $vs
+              (br_if $v_done (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $e)))
+              (local.set $v (v128.and (v128.load (i32.add (local.get $g) (local.get $i)))
+                (f32x4.gt (v128.load (i32.add (local.get $out) (local.get $i))) (v128.const i32x4 0 0 0 0))))
+              (local.set $ia (i32x4.shl (v128.load (i32.add (local.get $arg) (local.get $i))) (i32.const 2)))
+              (f32.store (i32.add (local.get $row) (i32x4.extract_lane 0 (local.get $ia))) (f32x4.extract_lane 0 (local.get $v)))
+              (f32.store (i32.add (local.get $row) (i32x4.extract_lane 1 (local.get $ia))) (f32x4.extract_lane 1 (local.get $v)))
+              (f32.store (i32.add (local.get $row) (i32x4.extract_lane 2 (local.get $ia))) (f32x4.extract_lane 2 (local.get $v)))
+              (f32.store (i32.add (local.get $row) (i32x4.extract_lane 3 (local.get $ia))) (f32x4.extract_lane 3 (local.get $v)))
+              (local.set $i (i32.add (local.get $i) (i32.const 16)))
+              (br $vs)))
           (block $p_done
             (loop $ps
               (br_if $p_done (i32.ge_u (local.get $i) (local.get $e)))
