@@ -145,19 +145,29 @@
       (br_if $cs (i32.lt_u (local.get $c) (local.get $C)))))
 
   ;; The adjoint of im2col_s1: dx[n, c, ih, iw] += src[row·lds + n·L + oh·OW + ow] over the valid positions.
+  ;; Per row (c, kh, kw) the valid ow form one run [lo, hi) and the valid oh one range [ohLo, ohHi), so each image
+  ;; walks its runs with two pointer increments: no per-run multiplies or bounds tests (runs are OW = 8 floats
+  ;; for the cnn's conv2, where the bookkeeping used to cost more than the adds).
   (func $col2im_s1
     (param $src i32) (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $dx i32) (param $lds i32) (param $nImg i32)
-    (local $n i32) (local $xi i32) (local $ri i32) (local $CHW i32) (local $Lb i32)
-    (local $c i32) (local $kh i32) (local $kw i32) (local $oh i32) (local $ih i32)
-    (local $lo i32) (local $hi i32) (local $row i32)
-    (local $s i32) (local $d i32) (local $e i32) (local $run4 i32) (local $runt i32)
+    (local $n i32) (local $CHW i32) (local $Lb i32) (local $Wb i32) (local $OWb i32)
+    (local $c i32) (local $kh i32) (local $kw i32) (local $oh i32) (local $ohLo i32) (local $ohHi i32)
+    (local $lo i32) (local $hi i32) (local $row i32) (local $d0 i32) (local $s0 i32)
+    (local $s i32) (local $d i32) (local $e8 i32) (local $e i32) (local $run8 i32) (local $runb i32)
     (local.set $CHW (i32.shl (i32.mul (i32.mul (local.get $C) (local.get $H)) (local.get $W)) (i32.const 2)))
     (local.set $Lb (i32.shl (i32.mul (local.get $OH) (local.get $OW)) (i32.const 2)))
+    (local.set $Wb (i32.shl (local.get $W) (i32.const 2)))
+    (local.set $OWb (i32.shl (local.get $OW) (i32.const 2)))
     (local.set $row (local.get $src))
     (loop $cs
       (local.set $kh (i32.const 0))
       (loop $khs
+        ;; valid oh: 0 ≤ oh − pad + kh < H
+        (local.set $ohLo (i32.sub (local.get $pad) (local.get $kh)))
+        (if (i32.lt_s (local.get $ohLo) (i32.const 0)) (then (local.set $ohLo (i32.const 0))))
+        (local.set $ohHi (i32.sub (i32.add (local.get $H) (local.get $pad)) (local.get $kh)))
+        (if (i32.gt_s (local.get $ohHi) (local.get $OH)) (then (local.set $ohHi (local.get $OH))))
         (local.set $kw (i32.const 0))
         (loop $kws
           (local.set $lo (i32.sub (local.get $pad) (local.get $kw)))
@@ -166,46 +176,56 @@
           (local.set $hi (i32.sub (i32.add (local.get $W) (local.get $pad)) (local.get $kw)))
           (if (i32.gt_s (local.get $hi) (local.get $OW)) (then (local.set $hi (local.get $OW))))
           (if (i32.lt_s (local.get $hi) (local.get $lo)) (then (local.set $hi (local.get $lo))))
-          (local.set $run4 (i32.shl (i32.and (i32.sub (local.get $hi) (local.get $lo)) (i32.const -4)) (i32.const 2)))
-          (local.set $runt (i32.shl (i32.and (i32.sub (local.get $hi) (local.get $lo)) (i32.const 3)) (i32.const 2)))
-          ;; every image of the chunk for this row before the next row: dst is written row by row, in order
-          (local.set $n (i32.const 0))
-          (local.set $xi (local.get $dx))
-          (local.set $ri (local.get $row))
-          (loop $ns
-          (local.set $oh (i32.const 0))
-          (loop $ohs
-            (local.set $ih (i32.add (i32.sub (local.get $oh) (local.get $pad)) (local.get $kh)))
-            (if (i32.and (i32.ge_s (local.get $ih) (i32.const 0)) (i32.lt_s (local.get $ih) (local.get $H)))
-              (then
-                (local.set $d (i32.add (local.get $xi) (i32.shl
-                  (i32.add (i32.mul (i32.add (i32.mul (local.get $c) (local.get $H)) (local.get $ih)) (local.get $W))
-                           (i32.add (i32.sub (local.get $lo) (local.get $pad)) (local.get $kw)))
-                  (i32.const 2))))
-                (local.set $s (i32.add (local.get $ri)
-                  (i32.shl (i32.add (i32.mul (local.get $oh) (local.get $OW)) (local.get $lo)) (i32.const 2))))
-                (local.set $e (i32.add (local.get $s) (local.get $run4)))
-                (block $v_done
-                  (loop $v
-                    (br_if $v_done (i32.ge_u (local.get $s) (local.get $e)))
-                    (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
-                    (local.set $s (i32.add (local.get $s) (i32.const 16)))
-                    (local.set $d (i32.add (local.get $d) (i32.const 16)))
-                    (br $v)))
-                (local.set $e (i32.add (local.get $e) (local.get $runt)))
-                (block $t_done
-                  (loop $t
-                    (br_if $t_done (i32.ge_u (local.get $s) (local.get $e)))
-                    (f32.store (local.get $d) (f32.add (f32.load (local.get $d)) (f32.load (local.get $s))))
-                    (local.set $s (i32.add (local.get $s) (i32.const 4)))
-                    (local.set $d (i32.add (local.get $d) (i32.const 4)))
-                    (br $t)))))
-            (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
-            (br_if $ohs (i32.lt_u (local.get $oh) (local.get $OH))))
-          (local.set $xi (i32.add (local.get $xi) (local.get $CHW)))
-          (local.set $ri (i32.add (local.get $ri) (local.get $Lb)))
-          (local.set $n (i32.add (local.get $n) (i32.const 1)))
-          (br_if $ns (i32.lt_u (local.get $n) (local.get $nImg))))
+          (local.set $runb (i32.shl (i32.sub (local.get $hi) (local.get $lo)) (i32.const 2)))
+          (local.set $run8 (i32.and (local.get $runb) (i32.const -32)))
+          (if (i32.and (i32.gt_s (local.get $ohHi) (local.get $ohLo)) (i32.gt_s (local.get $runb) (i32.const 0)))
+            (then
+              ;; dx[0, c, ohLo − pad + kh, lo − pad + kw] and src[row, 0, ohLo, lo]
+              (local.set $d0 (i32.add (local.get $dx) (i32.shl
+                (i32.add (i32.mul (i32.add (i32.mul (local.get $c) (local.get $H)) (i32.add (i32.sub (local.get $ohLo) (local.get $pad)) (local.get $kh)))
+                                  (local.get $W))
+                         (i32.add (i32.sub (local.get $lo) (local.get $pad)) (local.get $kw)))
+                (i32.const 2))))
+              (local.set $s0 (i32.add (local.get $row)
+                (i32.shl (i32.add (i32.mul (local.get $ohLo) (local.get $OW)) (local.get $lo)) (i32.const 2))))
+              ;; every image of the chunk for this row before the next row: dst is written row by row, in order
+              (local.set $n (i32.const 0))
+              (loop $ns
+                (local.set $d (local.get $d0))
+                (local.set $s (local.get $s0))
+                (local.set $oh (local.get $ohLo))
+                (loop $ohs
+                  (local.set $e8 (i32.add (local.get $s) (local.get $run8)))
+                  (local.set $e (i32.add (local.get $s) (local.get $runb)))
+                  (block $v8_done
+                    (loop $v8
+                      (br_if $v8_done (i32.ge_u (local.get $s) (local.get $e8)))
+                      (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
+                      (v128.store offset=16 (local.get $d) (f32x4.add (v128.load offset=16 (local.get $d)) (v128.load offset=16 (local.get $s))))
+                      (local.set $s (i32.add (local.get $s) (i32.const 32)))
+                      (local.set $d (i32.add (local.get $d) (i32.const 32)))
+                      (br $v8)))
+                  (if (i32.le_u (i32.add (local.get $s) (i32.const 16)) (local.get $e))
+                    (then
+                      (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
+                      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+                      (local.set $d (i32.add (local.get $d) (i32.const 16)))))
+                  (block $t_done
+                    (loop $t
+                      (br_if $t_done (i32.ge_u (local.get $s) (local.get $e)))
+                      (f32.store (local.get $d) (f32.add (f32.load (local.get $d)) (f32.load (local.get $s))))
+                      (local.set $s (i32.add (local.get $s) (i32.const 4)))
+                      (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                      (br $t)))
+                  ;; next output row: back to the run's start, one row down in both
+                  (local.set $s (i32.add (i32.sub (local.get $s) (local.get $runb)) (local.get $OWb)))
+                  (local.set $d (i32.add (i32.sub (local.get $d) (local.get $runb)) (local.get $Wb)))
+                  (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+                  (br_if $ohs (i32.lt_s (local.get $oh) (local.get $ohHi))))
+                (local.set $d0 (i32.add (local.get $d0) (local.get $CHW)))
+                (local.set $s0 (i32.add (local.get $s0) (local.get $Lb)))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                (br_if $ns (i32.lt_u (local.get $n) (local.get $nImg))))))
           (local.set $row (i32.add (local.get $row) (i32.shl (local.get $lds) (i32.const 2))))
           (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
           (br_if $kws (i32.lt_u (local.get $kw) (local.get $KW))))
