@@ -329,8 +329,8 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     const S = Math.min(N, SUPER);
     const nb = chunkOf(Math.ceil(S / T), CKK, L);
     // per thread: cols (or the implicit GEMM's offset table), bPack, cbuf (rows up to a multiple of 4: the implicit
-    // GEMM writes whole 4-row tiles), scratch, and the pooled values and argmax before their permutation
-    const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, Math.ceil(OC / 4) * 4 * nb * L, 32, fused ? 2 * OC * nb * YL : 0];
+    // GEMM writes whole 4-row tiles), scratch
+    const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, Math.ceil(OC / 4) * 4 * nb * L, 32];
     const at = layout(S * CHW, S * OC * YL, fused ? S * OC * YL : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
     const [xin, yout, argOut, wRaw, wPack, bias] = at;
     if (!mem.ensure(at[at.length - 1])) return false;
@@ -342,9 +342,9 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
       const sn = Math.min(S, N - s0);
       f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
       pool.run('conv_fwd', splitRange(sn, T), (t, [n0, n1]) => {
-        const [cols, bPack, cbuf, scr, tmp] = at.slice(6 + 5 * t, 11 + 5 * t);
+        const [cols, bPack, cbuf, scr] = at.slice(6 + 4 * t, 10 + 4 * t);
         return [xin, yout, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wPack, bias, cols, bPack, cbuf, scr,
-          fused ? argOut : 0, tmp];
+          fused ? argOut : 0];
       });
       y.set(f32.subarray(yout / 4, yout / 4 + sn * OC * YL), s0 * OC * YL);
       if (argmax) argmax.set(i32.subarray(argOut / 4, argOut / 4 + sn * OC * YL), s0 * OC * YL);

@@ -442,25 +442,6 @@
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $ps))))
 
-  ;; src[0..n) += c.
-  (func $add_scalar (param $p i32) (param $n i32) (param $c f32)
-    (local $e i32) (local $cv v128)
-    (local.set $cv (f32x4.splat (local.get $c)))
-    (local.set $e (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
-    (block $v_done
-      (loop $v
-        (br_if $v_done (i32.ge_u (local.get $p) (local.get $e)))
-        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $cv)))
-        (local.set $p (i32.add (local.get $p) (i32.const 16)))
-        (br $v)))
-    (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
-    (block $t_done
-      (loop $t
-        (br_if $t_done (i32.ge_u (local.get $p) (local.get $e)))
-        (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (local.get $c)))
-        (local.set $p (i32.add (local.get $p) (i32.const 4)))
-        (br $t))))
-
   ;; Row j = (c·KH + kh)·KW + kw of an unpadded window: the byte offset of its top-left input element
   ;; x[c, kh, kw] within an image; 0 for j ≥ CKK (a padding row of a packed panel).
   (func $window_row_offset (param $j i32) (param $CKK i32) (param $KH i32) (param $KW i32) (param $H i32) (param $W i32)
@@ -582,33 +563,110 @@
       (local.set $j (i32.add (local.get $j) (i32.const 8)))
       (br_if $qs (i32.lt_u (local.get $j) (local.get $CKK)))))
 
-  ;; The fused epilogue of conv_fwd for a convolution followed by ReLU and 2×2/2 max pooling. src is a chunk's GEMM
-  ;; output [OC, nc, OH, OW]: add the bias per channel in place, pool every plane at once into tmp / tmpArg
-  ;; [OC, nc, PH·PW] (the maximum of the convolution's output and its offset within its plane, first on ties), ReLU
-  ;; the pooled values (max(relu(z)) = relu(max(z))), and permute both to [nc, OC, PH·PW] at dst / arg.
+  ;; The fused epilogue of conv_fwd for a convolution followed by ReLU and 2×2/2 max pooling, in one pass over a
+  ;; chunk's GEMM output src [OC, nc, OH, OW]: per window, add the channel's bias to the four values as they are
+  ;; loaded, keep the maximum and its offset within the plane (first on ties, the order of maxpool2_fwd), apply ReLU
+  ;; to it (max(relu(z)) = relu(max(z))) and store both straight at their [nc, OC, PH·PW] places in dst / arg.
+  ;; The same operations in the same order as adding the bias, pooling, ReLU and permuting in separate passes, so
+  ;; the same bits, without writing and re-reading the chunk three times.
   (func $pool2_bias_relu
     (param $src i32) (param $OC i32) (param $nc i32) (param $OH i32) (param $OW i32)
-    (param $dst i32) (param $arg i32) (param $bias i32) (param $tmp i32)
-    (local $a i32) (local $NL i32) (local $PH i32) (local $PW i32) (local $n i32) (local $tmpArg i32)
-    (local.set $NL (i32.mul (local.get $nc) (i32.mul (local.get $OH) (local.get $OW))))
+    (param $dst i32) (param $arg i32) (param $bias i32)
+    (local $a i32) (local $b i32) (local $PH i32) (local $PW i32) (local $PL i32) (local $pw4 i32) (local $L i32)
+    (local $plane i32) (local $d i32) (local $g i32) (local $oh i32) (local $ow i32) (local $r0 i32) (local $r1 i32)
+    (local $i0 i32) (local $bs f32) (local $fa f32) (local $f f32) (local $fi i32)
+    (local $bv v128) (local $va v128) (local $vb v128) (local $m v128) (local $id v128) (local $iv v128)
+    (local $v v128) (local $c v128)
     (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
     (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
-    (local.set $n (i32.mul (i32.mul (local.get $OC) (local.get $nc)) (i32.mul (local.get $PH) (local.get $PW))))
-    (local.set $tmpArg (i32.add (local.get $tmp) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $PL (i32.mul (local.get $PH) (local.get $PW)))
+    (local.set $pw4 (i32.and (local.get $PW) (i32.const -4)))
+    (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
+    (if (i32.eqz (local.get $PL)) (then (return)))
     (loop $as
-      (call $add_scalar
-        (i32.add (local.get $src) (i32.shl (i32.mul (local.get $a) (local.get $NL)) (i32.const 2)))
-        (local.get $NL)
-        (f32.load (i32.add (local.get $bias) (i32.shl (local.get $a) (i32.const 2)))))
+      (local.set $bs (f32.load (i32.add (local.get $bias) (i32.shl (local.get $a) (i32.const 2)))))
+      (local.set $bv (f32x4.splat (local.get $bs)))
+      (local.set $b (i32.const 0))
+      (loop $bs_
+        (local.set $plane (i32.add (local.get $src)
+          (i32.shl (i32.mul (i32.add (i32.mul (local.get $a) (local.get $nc)) (local.get $b)) (local.get $L)) (i32.const 2))))
+        (local.set $d (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OC)) (local.get $a)) (local.get $PL)) (i32.const 2)))
+        (local.set $g (i32.add (local.get $arg) (local.get $d)))
+        (local.set $d (i32.add (local.get $dst) (local.get $d)))
+        (local.set $oh (i32.const 0))
+        (loop $ohs
+          (local.set $i0 (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $OW)))
+          (local.set $r0 (i32.add (local.get $plane) (i32.shl (local.get $i0) (i32.const 2))))
+          (local.set $r1 (i32.add (local.get $r0) (i32.shl (local.get $OW) (i32.const 2))))
+          (local.set $ow (i32.const 0))
+          (block $v_done
+            (loop $vs
+              (br_if $v_done (i32.ge_u (local.get $ow) (local.get $pw4)))
+              ;; offsets of the four windows' top-left elements: i0 + 2·ow + (0, 2, 4, 6)
+              (local.set $iv (i32x4.add
+                (i32x4.splat (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))))
+                (v128.const i32x4 0 2 4 6)))
+              (local.set $va (f32x4.add (v128.load (local.get $r0)) (local.get $bv)))
+              (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r0)) (local.get $bv)))
+              (local.set $m (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
+              (local.set $id (local.get $iv))
+              ;; (0, 1)
+              (local.set $v (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
+              (local.set $c (f32x4.gt (local.get $v) (local.get $m)))
+              (local.set $m (v128.bitselect (local.get $v) (local.get $m) (local.get $c)))
+              (local.set $id (v128.bitselect (i32x4.add (local.get $iv) (v128.const i32x4 1 1 1 1)) (local.get $id) (local.get $c)))
+              ;; (1, 0) and (1, 1)
+              (local.set $va (f32x4.add (v128.load (local.get $r1)) (local.get $bv)))
+              (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r1)) (local.get $bv)))
+              (local.set $v (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
+              (local.set $c (f32x4.gt (local.get $v) (local.get $m)))
+              (local.set $m (v128.bitselect (local.get $v) (local.get $m) (local.get $c)))
+              (local.set $id (v128.bitselect (i32x4.add (local.get $iv) (i32x4.splat (local.get $OW))) (local.get $id) (local.get $c)))
+              (local.set $v (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
+              (local.set $c (f32x4.gt (local.get $v) (local.get $m)))
+              (local.set $m (v128.bitselect (local.get $v) (local.get $m) (local.get $c)))
+              (local.set $id (v128.bitselect
+                (i32x4.add (local.get $iv) (i32x4.splat (i32.add (local.get $OW) (i32.const 1)))) (local.get $id) (local.get $c)))
+              (v128.store (local.get $d) (f32x4.max (local.get $m) (v128.const i32x4 0 0 0 0)))
+              (v128.store (local.get $g) (local.get $id))
+              (local.set $d (i32.add (local.get $d) (i32.const 16)))
+              (local.set $g (i32.add (local.get $g) (i32.const 16)))
+              (local.set $r0 (i32.add (local.get $r0) (i32.const 32)))
+              (local.set $r1 (i32.add (local.get $r1) (i32.const 32)))
+              (local.set $ow (i32.add (local.get $ow) (i32.const 4)))
+              (br $vs)))
+          ;; the last PW mod 4 windows one at a time
+          (block $t_done
+            (loop $ts
+              (br_if $t_done (i32.ge_u (local.get $ow) (local.get $PW)))
+              (local.set $fi (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))))
+              (local.set $fa (f32.add (f32.load (local.get $r0)) (local.get $bs)))
+              (local.set $f (f32.add (f32.load offset=4 (local.get $r0)) (local.get $bs)))
+              (if (f32.gt (local.get $f) (local.get $fa))
+                (then (local.set $fa (local.get $f))
+                      (local.set $fi (i32.add (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))) (i32.const 1)))))
+              (local.set $f (f32.add (f32.load (local.get $r1)) (local.get $bs)))
+              (if (f32.gt (local.get $f) (local.get $fa))
+                (then (local.set $fa (local.get $f))
+                      (local.set $fi (i32.add (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))) (local.get $OW)))))
+              (local.set $f (f32.add (f32.load offset=4 (local.get $r1)) (local.get $bs)))
+              (if (f32.gt (local.get $f) (local.get $fa))
+                (then (local.set $fa (local.get $f))
+                      (local.set $fi (i32.add (i32.add (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))) (local.get $OW)) (i32.const 1)))))
+              (f32.store (local.get $d) (f32.max (local.get $fa) (f32.const 0)))
+              (i32.store (local.get $g) (local.get $fi))
+              (local.set $d (i32.add (local.get $d) (i32.const 4)))
+              (local.set $g (i32.add (local.get $g) (i32.const 4)))
+              (local.set $r0 (i32.add (local.get $r0) (i32.const 8)))
+              (local.set $r1 (i32.add (local.get $r1) (i32.const 8)))
+              (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+              (br $ts)))
+          (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+          (br_if $ohs (i32.lt_u (local.get $oh) (local.get $PH))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $bs_ (i32.lt_u (local.get $b) (local.get $nc))))
       (local.set $a (i32.add (local.get $a) (i32.const 1)))
-      (br_if $as (i32.lt_u (local.get $a) (local.get $OC))))
-    (call $maxpool2_fwd (local.get $src) (i32.mul (local.get $OC) (local.get $nc)) (local.get $OH) (local.get $OW)
-      (local.get $PH) (local.get $PW) (local.get $tmp) (local.get $tmpArg) (i32.const 0) (i32.const 0))
-    (call $relu_fwd (local.get $tmp) (local.get $tmp) (local.get $n))
-    (call $permute (local.get $tmp) (local.get $OC) (local.get $nc) (i32.mul (local.get $PH) (local.get $PW))
-      (local.get $dst) (i32.const 0))
-    (call $permute (local.get $tmpArg) (local.get $OC) (local.get $nc) (i32.mul (local.get $PH) (local.get $PW))
-      (local.get $arg) (i32.const 0)))
+      (br_if $as (i32.lt_u (local.get $a) (local.get $OC)))))
 
   ;; The upstream gradient of the convolution in a fused block, straight into conv_bwd's channel-major layout:
   ;; dyP [OC, nc·L] = 0 except dyP[a, b·L + arg[i]] = g[i] where out[i] > 0, for the pooled outputs
@@ -754,14 +812,14 @@
   ;; bPack (its 8-column panels), cbuf [⌈OC/4⌉·4, nb·L], scr 128 bytes. Per chunk: im2col → pack (in one pass when
   ;; OW is a multiple of 8) → one GEMM, or, unpadded with OW a multiple of 8, conv_implicit (no im2col at all; cols
   ;; holds its offset table), → permute to NCHW adding the bias. With $arg ≠ 0 the epilogue is
-  ;; pool2_bias_relu instead (work buffer tmp: 2·OC·nb·PL floats): y is the pooled output [N, OC, OH/2, OW/2] and
-  ;; arg the offset of each maximum within its convolution-output plane.
+  ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and arg the offset of each maximum within
+  ;; its convolution-output plane.
   ;; Each output depends only on its own image, so any split gives the same bits.
   (func (export "conv_fwd")
     (param $x i32) (param $y i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
     (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wPack i32) (param $bias i32)
-    (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32) (param $arg i32) (param $tmp i32)
+    (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32) (param $arg i32)
     (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $PL i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $PL (i32.mul (i32.shr_u (local.get $OH) (i32.const 1)) (i32.shr_u (local.get $OW) (i32.const 1))))
@@ -801,7 +859,7 @@
             (call $pool2_bias_relu (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
               (i32.add (local.get $arg) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
-              (local.get $bias) (local.get $tmp)))
+              (local.get $bias)))
           (else
             (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
