@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels, Window2d } from '../../src/engine/kernels/kernels.js';
+import { ROUTE_NONE } from '../../src/engine/kernels/pool-route.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm.js';
 import { window2d } from '../../src/engine/ops/conv.js';
@@ -165,15 +166,15 @@ function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return -1;
 }
 
-interface BlockResult { out: Float32Array; argmax: Int32Array; dx: Float32Array; dw: Float32Array; db: Float32Array }
+interface BlockResult { out: Float32Array; route: Uint8Array; dx: Float32Array; dw: Float32Array; db: Float32Array }
 
 /** The fused convolution → ReLU → 2×2 max-pool block, forward then backward for upstream dOut. */
 function runBlock(k: Kernels, c: ConvCase, g: Window2d, x: Float32Array, w: Float32Array, b: Float32Array, dOut: Float32Array): BlockResult {
-  const out = new Float32Array(dOut.length).fill(NaN), argmax = new Int32Array(dOut.length).fill(-1);
-  k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, out, argmax);
+  const out = new Float32Array(dOut.length).fill(NaN), route = new Uint8Array(dOut.length).fill(77);
+  k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, out, route);
   const dx = new Float32Array(x.length).fill(NaN), dw = new Float32Array(w.length).fill(NaN), db = new Float32Array(c.OC).fill(NaN);
-  k.conv2dReluPoolBackward(x, c.N, g, w, c.OC, out, argmax, dOut, dx, dw, db);
-  return { out, argmax, dx, dw, db };
+  k.conv2dReluPoolBackward(x, c.N, g, w, c.OC, route, dOut, dx, dw, db);
+  return { out, route, dx, dw, db };
 }
 
 describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
@@ -193,6 +194,12 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
         const got = runBlock(k, c, g, x, w, b, dOut);
         const what = `case ${i} ${JSON.stringify(c)} threads ${k.getThreads()}`;
         expectClose(got.out, want.out, 1e-5, `${what} out`);
+        // a route for every output, and none exactly where the output is not positive
+        let badRoute = -1;
+        for (let o = 0; o < got.route.length && badRoute < 0; o++) {
+          if (got.route[o] !== (got.out[o] > 0 ? got.route[o] & 3 : ROUTE_NONE)) badRoute = o;
+        }
+        expect(badRoute, `${what} route`).toBe(-1);
         expectClose(got.dx, want.dx, 1e-5, `${what} dx`);
         expectClose(got.dw, want.dw, 1e-5, `${what} dw`);
         expectClose(got.db, want.db, 1e-5, `${what} db`);
@@ -201,7 +208,7 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
     expect(tested).toBeGreaterThan(25);
   });
 
-  it('computes the same output without an argmax (a forward that will have no backward), wasm and reference', () => {
+  it('computes the same output without routes (a forward that will have no backward), wasm and reference', () => {
     const rng = new Rng(18);
     for (const c of [
       { N: 40, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 },
@@ -210,7 +217,7 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
       const { g, x, w, b } = convData(rng, c);
       for (const k of [ref, one, two]) {
         const withArg = new Float32Array(pooled(c, g)), without = withArg.slice().fill(NaN);
-        k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, withArg, new Int32Array(withArg.length));
+        k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, withArg, new Uint8Array(withArg.length));
         k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, without, null);
         expect(firstDiff(without, withArg)).toBe(-1);
       }
@@ -244,14 +251,19 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
         expect(firstDiff(got.dx, dx), `${what} dx`).toBe(-1);
         expect(firstDiff(got.dw, dw), `${what} dw`).toBe(-1);
         expect(firstDiff(got.db, db), `${what} db`).toBe(-1);
-        // where the window's maximum is positive the winner is the same element
-        let positive = 0, sameWinner = 0;
-        const PL = pg.OH * pg.OW, L = g.OH * g.OW; // the block's argmax is the offset within its plane
+        // where the window's maximum is positive the route leads to the same element, elsewhere there is none
+        let positive = 0, sameWinner = 0, noneElsewhere = 0;
+        const PW = pg.OW, PL = pg.OH * pg.OW, L = g.OH * g.OW;
         for (let o = 0; o < out.length; o++) {
-          if (out[o] > 0) { positive++; sameWinner += +(got.argmax[o] + Math.floor(o / PL) * L === arg[o]); }
+          const r = got.route[o], p = o % PL, ph = Math.floor(p / PW), pw = p - ph * PW;
+          if (out[o] > 0) {
+            positive++;
+            sameWinner += +(Math.floor(o / PL) * L + (2 * ph + (r >> 1)) * g.OW + 2 * pw + (r & 1) === arg[o]);
+          } else noneElsewhere += +(r === ROUTE_NONE);
         }
         expect(positive).toBeGreaterThan(out.length / 10);
         expect(sameWinner).toBe(positive);
+        expect(noneElsewhere).toBe(out.length - positive);
       }
     }
   });
@@ -262,9 +274,9 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
     const { g, x, w, b } = convData(rng, c);
     const dOut = random(rng, pooled(c, g));
     const a = runBlock(two, c, g, x, w, b, dOut), again = runBlock(two, c, g, x, w, b, dOut);
-    for (const key of ['out', 'argmax', 'dx', 'dw', 'db'] as const) expect(firstDiff(again[key], a[key]), key).toBe(-1);
+    for (const key of ['out', 'route', 'dx', 'dw', 'db'] as const) expect(firstDiff(again[key], a[key]), key).toBe(-1);
     const single = runBlock(one, c, g, x, w, b, dOut);
-    for (const key of ['out', 'argmax', 'dx'] as const) expect(firstDiff(single[key], a[key]), `1 thread ${key}`).toBe(-1);
+    for (const key of ['out', 'route', 'dx'] as const) expect(firstDiff(single[key], a[key]), `1 thread ${key}`).toBe(-1);
   });
 });
 

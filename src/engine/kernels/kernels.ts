@@ -51,18 +51,17 @@ export interface Kernels {
   conv2dBackward(x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null): void;
   /**
    * conv2dForward, ReLU and 2×2/stride-2 max pooling in one pass (the cnn's block): out [N, OC, ⌊OH/2⌋, ⌊OW/2⌋],
-   * argmax[o] = the offset (oh·OW + ow) within its (image, channel) plane of the convolution's output of each
-   * window's maximum (first on ties), or no argmax (null) when there will be no backward. Equal to the three
-   * kernels in turn; the full-size convolution output is never materialised.
+   * and where each output's gradient goes (route, see ./pool-route.ts), or no route (null) when there will be no
+   * backward. Equal to the three kernels in turn; the full-size convolution output is never materialised.
    */
-  conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array | null): void;
+  conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, route: Uint8Array | null): void;
   /**
-   * The gradients of conv2dReluPoolForward for upstream dOut (out and argmax from the forward): the convolution's
-   * upstream gradient is dOut[o] at argmax[o] of o's plane where out[o] > 0 and 0 elsewhere, then as
-   * conv2dBackward.
+   * The gradients of conv2dReluPoolForward for upstream dOut and the forward's route: the convolution's upstream
+   * gradient is dOut[o] at the window position route[o] of output o (none where route[o] = ROUTE_NONE) and 0
+   * elsewhere, then as conv2dBackward.
    */
   conv2dReluPoolBackward(
-    x: Data, N: number, g: Window2d, w: Data, OC: number, out: Data, argmax: Int32Array, dOut: Data,
+    x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
     dx: Data | null, dw: Data | null, db: Data | null,
   ): void;
   /** out = max(x, 0), elementwise. */

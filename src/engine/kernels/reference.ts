@@ -3,6 +3,7 @@
 // micro-kernel accumulates 16 dot products per pass over K, so the inner loop does 8 loads for 16 multiply-adds.
 import type { Data } from '../nd.js';
 import type { Kernels, Window2d } from './kernels.js';
+import { ROUTE_NONE, poolRoute } from './pool-route.js';
 
 let packA: Float64Array = new Float64Array(0);
 let packB: Float64Array = new Float64Array(0);
@@ -306,30 +307,36 @@ function pool2Window(g: Window2d, OC: number): Window2d {
 const like = (a: Data, n: number): Data => (a instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
 
 // The fused block as the three kernels in turn; pooling before ReLU gives the same values (ReLU is monotone) and
-// the argmax of the convolution's output itself.
-function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array | null): void {
+// the argmax of the convolution's output itself, which becomes each output's route.
+function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, route: Uint8Array | null): void {
   const y = like(out, N * OC * g.OH * g.OW);
   conv2dForward(x, N, g, w, OC, b, y);
-  if (argmax === null) {
-    maxPoolForward(y, N, pool2Window(g, OC), out, new Int32Array(out.length));
-    reluForward(out, out);
-    return;
-  }
+  const argmax = new Int32Array(out.length);
   maxPoolForward(y, N, pool2Window(g, OC), out, argmax);
   reluForward(out, out);
-  // from flat indices into y to offsets within each (image, channel) plane
-  const PL = (g.OH >> 1) * (g.OW >> 1), L = g.OH * g.OW;
-  for (let o = 0; o < argmax.length; o++) argmax[o] -= Math.floor(o / PL) * L;
+  if (route === null) return;
+  // from the flat index into y to the position within the window (the window of o starts at row 2·ph, column 2·pw)
+  const PW = g.OW >> 1, PL = (g.OH >> 1) * PW, L = g.OH * g.OW;
+  for (let o = 0; o < out.length; o++) {
+    const p = o % PL, ph = Math.floor(p / PW), pw = p - ph * PW;
+    const at = argmax[o] - Math.floor(o / PL) * L - (2 * ph * g.OW + 2 * pw); // 0, 1, OW or OW + 1
+    route[o] = out[o] > 0 ? poolRoute(at >= g.OW ? 1 : 0, at >= g.OW ? at - g.OW : at) : ROUTE_NONE;
+  }
 }
 
-// dY = dOut at each window's maximum where the block's output is positive (ReLU passes it), else 0.
+// dY = dOut at each window's routed position, 0 elsewhere.
 function conv2dReluPoolBackward(
-  x: Data, N: number, g: Window2d, w: Data, OC: number, out: Data, argmax: Int32Array, dOut: Data,
+  x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
   dx: Data | null, dw: Data | null, db: Data | null,
 ): void {
   const dy = like(dOut, N * OC * g.OH * g.OW);
-  const PL = (g.OH >> 1) * (g.OW >> 1), L = g.OH * g.OW;
-  for (let o = 0; o < out.length; o++) if (out[o] > 0) dy[Math.floor(o / PL) * L + argmax[o]] = dOut[o];
+  const PW = g.OW >> 1, PL = (g.OH >> 1) * PW, L = g.OH * g.OW;
+  for (let o = 0; o < dOut.length; o++) {
+    const r = route[o];
+    if (r === ROUTE_NONE) continue;
+    const p = o % PL, ph = Math.floor(p / PW), pw = p - ph * PW;
+    dy[Math.floor(o / PL) * L + (2 * ph + (r >> 1)) * g.OW + 2 * pw + (r & 1)] = dOut[o];
+  }
   conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
 }
 

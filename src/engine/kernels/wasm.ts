@@ -118,9 +118,11 @@ const align = (n: number): number => Math.ceil(n / 64) * 64;
 class LinearMemory {
   f32: Float32Array;
   i32: Int32Array;
+  u8: Uint8Array;
   constructor(readonly memory: WebAssembly.Memory) {
     this.f32 = new Float32Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
+    this.u8 = new Uint8Array(memory.buffer);
   }
   /**
    * Make linear memory at least `bytes` long; false when it cannot grow that far (wasm32 tops out at 4 GiB,
@@ -140,6 +142,7 @@ class LinearMemory {
     if (this.f32.byteLength !== this.memory.buffer.byteLength) {
       this.f32 = new Float32Array(this.memory.buffer);
       this.i32 = new Int32Array(this.memory.buffer);
+      this.u8 = new Uint8Array(this.memory.buffer);
     }
     return true;
   }
@@ -316,11 +319,11 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
 
   /**
    * The batched convolution; with `fused`, followed by ReLU and 2×2/2 max pooling: y is then the pooled output
-   * [N, OC, ⌊OH/2⌋, ⌊OW/2⌋], the convolution's own output never leaves the threads' work buffers, and the argmax
-   * is copied out when `argmax` is given (a forward with no backward to come needs none).
+   * [N, OC, ⌊OH/2⌋, ⌊OW/2⌋], the convolution's own output never leaves the threads' work buffers, and the routes
+   * are copied out when `route` is given (a forward with no backward to come needs none).
    */
   function convForward(
-    x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data, fused: boolean, argmax: Int32Array | null,
+    x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data, fused: boolean, route: Uint8Array | null,
   ): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;
     const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W;
@@ -331,10 +334,10 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     // per thread: cols (or the implicit GEMM's offset table), bPack, cbuf (rows up to a multiple of 4: the implicit
     // GEMM writes whole 4-row tiles), scratch
     const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, Math.ceil(OC / 4) * 4 * nb * L, 32];
-    const at = layout(S * CHW, S * OC * YL, fused ? S * OC * YL : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
+    const at = layout(S * CHW, S * OC * YL, fused ? Math.ceil((S * OC * YL) / 4) : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
     const [xin, yout, argOut, wRaw, wPack, bias] = at;
     if (!mem.ensure(at[at.length - 1])) return false;
-    const { f32, i32 } = mem;
+    const { f32, u8 } = mem;
     f32.set(w.subarray(0, OC * CKK), wRaw / 4);
     f32.set(b.subarray(0, OC), bias / 4);
     ex.pack(wRaw, CKK, 1, OC, CKK, wPack, 4);
@@ -347,7 +350,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
           fused ? argOut : 0];
       });
       y.set(f32.subarray(yout / 4, yout / 4 + sn * OC * YL), s0 * OC * YL);
-      if (argmax) argmax.set(i32.subarray(argOut / 4, argOut / 4 + sn * OC * YL), s0 * OC * YL);
+      if (route) route.set(u8.subarray(argOut, argOut + sn * OC * YL), s0 * OC * YL);
     }
     return true;
   }
@@ -356,20 +359,20 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     if (g.stride !== 1 || !isF32(x, w, b, y) || !convForward(x, N, g, w, OC, b, y, false, null)) ref.conv2dForward(x, N, g, w, OC, b, y);
   }
 
-  function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, argmax: Int32Array | null): void {
-    if (g.stride !== 1 || g.OH < 2 || g.OW < 2 || !isF32(x, w, b, out) || !convForward(x, N, g, w, OC, b, out, true, argmax)) {
-      ref.conv2dReluPoolForward(x, N, g, w, OC, b, out, argmax);
+  function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, route: Uint8Array | null): void {
+    if (g.stride !== 1 || g.OH < 2 || g.OW < 2 || !isF32(x, w, b, out) || !convForward(x, N, g, w, OC, b, out, true, route)) {
+      ref.conv2dReluPoolForward(x, N, g, w, OC, b, out, route);
     }
   }
 
   /**
    * The batched convolution's backward for upstream dy [N, OC, OH, OW], or, for a fused block (`pooled`), from
-   * the block's output, argmax and upstream gradient [N, OC, ⌊OH/2⌋, ⌊OW/2⌋]: each thread then builds its
-   * chunks' dY in its own work buffer. False when linear memory cannot hold the problem.
+   * the block's routes and upstream gradient [N, OC, ⌊OH/2⌋, ⌊OW/2⌋]: each thread then builds its chunks' dY in
+   * its own work buffer. False when linear memory cannot hold the problem.
    */
   function convBackward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data | null, dx: Data | null, dw: Data | null, db: Data | null,
-    pooled: { out: Data; argmax: Int32Array; dOut: Data } | null,
+    pooled: { route: Uint8Array; dOut: Data } | null,
   ): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;
     const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W, PL = (OH >> 1) * (OW >> 1);
@@ -381,12 +384,12 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     // per thread: dwAcc, dbAcc, cols (also dCols), dyP, aPack, bPack, scratch
     const perThread = [OC * CKK, OC, CKK * NL, OC * NL, Math.ceil(OC / 4) * 4 * NL, Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC), 32];
     const up = S * OC * YL;
-    const at = layout(dw ? S * CHW : 0, up, pooled ? up : 0, pooled ? up : 0, dx ? S * CHW : 0, OC * CKK,
+    const at = layout(dw ? S * CHW : 0, up, pooled ? Math.ceil(up / 4) : 0, dx ? S * CHW : 0, OC * CKK,
       dx ? Math.ceil(CKK / 4) * 4 * OC : 0, ...repeat(perThread, T));
-    const [xin, dyin, outIn, argIn, dxout, wRaw, wtPack] = at;
-    const slot = (t: number) => at.slice(7 + 7 * t, 14 + 7 * t);
+    const [xin, dyin, routeIn, dxout, wRaw, wtPack] = at;
+    const slot = (t: number) => at.slice(6 + 7 * t, 13 + 7 * t);
     if (!mem.ensure(at[at.length - 1])) return false;
-    const { f32, i32 } = mem;
+    const { f32, u8 } = mem;
     if (dx) {
       f32.set(w.subarray(0, OC * CKK), wRaw / 4);
       ex.pack(wRaw, 1, CKK, CKK, OC, wtPack, 4); // Wᵀ as the A operand: row i of Wᵀ is column i of W
@@ -400,16 +403,13 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
       const sn = Math.min(S, N - s0);
       const span = (a: { subarray(b: number, e: number): ArrayLike<number> }) => a.subarray(s0 * OC * YL, (s0 + sn) * OC * YL);
       f32.set(span(pooled ? pooled.dOut : dy!), dyin / 4);
-      if (pooled) {
-        f32.set(span(pooled.out), outIn / 4);
-        i32.set(span(pooled.argmax), argIn / 4);
-      }
+      if (pooled) u8.set(span(pooled.route), routeIn);
       if (dw) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
       pool.run('conv_bwd', splitRange(sn, T), (t, [n0, n1]) => {
         const [dwAcc, dbAcc, cols, dyP, aPack, bPack, scr] = slot(t);
         return [xin, dyin, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wtPack,
           dx ? dxout : 0, dw ? dwAcc : 0, db ? dbAcc : 0, cols, dyP, aPack, bPack, scr,
-          ...(pooled ? [dyin, outIn, argIn] : [0, 0, 0])];
+          ...(pooled ? [dyin, routeIn] : [0, 0])];
       });
       if (dx) dx.set(f32.subarray(dxout / 4, dxout / 4 + sn * CHW), s0 * CHW);
     }
@@ -434,12 +434,12 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   }
 
   function conv2dReluPoolBackward(
-    x: Data, N: number, g: Window2d, w: Data, OC: number, out: Data, argmax: Int32Array, dOut: Data,
+    x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
     dx: Data | null, dw: Data | null, db: Data | null,
   ): void {
-    const ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, out, dOut, dx, dw, db) &&
-      convBackward(x, N, g, w, OC, null, dx, dw, db, { out, argmax, dOut });
-    if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, out, argmax, dOut, dx, dw, db);
+    const ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, dOut, dx, dw, db) &&
+      convBackward(x, N, g, w, OC, null, dx, dw, db, { route, dOut });
+    if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, route, dOut, dx, dw, db);
   }
 
   function reluForward(x: Data, out: Data): void {

@@ -56,31 +56,31 @@ export const convOps = {
 
   // The cnn's block, maxPool2d(relu(conv2d(x, w, b)), 2) as one op: the same values and gradients as the three ops
   // in turn, without writing (and reading back, and keeping for backward) the full-size convolution output and
-  // its ReLU. Saved: argmax, where in its plane of the convolution's output each 2×2 window's maximum is (only
-  // when the op is recorded: inference and attacks' evaluation passes skip it).
+  // its ReLU. Saved: each output's route (../kernels/pool-route.ts: where in its 2×2 window the maximum is, or none
+  // where ReLU stops the gradient), one byte per output, only when the op is recorded (inference skips it).
   conv2dReluMaxPool: {
     name: 'conv2dReluMaxPool',
     forward([x, w, b], { stride, padding }) {
       const { N, OC, g } = convGeometry('conv2dReluMaxPool', x, w, b, stride, padding);
       expect(g.OH >= 2 && g.OW >= 2, `conv2dReluMaxPool: a ${g.OH}×${g.OW} convolution output is too small for 2×2 pooling`);
       const out = Tensor.zeros([N, OC, g.OH >> 1, g.OW >> 1], x.dtype);
-      const argmax = willRecord([x, w, b]) ? new Int32Array(out.size) : null;
-      kernels().conv2dReluPoolForward(x.data, N, g, w.data, OC, b.data, out.data, argmax);
-      return { out, saved: argmax };
+      const route = willRecord([x, w, b]) ? new Uint8Array(out.size) : null;
+      kernels().conv2dReluPoolForward(x.data, N, g, w.data, OC, b.data, out.data, route);
+      return { out, saved: route };
     },
     // dY at o's window maximum = dOut[o]·[out[o] > 0] (pooling routes to the winner, ReLU passes positives), then as conv2d
-    backward(dOut, { inputs: [x, w, b], out, attrs: { stride, padding }, saved: argmax, needs }) {
+    backward(dOut, { inputs: [x, w, b], attrs: { stride, padding }, saved: route, needs }) {
       const { N, OC, g } = convGeometry('conv2dReluMaxPool', x, w, b, stride, padding);
-      if (argmax === null) throw new Error('conv2dReluMaxPool: backward of a forward that was not recorded');
+      if (route === null) throw new Error('conv2dReluMaxPool: backward of a forward that was not recorded');
       const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
       const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
       const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
       kernels().conv2dReluPoolBackward(
-        x.data, N, g, w.data, OC, out.data, argmax, dOut.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null,
+        x.data, N, g, w.data, OC, route, dOut.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null,
       );
       return [dX, dW, dB];
     },
-  } as Op<Conv2dAttrs, Int32Array | null>,
+  } as Op<Conv2dAttrs, Uint8Array | null>,
 };
 
 /**

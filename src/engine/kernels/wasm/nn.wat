@@ -565,17 +565,18 @@
 
   ;; The fused epilogue of conv_fwd for a convolution followed by ReLU and 2×2/2 max pooling, in one pass over a
   ;; chunk's GEMM output src [OC, nc, OH, OW]: per window, add the channel's bias to the four values as they are
-  ;; loaded, keep the maximum and its offset within the plane (first on ties, the order of maxpool2_fwd), apply ReLU
-  ;; to it (max(relu(z)) = relu(max(z))) and store both straight at their [nc, OC, PH·PW] places in dst / arg.
+  ;; loaded, keep the maximum and where in the window it is (first on ties, the order of maxpool2_fwd), apply ReLU
+  ;; to it (max(relu(z)) = relu(max(z))) and store it and its route (one byte: 2·dy + dx, or 255 where the output is
+  ;; not positive, see src/engine/kernels/pool-route.ts) straight at their [nc, OC, PH·PW] places in dst / route.
   ;; The same operations in the same order as adding the bias, pooling, ReLU and permuting in separate passes, so
   ;; the same bits, without writing and re-reading the chunk three times.
   (func $pool2_bias_relu
     (param $src i32) (param $OC i32) (param $nc i32) (param $OH i32) (param $OW i32)
-    (param $dst i32) (param $arg i32) (param $bias i32)
+    (param $dst i32) (param $route i32) (param $bias i32)
     (local $a i32) (local $b i32) (local $PH i32) (local $PW i32) (local $PL i32) (local $pw4 i32) (local $L i32)
     (local $plane i32) (local $d i32) (local $g i32) (local $oh i32) (local $ow i32) (local $r0 i32) (local $r1 i32)
-    (local $i0 i32) (local $bs f32) (local $fa f32) (local $f f32) (local $fi i32)
-    (local $bv v128) (local $va v128) (local $vb v128) (local $m v128) (local $id v128) (local $iv v128)
+    (local $bs f32) (local $fa f32) (local $f f32) (local $fi i32)
+    (local $bv v128) (local $va v128) (local $vb v128) (local $m v128) (local $id v128)
     (local $v v128) (local $c v128)
     (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
     (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
@@ -590,47 +591,45 @@
       (loop $bs_
         (local.set $plane (i32.add (local.get $src)
           (i32.shl (i32.mul (i32.add (i32.mul (local.get $a) (local.get $nc)) (local.get $b)) (local.get $L)) (i32.const 2))))
-        (local.set $d (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OC)) (local.get $a)) (local.get $PL)) (i32.const 2)))
-        (local.set $g (i32.add (local.get $arg) (local.get $d)))
-        (local.set $d (i32.add (local.get $dst) (local.get $d)))
+        (local.set $g (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OC)) (local.get $a)) (local.get $PL)))
+        (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $g) (i32.const 2))))
+        (local.set $g (i32.add (local.get $route) (local.get $g)))
         (local.set $oh (i32.const 0))
         (loop $ohs
-          (local.set $i0 (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $OW)))
-          (local.set $r0 (i32.add (local.get $plane) (i32.shl (local.get $i0) (i32.const 2))))
+          (local.set $r0 (i32.add (local.get $plane) (i32.shl (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $OW)) (i32.const 2))))
           (local.set $r1 (i32.add (local.get $r0) (i32.shl (local.get $OW) (i32.const 2))))
           (local.set $ow (i32.const 0))
           (block $v_done
             (loop $vs
               (br_if $v_done (i32.ge_u (local.get $ow) (local.get $pw4)))
-              ;; offsets of the four windows' top-left elements: i0 + 2·ow + (0, 2, 4, 6)
-              (local.set $iv (i32x4.add
-                (i32x4.splat (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))))
-                (v128.const i32x4 0 2 4 6)))
               (local.set $va (f32x4.add (v128.load (local.get $r0)) (local.get $bv)))
               (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r0)) (local.get $bv)))
               (local.set $m (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
-              (local.set $id (local.get $iv))
+              (local.set $id (v128.const i32x4 0 0 0 0))
               ;; (0, 1)
               (local.set $v (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
               (local.set $c (f32x4.gt (local.get $v) (local.get $m)))
               (local.set $m (v128.bitselect (local.get $v) (local.get $m) (local.get $c)))
-              (local.set $id (v128.bitselect (i32x4.add (local.get $iv) (v128.const i32x4 1 1 1 1)) (local.get $id) (local.get $c)))
+              (local.set $id (v128.bitselect (v128.const i32x4 1 1 1 1) (local.get $id) (local.get $c)))
               ;; (1, 0) and (1, 1)
               (local.set $va (f32x4.add (v128.load (local.get $r1)) (local.get $bv)))
               (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r1)) (local.get $bv)))
               (local.set $v (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
               (local.set $c (f32x4.gt (local.get $v) (local.get $m)))
               (local.set $m (v128.bitselect (local.get $v) (local.get $m) (local.get $c)))
-              (local.set $id (v128.bitselect (i32x4.add (local.get $iv) (i32x4.splat (local.get $OW))) (local.get $id) (local.get $c)))
+              (local.set $id (v128.bitselect (v128.const i32x4 2 2 2 2) (local.get $id) (local.get $c)))
               (local.set $v (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
               (local.set $c (f32x4.gt (local.get $v) (local.get $m)))
               (local.set $m (v128.bitselect (local.get $v) (local.get $m) (local.get $c)))
-              (local.set $id (v128.bitselect
-                (i32x4.add (local.get $iv) (i32x4.splat (i32.add (local.get $OW) (i32.const 1)))) (local.get $id) (local.get $c)))
+              (local.set $id (v128.bitselect (v128.const i32x4 3 3 3 3) (local.get $id) (local.get $c)))
               (v128.store (local.get $d) (f32x4.max (local.get $m) (v128.const i32x4 0 0 0 0)))
-              (v128.store (local.get $g) (local.get $id))
+              ;; route 255 where the output is not positive, then the four routes as four bytes
+              (local.set $id (v128.bitselect (local.get $id) (v128.const i32x4 255 255 255 255)
+                (f32x4.gt (local.get $m) (v128.const i32x4 0 0 0 0))))
+              (local.set $id (i16x8.narrow_i32x4_u (local.get $id) (local.get $id)))
+              (v128.store32_lane 0 (local.get $g) (i8x16.narrow_i16x8_u (local.get $id) (local.get $id)))
               (local.set $d (i32.add (local.get $d) (i32.const 16)))
-              (local.set $g (i32.add (local.get $g) (i32.const 16)))
+              (local.set $g (i32.add (local.get $g) (i32.const 4)))
               (local.set $r0 (i32.add (local.get $r0) (i32.const 32)))
               (local.set $r1 (i32.add (local.get $r1) (i32.const 32)))
               (local.set $ow (i32.add (local.get $ow) (i32.const 4)))
@@ -639,24 +638,24 @@
           (block $t_done
             (loop $ts
               (br_if $t_done (i32.ge_u (local.get $ow) (local.get $PW)))
-              (local.set $fi (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))))
+              (local.set $fi (i32.const 0))
               (local.set $fa (f32.add (f32.load (local.get $r0)) (local.get $bs)))
               (local.set $f (f32.add (f32.load offset=4 (local.get $r0)) (local.get $bs)))
               (if (f32.gt (local.get $f) (local.get $fa))
                 (then (local.set $fa (local.get $f))
-                      (local.set $fi (i32.add (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))) (i32.const 1)))))
+                      (local.set $fi (i32.const 1))))
               (local.set $f (f32.add (f32.load (local.get $r1)) (local.get $bs)))
               (if (f32.gt (local.get $f) (local.get $fa))
                 (then (local.set $fa (local.get $f))
-                      (local.set $fi (i32.add (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))) (local.get $OW)))))
+                      (local.set $fi (i32.const 2))))
               (local.set $f (f32.add (f32.load offset=4 (local.get $r1)) (local.get $bs)))
               (if (f32.gt (local.get $f) (local.get $fa))
                 (then (local.set $fa (local.get $f))
-                      (local.set $fi (i32.add (i32.add (i32.add (local.get $i0) (i32.shl (local.get $ow) (i32.const 1))) (local.get $OW)) (i32.const 1)))))
+                      (local.set $fi (i32.const 3))))
               (f32.store (local.get $d) (f32.max (local.get $fa) (f32.const 0)))
-              (i32.store (local.get $g) (local.get $fi))
+              (i32.store8 (local.get $g) (select (local.get $fi) (i32.const 255) (f32.gt (local.get $fa) (f32.const 0))))
               (local.set $d (i32.add (local.get $d) (i32.const 4)))
-              (local.set $g (i32.add (local.get $g) (i32.const 4)))
+              (local.set $g (i32.add (local.get $g) (i32.const 1)))
               (local.set $r0 (i32.add (local.get $r0) (i32.const 8)))
               (local.set $r1 (i32.add (local.get $r1) (i32.const 8)))
               (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
@@ -669,17 +668,25 @@
       (br_if $as (i32.lt_u (local.get $a) (local.get $OC)))))
 
   ;; The upstream gradient of the convolution in a fused block, straight into conv_bwd's channel-major layout:
-  ;; dyP [OC, nc·L] = 0 except dyP[a, b·L + arg[i]] = g[i] where out[i] > 0, for the pooled outputs
-  ;; i = ((n0 + b)·OC + a)·PL + p of images n0 … n0 + nc (ReLU passes positives, pooling routes to the winner).
+  ;; dyP [OC, nc·L] = 0 except, for each pooled output i = ((n0 + b)·OC + a)·PL + ph·PW + pw of images n0 … n0 + nc
+  ;; whose route r (a byte, see pool2_bias_relu) is not 255, dyP[a, b·L + (2·ph + r/2)·OW + 2·pw + r%2] = g[i]
+  ;; (pooling routes the gradient to the window's winner, ReLU passes it where the output was positive).
+  ;; Four outputs of a row at a time and without branches: a route of 255 stores +0 inside its own window (windows
+  ;; never overlap, and dyP was zeroed), so the sign of the output, a coin flip, never steers a branch.
   (func $unpool_relu
-    (param $g i32) (param $out i32) (param $arg i32) (param $n0 i32) (param $nc i32) (param $OC i32) (param $L i32)
-    (param $PL i32) (param $dyP i32)
-    (local $a i32) (local $b i32) (local $i i32) (local $e i32) (local $row i32) (local $NL i32)
-    (local $v v128) (local $ia v128)
+    (param $g i32) (param $route i32) (param $n0 i32) (param $nc i32) (param $OC i32) (param $OH i32) (param $OW i32)
+    (param $dyP i32)
+    (local $a i32) (local $b i32) (local $i i32) (local $row i32) (local $NL i32) (local $L i32) (local $PH i32)
+    (local $PW i32) (local $ph i32) (local $pw i32) (local $top i32) (local $r i32) (local $pos i32)
+    (local $rv v128) (local $keep v128) (local $v v128) (local $pv v128)
+    (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
+    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
     (local.set $NL (i32.mul (local.get $nc) (local.get $L)))
     (call $zero_f32 (local.get $dyP) (i32.mul (local.get $OC) (local.get $NL)))
-    ;; i: byte offset of pooled output ((n0 + b)·OC + a)·PL + p in g, out and arg
-    (local.set $i (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
+    (if (i32.eqz (i32.mul (local.get $PH) (local.get $PW))) (then (return)))
+    ;; i: index of pooled output ((n0 + b)·OC + a)·PL + p (bytes into route, ×4 into g)
+    (local.set $i (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (i32.mul (local.get $PH) (local.get $PW))))
     (block $b_done
       (loop $bs
         (br_if $b_done (i32.ge_u (local.get $b) (local.get $nc)))
@@ -688,31 +695,49 @@
           ;; dyP row a, image b
           (local.set $row (i32.add (local.get $dyP)
             (i32.shl (i32.add (i32.mul (local.get $a) (local.get $NL)) (i32.mul (local.get $b) (local.get $L))) (i32.const 2))))
-          (local.set $e (i32.add (local.get $i) (i32.shl (local.get $PL) (i32.const 2))))
-          ;; four outputs at a time, without branches (the sign of out is a coin flip to the branch predictor):
-          ;; every window's winner gets g where out > 0 and +0 elsewhere (windows never share a winner)
-          (block $v_done
-            (loop $vs
-              (br_if $v_done (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $e)))
-              (local.set $v (v128.and (v128.load (i32.add (local.get $g) (local.get $i)))
-                (f32x4.gt (v128.load (i32.add (local.get $out) (local.get $i))) (v128.const i32x4 0 0 0 0))))
-              (local.set $ia (i32x4.shl (v128.load (i32.add (local.get $arg) (local.get $i))) (i32.const 2)))
-              (f32.store (i32.add (local.get $row) (i32x4.extract_lane 0 (local.get $ia))) (f32x4.extract_lane 0 (local.get $v)))
-              (f32.store (i32.add (local.get $row) (i32x4.extract_lane 1 (local.get $ia))) (f32x4.extract_lane 1 (local.get $v)))
-              (f32.store (i32.add (local.get $row) (i32x4.extract_lane 2 (local.get $ia))) (f32x4.extract_lane 2 (local.get $v)))
-              (f32.store (i32.add (local.get $row) (i32x4.extract_lane 3 (local.get $ia))) (f32x4.extract_lane 3 (local.get $v)))
-              (local.set $i (i32.add (local.get $i) (i32.const 16)))
-              (br $vs)))
-          (block $p_done
-            (loop $ps
-              (br_if $p_done (i32.ge_u (local.get $i) (local.get $e)))
-              (if (f32.gt (f32.load (i32.add (local.get $out) (local.get $i))) (f32.const 0))
-                (then
-                  (f32.store
-                    (i32.add (local.get $row) (i32.shl (i32.load (i32.add (local.get $arg) (local.get $i))) (i32.const 2)))
-                    (f32.load (i32.add (local.get $g) (local.get $i))))))
-              (local.set $i (i32.add (local.get $i) (i32.const 4)))
-              (br $ps)))
+          (local.set $ph (i32.const 0))
+          (loop $phs
+            ;; top: the element offset of window (ph, 0)'s top-left corner in the plane
+            (local.set $top (i32.mul (i32.shl (local.get $ph) (i32.const 1)) (local.get $OW)))
+            (local.set $pw (i32.const 0))
+            (block $v_done
+              (loop $vs
+                (br_if $v_done (i32.gt_u (i32.add (local.get $pw) (i32.const 4)) (local.get $PW)))
+                ;; four routes (bytes) widened to i32 lanes
+                (local.set $rv (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u
+                  (v128.load32_zero (i32.add (local.get $route) (local.get $i))))))
+                (local.set $keep (i32x4.ne (local.get $rv) (v128.const i32x4 255 255 255 255)))
+                (local.set $v (v128.and (v128.load (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2)))) (local.get $keep)))
+                (local.set $rv (v128.and (local.get $rv) (v128.const i32x4 3 3 3 3)))
+                ;; byte offsets top + 2·pw + (0, 2, 4, 6) + (r/2)·OW + r%2, times 4
+                (local.set $pv (i32x4.shl
+                  (i32x4.add
+                    (i32x4.add (i32x4.splat (i32.add (local.get $top) (i32.shl (local.get $pw) (i32.const 1)))) (v128.const i32x4 0 2 4 6))
+                    (i32x4.add (i32x4.mul (i32x4.shr_u (local.get $rv) (i32.const 1)) (i32x4.splat (local.get $OW)))
+                               (v128.and (local.get $rv) (v128.const i32x4 1 1 1 1))))
+                  (i32.const 2)))
+                (f32.store (i32.add (local.get $row) (i32x4.extract_lane 0 (local.get $pv))) (f32x4.extract_lane 0 (local.get $v)))
+                (f32.store (i32.add (local.get $row) (i32x4.extract_lane 1 (local.get $pv))) (f32x4.extract_lane 1 (local.get $v)))
+                (f32.store (i32.add (local.get $row) (i32x4.extract_lane 2 (local.get $pv))) (f32x4.extract_lane 2 (local.get $v)))
+                (f32.store (i32.add (local.get $row) (i32x4.extract_lane 3 (local.get $pv))) (f32x4.extract_lane 3 (local.get $v)))
+                (local.set $i (i32.add (local.get $i) (i32.const 4)))
+                (local.set $pw (i32.add (local.get $pw) (i32.const 4)))
+                (br $vs)))
+            (block $t_done
+              (loop $ts
+                (br_if $t_done (i32.ge_u (local.get $pw) (local.get $PW)))
+                (local.set $r (i32.load8_u (i32.add (local.get $route) (local.get $i))))
+                (if (i32.ne (local.get $r) (i32.const 255))
+                  (then
+                    (local.set $pos (i32.add (i32.add (local.get $top) (i32.shl (local.get $pw) (i32.const 1)))
+                      (i32.add (i32.mul (i32.shr_u (local.get $r) (i32.const 1)) (local.get $OW)) (i32.and (local.get $r) (i32.const 1)))))
+                    (f32.store (i32.add (local.get $row) (i32.shl (local.get $pos) (i32.const 2)))
+                      (f32.load (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2)))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (local.set $pw (i32.add (local.get $pw) (i32.const 1)))
+                (br $ts)))
+            (local.set $ph (i32.add (local.get $ph) (i32.const 1)))
+            (br_if $phs (i32.lt_u (local.get $ph) (local.get $PH))))
           (local.set $a (i32.add (local.get $a) (i32.const 1)))
           (br_if $as (i32.lt_u (local.get $a) (local.get $OC))))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
@@ -812,8 +837,7 @@
   ;; bPack (its 8-column panels), cbuf [⌈OC/4⌉·4, nb·L], scr 128 bytes. Per chunk: im2col → pack (in one pass when
   ;; OW is a multiple of 8) → one GEMM, or, unpadded with OW a multiple of 8, conv_implicit (no im2col at all; cols
   ;; holds its offset table), → permute to NCHW adding the bias. With $arg ≠ 0 the epilogue is
-  ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and arg the offset of each maximum within
-  ;; its convolution-output plane.
+  ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and arg (bytes) each output's route.
   ;; Each output depends only on its own image, so any split gives the same bits.
   (func (export "conv_fwd")
     (param $x i32) (param $y i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
@@ -858,7 +882,7 @@
           (then
             (call $pool2_bias_relu (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
-              (i32.add (local.get $arg) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
+              (i32.add (local.get $arg) (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)))
               (local.get $bias)))
           (else
             (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
@@ -868,7 +892,7 @@
         (br $chunks))))
 
   ;; The backward of conv_fwd over images [n0, n1): dy [N, OC, OH, OW] at $dy, or, for a fused block ($parg ≠ 0),
-  ;; the pooled gradient, output and argmax [N, OC, OH/2·OW/2] at $pg, $pout, $parg (see unpool_relu). Adds this
+  ;; the pooled gradient [N, OC, OH/2·OW/2] at $pg and the routes (bytes) at $parg (see unpool_relu). Adds this
   ;; range's weight and bias gradients into dwAcc [OC, CKK] and dbAcc [OC] (pointer 0: not wanted) and writes dx for
   ;; its images (0: not wanted) using wtPack, Wᵀ packed in 4-row panels. Work buffers: cols [CKK, nb·L] (reused for dCols), dyP
   ;; [OC, nb·L], aPack, bPack, scr. dW = dY·colsᵀ and dCols = Wᵀ·dY per chunk, then col2im.
@@ -878,7 +902,7 @@
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wtPack i32)
     (param $dx i32) (param $dwAcc i32) (param $dbAcc i32)
     (param $cols i32) (param $dyP i32) (param $aPack i32) (param $bPack i32) (param $scr i32)
-    (param $pg i32) (param $pout i32) (param $parg i32)
+    (param $pg i32) (param $parg i32)
     (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $dxn i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
@@ -892,10 +916,8 @@
         (if (local.get $parg)
           (then
             ;; a fused block: dY from the pooled gradient
-            (call $unpool_relu (local.get $pg) (local.get $pout) (local.get $parg) (local.get $n0) (local.get $nc)
-              (local.get $OC) (local.get $L)
-              (i32.mul (i32.shr_u (local.get $OH) (i32.const 1)) (i32.shr_u (local.get $OW) (i32.const 1)))
-              (local.get $dyP)))
+            (call $unpool_relu (local.get $pg) (local.get $parg) (local.get $n0) (local.get $nc)
+              (local.get $OC) (local.get $OH) (local.get $OW) (local.get $dyP)))
           (else
             ;; [nc, OC, L] → [OC, nc·L]
             (call $permute
