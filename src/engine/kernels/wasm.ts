@@ -263,6 +263,9 @@ const COLS_TARGET = 1 << 18;
 
 const isF32 = (...arrays: (Data | null)[]): boolean => arrays.every((a) => a === null || a instanceof Float32Array);
 
+/** [0, n) for each of `parts` threads: the range they claim chunks of together. */
+const sameRange = (n: number, parts: number): [number, number][] => Array.from({ length: parts }, () => [0, n] as [number, number]);
+
 /** `items` repeated `times` times, flattened. */
 const repeat = (items: number[], times: number): number[] => Array.from({ length: times }, () => items).flat();
 
@@ -314,6 +317,14 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   /** Images per chunk: enough to make one wide GEMM, few enough that the chunk's buffers stay a few MiB. */
   const chunkOf = (N: number, CKK: number, L: number) => Math.max(1, Math.min(N, Math.floor(COLS_TARGET / (CKK * L))));
 
+  /**
+   * Images per chunk when the threads claim chunks from a counter: at least 8 chunks per thread, so the last
+   * claims even out (a thread ends at most one small chunk after the others), within chunkOf's cap. Measured on
+   * the `cnn` against fixed halves of the batch: inference 4 of 4 runs faster (by 6–100%), ∇x and training 3 of 4.
+   */
+  const dynamicChunk = (S: number, T: number, CKK: number, L: number) =>
+    T === 1 ? chunkOf(S, CKK, L) : Math.max(1, Math.min(chunkOf(S, CKK, L), Math.floor(S / (8 * T))));
+
   /** Images per outer step: bounds the memory a batch's input and output take in linear memory. */
   const SUPER = 512;
 
@@ -330,24 +341,27 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     const YL = fused ? (OH >> 1) * (OW >> 1) : L; // output floats per image and channel
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
-    const nb = chunkOf(Math.ceil(S / T), CKK, L);
+    const nb = dynamicChunk(S, T, CKK, L);
     // per thread: cols (or the implicit GEMM's offset table), bPack, cbuf (rows up to a multiple of 4: the implicit
     // GEMM writes whole 4-row tiles), scratch
     const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, Math.ceil(OC / 4) * 4 * nb * L, 32];
-    const at = layout(S * CHW, S * OC * YL, fused ? Math.ceil((S * OC * YL) / 4) : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, ...repeat(perThread, T));
-    const [xin, yout, argOut, wRaw, wPack, bias] = at;
+    const at = layout(S * CHW, S * OC * YL, fused ? Math.ceil((S * OC * YL) / 4) : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, 1,
+      ...repeat(perThread, T));
+    const [xin, yout, argOut, wRaw, wPack, bias, ctr] = at;
     if (!mem.ensure(at[at.length - 1])) return false;
-    const { f32, u8 } = mem;
+    const { f32, u8, i32 } = mem;
     f32.set(w.subarray(0, OC * CKK), wRaw / 4);
     f32.set(b.subarray(0, OC), bias / 4);
     ex.pack(wRaw, CKK, 1, OC, CKK, wPack, 4);
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
       f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
-      pool.run('conv_fwd', splitRange(sn, T), (t, [n0, n1]) => {
-        const [cols, bPack, cbuf, scr] = at.slice(6 + 4 * t, 10 + 4 * t);
+      // every thread claims chunks of the whole range from one counter (see conv_fwd)
+      i32[ctr / 4] = 0;
+      pool.run('conv_fwd', sameRange(sn, T), (t, [n0, n1]) => {
+        const [cols, bPack, cbuf, scr] = at.slice(7 + 4 * t, 11 + 4 * t);
         return [xin, yout, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wPack, bias, cols, bPack, cbuf, scr,
-          fused ? argOut : 0];
+          fused ? argOut : 0, ctr];
       });
       y.set(f32.subarray(yout / 4, yout / 4 + sn * OC * YL), s0 * OC * YL);
       if (route) route.set(u8.subarray(argOut, argOut + sn * OC * YL), s0 * OC * YL);
@@ -379,17 +393,19 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     const YL = pooled ? PL : L; // upstream floats per image and channel
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
-    const nb = chunkOf(Math.ceil(S / T), CKK, L);
+    // dx alone (∇x): threads claim chunks from a counter; with dW or db, fixed ranges keep the partial sums' bits
+    const dynamic = !dw && !db;
+    const nb = dynamic ? dynamicChunk(S, T, CKK, L) : chunkOf(Math.ceil(S / T), CKK, L);
     const NL = nb * L;
     // per thread: dwAcc, dbAcc, cols (also dCols), dyP, aPack, bPack, scratch
     const perThread = [OC * CKK, OC, CKK * NL, OC * NL, Math.ceil(OC / 4) * 4 * NL, Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC), 32];
     const up = S * OC * YL;
     const at = layout(dw ? S * CHW : 0, up, pooled ? Math.ceil(up / 4) : 0, dx ? S * CHW : 0, OC * CKK,
-      dx ? Math.ceil(CKK / 4) * 4 * OC : 0, ...repeat(perThread, T));
-    const [xin, dyin, routeIn, dxout, wRaw, wtPack] = at;
-    const slot = (t: number) => at.slice(6 + 7 * t, 13 + 7 * t);
+      dx ? Math.ceil(CKK / 4) * 4 * OC : 0, 1, ...repeat(perThread, T));
+    const [xin, dyin, routeIn, dxout, wRaw, wtPack, ctr] = at;
+    const slot = (t: number) => at.slice(7 + 7 * t, 14 + 7 * t);
     if (!mem.ensure(at[at.length - 1])) return false;
-    const { f32, u8 } = mem;
+    const { f32, u8, i32 } = mem;
     if (dx) {
       f32.set(w.subarray(0, OC * CKK), wRaw / 4);
       ex.pack(wRaw, 1, CKK, CKK, OC, wtPack, 4); // Wᵀ as the A operand: row i of Wᵀ is column i of W
@@ -405,11 +421,12 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
       f32.set(span(pooled ? pooled.dOut : dy!), dyin / 4);
       if (pooled) u8.set(span(pooled.route), routeIn);
       if (dw) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
-      pool.run('conv_bwd', splitRange(sn, T), (t, [n0, n1]) => {
+      i32[ctr / 4] = 0;
+      pool.run('conv_bwd', dynamic ? sameRange(sn, T) : splitRange(sn, T), (t, [n0, n1]) => {
         const [dwAcc, dbAcc, cols, dyP, aPack, bPack, scr] = slot(t);
         return [xin, dyin, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wtPack,
           dx ? dxout : 0, dw ? dwAcc : 0, db ? dbAcc : 0, cols, dyP, aPack, bPack, scr,
-          ...(pooled ? [dyin, routeIn] : [0, 0])];
+          ...(pooled ? [dyin, routeIn] : [0, 0]), dynamic ? ctr : 0];
       });
       if (dx) dx.set(f32.subarray(dxout / 4, dxout / 4 + sn * CHW), s0 * CHW);
     }

@@ -838,19 +838,27 @@
   ;; OW is a multiple of 8) → one GEMM, or, unpadded with OW a multiple of 8, conv_implicit (no im2col at all; cols
   ;; holds its offset table), → permute to NCHW adding the bias. With $arg ≠ 0 the epilogue is
   ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and arg (bytes) each output's route.
-  ;; Each output depends only on its own image, so any split gives the same bits.
+  ;; Each output depends only on its own image, so any split gives the same bits. With $ctr ≠ 0 (the byte address of
+  ;; an i32 counter, zeroed by the caller) every thread gets the whole range [n0, n1) and claims chunks of nb images
+  ;; from the counter until none is left, so a thread slowed by a busy core does fewer chunks instead of holding
+  ;; the others up.
   (func (export "conv_fwd")
     (param $x i32) (param $y i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
     (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wPack i32) (param $bias i32)
-    (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32) (param $arg i32)
-    (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $PL i32)
+    (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32) (param $arg i32) (param $ctr i32)
+    (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $PL i32) (local $start i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $PL (i32.mul (i32.shr_u (local.get $OH) (i32.const 1)) (i32.shr_u (local.get $OW) (i32.const 1))))
     (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
     (local.set $CHW (i32.mul (i32.mul (local.get $C) (local.get $H)) (local.get $W)))
+    (local.set $start (local.get $n0))
     (block $done
       (loop $chunks
+        ;; dynamic split: claim the next chunk of the whole range
+        (if (local.get $ctr)
+          (then (local.set $n0 (i32.add (local.get $start)
+            (i32.mul (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)) (local.get $nb))))))
         (br_if $done (i32.ge_u (local.get $n0) (local.get $n1)))
         (local.set $nc (i32.sub (local.get $n1) (local.get $n0)))
         (if (i32.gt_u (local.get $nc) (local.get $nb)) (then (local.set $nc (local.get $nb))))
@@ -895,20 +903,26 @@
   ;; the pooled gradient [N, OC, OH/2·OW/2] at $pg and the routes (bytes) at $parg (see unpool_relu). Adds this
   ;; range's weight and bias gradients into dwAcc [OC, CKK] and dbAcc [OC] (pointer 0: not wanted) and writes dx for
   ;; its images (0: not wanted) using wtPack, Wᵀ packed in 4-row panels. Work buffers: cols [CKK, nb·L] (reused for dCols), dyP
-  ;; [OC, nb·L], aPack, bPack, scr. dW = dY·colsᵀ and dCols = Wᵀ·dY per chunk, then col2im.
+  ;; [OC, nb·L], aPack, bPack, scr. dW = dY·colsᵀ and dCols = Wᵀ·dY per chunk, then col2im. $ctr as in conv_fwd,
+  ;; for dx alone (the partial sums of dW and db must come from fixed ranges to be the same bits every run).
   (func (export "conv_bwd")
     (param $x i32) (param $dy i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
     (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wtPack i32)
     (param $dx i32) (param $dwAcc i32) (param $dbAcc i32)
     (param $cols i32) (param $dyP i32) (param $aPack i32) (param $bPack i32) (param $scr i32)
-    (param $pg i32) (param $parg i32)
-    (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $dxn i32)
+    (param $pg i32) (param $parg i32) (param $ctr i32)
+    (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $dxn i32) (local $start i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
     (local.set $CHW (i32.mul (i32.mul (local.get $C) (local.get $H)) (local.get $W)))
+    (local.set $start (local.get $n0))
     (block $done
       (loop $chunks
+        ;; dynamic split: claim the next chunk of the whole range
+        (if (local.get $ctr)
+          (then (local.set $n0 (i32.add (local.get $start)
+            (i32.mul (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)) (local.get $nb))))))
         (br_if $done (i32.ge_u (local.get $n0) (local.get $n1)))
         (local.set $nc (i32.sub (local.get $n1) (local.get $n0)))
         (if (i32.gt_u (local.get $nc) (local.get $nb)) (then (local.set $nc (local.get $nb))))
