@@ -4,8 +4,11 @@
 // - gemm: WASM packs op(A)/op(B) into 4-row / 8-column float32 panels and runs a 4×8 micro-kernel, with fused
 //   multiply-adds (relaxed-simd) where this Node can run them, else the portable unfused build.
 // - conv2d (stride 1): a chunk of images at a time, im2col into one wide matrix [C·KH·KW, n·L], so each chunk is
-//   one large GEMM instead of n small ones, then the [OC, n, L] result is permuted to NCHW with the bias added.
-//   Backward likewise: dW = dY·colsᵀ and dCols = Wᵀ·dY over the chunk, col2im per image.
+//   one large GEMM instead of n small ones (unpadded with an output width that is a multiple of 8: an implicit
+//   GEMM that reads the images themselves), then the [OC, n, L] result is permuted to NCHW with the bias added, or
+//   bias, ReLU and 2×2 pooling in one pass for the fused block. Backward likewise: dW = dY·colsᵀ and
+//   dCols = Wᵀ·dY over the chunk, col2im per image. Threads claim chunks from a shared counter, except where
+//   weight gradients are summed (fixed ranges there, for reproducible bits).
 // - ReLU and 2×2 max pooling: vector loops over cache-sized chunks.
 // Computation is float32: Float64Array operands fall back to the exact TypeScript reference (unless asked
 // otherwise, for gemm), so float64 gradient checks keep their precision.
