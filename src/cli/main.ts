@@ -22,7 +22,7 @@ program
   .name('nablax')
   .description('∇x: input gradients, MNIST training and adversarial experiments on a from-scratch engine')
   .version('0.1.0')
-  .option('--threads <n>', 'threads for the convolution kernels (default: NABLAX_THREADS, else the cores, at most 4); results are deterministic for a given count')
+  .option('--threads <n>', 'threads for the convolution kernels (default: NABLAX_THREADS, else the cores, at most 4); results are the same bits for any count')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .configureHelp({ showGlobalOptions: true })

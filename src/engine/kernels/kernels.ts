@@ -71,8 +71,8 @@ export interface Kernels {
   /** Threads the kernels use (1 for the reference). */
   getThreads(): number;
   /**
-   * Use n threads from now on. Results are deterministic for a given n; different n may differ in the last bits
-   * of summed gradients. A single-threaded implementation ignores it.
+   * Use n threads from now on. Results are the same bits for any n (the WebAssembly kernels group their partial
+   * sums independently of the thread count). A single-threaded implementation ignores it.
    */
   setThreads(n: number): void;
 }

@@ -2,11 +2,12 @@
 // linear memory, so a kernel splits its work by handing each thread a range (of images) and pointers to its own
 // work buffers; nothing is copied between threads. Dispatch is a few words in a SharedArrayBuffer per worker and
 // Atomics.wait/notify, so a call costs microseconds, not a postMessage round trip; threads spin briefly before
-// they sleep, so back-to-back calls do not pay for waking one. The main thread works on its own range meanwhile and
+// they sleep, so back-to-back calls do not pay for waking one. The main thread works on its own share meanwhile and
 // then waits for the others.
 //
-// Results depend only on the number of threads, never on timing: each thread's range is fixed by its index, and
-// partial sums (a convolution's weight gradient) are added in thread order.
+// Results never depend on timing or on the number of threads: whatever a thread computes depends only on its
+// inputs (an image's outputs, a chunk's partial sums, a GEMM's columns), never on which thread computes it, and
+// partial sums (a convolution's weight gradient) are added in a fixed order.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 

@@ -49,6 +49,7 @@ interface WasmExports {
   pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number): void;
   gemm_packed(M: number, N: number, K: number, pA: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
   zero_f32(dst: number, n: number): void;
+  add_f32(dst: number, src: number, n: number): void;
   relu_fwd(x: number, out: number, n: number): void;
   relu_bwd(g: number, x: number, dx: number, n: number): void;
   maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number, pidx: number): void;
@@ -58,7 +59,7 @@ interface WasmExports {
 }
 
 const exportNames: (keyof WasmExports)[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd',
+  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd',
 ];
 
 const MR = 4; // rows per A panel: must match gemm.wat
@@ -328,6 +329,12 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   const dynamicChunk = (S: number, T: number, CKK: number, L: number) =>
     T === 1 ? chunkOf(S, CKK, L) : Math.max(1, Math.min(chunkOf(S, CKK, L), Math.floor(S / (8 * T))));
 
+  /**
+   * Images per chunk of a backward pass: as dynamicChunk for two threads, for any thread count, since the chunks
+   * decide how the weight gradient's partial sums are grouped (see convBackward).
+   */
+  const gradientChunk = (S: number, CKK: number, L: number) => Math.max(1, Math.min(chunkOf(S, CKK, L), Math.floor(S / 16)));
+
   /** Images per outer step: bounds the memory a batch's input and output take in linear memory. */
   const SUPER = 512;
 
@@ -396,28 +403,28 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     const YL = pooled ? PL : L; // upstream floats per image and channel
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
-    // dx alone (∇x): threads claim chunks from a counter; with dW or db, fixed ranges keep the partial sums' bits
-    const dynamic = !dw && !db;
-    const nb = dynamic ? dynamicChunk(S, T, CKK, L) : chunkOf(Math.ceil(S / T), CKK, L);
+    // The threads claim chunks from a counter. The chunk size does not depend on the thread count, and each chunk
+    // writes its weight and bias gradients to a slot of its own, added here in chunk order: so dW and db are the
+    // same bits for any number of threads, whichever thread did which chunk.
+    const nb = gradientChunk(S, CKK, L);
     const NL = nb * L;
-    // per thread: dwAcc, dbAcc, cols (also dCols), dyP, aPack, bPack, scratch
-    const perThread = [OC * CKK, OC, CKK * NL, OC * NL, Math.ceil(OC / 4) * 4 * NL, Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC), 32];
+    const chunks = Math.ceil(S / nb);
+    const slotFloats = align((OC * CKK + OC) * 4) / 4; // a chunk's dW [OC, CKK] then db [OC]
+    // per thread: cols (also dCols), dyP, aPack, bPack, scratch
+    const perThread = [CKK * NL, OC * NL, Math.ceil(OC / 4) * 4 * NL, Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC), 32];
     const up = S * OC * YL;
     const at = layout(dw ? S * CHW : 0, up, pooled ? Math.ceil(up / 4) : 0, dx ? S * CHW : 0, OC * CKK,
-      dx ? Math.ceil(CKK / 4) * 4 * OC : 0, 1, ...repeat(perThread, T));
-    const [xin, dyin, routeIn, dxout, wRaw, wtPack, ctr] = at;
-    const slot = (t: number) => at.slice(7 + 7 * t, 14 + 7 * t);
+      dx ? Math.ceil(CKK / 4) * 4 * OC : 0, 1, dw || db ? chunks * slotFloats : 0, dw || db ? slotFloats : 0,
+      ...repeat(perThread, T));
+    const [xin, dyin, routeIn, dxout, wRaw, wtPack, ctr, slots, total] = at;
+    const work = (t: number) => at.slice(9 + 5 * t, 14 + 5 * t);
     if (!mem.ensure(at[at.length - 1])) return false;
     const { f32, u8, i32 } = mem;
     if (dx) {
       f32.set(w.subarray(0, OC * CKK), wRaw / 4);
       ex.pack(wRaw, 1, CKK, CKK, OC, wtPack, 4); // Wᵀ as the A operand: row i of Wᵀ is column i of W
     }
-    for (let t = 0; t < T; t++) {
-      const [dwAcc, dbAcc] = slot(t);
-      ex.zero_f32(dwAcc, OC * CKK);
-      ex.zero_f32(dbAcc, OC);
-    }
+    if (dw || db) ex.zero_f32(total, slotFloats);
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
       const span = (a: { subarray(b: number, e: number): ArrayLike<number> }) => a.subarray(s0 * OC * YL, (s0 + sn) * OC * YL);
@@ -425,24 +432,18 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
       if (pooled) u8.set(span(pooled.route), routeIn);
       if (dw) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
       i32[ctr / 4] = 0;
-      pool.run('conv_bwd', dynamic ? sameRange(sn, T) : splitRange(sn, T), (t, [n0, n1]) => {
-        const [dwAcc, dbAcc, cols, dyP, aPack, bPack, scr] = slot(t);
-        return [xin, dyin, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wtPack,
-          dx ? dxout : 0, dw ? dwAcc : 0, db ? dbAcc : 0, cols, dyP, aPack, bPack, scr,
-          ...(pooled ? [dyin, routeIn] : [0, 0]), dynamic ? ctr : 0];
+      pool.run('conv_bwd', sameRange(sn, T), (t) => {
+        const [cols, dyP, aPack, bPack, scr] = work(t);
+        return [xin, dyin, 0, sn, nb, C, H, W, KH, KW, pad, OH, OW, OC, wtPack,
+          dx ? dxout : 0, dw ? slots : 0, db ? slots + OC * CKK * 4 : 0, cols, dyP, aPack, bPack, scr,
+          ...(pooled ? [dyin, routeIn] : [0, 0]), ctr, slotFloats * 4];
       });
       if (dx) dx.set(f32.subarray(dxout / 4, dxout / 4 + sn * CHW), s0 * CHW);
+      // the chunks' partial sums in chunk order (both parts of a slot: each is written when it is wanted)
+      if (dw || db) for (let c = 0; c < Math.ceil(sn / nb); c++) ex.add_f32(total, slots + c * slotFloats * 4, OC * CKK + OC);
     }
-    // The threads' partial sums, added in thread order (so a fixed thread count gives fixed bits).
-    const sumSlots = (out: Data, which: number, n: number) => {
-      out.set(f32.subarray(slot(0)[which] / 4, slot(0)[which] / 4 + n));
-      for (let t = 1; t < T; t++) {
-        const p = slot(t)[which] / 4;
-        for (let i = 0; i < n; i++) out[i] += f32[p + i];
-      }
-    };
-    if (dw) sumSlots(dw, 0, OC * CKK);
-    if (db) sumSlots(db, 1, OC);
+    if (dw) dw.set(f32.subarray(total / 4, total / 4 + OC * CKK));
+    if (db) db.set(f32.subarray(total / 4 + OC * CKK, total / 4 + OC * CKK + OC));
     return true;
   }
 

@@ -25,7 +25,7 @@
         (br $s))))
 
   ;; dst[0..n) += src[0..n).
-  (func $add_f32 (param $dst i32) (param $src i32) (param $n i32)
+  (func $add_f32 (export "add_f32") (param $dst i32) (param $src i32) (param $n i32)
     (local $e i32)
     (local.set $e (i32.add (local.get $src) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (block $v_done
@@ -903,30 +903,34 @@
   ;; the pooled gradient [N, OC, OH/2·OW/2] at $pg and the routes (bytes) at $parg (see unpool_relu). Adds this
   ;; range's weight and bias gradients into dwAcc [OC, CKK] and dbAcc [OC] (pointer 0: not wanted) and writes dx for
   ;; its images (0: not wanted) using wtPack, Wᵀ packed in 4-row panels. Work buffers: cols [CKK, nb·L] (reused for dCols), dyP
-  ;; [OC, nb·L], aPack, bPack, scr. dW = dY·colsᵀ and dCols = Wᵀ·dY per chunk, then col2im. $ctr as in conv_fwd,
-  ;; for dx alone (the partial sums of dW and db must come from fixed ranges to be the same bits every run).
+  ;; [OC, nb·L], aPack, bPack, scr. dW = dY·colsᵀ and dCols = Wᵀ·dY per chunk, then col2im. Threads claim chunks
+  ;; from the counter at $ctr as in conv_fwd; chunk c (the c-th of [n0, n1)) writes its own dW and db partial sums
+  ;; to slot c, at dwAcc + c·slotB and dbAcc + c·slotB, which the caller adds in chunk order: the same bits
+  ;; whichever thread did which chunk, and for any number of threads.
   (func (export "conv_bwd")
     (param $x i32) (param $dy i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
     (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wtPack i32)
     (param $dx i32) (param $dwAcc i32) (param $dbAcc i32)
     (param $cols i32) (param $dyP i32) (param $aPack i32) (param $bPack i32) (param $scr i32)
-    (param $pg i32) (param $parg i32) (param $ctr i32)
+    (param $pg i32) (param $parg i32) (param $ctr i32) (param $slotB i32)
     (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $dxn i32) (local $start i32)
+    (local $c i32) (local $dwSlot i32) (local $dbSlot i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
     (local.set $CHW (i32.mul (i32.mul (local.get $C) (local.get $H)) (local.get $W)))
     (local.set $start (local.get $n0))
     (block $done
       (loop $chunks
-        ;; dynamic split: claim the next chunk of the whole range
-        (if (local.get $ctr)
-          (then (local.set $n0 (i32.add (local.get $start)
-            (i32.mul (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)) (local.get $nb))))))
+        ;; claim the next chunk of the whole range
+        (local.set $c (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)))
+        (local.set $n0 (i32.add (local.get $start) (i32.mul (local.get $c) (local.get $nb))))
         (br_if $done (i32.ge_u (local.get $n0) (local.get $n1)))
         (local.set $nc (i32.sub (local.get $n1) (local.get $n0)))
         (if (i32.gt_u (local.get $nc) (local.get $nb)) (then (local.set $nc (local.get $nb))))
         (local.set $NL (i32.mul (local.get $nc) (local.get $L)))
+        (local.set $dwSlot (i32.add (local.get $dwAcc) (i32.mul (local.get $c) (local.get $slotB))))
+        (local.set $dbSlot (i32.add (local.get $dbAcc) (i32.mul (local.get $c) (local.get $slotB))))
         (if (local.get $parg)
           (then
             ;; a fused block: dY from the pooled gradient
@@ -937,7 +941,10 @@
             (call $permute
               (i32.add (local.get $dy) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
               (local.get $nc) (local.get $OC) (local.get $L) (local.get $dyP) (i32.const 0))))
-        (if (local.get $dbAcc) (then (call $row_sums (local.get $dyP) (local.get $OC) (local.get $NL) (local.get $dbAcc))))
+        (if (local.get $dbAcc)
+          (then
+            (call $zero_f32 (local.get $dbSlot) (local.get $OC))
+            (call $row_sums (local.get $dyP) (local.get $OC) (local.get $NL) (local.get $dbSlot))))
         (if (local.get $dwAcc)
           (then
             (if (i32.or (local.get $pad) (i32.and (local.get $OW) (i32.const 7)))
@@ -955,7 +962,7 @@
                   (local.get $OH) (local.get $OW) (local.get $bPack) (local.get $nc))))
             (call $pack (local.get $dyP) (local.get $NL) (i32.const 1) (local.get $OC) (local.get $NL) (local.get $aPack) (i32.const 4))
             (call $gemm_packed (local.get $OC) (local.get $CKK) (local.get $NL) (local.get $aPack) (local.get $bPack)
-              (local.get $dwAcc) (local.get $CKK) (i32.const 1) (local.get $scr))))
+              (local.get $dwSlot) (local.get $CKK) (i32.const 0) (local.get $scr))))
         (if (local.get $dx)
           (then
             (call $pack (local.get $dyP) (i32.const 1) (local.get $NL) (local.get $NL) (local.get $OC) (local.get $bPack) (i32.const 8))
