@@ -149,7 +149,7 @@ export class Tensor {
 /** Throw unless every value is finite: the guard at the boundary against NaN and Infinity inputs. */
 export function assertFinite(t: Tensor, where: string): void {
   const d = t.data;
-  if (d instanceof Float32Array ? allFinite32(d) : allFinite64(d as Float64Array)) return;
+  if (allFinite(d)) return;
   for (let i = 0; i < d.length; i++) {
     const v = d[i];
     if (v !== v || v === Infinity || v === -Infinity) {
@@ -159,22 +159,9 @@ export function assertFinite(t: Tensor, where: string): void {
 }
 
 // 0·v is 0 for every finite v and NaN for NaN and ±Infinity, so one sum answers for the whole array; four
-// independent sums keep the adds from waiting on each other. One loop per array type keeps each monomorphic
-// (a shared loop over both ran at ~5 ns per element, a fifth of a forward pass's time at batch 256).
-function allFinite32(d: Float32Array): boolean {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  const n4 = d.length & ~3;
-  for (let i = 0; i < n4; i += 4) {
-    s0 += d[i] * 0;
-    s1 += d[i + 1] * 0;
-    s2 += d[i + 2] * 0;
-    s3 += d[i + 3] * 0;
-  }
-  for (let i = n4; i < d.length; i++) s0 += d[i] * 0;
-  return s0 + s1 + s2 + s3 === 0;
-}
-
-function allFinite64(d: Float64Array): boolean {
+// independent sums keep the adds from waiting on each other (200k floats: ~0.3 ms, against 0.5–0.9 ms for testing
+// each value; a copy of the loop per array type would reach ~0.13 ms, not worth two loops at a few % of a step).
+function allFinite(d: Data): boolean {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   const n4 = d.length & ~3;
   for (let i = 0; i < n4; i += 4) {

@@ -52,7 +52,7 @@ interface WasmExports {
   add_f32(dst: number, src: number, n: number): void;
   relu_fwd(x: number, out: number, n: number): void;
   relu_bwd(g: number, x: number, dx: number, n: number): void;
-  maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number, pidx: number): void;
+  maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number): void;
   maxpool_bwd(g: number, arg: number, n: number, dx: number): void;
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
@@ -322,18 +322,12 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   const chunkOf = (N: number, CKK: number, L: number) => Math.max(1, Math.min(N, Math.floor(COLS_TARGET / (CKK * L))));
 
   /**
-   * Images per chunk when the threads claim chunks from a counter: at least 8 chunks per thread, so the last
-   * claims even out (a thread ends at most one small chunk after the others), within chunkOf's cap. Measured on
-   * the `cnn` against fixed halves of the batch: inference 4 of 4 runs faster (by 6–100%), ∇x and training 3 of 4.
+   * Images per chunk of S, which the threads claim from a counter: at least 16 chunks (8 per thread on two cores),
+   * so the last claims even out, within chunkOf's cap. Measured on the `cnn` against fixed halves of the batch:
+   * inference 4 of 4 runs faster (by 6–100%), ∇x and training 3 of 4. It does not depend on the thread count,
+   * because the backward's chunks decide how the weight gradient's partial sums are grouped (see convBackward).
    */
-  const dynamicChunk = (S: number, T: number, CKK: number, L: number) =>
-    T === 1 ? chunkOf(S, CKK, L) : Math.max(1, Math.min(chunkOf(S, CKK, L), Math.floor(S / (8 * T))));
-
-  /**
-   * Images per chunk of a backward pass: as dynamicChunk for two threads, for any thread count, since the chunks
-   * decide how the weight gradient's partial sums are grouped (see convBackward).
-   */
-  const gradientChunk = (S: number, CKK: number, L: number) => Math.max(1, Math.min(chunkOf(S, CKK, L), Math.floor(S / 16)));
+  const claimChunk = (S: number, CKK: number, L: number) => Math.max(1, Math.min(chunkOf(S, CKK, L), Math.floor(S / 16)));
 
   /** Images per outer step: bounds the memory a batch's input and output take in linear memory. */
   const SUPER = 512;
@@ -351,7 +345,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     const YL = fused ? (OH >> 1) * (OW >> 1) : L; // output floats per image and channel
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
-    const nb = dynamicChunk(S, T, CKK, L);
+    const nb = claimChunk(S, CKK, L);
     // per thread: cols (or the implicit GEMM's offset table), bPack, cbuf (rows up to a multiple of 4: the implicit
     // GEMM writes whole 4-row tiles), scratch
     const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, Math.ceil(OC / 4) * 4 * nb * L, 32];
@@ -406,7 +400,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     // The threads claim chunks from a counter. The chunk size does not depend on the thread count, and each chunk
     // writes its weight and bias gradients to a slot of its own, added here in chunk order: so dW and db are the
     // same bits for any number of threads, whichever thread did which chunk.
-    const nb = gradientChunk(S, CKK, L);
+    const nb = claimChunk(S, CKK, L);
     const NL = nb * L;
     const chunks = Math.ceil(S / nb);
     const slotFloats = align((OC * CKK + OC) * 4) / 4; // a chunk's dW [OC, CKK] then db [OC]
@@ -503,7 +497,7 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
     for (let p0 = 0; p0 < planes; p0 += per) {
       const np = Math.min(per, planes - p0);
       f32.set(x.subarray(p0 * HW, (p0 + np) * HW), xin / 4);
-      ex.maxpool2_fwd(xin, np, H, W, OH, OW, o, arg, p0 * HW, HW);
+      ex.maxpool2_fwd(xin, np, H, W, OH, OW, o, arg, p0 * HW);
       out.set(f32.subarray(o / 4, o / 4 + np * OHW), p0 * OHW);
       argmax.set(i32.subarray(arg / 4, arg / 4 + np * OHW), p0 * OHW);
     }

@@ -347,13 +347,12 @@
         (local.set $dx (i32.add (local.get $dx) (i32.const 4)))
         (br $t))))
 
-  ;; 2×2 max pooling, stride 2, no padding, over NC planes of H×W: out[p, oh, ow] and arg = the index of the
-  ;; window's maximum, first in row-major order on ties (strict >): base + p·pidx + (its offset in the plane), so
-  ;; pidx = H·W gives the flat index into x and pidx = 0 the offset within its plane.
+  ;; 2×2 max pooling, stride 2, no padding, over NC planes of H×W: out[p, oh, ow] and arg = base + the flat index
+  ;; into x of the window's maximum, first in row-major order on ties (strict >).
   ;; Four outputs per step: two 8-float loads per input row, split into even and odd columns by shuffles.
   (func $maxpool2_fwd (export "maxpool2_fwd")
     (param $x i32) (param $NC i32) (param $H i32) (param $W i32) (param $OH i32) (param $OW i32)
-    (param $out i32) (param $arg i32) (param $base i32) (param $pidx i32)
+    (param $out i32) (param $arg i32) (param $base i32)
     (local $p i32) (local $oh i32) (local $ow i32) (local $ow4 i32) (local $r0 i32) (local $r1 i32) (local $i0 i32)
     (local $a v128) (local $b v128) (local $m v128) (local $id v128) (local $iv v128) (local $c v128) (local $v v128)
     (local $fa f32) (local $fi i32) (local $f f32)
@@ -371,7 +370,7 @@
                        (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $W)))
               (i32.const 2))))
             (local.set $i0 (i32.add (local.get $base)
-              (i32.add (i32.mul (local.get $p) (local.get $pidx))
+              (i32.add (i32.mul (local.get $p) (i32.mul (local.get $H) (local.get $W)))
                        (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $W)))))
             (local.set $r1 (i32.add (local.get $r0) (i32.shl (local.get $W) (i32.const 2))))
             (local.set $ow (i32.const 0))
@@ -838,10 +837,9 @@
   ;; OW is a multiple of 8) → one GEMM, or, unpadded with OW a multiple of 8, conv_implicit (no im2col at all; cols
   ;; holds its offset table), → permute to NCHW adding the bias. With $arg ≠ 0 the epilogue is
   ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and arg (bytes) each output's route.
-  ;; Each output depends only on its own image, so any split gives the same bits. With $ctr ≠ 0 (the byte address of
-  ;; an i32 counter, zeroed by the caller) every thread gets the whole range [n0, n1) and claims chunks of nb images
-  ;; from the counter until none is left, so a thread slowed by a busy core does fewer chunks instead of holding
-  ;; the others up.
+  ;; Every thread gets the whole range [n0, n1) and claims chunks of nb images from the i32 counter at $ctr (zeroed
+  ;; by the caller) until none is left, so a thread slowed by a busy core does fewer chunks instead of holding the
+  ;; others up. Each output depends only on its own image, so any split gives the same bits.
   (func (export "conv_fwd")
     (param $x i32) (param $y i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
     (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
@@ -855,10 +853,9 @@
     (local.set $start (local.get $n0))
     (block $done
       (loop $chunks
-        ;; dynamic split: claim the next chunk of the whole range
-        (if (local.get $ctr)
-          (then (local.set $n0 (i32.add (local.get $start)
-            (i32.mul (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)) (local.get $nb))))))
+        ;; claim the next chunk of the whole range
+        (local.set $n0 (i32.add (local.get $start)
+          (i32.mul (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)) (local.get $nb))))
         (br_if $done (i32.ge_u (local.get $n0) (local.get $n1)))
         (local.set $nc (i32.sub (local.get $n1) (local.get $n0)))
         (if (i32.gt_u (local.get $nc) (local.get $nb)) (then (local.set $nc (local.get $nb))))
