@@ -1,0 +1,40 @@
+// The house's floors, bottom up: data flows one way. A module may import from its own floor or any floor below it,
+// never from a floor above, and there are no import cycles. `npm run lint:deps` checks this in CI.
+// Imports that break these rules today are listed in .dependency-cruiser-known-violations.json (the restructuring
+// issue removes them one by one); a new violation fails the check. Remake the list only when removing entries:
+//   npx depcruise src --config .dependency-cruiser.cjs --output-type baseline > .dependency-cruiser-known-violations.json
+const floors = ['engine', 'layers', 'io|data', 'attacks', 'train', 'analysis', 'report', 'experiments', 'cli|lab'];
+
+const floorRules = floors.slice(0, -1).map((floor, i) => ({
+  name: `floor-${floor.replace('|', '-')}`,
+  comment: `src/${floor} is floor ${i}: it must not import from a floor above it (${floors.slice(i + 1).join(', ')})`,
+  severity: 'error',
+  from: { path: `^src/(${floor})/` },
+  to: { path: `^src/(${floors.slice(i + 1).join('|')})/` },
+}));
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'An import cycle ties two modules into one: split the shared part into a module both import.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'src-stays-in-src',
+      comment: 'The library and the CLI import only from src/ (and packages): bench/, test/ and scripts/ sit outside it.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(bench|test|scripts)/' },
+    },
+    ...floorRules,
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs'] },
+  },
+};
