@@ -2,7 +2,9 @@
 // torchattacks): x, y → per step g = ∇ₓJ(x', y) (or J(x', t)), step along sign(g) (L∞) or g/‖g‖₂ (L2), project
 // onto the ε-ball around x, clip to [0, 1]. Shapes: x [N, ...] in [0, 1], y [N]; everything runs batch-wise.
 // Random start and restarts follow Madry et al. 2018 (arXiv 1706.06083); momentum follows Dong et al. 2018
-// (arXiv 1710.06081). The loss is the fused softmax cross-entropy of inputGradient.
+// (arXiv 1710.06081). The loss is the fused softmax cross-entropy of inputGradient, each example's gradient rescaled
+// by the positive factor 1/(1 − p_t) (inputGradient's `rescale`): sign, L2- and L1-normalised steps do not depend on it,
+// and it keeps the direction where float32 probabilities underflow (a model confident by a logit gap beyond ~88).
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
 import { noGrad } from '../engine/tape.js';
@@ -77,8 +79,8 @@ export function gradientAttack(model: Sequential, x: Tensor, y: Int32Array, opts
       // At x itself (no random start, first step, whole batch) the gradient may already be in the ε sweep's memo.
       const atX = r === 0 && s === 0 && !randomStart && active.length === N;
       const { dx, logits } = atX && opts.gradientMemo
-        ? memoized(opts.gradientMemo, lossClasses, () => inputGradient(model, sub, subY, targets ? { targets } : {}))
-        : inputGradient(model, sub, subY, targets ? { targets: pick(targets, active) } : {});
+        ? memoized(opts.gradientMemo, lossClasses, () => inputGradient(model, sub, subY, { rescale: true, ...(targets ? { targets } : {}) }))
+        : inputGradient(model, sub, subY, { rescale: true, ...(targets ? { targets: pick(targets, active) } : {}) });
       // The first gradient of a run without random start is taken at x itself: its logits are the clean ones.
       if (atX) cleanLogits = logits;
       const pred = argmax(logits);

@@ -61,9 +61,10 @@ function uniformStart(x: Tensor, eps: number, rng: Rng): Tensor {
   return new Tensor(out, x.shape);
 }
 
-// ∇ₓJ(x', y) in the model's current mode (the caller holds dropout and buffers still with inAttackMode).
+// ∇ₓJ(x', y) in the model's current mode (the caller holds dropout and buffers still with inAttackMode), rescaled per
+// example by a positive factor (sign steps do not depend on it) so confident examples keep their direction.
 function inputGrad(model: Sequential, xAdv: Tensor, y: Int32Array): Data {
-  return inputGradient(model, xAdv, y, { mode: 'train' }).dx.data;
+  return inputGradient(model, xAdv, y, { mode: 'train', rescale: true }).dx.data;
 }
 
 function checkBatch(f: string, x: Tensor, y: Int32Array, eps: number): void {
