@@ -29,17 +29,19 @@ export function argmax(logits: Tensor): Int32Array {
 }
 
 /**
- * Run `fn` with the model in evaluation mode, restoring its previous mode afterwards.
+ * Run `fn` with the model in evaluation mode, restoring afterwards the model's flag and each layer's own (a layer
+ * the caller froze with `layer.eval()` in a training model stays frozen). Every temporary switch to evaluation
+ * (predict, evaluate, inputGradient, the attacks, the oracle, the guard) goes through here.
  * @example
  *   const logits = inEvalMode(model, () => model.forward(x));
  */
 export function inEvalMode<T>(model: Sequential, fn: () => T): T {
-  const was = model.training;
+  const saved = model.saveModes();
   model.eval();
   try {
     return fn();
   } finally {
-    model.train(was);
+    model.restoreModes(saved);
   }
 }
 

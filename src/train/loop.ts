@@ -129,7 +129,8 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
     model.layers.forEach((l, i) => {
       if (l instanceof Dropout) l.rng = Rng.derive(opts.seed, epoch, 1000 + i);
     });
-    model.train();
+    // Training mode for a model in evaluation mode; a training model keeps each layer's own flag (a frozen batch-norm).
+    if (!model.training) model.train();
     const t0 = performance.now();
     let lossSum = 0, correct = 0, seen = 0;
     for (let b = 0; b < batches; b++) {
