@@ -11,7 +11,7 @@ import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { argmax, inEvalMode } from '../train/evaluate.js';
-import type { AttackOptions, AttackResult, GradientMemo } from './attack.js';
+import { checkTargets, type AttackOptions, type AttackResult, type GradientMemo } from './attack.js';
 import { inputGradient } from './input-gradient.js';
 
 export interface GradientAttackOptions extends AttackOptions {
@@ -240,10 +240,7 @@ function checkOptions(x: Tensor, y: Int32Array, opts: GradientAttackOptions, res
   if (opts.seed !== undefined && !Number.isFinite(opts.seed)) throw new Error(`${f}: seed must be a finite number, got ${opts.seed}`);
   if (opts.targets) {
     if (opts.direction === 'ascend') throw new Error(`${f}: direction must be unset or 'descend' with targets (a targeted attack descends J(x, t)), got 'ascend'`);
-    if (opts.targets.length !== N) throw new Error(`${f}: targets must have ${N} entries for x of shape ${shapeStr(x.shape)}, got ${opts.targets.length}`);
-    for (let n = 0; n < N; n++) {
-      if (opts.targets[n] === y[n]) throw new Error(`${f}: targets[${n}] must differ from the true label, got ${y[n]} for both`);
-    }
+    checkTargets(f, opts.targets, y);
   }
   assertFinite(x, f);
   for (let i = 0; i < x.size; i++) {
