@@ -12,6 +12,7 @@ import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { argmax, inEvalMode } from '../train/evaluate.js';
 import { checkTargets, type AttackOptions, type AttackResult, type GradientMemo } from './attack.js';
+import { projectL2, projectLinf } from './ball.js';
 import { inputGradient } from './input-gradient.js';
 
 export interface GradientAttackOptions extends AttackOptions {
@@ -152,24 +153,13 @@ function memoized(memo: GradientMemo, classes: ArrayLike<number>, compute: () =>
 
 type Aim = { kind: 'flip' } | { kind: 'keep' } | { kind: 'target'; t: Int32Array };
 
-/** Π_ε then clip: L∞ clamps to [x−ε, x+ε], L2 rescales δ when ‖δ‖₂ > ε; clipping to [0,1] can only shrink δ. */
+/**
+ * Π_ε then clip: L∞ clamps to [x−ε, x+ε], L2 rescales δ when ‖δ‖₂ > ε; clipping to [0,1] can only shrink δ. Exact in
+ * the stored precision (ball.ts): |x′ − x| ≤ fround(ε) (L∞) or ‖x′ − x‖₂ ≤ ε (L2) computed in float64.
+ */
 function projectClip(xa: Float32Array | Float64Array, xo: Float32Array | Float64Array, eps: number, norm: 'linf' | 'l2'): void {
-  const D = xa.length;
-  if (norm === 'linf') {
-    for (let j = 0; j < D; j++) {
-      const v = Math.min(xo[j] + eps, Math.max(xo[j] - eps, xa[j]));
-      xa[j] = Math.min(1, Math.max(0, v));
-    }
-    return;
-  }
-  let s = 0;
-  for (let j = 0; j < D; j++) s += (xa[j] - xo[j]) ** 2;
-  const d2 = Math.sqrt(s);
-  const scale = d2 > eps ? eps / d2 : 1;
-  for (let j = 0; j < D; j++) {
-    const v = scale === 1 ? xa[j] : xo[j] + (xa[j] - xo[j]) * scale;
-    xa[j] = Math.min(1, Math.max(0, v));
-  }
+  if (norm === 'linf') projectLinf(xa, xo, eps);
+  else projectL2(xa, xo, eps);
 }
 
 /** Madry's random start: L∞ uniform in [−ε, ε]ᴰ; L2 a uniform point of the ball (gaussian direction, radius ε·u^(1/D)). */

@@ -6,6 +6,7 @@
 import { Rng } from '../engine/random.js';
 import type { Data } from '../engine/nd.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
+import { linfClamp } from './ball.js';
 import { checkTargets, type AttackOptions, type AttackResult, type BlackBoxAttack } from './attack.js';
 import type { ScoreOracle } from './oracle.js';
 
@@ -102,7 +103,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
         const d = rng.next() < 0.5 ? -eps : eps;
         for (let h = 0; h < H; h++) {
           const i = n * per + c * plane + h * W + w;
-          best[i] = clip01(xd[i] + d);
+          best[i] = linfClamp(xd[i] + d, xd[i], eps, best);
         }
       }
     }
@@ -129,7 +130,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
       img.set(best.subarray(n * per, (n + 1) * per), b * per);
       const h0 = rng.int(H - s + 1);
       const w0 = rng.int(W - s + 1);
-      // x' = clip(x ± ε) on the square, per channel; redraw signs that would change nothing (as the paper does).
+      // x' = clip(x ± ε) on the square, per channel (held to |x' − x| ≤ fround(ε) exactly, ball.ts); redraw signs that would change nothing (as the paper does).
       for (let tries = 0; tries < 100; tries++) {
         let changed = false;
         for (let c = 0; c < C; c++) {
@@ -137,7 +138,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
           for (let h = h0; h < h0 + s; h++) {
             for (let w = w0; w < w0 + s; w++) {
               const j = c * plane + h * W + w;
-              img[b * per + j] = clip01(xd[n * per + j] + d);
+              img[b * per + j] = linfClamp(xd[n * per + j] + d, xd[n * per + j], eps, img);
               if (img[b * per + j] !== best[n * per + j]) changed = true;
             }
           }
@@ -163,10 +164,6 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
   const result: AttackResult = { adversarial: new Tensor(best, x.shape), success, iterations, queries, earlyStopped: earlyStop };
   if (targets) result.targets = targets;
   return result;
-}
-
-function clip01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
 function gather(data: Data, active: { n: number }[], per: number, shape: readonly number[]): Tensor {
