@@ -8,7 +8,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTraining } from '../../src/cli/train.js';
+import { buildModel } from '../../src/layers/spec.js';
+import { zooSpec } from '../../src/layers/zoo.js';
 import { loadDataset, loadIdxDir, withClasses } from '../../src/train/data.js';
+import { outputClasses } from '../../src/train/evaluate.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -53,6 +56,14 @@ describe('labels are checked when an IDX file is read', () => {
     // an explicit class count admits it
     expect(loadIdxDir(dir, 'train', 201).numClasses).toBe(201);
     expect(loadIdxDir(dataDir('fine', goodTrain, goodTest), 'test').numClasses).toBe(10); // never the data's max (9)
+  });
+
+  it('commands that read a model file check the test labels against the model’s output width (outputClasses)', () => {
+    const dir = dataDir('model-classes', goodTrain, [1, 12, 3, 4]);
+    const m13 = buildModel(zooSpec('softmax', [1, 4, 4], 13), { seed: 0 });
+    expect(outputClasses(m13)).toBe(13);
+    expect(loadDataset(dir, 'test', outputClasses(m13)).numClasses).toBe(13);
+    expect(() => loadDataset(dir, 'test', outputClasses(buildModel(zooSpec('softmax', [1, 4, 4]), { seed: 0 })))).toThrow(/label 12 at index 1/);
   });
 
   it('the class count is the caller’s: fewer classes refuse larger labels, also for the mnist sources', () => {
