@@ -5,7 +5,7 @@
 // (arXiv 1710.06081). The loss is the fused softmax cross-entropy of inputGradient, each example's gradient rescaled
 // by the positive factor 1/(1 − p_t) (inputGradient's `rescale`): sign, L2- and L1-normalised steps do not depend on it,
 // and it keeps the direction where float32 probabilities underflow (a model confident by a logit gap beyond ~88).
-import { softmaxCrossEntropy } from '../engine/ops/loss.js';
+import { logProbabilities } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
@@ -211,7 +211,15 @@ function evaluateBatch(model: Sequential, x: Tensor, classes: ArrayLike<number>)
   return inEvalMode(model, () =>
     noGrad(() => {
       const logits = model.forward(x);
-      return { pred: argmax(logits), losses: Float64Array.from(softmaxCrossEntropy(logits, classes, 'none').data), logits };
+      // float64 losses (−log p_t from the logits), so restarts of a confident model are not tied at a float32 0
+      const C = logits.shape[1];
+      const lp = logProbabilities(logits);
+      const losses = Float64Array.from({ length: classes.length }, (_, n) => {
+        const c = classes[n];
+        if (!Number.isInteger(c) || c < 0 || c >= C) throw new Error(`gradientAttack: class ${c} at index ${n} is not a class of the model's 0..${C - 1}`);
+        return -lp[n * C + c];
+      });
+      return { pred: argmax(logits), losses, logits };
     }),
   );
 }
