@@ -54,3 +54,10 @@ export { OverfittingGuard, pgdAccuracy, type GuardReport, type GuardPoint } from
 export { rocAuc, macroAucOvR } from './analysis/auc.js';
 export { runGoodfellow2015 } from './experiments/goodfellow2015.js';
 export { runAdvprop, type AdvpropResult } from './experiments/advprop.js';
+// Correctness helpers (issue 12): class counts decided by the model, per-layer modes, the exact ε-ball, one target check.
+export { withClasses } from './train/data.js';
+export { outputClasses } from './train/evaluate.js';
+export { epochBatches } from './train/loop.js';
+export type { ModeState } from './layers/sequential.js';
+export { checkTargets } from './attacks/attack.js';
+export { linfBound, linfClamp, projectLinf, projectL2, signStepLinf } from './attacks/ball.js';

@@ -90,7 +90,7 @@ export function fgsmSweep(model: Sequential, x: Tensor, label: number, opts: { m
   if (!Number.isInteger(label) || label < 0) throw new Error(`fgsmSweep: label must be a class index, got ${label}`);
 
   // d = sign(∇ₓJ(x, label)), once, at x (sign(0) = 0: pixels the loss ignores stay put).
-  const { dx, logits: clean } = inputGradient(model, x, [label]);
+  const { dx, logits: clean } = inputGradient(model, x, [label], { rescale: true }); // sign only: rescaled, so confident models keep a direction
   const K = clean.shape[1];
   if (label >= K) throw new Error(`fgsmSweep: label ${label} is not below the model's ${K} classes`);
 

@@ -63,3 +63,22 @@ export interface BlackBoxAttack<O extends AttackOptions = AttackOptions> {
 }
 
 export type Attack = WhiteBoxAttack<any> | BlackBoxAttack<any>;
+
+/**
+ * The one check of targets every attack runs (white-box and black-box alike): one per example, an integer class
+ * (below `classes` when the caller knows the count) and never the example's true label, since "reaching" the true
+ * label is no attack. Throws naming the attack, the index and both values.
+ * @example
+ *   checkTargets('square.run', opts.targets, y, oracle.classes);
+ */
+export function checkTargets(f: string, targets: ArrayLike<number>, y: ArrayLike<number>, classes?: number): void {
+  const N = y.length;
+  if (targets.length !== N) throw new Error(`${f}: targets must have ${N} entries (one per image), got ${targets.length}`);
+  for (let n = 0; n < N; n++) {
+    const t = targets[n];
+    if (!Number.isInteger(t) || t < 0 || (classes !== undefined && t >= classes)) {
+      throw new Error(`${f}: targets[${n}] must be a class in [0, ${classes ?? '∞'}), got ${t}`);
+    }
+    if (t === y[n]) throw new Error(`${f}: targets[${n}] must differ from the true label, got ${t} for both`);
+  }
+}

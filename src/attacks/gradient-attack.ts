@@ -2,14 +2,17 @@
 // torchattacks): x, y → per step g = ∇ₓJ(x', y) (or J(x', t)), step along sign(g) (L∞) or g/‖g‖₂ (L2), project
 // onto the ε-ball around x, clip to [0, 1]. Shapes: x [N, ...] in [0, 1], y [N]; everything runs batch-wise.
 // Random start and restarts follow Madry et al. 2018 (arXiv 1706.06083); momentum follows Dong et al. 2018
-// (arXiv 1710.06081). The loss is the fused softmax cross-entropy of inputGradient.
-import { softmaxCrossEntropy } from '../engine/ops/loss.js';
+// (arXiv 1710.06081). The loss is the fused softmax cross-entropy of inputGradient, each example's gradient rescaled
+// by the positive factor 1/(1 − p_t) (inputGradient's `rescale`): sign, L2- and L1-normalised steps do not depend on it,
+// and it keeps the direction where float32 probabilities underflow (a model confident by a logit gap beyond ~88).
+import { logProbabilities } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { argmax, inEvalMode } from '../train/evaluate.js';
-import type { AttackOptions, AttackResult, GradientMemo } from './attack.js';
+import { checkTargets, type AttackOptions, type AttackResult, type GradientMemo } from './attack.js';
+import { projectL2, projectLinf } from './ball.js';
 import { inputGradient } from './input-gradient.js';
 
 export interface GradientAttackOptions extends AttackOptions {
@@ -77,8 +80,8 @@ export function gradientAttack(model: Sequential, x: Tensor, y: Int32Array, opts
       // At x itself (no random start, first step, whole batch) the gradient may already be in the ε sweep's memo.
       const atX = r === 0 && s === 0 && !randomStart && active.length === N;
       const { dx, logits } = atX && opts.gradientMemo
-        ? memoized(opts.gradientMemo, lossClasses, () => inputGradient(model, sub, subY, targets ? { targets } : {}))
-        : inputGradient(model, sub, subY, targets ? { targets: pick(targets, active) } : {});
+        ? memoized(opts.gradientMemo, lossClasses, () => inputGradient(model, sub, subY, { rescale: true, ...(targets ? { targets } : {}) }))
+        : inputGradient(model, sub, subY, { rescale: true, ...(targets ? { targets: pick(targets, active) } : {}) });
       // The first gradient of a run without random start is taken at x itself: its logits are the clean ones.
       if (atX) cleanLogits = logits;
       const pred = argmax(logits);
@@ -150,24 +153,13 @@ function memoized(memo: GradientMemo, classes: ArrayLike<number>, compute: () =>
 
 type Aim = { kind: 'flip' } | { kind: 'keep' } | { kind: 'target'; t: Int32Array };
 
-/** Π_ε then clip: L∞ clamps to [x−ε, x+ε], L2 rescales δ when ‖δ‖₂ > ε; clipping to [0,1] can only shrink δ. */
+/**
+ * Π_ε then clip: L∞ clamps to [x−ε, x+ε], L2 rescales δ when ‖δ‖₂ > ε; clipping to [0,1] can only shrink δ. Exact in
+ * the stored precision (ball.ts): |x′ − x| ≤ fround(ε) (L∞) or ‖x′ − x‖₂ ≤ ε (L2) computed in float64.
+ */
 function projectClip(xa: Float32Array | Float64Array, xo: Float32Array | Float64Array, eps: number, norm: 'linf' | 'l2'): void {
-  const D = xa.length;
-  if (norm === 'linf') {
-    for (let j = 0; j < D; j++) {
-      const v = Math.min(xo[j] + eps, Math.max(xo[j] - eps, xa[j]));
-      xa[j] = Math.min(1, Math.max(0, v));
-    }
-    return;
-  }
-  let s = 0;
-  for (let j = 0; j < D; j++) s += (xa[j] - xo[j]) ** 2;
-  const d2 = Math.sqrt(s);
-  const scale = d2 > eps ? eps / d2 : 1;
-  for (let j = 0; j < D; j++) {
-    const v = scale === 1 ? xa[j] : xo[j] + (xa[j] - xo[j]) * scale;
-    xa[j] = Math.min(1, Math.max(0, v));
-  }
+  if (norm === 'linf') projectLinf(xa, xo, eps);
+  else projectL2(xa, xo, eps);
 }
 
 /** Madry's random start: L∞ uniform in [−ε, ε]ᴰ; L2 a uniform point of the ball (gaussian direction, radius ε·u^(1/D)). */
@@ -219,7 +211,15 @@ function evaluateBatch(model: Sequential, x: Tensor, classes: ArrayLike<number>)
   return inEvalMode(model, () =>
     noGrad(() => {
       const logits = model.forward(x);
-      return { pred: argmax(logits), losses: Float64Array.from(softmaxCrossEntropy(logits, classes, 'none').data), logits };
+      // float64 losses (−log p_t from the logits), so restarts of a confident model are not tied at a float32 0
+      const C = logits.shape[1];
+      const lp = logProbabilities(logits);
+      const losses = Float64Array.from({ length: classes.length }, (_, n) => {
+        const c = classes[n];
+        if (!Number.isInteger(c) || c < 0 || c >= C) throw new Error(`gradientAttack: class ${c} at index ${n} is not a class of the model's 0..${C - 1}`);
+        return -lp[n * C + c];
+      });
+      return { pred: argmax(logits), losses, logits };
     }),
   );
 }
@@ -238,10 +238,7 @@ function checkOptions(x: Tensor, y: Int32Array, opts: GradientAttackOptions, res
   if (opts.seed !== undefined && !Number.isFinite(opts.seed)) throw new Error(`${f}: seed must be a finite number, got ${opts.seed}`);
   if (opts.targets) {
     if (opts.direction === 'ascend') throw new Error(`${f}: direction must be unset or 'descend' with targets (a targeted attack descends J(x, t)), got 'ascend'`);
-    if (opts.targets.length !== N) throw new Error(`${f}: targets must have ${N} entries for x of shape ${shapeStr(x.shape)}, got ${opts.targets.length}`);
-    for (let n = 0; n < N; n++) {
-      if (opts.targets[n] === y[n]) throw new Error(`${f}: targets[${n}] must differ from the true label, got ${y[n]} for both`);
-    }
+    checkTargets(f, opts.targets, y);
   }
   assertFinite(x, f);
   for (let i = 0; i < x.size; i++) {

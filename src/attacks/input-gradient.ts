@@ -1,7 +1,10 @@
 // The ∇x API: the gradient of the loss with respect to the input images, the quantity every attack,
 // saliency map and linearity measurement here is built on. Per example n, dx[n] = ∇ₓₙ J(xₙ, yₙ) with J the
 // fused softmax cross-entropy on the logits (sum over the batch, so each example's gradient is its own).
-import { softmaxCrossEntropy } from '../engine/ops/loss.js';
+// With `rescale`, each example's gradient is multiplied by the positive factor 1/(1 − p_t) before the float32
+// backward (crossEntropyDirection), so its direction survives logit gaps where every p_c underflows float32.
+import { mul } from '../engine/ops/elementwise.js';
+import { crossEntropyDirection, softmaxCrossEntropy } from '../engine/ops/loss.js';
 import { sum } from '../engine/ops/reduce.js';
 import { grad } from '../engine/tape.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
@@ -15,6 +18,12 @@ export interface InputGradientOptions {
   layers?: boolean;
   /** 'eval' (default) runs the model in evaluation mode and restores the caller's mode; 'train' uses it as is. */
   mode?: 'eval' | 'train';
+  /**
+   * Return ∇x J(xₙ) · 1/(1 − p_t(xₙ)) per example instead of ∇x J: the same direction, computed from a float64
+   * ∂J/∂z that cannot underflow, so sign and normalised steps (every attack here) keep their direction on models
+   * too confident for float32 (default false: the plain gradient, e.g. for saliency maps and linearity measurements).
+   */
+  rescale?: boolean;
 }
 
 export interface LayerTrace {
@@ -51,11 +60,19 @@ export function inputGradient(model: Sequential, x: Tensor, labels: ArrayLike<nu
     const xi = new Tensor(x.data, x.shape).requireGrad();
     const outs = opts.layers ? model.forwardAll(xi) : [model.forward(xi)];
     const logits = outs[outs.length - 1];
-    const per = softmaxCrossEntropy(logits, cls, 'none');
-    const total = sum(per);
+    let total: Tensor, losses: Float64Array;
+    if (opts.rescale) {
+      // Σₙ ⟨zₙ, dZₙ⟩ with dZ a constant: its gradient is the rescaled ∇x J.
+      const dir = crossEntropyDirection(logits, cls);
+      total = sum(mul(logits, dir.dZ));
+      losses = dir.losses;
+    } else {
+      const per = softmaxCrossEntropy(logits, cls, 'none');
+      total = sum(per);
+      losses = Float64Array.from(per.data);
+    }
     const wrt = opts.layers ? [xi, ...outs] : [xi];
     const [dx, ...dOuts] = grad(total, wrt);
-    const losses = Float64Array.from(per.data);
     const result: InputGradient = { loss: losses.reduce((a, b) => a + b, 0) / Math.max(losses.length, 1), losses, logits, dx };
     if (opts.layers) {
       result.layers = outs.map((output, i) => ({ index: i, type: model.layers[i].spec().type, output, grad: dOuts[i] }));

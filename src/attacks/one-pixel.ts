@@ -1,13 +1,14 @@
 // The one-pixel attack (Su, Vargas, Sakurai, "One pixel attack for fooling deep neural networks", IEEE TEVC 2019),
 // generalised to k pixels: L0, score-based, differential evolution over candidates of k tuples (row, col, v_1..v_C).
 // Update (DE/rand/1, no crossover): child_i = x_r1 + F·(x_r2 − x_r3), r1, r2, r3, i distinct; the child replaces its
-// parent only if its fitness is better. Fitness: p_y(x') to minimise (untargeted) or p_t(x') to maximise (targeted).
+// parent only if its fitness is better. Fitness (to minimise): the log-probability margin log p_y − max_{j≠y} log p_j
+// (untargeted) or max_{j≠t} log p_j − log p_t (targeted), where the paper minimises p_y (maximises p_t): see below.
 // Shapes: x [N, C, H, W] in [0, 1], y [N]; the generation's candidates of all unfinished examples go to the oracle
 // in large batches, since each oracle call is one forward pass.
 import { Rng } from '../engine/random.js';
 import type { Data } from '../engine/nd.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
-import type { AttackOptions, AttackResult, BlackBoxAttack } from './attack.js';
+import { checkTargets, type AttackOptions, type AttackResult, type BlackBoxAttack } from './attack.js';
 import type { ScoreOracle } from './oracle.js';
 
 export interface OnePixelOptions extends AttackOptions {
@@ -29,6 +30,10 @@ export interface OnePixelOptions extends AttackOptions {
  * Initial positions are uniform over the image; initial values are U(0, 1) per channel (the paper draws RGB values
  * from N(128, 127) on a 0..255 scale; for [0, 1] grayscale digits U(0, 1) is the analogue). A mutant coordinate that
  * leaves its range is redrawn uniformly inside it (as scipy's differential_evolution, which the authors used, does).
+ * Fitness: the paper scores a candidate by the probability p_y (or p_t); here by the margin of the oracle's float64
+ * log-probabilities (= the logit margin), which decides success the same way, never saturates (a float32 probability
+ * of a confident model is exactly 0 or 1 for every candidate, leaving the search blind) and does not depend on a
+ * positive scaling of the logits, so scaled and unscaled models see the same search for a given seed.
  * Early stop: untargeted as soon as a candidate is misclassified (the paper stops ImageNet runs once the true class
  * falls below 5%; on MNIST we stop at misclassification), targeted as soon as the target wins; the check runs after
  * each generation. Examples the oracle already misclassifies (or puts in their target) are returned unchanged.
@@ -62,8 +67,14 @@ function runOnePixel(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: OnePix
   const iterations = new Int32Array(N);
   const queries = new Int32Array(N);
 
-  // Fitness to minimise and the success test, from one row of probabilities.
-  const fitness = (n: number, p: Data, off: number): number => (targets ? -p[off + targets[n]] : p[off + y[n]]);
+  // Fitness to minimise and the success test, from one row of log-probabilities.
+  const fitness = (n: number, lp: Data, off: number): number => {
+    const cls = targets ? targets[n] : y[n];
+    let other = -Infinity;
+    for (let c = 0; c < classes; c++) if (c !== cls) other = Math.max(other, lp[off + c]);
+    const m = lp[off + cls] - other;
+    return targets ? -m : m;
+  };
   const fooled = (n: number, p: Data, off: number): boolean => {
     let best = 0;
     for (let c = 1; c < classes; c++) if (p[off + c] > p[off + best]) best = c;
@@ -74,7 +85,7 @@ function runOnePixel(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: OnePix
   const todo: number[] = [];
   for (let start = 0; start < N; start += batchSize) {
     const B = Math.min(batchSize, N - start);
-    const clean = oracle.scores(new Tensor(xd.subarray(start * per, (start + B) * per), [B, C, H, W])).data;
+    const clean = oracle.logProbabilities(new Tensor(xd.subarray(start * per, (start + B) * per), [B, C, H, W])).data;
     for (let b = 0; b < B; b++) {
       const n = start + b;
       queries[n] = 1;
@@ -114,7 +125,7 @@ function runOnePixel(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: OnePix
         imgs.data.set(xd.subarray(n * per, (n + 1) * per), b * per);
         paint(imgs.data, b * per, cand, k, C, H, W);
       }
-      const p = oracle.scores(imgs).data;
+      const p = oracle.logProbabilities(imgs).data;
       for (let b = 0; b < B; b++) {
         const n = jobs[start + b].n;
         fit[start + b] = fitness(n, p, b * classes);
@@ -245,14 +256,6 @@ function checkOptions(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: OnePi
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`onePixel.run: batchSize must be an integer ≥ 1, got ${batchSize}`);
   const seed = opts.seed ?? 0;
   if (!Number.isFinite(seed)) throw new Error(`onePixel.run: seed must be a finite number, got ${seed}`);
-  if (opts.targets) {
-    const t = opts.targets;
-    if (t.length !== N) throw new Error(`onePixel.run: targets must have ${N} entries (one per image), got ${t.length}`);
-    for (let n = 0; n < N; n++) {
-      if (!Number.isInteger(t[n]) || t[n] < 0 || t[n] >= oracle.classes) {
-        throw new Error(`onePixel.run: targets[${n}] must be a class in [0, ${oracle.classes}), got ${t[n]}`);
-      }
-    }
-  }
+  if (opts.targets) checkTargets('onePixel.run', opts.targets, y, oracle.classes);
   return { k, P, G, F, batchSize, seed, earlyStop: opts.earlyStop ?? true };
 }

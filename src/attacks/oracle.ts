@@ -1,6 +1,9 @@
-// The black-box view of a model: scores (softmax probabilities) or labels for a batch, and a query counter.
-// There is no gradient method here on purpose: a score-based attack that only holds an oracle cannot reach ∇x.
-import { softmax } from '../engine/ops/loss.js';
+// The black-box view of a model: scores (logits, log-probabilities or softmax probabilities) or labels for a batch,
+// and a query counter (one query per image, whatever the view). There is no gradient method here on purpose: a
+// score-based attack that only holds an oracle cannot reach ∇x. Attacks read log-probabilities: they never saturate
+// (a probability below float32's range is 0, its log-probability is finite), and differences of them are the
+// differences of the logits, so a margin on them does not change when the logits are scaled by a positive factor.
+import { logProbabilities, softmax } from '../engine/ops/loss.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { predict } from '../train/evaluate.js';
@@ -25,16 +28,36 @@ export class ScoreOracle {
     this.classes = this.#forward(Tensor.zeros([1, ...model.input])).shape[1];
   }
 
-  /** Softmax probabilities [N, classes]; each image counts as one query. */
+  /** Softmax probabilities [N, classes] (float32 ones underflow to 0 for a confident model); each image counts as one query. */
   scores(x: Tensor): Tensor {
-    if (x.ndim !== this.inputShape.length + 1) throw new Error(`ScoreOracle.scores: x must be [N, ${this.inputShape.join(', ')}], got ${shapeStr(x.shape)}`);
-    this.queries += x.shape[0];
-    return softmax(this.#forward(x));
+    return softmax(this.#query('scores', x));
   }
 
-  /** Predicted labels; each image counts as one query. */
+  /** Logits [N, classes]; each image counts as one query. @example const z = oracle.logits(x); */
+  logits(x: Tensor): Tensor {
+    return this.#query('logits', x);
+  }
+
+  /**
+   * Log-probabilities [N, classes] as float64, (z − m) − log s per row: finite where probabilities underflow; each
+   * image counts as one query.
+   * @example
+   *   const lp = oracle.logProbabilities(x);   // lp.data[n * classes + c] = log p_c(x_n)
+   */
+  logProbabilities(x: Tensor): Tensor {
+    const z = this.#query('logProbabilities', x);
+    return new Tensor(logProbabilities(z), z.shape);
+  }
+
+  #query(method: string, x: Tensor): Tensor {
+    if (x.ndim !== this.inputShape.length + 1) throw new Error(`ScoreOracle.${method}: x must be [N, ${this.inputShape.join(', ')}], got ${shapeStr(x.shape)}`);
+    this.queries += x.shape[0];
+    return this.#forward(x);
+  }
+
+  /** Predicted labels (argmax of the logits); each image counts as one query. */
   labels(x: Tensor): Int32Array {
-    const p = this.scores(x);
+    const p = this.logits(x);
     const [N, C] = p.shape;
     const out = new Int32Array(N);
     for (let n = 0; n < N; n++) {

@@ -6,7 +6,8 @@
 import { Rng } from '../engine/random.js';
 import type { Data } from '../engine/nd.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
-import type { AttackOptions, AttackResult, BlackBoxAttack } from './attack.js';
+import { linfClamp } from './ball.js';
+import { checkTargets, type AttackOptions, type AttackResult, type BlackBoxAttack } from './attack.js';
 import type { ScoreOracle } from './oracle.js';
 
 export interface SquareOptions extends AttackOptions {
@@ -18,10 +19,11 @@ export interface SquareOptions extends AttackOptions {
 
 /**
  * The L∞ Square attack against a score oracle.
- * Loss: the oracle gives probabilities only, so the margin is taken on log-probabilities:
- * untargeted log p_y − max_{j≠y} log p_j, targeted max_{j≠t} log p_j − log p_t. Since log-softmax shifts every logit
- * of an image by the same constant, this is the paper's logit margin (up to float rounding; a probability that
- * underflows to 0 gives −∞). The paper's code uses cross-entropy for targeted runs; here both use the margin.
+ * Loss: the margin on the oracle's float64 log-probabilities, untargeted log p_y − max_{j≠y} log p_j, targeted
+ * max_{j≠t} log p_j − log p_t. Log-softmax shifts every logit of an image by the same constant, so this is the
+ * paper's logit margin: it never saturates (no probability is formed), and scaling the logits by a positive factor
+ * scales every margin alike, so the search (and its successes, for a given seed) does not change. The paper's code
+ * uses cross-entropy for targeted runs; here both use the margin.
  * Schedule: the square's side is s = round(√(p·H·W)) (a fraction p of one channel's pixels), clamped to
  * [1, min(H, W) − 1], with p = pInit halved at iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of a
  * 10,000-query budget, rescaled to `maxQueries` as in the paper. The square's ±ε is drawn per channel and redrawn if it would leave x' unchanged.
@@ -68,11 +70,12 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
   const iterations = new Int32Array(N);
   const queries = new Int32Array(N);
 
-  const marginOf = (n: number, p: Data, off: number): number => {
+  // lp: a row of log-probabilities
+  const marginOf = (n: number, lp: Data, off: number): number => {
     const cls = targets ? targets[n] : y[n];
     let other = -Infinity;
-    for (let c = 0; c < classes; c++) if (c !== cls) other = Math.max(other, p[off + c]);
-    const m = Math.log(p[off + cls]) - Math.log(other);
+    for (let c = 0; c < classes; c++) if (c !== cls) other = Math.max(other, lp[off + c]);
+    const m = lp[off + cls] - other;
     return targets ? -m : m;
   };
   const fooled = (n: number, p: Data, off: number): boolean => {
@@ -83,7 +86,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
 
   // The clean check: an example that is already adversarial is done.
   let todo: number[] = [];
-  const clean = oracle.scores(x).data;
+  const clean = oracle.logProbabilities(x).data;
   for (let n = 0; n < N; n++) {
     queries[n] = 1;
     if (fooled(n, clean, n * classes)) success[n] = 1;
@@ -100,14 +103,14 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
         const d = rng.next() < 0.5 ? -eps : eps;
         for (let h = 0; h < H; h++) {
           const i = n * per + c * plane + h * W + w;
-          best[i] = clip01(xd[i] + d);
+          best[i] = linfClamp(xd[i] + d, xd[i], eps, best);
         }
       }
     }
   });
   let active = todo.map((n, a) => ({ n, rng: rngs[a] }));
   if (active.length) {
-    const p = oracle.scores(gather(best, active, per, x.shape)).data;
+    const p = oracle.logProbabilities(gather(best, active, per, x.shape)).data;
     active.forEach(({ n }, b) => {
       queries[n]++;
       margin[n] = marginOf(n, p, b * classes);
@@ -127,7 +130,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
       img.set(best.subarray(n * per, (n + 1) * per), b * per);
       const h0 = rng.int(H - s + 1);
       const w0 = rng.int(W - s + 1);
-      // x' = clip(x ± ε) on the square, per channel; redraw signs that would change nothing (as the paper does).
+      // x' = clip(x ± ε) on the square, per channel (held to |x' − x| ≤ fround(ε) exactly, ball.ts); redraw signs that would change nothing (as the paper does).
       for (let tries = 0; tries < 100; tries++) {
         let changed = false;
         for (let c = 0; c < C; c++) {
@@ -135,7 +138,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
           for (let h = h0; h < h0 + s; h++) {
             for (let w = w0; w < w0 + s; w++) {
               const j = c * plane + h * W + w;
-              img[b * per + j] = clip01(xd[n * per + j] + d);
+              img[b * per + j] = linfClamp(xd[n * per + j] + d, xd[n * per + j], eps, img);
               if (img[b * per + j] !== best[n * per + j]) changed = true;
             }
           }
@@ -143,7 +146,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
         if (changed) break;
       }
     });
-    const scores = oracle.scores(imgs).data;
+    const scores = oracle.logProbabilities(imgs).data;
     active.forEach(({ n }, b) => {
       queries[n]++;
       iterations[n]++;
@@ -161,10 +164,6 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
   const result: AttackResult = { adversarial: new Tensor(best, x.shape), success, iterations, queries, earlyStopped: earlyStop };
   if (targets) result.targets = targets;
   return result;
-}
-
-function clip01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
 function gather(data: Data, active: { n: number }[], per: number, shape: readonly number[]): Tensor {
@@ -189,14 +188,6 @@ function checkOptions(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: Squar
   if (!Number.isFinite(pInit) || pInit <= 0 || pInit > 1) throw new Error(`square.run: pInit must be in (0, 1], got ${pInit}`);
   const seed = opts.seed ?? 0;
   if (!Number.isFinite(seed)) throw new Error(`square.run: seed must be a finite number, got ${seed}`);
-  if (opts.targets) {
-    const t = opts.targets;
-    if (t.length !== N) throw new Error(`square.run: targets must have ${N} entries (one per image), got ${t.length}`);
-    for (let n = 0; n < N; n++) {
-      if (!Number.isInteger(t[n]) || t[n] < 0 || t[n] >= oracle.classes) {
-        throw new Error(`square.run: targets[${n}] must be a class in [0, ${oracle.classes}), got ${t[n]}`);
-      }
-    }
-  }
+  if (opts.targets) checkTargets('square.run', opts.targets, y, oracle.classes);
   return { eps, maxQueries, pInit, seed, earlyStop: opts.earlyStop ?? true };
 }

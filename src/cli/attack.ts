@@ -18,7 +18,7 @@ import { adversarialGrid, targetGrid, type TargetCell } from '../report/attack-f
 import { lineChartSvg, saveSvg } from '../report/plot.js';
 import type { Dataset } from '../train/data.js';
 import { loadDataset } from '../train/data.js';
-import { argmax, predict } from '../train/evaluate.js';
+import { argmax, predict, outputClasses } from '../train/evaluate.js';
 import { int, num, printJson, progressBar, say, UsageError } from './util.js';
 
 export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, ...blackBoxAttacks };
@@ -138,7 +138,7 @@ export function registerAttack(program: Command): void {
         if (a.norm === 'linf' && bad !== undefined) throw new UsageError(`--eps ${bad} is outside [0, 1] for the L∞ attack ${n} (images live in [0,1])`);
       }
       const { model } = loadModel(o.modelFile);
-      let ds = loadDataset(o.data, 'test');
+      let ds = loadDataset(o.data, 'test', outputClasses(model));
       const target = parseTarget(o.target, ds.numClasses);
       const limit = Math.min(o.limit ?? ds.count, ds.count);
       if (target?.kind === 'class') ds = withoutClass(ds, target.class, limit);
@@ -187,7 +187,7 @@ export function registerAttack(program: Command): void {
           adversarialGrid(ex.map((e) => ({ ...e, h: ds.height, w: ds.width, trueLabel: e.label })), title).save(join(o.out, `${n}.png`));
           pictures.push(`${n}.png`);
           if (target && allAttacks[n].kind === 'white-box') {
-            const fig = targetFigure(model, allAttacks[n], loadDataset(o.data, 'test'), maxEps, attackOptions, o.seed);
+            const fig = targetFigure(model, allAttacks[n], loadDataset(o.data, 'test', outputClasses(model)), maxEps, attackOptions, o.seed);
             if (fig) {
               fig.save(join(o.out, `targets-${n}.png`));
               pictures.push(`targets-${n}.png`);

@@ -8,7 +8,7 @@ import { loadModel } from '../io/model-file.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, type Dataset } from '../train/data.js';
-import { argmax, evaluate, predict } from '../train/evaluate.js';
+import { argmax, evaluate, predict, outputClasses } from '../train/evaluate.js';
 import { int, intList, printJson, say, UsageError } from './util.js';
 
 /** The rows of `ds` at `indices`, as a dataset view for getBatch. */
@@ -27,7 +27,7 @@ export function registerInspect(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action((o) => {
       const { model } = loadModel(o.modelFile);
-      const ds = loadDataset(o.data, 'test');
+      const ds = loadDataset(o.data, 'test', outputClasses(model));
       const t0 = performance.now();
       const r = evaluate(model, ds, { limit: o.limit });
       const seconds = (performance.now() - t0) / 1000;
@@ -50,7 +50,7 @@ export function registerInspect(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action((o) => {
       const { model } = loadModel(o.modelFile);
-      const ds = loadDataset(o.data, 'test');
+      const ds = loadDataset(o.data, 'test', outputClasses(model));
       const { x, y } = pick(ds, o.index);
       const classes = ds.numClasses;
       if (o.target !== undefined && o.target >= classes) throw new UsageError(`--target ${o.target} is not a class in 0..${classes - 1}`);
@@ -92,7 +92,7 @@ export function registerInspect(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action((o) => {
       const { model } = loadModel(o.modelFile);
-      const ds = loadDataset(o.data, 'test');
+      const ds = loadDataset(o.data, 'test', outputClasses(model));
       const { x, y } = pick(ds, o.index);
       const logits = predict(model, x);
       const p = softmax(logits);

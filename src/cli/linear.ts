@@ -15,6 +15,7 @@ import type { Sequential } from '../layers/sequential.js';
 import { lineChartSvg, saveSvg } from '../report/plot.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset } from '../train/data.js';
+import { outputClasses } from '../train/evaluate.js';
 import { int, intList, num, printJson, say, UsageError } from './util.js';
 
 /** The n values of the n-scaling plot: 4×4 up to 112×112 images. */
@@ -153,7 +154,7 @@ export function registerLinear(program: Command): void {
       if (!existsSync(o.modelFile)) throw new UsageError(`no such model file: ${o.modelFile}`);
       const { model, metadata } = loadModel(o.modelFile);
       const modelName = metadata.model ?? 'the model';
-      const ds = loadDataset(o.data, 'test');
+      const ds = loadDataset(o.data, 'test', outputClasses(model));
       for (const i of o.sweepIndex as number[]) {
         if (i >= ds.count) throw new UsageError(`--sweep-index ${i} is out of range (the test set has ${ds.count} images)`);
       }

@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { fmt, traceFigure } from '../report/trace-figure.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset } from '../train/data.js';
+import { outputClasses } from '../train/evaluate.js';
 import { int, printJson, say, UsageError } from './util.js';
 
 type Table = { header: string[]; rows: string[][] };
@@ -85,7 +86,7 @@ export function registerTrace(program: Command): void {
     .option('--with-dx', 'with --json: include ∇x J as a number[]')
     .action((o) => {
       const { model } = loadModel(o.modelFile);
-      const ds = loadDataset(o.data, 'test');
+      const ds = loadDataset(o.data, 'test', outputClasses(model));
       const index = o.index as number;
       if (o.withDx && !o.json) throw new UsageError('--with-dx only goes with --json');
       if (index >= ds.count) throw new UsageError(`--index ${index} is out of range (the test set has ${ds.count} images, 0..${ds.count - 1})`);

@@ -6,7 +6,7 @@ import type { ModelSpec, Sequential } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
 import { zooNames, zooSpec } from '../layers/zoo.js';
 import { saveModel } from '../io/model-file.js';
-import { loadDataset, subset, type Dataset } from '../train/data.js';
+import { loadDataset, subset, withClasses, type Dataset } from '../train/data.js';
 import { evaluate, type Evaluation } from '../train/evaluate.js';
 import { train, type BatchProgress, type EpochRecord, type LrSchedule, type Objective } from '../train/loop.js';
 import { int, Interrupted, num, printJson, progressBar, say, UsageError, withInterrupt, type Progress } from './util.js';
@@ -49,6 +49,11 @@ export interface TrainArgs {
   metadata?: Record<string, string>;
   /** Training data already loaded (a caller that holds part of it out); `limit` still applies. */
   trainData?: Dataset;
+  /**
+   * Number of classes (`--classes`): labels of both splits are checked against it before training starts. Default:
+   * the spec file's output width, or 10 for a zoo model; never the data's largest label.
+   */
+  classes?: number;
   /** Called on the freshly built model before training or resuming (AdvProp adds its auxiliary batch-norm here). */
   prepare?: (model: Sequential) => void;
   /** Polled after every batch besides Ctrl-C: true ends training early, then evaluation and saving go on. */
@@ -71,16 +76,35 @@ export function resolveSpec(model: string, input: number[], classes: number): Mo
   throw new UsageError(`unknown model '${model}' (expected ${zooNames.join(', ')}, or a JSON spec file ending in .json)`);
 }
 
+/** --classes, else a spec file's output width (its last layer with an `out`), else 10 (the zoo's). */
+function classCount(a: TrainArgs): number {
+  const isZoo = zooNames.includes(a.model as never);
+  const layers: unknown = isZoo ? [] : (resolveSpec(a.model, [], 0) as { layers?: unknown }).layers;
+  const outs = Array.isArray(layers)
+    ? layers.flatMap((l: unknown) => (typeof (l as { out?: unknown } | null)?.out === 'number' ? [(l as { out: number }).out] : []))
+    : [];
+  const fromSpec = outs.length ? outs[outs.length - 1] : undefined;
+  if (a.classes !== undefined) {
+    if (!Number.isInteger(a.classes) || a.classes < 2 || a.classes > 256) throw new UsageError(`--classes must be an integer in 2..256, got ${a.classes}`);
+    if (fromSpec !== undefined && fromSpec !== a.classes) throw new UsageError(`--classes ${a.classes} but ${a.model} has ${fromSpec} outputs`);
+    return a.classes;
+  }
+  return fromSpec ?? 10;
+}
+
 export function checkpointPath(out: string): string {
   return out.replace(/\.safetensors$/, '') + '.ckpt.safetensors';
 }
 
 /** Train, evaluate and save; shared by `train` and the main job. */
 export async function runTraining(a: TrainArgs): Promise<TrainRun> {
-  let trainSet = a.trainData ?? loadDataset(a.data, 'train');
+  // The class count comes from the model (or --classes), and both splits' labels are checked against it now, before
+  // any training or checkpoint.
+  const classes = classCount(a);
+  let trainSet = a.trainData ? withClasses(a.trainData, classes) : loadDataset(a.data, 'train', classes);
   if (a.limit !== undefined) trainSet = subset(trainSet, 0, Math.min(a.limit, trainSet.count));
-  const testSet = loadDataset(a.testData ?? a.data, 'test');
-  const spec = resolveSpec(a.model, [trainSet.channels, trainSet.height, trainSet.width], trainSet.numClasses);
+  const testSet = loadDataset(a.testData ?? a.data, 'test', classes);
+  const spec = resolveSpec(a.model, [trainSet.channels, trainSet.height, trainSet.width], classes);
   const model = buildModel(spec, { seed: a.seed });
   a.prepare?.(model);
   const ckpt = checkpointPath(a.out);
@@ -155,6 +179,7 @@ export function registerTrain(program: Command): void {
     .option('--momentum <m>', 'momentum for sgd/momentum', num('--momentum', 0, 1))
     .option('--weight-decay <λ>', 'L2 weight decay', num('--weight-decay', 0))
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', int('--seed', 0), 0)
+    .option('--classes <n>', 'number of classes (default: the spec file\'s output width, or 10 for a zoo model); labels of both splits are checked against it before training', int('--classes', 2))
     .option('--limit <n>', 'train on the first N training images', int('--limit', 1))
     .option('--test-limit <n>', 'evaluate on the first N test images', int('--test-limit', 1))
     .option('--out <path>', 'model file to write', 'runs/model.safetensors')

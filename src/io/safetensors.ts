@@ -118,6 +118,42 @@ export function encodeSafetensors(tensors: TensorInput, metadata?: Record<string
   return out;
 }
 
+/**
+ * The first key that appears twice in one object of a valid JSON text, with the keys leading to that object
+ * (outermost first), as [key, ...path]; null if every object's keys are distinct.
+ */
+function duplicateKey(text: string): string[] | null {
+  // one frame per open object (its keys, whether a key comes next, and its path) or array (null)
+  const stack: ({ keys: Set<string>; expectKey: boolean; path: string[] } | null)[] = [];
+  let lastKey: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    const top = stack.length ? stack[stack.length - 1] : null;
+    if (ch === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (top && top.expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.keys.has(key)) return [key, ...top.path];
+        top.keys.add(key);
+        top.expectKey = false;
+        lastKey = key;
+      }
+      i = j;
+    } else if (ch === '{') {
+      const parentPath = top ? top.path : [];
+      stack.push({ keys: new Set(), expectKey: true, path: stack.length && top && lastKey !== null ? [...parentPath, lastKey] : [] });
+    } else if (ch === '[') {
+      stack.push(null);
+    } else if (ch === '}' || ch === ']') {
+      stack.pop();
+    } else if (ch === ',' && top) {
+      top.expectKey = true;
+    }
+  }
+  return null;
+}
+
 function decode(fn: string, where: string, buf: Uint8Array): StFile {
   const fail = (msg: string): never => {
     throw new Error(`${fn}: ${where}: ${msg}`);
@@ -142,6 +178,16 @@ function decode(fn: string, where: string, buf: Uint8Array): StFile {
   }
   if (!isPlainObject(header)) fail(`header is not a JSON object`);
   const hdr = header as Record<string, unknown>;
+  // JSON.parse keeps the last of two equal keys silently; a header that names a tensor twice is ambiguous.
+  const dup = duplicateKey(text);
+  if (dup) {
+    const [key, ...path] = dup;
+    fail(path.length === 0
+      ? (key === '__metadata__' ? `'__metadata__' appears twice in the header` : `tensor ${q(key)} appears twice in the header`)
+      : path[0] === '__metadata__' && path.length === 1
+        ? `metadata key ${q(key)} appears twice in '__metadata__'`
+        : `field ${q(key)} appears twice in ${path[0] === '__metadata__' ? "'__metadata__'" : `tensor ${q(path[0])}`}`);
+  }
 
   const metadata: Record<string, string> = {};
   if ('__metadata__' in hdr) {

@@ -8,6 +8,12 @@ import { Conv2D } from './conv2d.js';
 import type { Layer, LayerSpec } from './layer.js';
 import { MaxPool2D } from './pool.js';
 
+/** What `Sequential.saveModes` returns: the model's train/eval flag and each layer's own. */
+export interface ModeState {
+  model: boolean;
+  layers: boolean[];
+}
+
 export interface ModelSpec {
   /** Per-example input shape, e.g. [1, 28, 28]. */
   input: number[];
@@ -89,9 +95,30 @@ export class Sequential {
     return this.named((l) => l.parameters()).reduce((s, [, t]) => s + t.size, 0);
   }
 
+  /** Put the model and every layer in training (true) or evaluation (false) mode. */
   train(mode = true): this {
     this.training = mode;
     for (const l of this.layers) l.train(mode);
+    return this;
+  }
+
+  /**
+   * The model's flag and each layer's own train/eval flag (a layer may differ from the model: a batch-norm frozen
+   * with `model.layers[i].eval()`), for `restoreModes` after a temporary switch.
+   * @example
+   *   const modes = model.saveModes(); model.eval(); ...; model.restoreModes(modes);   // frozen layers stay frozen
+   */
+  saveModes(): ModeState {
+    return { model: this.training, layers: this.layers.map((l) => l.training) };
+  }
+
+  /** Put back the flags saved by `saveModes`, layer by layer. @example model.restoreModes(saved); */
+  restoreModes(saved: ModeState): this {
+    if (saved.layers.length !== this.layers.length) {
+      throw new Error(`Sequential.restoreModes: saved modes must have ${this.layers.length} layer flags, got ${saved.layers.length}`);
+    }
+    this.training = saved.model;
+    this.layers.forEach((l, i) => l.train(saved.layers[i]));
     return this;
   }
 

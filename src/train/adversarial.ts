@@ -17,6 +17,7 @@ import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import type { Rng } from '../engine/random.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
+import { linfClamp, signStepLinf } from '../attacks/ball.js';
 import { inputGradient } from '../attacks/input-gradient.js';
 import { Dropout } from '../layers/dropout.js';
 import type { Sequential } from '../layers/sequential.js';
@@ -48,22 +49,20 @@ export function inAttackMode<T>(model: Sequential, fn: () => T): T {
 
 // x' = clip[0,1](Π_ε(x' + a·sign(g)))   in place, element-wise; sign(0) = 0 leaves a pixel where it is
 function signStep(xAdv: Data, x: Data, g: Data, a: number, eps: number): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = Math.min(x[i] + eps, Math.max(x[i] - eps, xAdv[i] + a * Math.sign(g[i])));
-    xAdv[i] = Math.min(1, Math.max(0, v));
-  }
+  signStepLinf(xAdv, x, g, a, eps); // and |x' − x| ≤ fround(ε) exactly, in float64 from the stored values
 }
 
 // x₀ = clip[0,1](x + U(−ε, ε)ᴰ)   (Madry's random start; Wong's fast initialisation)
 function uniformStart(x: Tensor, eps: number, rng: Rng): Tensor {
   const out = alloc(x.dtype, x.size), d = x.data;
-  for (let i = 0; i < d.length; i++) out[i] = Math.min(1, Math.max(0, d[i] + rng.uniform(-eps, eps)));
+  for (let i = 0; i < d.length; i++) out[i] = linfClamp(d[i] + rng.uniform(-eps, eps), d[i], eps, out);
   return new Tensor(out, x.shape);
 }
 
-// ∇ₓJ(x', y) in the model's current mode (the caller holds dropout and buffers still with inAttackMode).
+// ∇ₓJ(x', y) in the model's current mode (the caller holds dropout and buffers still with inAttackMode), rescaled per
+// example by a positive factor (sign steps do not depend on it) so confident examples keep their direction.
 function inputGrad(model: Sequential, xAdv: Tensor, y: Int32Array): Data {
-  return inputGradient(model, xAdv, y, { mode: 'train' }).dx.data;
+  return inputGradient(model, xAdv, y, { mode: 'train', rescale: true }).dx.data;
 }
 
 function checkBatch(f: string, x: Tensor, y: Int32Array, eps: number): void {

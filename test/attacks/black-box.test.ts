@@ -52,10 +52,10 @@ beforeAll(async () => {
 });
 
 describe('black-box attacks never use a gradient', () => {
-  it('the oracle exposes only scores, labels and its counter', () => {
+  it('the oracle exposes only scores (logits, log-probabilities, probabilities), labels and its counter', () => {
     const oracle = new ScoreOracle(cnn);
     expect(Object.keys(oracle).sort()).toEqual(['classes', 'inputShape', 'queries']);
-    expect(Object.getOwnPropertyNames(ScoreOracle.prototype).sort()).toEqual(['constructor', 'labels', 'scores']);
+    expect(Object.getOwnPropertyNames(ScoreOracle.prototype).sort()).toEqual(['constructor', 'labels', 'logProbabilities', 'logits', 'scores']);
     expect(Object.keys(blackBoxAttacks).sort()).toEqual(['one-pixel', 'square']);
     for (const a of Object.values(blackBoxAttacks)) expect(a.kind).toBe('black-box');
   });

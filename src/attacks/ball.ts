@@ -1,0 +1,109 @@
+// The ε-ball, exactly: projections that hold when |x′ − x| is computed in float64 from the stored arrays. Writing
+// x ± ε into a float32 array rounds to the nearest float32, which can land one ulp outside the ball (at ε = 0.1,
+// 0.10000002384 > fround(0.1)); every L∞ projection here steps such a value back one ulp toward x, and the L2
+// projection shrinks δ until its float64 norm is ≤ ε. x, x′ [D] in [0, 1], float32 or float64.
+import type { Data } from '../engine/nd.js';
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+const f64 = new Float64Array(1);
+const u64 = new BigUint64Array(f64.buffer);
+
+/**
+ * The L∞ bound that stored values are held to: fround(ε) for float32 arrays (the ε a float32 array can hold), ε for
+ * float64 ones.
+ * @example
+ *   linfBound(0.1, new Float32Array(1));   // 0.10000000149011612
+ */
+export function linfBound(eps: number, like: Data): number {
+  return like instanceof Float32Array ? Math.fround(eps) : eps;
+}
+
+/** The next representable value of `v` (≥ 0) toward `to`, in the array's precision. */
+function stepToward(v: number, to: number, single: boolean): number {
+  if (v === to) return v;
+  if (single) {
+    f32[0] = v;
+    u32[0] += v < to ? 1 : -1; // v ≥ 0: the bit pattern is monotone in the value
+    return f32[0];
+  }
+  f64[0] = v;
+  u64[0] += v < to ? 1n : -1n;
+  return f64[0];
+}
+
+/**
+ * clip[0,1](clamp(v, x − ε, x + ε)) as it will be stored in `like`'s precision, with |stored − x| ≤ linfBound(ε)
+ * exactly (x itself must be a value of that precision in [0, 1]).
+ * @example
+ *   xa[j] = linfClamp(xa[j] + a * Math.sign(g[j]), xo[j], 0.1, xa);
+ */
+export function linfClamp(v: number, x: number, eps: number, like: Data): number {
+  const single = like instanceof Float32Array;
+  const b = single ? Math.fround(eps) : eps;
+  let s = Math.min(1, Math.max(0, Math.min(x + eps, Math.max(x - eps, v))));
+  if (single) s = Math.fround(s);
+  // rounding (of x ± ε, then to float32) can cross the bound by one ulp: step back toward x
+  while (Math.abs(s - x) > b) s = stepToward(s, x, single);
+  return s;
+}
+
+/**
+ * Π_ε then clip to [0, 1] in place for L∞: every x′_j within linfBound(ε) of x_j, exactly.
+ * @example
+ *   projectLinf(xAdv, x, 0.3);
+ */
+export function projectLinf(xa: Data, xo: Data, eps: number): void {
+  signStepLinf(xa, xo, null, 0, eps);
+}
+
+/**
+ * x′ = clip[0,1](Π_ε(x′ + a·sign(g))) in place, element-wise, the sum taken in float64 before the one rounding to
+ * the array's precision, and exact like projectLinf; g = null is the projection alone.
+ * @example
+ *   signStepLinf(xAdv, x, dx, 0.01, 0.3);   // one PGD step
+ */
+export function signStepLinf(xa: Data, xo: Data, g: Data | null, a: number, eps: number): void {
+  const single = xa instanceof Float32Array;
+  const b = single ? Math.fround(eps) : eps;
+  for (let j = 0; j < xa.length; j++) {
+    const x = xo[j];
+    const v = g ? xa[j] + a * Math.sign(g[j]) : xa[j];
+    xa[j] = Math.min(1, Math.max(0, Math.min(x + eps, Math.max(x - eps, v))));
+    // the stored value, read back: one ulp outside after rounding is stepped back toward x
+    let s = xa[j];
+    if (Math.abs(s - x) > b) {
+      while (Math.abs(s - x) > b) s = stepToward(s, x, single);
+      xa[j] = s;
+    }
+  }
+}
+
+/**
+ * Π_ε then clip to [0, 1] in place for L2: δ = x′ − x rescaled when ‖δ‖₂ > ε, and shrunk again while the float64 norm
+ * of the stored δ still exceeds ε (float32 rounding of each entry can add a few ulps to the norm); clipping toward
+ * [0, 1] only shrinks |δ_j| since x is inside.
+ * @example
+ *   projectL2(xAdv, x, 2);   // ‖x′ − x‖₂ ≤ 2 in float64
+ */
+export function projectL2(xa: Data, xo: Data, eps: number): void {
+  const D = xa.length;
+  let norm = l2Dist(xa, xo);
+  for (let tries = 0; norm > eps; tries++) {
+    // after the first exact rescale, aim a little inside so that rounding lands within the ball
+    const scale = tries === 0 ? eps / norm : (eps / norm) * (1 - 2 ** -20 * tries);
+    for (let j = 0; j < D; j++) xa[j] = Math.min(1, Math.max(0, xo[j] + (xa[j] - xo[j]) * scale));
+    norm = l2Dist(xa, xo);
+    if (tries > 60) {
+      xa.set(xo); // unreachable in practice; δ = 0 is inside every ball
+      return;
+    }
+  }
+  for (let j = 0; j < D; j++) xa[j] = Math.min(1, Math.max(0, xa[j]));
+}
+
+function l2Dist(a: Data, b: Data): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += (a[j] - b[j]) ** 2;
+  return Math.sqrt(s);
+}
