@@ -21,6 +21,7 @@ import { OverfittingGuard, pgdAccuracy, type GuardReport } from '../train/guard.
 import type { EpochRecord, Objective } from '../train/loop.js';
 import { checkpointPath, runTraining } from './train.js';
 import { int, num, printJson, say, UsageError } from './util.js';
+import { jsonText } from './json.js';
 
 export const methods = ['goodfellow', 'fgsm-aug', 'invfgsm', 'pgd', 'fast', 'advprop'] as const;
 
@@ -117,7 +118,7 @@ async function writeReport(dir: string, doc: Record<string, unknown>, curve: Rob
     lines.push('![accuracy per epoch](curve.svg)', '');
   }
   writeFileAtomic(join(dir, 'report.md'), lines.join('\n'));
-  writeFileAtomic(join(dir, 'report.json'), JSON.stringify(doc, null, 2) + '\n');
+  writeFileAtomic(join(dir, 'report.json'), jsonText(doc));
 }
 
 /** What a run keeps beside its checkpoint so that --resume reports every epoch. */

