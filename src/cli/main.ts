@@ -25,7 +25,14 @@ program
   .version('0.1.0')
   .option('--threads <n>', 'threads for the convolution kernels (default: NABLAX_THREADS, else the cores, at most 4); results are the same bits for any count')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    // commander's own errors in the house format: one line, `nablax <command>: …`
+    outputError: (s, write) => {
+      const sub = process.argv.slice(2).find((a) => program.commands.some((c) => c.name() === a));
+      write(`nablax${sub ? ' ' + sub : ''}: ${s.replace(/^error: /, '')}`);
+    },
+  })
   .configureHelp({ showGlobalOptions: true })
   .hook('preAction', () => {
     const t = program.opts().threads;

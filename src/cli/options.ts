@@ -57,6 +57,7 @@ export interface LimitOptions {
   robust?: boolean | number;
   /** The old meaning of a bare --limit in this command, kept for one release. */
   oldLimit?: 'train' | 'test';
+  trainHelp?: string;
   testHelp?: string;
   robustHelp?: string;
 }
@@ -67,7 +68,7 @@ export interface LimitOptions {
  *   limitOptions(cmd, { test: true, oldLimit: 'test' });   // then o.testLimit
  */
 export function limitOptions(cmd: Command, l: LimitOptions): Command {
-  if (l.train) cmd.option('--train-limit <n>', 'train on the first N training images (default all)', int('--train-limit', 1));
+  if (l.train) cmd.option('--train-limit <n>', l.trainHelp ?? 'train on the first N training images (default all)', int('--train-limit', 1));
   if (l.test) {
     const help = l.testHelp ?? 'measure on the first N test images';
     if (typeof l.test === 'number') cmd.option('--test-limit <n>', help, int('--test-limit', 1), l.test);

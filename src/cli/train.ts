@@ -153,7 +153,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
       onEpoch: a.onEpoch ? (r) => a.onEpoch!(r, model) : undefined,
       onBatch: (p) => {
         if (!a.quiet) {
-          if (p.batch === 1) bar = progressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} acc {acc} | {rate} img/s', { loss: '-', acc: '-', rate: '-' });
+          if (p.batch === 1) bar = progressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} acc {acc} | {rate} img/s', { loss: '–', acc: '–' });
           bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) + '%', rate: p.imagesPerSecond.toFixed(0) });
           if (p.batch === p.batches) bar?.stop();
         }

@@ -79,7 +79,7 @@ export interface OutputSpec {
  * @example
  *   claimOutputs([{ path: o.out, kind: 'dir', flag: '--out' }]);
  */
-export function claimOutputs(outputs: (OutputSpec | null | undefined | false)[]): void {
+export function claimOutputs(outputs: (OutputSpec | null | undefined | false | '')[]): void {
   const list = outputs.filter((o): o is OutputSpec => !!o);
   for (const o of list) {
     try {
