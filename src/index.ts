@@ -54,3 +54,6 @@ export { OverfittingGuard, pgdAccuracy, type GuardReport, type GuardPoint } from
 export { rocAuc, macroAucOvR } from './analysis/auc.js';
 export { runGoodfellow2015 } from './experiments/goodfellow2015.js';
 export { runAdvprop, type AdvpropResult } from './experiments/advprop.js';
+// The JSON documents of the CLI's --json and report.json (one field per quantity; see the README's CLI conventions).
+export type * from './cli/json-types.js';
+export { checkWritable, lockOutput, cleanStaleTemps, OutputPathError, OutputLockedError } from './io/atomic.js';

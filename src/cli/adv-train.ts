@@ -74,9 +74,12 @@ export interface RobustPoint {
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 /** Clean, FGSM and PGD-40 (step 0.01, random start) accuracy at ε on a fixed slice of the test set. */
-export async function robustPoint(model: Sequential, ds: Dataset, eps: number, epoch: number): Promise<RobustPoint> {
-  const fgsm = await evaluateAttack(model, whiteBoxAttacks.fgsm, ds, { eps });
-  const pgd = await evaluateAttack(model, whiteBoxAttacks.pgd, ds, { eps, attackOptions: { steps: 40, stepSize: 0.01 } });
+export async function robustPoint(model: Sequential, ds: Dataset, eps: number, epoch: number, progress = false): Promise<RobustPoint> {
+  // a progress bar over both attacks (FGSM is one step, PGD-40 forty: weighted 1 and 40)
+  const bar = progress ? progressBar(`epoch ${epoch}: FGSM and PGD-40 on ${plural(ds.count, 'test image')}`, 41 * ds.count, '{rate} steps·img/s') : null;
+  const fgsm = await evaluateAttack(model, whiteBoxAttacks.fgsm, ds, { eps, onProgress: (d) => bar?.update(d) });
+  const pgd = await evaluateAttack(model, whiteBoxAttacks.pgd, ds, { eps, attackOptions: { steps: 40, stepSize: 0.01 }, onProgress: (d) => bar?.update(ds.count + 40 * d) });
+  bar?.stop();
   return { epoch, cleanAccuracy: fgsm.metrics.cleanAccuracy, fgsmAccuracy: fgsm.metrics.accuracy, pgdAccuracy: pgd.metrics.accuracy };
 }
 
@@ -230,7 +233,7 @@ export function registerAdvTrain(program: Command): void {
       const onEpoch = async (r: EpochRecord, m: Sequential) => {
         if (guard && o.guardEvery === 0) guardCheck(m, r.epoch, r.epoch * batches);
         if (evalSet) {
-          const p = await robustPoint(m, evalSet, eps, r.epoch);
+          const p = await robustPoint(m, evalSet, eps, r.epoch, true);
           curve.push(p);
           say(`epoch ${r.epoch}: clean ${pct(p.cleanAccuracy)}, FGSM ${pct(p.fgsmAccuracy)}, PGD-40 ${pct(p.pgdAccuracy)} (first ${evalSet.count} test images)`);
           const w = leakWarning(p, eps);

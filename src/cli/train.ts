@@ -134,6 +134,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   const t0 = performance.now();
   let bar: Progress | null = null;
   let interrupted = () => false;
+  let partial = 0; // batches of the epoch in progress (0 between epochs)
   const result = await withInterrupt((stopped) => {
     interrupted = stopped;
     return train(model, trainSet, {
@@ -152,6 +153,7 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
       shouldStop: () => stopped() || (a.shouldStop?.() ?? false),
       onEpoch: a.onEpoch ? (r) => a.onEpoch!(r, model) : undefined,
       onBatch: (p) => {
+        partial = p.batch < p.batches ? p.batch : 0;
         if (!a.quiet) {
           if (p.batch === 1) bar = progressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} acc {acc} | {rate} img/s', { loss: '–', acc: '–' });
           bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) + '%', rate: p.imagesPerSecond.toFixed(0) });
@@ -164,8 +166,8 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   if (result.stopped && interrupted()) {
     (bar as Progress | null)?.stop();
     const last = result.history.length;
-    const partial = last < a.epochs ? ` (epoch ${last + 1} was in progress and is not kept)` : '';
-    throw new Interrupted(`interrupted; kept ${last ? `the checkpoint of epoch ${last} at ${ckpt}${partial}; continue with --resume` : `nothing: no epoch had completed${partial}`}; no model file written`);
+    const lost = partial ? ` (epoch ${last + 1} was in progress: its ${partial === 1 ? '1 batch is' : `${partial} batches are`} not kept)` : '';
+    throw new Interrupted(`interrupted; kept ${last ? `the checkpoint of epoch ${last} at ${ckpt}${lost}; continue with --resume` : `nothing: no epoch had completed${lost}`}; no model file written`);
   }
   if (result.stopped) (bar as Progress | null)?.stop();
   a.onTrained?.(model, result.stopped);

@@ -43,7 +43,7 @@ describe('results on stdout, progress and notices on stderr', () => {
     const cases: [string[], RegExp, RegExp | null][] = [
       [['info', '--model-file', model], /^.*7,850 parameters\n[\s\S]*1\.weight\s+\[10, 784\]/, null],
       [['eval', '--model-file', model, '--test-limit', '50'], /^test accuracy \d+\.\d+% \(loss [\d.]+\) on 50 test images/, null],
-      [['predict', '--model-file', model, '--index', '0'], /^#0 label 7 predicted \d logits/, null],
+      [['predict', '--model-file', model, '--index', '0'], /^#0 label 7 predicted \d +logits/, null],
       [['grad', '--model-file', model, '--index', '0,1', '--out', join(root, 'g.png')], /^#0 label 7 predicted \d .*\n#1 label 2/, /wrote .*g\.png/],
       [['trace', '--model-file', model, '--index', '0'], /^test image 0: label 7[\s\S]*forward:[\s\S]*backward:/, null],
       [['linear', '--model-file', model, '--test-limit', '20'], /network, true logit, 20 test images/, /linear: network, 5 ε 100% 20\/20 \| \d+ img\/s \| ETA 0s/],
@@ -197,9 +197,9 @@ describe('Ctrl-C', () => {
     expect(at, stderr).toBeGreaterThan(0);
     // after the notice, only the last line: no bar drawn over the messages
     expect(lines.slice(at + 1), stderr).toHaveLength(1);
-    const m = /^nablax train: interrupted; kept the checkpoint of epoch (\d+) at .*m\.ckpt\.safetensors \(epoch (\d+) was in progress and is not kept\); continue with --resume; no model file written$/.exec(lines[at + 1]);
+    const m = /^nablax train: interrupted; kept the checkpoint of epoch (\d+) at .*m\.ckpt\.safetensors( \(epoch (\d+) was in progress: its (1 batch is|\d+ batches are) not kept\))?; continue with --resume; no model file written$/.exec(lines[at + 1]);
     expect(m, stderr).not.toBeNull();
-    expect(Number(m![2])).toBe(Number(m![1]) + 1);
+    if (m![2]) expect(Number(m![3])).toBe(Number(m![1]) + 1);
     const net = buildModel(zooSpec('softmax'), { seed: 0 });
     const info = loadCheckpoint(ckpt, net, makeOptimizer('adam', net.parameters(), { lr: 0.002 }));
     expect(info.epoch).toBe(Number(m![1]));
