@@ -97,7 +97,7 @@ function guardLines(g: (GuardReport & { slice: number }) | null): string[] {
   if (!g) return [];
   const best = g.best === null ? 'none yet' : `${pct(g.best)} (epoch ${g.bestEpoch}, step ${g.bestStep})`;
   return [
-    `Guard against catastrophic overfitting: PGD accuracy on ${g.slice} held-out training images, ${g.history.length} checks, best ${best}. ` +
+    `Guard against catastrophic overfitting: PGD accuracy on ${plural(g.slice, 'held-out training image')}, ${plural(g.history.length, 'check')}, best ${best}. ` +
       (g.stoppedAt ? `Stopped: ${g.reason}; ${g.restored ? 'the best weights were restored' : 'no best weights to restore'}.` : 'No collapse.'),
     '',
   ];
@@ -222,7 +222,7 @@ export function registerAdvTrain(program: Command): void {
         if (!guard || guard.collapsed) return;
         const verdict = guard.check(m, { epoch, step });
         const last = guard.history[guard.history.length - 1];
-        say(`guard: PGD-${o.guardSteps} accuracy ${pct(last.accuracy)} on ${guardSlice} held-out training images at epoch ${epoch}, step ${step}` +
+        say(`guard: PGD-${o.guardSteps} accuracy ${pct(last.accuracy)} on ${plural(guardSlice, 'held-out training image')} at epoch ${epoch}, step ${step}` +
           (verdict === 'best' ? ' (best so far)' : ''));
         if (verdict === 'collapsed') say(`guard: ${guard.reason}; stopping`);
       };
@@ -235,7 +235,7 @@ export function registerAdvTrain(program: Command): void {
         if (evalSet) {
           const p = await robustPoint(m, evalSet, eps, r.epoch, true);
           curve.push(p);
-          say(`epoch ${r.epoch}: clean ${pct(p.cleanAccuracy)}, FGSM ${pct(p.fgsmAccuracy)}, PGD-40 ${pct(p.pgdAccuracy)} (first ${evalSet.count} test images)`);
+          say(`epoch ${r.epoch}: clean ${pct(p.cleanAccuracy)}, FGSM ${pct(p.fgsmAccuracy)}, PGD-40 ${pct(p.pgdAccuracy)} (first ${plural(evalSet.count, 'test image')})`);
           const w = leakWarning(p, eps);
           if (w) {
             warnings.push(w);

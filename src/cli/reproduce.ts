@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { markdownTable, runGoodfellow2015, type Goodfellow2015Result } from '../experiments/goodfellow2015.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveModel } from '../io/model-file.js';
-import { claimOutputs, int, printJson, say, UsageError } from './util.js';
+import type { BatchProgress } from '../train/loop.js';
+import { claimOutputs, int, printJson, progressBar, say, UsageError, type Progress } from './util.js';
 import { jsonText } from './json.js';
 
 export const experiments = ['goodfellow2015'] as const;
@@ -45,7 +46,13 @@ export function registerReproduce(program: Command): void {
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const quick = !!o.quick;
       say(`nablax reproduce ${experiment}${quick ? ' --quick' : ''} (seed ${o.seed})`);
-      const r = await runGoodfellow2015({ quick, seed: o.seed, onProgress: say });
+      let bar: Progress | null = null;
+      const onBatch = ({ model }: { model: string }, p: BatchProgress) => {
+        if (p.batch === 1) bar = progressBar(`${model} epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} | {rate} img/s', { loss: '–' });
+        bar?.update(p.batch, { loss: p.loss.toFixed(4), rate: p.imagesPerSecond.toFixed(0) });
+        if (p.batch === p.batches) bar?.stop();
+      };
+      const r = await runGoodfellow2015({ quick, seed: o.seed, onProgress: say, onBatch });
       const doc = { experiment, quick, seed: o.seed, rows: r.rows, notes: r.notes, seconds: r.seconds };
       if (o.out) {
         const meta = { experiment, seed: String(o.seed), quick: String(quick) };

