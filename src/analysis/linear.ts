@@ -45,6 +45,8 @@ export interface NetworkLinearityOptions {
   logit?: 'true' | 'predicted';
   /** Images per forward pass (default 100). */
   batchSize?: number;
+  /** Called after every batch with the images done (for a progress bar); never changes the result. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 function checkEps(fn: string, eps: number): void {
@@ -174,6 +176,7 @@ export function networkLinearity(
         ratios[e][s + n] = ratioOf(actual, eps * l1[n]);
       }
     });
+    opts.onProgress?.(s + B, N);
   }
   return epsList.map((eps, e) => {
     const sorted = ratios[e].slice().sort((a, b) => a - b);

@@ -25,6 +25,11 @@ export interface AttackOptions {
    * are the same bits with or without it. Pass a fresh `new Map()` per batch.
    */
   gradientMemo?: GradientMemo;
+  /**
+   * Long attacks (Square, one-pixel) report how far through the batch they are, a fraction in [0, 1], after each
+   * query round or generation, so that a progress bar moves within a batch. It never changes the result.
+   */
+  onProgress?: (fraction: number) => void;
 }
 
 /** ∇x J and the logits at a batch's clean x, by the classes J was taken for (see AttackOptions.gradientMemo). */

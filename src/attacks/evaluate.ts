@@ -78,6 +78,8 @@ export interface EvaluateAttackOptions {
   /** Keep every example whose index is in this set too (for target grids). */
   keepIndices?: Set<number>;
   onBatch?: (done: number, total: number) => void;
+  /** Within a batch too: images done so far, fractional (Square and one-pixel report after every query round or generation). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 
@@ -131,9 +133,11 @@ export async function evaluateAttackSweep(
     const gradientMemo: GradientMemo = new Map();
     for (const [i, run] of runs.entries()) {
       run.seconds += i === 0 ? loadSeconds : 0;
-      run.batch(model, attack, batch, s, opts, gradientMemo);
+      const onProgress = opts.onProgress ? (f: number) => opts.onProgress!(s + ((i + Math.min(Math.max(f, 0), 1)) / runs.length) * (e - s), n) : undefined;
+      run.batch(model, attack, batch, s, opts, gradientMemo, onProgress);
     }
     opts.onBatch?.(e, n);
+    opts.onProgress?.(e, n);
     await new Promise<void>((r) => setImmediate(r));
   }
   return runs.map((r) => r.finish(attack, n, !!opts.target));
@@ -152,7 +156,7 @@ class EpsRun {
 
   constructor(readonly eps: number, readonly rng: Rng, readonly keep: number) {}
 
-  batch(model: Sequential, attack: Attack, { x, y }: { x: Tensor; y: Int32Array }, s: number, opts: EvaluateSweepOptions, gradientMemo: GradientMemo): void {
+  batch(model: Sequential, attack: Attack, { x, y }: { x: Tensor; y: Int32Array }, s: number, opts: EvaluateSweepOptions, gradientMemo: GradientMemo, onProgress?: (fraction: number) => void): void {
     const t0 = performance.now();
     const { rng } = this;
     const B = y.length;
@@ -161,7 +165,7 @@ class EpsRun {
     // The least-likely target needs the clean logits first; otherwise the attack usually computes them anyway.
     let clean: Tensor | null = opts.target?.kind === 'least-likely' ? cleanForward() : null;
     const targets = opts.target ? chooseTargets(opts.target, y, clean, rng) : undefined;
-    const attackOpts: AttackOptions = { ...(opts.attackOptions ?? {}), eps: this.eps, seed: rng.nextU32(), targets, gradientMemo };
+    const attackOpts: AttackOptions = { ...(opts.attackOptions ?? {}), eps: this.eps, seed: rng.nextU32(), targets, gradientMemo, onProgress };
     const ta = performance.now();
     const result = attack.kind === 'white-box' ? attack.run(model, x, y, attackOpts) : attack.run(new ScoreOracle(model), x, y, attackOpts);
     this.attackSeconds += (performance.now() - ta) / 1000;

@@ -183,6 +183,7 @@ function runOnePixel(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: OnePix
     });
     const done = record(jobs, fit, ok);
     active = active.filter((n) => !done.has(n));
+    opts.onProgress?.(g / G);
   }
 
   // Per example: the best successful candidate if there was one, else the fittest of the final population.

@@ -159,6 +159,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
       }
     });
     if (earlyStop) active = active.filter(({ n }) => !success[n]);
+    opts.onProgress?.((it + 1) / (maxQueries - 2));
   }
 
   const result: AttackResult = { adversarial: new Tensor(best, x.shape), success, iterations, queries, earlyStopped: earlyStop };

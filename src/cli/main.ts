@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The nablax command line: train, eval, grad, info, attacks, analyses, adversarial training, experiments, bench and
-// the demo (main job). Errors become one line on stderr and a non-zero exit code: 2 for bad input the user can fix,
-// 1 for anything else.
+// the demo (main job). Results go to stdout, progress and notices to stderr. Errors become one line on stderr and an
+// exit code: 2 for every usage error (commander's own, a bad flag value, an output path that cannot be written),
+// 1 for a failure, 130 for an interrupt (Ctrl-C).
 import { Command, CommanderError } from 'commander';
 import { registerAdvTrain } from './adv-train.js';
 import { registerAttack } from './attack.js';
@@ -15,7 +16,7 @@ import { registerTrace } from './trace.js';
 import { registerTrain } from './train.js';
 import { setupKernels } from './kernels.js';
 import { setThreads } from '../engine/kernels/kernels.js';
-import { Interrupted, UsageError } from './util.js';
+import { Interrupted, stopAllProgress, UsageError } from './util.js';
 
 const program = new Command();
 program
@@ -24,7 +25,14 @@ program
   .version('0.1.0')
   .option('--threads <n>', 'threads for the convolution kernels (default: NABLAX_THREADS, else the cores, at most 4); results are the same bits for any count')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    // commander's own errors in the house format: one line, `nablax <command>: …`
+    outputError: (s, write) => {
+      const sub = process.argv.slice(2).find((a) => program.commands.some((c) => c.name() === a));
+      write(`nablax${sub ? ' ' + sub : ''}: ${s.replace(/^error: /, '')}`);
+    },
+  })
   .configureHelp({ showGlobalOptions: true })
   .hook('preAction', () => {
     const t = program.opts().threads;
@@ -49,9 +57,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
-    // commander already printed its message (or the help / version, exit code 0)
-    process.exit(e.exitCode);
+    // commander already printed its message (or the help / version, exit code 0); its errors are usage errors
+    process.exit(e.exitCode === 0 ? 0 : 2);
   }
+  stopAllProgress();
   const cmd = program.args[0] ?? '';
   const msg = (e as Error).message ?? String(e);
   process.stderr.write(`nablax${cmd ? ' ' + cmd : ''}: ${msg.split('\n')[0]}\n`);

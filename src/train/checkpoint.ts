@@ -13,7 +13,7 @@ export const CHECKPOINT_FORMAT = 'nablax-checkpoint';
 export interface CheckpointInfo {
   /** Epochs completed. */
   epoch: number;
-  /** Anything the loop needs to continue (options, history), as JSON. */
+  /** Anything the loop needs to continue, as JSON: `history`, and `options` (the run's options, checked on --resume). */
   state: unknown;
 }
 
@@ -65,6 +65,25 @@ export function loadCheckpoint(path: string, model: Sequential, opt: Optimizer):
   const epoch = Number(file.metadata.epoch);
   if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`${where}: bad epoch ${JSON.stringify(file.metadata.epoch)}`);
   return { epoch, state: JSON.parse(file.metadata.state ?? 'null') };
+}
+
+/**
+ * A checkpoint's epoch and state (the run's options, the history), read without restoring anything.
+ * @example
+ *   const { epoch, state } = checkpointHeader('runs/cnn.ckpt.safetensors');   // state.options: the run's options
+ */
+export function checkpointHeader(path: string): CheckpointInfo {
+  const file = decodeSafetensors(readFileSync(path), path);
+  if (file.metadata.format !== CHECKPOINT_FORMAT) throw new Error(`checkpointHeader: ${path}: not a nablax checkpoint`);
+  const epoch = Number(file.metadata.epoch);
+  if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`checkpointHeader: ${path}: bad epoch ${JSON.stringify(file.metadata.epoch)}`);
+  let state: unknown = null;
+  try {
+    state = JSON.parse(file.metadata.state ?? 'null');
+  } catch {
+    throw new Error(`checkpointHeader: ${path}: its state is not valid JSON`);
+  }
+  return { epoch, state };
 }
 
 /**

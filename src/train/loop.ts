@@ -62,6 +62,8 @@ export interface TrainOptions {
   checkpoint?: string;
   /** Continue from `checkpoint` if it exists. */
   resume?: boolean;
+  /** The run's options, stored in every checkpoint (state.options) so that a resume can be checked against them. */
+  runOptions?: Record<string, unknown>;
   /** Evaluated after every epoch when given. */
   evalSet?: Dataset;
   evalLimit?: number;
@@ -174,7 +176,7 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
     const rec: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, trainAccuracy: correct / seen, seconds, imagesPerSecond: seen / seconds };
     if (opts.evalSet) rec.testAccuracy = evaluate(model, opts.evalSet, { limit: opts.evalLimit }).accuracy;
     history.push(rec);
-    if (opts.checkpoint) saveCheckpoint(opts.checkpoint, model, opt, { epoch: epoch + 1, state: { history } });
+    if (opts.checkpoint) saveCheckpoint(opts.checkpoint, model, opt, { epoch: epoch + 1, state: { history, options: opts.runOptions } });
     await opts.onEpoch?.(rec);
     // a stop asked for during onEpoch (the overfitting guard, Ctrl-C) takes effect before the next epoch's first batch
     if (epoch + 1 < opts.epochs && opts.shouldStop?.()) return { history, stopped: true, startEpoch, optimizer: opt };

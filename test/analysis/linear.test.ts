@@ -138,7 +138,7 @@ describe('nablax linear', () => {
   }
 
   it('--json prints the documented fields', async () => {
-    const { stdout } = await run(['--model-file', softmaxFile, '--limit', '20', '--json']);
+    const { stdout } = await run(['--model-file', softmaxFile, '--test-limit', '20', '--json']);
     const doc = JSON.parse(stdout);
     expect(doc.eps).toBe(0.25);
     expect(doc.layers).toHaveLength(1);
@@ -158,9 +158,10 @@ describe('nablax linear', () => {
 
   it('--out writes the report, the plots, the sweeps and the n-scaling data', async () => {
     const out = join(dir, 'report');
-    const { stdout, stderr } = await run(['--model-file', softmaxFile, '--limit', '10', '--eps-list', '0.01,0.25', '--sweep-index', '0,3', '--sweep-points', '11', '--out', out]);
-    expect(stdout).toBe('');
-    expect(stderr).toMatch(/layer {2}1: 10 units, n = 784/);
+    const { stdout, stderr } = await run(['--model-file', softmaxFile, '--test-limit', '10', '--eps-list', '0.01,0.25', '--index', '0,3', '--sweep-points', '11', '--out', out]);
+    // the result on stdout, progress and notices on stderr
+    expect(stdout).toMatch(/layer {2}1: 10 units, n = 784/);
+    expect(stderr).toMatch(/linear: network, 2 ε 100% 10\/10/);
     for (const f of ['network.svg', 'sweep-0.svg', 'sweep-0-clipped.svg', 'sweep-3.svg', 'sweep-3-clipped.svg', 'n-scaling.svg']) {
       expect(readFileSync(join(out, f), 'utf8'), f).toContain('<svg');
     }
@@ -176,7 +177,7 @@ describe('nablax linear', () => {
   });
 
   it('a model without Dense layers measures the network only, with a notice', async () => {
-    const { stdout, stderr } = await run(['--model-file', convFile, '--limit', '5', '--eps-list', '0.1', '--json']);
+    const { stdout, stderr } = await run(['--model-file', convFile, '--test-limit', '5', '--eps-list', '0.1', '--json']);
     expect(stderr).toMatch(/^notice: .* has no Dense layers/);
     const doc = JSON.parse(stdout);
     expect(doc.layers).toEqual([]);
@@ -190,7 +191,7 @@ describe('nablax linear', () => {
       [['--eps-list', '0.1,2'], /^--eps-list must be a number in \(0, 1\], got '2'$/],
       [['--eps-list', '0.1,,0.2'], /^--eps-list must be a number in \(0, 1\], got ''$/],
       [['--logit', 'max'], /^--logit must be 'true' or 'predicted'/],
-      [['--sweep-index', '10000', '--out', join(dir, 'never')], /^--sweep-index 10000 is out of range/],
+      [['--index', '10000', '--out', join(dir, 'never')], /^--index 10000 is out of range/],
     ];
     for (const [extra, msg] of cases) {
       const e = await run(['--model-file', softmaxFile, ...extra]).then(() => null, (err: Error) => err);

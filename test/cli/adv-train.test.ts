@@ -14,12 +14,18 @@ const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 
 describe('nablax adv-train', () => {
   it('trains with an adversarial objective and reports clean, FGSM and PGD accuracy', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nablax-adv-'));
-    const out = join(dir, 'm.safetensors');
-    const report = join(dir, 'report');
-    const r = run(['adv-train', '--model', 'softmax', '--method', 'fast', '--eps', '0.1', '--epochs', '2', '--limit', '1000', '--robust-limit', '100',
-      '--eval-slice', '50', '--report', report, '--out', out, '--json']);
+    // --out is the run's folder: the model and the report side by side
+    const report = join(dir, 'run');
+    const out = join(report, 'model.safetensors');
+    const r = run(['adv-train', '--model', 'softmax', '--method', 'fast', '--eps', '0.1', '--epochs', '2', '--train-limit', '1000', '--robust-limit', '100',
+      '--epoch-test-limit', '50', '--out', report, '--json']);
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^nablax adv-train: softmax /m);
+    expect(r.stderr).not.toMatch(/deprecated/);
     const doc = JSON.parse(r.stdout);
+    expect(doc.modelFile).toBe(out);
+    expect(doc.cleanAccuracy).toBe(doc.testAccuracy);
+    expect(doc.robustAccuracy).toBe(doc.pgdAccuracy);
     expect(doc.method).toBe('fast');
     expect(doc.eps).toBe(0.1);
     for (const f of ['testAccuracy', 'fgsmAccuracy', 'pgdAccuracy']) {
@@ -45,7 +51,7 @@ describe('nablax adv-train', () => {
   it('advprop trains a cnn-bn and saves it without the auxiliary batch-norm', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nablax-advprop-'));
     const out = join(dir, 'm.safetensors');
-    const r = run(['adv-train', '--method', 'advprop', '--steps', '2', '--epochs', '1', '--limit', '200', '--robust-limit', '20', '--eval-slice', '0', '--out', out, '--json']);
+    const r = run(['adv-train', '--method', 'advprop', '--steps', '2', '--epochs', '1', '--train-limit', '200', '--robust-limit', '20', '--epoch-test-limit', '0', '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ model: 'cnn-bn', method: 'advprop', eps: 0.3, steps: 2, stepSize: 0.1, guard: null, trainCount: 200 });
@@ -58,8 +64,8 @@ describe('nablax adv-train', () => {
   it('fast with the guard: the held-out slice is not trained on, every check is reported, the best weights are on disk', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nablax-guard-'));
     const out = join(dir, 'm.safetensors');
-    const r = run(['adv-train', '--model', 'softmax', '--method', 'fast', '--epochs', '2', '--limit', '300', '--guard-slice', '100', '--guard-every', '2',
-      '--robust-limit', '20', '--eval-slice', '0', '--out', out, '--json']);
+    const r = run(['adv-train', '--model', 'softmax', '--method', 'fast', '--epochs', '2', '--train-limit', '300', '--guard-slice', '100', '--guard-every', '2',
+      '--robust-limit', '20', '--epoch-test-limit', '0', '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.data).toBe('mnist:10000[0:9900][0:300]');
@@ -71,8 +77,8 @@ describe('nablax adv-train', () => {
 
   it('--resume continues bit-identically, with the robust curve and the guard record of the epochs before it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nablax-adv-resume-'));
-    const common = ['adv-train', '--model', 'softmax', '--method', 'fast', '--lr-schedule', 'constant', '--limit', '300', '--guard-slice', '100',
-      '--robust-limit', '20', '--eval-slice', '30', '--json'];
+    const common = ['adv-train', '--model', 'softmax', '--method', 'fast', '--lr-schedule', 'constant', '--train-limit', '300', '--guard-slice', '100',
+      '--robust-limit', '20', '--epoch-test-limit', '30', '--json'];
     const straight = run([...common, '--epochs', '2', '--out', join(dir, 'a.safetensors')]);
     expect(straight.status, straight.stderr).toBe(0);
     const first = run([...common, '--epochs', '1', '--out', join(dir, 'b.safetensors')]);
@@ -98,7 +104,7 @@ describe('nablax adv-train', () => {
       [['--method', 'fast', '--guard-slice', '20000'], /--guard-slice 20000 leaves no training images/],
       [['--method', 'fast', '--guard-floor', '1.5'], /--guard-floor must be a number in \[0, 1\], got '1.5'/],
     ] as [string[], RegExp][]) {
-      const r = run(['adv-train', '--model', 'softmax', '--epochs', '1', '--limit', '100', ...args]);
+      const r = run(['adv-train', '--model', 'softmax', '--epochs', '1', '--train-limit', '100', ...args]);
       expect(r.status).not.toBe(0);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(re);

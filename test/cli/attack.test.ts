@@ -25,7 +25,7 @@ beforeAll(async () => {
 describe('nablax attack', () => {
   it('reports every (attack, ε) with the documented fields and writes the report', () => {
     const out = join(dir, 'report');
-    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm,pgd', '--eps', '0,0.1,0.25', '--limit', '60', '--steps', '10', '--step-size', '0.05', '--out', out, '--json']);
+    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm,pgd', '--eps', '0,0.1,0.25', '--test-limit', '60', '--steps', '10', '--step-size', '0.05', '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.results.map((x: { attack: string; eps: number }) => `${x.attack}@${x.eps}`)).toEqual(['fgsm@0', 'fgsm@0.1', 'fgsm@0.25', 'pgd@0', 'pgd@0.1', 'pgd@0.25']);
@@ -47,21 +47,21 @@ describe('nablax attack', () => {
 
   it('targeted runs add the 10×10 source/target grid', () => {
     const out = join(dir, 'targeted');
-    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm', '--eps', '0.2', '--limit', '20', '--target', 'random', '--out', out, '--json']);
+    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm', '--eps', '0.2', '--test-limit', '20', '--target', 'random', '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).results[0].targeted).toBe(true);
     expect(existsSync(join(out, 'targets-fgsm.png'))).toBe(true);
   });
 
   it('a fixed target skips the images of that class', () => {
-    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm', '--eps', '0.1', '--limit', '30', '--target', '7', '--json']);
+    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm', '--eps', '0.1', '--test-limit', '30', '--target', '7', '--json']);
     expect(r.status, r.stderr).toBe(0);
     const labels = Array.from(loadMnistData('test').labels.subarray(0, 30));
     expect(JSON.parse(r.stdout).results[0].count).toBe(labels.filter((l) => l !== 7).length);
   });
 
   const bad: [string, string[], RegExp][] = [
-    ['negative ε', ['--eps', '-0.1'], /--eps must be numbers ≥ 0, got '-0.1'/],
+    ['negative ε', ['--eps', '-0.1'], /--eps must be comma-separated numbers ≥ 0, got '-0.1'/],
     ['L∞ ε above 1', ['--eps', '1.5'], /--eps 1.5 is outside \[0, 1\] for the L∞ attack fgsm/],
     ['unknown attack', ['--attack', 'deepfool'], /unknown attack 'deepfool'/],
     ['target out of range', ['--target', '10'], /--target must be a class in 0..9/],
@@ -69,7 +69,7 @@ describe('nablax attack', () => {
   ];
   for (const [name, args, re] of bad) {
     it(`rejects ${name} with one line and a non-zero exit`, () => {
-      const base = ['attack', '--model-file', modelFile, '--attack', 'fgsm', '--limit', '5'];
+      const base = ['attack', '--model-file', modelFile, '--attack', 'fgsm', '--test-limit', '5'];
       const r = run([...base, ...args]);
       expect(r.status).not.toBe(0);
       const lines = r.stderr.trim().split('\n');

@@ -102,7 +102,7 @@ describe('a tiny training run and the commands that read its model file', () => 
   beforeAll(() => {
     out = fresh('train-ok');
     model = join(out, 'm.safetensors');
-    const r = cli('train', '--model', 'softmax', '--limit', '500', '--epochs', '1', '--test-limit', '500', '--json', '--out', model);
+    const r = cli('train', '--model', 'softmax', '--train-limit', '500', '--epochs', '1', '--test-limit', '500', '--json', '--out', model);
     expect(r.status, show(r)).toBe(0);
     trained = JSON.parse(r.stdout); // the whole of stdout is one JSON document
   });
@@ -133,8 +133,8 @@ describe('a tiny training run and the commands that read its model file', () => 
     expect(doc.metadata.testAccuracy).toBe(trained.testAccuracy.toFixed(4));
   });
 
-  it('eval --limit 500 --json gives exactly the accuracy that train measured on the same 500 test images', () => {
-    const r = cli('eval', '--model-file', model, '--limit', '500', '--json');
+  it('eval --test-limit 500 --json gives exactly the accuracy that train measured on the same 500 test images', () => {
+    const r = cli('eval', '--model-file', model, '--test-limit', '500', '--json');
     expect(r.status, show(r)).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.testCount).toBe(500);
@@ -204,7 +204,7 @@ describe('a tiny training run and the commands that read its model file', () => 
     }
 
     it('eval and grad: a truncated model file', () => {
-      expectFailure(cli('eval', '--model-file', truncated, '--limit', '10'), 'eval', /truncated\.safetensors: .*exceed the data buffer/);
+      expectFailure(cli('eval', '--model-file', truncated, '--test-limit', '10'), 'eval', /truncated\.safetensors: .*exceed the data buffer/);
       const o = fresh('grad-truncated');
       expectFailure(cli('grad', '--model-file', truncated, '--out', join(o, 'g.png')), 'grad', /truncated\.safetensors: .*exceed the data buffer/);
       expect(listing(o)).toEqual([]);
@@ -212,7 +212,7 @@ describe('a tiny training run and the commands that read its model file', () => 
 
     it('info and eval: a corrupted model file', () => {
       expectFailure(cli('info', '--model-file', corrupted), 'info', /corrupted\.safetensors: header is not valid JSON/);
-      expectFailure(cli('eval', '--model-file', corrupted, '--limit', '10'), 'eval', /corrupted\.safetensors: header is not valid JSON/);
+      expectFailure(cli('eval', '--model-file', corrupted, '--test-limit', '10'), 'eval', /corrupted\.safetensors: header is not valid JSON/);
     });
 
     it('info: a directory instead of a model file', () => {
@@ -277,7 +277,7 @@ describe('train: bad input leaves no model file', () => {
     const d = fresh('spec-bad-json');
     const spec = join(d, 'spec.json');
     writeFileSync(spec, 'hello\nworld\n');
-    const line = trainFails('spec-bad-json-out', ['--model', spec, '--limit', '50'], /spec\.json is not valid JSON: /, 2);
+    const line = trainFails('spec-bad-json-out', ['--model', spec, '--train-limit', '50'], /spec\.json is not valid JSON: /, 2);
     expect(line).not.toMatch(/"hello$/); // the message is whole, not cut at the file's first newline
   });
 
@@ -285,11 +285,11 @@ describe('train: bad input leaves no model file', () => {
     const d = fresh('spec-bad-layer');
     const spec = join(d, 'spec.json');
     writeFileSync(spec, JSON.stringify({ input: [1, 28, 28], layers: [{ type: 'flatten' }, { type: 'resnet' }] }));
-    trainFails('spec-bad-layer-out', ['--model', spec, '--limit', '50'], /layer 1 \(resnet\): unknown layer type "resnet"/);
+    trainFails('spec-bad-layer-out', ['--model', spec, '--train-limit', '50'], /layer 1 \(resnet\): unknown layer type "resnet"/);
   });
 
   it('--resume with no checkpoint', () => {
-    trainFails('resume', ['--model', 'softmax', '--limit', '50', '--resume'], /--resume: no checkpoint at .*m\.ckpt\.safetensors/, 2);
+    trainFails('resume', ['--model', 'softmax', '--train-limit', '50', '--resume'], /--resume: no checkpoint at .*m\.ckpt\.safetensors/, 2);
   });
 });
 
