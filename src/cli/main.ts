@@ -14,6 +14,7 @@ import { registerReproduce } from './reproduce.js';
 import { registerTrace } from './trace.js';
 import { registerTrain } from './train.js';
 import { setupKernels } from './kernels.js';
+import { addArchOptions } from './model-option.js';
 import { setThreads } from '../engine/kernels/kernels.js';
 import { Interrupted, UsageError } from './util.js';
 
@@ -43,6 +44,7 @@ registerAdvTrain(program);
 registerReproduce(program);
 registerExperiment(program);
 registerBench(program);
+addArchOptions(program); // --arch/--spec on every command that takes --model-file
 
 setupKernels();
 try {

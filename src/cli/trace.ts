@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { chainRule, traceExample, traceToJson, type Trace } from '../analysis/trace.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModelOption } from './model-option.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { fmt, traceFigure } from '../report/trace-figure.js';
 import { getBatch } from '../train/batches.js';
@@ -84,7 +84,7 @@ export function registerTrace(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .option('--with-dx', 'with --json: include ∇x J as a number[]')
     .action((o) => {
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test');
       const index = o.index as number;
       if (o.withDx && !o.json) throw new UsageError('--with-dx only goes with --json');
