@@ -3,23 +3,13 @@
 // example there and check that it uses the WebAssembly kernels; then remove the installed build/ and check that
 // the library itself says, once, that it fell back to the TypeScript kernels. Also: what the tarball holds.
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, repoRoot as root } from '../docs/built.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const show = (r: SpawnSyncReturns<string>) => `exit ${r.status} signal ${r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-/** The newest modification time of the files under `dir` ending in `ext`. */
-function newest(dir: string, ext: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile() && e.name.endsWith(ext)) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
-  }
-  return t;
-}
 
 /** The README's block that follows the heading `## Installing nablax as a dependency` and is fenced ```js. */
 function readmeExample(): string {
@@ -36,15 +26,7 @@ let project: string;
 let files: string[];
 
 beforeAll(() => {
-  // The tarball packs dist/ and build/ as they are: build them when missing or older than the sources.
-  const wasm = ['kernels.wasm', 'kernels-fma.wasm'].map((f) => join(root, 'build', f));
-  if (!wasm.every(existsSync) || Math.min(...wasm.map((f) => statSync(f).mtimeMs)) < newest(join(root, 'src/engine/kernels/wasm'), '.wat')) {
-    execFileSync(process.execPath, ['scripts/build-wasm.mjs'], { cwd: root, stdio: 'pipe' });
-  }
-  const dist = join(root, 'dist/src/index.js');
-  if (!existsSync(dist) || newest(join(root, 'dist/src'), '.js') < newest(join(root, 'src'), '.ts')) {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'pipe' });
-  }
+  ensureBuilt(); // the tarball packs dist/ and build/ as they are
   work = mkdtempSync(join(tmpdir(), 'nablax-pack-'));
   const packed = JSON.parse(
     execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
