@@ -78,7 +78,7 @@ export function registerInspect(program: Command): void {
         w: W,
         caption: `#${im.index} y=${im.label} pred ${im.predicted} (${im.confidence.toFixed(2)})`,
       }));
-      renderGradientFigure(rows, o.target !== undefined ? `grad x of J(x, t=${o.target})` : 'grad x of J(x, y)').save(o.out);
+      renderGradientFigure(rows, o.target !== undefined ? `∇x J(x, t=${o.target})` : '∇x J(x, y)').save(o.out);
       if (o.json) printJson({ modelFile: o.modelFile, target: o.target ?? null, out: o.out, images });
       else say(`wrote ${o.out} (${images.length} images)`);
     });
