@@ -12,7 +12,7 @@ import { ScoreOracle } from '../attacks/oracle.js';
 import { softmax } from '../engine/ops/loss.js';
 import { Tensor } from '../engine/tensor.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModelOption } from './model-option.js';
 import type { Sequential } from '../layers/sequential.js';
 import { adversarialGrid, targetGrid, type TargetCell } from '../report/attack-figures.js';
 import { lineChartSvg, saveSvg } from '../report/plot.js';
@@ -170,7 +170,7 @@ export function registerAttack(program: Command): void {
         if (a.norm === 'linf' && bad !== undefined) throw new UsageError(`--eps ${bad} is outside [0, 1] for the L∞ attack ${n} (images live in [0,1])`);
       }
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       let ds = loadDataset(o.data, 'test', outputClasses(model));
       const target = parseTarget(o.target, ds.numClasses);
       const limit = Math.min(o.testLimit ?? ds.count, ds.count);

@@ -44,7 +44,7 @@ export function registerDemo(program: Command): void {
         caption: `y=${label} pred ${pred[n]} (${p.data[n * 10 + pred[n]].toFixed(2)})`,
       }));
       const png = join(o.out, 'gradients.png');
-      renderGradientFigure(rows, 'test digits and grad x of the loss').save(png);
+      renderGradientFigure(rows, 'test digits and ∇x of the loss J').save(png);
 
       const t = run.test;
       const last = run.history[run.history.length - 1];

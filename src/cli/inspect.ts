@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { inputGradient } from '../attacks/input-gradient.js';
 import { softmax } from '../engine/ops/loss.js';
 import { shapeStr } from '../engine/tensor.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModelOption } from './model-option.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, type Dataset } from '../train/data.js';
@@ -27,7 +27,7 @@ export function registerInspect(program: Command): void {
   dataOption(evalCmd, 'mnist', 'test data');
   limitOptions(evalCmd, { test: true, oldLimit: 'test', testHelp: 'evaluate on the first N test images' });
   jsonOption(evalCmd).action((o) => {
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const t0 = performance.now();
       const r = evaluate(model, ds, { limit: o.testLimit });
@@ -54,7 +54,7 @@ export function registerInspect(program: Command): void {
   outOption(gradCmd, 'file', 'PNG to write', 'runs/grad.png');
   jsonOption(gradCmd).action((o) => {
       claimOutputs([{ path: o.out, kind: 'file', flag: '--out' }]);
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const { x, y } = pick(ds, o.index);
       const classes = ds.numClasses;
@@ -83,7 +83,7 @@ export function registerInspect(program: Command): void {
         w: W,
         caption: `#${im.index} y=${im.label} pred ${im.predicted} (${im.confidence.toFixed(2)})`,
       }));
-      renderGradientFigure(rows, o.target !== undefined ? `grad x of J(x, t=${o.target})` : 'grad x of J(x, y)').save(o.out);
+      renderGradientFigure(rows, o.target !== undefined ? `∇x J(x, t=${o.target})` : '∇x J(x, y)').save(o.out);
       const doc: GradJson = { modelFile: o.modelFile, target: o.target ?? null, out: o.out, images };
       if (o.json) printJson(doc);
       else {
@@ -101,7 +101,7 @@ export function registerInspect(program: Command): void {
   indexOption(predictCmd, [0, 1, 2]);
   dataOption(predictCmd, 'mnist', 'test data');
   jsonOption(predictCmd).action((o) => {
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const { x, y } = pick(ds, o.index);
       const logits = predict(model, x);
@@ -125,7 +125,7 @@ export function registerInspect(program: Command): void {
     .description('architecture, tensor shapes and parameter counts of a model file')
     .requiredOption('--model-file <path>', 'model file (.safetensors)');
   jsonOption(infoCmd).action((o) => {
-      const { model, metadata } = loadModel(o.modelFile);
+      const { model, metadata } = loadModelOption(o);
       const tensors = model.stateDict().map(([name, t]) => ({ name, shape: t.shape.slice(), size: t.size }));
       const layers = model.layers.map((l, i) => ({ index: i, ...l.spec(), parameters: l.parameters().reduce((s, [, t]) => s + t.size, 0) }));
       const { spec: _spec, ...meta } = metadata;

@@ -9,7 +9,7 @@ import { networkLinearity, unitLinearity, type LayerLinearity, type NetworkLinea
 import { nScalingPlotSvg, randomNScaling, trainedNScaling, type NScalingPoint } from '../analysis/n-scaling.js';
 import { fgsmSweep, sweepPlotSvg, type SweepResult } from '../analysis/sweep.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModelOption } from './model-option.js';
 import { Dense } from '../layers/dense.js';
 import type { Sequential } from '../layers/sequential.js';
 import { lineChartSvg, saveSvg } from '../report/plot.js';
@@ -157,7 +157,7 @@ export function registerLinear(program: Command): void {
       if (o.sweepPoints % 2 === 0) throw new UsageError(`--sweep-points must be odd (so that ε = 0 is on the grid), got ${o.sweepPoints}`);
       if (!existsSync(o.modelFile)) throw new UsageError(`no such model file: ${o.modelFile}`);
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
-      const { model, metadata } = loadModel(o.modelFile);
+      const { model, metadata } = loadModelOption(o);
       // the zoo name when the file has one, else the layers themselves (never "the model")
       const modelName = metadata.model ?? `${model.layers.map((l) => l.spec().type).join(' → ')} (${model.numParameters().toLocaleString('en-US')} parameters)`;
       const ds = loadDataset(o.data, 'test', outputClasses(model));

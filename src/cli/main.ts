@@ -15,6 +15,7 @@ import { registerReproduce } from './reproduce.js';
 import { registerTrace } from './trace.js';
 import { registerTrain } from './train.js';
 import { setupKernels } from './kernels.js';
+import { addArchOptions } from './model-option.js';
 import { setThreads } from '../engine/kernels/kernels.js';
 import { Interrupted, stopAllProgress, UsageError } from './util.js';
 
@@ -35,6 +36,8 @@ program
   })
   .configureHelp({ showGlobalOptions: true })
   .hook('preAction', () => {
+    // NABLAX_CHECK_ARGS=1 stops once the command and its flags have parsed: the README test checks long commands so
+    if (process.env.NABLAX_CHECK_ARGS === '1') process.exit(0);
     const t = program.opts().threads;
     if (t === undefined) return;
     const n = Number(t);
@@ -51,6 +54,7 @@ registerAdvTrain(program);
 registerReproduce(program);
 registerExperiment(program);
 registerBench(program);
+addArchOptions(program); // --arch/--spec on every command that takes --model-file
 
 setupKernels();
 try {

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { chainRule, traceExample, traceToJson, type Trace } from '../analysis/trace.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModelOption } from './model-option.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { fmt, traceFigure } from '../report/trace-figure.js';
 import { getBatch } from '../train/batches.js';
@@ -89,7 +89,7 @@ export function registerTrace(program: Command): void {
       if ((o.index as number[]).length !== 1) throw new UsageError(`--index: trace follows one image, got ${(o.index as number[]).length} (${(o.index as number[]).join(',')})`);
       if (o.withDx && !o.json) throw new UsageError('--with-dx only goes with --json');
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
-      const { model } = loadModel(o.modelFile);
+      const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const index = (o.index as number[])[0];
       if (index >= ds.count) throw new UsageError(`--index ${index} is out of range (the test set has ${ds.count} images, 0..${ds.count - 1})`);

@@ -1,6 +1,7 @@
 // Model files: safetensors with the architecture in __metadata__ and tensors named and laid out as the
 // equivalent torch.nn.Sequential's state_dict (float32, little-endian), so a file saved here loads into PyTorch
-// with load_state_dict. Loading checks the architecture, every tensor's presence, dtype, shape and values.
+// with load_state_dict. Loading checks the architecture, every tensor's presence, dtype, shape and values; a plain
+// PyTorch state_dict (safetensors.torch.save_file, no metadata) loads when the caller gives the architecture.
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential, ModelSpec } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
@@ -9,6 +10,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
 
 export const MODEL_FORMAT = 'nablax-model';
+/** The model-file version this nablax writes and the newest it reads. */
+export const MODEL_VERSION = 1;
+
+/** PyTorch's BatchNorm counter (an I64 scalar) that nablax does not use: skipped when loading. */
+const isIgnoredTensor = (name: string): boolean => name === 'num_batches_tracked' || name.endsWith('.num_batches_tracked');
 
 /** Tensors of a model's state_dict (or of `entries`, e.g. its auxiliary state) as safetensors entries (float32). */
 export function stateTensors(model: Sequential, prefix = '', entries: [string, Tensor][] = model.stateDict()): Map<string, StTensor> {
@@ -31,7 +37,7 @@ export function saveModel(path: string, model: Sequential, extra: Record<string,
       if (!Number.isFinite(d[i])) throw new Error(`saveModel: ${path}: tensor '${name}' contains ${d[i]} at index ${i}; refusing to save`);
     }
   }
-  const metadata = { ...extra, format: MODEL_FORMAT, version: '1', spec: JSON.stringify(model.spec()) };
+  const metadata = { ...extra, format: MODEL_FORMAT, version: String(MODEL_VERSION), spec: JSON.stringify(model.spec()) };
   writeFileAtomic(path, encodeSafetensors(stateTensors(model), metadata));
 }
 
@@ -70,20 +76,50 @@ export interface LoadedModel {
   metadata: Record<string, string>;
 }
 
+export interface LoadModelOptions {
+  /**
+   * The architecture, for a file without nablax metadata (a PyTorch `save_file(model.state_dict(), path)`); it
+   * replaces the one in a nablax file's metadata. A zoo spec (`zooSpec('cnn')`) or a JSON spec.
+   */
+  spec?: ModelSpec;
+}
+
+/** Refuse a nablax file from a newer nablax (or with a version that is not a number) in one clear line. */
+function checkVersion(metadata: Record<string, string>, where: string): void {
+  const v = metadata.version;
+  if (v === undefined) throw new Error(`${where}: nablax model file without a 'version' in __metadata__`);
+  if (!/^[1-9]\d*$/.test(v)) throw new Error(`${where}: model file version ${JSON.stringify(v)} is not a positive integer`);
+  if (Number(v) > MODEL_VERSION) {
+    throw new Error(`${where}: model file version ${v} was written by a newer nablax; this one reads version ${MODEL_VERSION} and older`);
+  }
+}
+
 /**
- * Load a model file, validating everything; the model comes back in evaluation mode.
+ * Load a model file, validating everything; the model comes back in evaluation mode. A nablax file carries its
+ * architecture; a plain PyTorch state_dict needs `opts.spec`. PyTorch's `num_batches_tracked` tensors are ignored.
+ * Errors name the file and what is wrong (missing or misshapen tensor, non-finite value, newer version, …).
  * @example
- *   const { model } = loadModel('runs/cnn.safetensors');
+ *   const { model } = loadModel('runs/demo/cnn.safetensors');
+ *   const { model: fromTorch } = loadModel('torch-cnn.safetensors', { spec: zooSpec('cnn') });
  */
-export function loadModel(path: string): LoadedModel {
+export function loadModel(path: string, opts: LoadModelOptions = {}): LoadedModel {
   const where = `loadModel: ${path}`;
   if (!existsSync(path)) throw new Error(`loadModel: no such file: ${path}`);
   if (statSync(path).isDirectory()) throw new Error(`loadModel: ${path} is a directory, expected a .safetensors file`);
-  const file = decodeSafetensors(readFileSync(path), path);
-  if (file.metadata.format !== MODEL_FORMAT) {
-    throw new Error(`${where}: not a nablax model file (__metadata__.format is ${JSON.stringify(file.metadata.format)}, expected '${MODEL_FORMAT}')`);
+  const file = decodeSafetensors(readFileSync(path), path, { skip: isIgnoredTensor });
+  const isNablax = file.metadata.format === MODEL_FORMAT;
+  if (isNablax) checkVersion(file.metadata, where);
+  let spec: ModelSpec;
+  if (opts.spec !== undefined) {
+    spec = opts.spec;
+  } else if (isNablax) {
+    spec = specFromMetadata(file.metadata, where);
+  } else {
+    throw new Error(
+      `${where}: not a nablax model file (__metadata__.format is ${JSON.stringify(file.metadata.format)}, expected '${MODEL_FORMAT}'); ` +
+        'for a plain PyTorch state_dict give the architecture (--arch NAME or --spec FILE; loadModel(path, { spec }))',
+    );
   }
-  const spec = specFromMetadata(file.metadata, where);
   let model: Sequential;
   try {
     model = buildModel(spec);

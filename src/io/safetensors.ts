@@ -25,6 +25,14 @@ type TensorInput = Map<string, StTensor> | Record<string, StTensor>;
 /** Largest header accepted, as in the reference Rust implementation (MAX_HEADER_SIZE). */
 const MAX_HEADER = 100_000_000;
 const ITEMSIZE: Record<StDType, number> = { F32: 4, F64: 8 };
+/** Sizes of the other safetensors dtypes: a tensor a caller skips (e.g. PyTorch's I64 num_batches_tracked) may have one. */
+const OTHER_ITEMSIZE: Record<string, number> = { BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, I64: 8, U64: 8 };
+
+/** Options of the safetensors readers. */
+export interface DecodeOptions {
+  /** Tensors to leave out of the result (their offsets are still checked); they may have any safetensors dtype. */
+  skip?: (name: string) => boolean;
+}
 const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Quote a tensor or metadata name for a one-line error message. */
@@ -154,7 +162,7 @@ function duplicateKey(text: string): string[] | null {
   return null;
 }
 
-function decode(fn: string, where: string, buf: Uint8Array): StFile {
+function decode(fn: string, where: string, buf: Uint8Array, opts: DecodeOptions = {}): StFile {
   const fail = (msg: string): never => {
     throw new Error(`${fn}: ${where}: ${msg}`);
   };
@@ -201,7 +209,7 @@ function decode(fn: string, where: string, buf: Uint8Array): StFile {
 
   const dataStart = 8 + n;
   const dataLen = buf.byteLength - dataStart;
-  interface Entry { name: string; dtype: StDType; shape: number[]; begin: number; end: number; count: number }
+  interface Entry { name: string; dtype: StDType; shape: number[]; begin: number; end: number; count: number; skip: boolean }
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(hdr)) {
     if (name === '__metadata__') continue;
@@ -212,7 +220,9 @@ function decode(fn: string, where: string, buf: Uint8Array): StFile {
     }
     const dtype = info['dtype'];
     if (typeof dtype !== 'string') fail(`tensor ${q(name)} dtype must be a string`);
-    if (dtype !== 'F32' && dtype !== 'F64') fail(`tensor ${q(name)} has unsupported dtype ${q(dtype as string)} (supported: F32, F64)`);
+    const skip = opts.skip?.(name) === true;
+    const size = dtype === 'F32' || dtype === 'F64' ? ITEMSIZE[dtype] : skip ? OTHER_ITEMSIZE[dtype as string] : undefined;
+    if (size === undefined) fail(`tensor ${q(name)} has unsupported dtype ${q(dtype as string)} (supported: F32, F64)`);
     const shape = info['shape'];
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`tensor ${q(name)} shape must be an array of non-negative integers, got ${oneLine(JSON.stringify(shape) ?? 'nothing').slice(0, 100)}`);
@@ -226,11 +236,11 @@ function decode(fn: string, where: string, buf: Uint8Array): StFile {
     if (end > dataLen) fail(`tensor ${q(name)} data_offsets [${begin}, ${end}] exceed the data buffer (${dataLen} bytes)`);
     const dims = shape as number[];
     const count = numel(dims);
-    const need = count * ITEMSIZE[dtype as StDType];
+    const need = count * size!;
     if (need !== end - begin) {
       fail(`tensor ${q(name)} shape [${dims.join(', ')}] of ${dtype} needs ${need} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
     }
-    entries.push({ name, dtype: dtype as StDType, shape: [...dims], begin, end, count });
+    entries.push({ name, dtype: dtype as StDType, shape: [...dims], begin, end, count, skip });
   }
 
   // Tensors must tile [0, dataLen) exactly. A stable sort keeps header order among zero-size tensors.
@@ -247,6 +257,7 @@ function decode(fn: string, where: string, buf: Uint8Array): StFile {
 
   const tensors = new Map<string, StTensor>();
   for (const e of entries) {
+    if (e.skip) continue;
     const data = e.dtype === 'F32' ? new Float32Array(e.count) : new Float64Array(e.count);
     const src = buf.subarray(dataStart + e.begin, dataStart + e.end);
     if (LITTLE_ENDIAN) {
@@ -267,8 +278,8 @@ function decode(fn: string, where: string, buf: Uint8Array): StFile {
  *   const { tensors, metadata } = decodeSafetensors(readFileSync('model.safetensors'));
  *   const w = tensors.get('0.weight'); // { dtype: 'F32', shape: [...], data: Float32Array }
  */
-export function decodeSafetensors(buf: Uint8Array, where = '<buffer>'): StFile {
-  return decode('decodeSafetensors', where, buf);
+export function decodeSafetensors(buf: Uint8Array, where = '<buffer>', opts: DecodeOptions = {}): StFile {
+  return decode('decodeSafetensors', where, buf, opts);
 }
 
 /**

@@ -2,6 +2,7 @@
 // diverging map (red +, blue −, white 0) scaled to that row's max |δ| so that a small ε stays visible.
 // targetGrid: the source × target table of a targeted attack (row = source class, column = target class),
 // the diagonal holding the original digit; captions give the target's confidence, "*" marks a failed attack.
+import { GLYPH_H } from './font.js';
 import { Canvas, diverging, gray, maxAbs, renderGrid, textWidth, type GridCell, type RGB } from './png.js';
 
 /** One adversarial example with the model's verdicts before and after. Images are h×w, row-major, in [0, 1]. */
@@ -70,7 +71,7 @@ function checkedAdversarialCells(rows: AdversarialRow[], fn: string): GridCell[]
     const m = maxAbs(delta);
     return [
       { values: r.original, h: r.h, w: r.w, colorize: gray, caption: `true ${r.trueLabel}, pred ${r.origPred} (${conf2(r.origConf)})` },
-      { values: delta, h: r.h, w: r.w, colorize: diverging(m), caption: `d inf ${m.toFixed(3)}` },
+      { values: delta, h: r.h, w: r.w, colorize: diverging(m), colorBar: { lo: -m, hi: m }, caption: `‖δ‖∞ = ${m.toFixed(3)}` },
       { values: r.adversarial, h: r.h, w: r.w, colorize: gray, caption: `pred ${r.advPred} (${conf2(r.advConf)})` },
     ];
   });
@@ -86,7 +87,7 @@ function checkedAdversarialCells(rows: AdversarialRow[], fn: string): GridCell[]
 export function adversarialGrid(rows: AdversarialRow[], title: string): Canvas {
   if (typeof title !== 'string') throw new Error(`adversarialGrid: title expected a string, got ${typeof title}`);
   const cells = checkedAdversarialCells(rows, 'adversarialGrid');
-  return renderGrid(cells, { scale: 4, title, columnTitles: ['original', 'perturbation (scaled)', 'adversarial'] });
+  return renderGrid(cells, { scale: 4, title, columnTitles: ['original', "δ = x' − x", 'adversarial'] });
 }
 
 /**
@@ -152,7 +153,7 @@ export const FOOTNOTE = 'rows: source class   columns: target class   caption: t
 // Append a line of small text under a canvas (same width: the RGBA rows copy over unchanged).
 function withFootnote(c: Canvas, note: string): Canvas {
   const pad = 8;
-  const lineH = 8;
+  const lineH = GLYPH_H;
   const width = Math.max(c.width, textWidth(note) + 2 * pad);
   const out = new Canvas(width, c.height + lineH + pad);
   if (width === c.width) out.rgba.set(c.rgba);

@@ -1,5 +1,6 @@
 // The ∇x picture: each row is a digit, its input gradient in a diverging map (red raises the loss, blue lowers
-// it, white is zero) and the gradient's magnitude in a "hot" map, each scaled to that row's largest value.
+// it, white is zero) and the gradient's magnitude in a "hot" map, each scaled to that row's largest value, with a
+// labelled colour bar under each map giving that scale.
 import { diverging, gray, heat, maxAbs, renderGrid, type Canvas, type GridCell } from './png.js';
 
 export interface GradientRow {
@@ -21,9 +22,9 @@ export function renderGradientFigure(rows: GradientRow[], title: string): Canvas
     const mag = Array.from(r.dx, Math.abs);
     return [
       { values: r.image, h: r.h, w: r.w, colorize: gray, caption: r.caption },
-      { values: r.dx, h: r.h, w: r.w, colorize: diverging(m), caption: `max |g| ${m.toExponential(1)}` },
-      { values: mag, h: r.h, w: r.w, colorize: heat(m), caption: '|g|' },
+      { values: r.dx, h: r.h, w: r.w, colorize: diverging(m), colorBar: { lo: -m, hi: m } },
+      { values: mag, h: r.h, w: r.w, colorize: heat(m), colorBar: { lo: 0, hi: m } },
     ];
   });
-  return renderGrid(cells, { scale: 4, title, columnTitles: ['input x', 'grad x (signed)', '|grad x|'] });
+  return renderGrid(cells, { scale: 4, title, columnTitles: ['input x', '∇x J (signed)', '|∇x J|'] });
 }

@@ -4,7 +4,8 @@
 // Encoding goes through pngjs; files are written atomically.
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../io/atomic.js';
-import { GLYPH_H, GLYPH_W, glyph } from './font.js';
+import { GLYPH_H, GLYPH_W, glyphMask } from './font.js';
+import { COLOR_BAR_H, drawColorBar } from './color-bar.js';
 
 /** An 8-bit colour: red, green, blue, each 0..255 (out-of-range values are clamped and rounded). */
 export type RGB = [number, number, number];
@@ -152,17 +153,23 @@ export class Canvas {
   }
 
   /**
-   * Write `str` in the built-in 5×7 bitmap font, top-left of the first character cell at (x, y).
-   * Each character takes GLYPH_W×GLYPH_H pixels times `scale`; '\n' starts a new line.
+   * Write `str` in the report font (DejaVu Sans Mono, anti-aliased; see font.ts), top-left of the first character
+   * cell at (x, y). Each character takes GLYPH_W×GLYPH_H pixels times `scale`; '\n' starts a new line.
    * @example
    *   canvas.text('7 (0.99)', 4, 120);
-   *   canvas.text('FGSM eps=0.1', 4, 2, [200, 0, 0], 2);
+   *   canvas.text('FGSM ε=0.1', 4, 2, [200, 0, 0], 2);
    */
   text(str: string, x: number, y: number, c: RGB = BLACK, scale = 1): void {
     if (typeof str !== 'string') throw new Error(`Canvas.text: str expected a string, got ${typeof str}`);
     if (!isPosInt(scale)) throw new Error(`Canvas.text: scale expected a positive integer, got ${scale}`);
     x = Math.floor(x);
     y = Math.floor(y);
+    const r = byte(c[0]);
+    const g = byte(c[1]);
+    const b = byte(c[2]);
+    const px = this.rgba;
+    const W = this.width;
+    const H = this.height;
     let cx = x;
     let cy = y;
     for (const ch of str) {
@@ -171,10 +178,22 @@ export class Canvas {
         cy += GLYPH_H * scale;
         continue;
       }
-      const bits = glyph(ch);
-      for (let r = 0; r < 7; r++) {
-        for (let col = 0; col < 5; col++) {
-          if (bits[r * 5 + col]) this.fillRect(cx + col * scale, cy + r * scale, scale, scale, c);
+      if (ch !== ' ') {
+        const m = glyphMask(ch, scale);
+        for (let i = 0; i < m.h; i++) {
+          const yy = cy + i;
+          if (yy < 0 || yy >= H) continue;
+          for (let j = 0; j < m.w; j++) {
+            const a = m.alpha[i * m.w + j]!;
+            const xx = cx - m.left + j;
+            if (a === 0 || xx < 0 || xx >= W) continue;
+            const o = (yy * W + xx) * 4;
+            // ink over what is there: out = a·ink + (1 − a)·under
+            px[o] = Math.round(a * r + (1 - a) * px[o]!);
+            px[o + 1] = Math.round(a * g + (1 - a) * px[o + 1]!);
+            px[o + 2] = Math.round(a * b + (1 - a) * px[o + 2]!);
+            px[o + 3] = 255;
+          }
         }
       }
       cx += GLYPH_W * scale;
@@ -307,11 +326,13 @@ export interface GridCell {
   w: number;
   colorize: (v: number) => RGB;
   caption?: string;
+  /** A labelled colour bar of `colorize` from lo to hi under the image (heat maps): what a colour stands for. */
+  colorBar?: { lo: number; hi: number };
 }
 
 /**
  * Lay captioned images out in a table on a white background: each cell is its image scaled by `scale`
- * (default 4) with its caption centred below; an optional title (double size) on top, a title per column and
+ * (default 4) with its colour bar (if any) and caption centred below; an optional title (double size) on top, a title per column and
  * a title per row (right-aligned in a left margin, centred on the row's images).
  * Rows may have different lengths; a column is as wide as its widest image, caption or title; `pad` (default 8)
  * pixels separate cells and surround the table.
@@ -373,7 +394,7 @@ export function renderGrid(
     row.forEach((cell, j) => {
       const cap = cell.caption ? textWidth(cell.caption) : 0;
       colW[j] = Math.max(colW[j], cell.w * scale, cap);
-      const hh = cell.h * scale + (cell.caption ? CAPTION_GAP + textHeight(cell.caption) : 0);
+      const hh = cell.h * scale + (cell.colorBar ? CAPTION_GAP + COLOR_BAR_H : 0) + (cell.caption ? CAPTION_GAP + textHeight(cell.caption) : 0);
       if (hh > hmax) hmax = hh;
     });
     return hmax;
@@ -418,10 +439,16 @@ export function renderGrid(
     }
     row.forEach((cell, j) => {
       const iw = cell.w * scale;
-      canvas.drawImage(cell.values, cell.h, cell.w, colX[j] + Math.floor((colW[j] - iw) / 2), y, scale, cell.colorize);
+      const ix = colX[j] + Math.floor((colW[j] - iw) / 2);
+      canvas.drawImage(cell.values, cell.h, cell.w, ix, y, scale, cell.colorize);
+      let below = y + cell.h * scale + CAPTION_GAP;
+      if (cell.colorBar) {
+        drawColorBar(canvas, ix, below, iw, cell.colorBar.lo, cell.colorBar.hi, cell.colorize);
+        below += COLOR_BAR_H + CAPTION_GAP;
+      }
       if (cell.caption) {
         const tx = colX[j] + Math.floor((colW[j] - textWidth(cell.caption)) / 2);
-        canvas.text(cell.caption, tx, y + cell.h * scale + CAPTION_GAP, BLACK);
+        canvas.text(cell.caption, tx, below, BLACK);
       }
     });
     y += rowH[i] + pad;

@@ -1,9 +1,12 @@
 // The trace picture: one digit's trip through the model, top to bottom. The input and the class probabilities;
 // then per layer, its output z (left: up to 8 channels of a [C, H, W] map, or a bar strip of a flat vector) beside
 // the gradient arriving at that output, dJ/dz (right, diverging: red raises J, blue lowers it, white is 0);
-// finally ∇x J signed and |∇x J|. Maps of one layer share one colour scale, so channels can be compared.
+// finally ∇x J signed and |∇x J|. Maps of one layer share one colour scale, so channels can be compared; a labelled
+// colour bar above each panel of maps gives it.
 import type { Trace, TraceLayer } from '../analysis/trace.js';
 import type { Tensor } from '../engine/tensor.js';
+import { COLOR_BAR_H, drawColorBar } from './color-bar.js';
+import { GLYPH_H } from './font.js';
 import { Canvas, diverging, gray, heat, maxAbs, textWidth, type RGB } from './png.js';
 
 const PAD = 12;
@@ -15,7 +18,10 @@ const PANEL_W = MAX_CHANNELS * TILE + (MAX_CHANNELS - 1) * GAP;
 const MID = 32;
 const WIDTH = PAD + PANEL_W + MID + PANEL_W + PAD;
 const BAR_H = 56;
-const LINE = 10; // one line of scale-1 text plus spacing
+const LINE = GLYPH_H + 2; // one line of scale-1 text plus spacing
+const BIG = 2 * GLYPH_H; // one line of scale-2 text
+/** Width of a layer's colour bars. */
+const SCALE_W = 280;
 const BLACK: RGB = [0, 0, 0];
 const DIM: RGB = [90, 90, 90];
 const RULE: RGB = [215, 215, 215];
@@ -123,25 +129,25 @@ function layerBlock(l: TraceLayer, isLast: boolean, trace: Trace): Block {
   const outStats = `mean ${fmt(o.mean)}  std ${fmt(o.std)}  min ${fmt(o.min)}  max ${fmt(o.max)}  zeros ${(100 * o.fractionZero).toFixed(0)}%`;
   const gm = maxAbs(g.data);
   const gradStats = `dJ/dz:  L2 ${fmt(l.grad.norm2)}  Linf ${fmt(l.grad.normInf)}  mean ${fmt(l.grad.mean)}`;
-  const outScale = spatial ? (nonneg ? `heat 0..${fmt(o.max)}` : `gray ${fmt(o.min)}..${fmt(o.max)}`) : '';
-  const gradScale = spatial ? `blue -${fmt(gm)} .. red +${fmt(gm)}` : '';
+  const m = Math.max(Math.abs(o.min), Math.abs(o.max));
+  const span = o.max - o.min;
+  const outColour = nonneg ? heat(m) : (v: number) => gray(span > 0 ? (v - o.min) / span : 0);
   return {
-    h: 16 + 4 + 2 * LINE + bodyH,
+    h: BIG + 4 + LINE + (spatial ? COLOR_BAR_H + 4 : 0) + bodyH,
     draw(c, y) {
       c.text(name, PAD, y, BLACK, 2);
-      if (shown) c.text(shown, PAD + textWidth(name, 2) + 12, y + 8, DIM);
+      if (shown) c.text(shown, PAD + textWidth(name, 2) + 12, y + BIG - GLYPH_H - 2, DIM);
       const x2 = PAD + PANEL_W + MID;
-      let ty = y + 20;
+      let ty = y + BIG + 4;
       c.text(outStats, PAD, ty, BLACK);
       c.text(gradStats, x2, ty, BLACK);
       ty += LINE;
-      if (outScale) c.text(outScale, PAD, ty, DIM);
-      if (gradScale) c.text(gradScale, x2, ty, DIM);
-      const by = ty + LINE;
+      let by = ty;
       if (spatial) {
-        const m = Math.max(Math.abs(o.min), Math.abs(o.max));
-        const span = o.max - o.min;
-        drawTiles(c, out, PAD, by, nonneg ? heat(m) : (v) => gray(span > 0 ? (v - o.min) / span : 0));
+        drawColorBar(c, PAD, ty, SCALE_W, nonneg ? 0 : o.min, nonneg ? m : o.max, outColour);
+        drawColorBar(c, x2, ty, SCALE_W, -gm, gm, diverging(gm));
+        by += COLOR_BAR_H + 4;
+        drawTiles(c, out, PAD, by, outColour);
         drawTiles(c, g, x2, by, diverging(gm));
       } else {
         drawBars(c, out.data, PAD, by, () => BAR, isLast ? classMark(trace) : undefined);
@@ -170,24 +176,24 @@ export function traceFigure(trace: Trace, x: Tensor, opts: { index?: number; tit
   const blocks: Block[] = [];
 
   blocks.push({
-    h: 16 + 6 + LINE,
+    h: BIG + 6 + LINE,
     draw(c, y) {
       c.text(title, Math.floor((WIDTH - textWidth(title, 2)) / 2), y, BLACK, 2);
       const sub = `loss J = -log p(label) = ${fmt(trace.loss)}    p(label ${trace.label}) = ${trace.probabilities[trace.label].toFixed(4)}    p(predicted ${trace.predicted}) = ${trace.probabilities[trace.predicted].toFixed(4)}`;
-      c.text(sub, Math.floor((WIDTH - textWidth(sub)) / 2), y + 22, DIM);
+      c.text(sub, Math.floor((WIDTH - textWidth(sub)) / 2), y + BIG + 6, DIM);
     },
   });
   const probs = trace.probabilities;
   blocks.push({
-    h: Math.max(16 + 4 + H * inScale, 16 + 4 + barsHeight(probs.length) + LINE),
+    h: Math.max(BIG + 4 + H * inScale, BIG + 4 + barsHeight(probs.length) + LINE),
     draw(c, y) {
       const head = `input x ${C}x${H}x${W}`;
       c.text(head, PAD, y, BLACK, 2);
-      c.drawImage(img, H, W, PAD, y + 20, inScale, gray);
+      c.drawImage(img, H, W, PAD, y + BIG + 4, inScale, gray);
       const x2 = PAD + PANEL_W + MID;
       c.text('softmax probabilities', x2, y, BLACK, 2);
-      drawBars(c, probs, x2, y + 20, () => BAR, classMark(trace));
-      c.text('green: the label y;  orange: the prediction, when it is wrong', x2, y + 20 + barsHeight(probs.length) + 2, DIM);
+      drawBars(c, probs, x2, y + BIG + 4, () => BAR, classMark(trace));
+      c.text('green: the label y;  orange: the prediction, when it is wrong', x2, y + BIG + 4 + barsHeight(probs.length) + 2, DIM);
     },
   });
   blocks.push({
@@ -209,26 +215,31 @@ export function traceFigure(trace: Trace, x: Tensor, opts: { index?: number; tit
   const gScale = Math.max(1, Math.round(140 / Math.max(H, W)));
   const cw = Math.max(W * gScale, 180) + 2 * PAD;
   blocks.push({
-    h: 16 + 4 + LINE + 4 + H * gScale + 4 + 2 * LINE,
+    h: BIG + 4 + LINE + 4 + H * gScale + 4 + COLOR_BAR_H + 4 + 2 * LINE,
     draw(c, y) {
-      c.text('grad x J = dJ/dz0, the end of the backward pass', PAD, y, BLACK, 2);
+      c.text('∇x J = dJ/dz₀, the end of the backward pass', PAD, y, BLACK, 2);
       const n = trace.dxNorm;
-      c.text(`L1 ${fmt(n.l1)}   L2 ${fmt(n.l2)}   Linf ${fmt(n.linf)}${C > 1 ? `   (channel 0 of ${C})` : ''}`, PAD, y + 20, DIM);
-      const iy = y + 20 + LINE + 4;
-      const cells: [ArrayLike<number>, (v: number) => RGB, string][] = [
-        [img, gray, 'x, the input'],
-        [dx, diverging(gm), `grad x J\nred +, blue -, max ${fmt(gm)}`],
-        [mag, heat(gm), `|grad x J|\nblack 0 .. white ${fmt(gm)}`],
+      c.text(`‖∇x J‖₁ ${fmt(n.l1)}   ‖∇x J‖₂ ${fmt(n.l2)}   ‖∇x J‖∞ ${fmt(n.linf)}${C > 1 ? `   (channel 0 of ${C})` : ''}`, PAD, y + BIG + 4, DIM);
+      const iy = y + BIG + 4 + LINE + 4;
+      const cells: [ArrayLike<number>, (v: number) => RGB, string, [number, number] | null][] = [
+        [img, gray, 'x, the input', null],
+        [dx, diverging(gm), '∇x J (signed)', [-gm, gm]],
+        [mag, heat(gm), '|∇x J|', [0, gm]],
       ];
-      cells.forEach(([v, col, cap], k) => {
+      cells.forEach(([v, col, cap, range], k) => {
         const left = PAD + k * cw;
         c.drawImage(v, H, W, left, iy, gScale, col);
-        c.text(cap, left, iy + H * gScale + 4, BLACK);
+        let ly = iy + H * gScale + 4;
+        if (range) {
+          drawColorBar(c, left, ly, W * gScale, range[0], range[1], col);
+          ly += COLOR_BAR_H + 4;
+        }
+        c.text(cap, left, ly, BLACK);
       });
       const note = [
-        'Each pixel of grad x J says how the loss J changes when that pixel brightens:',
+        'Each pixel of ∇x J says how the loss J changes when that pixel brightens:',
         `red raises J (away from the label ${trace.label}), blue lowers it, white leaves it.`,
-        'FGSM moves every pixel by eps * sign(grad x J): one step up this slope.',
+        'FGSM moves every pixel by ε·sign(∇x J): one step up this slope.',
       ];
       note.forEach((t, k) => c.text(t, PAD + 3 * cw, iy + k * LINE, DIM));
     },

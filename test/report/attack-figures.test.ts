@@ -3,6 +3,7 @@
 // carry predictions, confidences, L∞ and the failure mark, row titles land in a left margin, bad input throws.
 import { describe, expect, it } from 'vitest';
 import { GLYPH_H } from '../../src/report/font.js';
+import { COLOR_BAR_H, COLOR_BAR_STRIP } from '../../src/report/color-bar.js';
 import { adversarialCells, adversarialGrid, targetCells, targetGrid, type AdversarialRow } from '../../src/report/attack-figures.js';
 import { type Canvas, gray, renderGrid, textWidth } from '../../src/report/png.js';
 
@@ -36,7 +37,9 @@ describe('adversarialGrid', () => {
   it('captions predictions with confidences and the L∞ of δ', () => {
     const [[orig, delta, adv]] = adversarialCells([row(0.25)]);
     expect(orig.caption).toBe('true 7, pred 7 (0.99)');
-    expect(delta.caption).toBe('d inf 0.250');
+    expect(delta.caption).toBe('‖δ‖∞ = 0.250');
+    expect(delta.colorBar).toEqual({ lo: -0.25, hi: 0.25 });
+    expect(orig.colorBar).toBeUndefined();
     expect(adv.caption).toBe('pred 3 (0.87)');
     expect(delta.values[4 * W + 4]).toBeCloseTo(-0.25, 6);
     expect(delta.values[0]).toBe(0);
@@ -46,23 +49,23 @@ describe('adversarialGrid', () => {
     const c = adversarialGrid([row(0.25, 1), row(0.1, 2), row(0, 3)], 'FGSM eps=0.25');
     const colW = [
       Math.max(W * 4, textWidth('true 1, pred 1 (0.99)'), textWidth('original')),
-      Math.max(W * 4, textWidth('perturbation (scaled)')),
+      Math.max(W * 4, textWidth("δ = x' − x")),
       Math.max(W * 4, textWidth('pred 3 (0.87)'), textWidth('adversarial')),
     ];
     expect(c.width).toBe(colW[0] + colW[1] + colW[2] + 4 * PAD);
-    // pad, title (double size), pad, column titles, pad, then 3 × (image, caption gap, caption line, pad)
+    // pad, title (double size), pad, column titles, pad, then 3 × (image, gap, colour bar, gap, caption line, pad)
     const top = PAD + 2 * GLYPH_H + PAD + GLYPH_H + PAD;
     const perRow = (c.height - top) / 3;
     expect(Number.isInteger(perRow)).toBe(true);
-    expect(perRow).toBeGreaterThanOrEqual(H * 4 + GLYPH_H + PAD);
-    expect(perRow).toBeLessThanOrEqual(H * 4 + GLYPH_H + PAD + 4);
+    expect(perRow).toBeGreaterThanOrEqual(H * 4 + COLOR_BAR_H + GLYPH_H + PAD);
+    expect(perRow).toBeLessThanOrEqual(H * 4 + COLOR_BAR_H + GLYPH_H + PAD + 8);
   });
 
   it('paints the perturbation column where δ ≠ 0, scaled to the row, and leaves it white where δ = 0', () => {
     const rows = [row(0.25), row(0.004), row(0)];
     const c = adversarialGrid(rows, 'pixels');
     const col0 = Math.max(W * 4, textWidth('true 7, pred 7 (0.99)'));
-    const col1 = Math.max(W * 4, textWidth('perturbation (scaled)'));
+    const col1 = Math.max(W * 4, textWidth("δ = x' − x"));
     const x = PAD + col0 + PAD + Math.floor((col1 - W * 4) / 2); // left edge of the δ image
     const top = PAD + 2 * GLYPH_H + PAD + GLYPH_H + PAD;
     const perRow = (c.height - top) / 3;
@@ -80,6 +83,13 @@ describe('adversarialGrid', () => {
     expect(bb).toBeGreaterThan(br + 100);
     // row 2: δ = 0 everywhere, so the whole image is white
     expect(ink(c, x, ys[2], W * 4, H * 4)).toBe(0);
+    // under each δ image, its colour bar: blue at the left end, red at the right, labelled with ∓max |δ|
+    const barY = ys[0] + H * 4 + 3 + 4;
+    const [lr, , lb] = pixel(c, x + 2, barY);
+    const [rr2, , rb2] = pixel(c, x + W * 4 - 3, barY);
+    expect(lb).toBeGreaterThan(lr + 100);
+    expect(rr2).toBeGreaterThan(rb2 + 100);
+    expect(ink(c, x, ys[0] + H * 4 + 3 + COLOR_BAR_STRIP + 2, W * 4, GLYPH_H)).toBeGreaterThan(20);
     // ... while the original beside it is the mid-gray digit
     expect(pixel(c, PAD + Math.floor((col0 - W * 4) / 2) + 10, ys[2] + 10)).toEqual(gray(0.5));
   });
@@ -154,7 +164,7 @@ describe('targetGrid', () => {
 
 describe('renderGrid rowTitles', () => {
   it('adds a left margin only when given, and rejects more titles than rows', () => {
-    const cell = { values: [0, 1, 1, 0], h: 2, w: 2, colorize: gray };
+    const cell = { values: new Array(16).fill(0.5), h: 4, w: 4, colorize: gray }; // 16 px tall: taller than a title line
     const plain = renderGrid([[cell], [cell]]);
     const titled = renderGrid([[cell], [cell]], { rowTitles: ['a', 'bb'] });
     expect(titled.width).toBe(plain.width + textWidth('bb') + PAD);

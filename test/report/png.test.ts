@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { GLYPH_H, GLYPH_W, glyph } from '../../src/report/font.js';
+import { GLYPH_H, GLYPH_W, glyphMask } from '../../src/report/font.js';
 import { Canvas, type RGB, diverging, gray, heat, maxAbs, renderGrid, textWidth } from '../../src/report/png.js';
 
 function pixel(c: Canvas, x: number, y: number): number[] {
@@ -20,26 +20,38 @@ function isBg(c: Canvas, x: number, y: number, bg: RGB = [255, 255, 255]): boole
 }
 
 describe('font', () => {
-  it('has distinct 5×7 glyphs for printable ASCII, an arrow, and ? for unknown characters', () => {
-    expect(GLYPH_W).toBe(6);
-    expect(GLYPH_H).toBe(8);
+  /** Ink of a glyph mask summed over rows [r0, r1). */
+  const inkRows = (ch: string, r0: number, r1: number) => {
+    const m = glyphMask(ch);
+    let s = 0;
+    for (let r = r0; r < r1; r++) for (let c = 0; c < m.w; c++) s += m.alpha[r * m.w + c]!;
+    return s;
+  };
+
+  it('has distinct anti-aliased glyphs for printable ASCII and the symbols captions use, and ? for unknown characters', () => {
+    expect(GLYPH_W).toBe(7);
+    expect(GLYPH_H).toBe(14);
     const seen = new Map<string, string>();
-    for (let code = 32; code <= 126; code++) {
-      const ch = String.fromCharCode(code);
-      const bits = glyph(ch);
-      expect(bits.length).toBe(35);
-      const key = bits.join('');
-      expect(seen.get(key), `glyph ${ch} duplicates ${seen.get(key)}`).toBeUndefined();
+    for (const ch of [...Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)), '∇', 'ε', 'δ', 'η', '‖', '∞', '→', '≤', '·', '−']) {
+      const m = glyphMask(ch);
+      expect(m.h).toBe(GLYPH_H);
+      expect(m.alpha.every((a) => a >= 0 && a <= 1)).toBe(true);
+      const key = Array.from(m.alpha, (a) => Math.round(a * 8)).join('');
+      expect(seen.get(key), `glyph ${ch} looks like ${seen.get(key)}`).toBeUndefined();
       seen.set(key, ch);
-      if (ch !== ' ') expect(bits.some((b) => b === 1)).toBe(true);
+      if (ch !== ' ') expect(inkRows(ch, 0, GLYPH_H), ch).toBeGreaterThan(1);
     }
-    expect(glyph(' ').every((b) => b === 0)).toBe(true);
-    expect(glyph('€')).toEqual(glyph('?'));
-    expect(glyph('→')).not.toEqual(glyph('?'));
-    expect(() => glyph('ab')).toThrow(/glyph: ch/);
-    // returned arrays are copies
-    glyph('A').fill(0);
-    expect(glyph('A').some((b) => b === 1)).toBe(true);
+    expect(inkRows(' ', 0, GLYPH_H)).toBe(0);
+    expect(glyphMask('\uE000').alpha).toEqual(glyphMask('?').alpha);
+    expect(() => glyphMask('ab')).toThrow(/glyphMask: ch/);
+  });
+
+  it('draws descenders below the baseline: g, y, p, q, j reach the bottom rows, a, x, 9, 7 do not', () => {
+    // the baseline is at row 11 of 14 (ascender 1901, descender 483 font units)
+    for (const ch of 'gypqj') expect(inkRows(ch, 12, GLYPH_H), ch).toBeGreaterThan(1.5);
+    for (const ch of 'ax97=') expect(inkRows(ch, 12, GLYPH_H), ch).toBeLessThan(0.2);
+    // so "g" is not a "9": they differ most below the baseline
+    expect(inkRows('g', 11, GLYPH_H)).toBeGreaterThan(inkRows('9', 11, GLYPH_H) + 1.5);
   });
 });
 

@@ -85,14 +85,26 @@ function pickDefault(): { k: Kernels; notice: string | null } {
   if (process.env.NABLAX_KERNELS === 'typescript') return { k: referenceKernels, notice: null };
   const wasm = loadWasmKernels();
   if (wasm) return { k: wasm, notice: null };
-  return { k: referenceKernels, notice: 'nablax: WebAssembly kernels not built (run `npm run build:wasm`); using the slower TypeScript kernels' };
+  return { k: referenceKernels, notice: 'nablax: WebAssembly kernels not found (build/kernels.wasm; in a source checkout run `npm run build:wasm`); using the slower TypeScript kernels' };
 }
 
 const initial = pickDefault();
 let active: Kernels = initial.k;
 
-/** A one-line notice when the fast kernels could not be loaded (the CLI prints it), else null. */
+/** A one-line notice when the fast kernels could not be loaded, else null. */
 export const fastKernelsNotice: string | null = initial.notice;
+let noticePrinted = false;
+
+/**
+ * Print `fastKernelsNotice` (if any) on stderr, once per process: the CLI calls it at start, and the first kernel
+ * use calls it too, so that a library user learns that the slow kernels run.
+ * @example
+ *   printFastKernelsNotice(); // "nablax: WebAssembly kernels not found (…); using the slower TypeScript kernels"
+ */
+export function printFastKernelsNotice(): void {
+  noticePrinted = true;
+  if (fastKernelsNotice) process.stderr.write(fastKernelsNotice + '\n');
+}
 
 /**
  * Use n threads for the kernels that split their work (the WebAssembly convolution); 1 = single-threaded.
@@ -105,6 +117,7 @@ export function setThreads(n: number): void {
 
 /** The kernels ops use now. */
 export function kernels(): Kernels {
+  if (!noticePrinted) printFastKernelsNotice();
   return active;
 }
 
