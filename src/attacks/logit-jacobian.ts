@@ -52,16 +52,29 @@ export function logitJacobian(model: Sequential, x: Tensor): LogitJacobian {
 export function logitDiffGradient(model: Sequential, x: Tensor, a: ArrayLike<number>, b: ArrayLike<number>): { logits: Tensor; dx: Tensor } {
   const N = x.shape[0];
   if (a.length !== N || b.length !== N) throw new Error(`logitDiffGradient: a and b must have ${N} classes for x ${shapeStr(x.shape)}, got ${a.length} and ${b.length}`);
-  return inEvalMode(model, () => {
-    const xi = new Tensor(x.data, x.shape).requireGrad();
-    const logits = model.forward(xi);
+  return logitVjp(model, x, (logits) => {
     const C = logits.shape[1];
     const dOut = Tensor.zeros(logits.shape, logits.dtype);
     for (let n = 0; n < N; n++) {
       dOut.data[n * C + a[n]] += 1;
       dOut.data[n * C + b[n]] -= 1;
     }
-    // dX = (∂z/∂x)ᵀ·(e_a − e_b)
+    return dOut;
+  });
+}
+
+/**
+ * Logits and the vector-Jacobian product ∇x (u·z) for an upstream u [N, C] chosen from the logits themselves (one
+ * forward, one backward): CW's margin needs the best other class at the very point it differentiates.
+ * @example
+ *   const { dx } = logitVjp(model, x, (z) => oneHotOf(argmax(z), z.shape));   // ∇x of each row's top logit
+ */
+export function logitVjp(model: Sequential, x: Tensor, upstream: (logits: Tensor) => Tensor): { logits: Tensor; dx: Tensor } {
+  return inEvalMode(model, () => {
+    const xi = new Tensor(x.data, x.shape).requireGrad();
+    const logits = model.forward(xi);
+    const dOut = upstream(detachLogits(logits));
+    // dX = (∂z/∂x)ᵀ·u
     const [dx] = grad(logits, [xi], { dOut });
     return { logits: detachLogits(logits), dx };
   });
