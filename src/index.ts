@@ -42,6 +42,11 @@ export { apgdCe, apgdDlr, apgdT, apgdCheckpoints, type ApgdOptions, type ApgdRes
 export { attackLosses, lossGradient, lossValues, type AttackLoss, type AttackLossName, type LossGradient } from './attacks/losses.js';
 export { autoAttack, autoattack, autoAttackStages, type AutoAttackOptions, type AutoAttackReport, type AutoAttackResult, type AutoAttackStage, type AutoAttackVersion } from './attacks/autoattack.js';
 export { squareL2 } from './attacks/square-l2.js';
+export { fab, fabT, fabAttack, type FABOptions } from './attacks/fab.js';
+export { deepfool, deepfoolLinf, deepFool, type DeepFoolOptions } from './attacks/deepfool.js';
+export { cw, carliniWagnerL2, type CWOptions, type CWResult } from './attacks/cw.js';
+export { summarizeMinNorm, type MinNormAttack, type MinNormResult, type MinNormSummary } from './attacks/min-norm.js';
+export { logitJacobian, logitDiffGradient, logitVjp, type LogitJacobian } from './attacks/logit-jacobian.js';
 export { ScoreOracle } from './attacks/oracle.js';
 export { evaluateAttack, evaluateAttackSweep, type AttackMetrics, type AttackExample, type EvaluateSweepOptions } from './attacks/evaluate.js';
 export { lineChartSvg, scatterChartSvg, saveSvg } from './report/plot.js';
