@@ -1,0 +1,42 @@
+// APGD-CE's cost per iteration against the bench's ∇x rate (inputGradient, batch 256, the cost of one FGSM step),
+// timed interleaved in one process on the same images and model so that machine load hits both alike.
+// Usage: npx tsx bench/apgd-rate.ts [rounds=5] [steps=20] [model file or zoo name=cnn]. Prints one JSON line per
+// round and the median ratio; the ratio is what to quote (absolute rates depend on the machine's load). APGD skips
+// the images misclassified at x, so its rate counts the iterations it actually ran (Σ iterations), not B × steps.
+import { median } from '../src/analysis/stats.js';
+import { apgdCe } from '../src/attacks/apgd.js';
+import { inputGradient } from '../src/attacks/input-gradient.js';
+import { loadModel } from '../src/io/model-file.js';
+import { buildModel } from '../src/layers/spec.js';
+import { zooSpec, type ZooName } from '../src/layers/zoo.js';
+import { getBatch } from '../src/train/batches.js';
+import { loadMnistData } from '../src/train/data.js';
+
+const rounds = Number(process.argv[2] ?? 5), steps = Number(process.argv[3] ?? 20);
+const which = process.argv[4] ?? 'cnn';
+const model = which.endsWith('.safetensors') ? loadModel(which).model : buildModel(zooSpec(which as ZooName), { seed: 0 });
+model.eval();
+const B = 256;
+const { x, y } = getBatch(loadMnistData('test'), null, 0, B);
+
+// Warm-up: kernels compile and buffers settle.
+inputGradient(model, x, y);
+apgdCe.run(model, x, y, { eps: 0.3, steps: 2, earlyStop: false });
+
+const ratios: number[] = [], ratiosEval: number[] = [];
+for (let r = 0; r < rounds; r++) {
+  let t = performance.now();
+  for (let k = 0; k < steps; k++) inputGradient(model, x, y);
+  const grad = (B * steps) / ((performance.now() - t) / 1000);
+  t = performance.now();
+  // earlyStop false: every initially correct image runs every iteration.
+  const res = apgdCe.run(model, x, y, { eps: 0.3, steps, earlyStop: false, seed: r });
+  const sec = (performance.now() - t) / 1000;
+  const iters = res.iterations.reduce((a, b) => a + b, 0), attacked = iters / steps;
+  const apgdIter = iters / sec; // iterations per second (the start's gradient and the clean forward included in the time)
+  const apgdEval = (iters + attacked) / sec; // gradient evaluations per second (the start's included)
+  ratios.push(apgdIter / grad);
+  ratiosEval.push(apgdEval / grad);
+  process.stdout.write(JSON.stringify({ round: r, gradImagesPerSecond: Math.round(grad), attacked, apgdIterationsPerSecond: Math.round(apgdIter), ratio: +(apgdIter / grad).toFixed(3) }) + '\n');
+}
+process.stdout.write(JSON.stringify({ steps, batch: B, medianRatioPerIteration: +median(ratios).toFixed(3), medianRatioPerGradient: +median(ratiosEval).toFixed(3) }) + '\n');
