@@ -6,7 +6,8 @@ import { fab, fabT } from '../../src/attacks/fab.js';
 import { ProjectionScratch, projectL2, projectLinf } from '../../src/attacks/fab-projections.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
-import type { Sequential } from '../../src/layers/sequential.js';
+import { Dense } from '../../src/layers/dense.js';
+import { Sequential } from '../../src/layers/sequential.js';
 import { argmax, predict } from '../../src/train/evaluate.js';
 import { testBatch, trainedModel } from './fixtures.js';
 import { closedForm, expectInBall, firstDiff, linearCase } from './min-norm-helpers.js';
@@ -105,6 +106,33 @@ describe('FAB on a two-class linear model', () => {
         }
       }
     }
+  });
+});
+
+describe('FAB-T targets', () => {
+  it('takes the 2nd, 3rd … most likely classes in turn, each only on the points not yet fooled within ε', () => {
+    // Three linear classes at x = 0.5: z₀ = 0, z₁ = −0.2 + (x₀ − 0.5), z₂ = −0.3 + 3(x₁ − 0.5). Class 1 is the
+    // runner-up but its boundary is farther (L2 0.2) than class 2's (0.3/3 = 0.1), and the two directions are orthogonal.
+    const D = 16;
+    const dense = new Dense(D, 3, { rng: new Rng(0) });
+    dense.weight.data.fill(0);
+    dense.weight.data[1 * D + 0] = 1;
+    dense.weight.data[2 * D + 1] = 3;
+    dense.bias.data.set([0, -0.2 - 0.5, -0.3 - 1.5]);
+    const model = new Sequential([D], [dense]);
+    const x = Tensor.full([1, D], 0.5), y = Int32Array.from([0]);
+    const near = (got: number, want: number) => {
+      expect(got).toBeGreaterThanOrEqual(want * (1 - 1e-5));
+      expect(got).toBeLessThanOrEqual(want * (1 + 1e-3));
+    };
+    const o = { norm: 'l2' as const, eta: 1.001 };
+    near(fab.run(model, x, y, { ...o, eps: 1 }).distances[0], 0.1); // untargeted: the nearest boundary
+    near(fabT.run(model, x, y, { ...o, eps: 1, nTargetClasses: 1 }).distances[0], 0.2); // the runner-up only
+    near(fabT.run(model, x, y, { ...o, eps: 1, nTargetClasses: 2 }).distances[0], 0.2); // fooled within ε: done
+    const r = fabT.run(model, x, y, { ...o, eps: 0.15, nTargetClasses: 2 }); // 0.2 > ε: the 3rd class is tried too
+    near(r.distances[0], 0.1);
+    expect(r.success[0]).toBe(1);
+    expect(r.iterations[0]).toBe(200);
   });
 });
 
