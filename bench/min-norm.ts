@@ -9,6 +9,7 @@ import { cw } from '../src/attacks/cw.js';
 import { deepfool, deepfoolLinf } from '../src/attacks/deepfool.js';
 import { fab } from '../src/attacks/fab.js';
 import { summarizeMinNorm, type MinNormResult } from '../src/attacks/min-norm.js';
+import { progressBar } from '../src/cli/util.js';
 import { loadModel } from '../src/io/model-file.js';
 import { getBatch } from '../src/train/batches.js';
 import { loadMnistData } from '../src/train/data.js';
@@ -32,20 +33,22 @@ if (!existsSync(opts.model)) {
 const { model } = loadModel(opts.model);
 const { x, y } = getBatch(loadMnistData('test'), null, 0, opts.count);
 
-const runs: [string, 'linf' | 'l2', number[], () => MinNormResult][] = [
-  ['fab-l2', 'l2', [0.5, 1, 1.5, 2], () => fab.run(model, x, y, { eps: 2, norm: 'l2' })],
-  ['fab-linf', 'linf', [0.05, 0.1, 0.2, 0.3], () => fab.run(model, x, y, { eps: 0.3, norm: 'linf' })],
-  ['deepfool', 'l2', [0.5, 1, 1.5, 2], () => deepfool.run(model, x, y, { eps: 2 })],
-  ['deepfool-linf', 'linf', [0.05, 0.1, 0.2, 0.3], () => deepfoolLinf.run(model, x, y, { eps: 0.3 })],
-  ['cw-l2', 'l2', [0.5, 1, 1.5, 2], () => cw.run(model, x, y, { eps: 2, steps: opts.cwSteps })],
+type OnProgress = (fraction: number) => void;
+const runs: [string, 'linf' | 'l2', number[], (p: OnProgress) => MinNormResult][] = [
+  ['fab-l2', 'l2', [0.5, 1, 1.5, 2], (p) => fab.run(model, x, y, { eps: 2, norm: 'l2', onProgress: p })],
+  ['fab-linf', 'linf', [0.05, 0.1, 0.2, 0.3], (p) => fab.run(model, x, y, { eps: 0.3, norm: 'linf', onProgress: p })],
+  ['deepfool', 'l2', [0.5, 1, 1.5, 2], (p) => deepfool.run(model, x, y, { eps: 2, onProgress: p })],
+  ['deepfool-linf', 'linf', [0.05, 0.1, 0.2, 0.3], (p) => deepfoolLinf.run(model, x, y, { eps: 0.3, onProgress: p })],
+  ['cw-l2', 'l2', [0.5, 1, 1.5, 2], (p) => cw.run(model, x, y, { eps: 2, steps: opts.cwSteps, onProgress: p })],
 ];
 const only = opts.only?.split(',');
 const out: Record<string, unknown> = { model: opts.model, count: opts.count };
 for (const [name, norm, epsilons, run] of runs) {
   if (only && !only.includes(name)) continue;
-  process.stderr.write(`${name}: running on ${opts.count} images…\n`);
+  const bar = progressBar(`${name} on ${opts.count} images`, 1000, 'of the budget (‰)');
   const t0 = performance.now();
-  const r = run();
+  const r = run((f) => bar.update(Math.round(f * 1000), {}));
+  bar.stop();
   const seconds = (performance.now() - t0) / 1000;
   const s = summarizeMinNorm(r.distances, norm, { epsilons });
   const iters = Array.from(r.iterations);

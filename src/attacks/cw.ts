@@ -25,6 +25,8 @@ export interface CWOptions extends AttackOptions {
   lr?: number;
   /** Stop a value of c when the loss has not dropped by 0.01% over steps/10 iterations (default true). */
   abortEarly?: boolean;
+  /** Called after each Adam step with the fraction of the budget (binarySteps × steps) spent (1 at the end). */
+  onProgress?: (fraction: number) => void;
 }
 
 export interface CWResult extends MinNormResult {
@@ -155,6 +157,7 @@ export function carliniWagnerL2(model: Sequential, x: Tensor, y: Int32Array, opt
           }
         });
         active = still;
+        opts.onProgress?.((bsStep + Math.min(s + 1, steps) / Math.max(steps, 1)) / binarySteps);
       }
       // Binary search on c: a success bounds the smallest successful c from above, a failure from below.
       todo.forEach((n, i) => {
@@ -163,6 +166,7 @@ export function carliniWagnerL2(model: Sequential, x: Tensor, y: Int32Array, opt
         c[n] = upper[n] < Infinity ? (lower[n] + upper[n]) / 2 : c[n] * 10;
       });
     }
+    opts.onProgress?.(1);
     const r = finishMinNorm(model, x, y, minimal, distances, 'l2', opts.eps, iterations, targets, cleanLogits);
     return { ...r, constLower: lower, constUpper: upper };
   });

@@ -22,6 +22,8 @@ export interface DeepFoolOptions extends AttackOptions {
   steps?: number;
   /** The step past the linearised boundary: x' = x + (1 + overshoot)·r (default 0.02). */
   overshoot?: number;
+  /** Called after each iteration with the fraction of the iteration budget spent (1 at the end). */
+  onProgress?: (fraction: number) => void;
 }
 
 /**
@@ -113,7 +115,9 @@ export function deepFool(model: Sequential, x: Tensor, y: Int32Array, opts: Deep
         iterations[n]++;
       });
       active = still;
+      opts.onProgress?.(Math.min((it + 1) / Math.max(steps, 1), 1));
     }
+    opts.onProgress?.(1);
     return finishMinNorm(model, x, y, minimal, distances, norm, opts.eps, iterations, targets, cleanLogits);
   });
 }

@@ -34,6 +34,8 @@ export interface FABOptions extends AttackOptions {
   beta?: number;
   /** η, the overshoot of the projection step (default 1.05). */
   eta?: number;
+  /** Called after each iteration with the fraction of this call's work done (for progress bars). */
+  onProgress?: (fraction: number) => void;
 }
 
 /** ‖·‖ of a row of perturbations and the dual norm of a gradient row (L∞ ↔ L1, L2 ↔ L2). */
@@ -59,6 +61,7 @@ interface RunSpec {
   beta: number;
   eta: number;
   rng: Rng | null; // null: start at x
+  progress: (fraction: number) => void;
 }
 
 /** One FAB run (the reference's attack_single_run): the closest adversarial point per example, Infinity if none. */
@@ -117,6 +120,7 @@ function fabRun(s: RunSpec): { adv: Float32Array; dist: Float64Array } {
       // x⁽ⁱ⁾ ← x + β(x⁽ⁱ⁾ − x)
       for (let j = 0; j < D; j++) a[j] = o[j] + (a[j] - o[j]) * beta;
     }
+    s.progress((it + 1) / steps);
   }
   return { adv, dist };
 
@@ -186,10 +190,13 @@ export function fabAttack(model: Sequential, x: Tensor, y: Int32Array, opts: FAB
     const bound = withinEps(opts.eps);
     const x32 = Float32Array.from(x.data);
 
-    // One FAB run on the still-robust examples (toward pickTarget(n) when given).
+    // One FAB run on the still-robust examples (toward pickTarget(n) when given); runs counts them for progress.
+    const totalRuns = restarts * (opts.targets || !targeted ? 1 : Math.max(Math.min(nTargets + 1, C) - 1, 1));
+    let runs = 0;
     const runOn = (r: number, label: number, pickTarget: ((n: number) => number) | null, hitTarget: boolean) => {
       const todo: number[] = [];
       for (let n = 0; n < N; n++) if (robust[n]) todo.push(n);
+      const k = runs++;
       if (!todo.length) return;
       const x0 = new Float32Array(todo.length * D);
       todo.forEach((n, i) => x0.set(x32.subarray(n * D, (n + 1) * D), i * D));
@@ -197,6 +204,7 @@ export function fabAttack(model: Sequential, x: Tensor, y: Int32Array, opts: FAB
         model, x0, y: Int32Array.from(todo, (n) => y[n]), shape, norm, steps, eps: opts.eps, alphaMax, beta, eta, hitTarget,
         target: pickTarget ? Int32Array.from(todo, pickTarget) : null,
         rng: r > 0 ? Rng.derive(seed, label, r) : null,
+        progress: (f) => opts.onProgress?.((k + f) / totalRuns),
       });
       todo.forEach((n, i) => {
         iterations[n] += steps;
@@ -220,6 +228,7 @@ export function fabAttack(model: Sequential, x: Tensor, y: Int32Array, opts: FAB
     } else {
       for (let r = 0; r < restarts; r++) runOn(r, 0, null, false);
     }
+    opts.onProgress?.(1);
     return finishMinNorm(model, x, y, minimal, distances, norm, opts.eps, iterations, opts.targets, cleanLogits);
   });
 }

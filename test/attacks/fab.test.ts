@@ -129,7 +129,11 @@ describe('FAB-T targets', () => {
     near(fab.run(model, x, y, { ...o, eps: 1 }).distances[0], 0.1); // untargeted: the nearest boundary
     near(fabT.run(model, x, y, { ...o, eps: 1, nTargetClasses: 1 }).distances[0], 0.2); // the runner-up only
     near(fabT.run(model, x, y, { ...o, eps: 1, nTargetClasses: 2 }).distances[0], 0.2); // fooled within ε: done
-    const r = fabT.run(model, x, y, { ...o, eps: 0.15, nTargetClasses: 2 }); // 0.2 > ε: the 3rd class is tried too
+    const seen: number[] = [];
+    const r = fabT.run(model, x, y, { ...o, eps: 0.15, nTargetClasses: 2, onProgress: (f) => seen.push(f) }); // 0.2 > ε: the 3rd class is tried too
+    expect(seen.every((f, i) => f > 0 && f <= 1 && (i === 0 || f >= seen[i - 1]))).toBe(true);
+    expect(seen[99]).toBeCloseTo(0.5, 12); // after the first target's 100 iterations: half of the two targets' work
+    expect(seen[seen.length - 1]).toBe(1);
     near(r.distances[0], 0.1);
     expect(r.success[0]).toBe(1);
     expect(r.iterations[0]).toBe(200);
