@@ -2,7 +2,8 @@
 // timed interleaved in one process on the same images and model so that machine load hits both alike.
 // Usage: npx tsx bench/apgd-rate.ts [rounds=5] [steps=20] [model file or zoo name=cnn]. Prints one JSON line per
 // round and the median ratio; the ratio is what to quote (absolute rates depend on the machine's load). APGD skips
-// the images misclassified at x, so its rate counts the iterations it actually ran (Σ iterations), not B × steps.
+// the images misclassified at x: both run on the first 256 correctly classified test images, and its rate counts the
+// iterations it actually ran (Σ iterations).
 import { median } from '../src/analysis/stats.js';
 import { apgdCe } from '../src/attacks/apgd.js';
 import { inputGradient } from '../src/attacks/input-gradient.js';
@@ -11,13 +12,23 @@ import { buildModel } from '../src/layers/spec.js';
 import { zooSpec, type ZooName } from '../src/layers/zoo.js';
 import { getBatch } from '../src/train/batches.js';
 import { loadMnistData } from '../src/train/data.js';
+import { argmax, predict } from '../src/train/evaluate.js';
+import { Tensor } from '../src/engine/tensor.js';
 
 const rounds = Number(process.argv[2] ?? 5), steps = Number(process.argv[3] ?? 20);
 const which = process.argv[4] ?? 'cnn';
 const model = which.endsWith('.safetensors') ? loadModel(which).model : buildModel(zooSpec(which as ZooName), { seed: 0 });
 model.eval();
 const B = 256;
-const { x, y } = getBatch(loadMnistData('test'), null, 0, B);
+// The first B test images the model classifies correctly, so that APGD (which skips the misclassified) and ∇x run
+// on the same batch size.
+const test = loadMnistData('test');
+const all = getBatch(test, null, 0, 2 * B);
+const ok = argmax(predict(model, all.x)).reduce<number[]>((acc, p, n) => (p === all.y[n] && acc.length < B ? [...acc, n] : acc), []);
+if (ok.length < B) throw new Error(`apgd-rate: only ${ok.length} of the first ${2 * B} test images are classified correctly; need ${B}`);
+const D = all.x.size / all.x.shape[0];
+const x = new Tensor(Float32Array.from({ length: B * D }, (_, i) => all.x.data[ok[Math.floor(i / D)] * D + (i % D)]), [B, ...all.x.shape.slice(1)]);
+const y = Int32Array.from(ok, (n) => all.y[n]);
 
 // Warm-up: kernels compile and buffers settle.
 inputGradient(model, x, y);

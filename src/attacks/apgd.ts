@@ -130,9 +130,8 @@ function apgdRun(
       const n = rows[b], off = b * D;
       const xa = xAdv.subarray(off, off + D), xo = xOld.subarray(off, off + D), gb = g.subarray(off, off + D);
       if (norm === 'linf') {
-        // z = Π(x' + η·sign(∇)),  x' ← Π(x' + α(z − x') + (1 − α)(x' − x'_prev))
-        for (let j = 0; j < D; j++) z[j] = clampInf(xa[j] + step[b] * Math.sign(gb[j]), n * D + j);
-        for (let j = 0; j < D; j++) w[j] = clampInf(xa[j] + (z[j] - xa[j]) * a + (xa[j] - xo[j]) * (1 - a), n * D + j);
+        // z = Π(x' + η·sign(∇)),  x' ← Π(x' + α(z − x') + (1 − α)(x' − x'_prev)); one pass, in place (the hot loop)
+        linfStep(xa, xo, gb, o.bounds!.lo, o.bounds!.hi, n * D, step[b], a);
       } else {
         // z = Π(x' + η·∇/‖∇‖₂), then the same momentum step and projection onto the L2 ball ∩ [0, 1]
         let gn = 0;
@@ -142,9 +141,9 @@ function apgdRun(
         projectL2(z, n);
         for (let j = 0; j < D; j++) w[j] = xa[j] + (z[j] - xa[j]) * a + (xa[j] - xo[j]) * (1 - a);
         projectL2(w, n);
+        xo.set(xa);
+        project(b, n, w);
       }
-      xo.set(xa);
-      project(b, n, w);
       iterations[b]++;
     }
     const r = evaluate(active);
@@ -241,6 +240,19 @@ function apgdRun(
     }
     act.forEach((b, i) => g.set(dx.subarray(i * D, (i + 1) * D), b * D));
     return { values: res.values, pred: argmax(res.logits), dx };
+  }
+}
+
+/** The L∞ APGD update of one row in place (xo ← x', x' ← the new iterate), with lo/hi the ε-ball ∩ [0, 1] at `base`. */
+function linfStep(xa: Data, xo: Data, gb: Data, lo: Data, hi: Data, base: number, st: number, a: number): void {
+  for (let j = 0; j < xa.length; j++) {
+    const l = lo[base + j], h = hi[base + j], cur = xa[j], gj = gb[j];
+    let zj = cur + (gj > 0 ? st : gj < 0 ? -st : 0);
+    zj = zj < l ? l : zj > h ? h : zj;
+    let wj = cur + (zj - cur) * a + (cur - xo[j]) * (1 - a);
+    wj = wj < l ? l : wj > h ? h : wj;
+    xo[j] = cur;
+    xa[j] = wj;
   }
 }
 
