@@ -15,6 +15,11 @@ export interface SquareOptions extends AttackOptions {
   maxQueries?: number;
   /** Initial fraction p of pixels in the square (default 0.8, the paper's value for MNIST). */
   pInit?: number;
+  /** Rescale the p schedule to `maxQueries` (default true); AutoAttack's 5,000-query Square does not (its
+   *  reference runs `resc_schedule=False`, keeping the 10,000-query marks). */
+  rescaleSchedule?: boolean;
+  /** Called after each iteration with the fraction of the query budget spent (for progress bars). */
+  onProgress?: (fraction: number) => void;
 }
 
 /**
@@ -48,8 +53,8 @@ export const square: BlackBoxAttack<SquareOptions> = {
  *   squareP(0.8, 0, 10000);     // 0.8
  *   squareP(0.8, 60, 1000);     // 0.8 / 16 (iteration 600 of 10,000)
  */
-export function squareP(pInit: number, it: number, maxQueries: number): number {
-  const i = Math.floor((it / maxQueries) * 10000);
+export function squareP(pInit: number, it: number, maxQueries: number, rescale = true): number {
+  const i = rescale ? Math.floor((it / maxQueries) * 10000) : it;
   let halvings = 0;
   for (const mark of [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000]) if (i > mark) halvings++;
   return i > 10000 ? pInit : pInit / 2 ** halvings;
@@ -121,7 +126,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
 
   const side = Math.max(1, Math.min(H, W) - 1);
   for (let it = 0; active.length && it < maxQueries - 2; it++) {
-    const p = squareP(pInit, it, maxQueries);
+    const p = squareP(pInit, it, maxQueries, opts.rescaleSchedule ?? true);
     const s = Math.min(Math.max(Math.round(Math.sqrt((p * per) / C)), 1), side);
     const B = active.length;
     const imgs = new Tensor(alloc(x.dtype, B * per), [B, C, H, W]);

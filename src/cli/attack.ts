@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Attack, TargetMode } from '../attacks/attack.js';
 import { blackBoxAttacks } from '../attacks/black-box.js';
+import { autoattack, type AutoAttackReport } from '../attacks/autoattack.js';
 import { evaluateAttackSweep, type AttackExample, type AttackMetrics } from '../attacks/evaluate.js';
 import { whiteBoxAttacks } from '../attacks/index.js';
 import { ScoreOracle } from '../attacks/oracle.js';
@@ -23,8 +24,12 @@ import type { AttackJson, AttackRowJson } from './json-types.js';
 import { dataOption, epsList as epsListParser, jsonOption, limitOptions, outOption } from './options.js';
 import { claimOutputs, int, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
 import { jsonText } from './json.js';
+import { autoAttackFlags, runAutoAttackCli, table as autoAttackTable } from './attack-autoattack.js';
 
-export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, ...blackBoxAttacks };
+export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, autoattack, ...blackBoxAttacks };
+
+/** Attacks whose norm --norm sets (APGD and AutoAttack; their record entry says L∞). */
+const normFlag = (n: string) => n.startsWith('apgd') || n === 'autoattack';
 
 export type AttackResultRow = AttackRowJson;
 
@@ -145,7 +150,7 @@ export function registerAttack(program: Command): void {
     .option('--attack <list>', `comma-separated: ${Object.keys(allAttacks).join(', ')}`, 'fgsm')
     .option('--eps <list>', 'comma-separated budgets (L∞ in [0,1]; L2 ≥ 0)', epsListParser('--eps', 0), [0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
     .option('--target <class|random|least-likely>', 'targeted attack toward a class (its own images are skipped), a random other class, or the least-likely class')
-    .option('--steps <n>', 'iterations of BIM/PGD/MI-FGSM', int('--steps', 1))
+    .option('--steps <n>', "iterations of BIM/PGD/MI-FGSM/APGD (and of AutoAttack's APGD and FAB stages: 100 unless set)", int('--steps', 1))
     .option('--step-size <α>', 'step of BIM/PGD/MI-FGSM', num('--step-size', 0, Infinity, true))
     .option('--restarts <n>', 'PGD random restarts (the strongest per example is kept)', int('--restarts', 1))
     .option('--no-random-start', 'PGD from x itself instead of a uniform random start')
@@ -153,7 +158,9 @@ export function registerAttack(program: Command): void {
     .option('--pixels <k>', 'one-pixel attack: pixels changed (1, 3, 5)', int('--pixels', 1))
     .option('--population <n>', 'one-pixel attack: population size (paper: 400)', int('--population', 4))
     .option('--generations <n>', 'one-pixel attack: generations (paper: 100)', int('--generations', 1))
-    .option('--max-queries <n>', 'Square attack: query budget (paper: 10,000)', int('--max-queries', 1))
+    .option('--max-queries <n>', 'Square attack: query budget (paper: 10,000; AutoAttack: 5,000)', int('--max-queries', 1))
+    .option('--norm <linf|l2>', 'apgd-ce, apgd-dlr, apgd-t and autoattack: the norm of ε (default linf)')
+    .option('--aa-version <name>', "autoattack: 'standard' (APGD-CE, APGD-T, FAB-T, Square), 'plus' or 'rand'", 'standard')
     .option('--batch-size <n>', 'images per attack batch', int('--batch-size', 1))
     .option('--seed <n>', 'seed', int('--seed', 0), 0);
   limitOptions(cmd, { test: true, oldLimit: 'test', testHelp: 'attack the first N test images' });
@@ -164,10 +171,12 @@ export function registerAttack(program: Command): void {
       const names = String(o.attack).split(',').map((s) => s.trim()).filter(Boolean);
       for (const n of names) if (!allAttacks[n]) throw new UsageError(`unknown attack '${n}' (expected ${Object.keys(allAttacks).join(', ')})`);
       const epsList = o.eps as number[];
+      const aa = autoAttackFlags(o.norm, o.aaVersion);
+      if (names.includes('autoattack') && o.target !== undefined) throw new UsageError('--target cannot be used with autoattack (it is untargeted; APGD-T and FAB-T choose their own targets)');
       for (const n of names) {
         const a = allAttacks[n];
         const bad = epsList.find((e) => e > 1);
-        if (a.norm === 'linf' && bad !== undefined) throw new UsageError(`--eps ${bad} is outside [0, 1] for the L∞ attack ${n} (images live in [0,1])`);
+        if ((normFlag(n) ? aa.norm : a.norm) === 'linf' && bad !== undefined) throw new UsageError(`--eps ${bad} is outside [0, 1] for the L∞ attack ${n} (images live in [0,1])`);
       }
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { model } = loadModelOption(o);
@@ -181,10 +190,11 @@ export function registerAttack(program: Command): void {
       for (const [flag, key] of map) if (o[flag] !== undefined) attackOptions[key] = o[flag];
       if (o.randomStart === false) attackOptions.randomStart = false;
       if (o.earlyStop === false) attackOptions.earlyStop = false;
+      const withNorm = (n: string) => (normFlag(n) && o.norm ? { ...attackOptions, norm: aa.norm } : attackOptions);
 
       const rows: AttackResultRow[] = [];
       const kept = new Map<string, AttackExample[]>();
-      for (const n of names) {
+      for (const n of names.filter((m) => m !== 'autoattack')) {
         const attack = allAttacks[n];
         const budgets: (number | null)[] = attack.norm === 'l0' ? [null] : epsList;
         // every ε inside one pass over the images: a gradient attack's ∇x at x is computed once for all of them
@@ -192,7 +202,7 @@ export function registerAttack(program: Command): void {
         // moves within a batch too: Square and one-pixel report after every query round or generation
         const bar = progressBar(label, count, '{rate} img/s');
         const sweep = await evaluateAttackSweep(model, attack, ds, {
-          epsList: budgets.map((e) => e ?? 0), limit: count, batchSize: o.batchSize, seed: o.seed, target, attackOptions,
+          epsList: budgets.map((e) => e ?? 0), limit: count, batchSize: o.batchSize, seed: o.seed, target, attackOptions: withNorm(n),
           onProgress: (done) => bar.update(done),
         });
         bar.stop();
@@ -211,10 +221,16 @@ export function registerAttack(program: Command): void {
         }
       }
 
+      // AutoAttack runs over all the images at once (each stage on the points still robust), with its own report.
+      const autoReports: AutoAttackReport[] = names.includes('autoattack')
+        ? runAutoAttackCli(model, ds, count, epsList, { ...aa, seed: o.seed, batchSize: o.batchSize, steps: o.steps, maxQueries: o.maxQueries, json: Boolean(o.json) })
+        : [];
+      const autoJson = autoReports.length ? { autoattack: autoReports } : {};
+
       if (o.out) {
         const pictures: string[] = [];
         const maxEps = Math.max(...epsList);
-        for (const n of names) {
+        for (const n of names.filter((m) => m !== 'autoattack')) {
           const ex = kept.get(n) ?? [];
           if (!ex.length) continue;
           const row = [...rows].reverse().find((r) => r.attack === allAttacks[n].name);
@@ -230,7 +246,7 @@ export function registerAttack(program: Command): void {
           }
         }
         const series = names
-          .filter((n) => allAttacks[n].norm !== 'l0')
+          .filter((n) => allAttacks[n].norm !== 'l0' && n !== 'autoattack')
           .map((n) => {
             const pts = rows.filter((r) => r.attack === allAttacks[n].name).map((r) => ({ x: r.eps as number, y: r.robustAccuracy }));
             if (!pts.some((p) => p.x === 0) && rows.length) pts.unshift({ x: 0, y: rows[0].cleanAccuracy });
@@ -241,10 +257,10 @@ export function registerAttack(program: Command): void {
           saveSvg(join(o.out, 'accuracy.svg'), svg);
           pictures.unshift('accuracy.svg');
         }
-        writeFileAtomic(join(o.out, 'report.json'), jsonText({ modelFile: o.modelFile, data: ds.name, testCount: count, results: rows, count }));
-        writeFileAtomic(join(o.out, 'report.md'), markdown(o.modelFile, ds.name, rows, pictures));
+        writeFileAtomic(join(o.out, 'report.json'), jsonText({ modelFile: o.modelFile, data: ds.name, testCount: count, results: rows, count, ...autoJson }));
+        writeFileAtomic(join(o.out, 'report.md'), markdown(o.modelFile, ds.name, rows, pictures) + autoReports.map((r) => '\n' + autoAttackTable(r)).join(''));
       }
-      const doc: AttackJson = { modelFile: o.modelFile, data: ds.name, testCount: count, target: o.target ?? null, results: rows, count };
+      const doc: AttackJson = { modelFile: o.modelFile, data: ds.name, testCount: count, target: o.target ?? null, results: rows, count, ...autoJson };
       if (o.json) printJson(doc);
       else if (o.out) say(`wrote ${join(o.out, 'report.md')}, report.json and the pictures`);
     });

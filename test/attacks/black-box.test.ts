@@ -56,7 +56,7 @@ describe('black-box attacks never use a gradient', () => {
     const oracle = new ScoreOracle(cnn);
     expect(Object.keys(oracle).sort()).toEqual(['classes', 'inputShape', 'queries']);
     expect(Object.getOwnPropertyNames(ScoreOracle.prototype).sort()).toEqual(['constructor', 'labels', 'logProbabilities', 'logits', 'scores']);
-    expect(Object.keys(blackBoxAttacks).sort()).toEqual(['one-pixel', 'square']);
+    expect(Object.keys(blackBoxAttacks).sort()).toEqual(['one-pixel', 'square', 'square-l2']);
     for (const a of Object.values(blackBoxAttacks)) expect(a.kind).toBe('black-box');
   });
 

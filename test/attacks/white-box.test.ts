@@ -70,6 +70,9 @@ function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe('every white-box attack', () => {
   const entries = Object.entries(whiteBoxAttacks) as [string, WhiteBoxAttack<any>][];
+  // The minimum-norm attacks search at any ε and CW at its defaults (9 × 1,000 Adam steps) alone takes ~45 s on 64
+  // images, so these record-wide checks give them small budgets; their own test files cover their full settings.
+  const budget: Record<string, object> = { 'cw-l2': { steps: 20, binarySteps: 2 }, fab: { steps: 10 }, 'fab-t': { steps: 10, nTargetClasses: 2 } };
 
   it('stays inside its ε-ball and inside [0, 1] (cnn and softmax, untargeted and targeted)', () => {
     for (const [name, attack] of entries) {
@@ -78,14 +81,14 @@ describe('every white-box attack', () => {
       // softmax: the attack's defaults on 64 images; cnn: 16 images, iterative attacks capped at 10 steps.
       for (const [m, xs, o] of [[soft, x, {}], [cnn, rows(x, 16), { steps: 10 }]] as const) {
         const N = xs.shape[0];
-        const r = attack.run(m, xs, y.subarray(0, N), { eps, seed: 3, ...o });
+        const r = attack.run(m, xs, y.subarray(0, N), { eps, seed: 3, ...budget[name], ...o });
         expectInBounds(r, xs, eps, attack.norm);
         expect(r.success.length).toBe(N);
         expect(r.iterations.length).toBe(N);
       }
       if (name !== 'invfgsm') {
         const targets = chooseTargets({ kind: 'random' }, y, null, new Rng(5));
-        const r = attack.run(soft, x, y, { eps, seed: 3, targets });
+        const r = attack.run(soft, x, y, { eps, seed: 3, targets, ...budget[name] });
         expectInBounds(r, x, eps, attack.norm);
         expect(r.targets).toBe(targets);
       }
@@ -93,9 +96,9 @@ describe('every white-box attack', () => {
   });
 
   it('returns x exactly at ε = 0', () => {
-    for (const [, attack] of entries) {
+    for (const [name, attack] of entries) {
       for (const [m, xs, o] of [[soft, x, {}], [cnn, rows(x, 8), { steps: 5 }]] as const) {
-        const r = attack.run(m, xs, y.subarray(0, xs.shape[0]), { eps: 0, seed: 1, ...o });
+        const r = attack.run(m, xs, y.subarray(0, xs.shape[0]), { eps: 0, seed: 1, ...budget[name], ...o });
         expect(firstDiff(r.adversarial.data, xs.data)).toBe(-1);
         expect(r.adversarial.data).not.toBe(xs.data);
       }
@@ -103,10 +106,10 @@ describe('every white-box attack', () => {
   });
 
   it('restores the model’s training mode', () => {
-    for (const [, attack] of entries) {
+    for (const [name, attack] of entries) {
       cnn.train();
       try {
-        attack.run(cnn, rows(x, 4), y.subarray(0, 4), { eps: EPS[attack.norm], seed: 0 });
+        attack.run(cnn, rows(x, 4), y.subarray(0, 4), { eps: EPS[attack.norm], seed: 0, ...budget[name], steps: 5 }); // few steps: APGD-T runs 9 targets
         expect(cnn.training).toBe(true);
         expect(cnn.layers.every((l) => l.training)).toBe(true);
       } finally {
