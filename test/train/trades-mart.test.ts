@@ -1,7 +1,9 @@
 // TRADES and MART: their ops (KL, MART's margin term, p_y) against finite differences in float64 and against naive
 // formulas; each objective's gradient with x' held fixed (parameters and input); their examples' ε-ball, [0, 1],
-// ε = 0, seeding and evaluation mode; the limits β = 0 and λ = 0.
+// ε = 0, seeding and evaluation mode; the limits β = 0 and λ = 0; and an end-to-end run on real digits.
 import { describe, expect, it } from 'vitest';
+import { evaluateAttack } from '../../src/attacks/evaluate.js';
+import { pgd } from '../../src/attacks/pgd.js';
 import { gradcheck } from '../../src/engine/gradcheck.js';
 import { softmaxCrossEntropy } from '../../src/engine/ops/loss.js';
 import { mean, sum } from '../../src/engine/ops/reduce.js';
@@ -14,8 +16,8 @@ import type { ModelSpec, Sequential } from '../../src/layers/sequential.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import { getBatch } from '../../src/train/batches.js';
-import { loadMnistData } from '../../src/train/data.js';
-import { crossEntropyObjective, type ObjectiveContext } from '../../src/train/loop.js';
+import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
+import { crossEntropyObjective, train, type Objective, type ObjectiveContext } from '../../src/train/loop.js';
 import { boostMargin, labelProbability, martExample, martLoss, martObjective } from '../../src/train/mart.js';
 import { klDivergence, tradesExample, tradesLoss, tradesObjective } from '../../src/train/trades.js';
 import { distinct, tinyBatch } from '../helpers.js';
@@ -233,5 +235,26 @@ describe('the examples', () => {
     // …and the training forward of the objective does use training mode (it updates the running mean)
     tradesObjective({ steps: 1 })(model, x, y, ctx(0));
     expect(Array.from(bn.runningMean.data)).not.toEqual(before);
+  });
+});
+
+// Measured (seeds 0 and 1, 2,000 digits, 4 epochs, Adam 3e-3): PGD-10 ε = 0.1 accuracy on 500 test images, plain
+// 21.4% / 20.6%, TRADES (β = 3, 3 KL steps of 0.04) 55.4% / 53.6%, MART (λ = 6, 3 CE steps) 57.4% / 56.8%; clean
+// 85.2 / 86.6, 81.6 / 81.6, 78.6 / 78.8. A broken objective (no gradient through the KL, a wrong sign) cannot add 20 points.
+describe('on real digits TRADES and MART buy PGD robustness that plain training lacks (softmax, 2,000 digits, 4 epochs)', () => {
+  it('PGD-10 ε = 0.1 accuracy on 500 test images > 20 points above plain training, clean accuracy > 70%', async () => {
+    const data = subset(loadDataset('mnist', 'train'), 0, 2000);
+    const test = loadMnistData('test');
+    const measure = async (objective?: Objective) => {
+      const m = buildModel(zooSpec('softmax'), { seed: 0 });
+      await train(m, data, { epochs: 4, batchSize: 64, optimizer: 'adam', lr: 3e-3, seed: 0, objective });
+      return (await evaluateAttack(m, pgd, test, { eps: 0.1, limit: 500, attackOptions: { steps: 10, stepSize: 0.025 } })).metrics;
+    };
+    const plain = await measure();
+    for (const objective of [tradesObjective({ beta: 3, eps: 0.1, steps: 3, stepSize: 0.04 }), martObjective({ eps: 0.1, steps: 3, stepSize: 0.04 })]) {
+      const r = await measure(objective);
+      expect(r.cleanAccuracy).toBeGreaterThan(0.7);
+      expect(r.accuracy).toBeGreaterThan(plain.accuracy + 0.2);
+    }
   });
 });
