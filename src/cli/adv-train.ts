@@ -112,6 +112,11 @@ function guardLines(g: (GuardReport & { slice: number }) | null): string[] {
   ];
 }
 
+function emaLines(e: { decay: number; testAccuracy: number; fgsmAccuracy: number; pgdAccuracy: number; out: string } | null, count: number): string[] {
+  if (!e) return [];
+  return [`Weight average (decay ${e.decay}, ${e.out}): clean ${pct(e.testAccuracy)} on the official test set; FGSM ${pct(e.fgsmAccuracy)} and PGD-40 ${pct(e.pgdAccuracy)} on the first ${count} test images.`, ''];
+}
+
 async function writeReport(dir: string, doc: Record<string, unknown>, curve: RobustPoint[]): Promise<void> {
   const lines = [
     `# Adversarial training: ${doc.model}, ${doc.method}, ε = ${doc.eps}`,
@@ -120,6 +125,7 @@ async function writeReport(dir: string, doc: Record<string, unknown>, curve: Rob
       `${pct(doc.pgdAccuracy as number)} on the first ${doc.robustCount} test images; training ${(doc.trainSeconds as number).toFixed(0)} s.`,
     '',
     ...guardLines(doc.guard as (GuardReport & { slice: number }) | null),
+    ...emaLines(doc.ema as { decay: number; testAccuracy: number; fgsmAccuracy: number; pgdAccuracy: number; out: string } | null, doc.robustCount as number),
     '| epoch | clean | FGSM | PGD-40 |',
     '|---|---|---|---|',
     ...curve.map((p) => `| ${p.epoch} | ${pct(p.cleanAccuracy)} | ${pct(p.fgsmAccuracy)} | ${pct(p.pgdAccuracy)} |`),
