@@ -50,6 +50,7 @@ interface BoostSaved {
   log1mPk: Float64Array;
 }
 
+/** The ops MART adds, in a record like the engine's (a test can loop over them). */
 export const martOps = {
   // −log(1 − max_{k≠y} softmax(z)_k) per row: [N, C] → [N]
   boostMargin: {

@@ -20,7 +20,12 @@ import { attackAt, type StepsSchedule } from './schedules.js';
 
 type Data = Float32Array | Float64Array;
 
-/** Row-wise log-softmax in float64: log pᵢ = (zᵢ − m) − log Σⱼ exp(zⱼ − m), m = maxⱼ zⱼ. */
+/**
+ * Row-wise log-softmax of logits [N, C] in float64: log pᵢ = (zᵢ − m) − log Σⱼ exp(zⱼ − m), m = maxⱼ zⱼ.
+ * @example
+ *   const logP = logSoftmaxRows64(logits.data, N, C);   // Float64Array of N·C
+ *   const p0 = Math.exp(logP[0]);
+ */
 export function logSoftmaxRows64(z: Data, N: number, C: number): Float64Array {
   const out = new Float64Array(N * C);
   for (let n = 0; n < N; n++) {
@@ -41,6 +46,7 @@ interface KlSaved {
   kl: Float64Array;
 }
 
+/** The ops TRADES adds, in a record like the engine's (a test can loop over them). */
 export const tradesOps = {
   // KL(softmax(zP) ‖ softmax(zQ)) per row: [N, C], [N, C] → [N]
   klDivergence: {
@@ -88,7 +94,12 @@ export const tradesOps = {
  */
 export const klDivergence = (zP: Tensor, zQ: Tensor): Tensor => apply(tradesOps.klDivergence, [zP, zQ], {});
 
-// x₀ = clip[0,1](Π_ε(x + 0.001·N(0, 1)ᴰ))   (TRADES' and MART's start, projected so that ε = 0 returns x exactly)
+/**
+ * TRADES' and MART's starting point, x₀ = clip[0,1](Π_ε(x + 0.001·N(0, 1)ᴰ)), drawn from `rng` pixel by pixel
+ * (projected, unlike their code, so that ε = 0 returns x exactly).
+ * @example
+ *   const x0 = gaussianStart(x, 0.3, new Rng(0));
+ */
 export function gaussianStart(x: Tensor, eps: number, rng: Rng): Tensor {
   const out = alloc(x.dtype, x.size), d = x.data;
   for (let i = 0; i < d.length; i++) {
@@ -112,7 +123,7 @@ export interface TradesExampleOptions {
  */
 export function tradesExample(model: Sequential, x: Tensor, opts: TradesExampleOptions, rng: Rng): Tensor {
   const { eps, steps, stepSize } = opts;
-  checkBatch('tradesExample', x, new Int32Array(x.shape[0]), eps);
+  checkBatch('tradesExample', x, new Int32Array(x.shape[0]), eps); // TRADES' attack needs no labels: placeholders
   return inEvalMode(model, () => {
     const pNat = noGrad(() => model.forward(x));
     const xAdv = gaussianStart(x, eps, rng);
