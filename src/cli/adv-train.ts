@@ -1,5 +1,7 @@
 // `nablax adv-train`: train with an adversarial objective (Goodfellow's J̃, FGSM/InvFGSM augmentation, PGD, fast
-// FGSM, AdvProp) through the same loop, then measure clean, FGSM and PGD-40 accuracy on the official test images.
+// FGSM, AdvProp, TRADES, MART) through the same loop, then measure clean, FGSM and PGD-40 accuracy on the official
+// test images. Recipes: ε warm-up, one-cycle learning rate, a curriculum of attack steps, and an exponential moving
+// average of the weights (--ema) saved as <out>.ema.safetensors and evaluated on its own.
 // The guard against catastrophic overfitting (on by default for fast) holds out the last N training images and
 // measures PGD accuracy on them. --out is the run's folder: model.safetensors, its checkpoint, report.md/json and
 // curve.svg (an --out ending in .safetensors is the old model-file form, kept for one release). --resume continues
@@ -12,6 +14,11 @@ import { evaluateAttack } from '../attacks/evaluate.js';
 import { whiteBoxAttacks } from '../attacks/index.js';
 import { augmentObjective, fastObjective, goodfellowObjective, pgdObjective } from '../train/adversarial.js';
 import { advpropObjective } from '../train/advprop.js';
+import { WeightAverage } from '../train/ema.js';
+import { martObjective } from '../train/mart.js';
+import { parseStepsSchedule, type StepsSchedule } from '../train/schedules.js';
+import { tradesObjective } from '../train/trades.js';
+import { evaluate } from '../train/evaluate.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../io/model-file.js';
@@ -28,15 +35,18 @@ import { dataOption, deprecatedAlias, jsonOption, limitOptions } from './options
 import { claimOutputs, deprecated, int, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
 import { jsonText } from './json.js';
 
-export const methods = ['goodfellow', 'fgsm-aug', 'invfgsm', 'pgd', 'fast', 'advprop'] as const;
+export const methods = ['goodfellow', 'fgsm-aug', 'invfgsm', 'pgd', 'fast', 'advprop', 'trades', 'mart'] as const;
 
 /** Files beside the model: the adversarial state for --resume and the guard's best weights. */
-export function advTrainPaths(out: string): { checkpoint: string; state: string; best: string } {
+export function advTrainPaths(out: string): { checkpoint: string; state: string; best: string; ema: string } {
   const base = out.replace(/\.safetensors$/, '');
-  return { checkpoint: checkpointPath(out), state: `${base}.adv-state.json`, best: `${base}.best.safetensors` };
+  return { checkpoint: checkpointPath(out), state: `${base}.adv-state.json`, best: `${base}.best.safetensors`, ema: `${base}.ema.safetensors` };
 }
 
-function objectiveFor(method: string, o: Record<string, number | undefined>): { objective: Objective; eps: number } {
+/** Methods whose attack takes --steps/--step-size, and so --steps-schedule. */
+const multiStep = ['pgd', 'trades', 'mart'];
+
+function objectiveFor(method: string, o: Record<string, number | undefined>, stepsSchedule?: StepsSchedule): { objective: Objective; eps: number } {
   switch (method) {
     case 'goodfellow': {
       const eps = o.eps ?? 0.25;
@@ -49,7 +59,7 @@ function objectiveFor(method: string, o: Record<string, number | undefined>): { 
     }
     case 'pgd': {
       const eps = o.eps ?? 0.3;
-      return { objective: pgdObjective({ eps, steps: o.steps ?? 7, stepSize: o.stepSize ?? 0.1, warmupEpochs: o.epsWarmup ?? 0 }), eps };
+      return { objective: pgdObjective({ eps, steps: o.steps ?? 7, stepSize: o.stepSize ?? (stepsSchedule ? undefined : 0.1), warmupEpochs: o.epsWarmup ?? 0, stepsSchedule }), eps };
     }
     case 'fast': {
       const eps = o.eps ?? 0.3;
@@ -58,6 +68,14 @@ function objectiveFor(method: string, o: Record<string, number | undefined>): { 
     case 'advprop': {
       const eps = o.eps ?? 0.3;
       return { objective: advpropObjective({ eps, steps: o.steps ?? 5, stepSize: o.stepSize ?? 0.1 }), eps };
+    }
+    case 'trades': {
+      const eps = o.eps ?? 0.3;
+      return { objective: tradesObjective({ beta: o.beta ?? 1.0, eps, steps: o.steps ?? 40, stepSize: o.stepSize, warmupEpochs: o.epsWarmup ?? 0, stepsSchedule }), eps };
+    }
+    case 'mart': {
+      const eps = o.eps ?? 0.3;
+      return { objective: martObjective({ lambda: o.lambda ?? 6, eps, steps: o.steps ?? 40, stepSize: o.stepSize, warmupEpochs: o.epsWarmup ?? 0, stepsSchedule }), eps };
     }
     default:
       throw new UsageError(`unknown method '${method}' (expected ${methods.join(', ')})`);
@@ -103,6 +121,11 @@ function guardLines(g: (GuardReport & { slice: number }) | null): string[] {
   ];
 }
 
+function emaLines(e: AdvTrainJson['ema'], count: number): string[] {
+  if (!e) return [];
+  return [`Weight average (decay ${e.decay}, ${e.modelFile}): clean ${pct(e.cleanAccuracy)} on the official test set; FGSM ${pct(e.fgsmAccuracy)} and PGD-40 ${pct(e.pgdAccuracy)} on the first ${count} test images.`, ''];
+}
+
 async function writeReport(dir: string, doc: AdvTrainJson, curve: RobustPoint[]): Promise<void> {
   const lines = [
     `# Adversarial training: ${doc.model}, ${doc.method}, ε = ${doc.eps}`,
@@ -111,6 +134,7 @@ async function writeReport(dir: string, doc: AdvTrainJson, curve: RobustPoint[])
       `${pct(doc.pgdAccuracy as number)} on the first ${plural(doc.robustCount as number, 'test image')}; training ${(doc.trainSeconds as number).toFixed(0)} s.`,
     '',
     ...guardLines(doc.guard as (GuardReport & { slice: number }) | null),
+    ...emaLines(doc.ema, doc.robustCount),
     '| epoch | clean | FGSM | PGD-40 |',
     '|---|---|---|---|',
     ...curve.map((p) => `| ${p.epoch} | ${pct(p.cleanAccuracy)} | ${pct(p.fgsmAccuracy)} | ${pct(p.pgdAccuracy)} |`),
@@ -140,14 +164,18 @@ interface AdvState {
 export function registerAdvTrain(program: Command): void {
   const cmd = program
     .command('adv-train')
-    .description('adversarial training (goodfellow, fgsm-aug, invfgsm, pgd, fast, advprop), then clean, FGSM and PGD-40 accuracy')
+    .description('adversarial training (goodfellow, fgsm-aug, invfgsm, pgd, fast, advprop, trades, mart), then clean, FGSM and PGD-40 accuracy')
     .option('--model <name|spec.json>', 'zoo model or JSON spec (cnn; cnn-bn for advprop)')
     .requiredOption('--method <name>', methods.join(', '))
-    .option('--eps <ε>', 'attack budget in training (goodfellow 0.25, fgsm-aug/invfgsm 0.1, pgd/fast/advprop 0.3)', num('--eps', 0, 1))
+    .option('--eps <ε>', 'attack budget in training (goodfellow 0.25, fgsm-aug/invfgsm 0.1, pgd/fast/advprop/trades/mart 0.3)', num('--eps', 0, 1))
     .option('--alpha <a>', 'goodfellow: weight of the clean loss (0.5); fast: step (1.25·ε)', num('--alpha', 0))
-    .option('--steps <k>', 'pgd: inner steps (7); advprop: PGD steps of the attacker (5)', int('--steps', 1))
-    .option('--step-size <α>', 'pgd and advprop: PGD step (0.1)', num('--step-size', 0, 1, true))
-    .option('--eps-warmup <epochs>', 'pgd and fast: grow ε (and the step) linearly from 0 over this many epochs (0: off)', num('--eps-warmup', 0), 0)
+    .option('--steps <k>', 'pgd: inner steps (7); advprop: PGD steps of the attacker (5); trades/mart: attack steps (40)', int('--steps', 1))
+    .option('--step-size <α>', 'pgd and advprop: PGD step (0.1); trades/mart: attack step (0.01); with --steps-schedule: 2.5·ε/k', num('--step-size', 0, 1, true))
+    .option('--steps-schedule <spec>', "pgd/trades/mart: curriculum of attack steps, 'E:K,E:K' (from epoch E, 1-based, K steps; the first E is 1) or 'K0-K1' (linear ramp over the epochs); replaces --steps", )
+    .option('--beta <β>', 'trades: weight of the KL term (1.0, their MNIST script)', num('--beta', 0))
+    .option('--lambda <λ>', 'mart: weight of the misclassification-aware KL term (6, the paper\'s)', num('--lambda', 0))
+    .option('--eps-warmup <epochs>', 'pgd, fast, trades and mart: grow ε (and the step) linearly from 0 over this many epochs (0: off)', num('--eps-warmup', 0), 0)
+    .option('--ema [decay]', 'also keep an exponential moving average of the weights (decay 0.999), saved as <out>.ema.safetensors and evaluated on its own')
     .option('--guard-slice <n>', 'guard against catastrophic overfitting: hold out the last N training images and measure PGD accuracy on them (fast: 1000, others: 0 = off)', int('--guard-slice', 0))
     .option('--guard-every <k>', 'guard: measure every K optimiser steps (0: after every epoch)', int('--guard-every', 0), 0)
     .option('--guard-steps <k>', 'guard: PGD steps, each of ε/4, random start', int('--guard-steps', 1), 10)
@@ -157,7 +185,7 @@ export function registerAdvTrain(program: Command): void {
     .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 128)
     .option('--optimizer <name>', 'sgd, momentum or adam', 'adam')
     .option('--lr <rate>', 'learning rate (peak of the schedule)', num('--lr', 0, Infinity, true), 1e-3)
-    .option('--lr-schedule <name>', 'constant or cosine', 'cosine')
+    .option('--lr-schedule <name>', 'constant, cosine or onecycle (linear up to --lr at 2/5 of the run, then down to 0)', 'cosine')
     .option('--seed <n>', 'seed', int('--seed', 0), 0)
     .option('--epoch-test-limit <n>', 'after every epoch, clean, FGSM and PGD-40 accuracy on the first N test images (0: off)', int('--epoch-test-limit', 0), 500)
     .option('--out <dir>', 'the run\'s folder: model.safetensors (its checkpoint, adversarial state and the guard\'s best weights beside it), report.md, report.json, curve.svg', 'runs/adv-train')
@@ -176,6 +204,10 @@ export function registerAdvTrain(program: Command): void {
       '',
       'The guard (Wong et al. 2020) stops fast training when PGD accuracy on the held-out images falls below',
       '--guard-ratio × its best and below --guard-floor, and restores the best weights (also saved as <out>.best.safetensors).',
+      '',
+      'trades (Zhang et al. 2019): CE(f(x), y) + β·KL(f(x) ‖ f(x\')), x\' from k signed steps on the KL from x + 0.001·N(0, 1);',
+      'mart (Wang et al. 2020): boosted CE on x\' + λ·KL(f(x) ‖ f(x\'))·(1 − p_y(x)), x\' from k signed CE steps. Both make x\' in',
+      'evaluation mode and train in training mode, as their authors\' code.',
     ].join('\n'))
     .action(async (o) => {
       // --out: the run's folder; the old form (a model file) and --report keep working for one release
@@ -184,8 +216,25 @@ export function registerAdvTrain(program: Command): void {
       const modelFile: string = legacyOut ? o.out : join(o.out, 'model.safetensors');
       if (o.report !== undefined) deprecated('adv-train --report DIR', '--out DIR (the report goes beside the model)');
       const reportDir: string | null = o.report ?? (legacyOut ? null : o.out);
-      if (!['constant', 'cosine'].includes(o.lrSchedule)) throw new UsageError(`unknown --lr-schedule '${o.lrSchedule}' (expected constant or cosine)`);
-      const { objective, eps } = objectiveFor(o.method, o);
+      if (!['constant', 'cosine', 'onecycle'].includes(o.lrSchedule)) throw new UsageError(`unknown --lr-schedule '${o.lrSchedule}' (expected constant, cosine or onecycle)`);
+      if (o.beta !== undefined && o.method !== 'trades') throw new UsageError(`--beta is for --method trades, not ${o.method}`);
+      if (o.lambda !== undefined && o.method !== 'mart') throw new UsageError(`--lambda is for --method mart, not ${o.method}`);
+      let stepsSchedule: StepsSchedule | undefined;
+      if (o.stepsSchedule !== undefined) {
+        if (!multiStep.includes(o.method)) throw new UsageError(`--steps-schedule is for --method ${multiStep.join(', ')}, not ${o.method}`);
+        if (o.steps !== undefined) throw new UsageError('--steps-schedule replaces --steps: give one of them');
+        try {
+          stepsSchedule = parseStepsSchedule(String(o.stepsSchedule), o.epochs);
+        } catch (e) {
+          throw new UsageError(`--steps-schedule: ${(e as Error).message.replace(/^parseStepsSchedule: /, '')}`);
+        }
+      }
+      let emaDecay: number | null = null;
+      if (o.ema !== undefined) {
+        emaDecay = o.ema === true ? 0.999 : Number(o.ema);
+        if (String(o.ema).trim() === '' || !(emaDecay >= 0 && emaDecay < 1)) throw new UsageError(`--ema must be a decay in [0, 1), got '${o.ema}'`);
+      }
+      const { objective, eps } = objectiveFor(o.method, o, stepsSchedule);
       const model: string = o.model ?? (o.method === 'advprop' ? 'cnn-bn' : 'cnn');
       claimOutputs([{ path: modelFile, kind: 'file', flag: '--out' }, reportDir !== null && reportDir !== o.out && { path: reportDir, kind: 'dir', flag: '--report' }]);
       const paths = advTrainPaths(modelFile);
@@ -218,6 +267,30 @@ export function registerAdvTrain(program: Command): void {
         if (guard && saved.guard) guard.resume(saved.guard, done * batches, existsSync(paths.best) ? loadModel(paths.best) : undefined);
         say(`resuming after epoch ${done}${saved.epoch < done ? ` (robust measurements of epochs ${saved.epoch + 1}–${done} were lost)` : ''}`);
       }
+      // The weight average: built on the fresh model (prepare), continued from <out>.ema.safetensors on --resume when
+      // that file belongs to the checkpoint's epoch, else restarted at the resumed weights before the first update.
+      let ema: WeightAverage | null = null;
+      let emaRestart = false;
+      const prepareEma = (m: Sequential) => {
+        if (emaDecay === null) return;
+        ema = new WeightAverage(m, { decay: emaDecay });
+        if (!o.resume || !existsSync(paths.checkpoint)) return;
+        const done = checkpointEpoch(paths.checkpoint);
+        if (done === 0) return;
+        const meta = existsSync(paths.ema) ? ema.load(paths.ema) : null;
+        if (meta && Number(meta.epoch) === done) return;
+        emaRestart = true;
+        say(`warning: no weight average of epoch ${done} at ${paths.ema}; the average restarts at the resumed weights`);
+      };
+      const emaUpdate = (m: Sequential) => {
+        const avg = ema as WeightAverage | null;
+        if (!avg) return;
+        if (emaRestart) {
+          avg.copyFrom(m);
+          emaRestart = false;
+        }
+        avg.update(m);
+      };
       const guardCheck = (m: Sequential, epoch: number, step: number) => {
         if (!guard || guard.collapsed) return;
         const verdict = guard.check(m, { epoch, step });
@@ -242,6 +315,7 @@ export function registerAdvTrain(program: Command): void {
             say(`warning: ${w}`);
           }
         }
+        (ema as WeightAverage | null)?.save(paths.ema, { epoch: String(r.epoch), adversarialTraining: o.method, adversarialEps: String(eps) });
         saveState(r.epoch);
       };
       const run = await runTraining({
@@ -249,20 +323,24 @@ export function registerAdvTrain(program: Command): void {
         runOptions: {
           method: o.method, eps, alpha: o.alpha ?? null, steps: o.steps ?? null, stepSize: o.stepSize ?? null, epsWarmup: o.epsWarmup,
           guardSlice, guardEvery: o.guardEvery, guardSteps: o.guardSteps, guardRatio: o.guardRatio, guardFloor: o.guardFloor,
+          beta: o.beta ?? null, lambda: o.lambda ?? null, stepsSchedule: o.stepsSchedule ?? null, ema: emaDecay,
         },
-        prepare: o.method === 'advprop' ? (m) => {
-          try {
-            enableAuxBatchNorm(m);
-          } catch (e) {
-            throw new UsageError(`--method advprop: ${(e as Error).message.replace(/^enableAuxBatchNorm: /, '')}`);
-          }
-        } : undefined,
-        onBatch: guard && o.guardEvery > 0
-          ? (p, m) => {
-              const step = p.epoch * p.batches + p.batch;
-              if (step % o.guardEvery === 0) guardCheck(m, p.epoch + 1, step);
+        prepare: (m) => {
+          if (o.method === 'advprop') {
+            try {
+              enableAuxBatchNorm(m);
+            } catch (e) {
+              throw new UsageError(`--method advprop: ${(e as Error).message.replace(/^enableAuxBatchNorm: /, '')}`);
             }
-          : undefined,
+          }
+          prepareEma(m);
+        },
+        onBatch: (p, m) => {
+          emaUpdate(m);
+          if (!guard || o.guardEvery === 0) return;
+          const step = p.epoch * p.batches + p.batch;
+          if (step % o.guardEvery === 0) guardCheck(m, p.epoch + 1, step);
+        },
         shouldStop: guard ? () => guard.collapsed : undefined,
         onTrained: (m) => {
           if (!guard?.collapsed) return;
@@ -276,22 +354,37 @@ export function registerAdvTrain(program: Command): void {
         },
       });
       const slice = subset(run.testSet, 0, Math.min(o.robustLimit, run.testSet.count));
-      const measured = async (name: string, attack: Attack, attackOptions?: Record<string, unknown>) => {
+      const measured = async (name: string, attack: Attack, attackOptions?: Record<string, unknown>, net: Sequential = run.model) => {
         const bar = progressBar(`${name} ε=${eps} on ${plural(slice.count, 'test image')}`, slice.count, '{rate} img/s');
-        const r = await evaluateAttack(run.model, attack, slice, { eps, attackOptions, onProgress: (done) => bar.update(done) });
+        const r = await evaluateAttack(net, attack, slice, { eps, attackOptions, onProgress: (done) => bar.update(done) });
         bar.stop();
         return r;
       };
       const fgsm = await measured('FGSM', whiteBoxAttacks.fgsm);
       const pgd = await measured('PGD-40', whiteBoxAttacks.pgd, { steps: 40, stepSize: 0.01 });
+      let emaDoc: AdvTrainJson['ema'] = null;
+      const avg = ema as WeightAverage | null;
+      if (avg) {
+        const test = evaluate(avg.model, run.testSet);
+        const emaFgsm = await measured('FGSM (weight average)', whiteBoxAttacks.fgsm, undefined, avg.model);
+        const emaPgd = await measured('PGD-40 (weight average)', whiteBoxAttacks.pgd, { steps: 40, stepSize: 0.01 }, avg.model);
+        avg.save(paths.ema, { epoch: String(run.history.length), adversarialTraining: o.method, adversarialEps: String(eps), testAccuracy: test.accuracy.toFixed(4) });
+        emaDoc = { decay: avg.decay, updates: avg.updates, cleanAccuracy: test.accuracy, fgsmAccuracy: emaFgsm.metrics.accuracy, pgdAccuracy: emaPgd.metrics.accuracy, modelFile: paths.ema };
+      }
       const doc: AdvTrainJson = {
         model, method: o.method, eps, epochs: o.epochs, seed: o.seed, data: run.trainSet.name, trainCount: run.trainSet.count,
         ...(o.method === 'pgd' ? { steps: o.steps ?? 7, stepSize: o.stepSize ?? 0.1 } : {}),
         ...(o.method === 'advprop' ? { steps: o.steps ?? 5, stepSize: o.stepSize ?? 0.1 } : {}),
+        ...(o.method === 'trades' ? { beta: o.beta ?? 1.0 } : {}),
+        ...(o.method === 'mart' ? { lambda: o.lambda ?? 6 } : {}),
+        ...(o.method === 'trades' || o.method === 'mart' ? { steps: o.steps ?? 40, stepSize: o.stepSize ?? 0.01 } : {}),
+        ...(stepsSchedule ? { stepsSchedule: stepsSchedule.text, steps: undefined, stepSize: o.stepSize ?? '2.5·ε/k' } : {}),
+        lrSchedule: o.lrSchedule, epsWarmup: o.epsWarmup,
         cleanAccuracy: run.test.accuracy, testCount: run.test.count,
         robustCount: slice.count, fgsmAccuracy: fgsm.metrics.accuracy, pgdAccuracy: pgd.metrics.accuracy, robustAccuracy: pgd.metrics.accuracy,
         history: run.history, robustHistory: curve, warnings,
         guard: guard ? { slice: guardSlice, every: o.guardEvery, steps: o.guardSteps, bestFile: guard.best ? paths.best : null, ...guard.report() } : null,
+        ema: emaDoc,
         trainSeconds: run.seconds, modelFile,
         testAccuracy: run.test.accuracy, out: modelFile,
       };
@@ -301,6 +394,10 @@ export function registerAdvTrain(program: Command): void {
         result(`clean ${(100 * doc.cleanAccuracy).toFixed(2)}% (${plural(doc.testCount, 'test image')}), FGSM ε=${eps} ${(100 * doc.fgsmAccuracy).toFixed(1)}%, ` +
           `PGD-40 ε=${eps} ${(100 * doc.pgdAccuracy).toFixed(1)}% (first ${plural(slice.count, 'test image')}); saved ${modelFile}`);
         if (reportDir !== null) say(`wrote ${join(reportDir, 'report.md')}, report.json and curve.svg`);
+        if (emaDoc) {
+          result(`weight average (decay ${emaDoc.decay}): clean ${(100 * emaDoc.cleanAccuracy).toFixed(2)}%, FGSM ${(100 * emaDoc.fgsmAccuracy).toFixed(1)}%, ` +
+            `PGD-40 ${(100 * emaDoc.pgdAccuracy).toFixed(1)}%; saved ${emaDoc.modelFile}`);
+        }
       }
     });
 }

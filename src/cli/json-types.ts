@@ -140,7 +140,16 @@ export interface AdvTrainJson {
   data: string;
   trainCount: number;
   steps?: number;
-  stepSize?: number;
+  /** A number, or the rule '2.5·ε/k' when a steps curriculum sets k per epoch. */
+  stepSize?: number | string;
+  /** trades: weight β of the KL term. */
+  beta?: number;
+  /** mart: weight λ of the misclassification-aware KL term. */
+  lambda?: number;
+  /** The curriculum of attack steps (--steps-schedule), as given. */
+  stepsSchedule?: string;
+  lrSchedule: string;
+  epsWarmup: number;
   cleanAccuracy: number;
   testCount: number;
   robustCount: number;
@@ -152,6 +161,8 @@ export interface AdvTrainJson {
   robustHistory: RobustPointJson[];
   warnings: string[];
   guard: Record<string, unknown> | null;
+  /** --ema: the exponential moving average of the weights, evaluated on its own (same images), and its file. */
+  ema: { decay: number; updates: number; cleanAccuracy: number; fgsmAccuracy: number; pgdAccuracy: number; modelFile: string } | null;
   trainSeconds: number;
   modelFile: string;
   /** @deprecated use cleanAccuracy; goes in the next release. */

@@ -6,6 +6,7 @@
 //   augment:    mean of J over the 2B examples [x; x ± ε·sign ∇ₓJ]    FGSM / InvFGSM copies: Pervin et al. 2021 (arXiv 2105.12106)
 //   pgd:        min_θ J(x_pgd, y), x_pgd = k steps of L∞ PGD from a random start    Madry et al., ICLR 2018 (arXiv 1706.06083)
 //   fast:       x₀ = x + U(−ε, ε), one FGSM step of size α, project         Wong, Rice & Kolter, ICLR 2020 (arXiv 2001.03994)
+// TRADES and MART live in trades.ts and mart.ts (they make their examples in evaluation mode, as their authors' code).
 // Which mode makes the attack: the model's current one (training, inside train()), as Madry and Wong do, so batch-norm
 // normalises the attack's batches with their own statistics. Two things are held still while attacking (inAttackMode):
 // dropout is the identity (the attack aims at the whole network, its gradient is not the noise of one random mask, and
@@ -22,6 +23,7 @@ import { inputGradient } from '../attacks/input-gradient.js';
 import { Dropout } from '../layers/dropout.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Objective, ObjectiveContext } from './loop.js';
+import { attackAt, type StepsSchedule } from './schedules.js';
 
 type Data = Float32Array | Float64Array;
 
@@ -48,7 +50,8 @@ export function inAttackMode<T>(model: Sequential, fn: () => T): T {
 // ---- The adversarial examples (constants: fresh leaves with no history) ----
 
 // x' = clip[0,1](Π_ε(x' + a·sign(g)))   in place, element-wise; sign(0) = 0 leaves a pixel where it is
-function signStep(xAdv: Data, x: Data, g: Data, a: number, eps: number): void {
+/** One signed step of size `a` in place, projected onto the ε-ball around x and clipped to [0, 1] (TRADES, MART reuse it). */
+export function signStep(xAdv: Data, x: Data, g: Data, a: number, eps: number): void {
   signStepLinf(xAdv, x, g, a, eps); // and |x' − x| ≤ fround(ε) exactly, in float64 from the stored values
 }
 
@@ -65,7 +68,8 @@ function inputGrad(model: Sequential, xAdv: Tensor, y: Int32Array): Data {
   return inputGradient(model, xAdv, y, { mode: 'train', rescale: true }).dx.data;
 }
 
-function checkBatch(f: string, x: Tensor, y: Int32Array, eps: number): void {
+/** Shapes, ε and the [0, 1] range of an attack's batch, or an error naming the function `f`. */
+export function checkBatch(f: string, x: Tensor, y: Int32Array, eps: number): void {
   if (x.ndim < 2) throw new Error(`${f}: x must be [N, ...] with N images, got ${shapeStr(x.shape)}`);
   if (y.length !== x.shape[0]) throw new Error(`${f}: y must have ${x.shape[0]} labels for x of shape ${shapeStr(x.shape)}, got ${y.length}`);
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${f}: eps must be a finite number ≥ 0, got ${eps}`);
@@ -249,6 +253,8 @@ export interface PgdObjectiveOptions {
   randomStart?: boolean;
   /** Grow ε (and the step with it) linearly from 0 over this many epochs (default 0: the full ε from the start). */
   warmupEpochs?: number;
+  /** Attack steps per epoch (a curriculum, schedules.ts), replacing `steps`; the step is 2.5·ε/k unless `stepSize` is given. */
+  stepsSchedule?: StepsSchedule;
 }
 
 /**
@@ -284,8 +290,13 @@ export function pgdObjective(opts: PgdObjectiveOptions = {}): Objective {
   const { eps, steps, stepSize, randomStart } = pgdSettings(f, opts, 7);
   const warmup = finite(f, 'warmupEpochs', opts.warmupEpochs ?? 0, 0);
   // min_θ E[ max_{‖δ‖∞ ≤ ε} J(θ, x + δ, y) ],  the max approximated by PGD
+  const schedule = opts.stepsSchedule;
   return (model, x, y, ctx) => {
     const w = warmupFraction(warmup, ctx);
+    if (schedule) {
+      const a = attackAt({ eps, steps, stepSize }, schedule, opts.stepSize, ctx.epoch, w);
+      return adversarialLoss(model, x, pgdExample(model, x, y, { ...a, randomStart }, ctx.rng), y);
+    }
     return adversarialLoss(model, x, pgdExample(model, x, y, { eps: w * eps, steps, stepSize: w * stepSize, randomStart }, ctx.rng), y);
   };
 }

@@ -15,6 +15,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Dataset } from './data.js';
 import { argmax, evaluate } from './evaluate.js';
 import { makeOptimizer, type Optimizer } from './optimizers.js';
+import { oneCycleLr } from './schedules.js';
 
 export interface ObjectiveContext {
   rng: Rng;
@@ -34,7 +35,7 @@ export const crossEntropyObjective: Objective = (model, x, y) => {
   return { loss: softmaxCrossEntropy(logits, y), logits };
 };
 
-export type LrSchedule = 'constant' | 'cosine';
+export type LrSchedule = 'constant' | 'cosine' | 'onecycle';
 
 /**
  * The learning rate at `step` of `total` steps.
@@ -44,7 +45,8 @@ export type LrSchedule = 'constant' | 'cosine';
 export function scheduledLr(schedule: LrSchedule, lr: number, step: number, total: number): number {
   if (schedule === 'constant') return lr;
   if (schedule === 'cosine') return 0.5 * lr * (1 + Math.cos((Math.PI * Math.min(step, total)) / total));
-  throw new Error(`scheduledLr: unknown schedule '${schedule as string}' (expected constant or cosine)`);
+  if (schedule === 'onecycle') return oneCycleLr(lr, step, total);
+  throw new Error(`scheduledLr: unknown schedule '${schedule as string}' (expected constant, cosine or onecycle)`);
 }
 
 export interface TrainOptions {
@@ -52,7 +54,10 @@ export interface TrainOptions {
   batchSize: number;
   optimizer: string;
   lr: number;
-  /** Learning-rate schedule over the whole run: constant (default) or cosine decay to 0 (Loshchilov & Hutter 2017). */
+  /**
+   * Learning-rate schedule over the whole run: constant (default), cosine decay to 0 (Loshchilov & Hutter 2017) or
+   * one-cycle (linear up to the peak at 2/5 of the run, then down to 0: Wong et al. 2020; schedules.ts).
+   */
   lrSchedule?: LrSchedule;
   momentum?: number;
   weightDecay?: number;

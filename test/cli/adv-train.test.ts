@@ -1,4 +1,5 @@
-// `nablax adv-train` end to end on tiny runs (fast with the guard, AdvProp), --resume, and its bad options.
+// `nablax adv-train` end to end on tiny runs (fast with the guard, AdvProp, TRADES with the recipes, MART), --resume, and
+// its bad options.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +97,40 @@ describe('nablax adv-train', () => {
     expect(b.testAccuracy).toBe(a.testAccuracy);
   });
 
+  it('trades with a steps curriculum and a weight average resumes bit-identically, the average included', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-trades-'));
+    const common = ['adv-train', '--model', 'softmax', '--method', 'trades', '--beta', '2', '--steps-schedule', '1:1,2:2', '--ema', '0.9',
+      '--lr-schedule', 'constant', '--limit', '200', '--robust-limit', '20', '--eval-slice', '0', '--json'];
+    const straight = run([...common, '--epochs', '2', '--out', join(dir, 'a.safetensors')]);
+    expect(straight.status, straight.stderr).toBe(0);
+    const a = JSON.parse(straight.stdout);
+    expect(a).toMatchObject({ method: 'trades', beta: 2, stepsSchedule: '1:1,2:2', stepSize: '2.5·ε/k', eps: 0.3, lrSchedule: 'constant' });
+    expect(a.ema).toMatchObject({ decay: 0.9, updates: 4, out: join(dir, 'a.ema.safetensors') });
+    expect(a.ema.testAccuracy).toBeGreaterThan(0.1);
+    expect(a.ema.pgdAccuracy).toBeGreaterThanOrEqual(0);
+    expect(a.ema.pgdAccuracy).toBeLessThanOrEqual(a.ema.testAccuracy + 0.2);
+    const ema = loadModel(join(dir, 'a.ema.safetensors'));
+    expect(ema.metadata).toMatchObject({ emaDecay: '0.9', emaUpdates: '4', epoch: '2', adversarialTraining: 'trades' });
+    expect(run([...common, '--epochs', '1', '--out', join(dir, 'b.safetensors')]).status).toBe(0);
+    const resumed = run([...common, '--epochs', '2', '--resume', '--out', join(dir, 'b.safetensors')]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).not.toMatch(/restarts/);
+    const tensors = (f: string) => loadModel(join(dir, f)).model.stateDict().map(([n, t]) => `${n}:${Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64')}`);
+    expect(tensors('b.safetensors')).toEqual(tensors('a.safetensors'));
+    expect(tensors('b.ema.safetensors')).toEqual(tensors('a.ema.safetensors'));
+    expect(tensors('a.ema.safetensors')).not.toEqual(tensors('a.safetensors'));
+    expect(JSON.parse(resumed.stdout).ema).toEqual({ ...a.ema, out: join(dir, 'b.ema.safetensors') });
+  });
+
+  it('mart with one-cycle lr and ε warm-up runs and reports λ', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-mart-'));
+    const r = run(['adv-train', '--model', 'softmax', '--method', 'mart', '--steps', '2', '--step-size', '0.15', '--lr-schedule', 'onecycle', '--eps-warmup', '1',
+      '--epochs', '1', '--limit', '200', '--robust-limit', '20', '--eval-slice', '0', '--out', join(dir, 'm.safetensors'), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ method: 'mart', lambda: 6, steps: 2, stepSize: 0.15, lrSchedule: 'onecycle', epsWarmup: 1, ema: null });
+    expect(loadModel(join(dir, 'm.safetensors')).metadata.lrSchedule).toBe('onecycle');
+  });
+
   it('rejects bad input with one line and a non-zero exit', () => {
     for (const [args, re] of [
       [['--method', 'advprop-x'], /unknown method 'advprop-x'/],
@@ -103,6 +138,14 @@ describe('nablax adv-train', () => {
       [['--method', 'advprop'], /--method advprop: the model has no batch-norm layer \(AdvProp needs one, e\.g\. the zoo's cnn-bn\)/],
       [['--method', 'fast', '--guard-slice', '20000'], /--guard-slice 20000 leaves no training images/],
       [['--method', 'fast', '--guard-floor', '1.5'], /--guard-floor must be a number in \[0, 1\], got '1.5'/],
+      [['--method', 'pgd', '--beta', '2'], /--beta is for --method trades, not pgd/],
+      [['--method', 'trades', '--lambda', '2'], /--lambda is for --method mart, not trades/],
+      [['--method', 'trades', '--beta', '-1'], /--beta must be a number ≥ 0, got '-1'/],
+      [['--method', 'fast', '--steps-schedule', '1:5'], /--steps-schedule is for --method pgd, trades, mart, not fast/],
+      [['--method', 'mart', '--steps-schedule', '2:5'], /--steps-schedule: the first entry must start at epoch 1/],
+      [['--method', 'pgd', '--steps', '3', '--steps-schedule', '1:5'], /--steps-schedule replaces --steps/],
+      [['--method', 'trades', '--ema', '1'], /--ema must be a decay in \[0, 1\), got '1'/],
+      [['--method', 'trades', '--lr-schedule', 'cyclic'], /unknown --lr-schedule 'cyclic' \(expected constant, cosine or onecycle\)/],
     ] as [string[], RegExp][]) {
       const r = run(['adv-train', '--model', 'softmax', '--epochs', '1', '--train-limit', '100', ...args]);
       expect(r.status).not.toBe(0);
