@@ -13,6 +13,7 @@ import { crossEntropyObjective } from '../src/train/loop.js';
 import { Adam } from '../src/train/optimizers.js';
 import { grad } from '../src/engine/tape.js';
 import { Rng } from '../src/engine/random.js';
+import { flopsPerImage, modelMacs } from './macs.js';
 
 export type Measure = 'train' | 'inputGradient' | 'inference';
 
@@ -22,6 +23,10 @@ export interface BenchResult {
   batch: number;
   imagesPerSecond: number;
   kernels: string;
+  /** imagesPerSecond × the measure's FLOPs per image (./macs.ts: the model's multiply-adds, 2 FLOP each) / 10⁹. */
+  gflops: number;
+  /** gflops ÷ the machine's peak measured in the same run (BenchOptions.peakGflops); null without one. */
+  fractionOfPeak: number | null;
 }
 
 export interface BenchOptions {
@@ -32,6 +37,8 @@ export interface BenchOptions {
   /** Timed rounds; the median is reported (default 3). */
   rounds?: number;
   onResult?: (r: BenchResult) => void;
+  /** The machine's multiply-add ceiling in GFLOP/s, measured in the same run (Kernels.peakGflops), for fractionOfPeak. */
+  peakGflops?: number | null;
 }
 
 
@@ -69,7 +76,9 @@ export function runBench(opts: BenchOptions = {}): BenchResult[] {
   const b256 = getBatch(data, order, 0, 256);
   const out: BenchResult[] = [];
   for (const name of models) {
-    const model = buildModel(zooSpec(name), { seed: 0 });
+    const spec = zooSpec(name);
+    const macs = modelMacs(spec);
+    const model = buildModel(spec, { seed: 0 });
     const params = model.parameters();
     const tensors = params.map(([, t]) => t);
     for (const measure of measures) {
@@ -87,7 +96,12 @@ export function runBench(opts: BenchOptions = {}): BenchResult[] {
         model.eval();
         rate = time(() => void noGrad(() => model.forward(b256.x)), 256, seconds, rounds);
       }
-      const r: BenchResult = { model: name, measure, batch: measure === 'train' ? 128 : 256, imagesPerSecond: Math.round(rate), kernels: kernels().name };
+      const gflops = (rate * flopsPerImage(macs, measure)) / 1e9;
+      const peak = opts.peakGflops ?? null;
+      const r: BenchResult = {
+        model: name, measure, batch: measure === 'train' ? 128 : 256, imagesPerSecond: Math.round(rate), kernels: kernels().name,
+        gflops: Math.round(gflops * 100) / 100, fractionOfPeak: peak === null || !(peak > 0) ? null : Math.round((gflops / peak) * 1000) / 1000,
+      };
       out.push(r);
       opts.onResult?.(r);
     }

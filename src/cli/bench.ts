@@ -37,21 +37,30 @@ export function registerBench(program: Command): void {
       const measures: Measure[] = ['train', 'inputGradient', 'inference'];
       const threads = kernels().getThreads();
       say(`nablax bench: kernels ${kernels().name}, ${threads} thread${threads === 1 ? '' : 's'}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}`);
-      if (!o.json) say('model     measure          batch   images/s');
+      // The ceiling every figure is compared with, measured now, in this process, on every thread.
+      const measured = kernels().peakGflops?.(300);
+      const peakGflops = measured === undefined ? null : Math.round(measured * 100) / 100;
+      say(peakGflops === null
+        ? 'peak: not measured (these kernels have no SIMD peak loop)'
+        : `peak: ${peakGflops.toFixed(1)} GFLOP/s (independent SIMD multiply-adds on ${threads} thread${threads === 1 ? '' : 's'})`);
+      if (!o.json) say('model     measure          batch   images/s   GFLOP/s  of peak');
       const results = runBench({
         models: models as ZooName[],
         measures,
         seconds: o.seconds,
         rounds: o.rounds,
+        peakGflops,
         onResult: (r) => {
-          if (!o.json) say(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)}`);
+          if (o.json) return;
+          const frac = r.fractionOfPeak === null ? '-' : `${(r.fractionOfPeak * 100).toFixed(1)}%`;
+          say(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)} ${r.gflops.toFixed(2).padStart(9)} ${frac.padStart(8)}`);
         },
       });
       // Peak memory of the whole run: the resident set at its highest (process.resourceUsage reports it in KiB).
       const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
       if (!o.json) say(`peak memory: ${peakRssMiB} MiB resident`);
       const doc: Record<string, unknown> = {
-        kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakRssMiB, results,
+        kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakGflops, peakRssMiB, results,
       };
 
       if (o.gemm) {

@@ -56,10 +56,11 @@ interface WasmExports {
   maxpool_bwd(g: number, arg: number, n: number, dx: number): void;
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
+  peak_fma(iters: number, out: number): void;
 }
 
 const exportNames: (keyof WasmExports)[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd',
+  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'peak_fma',
 ];
 
 const MR = 4; // rows per A panel: must match gemm.wat
@@ -274,7 +275,7 @@ const sameRange = (n: number, parts: number): [number, number][] => Array.from({
 const repeat = (items: number[], times: number): number[] => Array.from({ length: times }, () => items).flat();
 
 /** Functions the worker threads may run, by index. */
-const threadFunctions = ['conv_fwd', 'conv_bwd', 'gemm_packed'] as const;
+const threadFunctions = ['conv_fwd', 'conv_bwd', 'gemm_packed', 'peak_fma'] as const;
 
 /**
  * How many threads a kernel uses, and running an export on all of them: thread 0 (the caller) runs its range
@@ -557,9 +558,45 @@ export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null
     name: fusesMultiplyAdd(gemm) ? 'wasm-simd-fma' : 'wasm-simd',
     gemm,
     ...makeNnKernels(ex, mem, pool),
+    peakGflops: (ms?: number) => measurePeak(ex, mem, pool, ms),
     getThreads: () => pool.count,
     setThreads: (n: number) => pool.setCount(checkThreads(n)),
   };
+}
+
+/** FLOPs of one peak_fma iteration: 10 multiply-adds of 4 lanes, 2 FLOPs each (see nn.wat). */
+const PEAK_FLOPS_PER_ITER = 10 * 4 * 2;
+
+/**
+ * The best GFLOP/s of nn.wat's peak_fma (independent SIMD multiply-adds, no memory traffic) run on every thread at
+ * once, over five rounds that take about `ms` milliseconds in all, after a warm-up that also starts the workers.
+ * The best round, not the median: a ceiling is what the CPU can do when nothing else gets in the way.
+ */
+function measurePeak(ex: WasmExports, mem: LinearMemory, pool: Threads, ms = 300): number {
+  if (!(ms > 0)) throw new Error(`peakGflops: ms must be a positive number of milliseconds, got ${ms}`);
+  const T = pool.count;
+  const at = layout(...Array.from({ length: T }, () => 4)); // each thread's 16-byte result
+  if (!mem.ensure(at[T])) return 0;
+  // Calibrate on this thread: iterations for one round of ms/5.
+  let iters = 1 << 14, dt = 0;
+  for (;;) {
+    const t0 = performance.now();
+    ex.peak_fma(iters, at[0]);
+    dt = performance.now() - t0;
+    if (dt >= 2 || iters >= 1 << 28) break;
+    iters *= 4;
+  }
+  iters = Math.max(1, Math.min(2 ** 30, Math.round((iters * ms) / 5 / Math.max(dt, 1e-3))));
+  const run = () => pool.run('peak_fma', sameRange(1, T), (t) => [iters, at[t]]);
+  run(); // warm-up: workers start and compile
+  let best = 0;
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    run();
+    const s = (performance.now() - t0) / 1000;
+    best = Math.max(best, (T * iters * PEAK_FLOPS_PER_ITER) / s / 1e9);
+  }
+  return best;
 }
 
 /**
