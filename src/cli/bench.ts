@@ -78,9 +78,12 @@ export function registerBench(program: Command): void {
       }
       // Peak memory of the whole run: the resident set at its highest (process.resourceUsage reports it in KiB).
       const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-      if (!o.json) say(`peak memory: ${peakRssMiB} MiB resident`);
+      // …of which the kernels' WebAssembly linear memory (it only grows, to the largest problem of the run)
+      const wasmBytes = kernels().memoryBytes?.();
+      const wasmMemoryMiB = wasmBytes === undefined ? null : Math.round(wasmBytes / (1 << 20));
+      if (!o.json) say(`peak memory: ${peakRssMiB} MiB resident${wasmMemoryMiB === null ? '' : `, of which ${wasmMemoryMiB} MiB WebAssembly linear memory`}`);
       const doc: Record<string, unknown> = {
-        kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakGflops, peakRssMiB, results,
+        kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakGflops, peakRssMiB, wasmMemoryMiB, results,
       };
 
       if (o.gemm) {

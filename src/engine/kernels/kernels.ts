@@ -74,6 +74,8 @@ export interface Kernels {
    * (default 300). Absent for kernels with no such loop (the TypeScript reference).
    */
   peakGflops?(ms?: number): number;
+  /** Bytes of WebAssembly linear memory the kernels hold now (it only grows, to the largest problem seen); absent for the reference. */
+  memoryBytes?(): number;
   /** Threads the kernels use (1 for the reference). */
   getThreads(): number;
   /**

@@ -559,6 +559,7 @@ export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null
     gemm,
     ...makeNnKernels(ex, mem, pool),
     peakGflops: (ms?: number) => measurePeak(ex, mem, pool, ms),
+    memoryBytes: () => ex.memory.buffer.byteLength,
     getThreads: () => pool.count,
     setThreads: (n: number) => pool.setCount(checkThreads(n)),
   };
