@@ -287,6 +287,45 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
   });
 });
 
+describe('the zoo layers of madry, smallcnn and cnn-w4 (same padding, 3×3, wide)', () => {
+  // [case, fused block (conv → ReLU → 2×2 pool) or plain convolution]
+  const layers: [ConvCase, boolean][] = [
+    [{ N: 9, C: 1, H: 28, W: 28, OC: 32, KH: 5, KW: 5, stride: 1, pad: 2 }, true], // madry conv1 block
+    [{ N: 5, C: 32, H: 14, W: 14, OC: 64, KH: 5, KW: 5, stride: 1, pad: 2 }, true], // madry conv2 block
+    [{ N: 9, C: 1, H: 28, W: 28, OC: 32, KH: 3, KW: 3, stride: 1, pad: 0 }, false], // smallcnn conv1
+    [{ N: 5, C: 32, H: 26, W: 26, OC: 32, KH: 3, KW: 3, stride: 1, pad: 0 }, true], // smallcnn conv2 block
+    [{ N: 5, C: 32, H: 12, W: 12, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 }, false], // smallcnn conv3
+    [{ N: 5, C: 64, H: 10, W: 10, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 }, true], // smallcnn conv4 block
+    [{ N: 5, C: 64, H: 12, W: 12, OC: 128, KH: 5, KW: 5, stride: 1, pad: 0 }, true], // cnn-w4 conv2 block
+  ];
+
+  it('match the reference, and give the same bits with 1, 2 and 3 threads', () => {
+    const rng = new Rng(19);
+    for (const [c, fused] of layers) {
+      const { g, x, w, b, dy } = convData(rng, c);
+      const what = `${JSON.stringify(c)} ${fused ? 'block' : 'conv'}`;
+      if (fused) {
+        const dOut = random(rng, c.N * c.OC * (g.OH >> 1) * (g.OW >> 1));
+        const want = runBlock(ref, c, g, x, w, b, dOut);
+        const a = runBlock(two, c, g, x, w, b, dOut);
+        for (const key of ['out', 'dx', 'dw', 'db'] as const) expectClose(a[key], want[key], 1e-5, `${what} ${key}`);
+        for (const k of [one, three]) {
+          const other = runBlock(k, c, g, x, w, b, dOut);
+          for (const key of ['out', 'route', 'dx', 'dw', 'db'] as const) expect(firstDiff(other[key], a[key]), `${what} ${k.getThreads()} threads ${key}`).toBe(-1);
+        }
+      } else {
+        const want = runConv(ref, c, g, x, w, b, dy);
+        const a = runConv(two, c, g, x, w, b, dy);
+        expectConvClose(a, want, what);
+        for (const k of [one, three]) {
+          const other = runConv(k, c, g, x, w, b, dy);
+          for (const key of ['y', 'dx', 'dw', 'db'] as const) expect(firstDiff(other[key], a[key]), `${what} ${k.getThreads()} threads ${key}`).toBe(-1);
+        }
+      }
+    }
+  });
+});
+
 describe('wasm ReLU and max pooling', () => {
   it('ReLU forward and backward equal the reference exactly, across chunk boundaries and odd lengths', () => {
     const rng = new Rng(21);
