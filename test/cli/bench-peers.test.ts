@@ -165,3 +165,20 @@ describe('--peers torch (no PyTorch needed: a missing interpreter and a stand-in
     }
   });
 });
+
+describe('--peers usage errors (before any work)', () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  it('an unknown peer, and JavaScript peers with none of their models: one line, exit 2', () => {
+    for (const [args, re] of [
+      [['--peers', 'torch,jax'], /unknown peer 'jax' \(expected convnetjs, tfjs-cpu, tfjs-wasm, torch\)/],
+      [['--models', 'madry', '--peers', 'tfjs-wasm'], /--peers tfjs-wasm measure cnn and mlp, and --models has neither/],
+    ] as [string[], RegExp][]) {
+      const r = run(...args);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+    }
+  });
+});
