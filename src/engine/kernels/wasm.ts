@@ -7,8 +7,10 @@
 //   one large GEMM instead of n small ones (unpadded with an output width that is a multiple of 8: an implicit
 //   GEMM that reads the images themselves), then the [OC, n, L] result is permuted to NCHW with the bias added, or
 //   bias, ReLU and 2×2 pooling in one pass for the fused block. Backward likewise: dW = dY·colsᵀ and
-//   dCols = Wᵀ·dY over the chunk, col2im per image. Threads claim chunks from a shared counter, except where
-//   weight gradients are summed (fixed ranges there, for reproducible bits).
+//   dCols = Wᵀ·dY over the chunk, col2im per image. Threads claim chunks from a shared counter; weight gradients
+//   are summed per chunk in chunk order (reproducible bits for any thread count). A padded forward (madry) runs as
+//   the implicit GEMM over images widened in linear memory when that wastes little (see wideGeometry).
+// - peak_fma: the machine's multiply-add ceiling on every thread, for `nablax bench` (peakGflops).
 // - ReLU and 2×2 max pooling: vector loops over cache-sized chunks.
 // Computation is float32: Float64Array operands fall back to the exact TypeScript reference (unless asked
 // otherwise, for gemm), so float64 gradient checks keep their precision.
