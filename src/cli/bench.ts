@@ -41,7 +41,8 @@ export function registerBench(program: Command): void {
         if (jsPeers.length > 0 && forPeers.length === 0) {
           throw new UsageError(`--peers ${jsPeers.join(',')} measure ${peerModels.join(' and ')}, and --models has neither`);
         }
-        // before the long work: PyTorch must be importable
+        // before the long work: the peer scripts must be there, and PyTorch importable
+        peersDir();
         if (torch && torchVersion() === null) throw new Error(torchInstallHint);
       }
       const measures: Measure[] = ['train', 'inputGradient', 'inference'];
