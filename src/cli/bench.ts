@@ -2,11 +2,14 @@
 // --gemm adds the GEMM kernel's GFLOP/s on the `cnn`'s shapes, --peers the same models in other JS engines.
 import type { Command } from 'commander';
 import { cnnGemmShapes, gemmGflops } from '../../bench/gemm.js';
-import { runBench, type Measure } from '../../bench/throughput.js';
+import { benchBatch, runBench, type Measure } from '../../bench/throughput.js';
 import { kernels } from '../engine/kernels/kernels.js';
 import { Rng } from '../engine/random.js';
-import { zooNames, type ZooName } from '../layers/zoo.js';
-import { ensurePeersInstalled, formatPeerTable, peerModels, peerNames, peerRatios, peersDir, runPeers } from './bench-peers.js';
+import { zooNames, zooSpec, type ZooName } from '../layers/zoo.js';
+import {
+  ensurePeersInstalled, formatPeerTable, jsPeerNames, peerModels, peerNames, peerRatios, peersDir, runPeers, runTorchPeer,
+  torchInstallHint, torchPython, torchVersion, type PeerResult,
+} from './bench-peers.js';
 import { num, int, printJson, result, say, UsageError } from './util.js';
 import { cpus } from 'node:os';
 
@@ -18,40 +21,70 @@ export function registerBench(program: Command): void {
     .option('--seconds <s>', 'seconds per timed round', num('--seconds', 0.05), 1)
     .option('--rounds <n>', 'timed rounds per figure (the median is reported)', int('--rounds', 1), 3)
     .option('--gemm', "also the GEMM kernel's GFLOP/s on the cnn's shapes")
-    .option('--peers [list]', `also measure cnn and mlp in other engines (${peerNames.join(', ')}) in a child process; installs them into bench/peers on first use`)
+    .option('--peers [list]', `also measure the models in other engines (${peerNames.join(', ')}; default: the JavaScript ones, which build cnn and mlp and install into bench/peers on first use; torch: every model, in ${torchPython}) in a child process`)
     .option('--json', 'print one JSON document on stdout')
     .action((o) => {
       const models = String(o.models).split(',').map((s) => s.trim());
       for (const m of models) if (!zooNames.includes(m as ZooName)) throw new UsageError(`unknown model '${m}' (expected ${zooNames.join(', ')})`);
-      let peers: string[] | undefined;
+      let jsPeers: string[] = [];
+      let torch = false;
       let forPeers: string[] = [];
       if (o.peers !== undefined) {
+        let list: string[] = [...jsPeerNames];
         if (typeof o.peers === 'string') {
-          const list: string[] = o.peers.split(',').map((s: string) => s.trim());
+          list = o.peers.split(',').map((s: string) => s.trim());
           for (const p of list) if (!(peerNames as readonly string[]).includes(p)) throw new UsageError(`unknown peer '${p}' (expected ${peerNames.join(', ')})`);
-          peers = list;
         }
+        torch = list.includes('torch');
+        jsPeers = list.filter((p) => p !== 'torch');
         forPeers = models.filter((m) => (peerModels as readonly string[]).includes(m));
-        if (forPeers.length === 0) throw new UsageError(`--peers measures ${peerModels.join(' and ')}, and --models has neither`);
+        if (jsPeers.length > 0 && forPeers.length === 0) {
+          throw new UsageError(`--peers ${jsPeers.join(',')} measure ${peerModels.join(' and ')}, and --models has neither`);
+        }
+        // before the long work: the peer scripts must be there, and PyTorch importable
+        peersDir();
+        if (torch && torchVersion() === null) throw new Error(torchInstallHint);
       }
       const measures: Measure[] = ['train', 'inputGradient', 'inference'];
       const threads = kernels().getThreads();
       say(`nablax bench: kernels ${kernels().name}, ${threads} thread${threads === 1 ? '' : 's'}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}`);
-      if (!o.json) result('model     measure          batch   images/s');
+      // The ceiling every figure is compared with: the peak loop on every thread, in this process, before and after
+      // the models; the better of the two, since a busy neighbour can only make a run slower.
+      const peakNow = (): number | null => kernels().peakGflops?.(300) ?? null;
+      const peakBefore = peakNow();
+      if (!o.json) result('model     measure          batch   images/s   GFLOP/s');
       const results = runBench({
         models: models as ZooName[],
         measures,
         seconds: o.seconds,
         rounds: o.rounds,
         onResult: (r) => {
-          if (!o.json) result(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)}`);
+          if (!o.json) result(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)} ${r.gflops.toFixed(2).padStart(9)}`);
         },
       });
+      const peakAfter = peakNow();
+      const peakGflops = peakBefore === null || peakAfter === null ? null : Math.round(Math.max(peakBefore, peakAfter) * 100) / 100;
+      for (const r of results) r.fractionOfPeak = peakGflops === null || !(peakGflops > 0) ? null : Math.round((r.gflops / peakGflops) * 1000) / 1000;
+      if (!o.json) {
+        if (peakGflops === null) result('peak: not measured (these kernels have no SIMD peak loop)');
+        else {
+          result(`peak: ${peakGflops.toFixed(1)} GFLOP/s (independent SIMD multiply-adds on ${threads} thread${threads === 1 ? '' : 's'}; ` +
+            `best of ${peakBefore!.toFixed(1)} before and ${peakAfter!.toFixed(1)} after the models); fraction of it:`);
+          const label: Record<Measure, string> = { train: 'train', inputGradient: '∇x', inference: 'inference' };
+          for (const m of models) {
+            const parts = results.filter((r) => r.model === m).map((r) => `${label[r.measure]} ${(r.fractionOfPeak! * 100).toFixed(1)}%`);
+            result(`  ${m.padEnd(9)} ${parts.join(', ')}`);
+          }
+        }
+      }
       // Peak memory of the whole run: the resident set at its highest (process.resourceUsage reports it in KiB).
       const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-      if (!o.json) result(`peak memory: ${peakRssMiB} MiB resident`);
+      // …of which the kernels' WebAssembly linear memory (it only grows, to the largest problem of the run)
+      const wasmBytes = kernels().memoryBytes?.();
+      const wasmMemoryMiB = wasmBytes === undefined ? null : Math.round(wasmBytes / (1 << 20));
+      if (!o.json) result(`peak memory: ${peakRssMiB} MiB resident${wasmMemoryMiB === null ? '' : `, of which ${wasmMemoryMiB} MiB WebAssembly linear memory`}`);
       const doc: Record<string, unknown> = {
-        kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakRssMiB, results,
+        kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakGflops, peakRssMiB, wasmMemoryMiB, results,
       };
 
       if (o.gemm) {
@@ -66,9 +99,25 @@ export function registerBench(program: Command): void {
 
       if (o.peers !== undefined) {
         const dir = peersDir();
-        ensurePeersInstalled(dir, say);
-        say(`\nbench --peers: ${forPeers.join(', ')} in ${(peers ?? peerNames).join(', ')} (bench/peers/run.mjs, a child process)`);
-        const { peers: peerResults, versions } = runPeers(dir, { seconds: o.seconds, rounds: o.rounds, models: forPeers, peers });
+        const peerResults: PeerResult[] = [];
+        const versions: Record<string, string> = {};
+        if (jsPeers.length > 0) {
+          ensurePeersInstalled(dir, say);
+          say(`\nbench --peers: ${forPeers.join(', ')} in ${jsPeers.join(', ')} (bench/peers/run.mjs, a child process)`);
+          const js = runPeers(dir, { seconds: o.seconds, rounds: o.rounds, models: forPeers, peers: jsPeers });
+          peerResults.push(...js.peers);
+          Object.assign(versions, js.versions);
+        }
+        if (torch) {
+          say(`\nbench --peers: ${models.join(', ')} in PyTorch (${torchPython} bench/peers/torch_peer.py, a child process, ${threads} thread${threads === 1 ? '' : 's'})`);
+          const { x, y } = benchBatch(256);
+          const t = runTorchPeer(dir, {
+            seconds: o.seconds, rounds: o.rounds, threads, x: x.data as Float32Array, y,
+            models: models.map((name) => ({ name, spec: zooSpec(name) })),
+          });
+          peerResults.push(...t.peers);
+          Object.assign(versions, t.versions);
+        }
         doc.peers = peerResults;
         doc.peerVersions = versions;
         doc.ratios = peerRatios(results, peerResults);

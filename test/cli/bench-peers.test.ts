@@ -1,16 +1,23 @@
 // The pure parts of `nablax bench --peers`: reading run.mjs's JSON, the ratios and the table. Nothing here
 // installs or runs a peer (a fake child output stands in), and no timing is asserted.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../bench/throughput.js';
-import { formatPeerTable, formatRatio, npmReason, parsePeerOutput, peerRatios, peersDir } from '../../src/cli/bench-peers.js';
+import {
+  formatPeerTable, formatRatio, npmReason, parsePeerOutput, peerRatios, peersDir, runTorchPeer, torchRequestJson, torchVersion,
+} from '../../src/cli/bench-peers.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 const nablax: BenchResult[] = [
-  { model: 'cnn', measure: 'train', batch: 128, imagesPerSecond: 1035, kernels: 'wasm' },
-  { model: 'cnn', measure: 'inputGradient', batch: 256, imagesPerSecond: 1237, kernels: 'wasm' },
-  { model: 'cnn', measure: 'inference', batch: 256, imagesPerSecond: 2293, kernels: 'wasm' },
-  { model: 'softmax', measure: 'train', batch: 128, imagesPerSecond: 119774, kernels: 'wasm' },
+  { model: 'cnn', measure: 'train', batch: 128, imagesPerSecond: 1035, kernels: 'wasm', gflops: 6.46, fractionOfPeak: null },
+  { model: 'cnn', measure: 'inputGradient', batch: 256, imagesPerSecond: 1237, kernels: 'wasm', gflops: 5.52, fractionOfPeak: null },
+  { model: 'cnn', measure: 'inference', batch: 256, imagesPerSecond: 2293, kernels: 'wasm', gflops: 5.12, fractionOfPeak: null },
+  { model: 'softmax', measure: 'train', batch: 128, imagesPerSecond: 119774, kernels: 'wasm', gflops: 5.63, fractionOfPeak: null },
 ];
 
 const wasmNote = "Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'";
@@ -117,5 +124,61 @@ describe('peersDir', () => {
     expect(dir.replaceAll('\\', '/')).toMatch(/\/bench\/peers$/);
     expect(existsSync(join(dir, 'package.json'))).toBe(true);
     expect(existsSync(join(dir, 'run.mjs'))).toBe(true);
+  });
+});
+
+describe('--peers torch (no PyTorch needed: a missing interpreter and a stand-in script)', () => {
+  it('sends the digits as base64 float32 that decode to the same values, with the specs and protocol', () => {
+    const x = new Float32Array([0, 0.5, 1, 0.123456789]);
+    const doc = JSON.parse(torchRequestJson({ seconds: 1, rounds: 3, threads: 2, models: [{ name: 'cnn', spec: { input: [1, 2, 2] } }], x, y: [7] }));
+    expect(doc).toMatchObject({ seconds: 1, rounds: 3, threads: 2, y: [7], models: [{ name: 'cnn', spec: { input: [1, 2, 2] } }] });
+    const back = new Float32Array(new Uint8Array(Buffer.from(doc.x, 'base64')).buffer);
+    expect(Array.from(back)).toEqual(Array.from(x));
+  });
+
+  it('finds no torch behind a missing interpreter, and the CLI says how to install it in one line, before any work', () => {
+    expect(torchVersion('/nonexistent/python3')).toBeNull();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--models', 'cnn', '--peers', 'torch'], {
+      cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NABLAX_TORCH_PYTHON: '/nonexistent/python3' },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/PyTorch not found \(\/nonexistent\/python3 cannot import torch\); install it with: apt-get install python3-torch libopenblas0-pthread/);
+  });
+
+  it('runs the peer script with the request on stdin and the thread count in the environment, and reads its JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-torch-peer-'));
+    try {
+      writeFileSync(join(dir, 'torch_peer.py'), '');
+      // a stand-in "python": echoes what it was given as one peer row
+      const fake = join(dir, 'python');
+      writeFileSync(fake, `#!/bin/sh\nread -r req\nn=$(printf '%s' "$req" | wc -c)\nprintf '{"peers":[{"peer":"torch","model":"cnn","measure":"train","batch":128,"imagesPerSecond":%s}],"versions":{"torch":"t%s"}}\\n' "$n" "$OMP_NUM_THREADS"\n`);
+      chmodSync(fake, 0o755);
+      const req = { seconds: 1, rounds: 1, threads: 3, models: [{ name: 'cnn', spec: {} }], x: new Float32Array(8), y: [1] };
+      const out = runTorchPeer(dir, req, fake);
+      expect(out.peers[0].imagesPerSecond).toBe(torchRequestJson(req).length);
+      expect(out.versions).toEqual({ torch: 't3' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('--peers usage errors (before any work)', () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  it('an unknown peer, and JavaScript peers with none of their models: one line, exit 2', () => {
+    for (const [args, re] of [
+      [['--peers', 'torch,jax'], /unknown peer 'jax' \(expected convnetjs, tfjs-cpu, tfjs-wasm, torch\)/],
+      [['--models', 'madry', '--peers', 'tfjs-wasm'], /--peers tfjs-wasm measure cnn and mlp, and --models has neither/],
+    ] as [string[], RegExp][]) {
+      const r = run(...args);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+    }
   });
 });

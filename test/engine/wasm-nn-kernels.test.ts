@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels, Window2d } from '../../src/engine/kernels/kernels.js';
 import { ROUTE_NONE } from '../../src/engine/kernels/pool-route.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
-import { loadWasmKernels } from '../../src/engine/kernels/wasm.js';
+import { loadWasmKernels, setWideMaxWaste, wideGeometry } from '../../src/engine/kernels/wasm.js';
 import { window2d } from '../../src/engine/ops/conv.js';
 import { Rng } from '../../src/engine/random.js';
 
@@ -284,6 +284,84 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
     for (const key of ['out', 'route', 'dx', 'dw', 'db'] as const) expect(firstDiff(again[key], a[key]), key).toBe(-1);
     const single = runBlock(one, c, g, x, w, b, dOut);
     for (const key of ['out', 'route', 'dx', 'dw', 'db'] as const) expect(firstDiff(single[key], a[key]), `1 thread ${key}`).toBe(-1);
+  });
+});
+
+describe('the zoo layers of madry, smallcnn and cnn-w4 (same padding, 3×3, wide)', () => {
+  // [case, fused block (conv → ReLU → 2×2 pool) or plain convolution]
+  const layers: [ConvCase, boolean][] = [
+    [{ N: 9, C: 1, H: 28, W: 28, OC: 32, KH: 5, KW: 5, stride: 1, pad: 2 }, true], // madry conv1 block
+    [{ N: 5, C: 32, H: 14, W: 14, OC: 64, KH: 5, KW: 5, stride: 1, pad: 2 }, true], // madry conv2 block
+    [{ N: 9, C: 1, H: 28, W: 28, OC: 32, KH: 3, KW: 3, stride: 1, pad: 0 }, false], // smallcnn conv1
+    [{ N: 5, C: 32, H: 26, W: 26, OC: 32, KH: 3, KW: 3, stride: 1, pad: 0 }, true], // smallcnn conv2 block
+    [{ N: 5, C: 32, H: 12, W: 12, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 }, false], // smallcnn conv3
+    [{ N: 5, C: 64, H: 10, W: 10, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 }, true], // smallcnn conv4 block
+    [{ N: 5, C: 64, H: 12, W: 12, OC: 128, KH: 5, KW: 5, stride: 1, pad: 0 }, true], // cnn-w4 conv2 block
+  ];
+
+  it('match the reference, and give the same bits with 1, 2 and 3 threads', () => {
+    const rng = new Rng(19);
+    for (const [c, fused] of layers) {
+      const { g, x, w, b, dy } = convData(rng, c);
+      const what = `${JSON.stringify(c)} ${fused ? 'block' : 'conv'}`;
+      if (fused) {
+        const dOut = random(rng, c.N * c.OC * (g.OH >> 1) * (g.OW >> 1));
+        const want = runBlock(ref, c, g, x, w, b, dOut);
+        const a = runBlock(two, c, g, x, w, b, dOut);
+        for (const key of ['out', 'dx', 'dw', 'db'] as const) expectClose(a[key], want[key], 1e-5, `${what} ${key}`);
+        for (const k of [one, three]) {
+          const other = runBlock(k, c, g, x, w, b, dOut);
+          for (const key of ['out', 'route', 'dx', 'dw', 'db'] as const) expect(firstDiff(other[key], a[key]), `${what} ${k.getThreads()} threads ${key}`).toBe(-1);
+        }
+      } else {
+        const want = runConv(ref, c, g, x, w, b, dy);
+        const a = runConv(two, c, g, x, w, b, dy);
+        expectConvClose(a, want, what);
+        for (const k of [one, three]) {
+          const other = runConv(k, c, g, x, w, b, dy);
+          for (const key of ['y', 'dx', 'dw', 'db'] as const) expect(firstDiff(other[key], a[key]), `${what} ${k.getThreads()} threads ${key}`).toBe(-1);
+        }
+      }
+    }
+  });
+});
+
+describe('padded convolution forwards as implicit GEMMs over widened images', () => {
+  it('widen madry’s forwards, not the cnn’s or smallcnn’s, and not where much of the work would be wasted', () => {
+    const geo = (C: number, H: number, K: number, pad: number) => window2d('conv2d', C, H, H, K, K, 1, pad);
+    expect(wideGeometry(geo(1, 28, 5, 2))).toMatchObject({ H: 32, W: 36, pad: 0, OH: 28, OW: 32 }); // madry conv1
+    expect(wideGeometry(geo(32, 14, 5, 2))).toMatchObject({ H: 18, W: 20, pad: 0, OH: 14, OW: 16 }); // madry conv2
+    expect(wideGeometry(geo(32, 26, 3, 0))).toBeNull(); // smallcnn conv2: OW 24, already implicit
+    expect(wideGeometry(geo(1, 28, 3, 0))).toBeNull(); // smallcnn conv1: 26 → 32 would waste 23%
+    expect(wideGeometry(geo(2, 17, 3, 0))).toMatchObject({ H: 17, W: 18, pad: 0, OH: 15, OW: 16 }); // unpadded, 15 → 16
+    expect(wideGeometry(geo(1, 28, 5, 0))).toBeNull(); // cnn conv1: OW 24, already implicit
+    expect(wideGeometry(geo(32, 12, 3, 0))).toBeNull(); // smallcnn conv3: 10 → 16 would waste 60%
+    expect(wideGeometry(window2d('conv2d', 1, 9, 9, 3, 3, 2, 1))).toBeNull(); // stride 2
+  });
+
+  it('every padded or odd-width convolution and block widened (no waste bound) matches the reference, forward and backward, 1–3 threads', () => {
+    const prev = setWideMaxWaste(100);
+    try {
+      const rng = new Rng(20);
+      let widened = 0;
+      for (let i = 0; i < 40; i++) {
+        const c = { ...convCase(rng), stride: 1 };
+        const { g, x, w, b, dy } = convData(rng, c);
+        if (wideGeometry(g) !== null) widened++;
+        const want = runConv(ref, c, g, x, w, b, dy);
+        for (const k of [one, two, three]) expectConvClose(runConv(k, c, g, x, w, b, dy), want, `case ${i} ${JSON.stringify(c)} threads ${k.getThreads()}`);
+        if (g.OH < 2 || g.OW < 2) continue;
+        const dOut = random(rng, c.N * c.OC * (g.OH >> 1) * (g.OW >> 1));
+        const wantBlock = runBlock(ref, c, g, x, w, b, dOut);
+        for (const k of [one, three]) {
+          const got = runBlock(k, c, g, x, w, b, dOut);
+          for (const key of ['out', 'dx', 'dw', 'db'] as const) expectClose(got[key], wantBlock[key], 1e-5, `block ${i} ${JSON.stringify(c)} ${key}`);
+        }
+      }
+      expect(widened).toBeGreaterThan(30);
+    } finally {
+      setWideMaxWaste(prev);
+    }
   });
 });
 

@@ -107,12 +107,14 @@ describe('Sequential fuses Conv2D → ReLU → MaxPool2D(2) into one op', () => 
 });
 
 describe('the gradient at the data: every zoo model, input gradient by finite differences', () => {
+  // the big models (float64 runs on the TypeScript kernels) check fewer input pixels, at the same tolerance
+  const sample: Record<string, number> = { 'cnn-w2': 60, 'cnn-w4': 30, madry: 30, smallcnn: 30 };
   for (const name of zooNames) {
     it(name, () => {
       const m = buildModel(zooSpec(name), { seed: 5, dtype: 'float64' }).eval();
       const x = rand([2, 1, 28, 28], 15, 0, 1);
       const params = m.parameters().map(([, t]) => t);
-      const r = gradcheck(([xi]) => m.forward(xi), [x, ...params], { check: [true, ...params.map(() => false)], sample: 200 });
+      const r = gradcheck(([xi]) => m.forward(xi), [x, ...params], { check: [true, ...params.map(() => false)], sample: sample[name] ?? 200 });
       expect(r.maxRelError[0]).toBeLessThan(1e-6);
       expect(r.analytic[0].data.some((v) => v !== 0)).toBe(true);
     });
@@ -128,6 +130,33 @@ describe('modes, names and specs', () => {
     expect(cnn.numParameters()).toBe(80202);
     expect(buildModel(zooSpec('softmax')).stateDict().map(([n]) => n)).toEqual(['1.weight', '1.bias']);
     expect(buildModel(zooSpec('maxout')).numParameters()).toBe(784 * 1200 + 1200 + 240 * 1200 + 1200 + 2410);
+  });
+
+  it('madry, smallcnn and the wide cnns are named and shaped as their torch.nn.Sequential', () => {
+    const names = (name: string) => buildModel(zooSpec(name)).stateDict().map(([n, t]) => `${n} ${t.shape.join('x')}`);
+    expect(names('madry')).toEqual([
+      '0.weight 32x1x5x5', '0.bias 32', '3.weight 64x32x5x5', '3.bias 64', '7.weight 1024x3136', '7.bias 1024', '9.weight 10x1024', '9.bias 10',
+    ]);
+    // Madry et al.'s MNIST challenge model: 3,274,634 parameters
+    expect(buildModel(zooSpec('madry')).numParameters()).toBe(3274634);
+    expect(names('smallcnn')).toEqual([
+      '0.weight 32x1x3x3', '0.bias 32', '2.weight 32x32x3x3', '2.bias 32', '5.weight 64x32x3x3', '5.bias 64',
+      '7.weight 64x64x3x3', '7.bias 64', '11.weight 200x1024', '11.bias 200', '14.weight 200x200', '14.bias 200', '16.weight 10x200', '16.bias 10',
+    ]);
+    const small = buildModel(zooSpec('smallcnn'));
+    // TRADES' SmallCNN: 312,202 parameters (the ~312 k of Croce & Hein's table), dropout 0.5 after fc1's ReLU
+    expect(small.numParameters()).toBe(312202);
+    expect(small.spec().layers[13]).toEqual({ type: 'dropout', p: 0.5 });
+    expect(names('cnn-w2')).toEqual([
+      '0.weight 32x1x5x5', '0.bias 32', '3.weight 64x32x5x5', '3.bias 64', '7.weight 256x1024', '7.bias 256', '9.weight 10x256', '9.bias 10',
+    ]);
+    expect(names('cnn-w4')).toEqual([
+      '0.weight 64x1x5x5', '0.bias 64', '3.weight 128x64x5x5', '3.bias 128', '7.weight 512x2048', '7.bias 512', '9.weight 10x512', '9.bias 10',
+    ]);
+    // the madry model keeps 28×28 through its same-padded convolutions; each model maps a batch to 10 logits
+    for (const name of ['madry', 'smallcnn', 'cnn-w2']) {
+      expect(noGrad(() => buildModel(zooSpec(name)).eval().forward(Tensor.zeros([3, 1, 28, 28]))).shape).toEqual([3, 10]);
+    }
   });
 
   it('cnn-bn is the cnn with BatchNorm2d after each conv, named as torch.nn.Sequential names it', () => {

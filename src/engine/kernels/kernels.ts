@@ -68,6 +68,14 @@ export interface Kernels {
   reluForward(x: Data, out: Data): void;
   /** dx = dOut where x > 0, else 0. */
   reluBackward(dOut: Data, x: Data, dx: Data): void;
+  /**
+   * The machine's multiply-add ceiling for these kernels in GFLOP/s: a SIMD loop of independent (fused, in the
+   * fma build) multiply-adds on every thread at once, the best of a few rounds taking about `ms` milliseconds
+   * (default 300). Absent for kernels with no such loop (the TypeScript reference).
+   */
+  peakGflops?(ms?: number): number;
+  /** Bytes of WebAssembly linear memory the kernels hold now (it only grows, to the largest problem seen); absent for the reference. */
+  memoryBytes?(): number;
   /** Threads the kernels use (1 for the reference). */
   getThreads(): number;
   /**

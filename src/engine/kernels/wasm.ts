@@ -7,8 +7,10 @@
 //   one large GEMM instead of n small ones (unpadded with an output width that is a multiple of 8: an implicit
 //   GEMM that reads the images themselves), then the [OC, n, L] result is permuted to NCHW with the bias added, or
 //   bias, ReLU and 2×2 pooling in one pass for the fused block. Backward likewise: dW = dY·colsᵀ and
-//   dCols = Wᵀ·dY over the chunk, col2im per image. Threads claim chunks from a shared counter, except where
-//   weight gradients are summed (fixed ranges there, for reproducible bits).
+//   dCols = Wᵀ·dY over the chunk, col2im per image. Threads claim chunks from a shared counter; weight gradients
+//   are summed per chunk in chunk order (reproducible bits for any thread count). A padded forward (madry) runs as
+//   the implicit GEMM over images widened in linear memory when that wastes little (see wideGeometry).
+// - peak_fma: the machine's multiply-add ceiling on every thread, for `nablax bench` (peakGflops).
 // - ReLU and 2×2 max pooling: vector loops over cache-sized chunks.
 // Computation is float32: Float64Array operands fall back to the exact TypeScript reference (unless asked
 // otherwise, for gemm), so float64 gradient checks keep their precision.
@@ -56,10 +58,12 @@ interface WasmExports {
   maxpool_bwd(g: number, arg: number, n: number, dx: number): void;
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
+  peak_fma(iters: number, out: number): void;
+  copy2d(src: number, srcRow: number, srcPlane: number, dst: number, dstRow: number, dstPlane: number, planes: number, rows: number, cols: number): void;
 }
 
 const exportNames: (keyof WasmExports)[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd',
+  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'peak_fma', 'copy2d',
 ];
 
 const MR = 4; // rows per A panel: must match gemm.wat
@@ -257,6 +261,40 @@ function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Policy, po
   };
 }
 
+/**
+ * How much wider than the true output a widened convolution forward may compute (its extra columns are wasted work).
+ * Measured (bench/ab-wide.ts and per layer, one thread, alternating, on a busy machine): madry's forward blocks
+ * (waste 14%) ran faster widened; smallcnn's first conv (26 → 32, waste 23%) did not; and the backward widened the
+ * same way (dY padded with zeros, dX cropped) ran 10–30% slower than the im2col backward, so only forwards widen.
+ */
+let wideMaxWaste = 0.15;
+
+/**
+ * The widened geometry under which a stride-1 convolution that is padded, or whose output width is not a multiple
+ * of 8, runs as an unpadded implicit GEMM: images of the padded height H + 2·pad and a width W' whose output width
+ * OW' = W' − KW + 1 is OW rounded up to a multiple of 8; null when the convolution needs no widening (unpadded with
+ * OW a multiple of 8), has another stride, or would waste more than {@link wideMaxWaste} of its work on the extra
+ * columns (madry's 28 → 32 and 14 → 16 waste 14%; smallcnn's 26 → 32, 23%, stays on im2col).
+ */
+export function wideGeometry(g: Window2d): Window2d | null {
+  if (g.stride !== 1 || (g.pad === 0 && g.OW % 8 === 0)) return null;
+  const OW = Math.ceil(g.OW / 8) * 8;
+  if (OW > (1 + wideMaxWaste) * g.OW) return null;
+  return { ...g, H: g.H + 2 * g.pad, W: OW + g.KW - 1, pad: 0, OW };
+}
+
+/**
+ * Set the waste bound of {@link wideGeometry} (0.15 by default; −1 turns widening off): for A/B measurements and
+ * tests. Returns the previous bound.
+ * @example
+ *   const prev = setWideMaxWaste(-1); try { ... } finally { setWideMaxWaste(prev); }
+ */
+export function setWideMaxWaste(w: number): number {
+  const prev = wideMaxWaste;
+  wideMaxWaste = w;
+  return prev;
+}
+
 /** Multiply-adds (M·N·K) from which a GEMM is worth splitting across threads (a dispatch costs microseconds). */
 const SPLIT_FLOPS = 1 << 20;
 
@@ -274,7 +312,7 @@ const sameRange = (n: number, parts: number): [number, number][] => Array.from({
 const repeat = (items: number[], times: number): number[] => Array.from({ length: times }, () => items).flat();
 
 /** Functions the worker threads may run, by index. */
-const threadFunctions = ['conv_fwd', 'conv_bwd', 'gemm_packed'] as const;
+const threadFunctions = ['conv_fwd', 'conv_bwd', 'gemm_packed', 'peak_fma'] as const;
 
 /**
  * How many threads a kernel uses, and running an export on all of them: thread 0 (the caller) runs its range
@@ -335,40 +373,62 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   /**
    * The batched convolution; with `fused`, followed by ReLU and 2×2/2 max pooling: y is then the pooled output
    * [N, OC, ⌊OH/2⌋, ⌊OW/2⌋], the convolution's own output never leaves the threads' work buffers, and the routes
-   * are copied out when `route` is given (a forward with no backward to come needs none).
+   * are copied out when `route` is given (a forward with no backward to come needs none). A padded convolution, or
+   * one whose output width is not a multiple of 8, runs as the unpadded implicit GEMM over widened images when
+   * {@link wideGeometry} says so: the images are copied into zeroed buffers of the padded height and a width whose
+   * output is a multiple of 8, and the output (or pooled output and routes) is cropped back.
    */
   function convForward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data, fused: boolean, route: Uint8Array | null,
   ): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;
-    const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W;
-    const YL = fused ? (OH >> 1) * (OW >> 1) : L; // output floats per image and channel
+    const wide = wideGeometry(g);
+    const gi = wide ?? g; // the geometry the kernel runs
+    const L = OH * gi.OW, CKK = C * KH * KW, CHW = C * H * W, CHWi = C * gi.H * gi.W;
+    const PH = OH >> 1, PW = OW >> 1;
+    const YL = fused ? PH * PW : OH * OW; // output floats per image and channel, as returned
+    const YLi = fused ? PH * (gi.OW >> 1) : L; // … as the kernel writes them
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
     const nb = claimChunk(S, CKK, L);
     // per thread: cols (or the implicit GEMM's offset table), bPack, cbuf (rows up to a multiple of 4: the implicit
     // GEMM writes whole 4-row tiles), scratch
     const perThread = [CKK * nb * L, Math.ceil((nb * L) / 8) * 8 * CKK, Math.ceil(OC / 4) * 4 * nb * L, 32];
-    const at = layout(S * CHW, S * OC * YL, fused ? Math.ceil((S * OC * YL) / 4) : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, 1,
+    const at = layout(S * CHWi, S * OC * YLi, fused ? Math.ceil((S * OC * YLi) / 4) : 0, OC * CKK, Math.ceil(OC / 4) * 4 * CKK, OC, 1,
+      wide ? S * CHW : 0, wide ? S * OC * YL : 0, wide && fused ? Math.ceil((S * OC * YL) / 4) : 0,
       ...repeat(perThread, T));
-    const [xin, yout, argOut, wRaw, wPack, bias, ctr] = at;
+    const [xin, yout, argOut, wRaw, wPack, bias, ctr, xraw, ycrop, argCrop] = at;
+    const work = (t: number) => at.slice(10 + 4 * t, 14 + 4 * t);
     if (!mem.ensure(at[at.length - 1])) return false;
     const { f32, u8, i32 } = mem;
     f32.set(w.subarray(0, OC * CKK), wRaw / 4);
     f32.set(b.subarray(0, OC), bias / 4);
     ex.pack(wRaw, CKK, 1, OC, CKK, wPack, 4);
+    if (wide) ex.zero_f32(xin, S * CHWi); // the borders stay zero; each step overwrites the interior
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
-      f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
+      if (wide) {
+        f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xraw / 4);
+        ex.copy2d(xraw, W * 4, H * W * 4, xin + (pad * gi.W + pad) * 4, gi.W * 4, gi.H * gi.W * 4, sn * C, H, W * 4);
+      } else f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), xin / 4);
       // every thread claims chunks of the whole range from one counter (see conv_fwd)
       i32[ctr / 4] = 0;
       pool.run('conv_fwd', sameRange(sn, T), (t, [n0, n1]) => {
-        const [cols, bPack, cbuf, scr] = at.slice(7 + 4 * t, 11 + 4 * t);
-        return [xin, yout, n0, n1, nb, C, H, W, KH, KW, pad, OH, OW, OC, wPack, bias, cols, bPack, cbuf, scr,
+        const [cols, bPack, cbuf, scr] = work(t);
+        return [xin, yout, n0, n1, nb, C, gi.H, gi.W, KH, KW, gi.pad, OH, gi.OW, OC, wPack, bias, cols, bPack, cbuf, scr,
           fused ? argOut : 0, ctr];
       });
-      y.set(f32.subarray(yout / 4, yout / 4 + sn * OC * YL), s0 * OC * YL);
-      if (route) route.set(u8.subarray(argOut, argOut + sn * OC * YL), s0 * OC * YL);
+      let yAt = yout, argAt = argOut;
+      if (wide) {
+        // crop the kernel's rows of gi.OW (pooled: gi.OW/2) outputs to OW (⌊OW/2⌋)
+        const [rows, cols, colsI] = fused ? [PH, PW, gi.OW >> 1] : [OH, OW, gi.OW];
+        ex.copy2d(yout, colsI * 4, rows * colsI * 4, ycrop, cols * 4, rows * cols * 4, sn * OC, rows, cols * 4);
+        if (fused && route) ex.copy2d(argOut, colsI, rows * colsI, argCrop, cols, rows * cols, sn * OC, rows, cols);
+        yAt = ycrop;
+        argAt = argCrop;
+      }
+      y.set(f32.subarray(yAt / 4, yAt / 4 + sn * OC * YL), s0 * OC * YL);
+      if (route) route.set(u8.subarray(argAt, argAt + sn * OC * YL), s0 * OC * YL);
     }
     return true;
   }
@@ -557,9 +617,46 @@ export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null
     name: fusesMultiplyAdd(gemm) ? 'wasm-simd-fma' : 'wasm-simd',
     gemm,
     ...makeNnKernels(ex, mem, pool),
+    peakGflops: (ms?: number) => measurePeak(ex, mem, pool, ms),
+    memoryBytes: () => ex.memory.buffer.byteLength,
     getThreads: () => pool.count,
     setThreads: (n: number) => pool.setCount(checkThreads(n)),
   };
+}
+
+/** FLOPs of one peak_fma iteration: 10 multiply-adds of 4 lanes, 2 FLOPs each (see nn.wat). */
+const PEAK_FLOPS_PER_ITER = 10 * 4 * 2;
+
+/**
+ * The best GFLOP/s of nn.wat's peak_fma (independent SIMD multiply-adds, no memory traffic) run on every thread at
+ * once, over five rounds that take about `ms` milliseconds in all, after a warm-up that also starts the workers.
+ * The best round, not the median: a ceiling is what the CPU can do when nothing else gets in the way.
+ */
+function measurePeak(ex: WasmExports, mem: LinearMemory, pool: Threads, ms = 300): number {
+  if (!(ms > 0)) throw new Error(`peakGflops: ms must be a positive number of milliseconds, got ${ms}`);
+  const T = pool.count;
+  const at = layout(...Array.from({ length: T }, () => 4)); // each thread's 16-byte result
+  if (!mem.ensure(at[T])) return 0;
+  // Calibrate on this thread: iterations for one round of ms/5.
+  let iters = 1 << 14, dt = 0;
+  for (;;) {
+    const t0 = performance.now();
+    ex.peak_fma(iters, at[0]);
+    dt = performance.now() - t0;
+    if (dt >= 2 || iters >= 1 << 28) break;
+    iters *= 4;
+  }
+  iters = Math.max(1, Math.min(2 ** 30, Math.round((iters * ms) / 5 / Math.max(dt, 1e-3))));
+  const run = () => pool.run('peak_fma', sameRange(1, T), (t) => [iters, at[t]]);
+  run(); // warm-up: workers start and compile
+  let best = 0;
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    run();
+    const s = (performance.now() - t0) / 1000;
+    best = Math.max(best, (T * iters * PEAK_FLOPS_PER_ITER) / s / 1e9);
+  }
+  return best;
 }
 
 /**

@@ -1046,3 +1046,77 @@
           (br_if $cs (i32.lt_u (local.get $c) (local.get $C))))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $ps))))
+
+  ;; The machine's multiply-add ceiling, for `nablax bench`: `iters` rounds of 10 independent f32x4 multiply-adds
+  ;; (10 dependency chains cover a 4-cycle latency on 2 pipes), nothing loaded or stored inside the loop. The
+  ;; chains converge (a·0.999 + 1e-7) so no value overflows or goes subnormal. The lanes' sum goes to out (16 bytes)
+  ;; so the work is not dead. In the portable build each multiply-add is a multiply then an add, like its GEMM.
+  ;; FLOPs: iters · 10 · 4 lanes · 2.
+  (func (export "peak_fma") (param $iters i32) (param $out i32)
+    (local $m v128) (local $c v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128)
+    (local $a5 v128) (local $a6 v128) (local $a7 v128) (local $a8 v128) (local $a9 v128)
+    (local.set $m (f32x4.splat (f32.const 0.999)))
+    (local.set $c (f32x4.splat (f32.const 1e-7)))
+    (local.set $a0 (f32x4.splat (f32.const 1)))
+    (local.set $a1 (local.get $a0)) (local.set $a2 (local.get $a0)) (local.set $a3 (local.get $a0))
+    (local.set $a4 (local.get $a0)) (local.set $a5 (local.get $a0)) (local.set $a6 (local.get $a0))
+    (local.set $a7 (local.get $a0)) (local.set $a8 (local.get $a0)) (local.set $a9 (local.get $a0))
+    (if (i32.gt_s (local.get $iters) (i32.const 0))
+      (then
+        (loop $it
+          (local.set $a0 (f32x4.relaxed_madd (local.get $a0) (local.get $m) (local.get $c)))
+          (local.set $a1 (f32x4.relaxed_madd (local.get $a1) (local.get $m) (local.get $c)))
+          (local.set $a2 (f32x4.relaxed_madd (local.get $a2) (local.get $m) (local.get $c)))
+          (local.set $a3 (f32x4.relaxed_madd (local.get $a3) (local.get $m) (local.get $c)))
+          (local.set $a4 (f32x4.relaxed_madd (local.get $a4) (local.get $m) (local.get $c)))
+          (local.set $a5 (f32x4.relaxed_madd (local.get $a5) (local.get $m) (local.get $c)))
+          (local.set $a6 (f32x4.relaxed_madd (local.get $a6) (local.get $m) (local.get $c)))
+          (local.set $a7 (f32x4.relaxed_madd (local.get $a7) (local.get $m) (local.get $c)))
+          (local.set $a8 (f32x4.relaxed_madd (local.get $a8) (local.get $m) (local.get $c)))
+          (local.set $a9 (f32x4.relaxed_madd (local.get $a9) (local.get $m) (local.get $c)))
+          (local.set $iters (i32.sub (local.get $iters) (i32.const 1)))
+          (br_if $it (local.get $iters)))))
+    (v128.store (local.get $out)
+      (f32x4.add
+        (f32x4.add (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3)))
+                   (f32x4.add (f32x4.add (local.get $a4) (local.get $a5)) (f32x4.add (local.get $a6) (local.get $a7))))
+        (f32x4.add (local.get $a8) (local.get $a9)))))
+
+  ;; A strided 2-D block copy, in bytes: for each of `planes` planes and `rows` rows, `cols` bytes from
+  ;; src + p·srcPlane + r·srcRow to dst + p·dstPlane + r·dstRow (16 bytes at a time, then byte by byte). Pads images
+  ;; into a zeroed, wider buffer (dst strides larger) and crops outputs back out of one (src strides larger), for the
+  ;; padded convolutions that run as unpadded implicit GEMMs (see wasm.ts); floats and route bytes alike.
+  (func (export "copy2d")
+    (param $src i32) (param $srcRow i32) (param $srcPlane i32) (param $dst i32) (param $dstRow i32) (param $dstPlane i32)
+    (param $planes i32) (param $rows i32) (param $cols i32)
+    (local $p i32) (local $r i32) (local $s i32) (local $d i32) (local $i i32) (local $v16 i32)
+    (local.set $v16 (i32.and (local.get $cols) (i32.const -16)))
+    (block $p_done
+      (loop $ps
+        (br_if $p_done (i32.ge_u (local.get $p) (local.get $planes)))
+        (local.set $r (i32.const 0))
+        (block $r_done
+          (loop $rs
+            (br_if $r_done (i32.ge_u (local.get $r) (local.get $rows)))
+            (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (local.get $p) (local.get $srcPlane)))
+              (i32.mul (local.get $r) (local.get $srcRow))))
+            (local.set $d (i32.add (i32.add (local.get $dst) (i32.mul (local.get $p) (local.get $dstPlane)))
+              (i32.mul (local.get $r) (local.get $dstRow))))
+            (local.set $i (i32.const 0))
+            (block $v_done
+              (loop $vs
+                (br_if $v_done (i32.ge_u (local.get $i) (local.get $v16)))
+                (v128.store (i32.add (local.get $d) (local.get $i)) (v128.load (i32.add (local.get $s) (local.get $i))))
+                (local.set $i (i32.add (local.get $i) (i32.const 16)))
+                (br $vs)))
+            (block $b_done
+              (loop $bs
+                (br_if $b_done (i32.ge_u (local.get $i) (local.get $cols)))
+                (i32.store8 (i32.add (local.get $d) (local.get $i)) (i32.load8_u (i32.add (local.get $s) (local.get $i))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $bs)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $rs)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $ps))))

@@ -1,0 +1,70 @@
+// `nablax bench`'s FLOP accounting (multiply-adds counted from the spec) and its peak: the counts by hand for the
+// zoo's convolutional models, the JSON fields, and a peak loop that does measurable work on every thread.
+// No timing is asserted: only that the figures are consistent with each other.
+import { spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { flopsPerImage, modelMacs } from '../../bench/macs.js';
+import { referenceKernels } from '../../src/engine/kernels/reference.js';
+import { loadWasmKernels } from '../../src/engine/kernels/wasm.js';
+import { zooSpec } from '../../src/layers/zoo.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+describe('multiply-adds per image from the spec', () => {
+  it('counts the cnn, madry, smallcnn and the wide cnn by hand', () => {
+    // cnn: conv1 16·25·24², conv2 32·400·8², fc1 512·128, fc2 128·10
+    expect(modelMacs(zooSpec('cnn'))).toEqual({ forward: 16 * 25 * 576 + 32 * 400 * 64 + 512 * 128 + 1280, first: 230400 });
+    // madry: same-padded convolutions keep 28² and 14²
+    expect(modelMacs(zooSpec('madry')).forward).toBe(32 * 25 * 784 + 64 * 800 * 196 + 3136 * 1024 + 10240);
+    // smallcnn: 26², 24², pool, 10², 8², pool
+    expect(modelMacs(zooSpec('smallcnn')).forward).toBe(32 * 9 * 676 + 32 * 288 * 576 + 64 * 288 * 100 + 64 * 576 * 64 + 1024 * 200 + 200 * 200 + 2000);
+    expect(modelMacs(zooSpec('cnn-w2')).forward).toBe(32 * 25 * 576 + 64 * 800 * 64 + 1024 * 256 + 2560);
+    expect(modelMacs(zooSpec('maxout')).forward).toBe(784 * 1200 + 240 * 1200 + 2400);
+  });
+
+  it('training is 3F − F₁, ∇x 2F, inference F, at 2 FLOP a multiply-add (the issue’s images/s at 102 GFLOP/s)', () => {
+    const m = modelMacs(zooSpec('cnn'));
+    expect(flopsPerImage(m, 'inference')).toBe(2 * m.forward);
+    expect(flopsPerImage(m, 'inputGradient')).toBe(4 * m.forward);
+    expect(flopsPerImage(m, 'train')).toBe(2 * (3 * m.forward - m.first));
+    // issue 16: at 102 GFLOP/s, 75% / 80% / 85% of the peak are about 12,300 / 18,300 / 38,900 cnn images/s
+    expect(Math.round((0.75 * 102e9) / flopsPerImage(m, 'train') / 100) * 100).toBe(12300);
+    expect(Math.round((0.8 * 102e9) / flopsPerImage(m, 'inputGradient') / 100) * 100).toBe(18300);
+    expect(Math.round((0.85 * 102e9) / flopsPerImage(m, 'inference') / 100) * 100).toBe(38800);
+  });
+});
+
+describe('the peak loop', () => {
+  it('runs on 1 and 2 threads and gives a positive, finite figure; the reference kernels have none', () => {
+    const k = loadWasmKernels({ threads: 1 });
+    expect(k, 'the WebAssembly kernels are built by npm ci').not.toBeNull();
+    for (const t of [1, 2]) {
+      k!.setThreads(t);
+      const p = k!.peakGflops!(20);
+      expect(Number.isFinite(p) && p > 0).toBe(true);
+    }
+    expect(() => k!.peakGflops!(0)).toThrow(/peakGflops: ms must be a positive number of milliseconds, got 0/);
+    k!.setThreads(1); // stops the workers
+    expect(referenceKernels.peakGflops).toBeUndefined();
+  });
+});
+
+describe('nablax bench --json', () => {
+  it('reports peakGflops, and gflops and fractionOfPeak per figure, consistent with images/s', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--models', 'softmax', '--seconds', '0.05', '--rounds', '1', '--json'], {
+      cwd: repoRoot, encoding: 'utf8', timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.peakGflops).toBeGreaterThan(0);
+    expect(doc.results).toHaveLength(3);
+    const m = modelMacs(zooSpec('softmax'));
+    for (const f of doc.results) {
+      const gflops = (f.imagesPerSecond * flopsPerImage(m, f.measure)) / 1e9;
+      expect(f.gflops).toBeCloseTo(gflops, 1); // imagesPerSecond is rounded to a whole image
+      expect(f.fractionOfPeak).toBeCloseTo(f.gflops / doc.peakGflops, 2);
+    }
+  });
+});
