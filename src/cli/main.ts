@@ -9,6 +9,7 @@ import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerExperiment } from './experiment.js';
 import { registerInspect } from './inspect.js';
+import { registerLab } from './lab.js';
 import { registerLinear } from './linear.js';
 import { registerReproduce } from './reproduce.js';
 import { registerTrace } from './trace.js';
@@ -43,6 +44,7 @@ registerAdvTrain(program);
 registerReproduce(program);
 registerExperiment(program);
 registerBench(program);
+registerLab(program);
 
 setupKernels();
 try {
