@@ -49,6 +49,12 @@ const lab = {
   timing: { readyMs: 0, lastUpdateMs: 0 },
   bench,
   setPixels: (p: number[]) => { state.pixels.set(p); state.truth = null; schedule(); },
+  /** One PGD-40 run (ε 0.3, all 40 steps) on the current digit and model, in ms. */
+  timePgd40: () => {
+    const m = model(), t0 = performance.now();
+    runPgd40(m, labelFor(m));
+    return performance.now() - t0;
+  },
   /** Show official test digit #i (set up once the digits are loaded). */
   setDigit: (_i: number) => {},
 };
@@ -324,6 +330,14 @@ function checkFits(m: Sequential, where: string): void {
   if (C !== 10) throw new Error(`${where}: this model has ${C} output classes; the lab shows the 10 digit classes`);
 }
 
+/** The engine's error as a reason a learner can act on: what kind of file this is not, then the engine's detail. */
+function whyRefused(message: string, name: string): string {
+  const detail = message.replace(/^(decodeSafetensors|load): /, '').replace(`${name}: `, '');
+  if (message.startsWith('decodeSafetensors')) return `not a valid .safetensors file (${detail})`;
+  if (/not a nablax model file/.test(message)) return `a safetensors file, but not a nablax model: ${detail.replace(/^not a nablax model file /, '')}`;
+  return detail;
+}
+
 async function loadPicked(file: File): Promise<void> {
   const msg = $('load-msg');
   try {
@@ -338,7 +352,7 @@ async function loadPicked(file: File): Promise<void> {
     msg.className = 'result good';
     schedule();
   } catch (e) {
-    msg.textContent = `Refused: ${(e as Error).message}`;
+    msg.textContent = `Refused ${file.name}: ${whyRefused((e as Error).message, file.name)}`;
     msg.className = 'result bad';
   }
   lab.loadMessage = msg.textContent ?? '';
