@@ -49,11 +49,12 @@ const lab = {
   timing: { readyMs: 0, lastUpdateMs: 0 },
   bench,
   setPixels: (p: number[]) => { state.pixels.set(p); state.truth = null; schedule(); },
-  /** One PGD-40 run (ε 0.3, all 40 steps) on the current digit and model, in ms. */
+  /** One PGD-40 run (ε 0.3, all 40 steps, seed 0) on the current digit and model: ms, steps run, p(class | x′). */
   timePgd40: () => {
     const m = model(), t0 = performance.now();
-    runPgd40(m, labelFor(m));
-    return performance.now() - t0;
+    const r = runPgd40(m, labelFor(m));
+    const ms = performance.now() - t0;
+    return { ms, iterations: r.iterations[0], probs: Array.from(probabilities(m, r.adversarial.data as Float32Array)) };
   },
   /** Show official test digit #i (set up once the digits are loaded). */
   setDigit: (_i: number) => {},
@@ -394,8 +395,8 @@ function updateGradientAndAttackFor(m: Sequential, label: number, s: AttackSetti
   paintDiverging($<HTMLCanvasElement>('g-sign'), dx.map(Math.sign), 28, 28, 1);
   showAttack(m, label, s, runAttack(m, state.pixels, label, s));
 }
-function runPgd40(m: Sequential, label: number): void {
-  pgd.run(m, inputOf(m, state.pixels), Int32Array.of(label), { eps: 0.3, steps: 40, seed: 0, earlyStop: false });
+function runPgd40(m: Sequential, label: number) {
+  return pgd.run(m, inputOf(m, state.pixels), Int32Array.of(label), { eps: 0.3, steps: 40, seed: 0, earlyStop: false });
 }
 
 async function main(): Promise<void> {
