@@ -181,7 +181,12 @@ export function plotLines(canvas: HTMLCanvasElement, xs: ArrayLike<number>, seri
     ctx.beginPath();
     for (let i = 0; i < xs.length; i++) (i === 0 ? ctx.moveTo : ctx.lineTo).call(ctx, X(xs[i]), Y(s.ys[i]));
     ctx.stroke();
-    if (s.label) { ctx.fillStyle = s.color; ctx.fillText(s.label, X(xs[xs.length - 1]) - 14, Y(s.ys[xs.length - 1]) - 3); }
+    if (s.label) {
+      ctx.fillStyle = s.color;
+      ctx.textAlign = 'right';
+      ctx.fillText(s.label, X(xs[xs.length - 1]) - 2, Y(s.ys[xs.length - 1]) - 3);
+      ctx.textAlign = 'left';
+    }
   }
   ctx.setLineDash([]);
 }
