@@ -227,33 +227,43 @@ function updateTrace(m: Sequential, label: number): void {
   const pre = $('t-rule');
   pre.replaceChildren(...rule.map((line, r) => {
     const span = document.createElement('span');
-    span.textContent = line + '\n';
+    span.textContent = line;
     if (r === s) span.className = 'on';
     return span;
   }));
   const shapeOf = (t: { shape: readonly number[] }) => t.shape.slice(1);
   const sub = (i: number) => String(i).replace(/\d/g, (d) => '₀₁₂₃₄₅₆₇₈₉'[Number(d)]);
-  let out, outCap: string, arriving, arrCap: string, where: string;
+  // Step s: 0 the loss; 1…L layer i = L − s (its output z_{i+1}, the gradient arriving there, the one it sends
+  // back to z_i); L + 1 the input x and ∇x.
+  type Pic = { t: { data: ArrayLike<number>; shape: readonly number[] }; cap: string } | null;
+  let out: Pic, arriving: Pic, leaving: Pic, where: string;
   if (s === 0) {
     const last = trace.layers[L - 1];
-    out = last.tensors.output; outCap = `z${sub(L)}: the logits`;
-    arriving = last.tensors.grad; arrCap = `∂J/∂z${sub(L)} = softmax(z${sub(L)}) − onehot(${label})`;
-    where = `loss J = ${trace.loss.toPrecision(4)}`;
+    out = { t: last.tensors.output, cap: `z${sub(L)}: the logits` };
+    arriving = { t: last.tensors.grad, cap: `∂J/∂z${sub(L)} = softmax(z${sub(L)}) − onehot(${label}): where backprop starts` };
+    leaving = null;
+    where = `loss J = −log p(${label} | x) = ${trace.loss.toPrecision(4)}`;
   } else if (s <= L) {
     const i = L - s, layer = trace.layers[i];
-    out = layer.tensors.output; outCap = `z${sub(i + 1)}: output of layer #${i} (${layer.type}), ${layer.outputShape.join('×')}`;
-    arriving = i > 0 ? trace.layers[i - 1].tensors.grad : trace.dx;
-    arrCap = `∂J/∂z${sub(i)}: the gradient it sends back, from ∂J/∂z${sub(i + 1)} arriving at its output`;
-    where = `layer #${i} ${layer.type}: ‖∂J/∂z${sub(i + 1)}‖₂ = ${layer.grad.norm2.toPrecision(3)} arriving, ${(100 * layer.output.fractionZero).toFixed(0)}% of its outputs are 0`;
+    out = { t: layer.tensors.output, cap: `z${sub(i + 1)}: output of layer #${i} (${layer.type}), ${layer.outputShape.join('×')}` };
+    arriving = { t: layer.tensors.grad, cap: `∂J/∂z${sub(i + 1)}: the gradient arriving at its output` };
+    leaving = { t: i > 0 ? trace.layers[i - 1].tensors.grad : trace.dx, cap: `∂J/∂z${sub(i)}: what it sends back to its input (the highlighted line)` };
+    where = `layer #${i} ${layer.type}: ‖∂J/∂z${sub(i + 1)}‖₂ = ${layer.grad.norm2.toPrecision(3)} arriving; ${(100 * layer.output.fractionZero).toFixed(0)}% of its outputs are 0`;
   } else {
-    out = inputOf(m, state.pixels); outCap = 'x = z₀';
-    arriving = trace.dx; arrCap = '∇x J = ∂J/∂z₀';
+    out = { t: inputOf(m, state.pixels), cap: 'x = z₀' };
+    arriving = { t: trace.dx, cap: '∇x J = ∂J/∂z₀: the gradient arriving at the input' };
+    leaving = null;
     where = `∇x J: ‖·‖₁ = ${trace.dxNorm.l1.toPrecision(3)}, ‖·‖∞ = ${trace.dxNorm.linf.toPrecision(3)}`;
   }
-  paintTiles($<HTMLCanvasElement>('t-out'), out.data, shapeOf(out), false);
-  paintTiles($<HTMLCanvasElement>('t-grad'), arriving.data, shapeOf(arriving), true);
-  $('t-out-cap').textContent = outCap;
-  $('t-grad-cap').textContent = arrCap;
+  paintTiles($<HTMLCanvasElement>('t-out'), out.t.data, shapeOf(out.t), false, 240);
+  paintTiles($<HTMLCanvasElement>('t-grad'), arriving.t.data, shapeOf(arriving.t), true, 240);
+  $('t-out-cap').textContent = out.cap;
+  $('t-grad-cap').textContent = arriving.cap;
+  $('t-leave-fig').hidden = leaving === null;
+  if (leaving) {
+    paintTiles($<HTMLCanvasElement>('t-leave'), leaving.t.data, shapeOf(leaving.t), true, 240);
+    $('t-leave-cap').textContent = leaving.cap;
+  }
   $('t-where').textContent = `step ${s + 1} of ${L + 2}`;
   $('t-stats').textContent = where;
 }

@@ -148,6 +148,28 @@ describe('the ∇x lab in Chromium', () => {
     expect(preds[2]).not.toBe(7); // the standard cnn falls to FGSM at ε = 0.25 on this digit
   });
 
+  it('runs targeted PGD-k, and the black-box attacks on their button with their query counts', async () => {
+    await page.selectOption('#digit', '0');
+    await page.locator('#eps').fill('0.3');
+    await page.selectOption('#attack', 'pgd');
+    await page.selectOption('#target', '3');
+    await page.waitForFunction(() => __lab.attack?.attack === 'pgd' && (__lab.attack as { target: number | null }).target === 3 && __lab.attack.eps === 0.3);
+    let a = (await state()).attack!;
+    expect(a.predicted).toBe(3); // PGD-40 pushes the standard cnn's 7 into the chosen 3 at ε = 0.3
+    expect(a.success).toBe(true);
+    await page.selectOption('#target', '');
+    for (const attack of ['square', 'one-pixel']) {
+      await page.selectOption('#attack', attack);
+      await page.click('#run-bb');
+      await page.waitForFunction((name) => __lab.attack?.attack === name, attack);
+      a = (await state()).attack!;
+      const queries = (a as unknown as { queries: number }).queries;
+      expect(queries).toBeGreaterThan(1);
+      expect(await page.locator('#a-text').textContent()).toContain(`${queries} queries`);
+    }
+    await page.selectOption('#attack', 'fgsm');
+  });
+
   it('loads a model file through the picker and refuses a corrupt one with a clear message', async () => {
     await page.evaluate(() => { (document.getElementById('p7') as HTMLDetailsElement).open = true; });
     await page.setInputFiles('#file', join(root, 'lab/models/softmax.safetensors'));
