@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kernels } from '../src/engine/kernels/kernels.js';
 import { referenceKernels } from '../src/engine/kernels/reference.js';
-import { loadWasmKernels } from '../src/engine/kernels/wasm.js';
+import { loadWasmKernels } from '../src/engine/kernels/wasm-node.js';
 import { Rng } from '../src/engine/random.js';
 
 export type GemmShape = { M: number; N: number; K: number; op: 'NN' | 'NT' | 'TN'; role: string };

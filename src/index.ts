@@ -27,7 +27,7 @@ export { evaluate, argmax, inEvalMode, predict, type Evaluation } from './train/
 export { SGD, Adam, makeOptimizer, type Optimizer } from './train/optimizers.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 
-export { saveModel, loadModel, type LoadedModel, type LoadModelOptions } from './io/model-file.js';
+export { saveModel, loadModel, encodeModel, decodeModel, type LoadedModel, type LoadModelOptions } from './io/model-file.js';
 export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
 export { writeFileAtomic } from './io/atomic.js';
 

@@ -10,6 +10,7 @@ import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerExperiment } from './experiment.js';
 import { registerInspect } from './inspect.js';
+import { registerLab } from './lab.js';
 import { registerLinear } from './linear.js';
 import { registerReproduce } from './reproduce.js';
 import { registerTrace } from './trace.js';
@@ -55,6 +56,7 @@ registerReproduce(program);
 registerExperiment(program);
 registerBench(program);
 addArchOptions(program); // --arch/--spec on every command that takes --model-file
+registerLab(program);
 
 setupKernels();
 try {

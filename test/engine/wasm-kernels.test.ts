@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels } from '../../src/engine/kernels/kernels.js';
 import { referenceKernels } from '../../src/engine/kernels/reference.js';
-import { loadWasmKernels } from '../../src/engine/kernels/wasm.js';
+import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { Rng } from '../../src/engine/random.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -4,7 +4,7 @@
 // with `useKernels` and tested against the plain TypeScript reference in ./reference.ts.
 import type { Data } from '../nd.js';
 import { referenceKernels } from './reference.js';
-import { loadWasmKernels } from './wasm.js';
+import { loadWasmKernels } from './wasm-node.js';
 
 /** Geometry of a 2-D window (convolution or pooling) over an NCHW image. */
 export interface Window2d {
@@ -90,7 +90,7 @@ export interface Kernels {
  * TypeScript reference. NABLAX_KERNELS=typescript forces the reference. `fastKernelsNotice` says why, if so.
  */
 function pickDefault(): { k: Kernels; notice: string | null } {
-  if (process.env.NABLAX_KERNELS === 'typescript') return { k: referenceKernels, notice: null };
+  if (globalThis.process?.env.NABLAX_KERNELS === 'typescript') return { k: referenceKernels, notice: null };
   const wasm = loadWasmKernels();
   if (wasm) return { k: wasm, notice: null };
   return { k: referenceKernels, notice: 'nablax: WebAssembly kernels not found (build/kernels.wasm; in a source checkout run `npm run build:wasm`); using the slower TypeScript kernels' };

@@ -14,15 +14,13 @@
 // - ReLU and 2×2 max pooling: vector loops over cache-sized chunks.
 // Computation is float32: Float64Array operands fall back to the exact TypeScript reference (unless asked
 // otherwise, for gemm), so float64 gradient checks keep their precision.
-import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import v8 from 'node:v8';
+// No Node API here (the browser lab instantiates these kernels from fetched bytes): finding and reading the
+// build, setting V8 flags and starting worker threads are in ./wasm-node.ts.
 import type { Data } from '../nd.js';
 import type { Kernels, Window2d } from './kernels.js';
 import { referenceKernels } from './reference.js';
-import { KernelThreads, splitRange } from './threads.js';
+import { splitRange } from './split-range.js';
+import type { KernelThreads } from './threads.js';
 
 /** What the wasm gemm does with Float64Array operands. */
 export type Float64Policy =
@@ -71,50 +69,6 @@ const NR = 8; // columns per B panel: must match gemm.wat
 const SCRATCH = 256; // bytes [0, 256) hold the kernel's edge tile
 const PAGE = 65536;
 const MAX_BYTES = 65536 * PAGE - PAGE; // wasm32 limit; byte addresses stay below 2³² for the i32 parameters
-
-/** The directory holding package.json, walking up from this module (src/… under tsx, dist/src/… after tsc). */
-function packageRoot(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
-
-/** build/<file> under the package root, or null when no package.json is found above this module. */
-function buildPath(file: string): string | null {
-  const root = packageRoot();
-  return root === null ? null : join(root, 'build', file);
-}
-
-/**
- * Compile a module file, or null when it is missing, unreadable or not valid here. A module that uses relaxed-simd
- * validates only once V8 runs it: Node 20 has it behind --experimental-wasm-relaxed-simd, which is turned on here
- * (V8 reads its wasm feature flags when it compiles a module, so setting it at run time takes effect).
- */
-function compileModule(path: string): WebAssembly.Module | null {
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    // A copy into a plain Uint8Array: WebAssembly.Module wants an ArrayBuffer-backed view, not Node's Buffer type.
-    bytes = new Uint8Array(readFileSync(path));
-  } catch {
-    return null;
-  }
-  if (!WebAssembly.validate(bytes)) {
-    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-    if (!WebAssembly.validate(bytes)) return null;
-  }
-  try {
-    return new WebAssembly.Module(bytes);
-  } catch {
-    return null;
-  }
-}
-
-/** Whether fused multiply-adds are wanted by default: yes unless NABLAX_FMA=0. */
-const fmaByDefault = (): boolean => process.env.NABLAX_FMA !== '0';
 
 /** Round a byte count up to a 64-byte (cache line) boundary (arithmetic, not `&`: counts may pass 2³¹). */
 const align = (n: number): number => Math.ceil(n / 64) * 64;
@@ -320,7 +274,10 @@ const threadFunctions = ['conv_fwd', 'conv_bwd', 'gemm_packed', 'peak_fma'] as c
  */
 class Threads {
   private pool: KernelThreads | null = null;
-  constructor(private readonly ex: WasmExports, private readonly module: WebAssembly.Module, public count: number) {}
+  constructor(
+    private readonly ex: WasmExports, private readonly module: WebAssembly.Module, public count: number,
+    private readonly start: StartThreads | null,
+  ) {}
   /** Threads for a batch of n items: never more than there are items. */
   threadsFor(n: number): number {
     return Math.max(1, Math.min(this.count, n));
@@ -336,7 +293,7 @@ class Threads {
     if (ranges.length > 1) {
       if (!this.pool || this.pool.count < ranges.length) {
         this.pool?.close();
-        this.pool = new KernelThreads(this.module, this.ex.memory, threadFunctions, this.count);
+        this.pool = this.start!(this.module, this.ex.memory, threadFunctions, this.count);
       }
       const index = threadFunctions.indexOf(fn);
       for (let t = 1; t < ranges.length; t++) this.pool.start(t, index, args(t, ranges[t]));
@@ -580,37 +537,34 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   return { conv2dForward, conv2dBackward, conv2dReluPoolForward, conv2dReluPoolBackward, reluForward, reluBackward, maxPoolForward, maxPoolBackward };
 }
 
+/** Starts the worker threads of a pool (Node: ./wasm-node.ts); without one, the kernels run on one thread. */
+export type StartThreads = (module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], count: number) => KernelThreads;
+
 /**
- * Load the WebAssembly SIMD kernels, or null when the build is missing or does not compile (build it with
- * `node scripts/build-wasm.mjs`). Nothing is printed: the caller decides what to say. `name` is 'wasm-simd-fma'
- * for the fused build and 'wasm-simd' for the portable one. The wasm gemm computes in float32; see
- * {@link WasmKernelOptions.float64} for Float64Array operands.
+ * Instantiate the WebAssembly SIMD kernels from a compiled module (either build), or null when it does not
+ * instantiate or lacks an export (a stale build). Node callers use `loadWasmKernels` (./wasm-node.ts), which finds
+ * and compiles the build; a browser compiles fetched bytes itself. `threads` above 1 needs `startThreads`.
  * @example
- *   const wasm = loadWasmKernels();
- *   if (wasm) useKernels(wasm); else console.warn('wasm kernels not built; using TypeScript');
+ *   const k = instantiateKernels(await WebAssembly.compile(bytes), { threads: 1 });
+ *   if (k) useKernels(k);
  */
-export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null {
-  let module: WebAssembly.Module | null = null;
-  if (options.path !== undefined) module = compileModule(options.path);
-  else {
-    const fused = (options.fma ?? fmaByDefault()) ? buildPath('kernels-fma.wasm') : null;
-    if (fused !== null) module = compileModule(fused);
-    const portable = buildPath('kernels.wasm');
-    if (module === null && portable !== null) module = compileModule(portable);
-  }
-  if (module === null) return null;
+export function instantiateKernels(
+  module: WebAssembly.Module,
+  options: { float64?: Float64Policy; threads?: number; startThreads?: StartThreads } = {},
+): Kernels | null {
   let ex: WasmExports;
   try {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
     ex = { ...exports, memory } as unknown as WasmExports;
   } catch {
-    return null; // a module that wants other imports (a stale build)
+    return null; // a module that wants other imports (a stale build), or no shared memory here
   }
   // A stale build of some other module: refuse it rather than fail on the first call.
   if (exportNames.some((k) => typeof ex[k] !== 'function')) return null;
   const mem = new LinearMemory(ex.memory);
-  const pool = new Threads(ex, module, options.threads ?? defaultThreads());
+  const start = options.startThreads ?? null;
+  const pool = new Threads(ex, module, start === null ? 1 : checkThreads(options.threads ?? 1), start);
   const gemm = makeGemm(ex, mem, options.float64 ?? 'reference', pool);
   return {
     ...referenceKernels,
@@ -620,7 +574,7 @@ export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null
     peakGflops: (ms?: number) => measurePeak(ex, mem, pool, ms),
     memoryBytes: () => ex.memory.buffer.byteLength,
     getThreads: () => pool.count,
-    setThreads: (n: number) => pool.setCount(checkThreads(n)),
+    setThreads: (n: number) => pool.setCount(start === null ? 1 : checkThreads(n)),
   };
 }
 
@@ -672,20 +626,7 @@ function fusesMultiplyAdd(gemm: Kernels['gemm']): boolean {
 }
 
 /** A thread count, or an error naming the bad value. */
-function checkThreads(n: number): number {
+export function checkThreads(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`threads must be an integer from 1 to 64, got ${n}`);
   return n;
-}
-
-/**
- * The default thread count: NABLAX_THREADS when set, else the cores Node may use (at most 4: the kernels'
- * batches are split into that many contiguous ranges, and more threads than that buy little at MNIST sizes).
- */
-export function defaultThreads(): number {
-  const env = process.env.NABLAX_THREADS;
-  if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (Number.isInteger(n) && n >= 1 && n <= 64) return n;
-  }
-  return Math.max(1, Math.min(4, availableParallelism()));
 }

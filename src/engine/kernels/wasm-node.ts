@@ -1,0 +1,97 @@
+// Loading the WebAssembly SIMD kernels in Node: find build/kernels-fma.wasm or build/kernels.wasm under the package
+// root, read and compile it (turning on V8's relaxed-SIMD flag where the fused build needs it), and start worker
+// threads over the shared memory. ./wasm.ts instantiates the kernels from a compiled module and needs no Node API,
+// so the browser lab runs the same kernels from fetched bytes (lab/src/platform/ stands in for this file there).
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import type { Kernels } from './kernels.js';
+import { KernelThreads } from './threads.js';
+import { checkThreads, instantiateKernels, type WasmKernelOptions } from './wasm.js';
+
+/** The directory holding package.json, walking up from this module (src/… under tsx, dist/src/… after tsc). */
+function packageRoot(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/** build/<file> under the package root, or null when no package.json is found above this module. */
+function buildPath(file: string): string | null {
+  const root = packageRoot();
+  return root === null ? null : join(root, 'build', file);
+}
+
+/**
+ * Compile a module file, or null when it is missing, unreadable or not valid here. A module that uses relaxed-simd
+ * validates only once V8 runs it: Node 20 has it behind --experimental-wasm-relaxed-simd, which is turned on here
+ * (V8 reads its wasm feature flags when it compiles a module, so setting it at run time takes effect).
+ */
+function compileModule(path: string): WebAssembly.Module | null {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    // A copy into a plain Uint8Array: WebAssembly.Module wants an ArrayBuffer-backed view, not Node's Buffer type.
+    bytes = new Uint8Array(readFileSync(path));
+  } catch {
+    return null;
+  }
+  if (!WebAssembly.validate(bytes)) {
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (!WebAssembly.validate(bytes)) return null;
+  }
+  try {
+    return new WebAssembly.Module(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether fused multiply-adds are wanted by default: yes unless NABLAX_FMA=0. */
+const fmaByDefault = (): boolean => process.env.NABLAX_FMA !== '0';
+
+/**
+ * Load the WebAssembly SIMD kernels, or null when the build is missing or does not compile (build it with
+ * `node scripts/build-wasm.mjs`). Nothing is printed: the caller decides what to say. `name` is 'wasm-simd-fma'
+ * for the fused build and 'wasm-simd' for the portable one. The wasm gemm computes in float32; see
+ * {@link WasmKernelOptions.float64} for Float64Array operands.
+ * @example
+ *   const wasm = loadWasmKernels();
+ *   if (wasm) useKernels(wasm); else console.warn('wasm kernels not built; using TypeScript');
+ */
+export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null {
+  let module: WebAssembly.Module | null = null;
+  if (options.path !== undefined) module = compileModule(options.path);
+  else {
+    const fused = (options.fma ?? fmaByDefault()) ? buildPath('kernels-fma.wasm') : null;
+    if (fused !== null) module = compileModule(fused);
+    const portable = buildPath('kernels.wasm');
+    if (module === null && portable !== null) module = compileModule(portable);
+  }
+  if (module === null) return null;
+  return instantiateKernels(module, {
+    float64: options.float64,
+    threads: checkThreads(options.threads ?? defaultThreads()),
+    startThreads: (m, memory, names, count) => new KernelThreads(m, memory, names, count),
+  });
+}
+
+/**
+ * The default thread count: NABLAX_THREADS when set, else the cores Node may use (at most 4: the kernels'
+ * batches are split into that many contiguous ranges, and more threads than that buy little at MNIST sizes).
+ * @example
+ *   const k = loadWasmKernels({ threads: defaultThreads() });
+ */
+export function defaultThreads(): number {
+  const env = process.env.NABLAX_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (Number.isInteger(n) && n >= 1 && n <= 64) return n;
+  }
+  return Math.max(1, Math.min(4, availableParallelism()));
+}

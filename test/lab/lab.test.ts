@@ -1,0 +1,254 @@
+// End-to-end test of the ∇x lab in a real browser: builds lab/dist (npm run build:lab), starts `nablax lab` on a
+// free localhost port and drives headless Chromium (Debian's chromium, through playwright-core). The page's
+// numbers are compared bit for bit with the Node engine on the same pixels and model file, with the kernels the
+// page reports (the WebAssembly SIMD build it picked: the same .wasm file in Node, or the TypeScript reference).
+// Screenshots of every panel and the page's speed (not asserted) go to .tmp/lab-screens/.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fgsm } from '../../src/attacks/fgsm.js';
+import { pgd } from '../../src/attacks/pgd.js';
+import { useKernels, type Kernels } from '../../src/engine/kernels/kernels.js';
+import { referenceKernels } from '../../src/engine/kernels/reference.js';
+import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
+import { softmax } from '../../src/engine/ops/loss.js';
+import { Tensor } from '../../src/engine/tensor.js';
+import { loadModel } from '../../src/io/model-file.js';
+import type { Sequential } from '../../src/layers/sequential.js';
+import { predict } from '../../src/train/evaluate.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const screens = join(root, '.tmp', 'lab-screens');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const tsx = (args: string[]) => [process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args]] as const;
+
+interface LabState {
+  ready: boolean;
+  kernels: string;
+  model: string;
+  last: { pixels: number[]; probs: number[]; predicted: number; label: number };
+  attack: null | { attack: string; eps: number; label: number; probs: number[]; predicted: number; success: boolean };
+  loadMessage: string;
+  timing: { readyMs: number };
+}
+declare const __lab: LabState & { bench(reps: number): Record<string, number | string> };
+
+let server: ChildProcess | null = null;
+let context: BrowserContext | null = null;
+let page: Page;
+let url = '';
+const problems: string[] = [];
+const tmp = mkdtempSync(join(tmpdir(), 'nablax-lab-'));
+
+/** Run f with the kernels the page reports using (the same .wasm build in Node, one thread; loaded once). */
+const nodeKernels = new Map<string, Kernels>();
+function withPageKernels<T>(name: string, f: () => T): T {
+  let k = nodeKernels.get(name) ?? null;
+  if (!k) {
+    k = name === 'typescript' ? referenceKernels : loadWasmKernels({ fma: name === 'wasm-simd-fma', threads: 1 });
+    if (!k || k.name !== name) throw new Error(`the page ran '${name}' kernels, which this Node cannot load (got ${k?.name})`);
+    nodeKernels.set(name, k);
+  }
+  const prev = useKernels(k);
+  try {
+    return f();
+  } finally {
+    useKernels(prev);
+  }
+}
+const probsOf = (m: Sequential, pixels: number[]) => Array.from(softmax(predict(m, new Tensor(Float32Array.from(pixels), [1, ...m.input]))).data);
+const state = () => page.evaluate(() => ({ ...__lab, bench: undefined }) as LabState);
+
+beforeAll(async () => {
+  mkdirSync(screens, { recursive: true });
+  const built = spawnSync(process.execPath, ['--import', 'tsx', 'lab/build.ts'], { cwd: root, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`npm run build:lab failed: ${built.stderr}`);
+  copyFileSync(join(root, 'lab/models/softmax.safetensors'), join(tmp, 'mine.safetensors'));
+  const [cmd, args] = tsx(['lab', '--port', '0', '--model-file', join(tmp, 'mine.safetensors')]);
+  server = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  url = await new Promise<string>((res, rej) => {
+    let err = '';
+    server!.stdout!.on('data', (d) => res(String(d).trim()));
+    server!.stderr!.on('data', (d) => { err += String(d); });
+    server!.on('exit', (code) => rej(new Error(`nablax lab exited with ${code}: ${err}`)));
+  });
+  context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1000, height: 900 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => (globalThis as unknown as { __lab?: LabState }).__lab?.last.predicted !== undefined && __lab.last.predicted >= 0, null, { timeout: 60_000 });
+});
+
+afterAll(async () => {
+  await context?.close();
+  server?.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the ∇x lab in Chromium', () => {
+  it('serves the page cross-origin isolated and it loads with no console error', async () => {
+    expect(url).toMatch(/^http:\/\/localhost:\d+\/$/);
+    const s = await state();
+    expect(s.ready).toBe(true);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(s.kernels).toMatch(/^wasm-simd/); // isolated and with SIMD, the page runs the WebAssembly kernels
+    expect(problems).toEqual([]);
+  });
+
+  it('classifies a digit drawn with pointer events, with the Node engine\'s probabilities bit for bit', async () => {
+    await page.click('#clear');
+    const box = (await page.locator('#draw').boundingBox())!;
+    const at = (u: number, v: number) => [box.x + u * box.width, box.y + v * box.height] as const;
+    // a "1": one vertical stroke
+    await page.mouse.move(...at(0.5, 0.2));
+    await page.mouse.down();
+    for (let v = 0.2; v <= 0.8; v += 0.05) await page.mouse.move(...at(0.52, v), { steps: 2 });
+    await page.mouse.up();
+    await page.waitForFunction(() => __lab.last.pixels.some((p) => p > 0) && __lab.last.pixels.filter((p) => p > 0).length > 20);
+    await page.waitForTimeout(100); // the last redraw
+    const s = await state();
+    expect(s.model).toBe('cnn');
+    const { model } = loadModel(join(root, 'lab/models/cnn.safetensors'));
+    const node = withPageKernels(s.kernels, () => probsOf(model, s.last.pixels));
+    expect(s.last.probs).toEqual(node);
+    expect(s.last.predicted).toBe(1);
+    await page.screenshot({ path: join(screens, 'drawn-1.png') });
+  });
+
+  it('moves the ε slider and the adversarial prediction follows Node\'s FGSM at that ε', async () => {
+    await page.evaluate(() => { (document.getElementById('p3') as HTMLDetailsElement).open = true; });
+    await page.selectOption('#digit', '0'); // official test digit #0, a 7
+    await page.selectOption('#attack', 'fgsm');
+    const { model } = loadModel(join(root, 'lab/models/cnn.safetensors'));
+    const preds: number[] = [];
+    for (const eps of ['0', '0.1', '0.25']) {
+      await page.locator('#eps').fill(eps);
+      await page.waitForFunction((e) => __lab.attack?.eps === e, Number(eps));
+      const s = await state();
+      const a = s.attack!;
+      const node = withPageKernels(s.kernels, () => {
+        const x = new Tensor(Float32Array.from(s.last.pixels), [1, ...model.input]);
+        const adv = fgsm.run(model, x, Int32Array.of(a.label), { eps: Number(eps) }).adversarial;
+        return probsOf(model, Array.from(adv.data));
+      });
+      expect(a.label).toBe(7);
+      expect(a.probs).toEqual(node);
+      preds.push(a.predicted);
+    }
+    expect(preds[0]).toBe(7); // ε = 0 leaves the digit alone
+    expect(preds[2]).not.toBe(7); // the standard cnn falls to FGSM at ε = 0.25 on this digit
+  });
+
+  it('runs targeted PGD-k, and the black-box attacks on their button with their query counts', async () => {
+    await page.selectOption('#digit', '0');
+    await page.locator('#eps').fill('0.3');
+    await page.selectOption('#attack', 'pgd');
+    await page.selectOption('#target', '3');
+    await page.waitForFunction(() => __lab.attack?.attack === 'pgd' && (__lab.attack as { target: number | null }).target === 3 && __lab.attack.eps === 0.3);
+    let a = (await state()).attack!;
+    expect(a.predicted).toBe(3); // PGD-40 pushes the standard cnn's 7 into the chosen 3 at ε = 0.3
+    expect(a.success).toBe(true);
+    await page.selectOption('#target', '');
+    for (const attack of ['square', 'one-pixel']) {
+      await page.selectOption('#attack', attack);
+      await page.click('#run-bb');
+      await page.waitForFunction((name) => __lab.attack?.attack === name, attack);
+      a = (await state()).attack!;
+      const queries = (a as unknown as { queries: number }).queries;
+      expect(queries).toBeGreaterThan(1);
+      expect(await page.locator('#a-text').textContent()).toContain(`${queries} queries`);
+    }
+    await page.selectOption('#attack', 'fgsm');
+  });
+
+  it('loads a model file through the picker and refuses a corrupt one with a clear message', async () => {
+    await page.evaluate(() => { (document.getElementById('p7') as HTMLDetailsElement).open = true; });
+    await page.setInputFiles('#file', join(root, 'lab/models/softmax.safetensors'));
+    await page.waitForFunction(() => __lab.loadMessage !== '');
+    let s = await state();
+    expect(s.loadMessage).toMatch(/^Loaded softmax\.safetensors: flatten → dense, 7,850 parameters/);
+    expect(s.model).toBe('softmax (yours)');
+    const corrupt = join(tmp, 'corrupt.safetensors');
+    writeFileSync(corrupt, Buffer.from('this is not a safetensors file at all'));
+    await page.setInputFiles('#file', corrupt);
+    await page.waitForFunction(() => __lab.loadMessage.startsWith('Refused'));
+    s = await state();
+    expect(s.loadMessage).toMatch(/^Refused corrupt\.safetensors: not a valid \.safetensors file \(header length \d+ exceeds/);
+    // the file given to `nablax lab --model-file` is in the menu
+    const options = await page.locator('#model option').allTextContents();
+    expect(options).toEqual(expect.arrayContaining(['cnn', 'cnn-pgd', 'softmax', 'mine', 'softmax (yours)']));
+    await page.selectOption('#model', 'cnn');
+    await page.waitForFunction(() => __lab.model === 'cnn');
+  });
+
+  it('shows every panel (screenshots saved) and reports its speed', async () => {
+    await page.selectOption('#digit', '0');
+    await page.locator('#eps').fill('0.2');
+    await page.evaluate(() => { for (let p = 1; p <= 7; p++) (document.getElementById(`p${p}`) as HTMLDetailsElement).open = true; });
+    await page.click('#t-next');
+    await page.waitForFunction(() => document.getElementById('t-where')!.textContent!.startsWith('step 2'));
+    await page.waitForTimeout(300);
+    expect(problems).toEqual([]);
+    for (let p = 1; p <= 7; p++) {
+      const file = join(screens, `panel-${p}.png`);
+      await page.locator(`#p${p}`).screenshot({ path: file });
+      expect(statSync(file).size).toBeGreaterThan(2000);
+    }
+    await page.screenshot({ path: join(screens, 'lab.png'), fullPage: true });
+    expect(await page.locator('#t-rule .on').textContent()).toMatch(/^∂J\/∂z₉ += ∂J\/∂z₁₀ · W₉ .*#9 dense 128→10/);
+    expect(await page.locator('#l-text').textContent()).toMatch(/ε·m·n = 0\.20·/);
+    const speed = await page.evaluate(() => ({
+      ...__lab.bench(20),
+      firstContentfulPaintMs: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1,
+      firstPredictionMs: __lab.timing.readyMs,
+    }));
+    // The same PGD-40 in Node (same kernels, one thread), interleaved with the page's after two warm-up runs each:
+    // a ratio, since the machine is shared.
+    const { model } = loadModel(join(root, 'lab/models/cnn.safetensors'));
+    const s = await state();
+    const x = new Tensor(Float32Array.from(s.last.pixels), [1, ...model.input]);
+    const inPage: number[] = [], inNode: number[] = [];
+    // (page.evaluate is awaited before the Node run starts, so the two never overlap)
+    for (let r = 0; r < 7; r++) {
+      const run = await page.evaluate(() => (__lab as unknown as { timePgd40(): { ms: number; iterations: number; probs: number[] } }).timePgd40());
+      inPage.push(run.ms);
+      const node = withPageKernels(s.kernels, () => {
+        const t0 = performance.now();
+        const r = pgd.run(model, x, Int32Array.of(s.last.label), { eps: 0.3, steps: 40, seed: 0, earlyStop: false });
+        const ms = performance.now() - t0;
+        return { ms, iterations: r.iterations[0], probs: probsOf(model, Array.from(r.adversarial.data)) };
+      });
+      inNode.push(node.ms);
+      // the same 40 steps, to the same bits
+      expect(run.iterations).toBe(40);
+      expect(run.probs).toEqual(node.probs);
+    }
+    inPage.splice(0, 2);
+    inNode.splice(0, 2);
+    const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];
+    Object.assign(speed, { pgd40PageMedianMs: median(inPage), pgd40NodeMedianMs: median(inNode), pageOverNode: median(inPage) / median(inNode) });
+    writeFileSync(join(screens, 'speed.json'), JSON.stringify(speed, null, 1) + '\n');
+    console.log('lab speed in Chromium (ms; shared machine, not asserted):', JSON.stringify(speed));
+    expect(speed.pgd40Ms).toBeGreaterThan(0);
+  });
+});
+
+describe('nablax lab (bad input)', () => {
+  it('refuses a missing model file before serving: one line, exit 2', () => {
+    const [cmd, args] = tsx(['lab', '--port', '0', '--model-file', join(tmp, 'nope.safetensors')]);
+    const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toEqual([`nablax lab: --model-file ${join(tmp, 'nope.safetensors')}: no such file`]);
+    expect(existsSync(join(root, 'lab/dist/index.html'))).toBe(true);
+  });
+});
