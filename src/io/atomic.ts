@@ -7,7 +7,11 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
-/** What an fs error code means, in words ("read-only file system", "permission denied", …). */
+/**
+ * What an fs error code means, in words ("read-only file system", "permission denied", …).
+ * @example
+ *   fsErrorWords('EROFS');   // 'read-only file system'
+ */
 export function fsErrorWords(code: string | undefined): string {
   switch (code) {
     case 'EROFS': return 'read-only file system';
@@ -105,7 +109,11 @@ export function checkWritable(path: string, kind: 'file' | 'dir'): void {
   rmSync(probe, { force: true });
 }
 
-/** Whether process `pid` is alive (signal 0 checks without sending anything). */
+/**
+ * Whether process `pid` is alive (signal 0 checks without sending anything).
+ * @example
+ *   pidAlive(process.pid);   // true
+ */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -177,7 +185,11 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
 /** A second run on an output another live run holds. */
 export class OutputLockedError extends Error {}
 
-/** The lock file of an output, beside it: `<file>.lock`, `<dir>.lock` (the folder itself holds only the results). */
+/**
+ * The lock file of an output, beside it: `<file>.lock`, `<dir>.lock` (the folder itself holds only the results).
+ * @example
+ *   lockPath('runs/attack', 'dir');   // '/abs/runs/attack.lock'
+ */
 export function lockPath(path: string, _kind: 'file' | 'dir'): string {
   return `${resolve(path)}.lock`;
 }
