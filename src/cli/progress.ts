@@ -25,12 +25,20 @@ export interface ProgressOptions {
 
 const open = new Set<Progress>();
 
-/** End every open progress bar (before printing a message such as the Ctrl-C notice). */
+/**
+ * End every open progress bar (before printing a message such as the Ctrl-C notice).
+ * @example
+ *   stopAllProgress(); say('interrupt: stopping after the batch in progress');
+ */
 export function stopAllProgress(): void {
   for (const p of [...open]) p.stop();
 }
 
-/** Seconds as "42s", "3m05s", "1h02m"; "–" when unknown. */
+/**
+ * Seconds as "42s", "3m05s", "1h02m"; "–" when unknown.
+ * @example
+ *   formatDuration(185);   // '3m05s'
+ */
 export function formatDuration(s: number | null): string {
   if (s === null || !Number.isFinite(s) || s < 0) return '–';
   const t = Math.round(s);
@@ -39,7 +47,11 @@ export function formatDuration(s: number | null): string {
   return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** A rate as a short number: whole above 10, two significant figures below (one-pixel's 0.45 img/s). */
+/**
+ * A rate as a short number: whole above 10, two significant figures below (one-pixel's 0.45 img/s).
+ * @example
+ *   formatRate(0.4521);   // '0.45'
+ */
 export function formatRate(r: number | null): string {
   if (r === null || !Number.isFinite(r) || r <= 0) return '–';
   return r >= 10 ? r.toFixed(0) : r.toPrecision(2);

@@ -88,11 +88,11 @@ export function registerTrace(program: Command): void {
   cmd.action((o) => {
       if ((o.index as number[]).length !== 1) throw new UsageError(`--index: trace follows one image, got ${(o.index as number[]).length} (${(o.index as number[]).join(',')})`);
       if (o.withDx && !o.json) throw new UsageError('--with-dx only goes with --json');
-      claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const index = (o.index as number[])[0];
       if (index >= ds.count) throw new UsageError(`--index ${index} is out of range (the test set has ${ds.count} images, 0..${ds.count - 1})`);
+      claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { x, y } = getBatch(ds, null, index, index + 1);
       const trace = traceExample(model, x, y[0]);
       const doc = { modelFile: o.modelFile, data: ds.name, index, ...traceToJson(trace, { withDx: Boolean(o.json && o.withDx) }) };

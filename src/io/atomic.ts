@@ -7,7 +7,11 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
-/** What an fs error code means, in words ("read-only file system", "permission denied", …). */
+/**
+ * What an fs error code means, in words ("read-only file system", "permission denied", …).
+ * @example
+ *   fsErrorWords('EROFS');   // 'read-only file system'
+ */
 export function fsErrorWords(code: string | undefined): string {
   switch (code) {
     case 'EROFS': return 'read-only file system';
@@ -105,7 +109,11 @@ export function checkWritable(path: string, kind: 'file' | 'dir'): void {
   rmSync(probe, { force: true });
 }
 
-/** Whether process `pid` is alive (signal 0 checks without sending anything). */
+/**
+ * Whether process `pid` is alive (signal 0 checks without sending anything).
+ * @example
+ *   pidAlive(process.pid);   // true
+ */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -169,7 +177,7 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
     if (fd >= 0) closeSync(fd);
     rmSync(tmp, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
-    if (code) throw new OutputPathError(`cannot write ${path}: ${fsErrorWords(code)}`);
+    if (code) throw new OutputPathError(`cannot write ${path}: ${fsErrorWords(code)} (${(err as Error).message})`);
     throw err;
   }
 }
@@ -177,19 +185,24 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
 /** A second run on an output another live run holds. */
 export class OutputLockedError extends Error {}
 
-/** The lock file of an output: `<file>.lock` beside a file, `<dir>/.nablax.lock` inside a folder. */
-export function lockPath(path: string, kind: 'file' | 'dir'): string {
-  return kind === 'dir' ? join(path, '.nablax.lock') : `${path}.lock`;
+/**
+ * The lock file of an output, beside it: `<file>.lock`, `<dir>.lock` (the folder itself holds only the results).
+ * @example
+ *   lockPath('runs/attack', 'dir');   // '/abs/runs/attack.lock'
+ */
+export function lockPath(path: string, _kind: 'file' | 'dir'): string {
+  return `${resolve(path)}.lock`;
 }
 
 /**
  * Lock an output for this process: a lock file holding our pid, removed by `release()` or at exit. A live holder
- * makes this throw OutputLockedError naming its pid; the lock of a dead process is taken over.
+ * makes this throw OutputLockedError naming its pid; the lock of a dead process is taken over. A folder whose
+ * parent cannot hold the lock file (a writable folder in a read-only place) is locked from inside (`.nablax.lock`).
  * @example
  *   const release = lockOutput('runs/cnn.safetensors', 'file');   // … write … ; release();
  */
 export function lockOutput(path: string, kind: 'file' | 'dir'): () => void {
-  const lock = lockPath(path, kind);
+  let lock = lockPath(path, kind);
   makeDir(dirname(lock));
   for (let attempt = 0; ; attempt++) {
     try {
@@ -199,7 +212,14 @@ export function lockOutput(path: string, kind: 'file' | 'dir'): () => void {
       break;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new OutputPathError(`cannot lock ${path}: ${fsErrorWords(code)}`);
+      if (code !== 'EEXIST') {
+        const inside = join(resolve(path), '.nablax.lock');
+        if (kind === 'dir' && lock !== inside && ['EACCES', 'EPERM', 'EROFS'].includes(code ?? '') && existsSync(path)) {
+          lock = inside;
+          continue;
+        }
+        throw new OutputPathError(`cannot lock ${path}: ${fsErrorWords(code)}`);
+      }
       let holder = NaN;
       try {
         holder = Number.parseInt(readFileSync(lock, 'utf8'), 10);

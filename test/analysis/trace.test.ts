@@ -194,13 +194,14 @@ describe('nablax trace (through commander)', () => {
     expect(json.layers).toHaveLength(10);
     expect(json.dx).toBeUndefined();
     expect(json.dxNorm.linf).toBeCloseTo(trace.dxNorm.linf, 9);
-    const text = err.join('');
+    // the tables are the result: stdout; the "wrote" notice goes to stderr
+    const text = out.join('');
     expect(text).toMatch(/^test image 0: label 7, predicted \d/);
     expect(text).toMatch(/forward:\n/);
     expect(text).toMatch(/backward:\n\s+#\s+layer\s+‖∂J\/∂out‖₂/);
     expect(text).toMatch(/\n\s+0\s+conv2d\s+16×24×24/);
     expect(text).toMatch(/∇x J: ‖·‖₁ /);
-    expect(out.join('')).toBe('');
+    expect(err.join('')).toMatch(/^wrote .*trace\.png, trace\.md, trace\.json\n$/);
   });
 
   it('--json prints one document, with ∇x only under --with-dx', async () => {
