@@ -64,7 +64,12 @@ export interface AutoAttackResult extends AttackResult {
   report: AutoAttackReport;
 }
 
-/** The stages of a version, as the reference's set_version defines them. */
+/**
+ * The stages of a version, as the reference's set_version defines them.
+ * @example
+ *   autoAttackStages('standard');   // ['apgd-ce', 'apgd-t', 'fab-t', 'square']
+ *   autoAttackStages('rand');       // ['apgd-ce', 'apgd-dlr']
+ */
 export function autoAttackStages(version: AutoAttackVersion): AutoAttackStageName[] {
   if (version === 'standard') return ['apgd-ce', 'apgd-t', 'fab-t', 'square'];
   if (version === 'plus') return ['apgd-ce', 'apgd-dlr', 'fab', 'square', 'apgd-t', 'fab-t'];
