@@ -188,9 +188,9 @@ function runStage(stage: AutoAttackStageName, model: Sequential, x: Tensor, y: I
     case 'apgd-t':
       return apgdT.run(model, x, y, { eps, norm, seed, steps, restarts: 1, nTargetClasses: s.nT, onProgress: s.progress });
     case 'fab':
-      return fab.run(model, x, y, { eps, norm, seed, steps, restarts: 5 });
+      return fab.run(model, x, y, { eps, norm, seed, steps, restarts: 5, onProgress: s.progress });
     case 'fab-t':
-      return fabT.run(model, x, y, { eps, norm, seed, nTargetClasses: s.nT, restarts: 1, steps });
+      return fabT.run(model, x, y, { eps, norm, seed, nTargetClasses: s.nT, restarts: 1, steps, onProgress: s.progress });
     case 'square': {
       // The reference runs n_queries iterations after the start point; nablax's budget also counts the clean check
       // and the start, hence + 2. Its 5,000-query run keeps the 10,000-query p schedule (resc_schedule=False).
