@@ -64,7 +64,12 @@ export interface AutoAttackResult extends AttackResult {
   report: AutoAttackReport;
 }
 
-/** The stages of a version, as the reference's set_version defines them. */
+/**
+ * The stages of a version, as the reference's set_version defines them.
+ * @example
+ *   autoAttackStages('standard');   // ['apgd-ce', 'apgd-t', 'fab-t', 'square']
+ *   autoAttackStages('rand');       // ['apgd-ce', 'apgd-dlr']
+ */
 export function autoAttackStages(version: AutoAttackVersion): AutoAttackStageName[] {
   if (version === 'standard') return ['apgd-ce', 'apgd-t', 'fab-t', 'square'];
   if (version === 'plus') return ['apgd-ce', 'apgd-dlr', 'fab', 'square', 'apgd-t', 'fab-t'];
@@ -183,9 +188,9 @@ function runStage(stage: AutoAttackStageName, model: Sequential, x: Tensor, y: I
     case 'apgd-t':
       return apgdT.run(model, x, y, { eps, norm, seed, steps, restarts: 1, nTargetClasses: s.nT, onProgress: s.progress });
     case 'fab':
-      return fab.run(model, x, y, { eps, norm, seed, steps, restarts: 5 });
+      return fab.run(model, x, y, { eps, norm, seed, steps, restarts: 5, onProgress: s.progress });
     case 'fab-t':
-      return fabT.run(model, x, y, { eps, norm, seed, nTargetClasses: s.nT, restarts: 1, steps });
+      return fabT.run(model, x, y, { eps, norm, seed, nTargetClasses: s.nT, restarts: 1, steps, onProgress: s.progress });
     case 'square': {
       // The reference runs n_queries iterations after the start point; nablax's budget also counts the clean check
       // and the start, hence + 2. Its 5,000-query run keeps the 10,000-query p schedule (resc_schedule=False).

@@ -11,7 +11,13 @@ import { enforceL2 } from './eps-ball.js';
 import type { ScoreOracle } from './oracle.js';
 import { squareP, type SquareOptions } from './square.js';
 
-/** η for an s×s window: the top half +, the bottom half −, each a sum of 1/(k+1)² concentric rectangles; ‖η‖₂ = 1. */
+/**
+ * η for an s×s window: the top half +, the bottom half −, each a sum of 1/(k+1)² concentric rectangles; ‖η‖₂ = 1;
+ * `transpose` turns it sideways (the attack flips a coin).
+ * @example
+ *   const eta = squareEta(5, false);   // Float64Array(25), rows 0–1 positive, rows 2–4 negative
+ *   const side = squareEta(5, true);
+ */
 export function squareEta(s: number, transpose: boolean): Float64Array {
   const out = new Float64Array(s * s);
   const top = rectangles(s >> 1, s), bottom = rectangles(s - (s >> 1), s);

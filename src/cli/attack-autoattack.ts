@@ -17,7 +17,12 @@ export interface AutoAttackCliOptions {
   json: boolean;
 }
 
-/** Parse --norm and --aa-version (usage errors name the flag). */
+/**
+ * Parse --norm and --aa-version (usage errors name the flag).
+ * @example
+ *   autoAttackFlags(undefined, undefined);   // { norm: 'linf', version: 'standard' }
+ *   autoAttackFlags('l2', 'plus');
+ */
 export function autoAttackFlags(norm: string | undefined, version: string | undefined): { norm: 'linf' | 'l2'; version: AutoAttackVersion } {
   const n = norm ?? 'linf';
   if (n !== 'linf' && n !== 'l2') throw new UsageError(`--norm must be 'linf' or 'l2', got '${n}'`);

@@ -63,7 +63,7 @@ describe('nablax attack', () => {
   const bad: [string, string[], RegExp][] = [
     ['negative ε', ['--eps', '-0.1'], /--eps must be comma-separated numbers ≥ 0, got '-0.1'/],
     ['L∞ ε above 1', ['--eps', '1.5'], /--eps 1.5 is outside \[0, 1\] for the L∞ attack fgsm/],
-    ['unknown attack', ['--attack', 'deepfool'], /unknown attack 'deepfool'/],
+    ['unknown attack', ['--attack', 'no-such-attack'], /unknown attack 'no-such-attack'/],
     ['target out of range', ['--target', '10'], /--target must be a class in 0..9/],
     ['missing model file', ['--model-file', '/no/such/model.safetensors'], /no such file: \/no\/such\/model.safetensors/],
   ];
