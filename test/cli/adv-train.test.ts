@@ -122,12 +122,14 @@ describe('nablax adv-train', () => {
     expect(JSON.parse(resumed.stdout).ema).toEqual({ ...a.ema, out: join(dir, 'b.ema.safetensors') });
   });
 
-  it('mart with one-cycle lr and ε warm-up runs and reports λ', () => {
+  it('mart with one-cycle lr, ε warm-up and the overfitting guard runs and reports λ and every guard check', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nablax-mart-'));
     const r = run(['adv-train', '--model', 'softmax', '--method', 'mart', '--steps', '2', '--step-size', '0.15', '--lr-schedule', 'onecycle', '--eps-warmup', '1',
-      '--epochs', '1', '--limit', '200', '--robust-limit', '20', '--eval-slice', '0', '--out', join(dir, 'm.safetensors'), '--json']);
+      '--guard-slice', '50', '--guard-every', '2', '--batch-size', '50', '--epochs', '1', '--limit', '200', '--robust-limit', '20', '--eval-slice', '0', '--out', join(dir, 'm.safetensors'), '--json']);
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ method: 'mart', lambda: 6, steps: 2, stepSize: 0.15, lrSchedule: 'onecycle', epsWarmup: 1, ema: null });
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ method: 'mart', lambda: 6, steps: 2, stepSize: 0.15, lrSchedule: 'onecycle', epsWarmup: 1, ema: null });
+    expect(doc.guard.history.map((p: { step: number }) => p.step)).toEqual([2, 4]);
     expect(loadModel(join(dir, 'm.safetensors')).metadata.lrSchedule).toBe('onecycle');
   });
 
