@@ -13,9 +13,9 @@ import { crossEntropyObjective } from '../src/train/loop.js';
 import { Adam } from '../src/train/optimizers.js';
 import { grad } from '../src/engine/tape.js';
 import { Rng } from '../src/engine/random.js';
-import { flopsPerImage, modelMacs } from './macs.js';
+import { flopsPerImage, modelMacs, type Measure } from './macs.js';
 
-export type Measure = 'train' | 'inputGradient' | 'inference';
+export type { Measure } from './macs.js';
 
 export interface BenchResult {
   model: string;

@@ -8,7 +8,7 @@ import { Tensor, shapeStr } from '../engine/tensor.js';
 import { Dense } from '../layers/dense.js';
 import type { Sequential } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
-import { argmax, inEvalMode } from '../train/evaluate.js';
+import { argmax, inEvalMode } from '../layers/predict.js';
 
 /** One unit k of a Dense layer under η = ε·sign(W[k,:]). */
 export interface UnitLinearity {

@@ -6,7 +6,7 @@ import { inputGradient } from '../attacks/input-gradient.js';
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { lineChartSvg } from '../report/plot.js';
-import { predict } from '../train/evaluate.js';
+import { predict } from '../layers/predict.js';
 
 export interface SweepResult {
   /** Index of the image in its dataset, when the caller knows it (only used in the plot's title). */

@@ -8,7 +8,7 @@ import { noGrad } from '../engine/tape.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { LayerSpec } from '../layers/layer.js';
 import type { Sequential } from '../layers/sequential.js';
-import { inEvalMode } from '../train/evaluate.js';
+import { inEvalMode } from '../layers/predict.js';
 
 /** Summary of a layer's output values. */
 export interface ValueStats {

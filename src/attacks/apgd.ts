@@ -9,7 +9,7 @@ import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Data } from '../engine/nd.js';
 import type { Sequential } from '../layers/sequential.js';
-import { argmax, inEvalMode } from '../train/evaluate.js';
+import { argmax, inEvalMode } from '../layers/predict.js';
 import type { AttackOptions, AttackResult, WhiteBoxAttack } from './attack.js';
 import { enforceL2, linfBounds } from './eps-ball.js';
 import { attackLosses, lossGradient, type AttackLoss, type AttackLossName } from './losses.js';

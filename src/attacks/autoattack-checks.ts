@@ -5,7 +5,7 @@
 // (gradient masking). Each returns a flag with the measured quantity and, when raised, a one-line warning.
 import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { predict } from '../train/evaluate.js';
+import { predict } from '../layers/predict.js';
 
 export interface AutoAttackCheck {
   name: 'randomized' | 'probabilities' | 'classes' | 'zero-gradients' | 'square';

@@ -5,7 +5,7 @@
 // with expectation over 20 gradient draws. Settings follow the reference (fra31/auto-attack, autoattack.py).
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { argmax, predict } from '../train/evaluate.js';
+import { argmax, predict } from '../layers/predict.js';
 import { apgdCe, apgdDlr, apgdT, type ApgdResult } from './apgd.js';
 import type { AttackOptions, AttackResult, WhiteBoxAttack } from './attack.js';
 import { checkClasses, checkProbabilities, checkRandomized, checkSquare, checkZeroGradients, type AutoAttackCheck } from './autoattack-checks.js';

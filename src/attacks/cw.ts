@@ -9,7 +9,7 @@
 // Shapes: x [N, ...] in [0, 1], y [N]; one forward and one backward pass per Adam step (∇x of z_y − z_j only).
 import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { argmax, inEvalMode, predict } from '../train/evaluate.js';
+import { argmax, inEvalMode, predict } from '../layers/predict.js';
 import type { AttackOptions } from './attack.js';
 import { logitVjp } from './logit-jacobian.js';
 import { checkInt, checkMinNormInput, checkRange, finishMinNorm, type MinNormAttack, type MinNormResult } from './min-norm.js';

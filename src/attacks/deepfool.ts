@@ -10,7 +10,7 @@
 // target's boundary z_t − z_y is linearised). Overshoot 0.02 and 50 iterations as in the authors' code.
 import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { argmax, inEvalMode, predict } from '../train/evaluate.js';
+import { argmax, inEvalMode, predict } from '../layers/predict.js';
 import type { AttackOptions } from './attack.js';
 import { logitDiffGradient, logitJacobian } from './logit-jacobian.js';
 import { checkInt, checkMinNormInput, checkRange, finishMinNorm, perturbationNorm, type MinNormAttack, type MinNormResult } from './min-norm.js';

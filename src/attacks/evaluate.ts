@@ -9,7 +9,7 @@ import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { getBatch } from '../train/batches.js';
 import type { Dataset } from '../train/data.js';
-import { argmax, predict } from '../train/evaluate.js';
+import { argmax, predict } from '../layers/predict.js';
 import type { Attack, AttackOptions, GradientMemo, TargetMode } from './attack.js';
 import { ScoreOracle } from './oracle.js';
 import { chooseTargets } from './targets.js';

@@ -11,7 +11,7 @@
 import { Rng } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { argmax, inEvalMode, predict } from '../train/evaluate.js';
+import { argmax, inEvalMode, predict } from '../layers/predict.js';
 import type { AttackOptions } from './attack.js';
 import { ProjectionScratch, projectL2, projectLinf } from './fab-projections.js';
 import { logitDiffGradient, logitJacobian } from './logit-jacobian.js';

@@ -10,7 +10,7 @@ import { Rng } from '../engine/random.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { argmax, inEvalMode } from '../train/evaluate.js';
+import { argmax, inEvalMode } from '../layers/predict.js';
 import { checkTargets, type AttackOptions, type AttackResult, type GradientMemo } from './attack.js';
 import { projectL2, projectLinf } from './ball.js';
 import { inputGradient } from './input-gradient.js';

@@ -9,7 +9,7 @@ import { sum } from '../engine/ops/reduce.js';
 import { grad } from '../engine/tape.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { inEvalMode } from '../train/evaluate.js';
+import { inEvalMode } from '../layers/predict.js';
 
 export interface InputGradientOptions {
   /** Differentiate J(x, t) for these target classes instead of the labels (targeted attacks descend it). */

@@ -5,7 +5,7 @@
 import { grad } from '../engine/tape.js';
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { inEvalMode } from '../train/evaluate.js';
+import { inEvalMode } from '../layers/predict.js';
 
 export interface LogitJacobian {
   logits: Tensor;

@@ -6,7 +6,7 @@
 import { grad } from '../engine/tape.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { inEvalMode } from '../train/evaluate.js';
+import { inEvalMode } from '../layers/predict.js';
 
 export type AttackLossName = 'ce' | 'ce-targeted' | 'cw' | 'cw-targeted' | 'dlr' | 'dlr-targeted';
 

@@ -5,7 +5,7 @@
 // within ε). Shapes: x [N, ...] in [0, 1], y [N]; distances [N] (0: misclassified at x; Infinity: none found).
 import { Tensor, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { argmax, predict } from '../train/evaluate.js';
+import { argmax, predict } from '../layers/predict.js';
 import type { AttackOptions, AttackResult, WhiteBoxAttack } from './attack.js';
 
 export interface MinNormResult extends AttackResult {

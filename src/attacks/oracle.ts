@@ -6,7 +6,7 @@
 import { logProbabilities, softmax } from '../engine/ops/loss.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { predict } from '../train/evaluate.js';
+import { predict } from '../layers/predict.js';
 
 /**
  * Query-counting access to a model's output scores.

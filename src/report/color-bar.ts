@@ -1,7 +1,14 @@
 // A labelled colour bar for heat maps: a horizontal strip running the colour map from lo to hi, framed, with the
 // two ends (and 0 for a signed range) written under it, so that a reader can tell which value a colour stands for.
-import { GLYPH_H } from './font.js';
-import { textWidth, type Canvas, type RGB } from './png.js';
+import { GLYPH_H, textWidth } from './font.js';
+
+type RGB = [number, number, number];
+
+/** What a colour bar is drawn on: the PNG Canvas of ./png.ts (which lays bars out under heat maps) is one. */
+export interface BarCanvas {
+  fillRect(x: number, y: number, w: number, h: number, color: RGB): void;
+  text(str: string, x: number, y: number, color: RGB): void;
+}
 
 /** Height of the strip in pixels. */
 export const COLOR_BAR_STRIP = 8;
@@ -33,7 +40,7 @@ export function tick(v: number): string {
  *   drawColorBar(canvas, 10, 130, 112, -m, m, diverging(m));   // blue −m … white 0 … red +m
  *   drawColorBar(canvas, 10, 130, 112, 0, m, heat(m));         // black 0 … white m
  */
-export function drawColorBar(c: Canvas, x: number, y: number, width: number, lo: number, hi: number, colorize: (v: number) => RGB): void {
+export function drawColorBar(c: BarCanvas, x: number, y: number, width: number, lo: number, hi: number, colorize: (v: number) => RGB): void {
   if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) throw new Error(`drawColorBar: expected finite lo ≤ hi, got lo ${lo}, hi ${hi}`);
   if (!Number.isInteger(width) || width < 3) throw new Error(`drawColorBar: width expected an integer ≥ 3, got ${width}`);
   c.fillRect(x, y, width, COLOR_BAR_STRIP, FRAME);

@@ -154,3 +154,25 @@ export function glyphMask(ch: string, scale = 1): GlyphMask {
   cache.set(key, mask);
   return mask;
 }
+
+/**
+ * Width in pixels of `str` drawn by Canvas.text at `scale` (widest line when it has '\n').
+ * @example
+ *   textWidth('7 (0.99)');     // 48
+ *   textWidth('title', 2);     // 60
+ */
+export function textWidth(str: string, scale = 1): number {
+  if (typeof str !== 'string') throw new Error(`textWidth: str expected a string, got ${typeof str}`);
+  if (!(Number.isInteger(scale) && scale > 0)) throw new Error(`textWidth: scale expected a positive integer, got ${scale}`);
+  let widest = 0;
+  let n = 0;
+  for (const ch of str) {
+    if (ch === '\n') {
+      n = 0;
+      continue;
+    }
+    n++;
+    if (n > widest) widest = n;
+  }
+  return widest * GLYPH_W * scale;
+}

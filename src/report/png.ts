@@ -4,7 +4,9 @@
 // Encoding goes through pngjs; files are written atomically.
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../io/atomic.js';
-import { GLYPH_H, GLYPH_W, glyphMask } from './font.js';
+import { GLYPH_H, GLYPH_W, glyphMask, textWidth } from './font.js';
+
+export { textWidth } from './font.js';
 import { COLOR_BAR_H, drawColorBar } from './color-bar.js';
 
 /** An 8-bit colour: red, green, blue, each 0..255 (out-of-range values are clamped and rounded). */
@@ -289,28 +291,6 @@ export function heat(maxVal: number): (v: number) => RGB {
     t = clamp01(t) * 3;
     return [Math.round(clamp01(t) * 255), Math.round(clamp01(t - 1) * 255), Math.round(clamp01(t - 2) * 255)];
   };
-}
-
-/**
- * Width in pixels of `str` drawn by Canvas.text at `scale` (widest line when it has '\n').
- * @example
- *   textWidth('7 (0.99)');     // 48
- *   textWidth('title', 2);     // 60
- */
-export function textWidth(str: string, scale = 1): number {
-  if (typeof str !== 'string') throw new Error(`textWidth: str expected a string, got ${typeof str}`);
-  if (!isPosInt(scale)) throw new Error(`textWidth: scale expected a positive integer, got ${scale}`);
-  let widest = 0;
-  let n = 0;
-  for (const ch of str) {
-    if (ch === '\n') {
-      n = 0;
-      continue;
-    }
-    n++;
-    if (n > widest) widest = n;
-  }
-  return widest * GLYPH_W * scale;
 }
 
 function textHeight(str: string, scale = 1): number {

@@ -2,7 +2,7 @@
 // GEMM packs op(A) into 4-row panels and op(B) into 4-column panels (float64), then a 4×4 register-blocked
 // micro-kernel accumulates 16 dot products per pass over K, so the inner loop does 8 loads for 16 multiply-adds.
 import type { Data } from '../nd.js';
-import type { Kernels, Window2d } from './kernels.js';
+import type { Kernels, Window2d } from './types.js';
 import { ROUTE_NONE, poolRoute } from './pool-route.js';
 
 let packA: Float64Array = new Float64Array(0);

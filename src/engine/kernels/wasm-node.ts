@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
-import type { Kernels } from './kernels.js';
+import type { Kernels } from './types.js';
 import { KernelThreads } from './threads.js';
 import { checkThreads, instantiateKernels, type WasmKernelOptions } from './wasm.js';
 

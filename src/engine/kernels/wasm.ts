@@ -17,7 +17,7 @@
 // No Node API here (the browser lab instantiates these kernels from fetched bytes): finding and reading the
 // build, setting V8 flags and starting worker threads are in ./wasm-node.ts.
 import type { Data } from '../nd.js';
-import type { Kernels, Window2d } from './kernels.js';
+import type { Kernels, Window2d } from './types.js';
 import { referenceKernels } from './reference.js';
 import { splitRange } from './split-range.js';
 import type { KernelThreads } from './threads.js';

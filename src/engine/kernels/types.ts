@@ -1,0 +1,83 @@
+// The kernel contract: the few hot loops (GEMM, convolution, pooling, ReLU) that dominate the cost of a step, as
+// one interface that the TypeScript reference (./reference.ts) and the WebAssembly SIMD kernels (./wasm.ts)
+// implement; ./kernels.ts selects one. Only types here, so implementations and selection import it without a cycle.
+import type { Data } from '../nd.js';
+
+/** Geometry of a 2-D window (convolution or pooling) over an NCHW image. */
+export interface Window2d {
+  C: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+  OH: number;
+  OW: number;
+}
+
+export interface Kernels {
+  name: string;
+  /**
+   * C[M×N] = op(A)·op(B) (or += when `accumulate`), all row-major with leading dimensions lda/ldb/ldc.
+   * op(A) is A[M×K], or Aᵀ when transA (A stored K×M). op(B) is B[K×N], or Bᵀ when transB (B stored N×K).
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    A: Data, aOff: number, lda: number,
+    B: Data, bOff: number, ldb: number,
+    C: Data, cOff: number, ldc: number,
+    accumulate: boolean,
+  ): void;
+  /** Max pooling over N images; argmax[o] is the flat index into x of each output's maximum (first on ties). */
+  maxPoolForward(x: Data, N: number, g: Window2d, out: Data, argmax: Int32Array): void;
+  /** dx = 0 except dx[argmax[o]] += dOut[o] (dx is overwritten). */
+  maxPoolBackward(dOut: Data, argmax: Int32Array, dx: Data): void;
+  /** Average pooling; padded cells count as zeros (PyTorch's count_include_pad=True). */
+  avgPoolForward(x: Data, N: number, g: Window2d, out: Data): void;
+  avgPoolBackward(dOut: Data, N: number, g: Window2d, dx: Data): void;
+  /**
+   * Convolution of N images (cross-correlation): x [N, C, H, W], w [OC, C·KH·KW], b [OC] → y [N, OC, OH, OW],
+   * yₙ = W·im2col(xₙ) + b. y is overwritten.
+   */
+  conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void;
+  /**
+   * The gradients of conv2dForward for upstream dy [N, OC, OH, OW]: dx = Σ col2im(Wᵀ·dyₙ), dw = Σ dyₙ·im2col(xₙ)ᵀ,
+   * db = Σ dy over images and positions. Each non-null output is overwritten; a null one is skipped.
+   */
+  conv2dBackward(x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null): void;
+  /**
+   * conv2dForward, ReLU and 2×2/stride-2 max pooling in one pass (the cnn's block): out [N, OC, ⌊OH/2⌋, ⌊OW/2⌋],
+   * and where each output's gradient goes (route, see ./pool-route.ts), or no route (null) when there will be no
+   * backward. Equal to the three kernels in turn; the full-size convolution output is never materialised.
+   */
+  conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, route: Uint8Array | null): void;
+  /**
+   * The gradients of conv2dReluPoolForward for upstream dOut and the forward's route: the convolution's upstream
+   * gradient is dOut[o] at the window position route[o] of output o (none where route[o] = ROUTE_NONE) and 0
+   * elsewhere, then as conv2dBackward.
+   */
+  conv2dReluPoolBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
+    dx: Data | null, dw: Data | null, db: Data | null,
+  ): void;
+  /** out = max(x, 0), elementwise. */
+  reluForward(x: Data, out: Data): void;
+  /** dx = dOut where x > 0, else 0. */
+  reluBackward(dOut: Data, x: Data, dx: Data): void;
+  /**
+   * The machine's multiply-add ceiling for these kernels in GFLOP/s: a SIMD loop of independent (fused, in the
+   * fma build) multiply-adds on every thread at once, the best of a few rounds taking about `ms` milliseconds
+   * (default 300). Absent for kernels with no such loop (the TypeScript reference).
+   */
+  peakGflops?(ms?: number): number;
+  /** Bytes of WebAssembly linear memory the kernels hold now (it only grows, to the largest problem seen); absent for the reference. */
+  memoryBytes?(): number;
+  /** Threads the kernels use (1 for the reference). */
+  getThreads(): number;
+  /**
+   * Use n threads from now on. Results are the same bits for any n (the WebAssembly kernels group their partial
+   * sums independently of the thread count). A single-threaded implementation ignores it.
+   */
+  setThreads(n: number): void;
+}
