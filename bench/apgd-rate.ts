@@ -9,7 +9,7 @@ import { apgdCe } from '../src/attacks/apgd.js';
 import { inputGradient } from '../src/attacks/input-gradient.js';
 import { loadModel } from '../src/io/model-file.js';
 import { buildModel } from '../src/layers/spec.js';
-import { zooSpec, type ZooName } from '../src/layers/zoo.js';
+import { zooSpec } from '../src/layers/zoo.js';
 import { getBatch } from '../src/train/batches.js';
 import { loadMnistData } from '../src/train/data.js';
 import { argmax, predict } from '../src/train/evaluate.js';
@@ -17,7 +17,7 @@ import { Tensor } from '../src/engine/tensor.js';
 
 const rounds = Number(process.argv[2] ?? 5), steps = Number(process.argv[3] ?? 20);
 const which = process.argv[4] ?? 'cnn';
-const model = which.endsWith('.safetensors') ? loadModel(which).model : buildModel(zooSpec(which as ZooName), { seed: 0 });
+const model = which.endsWith('.safetensors') ? loadModel(which).model : buildModel(zooSpec(which), { seed: 0 });
 model.eval();
 const B = 256;
 // The first B test images the model classifies correctly, so that APGD (which skips the misclassified) and ∇x run

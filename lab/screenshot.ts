@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const server = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'lab', '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((res) => server.stdout!.once('data', (d) => res(String(d).trim())));
+const url = await new Promise<string>((res) => server.stdout.once('data', (d) => res(String(d).trim())));
 const profile = mkdtempSync(join(tmpdir(), 'nablax-lab-shot-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',

@@ -179,7 +179,8 @@ export function plotLines(canvas: HTMLCanvasElement, xs: ArrayLike<number>, seri
     ctx.lineWidth = s.width ?? 1.5;
     ctx.setLineDash(s.dashed ? [6, 4] : []);
     ctx.beginPath();
-    for (let i = 0; i < xs.length; i++) (i === 0 ? ctx.moveTo : ctx.lineTo).call(ctx, X(xs[i]), Y(s.ys[i]));
+    for (let i = 0; i < xs.length; i++) if (i === 0) ctx.moveTo(X(xs[i]), Y(s.ys[i]));
+      else ctx.lineTo(X(xs[i]), Y(s.ys[i]));
     ctx.stroke();
     if (s.label) {
       ctx.fillStyle = s.color;

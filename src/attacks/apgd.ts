@@ -339,7 +339,7 @@ function checkOptions(name: string, x: Tensor, y: Int32Array, o: ApgdOptions) {
   if (y.length !== N) throw new Error(`${f}: y must have ${N} labels for x of shape ${shapeStr(x.shape)}, got ${y.length}`);
   if (!(o.eps >= 0) || !Number.isFinite(o.eps)) throw new Error(`${f}: eps must be a finite number ≥ 0, got ${o.eps}`);
   const norm = o.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2') throw new Error(`${f}: norm must be 'linf' or 'l2', got '${norm}'`);
+  if (norm !== 'linf' && norm !== 'l2') throw new Error(`${f}: norm must be 'linf' or 'l2', got '${String(norm)}'`);
   const int = (k: string, v: number, lo: number) => {
     if (!Number.isInteger(v) || v < lo) throw new Error(`${f}: ${k} must be an integer ≥ ${lo}, got ${v}`);
     return v;

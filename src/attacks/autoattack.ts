@@ -74,7 +74,7 @@ export function autoAttackStages(version: AutoAttackVersion): AutoAttackStageNam
   if (version === 'standard') return ['apgd-ce', 'apgd-t', 'fab-t', 'square'];
   if (version === 'plus') return ['apgd-ce', 'apgd-dlr', 'fab', 'square', 'apgd-t', 'fab-t'];
   if (version === 'rand') return ['apgd-ce', 'apgd-dlr'];
-  throw new Error(`autoAttack: version must be 'standard', 'plus' or 'rand', got '${version}'`);
+  throw new Error(`autoAttack: version must be 'standard', 'plus' or 'rand', got '${String(version)}'`);
 }
 
 /**
@@ -108,7 +108,7 @@ export function autoAttack(model: Sequential, x: Tensor, y: Int32Array, opts: Au
   // Clean accuracy: the points misclassified at x are not attacked.
   const adversarial = x.detach();
   const robust = new Uint8Array(N);
-  const brokenBy: AutoAttackReport['brokenBy'] = new Array(N).fill(null);
+  const brokenBy: AutoAttackReport['brokenBy'] = Array.from({ length: N }, () => null);
   for (let s = 0; s < N; s += bs) {
     const p = argmax(predict(model, slice(x, s, Math.min(s + bs, N))));
     p.forEach((v, i) => {
@@ -218,7 +218,7 @@ function check(x: Tensor, y: Int32Array, o: AutoAttackOptions) {
   if (y.length !== x.shape[0]) throw new Error(`${f}: y must have ${x.shape[0]} labels for x of shape ${shapeStr(x.shape)}, got ${y.length}`);
   if (!(o.eps >= 0) || !Number.isFinite(o.eps)) throw new Error(`${f}: eps must be a finite number ≥ 0, got ${o.eps}`);
   const norm = o.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2') throw new Error(`${f}: norm must be 'linf' or 'l2', got '${norm}'`);
+  if (norm !== 'linf' && norm !== 'l2') throw new Error(`${f}: norm must be 'linf' or 'l2', got '${String(norm)}'`);
   if (norm === 'linf' && o.eps > 1) throw new Error(`${f}: an L∞ eps must lie in [0, 1] (images live in [0, 1]), got ${o.eps}`);
   const version = o.version ?? 'standard';
   autoAttackStages(version);

@@ -35,7 +35,7 @@ export interface DeepFoolOptions extends AttackOptions {
 export function deepFool(model: Sequential, x: Tensor, y: Int32Array, opts: DeepFoolOptions): MinNormResult {
   const f = 'deepfool';
   const norm = opts.norm ?? 'l2';
-  if (norm !== 'linf' && norm !== 'l2') throw new Error(`${f}: norm must be 'linf' or 'l2', got '${norm}'`);
+  if (norm !== 'linf' && norm !== 'l2') throw new Error(`${f}: norm must be 'linf' or 'l2', got '${String(norm)}'`);
   const steps = opts.steps ?? 50, overshoot = opts.overshoot ?? 0.02;
   checkInt(f, 'steps', steps, 0);
   checkRange(f, 'overshoot', overshoot, 0);

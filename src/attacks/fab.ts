@@ -163,7 +163,7 @@ function randomStart(x1: Float32Array, x0: Float32Array, bs: number, D: number, 
 export function fabAttack(model: Sequential, x: Tensor, y: Int32Array, opts: FABOptions, targeted: boolean): MinNormResult {
   const f = targeted ? 'fabT' : 'fab';
   const norm = opts.norm;
-  if (norm !== 'linf' && norm !== 'l2') throw new Error(`${f}: norm must be 'linf' or 'l2', got '${norm}'`);
+  if (norm !== 'linf' && norm !== 'l2') throw new Error(`${f}: norm must be 'linf' or 'l2', got '${String(norm)}'`);
   const steps = opts.steps ?? 100, restarts = opts.restarts ?? 1, nTargets = opts.nTargetClasses ?? 9;
   const alphaMax = opts.alpha ?? 0.1, beta = opts.beta ?? 0.9, eta = opts.eta ?? 1.05, seed = opts.seed ?? 0;
   checkInt(f, 'steps', steps, 0);

@@ -9,6 +9,7 @@ import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { AttackResult, BlackBoxAttack } from './attack.js';
 import { enforceL2 } from './eps-ball.js';
 import type { ScoreOracle } from './oracle.js';
+import { checkTargets } from './attack.js';
 import { squareP, type SquareOptions } from './square.js';
 
 /**
@@ -75,12 +76,12 @@ function runSquareL2(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: Square
       if (c !== cls) other = Math.max(other, p[off + c]);
       if (p[off + c] > p[off + top]) top = c;
     }
-    const m = Math.log(p[off + cls]) - Math.log(other);
+    const m = p[off + cls] - other; // log-probability margin: never ±∞ where float32 probabilities underflow
     return [targets ? -m : m, targets ? top === targets[n] : top !== y[n]];
   };
 
   let todo: number[] = [];
-  const clean = oracle.scores(x).data;
+  const clean = oracle.logProbabilities(x).data;
   for (let n = 0; n < N; n++) {
     queries[n] = 1;
     if (judge(n, clean, n * K)[1]) success[n] = 1;
@@ -110,7 +111,7 @@ function runSquareL2(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: Square
   }
   let active = todo.slice();
   if (active.length) {
-    const p = oracle.scores(gather(active)).data;
+    const p = oracle.logProbabilities(gather(active)).data;
     active.forEach((n, b) => {
       queries[n]++;
       const [m, ok] = judge(n, p, b * K);
@@ -161,7 +162,7 @@ function runSquareL2(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: Square
       }
       imgs.data.set(candidate(n, d), b * per);
     });
-    const p = oracle.scores(imgs).data;
+    const p = oracle.logProbabilities(imgs).data;
     active.forEach((n, b) => {
       queries[n]++;
       iterations[n]++;
@@ -220,10 +221,6 @@ function check(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOption
   if (!Number.isFinite(pInit) || pInit <= 0 || pInit > 1) throw new Error(`${f}: pInit must be in (0, 1], got ${pInit}`);
   const seed = opts.seed ?? 0;
   if (!Number.isFinite(seed)) throw new Error(`${f}: seed must be a finite number, got ${seed}`);
-  if (opts.targets) {
-    const t = opts.targets;
-    if (t.length !== N) throw new Error(`${f}: targets must have ${N} entries (one per image), got ${t.length}`);
-    for (let n = 0; n < N; n++) if (!Number.isInteger(t[n]) || t[n] < 0 || t[n] >= oracle.classes) throw new Error(`${f}: targets[${n}] must be a class in [0, ${oracle.classes}), got ${t[n]}`);
-  }
+  if (opts.targets) checkTargets(f, opts.targets, y, oracle.classes);
   return { eps: opts.eps, maxQueries, pInit, seed, earlyStop: opts.earlyStop ?? true };
 }

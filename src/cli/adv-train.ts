@@ -130,8 +130,8 @@ async function writeReport(dir: string, doc: AdvTrainJson, curve: RobustPoint[])
   const lines = [
     `# Adversarial training: ${doc.model}, ${doc.method}, ε = ${doc.eps}`,
     '',
-    `Clean accuracy ${pct(doc.cleanAccuracy as number)} on ${plural(doc.testCount as number, 'test image')}; FGSM ${pct(doc.fgsmAccuracy as number)} and PGD-40 ` +
-      `${pct(doc.pgdAccuracy as number)} on the first ${plural(doc.robustCount as number, 'test image')}; training ${(doc.trainSeconds as number).toFixed(0)} s.`,
+    `Clean accuracy ${pct(doc.cleanAccuracy)} on ${plural(doc.testCount, 'test image')}; FGSM ${pct(doc.fgsmAccuracy)} and PGD-40 ` +
+      `${pct(doc.pgdAccuracy)} on the first ${plural(doc.robustCount, 'test image')}; training ${(doc.trainSeconds).toFixed(0)} s.`,
     '',
     ...guardLines(doc.guard as (GuardReport & { slice: number }) | null),
     ...emaLines(doc.ema, doc.robustCount),
@@ -139,7 +139,7 @@ async function writeReport(dir: string, doc: AdvTrainJson, curve: RobustPoint[])
     '|---|---|---|---|',
     ...curve.map((p) => `| ${p.epoch} | ${pct(p.cleanAccuracy)} | ${pct(p.fgsmAccuracy)} | ${pct(p.pgdAccuracy)} |`),
     '',
-    ...((doc.warnings as string[]).length ? ['Warnings:', '', ...(doc.warnings as string[]).map((w) => `- ${w}`), ''] : []),
+    ...((doc.warnings).length ? ['Warnings:', '', ...(doc.warnings).map((w) => `- ${w}`), ''] : []),
   ];
   if (curve.length) {
     const series = (['cleanAccuracy', 'fgsmAccuracy', 'pgdAccuracy'] as const).map((k, i) => ({
@@ -283,7 +283,7 @@ export function registerAdvTrain(program: Command): void {
         say(`warning: no weight average of epoch ${done} at ${paths.ema}; the average restarts at the resumed weights`);
       };
       const emaUpdate = (m: Sequential) => {
-        const avg = ema as WeightAverage | null;
+        const avg = ema;
         if (!avg) return;
         if (emaRestart) {
           avg.copyFrom(m);
@@ -315,7 +315,7 @@ export function registerAdvTrain(program: Command): void {
             say(`warning: ${w}`);
           }
         }
-        (ema as WeightAverage | null)?.save(paths.ema, { epoch: String(r.epoch), adversarialTraining: o.method, adversarialEps: String(eps) });
+        (ema)?.save(paths.ema, { epoch: String(r.epoch), adversarialTraining: o.method, adversarialEps: String(eps) });
         saveState(r.epoch);
       };
       const run = await runTraining({

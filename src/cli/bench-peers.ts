@@ -79,7 +79,7 @@ export function parsePeerOutput(text: string): { peers: PeerResult[]; versions: 
     }
     if (r.note !== undefined && typeof r.note !== 'string') throw bad("'note' must be a string");
     const row: PeerResult = { peer: r.peer, model: r.model, measure: r.measure as Measure, batch: r.batch as number, imagesPerSecond: ips };
-    if (r.note !== undefined) row.note = r.note as string;
+    if (r.note !== undefined) row.note = r.note;
     return row;
   });
   const v = (doc as { versions?: unknown }).versions;

@@ -15,7 +15,7 @@ import type { Sequential } from '../layers/sequential.js';
 import { lineChartSvg, saveSvg } from '../report/plot.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset } from '../train/data.js';
-import { dataOption, deprecatedAlias, indexOption, jsonOption, limitOptions, outOption } from './options.js';
+import { dataOption, deprecatedAlias, indexOption, jsonOption, limitOptions } from './options.js';
 import { claimOutputs, int, intList, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
 import { jsonText } from './json.js';
 import { outputClasses } from '../train/evaluate.js';

@@ -123,7 +123,7 @@ export function decodeModel(bytes: Uint8Array, name = '<buffer>', fn = 'decodeMo
   try {
     model = buildModel(spec);
   } catch (e) {
-    throw new Error(`${where}: bad architecture: ${(e as Error).message}`);
+    throw new Error(`${where}: bad architecture: ${(e as Error).message}`, { cause: e });
   }
   loadState(model, file.tensors, where);
   return { model: model.eval(), metadata: file.metadata };

@@ -37,6 +37,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Quote a tensor or metadata name for a one-line error message. */
 function q(name: string): string {
+  // eslint-disable-next-line no-control-regex -- escaping control characters is the point
   return `'${name.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
 }
 
@@ -62,8 +63,8 @@ function leBytes(data: Float32Array | Float64Array): Uint8Array {
   if (LITTLE_ENDIAN) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.byteLength);
   const dv = new DataView(out.buffer);
-  if (data instanceof Float32Array) for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i]!, true);
-  else for (let i = 0; i < data.length; i++) dv.setFloat64(i * 8, data[i]!, true);
+  if (data instanceof Float32Array) for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
+  else for (let i = 0; i < data.length; i++) dv.setFloat64(i * 8, data[i], true);
   return out;
 }
 
@@ -239,7 +240,7 @@ export function decode(fn: string, where: string, buf: Uint8Array, opts: DecodeO
     const count = numel(dims);
     const need = count * size!;
     if (need !== end - begin) {
-      fail(`tensor ${q(name)} shape [${dims.join(', ')}] of ${dtype} needs ${need} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+      fail(`tensor ${q(name)} shape [${dims.join(', ')}] of ${dtype as string} needs ${need} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
     }
     entries.push({ name, dtype: dtype as StDType, shape: [...dims], begin, end, count, skip });
   }

@@ -21,7 +21,7 @@ function theFont(): opentype.Font {
   try {
     bytes = readFileSync(createRequire(import.meta.url).resolve(FONT_FILE));
   } catch (e) {
-    throw new Error(`font: cannot read ${FONT_FILE} (is the dependency dejavu-fonts-ttf installed?): ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`font: cannot read ${FONT_FILE} (is the dependency dejavu-fonts-ttf installed?): ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   font = opentype.parse(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   return font;
@@ -121,34 +121,34 @@ export function glyphMask(ch: string, scale = 1): GlyphMask {
       xs.length = 0;
       dirs.length = 0;
       for (let i = 0; i < seg.length; i += 4) {
-        const y0 = seg[i + 1]!, y1 = seg[i + 3]!;
+        const y0 = seg[i + 1], y1 = seg[i + 3];
         if ((y0 <= y && y1 > y) || (y1 <= y && y0 > y)) {
-          const x0 = seg[i]!, x1 = seg[i + 2]!;
+          const x0 = seg[i], x1 = seg[i + 2];
           xs.push(x0 + ((y - y0) / (y1 - y0)) * (x1 - x0));
           dirs.push(y1 > y0 ? 1 : -1);
         }
       }
-      const order = xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
+      const order = xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b]);
       let winding = 0;
       for (let k = 0; k < order.length; k++) {
-        const i = order[k]!;
+        const i = order[k];
         const before = winding;
-        winding += dirs[i]!;
+        winding += dirs[i];
         if (before === 0 && winding !== 0) {
           // find where the winding returns to 0
           let wn = winding, k2 = k + 1;
           for (; k2 < order.length; k2++) {
-            wn += dirs[order[k2]!]!;
+            wn += dirs[order[k2]];
             if (wn === 0) break;
           }
-          const end = k2 < order.length ? xs[order[k2]!]! : w;
-          addSpan(row, w, xs[i]!, end, 1 / SUB);
+          const end = k2 < order.length ? xs[order[k2]] : w;
+          addSpan(row, w, xs[i], end, 1 / SUB);
           winding = 0;
           k = k2;
         }
       }
     }
-    for (let x = 0; x < w; x++) alpha[py * w + x] = Math.min(1, row[x]!);
+    for (let x = 0; x < w; x++) alpha[py * w + x] = Math.min(1, row[x]);
   }
   const mask = { alpha, w, h, left };
   cache.set(key, mask);

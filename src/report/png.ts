@@ -186,14 +186,14 @@ export class Canvas {
           const yy = cy + i;
           if (yy < 0 || yy >= H) continue;
           for (let j = 0; j < m.w; j++) {
-            const a = m.alpha[i * m.w + j]!;
+            const a = m.alpha[i * m.w + j];
             const xx = cx - m.left + j;
             if (a === 0 || xx < 0 || xx >= W) continue;
             const o = (yy * W + xx) * 4;
             // ink over what is there: out = a·ink + (1 − a)·under
-            px[o] = Math.round(a * r + (1 - a) * px[o]!);
-            px[o + 1] = Math.round(a * g + (1 - a) * px[o + 1]!);
-            px[o + 2] = Math.round(a * b + (1 - a) * px[o + 2]!);
+            px[o] = Math.round(a * r + (1 - a) * px[o]);
+            px[o + 1] = Math.round(a * g + (1 - a) * px[o + 1]);
+            px[o + 2] = Math.round(a * b + (1 - a) * px[o + 2]);
             px[o + 3] = 255;
           }
         }

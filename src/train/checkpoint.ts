@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Sequential } from '../layers/sequential.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadState, specFromMetadata, stateTensors } from '../io/model-file.js';
-import { decodeSafetensors, encodeSafetensors, type StTensor } from '../io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
 import type { Optimizer } from './optimizers.js';
 
 export const CHECKPOINT_FORMAT = 'nablax-checkpoint';
@@ -26,7 +26,7 @@ export function saveCheckpoint(path: string, model: Sequential, opt: Optimizer, 
   const tensors = stateTensors(model, 'model.');
   for (const [k, t] of stateTensors(model, 'aux.', model.auxStateDict())) tensors.set(k, t);
   for (const [k, t] of opt.state()) {
-    tensors.set(`optim.${k}`, { dtype: t.dtype === 'float64' ? 'F64' : 'F32', shape: t.shape.slice(), data: t.data } as StTensor);
+    tensors.set(`optim.${k}`, { dtype: t.dtype === 'float64' ? 'F64' : 'F32', shape: t.shape.slice(), data: t.data });
   }
   const metadata = {
     format: CHECKPOINT_FORMAT,
@@ -77,7 +77,7 @@ export function checkpointHeader(path: string): CheckpointInfo {
   if (file.metadata.format !== CHECKPOINT_FORMAT) throw new Error(`checkpointHeader: ${path}: not a nablax checkpoint`);
   const epoch = Number(file.metadata.epoch);
   if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`checkpointHeader: ${path}: bad epoch ${JSON.stringify(file.metadata.epoch)}`);
-  let state: unknown = null;
+  let state: unknown;
   try {
     state = JSON.parse(file.metadata.state ?? 'null');
   } catch {

@@ -2,7 +2,6 @@
 // predicted), computed in evaluation mode without recording the graph; the caller's mode is restored.
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import { noGrad } from '../engine/tape.js';
-import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { getBatch } from './batches.js';
 import type { Dataset } from './data.js';

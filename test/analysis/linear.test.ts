@@ -126,8 +126,8 @@ describe('nablax linear', () => {
     registerLinear(program);
     let stdout = '', stderr = '';
     const out = process.stdout.write, err = process.stderr.write;
-    process.stdout.write = ((s: string) => ((stdout += s), true)) as typeof process.stdout.write;
-    process.stderr.write = ((s: string) => ((stderr += s), true)) as typeof process.stderr.write;
+    process.stdout.write = ((s: string) => ((stdout += s), true));
+    process.stderr.write = ((s: string) => ((stderr += s), true));
     try {
       await program.parseAsync(['node', 'nablax', 'linear', ...args]);
     } finally {

@@ -8,7 +8,7 @@ import { buildModel } from '../../src/layers/spec.js';
 import { getBatch } from '../../src/train/batches.js';
 import { loadMnistData } from '../../src/train/data.js';
 
-const losses = Object.values(attackLosses) as AttackLoss[];
+const losses: AttackLoss[] = Object.values(attackLosses);
 
 describe('attack losses', () => {
   it('have the values of their definitions', () => {

@@ -37,7 +37,7 @@ function expectFailure(r: SpawnSyncReturns<string>, cmd: string, re: RegExp, cod
   expect(r.stderr.endsWith('\n'), show(r)).toBe(true);
   const lines = r.stderr.slice(0, -1).split('\n');
   expect(lines, show(r)).toHaveLength(1);
-  const line = lines[0]!;
+  const line = lines[0];
   expect(line.startsWith(`nablax ${cmd}: `), show(r)).toBe(true);
   expect(line.length, show(r)).toBeGreaterThan(`nablax ${cmd}: `.length + 10);
   expect(line, show(r)).not.toMatch(/^\s+at |\bat .*\.ts:\d+|Error: /);

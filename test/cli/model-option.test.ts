@@ -43,11 +43,11 @@ beforeAll(() => {
 describe('--arch and --spec', () => {
   it('predict on a plain state_dict with --arch or --spec equals predict on the nablax file', () => {
     const runs = [[nablaxFile], [plainFile, '--arch', 'softmax'], [plainFile, '--spec', specFile]].map(([f, ...rest]) => {
-      const r = cli('predict', '--model-file', f!, ...rest, '--index', '0,1', '--json');
+      const r = cli('predict', '--model-file', f, ...rest, '--index', '0,1', '--json');
       expect(r.status, show(r)).toBe(0);
       return (JSON.parse(r.stdout) as { images: { logits: number[] }[] }).images.map((im) => im.logits);
     });
-    expect(runs[0]![0]).toHaveLength(10);
+    expect(runs[0][0]).toHaveLength(10);
     expect(runs[1]).toEqual(runs[0]);
     expect(runs[2]).toEqual(runs[0]);
   });

@@ -27,19 +27,19 @@ function extractBlocks(markdown: string): Block[] {
   const lines = markdown.split('\n');
   let heading = '';
   for (let i = 0; i < lines.length; i++) {
-    const h = /^#{1,6}\s+(.*)$/.exec(lines[i]!);
-    if (h) heading = h[1]!.trim();
-    const fence = /^```(ts|js|bash|sh)\s*$/.exec(lines[i]!);
+    const h = /^#{1,6}\s+(.*)$/.exec(lines[i]);
+    if (h) heading = h[1].trim();
+    const fence = /^```(ts|js|bash|sh)\s*$/.exec(lines[i]);
     if (!fence) continue;
     const start = i;
     let j = start - 1;
-    while (j >= 0 && lines[j]!.trim() === '') j--;
-    const m = j >= 0 ? /^<!-- readme-test: (.*) -->$/.exec(lines[j]!.trim()) : null;
+    while (j >= 0 && lines[j].trim() === '') j--;
+    const m = j >= 0 ? /^<!-- readme-test: (.*) -->$/.exec(lines[j].trim()) : null;
     const body: string[] = [];
-    for (i++; i < lines.length && lines[i]!.trim() !== '```'; i++) body.push(lines[i]!);
+    for (i++; i < lines.length && lines[i].trim() !== '```'; i++) body.push(lines[i]);
     if (i >= lines.length) throw new Error(`README.md:${start + 1}: unterminated code block`);
     const lang = fence[1] === 'sh' ? 'bash' : (fence[1] as Block['lang']);
-    out.push({ line: start + 1, lang, heading, marker: m ? m[1]!.trim() : null, code: body.join('\n') + '\n' });
+    out.push({ line: start + 1, lang, heading, marker: m ? m[1].trim() : null, code: body.join('\n') + '\n' });
   }
   return out;
 }
@@ -128,7 +128,7 @@ describe('README.md code blocks', () => {
     const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), file], { cwd: work, env, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, show(r)).toBe(0);
     expect(r.stdout).toMatch(/^loss \d\.\d{4} {2}dx = \[[-\d., ]+\] {2}dW = \[[-\d., ]+\]$/m);
-    const errs = /finite differences: (.*)$/m.exec(r.stdout)![1]!.split(', ').map(Number);
+    const errs = /finite differences: (.*)$/m.exec(r.stdout)![1].split(', ').map(Number);
     expect(errs).toHaveLength(3);
     for (const e of errs) expect(e).toBeLessThan(1e-6);
   });

@@ -57,7 +57,7 @@ function logits(model: Sequential, x: Tensor): Float32Array {
 /** A trained-looking model: the seeded initialisation plus awkward values that must survive bit for bit. */
 function model(name: string, seed = 7): Sequential {
   const m = buildModel(zooSpec(name), { seed });
-  const [, w] = m.stateDict()[0]!;
+  const [, w] = m.stateDict()[0];
   w.data[0] = -0;
   w.data[1] = 1e-45; // the smallest float32 denormal
   w.data[2] = -3.4028234663852886e38; // -FLT_MAX
@@ -76,22 +76,22 @@ describe('saveModel / loadModel round trip', () => {
       expect(metadata.format).toBe(MODEL_FORMAT);
       expect(metadata.version).toBe('1');
       expect(metadata.note).toBe('round trip');
-      expect(JSON.parse(metadata.spec!)).toEqual(m.spec());
+      expect(JSON.parse(metadata.spec)).toEqual(m.spec());
       expect(back.spec()).toEqual(m.spec());
 
       const a = m.stateDict();
       const b = back.stateDict();
       expect(b.map(([n]) => n)).toEqual(a.map(([n]) => n));
       for (let i = 0; i < a.length; i++) {
-        const [n, ta] = a[i]!;
-        const tb = b[i]![1];
+        const [n, ta] = a[i];
+        const tb = b[i][1];
         expect(tb.shape, n).toEqual(ta.shape);
         expect(tb.dtype, n).toBe('float32');
         expect(Buffer.compare(Buffer.from(bytesOf(tb)), Buffer.from(bytesOf(ta))), `${n} bytes`).toBe(0);
         expect(tb.data.buffer === ta.data.buffer, `${n} is a copy, not shared`).toBe(false);
       }
-      expect(Object.is(b[0]![1].data[0], -0)).toBe(true);
-      expect(b[0]![1].data[1]).toBe(Math.fround(1e-45));
+      expect(Object.is(b[0][1].data[0], -0)).toBe(true);
+      expect(b[0][1].data[1]).toBe(Math.fround(1e-45));
 
       expect(back.training).toBe(false);
       for (const l of back.layers) expect(l.training).toBe(false);
@@ -114,7 +114,7 @@ describe('saveModel / loadModel round trip', () => {
     expect(readFileSync(p).equals(first)).toBe(true);
     saveModel(p, model('softmax', 2));
     expect(readFileSync(p).equals(first)).toBe(false);
-    expect(loadModel(p).model.stateDict()[0]![1].data[10]).toBe(model('softmax', 2).stateDict()[0]![1].data[10]);
+    expect(loadModel(p).model.stateDict()[0][1].data[10]).toBe(model('softmax', 2).stateDict()[0][1].data[10]);
     expect(tmpFiles(dir)).toEqual([]);
   });
 });
@@ -291,22 +291,22 @@ describe('loadModel refuses bad files with a clear one-line message', () => {
     const header = JSON.parse(good.subarray(8, 8 + headerLen).toString('utf8')) as Record<string, { data_offsets: [number, number] }>;
     const data = good.subarray(8 + headerLen);
     const past = structuredClone(header);
-    past['1.bias']!.data_offsets = [data.length, data.length + 40];
+    past['1.bias'].data_offsets = [data.length, data.length + 40];
     const f = rawFile(past, data);
     expect(Number(Buffer.from(f).readBigUInt64LE(0)) + 8 + data.length).toBe(f.length);
     refuses('offsets-past-end', f, new RegExp(`tensor '1.bias' data_offsets \\[${data.length}, ${data.length + 40}\\] exceed the data buffer \\(${data.length} bytes\\)`));
 
     const overlap = structuredClone(header);
-    overlap['1.bias']!.data_offsets = [0, 40]; // on top of 1.weight
+    overlap['1.bias'].data_offsets = [0, 40]; // on top of 1.weight
     refuses('offsets-overlap', rawFile(overlap, data), /data_offsets \[\d+, \d+\] overlap tensor/);
 
     const wrongSize = structuredClone(header);
-    const [b] = wrongSize['1.bias']!.data_offsets;
-    wrongSize['1.bias']!.data_offsets = [b, b + 36];
+    const [b] = wrongSize['1.bias'].data_offsets;
+    wrongSize['1.bias'].data_offsets = [b, b + 36];
     refuses('offsets-wrong-size', rawFile(wrongSize, data), /tensor '1.bias' shape \[10\] of F32 needs 40 bytes but data_offsets \[\d+, \d+\] span 36/);
 
     const backwards = structuredClone(header);
-    backwards['1.bias']!.data_offsets = [40, 0];
+    backwards['1.bias'].data_offsets = [40, 0];
     refuses('offsets-backwards', rawFile(backwards, data), /data_offsets \[40, 0\] begin after they end/);
   });
 
@@ -335,7 +335,7 @@ describe('loadModel refuses bad files with a clear one-line message', () => {
     const p = join(dir, 'f64.safetensors');
     writeFileSync(p, f);
     const back = loadModel(p).model;
-    expect(Buffer.from(bytesOf(back.stateDict()[0]![1])).equals(Buffer.from(bytesOf(tensors.get('1.weight')!)))).toBe(true);
+    expect(Buffer.from(bytesOf(back.stateDict()[0][1])).equals(Buffer.from(bytesOf(tensors.get('1.weight')!)))).toBe(true);
   });
 
   it('a safetensors file that is not a nablax model', () => {
@@ -389,7 +389,7 @@ describe('atomic save', () => {
     expect(readFileSync(target).equals(before)).toBe(true);
     expect(tmpFiles(d)).toEqual([]);
     expect(readdirSync(d)).toEqual(['m.safetensors']);
-    expect(loadModel(target).model.stateDict()[0]![1].data[5]).toBe(model('softmax', 1).stateDict()[0]![1].data[5]);
+    expect(loadModel(target).model.stateDict()[0][1].data[5]).toBe(model('softmax', 1).stateDict()[0][1].data[5]);
   });
 
   it('a good model file is left byte-identical when a later save runs out of disk part-way through writing', async () => {

@@ -195,7 +195,7 @@ describe('the ∇x lab in Chromium', () => {
     await page.locator('#eps').fill('0.2');
     await page.evaluate(() => { for (let p = 1; p <= 7; p++) (document.getElementById(`p${p}`) as HTMLDetailsElement).open = true; });
     await page.click('#t-next');
-    await page.waitForFunction(() => document.getElementById('t-where')!.textContent!.startsWith('step 2'));
+    await page.waitForFunction(() => document.getElementById('t-where')!.textContent.startsWith('step 2'));
     await page.waitForTimeout(300);
     expect(problems).toEqual([]);
     for (let p = 1; p <= 7; p++) {

@@ -18,7 +18,7 @@ function readmeExample(): string {
   expect(at, 'README section "Installing nablax as a dependency"').toBeGreaterThan(0);
   const m = /```js\n([\s\S]*?)```/.exec(md.slice(at));
   expect(m, 'a ```js block in that section').not.toBeNull();
-  return m![1]!;
+  return m![1];
 }
 
 let work: string;
@@ -31,8 +31,8 @@ beforeAll(() => {
   const packed = JSON.parse(
     execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
   ) as { filename: string; files: { path: string }[] }[];
-  files = packed[0]!.files.map((f) => f.path);
-  const tarball = packed[0]!.filename;
+  files = packed[0].files.map((f) => f.path);
+  const tarball = packed[0].filename;
 
   // A project depending on the tarball, with a lockfile listing nablax's runtime dependencies exactly as this
   // checkout's lockfile resolves them, so that `npm ci --offline` takes every one from npm's cache.

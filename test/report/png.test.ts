@@ -24,7 +24,7 @@ describe('font', () => {
   const inkRows = (ch: string, r0: number, r1: number) => {
     const m = glyphMask(ch);
     let s = 0;
-    for (let r = r0; r < r1; r++) for (let c = 0; c < m.w; c++) s += m.alpha[r * m.w + c]!;
+    for (let r = r0; r < r1; r++) for (let c = 0; c < m.w; c++) s += m.alpha[r * m.w + c];
     return s;
   };
 

@@ -300,6 +300,7 @@ class Threads {
     }
     let error: unknown = null;
     try {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it: the export's own type takes a fixed argument list
       (this.ex[fn] as (...a: number[]) => void)(...args(0, ranges[0]));
     } catch (e) {
       error = e;
@@ -592,7 +593,7 @@ function measurePeak(ex: WasmExports, mem: LinearMemory, pool: Threads, ms = 300
   const at = layout(...Array.from({ length: T }, () => 4)); // each thread's 16-byte result
   if (!mem.ensure(at[T])) return 0;
   // Calibrate on this thread: iterations for one round of ms/5.
-  let iters = 1 << 14, dt = 0;
+  let iters = 1 << 14, dt: number;
   for (;;) {
     const t0 = performance.now();
     ex.peak_fma(iters, at[0]);
