@@ -4,7 +4,7 @@
 // holding the owner's pid) keep two runs from writing the same output; checkWritable says in words why an output
 // cannot be written before any work starts. Folders are made one level at a time: Node's recursive mkdir spins
 // forever under /proc, where mkdir answers ENOENT below a folder that exists.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /**
@@ -54,11 +54,12 @@ function nearestExisting(p: string): string {
 }
 
 /**
- * Make folder `dir` and its missing parents, one level at a time; throws OutputPathError in words.
+ * Make folder `dir` and its missing parents, one level at a time; throws OutputPathError in words. Returns the
+ * folders it made, outermost first.
  * @example
  *   makeDir('runs/attack');
  */
-export function makeDir(dir: string): void {
+export function makeDir(dir: string): string[] {
   const target = resolve(dir);
   const missing: string[] = [];
   for (let cur = target; !existsSync(cur); cur = dirname(cur)) {
@@ -78,6 +79,7 @@ export function makeDir(dir: string): void {
     }
   }
   if (!statSync(target).isDirectory()) throw new OutputPathError(`cannot write into ${dir}: not a directory`);
+  return missing;
 }
 
 /**
@@ -203,7 +205,8 @@ export function lockPath(path: string, _kind: 'file' | 'dir'): string {
  */
 export function lockOutput(path: string, kind: 'file' | 'dir'): () => void {
   let lock = lockPath(path, kind);
-  makeDir(dirname(lock));
+  // folders made only to hold the lock go again with it when the run wrote nothing into them
+  const made = makeDir(dirname(lock));
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = openSync(lock, 'wx');
@@ -242,6 +245,13 @@ export function lockOutput(path: string, kind: 'file' | 'dir'): () => void {
       if (Number.parseInt(readFileSync(lock, 'utf8'), 10) === process.pid) rmSync(lock, { force: true });
     } catch {
       // already gone
+    }
+    for (const d of [...made].reverse()) {
+      try {
+        if (readdirSync(d).length === 0) rmdirSync(d);
+      } catch {
+        // not ours to judge any more
+      }
     }
   };
   process.on('exit', release);

@@ -94,7 +94,7 @@ describe('AutoAttack checks', () => {
     expect(checkRandomized(cnn, x, y).flagged).toBe(false);
     // A model whose output changes from call to call (a stand-in for a randomised defence).
     let k = 0;
-    const noisy = { forward: (t: Tensor) => { const z = cnn.forward(t); k++; return new Tensor(z.data.map((v) => v + 0.01 * k), z.shape); }, training: false, eval() {}, train() {}, layers: [] } as unknown as Sequential;
+    const noisy = { forward: (t: Tensor) => { const z = cnn.forward(t); k++; return new Tensor(z.data.map((v) => v + 0.01 * k), z.shape); }, training: false, eval() {}, train() {}, saveModes: () => ({ model: false, layers: [] }), restoreModes() {}, layers: [] } as unknown as Sequential;
     expect(checkRandomized(noisy, x, y).flagged).toBe(true);
     expect(checkZeroGradients(0).flagged).toBe(false);
     expect(checkZeroGradients(2).warning).toMatch(/2 points with zero gradient/);

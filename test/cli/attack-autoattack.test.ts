@@ -19,7 +19,7 @@ beforeAll(async () => {
 
 describe('nablax attack --attack autoattack', () => {
   it('reports each stage and is at least as strong as APGD-CE on the same images', () => {
-    const r = run(['attack', '--model-file', modelFile, '--attack', 'apgd-ce,autoattack', '--eps', '0.05', '--limit', '30', '--steps', '10', '--max-queries', '50', '--json']);
+    const r = run(['attack', '--model-file', modelFile, '--attack', 'apgd-ce,autoattack', '--eps', '0.05', '--test-limit', '30', '--steps', '10', '--max-queries', '50', '--json']);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     const [aa] = doc.autoattack;
@@ -28,11 +28,11 @@ describe('nablax attack --attack autoattack', () => {
     expect(aa.brokenBy.length).toBe(30);
     expect(aa.robustAccuracy).toBeLessThanOrEqual(doc.results[0].accuracy + 1e-12);
     expect(aa.robustAccuracy).toBeLessThan(aa.cleanAccuracy);
-    for (const stage of aa.stages) expect(r.stderr).toContain(`autoattack eps 0.05 ${stage.attack} [`);
+    for (const stage of aa.stages) expect(r.stderr).toContain(`autoattack eps 0.05 ${stage.attack} `);
   });
 
   it('--norm l2 runs APGD in L2 (ε above 1 allowed); bad flags are one-line usage errors', () => {
-    const ok = run(['attack', '--model-file', modelFile, '--attack', 'apgd-dlr', '--norm', 'l2', '--eps', '1.5', '--limit', '10', '--steps', '5', '--json']);
+    const ok = run(['attack', '--model-file', modelFile, '--attack', 'apgd-dlr', '--norm', 'l2', '--eps', '1.5', '--test-limit', '10', '--steps', '5', '--json']);
     expect(ok.status, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout).results[0].maxL2).toBeLessThanOrEqual(1.5);
     for (const [args, re] of [
@@ -40,7 +40,7 @@ describe('nablax attack --attack autoattack', () => {
       [['--attack', 'apgd-ce', '--norm', 'l1'], /--norm must be 'linf' or 'l2', got 'l1'/],
       [['--attack', 'autoattack', '--target', 'random'], /--target cannot be used with autoattack/],
     ] as [string[], RegExp][]) {
-      const r = run(['attack', '--model-file', modelFile, '--limit', '5', ...args]);
+      const r = run(['attack', '--model-file', modelFile, '--test-limit', '5', ...args]);
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(re);

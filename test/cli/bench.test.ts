@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { flopsPerImage, modelMacs } from '../../bench/macs.js';
 import { referenceKernels } from '../../src/engine/kernels/reference.js';
-import { loadWasmKernels } from '../../src/engine/kernels/wasm.js';
+import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

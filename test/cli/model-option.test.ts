@@ -63,7 +63,7 @@ describe('--arch and --spec', () => {
   it('an unknown --arch or a missing --spec file is a usage error (exit 2)', () => {
     const bad = cli('eval', '--model-file', plainFile, '--arch', 'resnet50');
     expect(bad.status, show(bad)).toBe(2);
-    expect(bad.stderr).toMatch(/^nablax eval: --arch must be one of softmax, mlp, maxout, cnn, cnn-bn, got 'resnet50'/);
+    expect(bad.stderr).toMatch(/^nablax eval: --arch must be one of softmax, mlp, maxout, cnn, cnn-bn, cnn-w2, cnn-w4, madry, smallcnn, got 'resnet50'/);
     const missing = cli('grad', '--model-file', plainFile, '--spec', join(dir, 'nope.json'));
     expect(missing.status, show(missing)).toBe(2);
     expect(missing.stderr).toMatch(/^nablax grad: --spec: no such file: .*nope\.json/);
