@@ -11,7 +11,7 @@ import type { Data } from '../engine/nd.js';
 import type { Sequential } from '../layers/sequential.js';
 import { argmax, inEvalMode } from '../layers/predict.js';
 import type { AttackOptions, AttackResult, WhiteBoxAttack } from './attack.js';
-import { enforceL2, linfBounds } from './eps-ball.js';
+import { linfBounds, projectL2 as projectL2Stored } from './ball.js';
 import { attackLosses, lossGradient, type AttackLoss, type AttackLossName } from './losses.js';
 
 export interface ApgdOptions extends AttackOptions {
@@ -208,7 +208,7 @@ function apgdRun(
     else {
       projectL2(v, n);
       xa.set(v);
-      enforceL2(xa, xd.subarray(n * D, (n + 1) * D), eps);
+      projectL2Stored(xa, xd.subarray(n * D, (n + 1) * D), eps); // exact after the float32 rounding
     }
   }
   function markSuccess(act: number[], pred: Int32Array): void {

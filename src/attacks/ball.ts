@@ -1,7 +1,8 @@
 // The ε-ball, exactly: projections that hold when |x′ − x| is computed in float64 from the stored arrays. Writing
 // x ± ε into a float32 array rounds to the nearest float32, which can land one ulp outside the ball (at ε = 0.1,
 // 0.10000002384 > fround(0.1)); every L∞ projection here steps such a value back one ulp toward x, and the L2
-// projection shrinks δ until its float64 norm is ≤ ε. x, x′ [D] in [0, 1], float32 or float64.
+// projection shrinks δ until its float64 norm is ≤ ε. x, x′ [D] in [0, 1], float32 or float64. Used by every
+// attack and adversarial-training objective that projects.
 import type { Data } from '../engine/nd.js';
 
 const f32 = new Float32Array(1);
@@ -77,6 +78,36 @@ export function signStepLinf(xa: Data, xo: Data, g: Data | null, a: number, eps:
       xa[j] = s;
     }
   }
+}
+
+/**
+ * Per-element bounds [lo, hi] of the L∞ ball of radius ε around x intersected with [0, 1], as values of x's own
+ * precision: every stored value between lo and hi is within fround(ε) of x (float32) or ε (float64).
+ * @example
+ *   const { lo, hi } = linfBounds(x.data, 0.3);
+ *   for (let j = 0; j < D; j++) xa[j] = Math.min(hi[j], Math.max(lo[j], v[j]));
+ */
+export function linfBounds(x: Data, eps: number): { lo: Data; hi: Data } {
+  const single = x instanceof Float32Array;
+  const e = single ? Math.fround(eps) : eps;
+  const lo = single ? new Float32Array(x.length) : new Float64Array(x.length);
+  const hi = single ? new Float32Array(x.length) : new Float64Array(x.length);
+  for (let j = 0; j < x.length; j++) {
+    const xj = x[j];
+    let h = Math.min(1, xj + e), l = Math.max(0, xj - e);
+    if (single) {
+      // Round inward: a bound that rounds past x ± e moves one float32 step back toward x.
+      let h32 = Math.fround(h);
+      if (h32 - xj > e) h32 = stepToward(h32, xj, true);
+      let l32 = Math.fround(l);
+      if (xj - l32 > e) l32 = stepToward(l32, xj, true);
+      h = h32;
+      l = l32;
+    }
+    lo[j] = l;
+    hi[j] = h;
+  }
+  return { lo, hi };
 }
 
 /**

@@ -7,7 +7,7 @@ import { Rng } from '../engine/random.js';
 import type { Data } from '../engine/nd.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { AttackResult, BlackBoxAttack } from './attack.js';
-import { enforceL2 } from './eps-ball.js';
+import { projectL2 } from './ball.js';
 import type { ScoreOracle } from './oracle.js';
 import { checkTargets } from './attack.js';
 import { squareP, type SquareOptions } from './square.js';
@@ -190,7 +190,7 @@ function runSquareL2(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: Square
     const k = eps / (Math.sqrt(s2) + 1e-12);
     const out = alloc(x.dtype, per);
     for (let j = 0; j < per; j++) out[j] = Math.min(1, Math.max(0, xd[n * per + j] + d[j] * k));
-    enforceL2(out, xd.subarray(n * per, (n + 1) * per), eps);
+    projectL2(out, xd.subarray(n * per, (n + 1) * per), eps);
     return out;
   }
   function store(n: number, d: Float64Array): void {

@@ -105,10 +105,10 @@ describe('nablax adv-train', () => {
     expect(straight.status, straight.stderr).toBe(0);
     const a = JSON.parse(straight.stdout);
     expect(a).toMatchObject({ method: 'trades', beta: 2, stepsSchedule: '1:1,2:2', stepSize: '2.5·ε/k', eps: 0.3, lrSchedule: 'constant' });
-    expect(a.ema).toMatchObject({ decay: 0.9, updates: 4, out: join(dir, 'a.ema.safetensors') });
-    expect(a.ema.testAccuracy).toBeGreaterThan(0.1);
+    expect(a.ema).toMatchObject({ decay: 0.9, updates: 4, modelFile: join(dir, 'a.ema.safetensors') });
+    expect(a.ema.cleanAccuracy).toBeGreaterThan(0.1);
     expect(a.ema.pgdAccuracy).toBeGreaterThanOrEqual(0);
-    expect(a.ema.pgdAccuracy).toBeLessThanOrEqual(a.ema.testAccuracy + 0.2);
+    expect(a.ema.pgdAccuracy).toBeLessThanOrEqual(a.ema.cleanAccuracy + 0.2);
     const ema = loadModel(join(dir, 'a.ema.safetensors'));
     expect(ema.metadata).toMatchObject({ emaDecay: '0.9', emaUpdates: '4', epoch: '2', adversarialTraining: 'trades' });
     expect(run([...common, '--epochs', '1', '--out', join(dir, 'b.safetensors')]).status).toBe(0);
@@ -119,7 +119,7 @@ describe('nablax adv-train', () => {
     expect(tensors('b.safetensors')).toEqual(tensors('a.safetensors'));
     expect(tensors('b.ema.safetensors')).toEqual(tensors('a.ema.safetensors'));
     expect(tensors('a.ema.safetensors')).not.toEqual(tensors('a.safetensors'));
-    expect(JSON.parse(resumed.stdout).ema).toEqual({ ...a.ema, out: join(dir, 'b.ema.safetensors') });
+    expect(JSON.parse(resumed.stdout).ema).toEqual({ ...a.ema, modelFile: join(dir, 'b.ema.safetensors') });
   });
 
   it('mart with one-cycle lr, ε warm-up and the overfitting guard runs and reports λ and every guard check', () => {

@@ -1,4 +1,5 @@
-// End-to-end test of the ∇x lab in a real browser: builds lab/dist (npm run build:lab), starts `nablax lab` on a
+// End-to-end test of the ∇x lab in a real browser (the two commands of README.md's lab section): builds lab/dist
+// (npm run build:lab), starts `nablax lab` on a
 // free localhost port and drives headless Chromium (Debian's chromium, through playwright-core). The page's
 // numbers are compared bit for bit with the Node engine on the same pixels and model file, with the kernels the
 // page reports (the WebAssembly SIMD build it picked: the same .wasm file in Node, or the TypeScript reference).

@@ -13,7 +13,10 @@ import type { Kernels } from './types.js';
  * TypeScript reference. NABLAX_KERNELS=typescript forces the reference. `fastKernelsNotice` says why, if so.
  */
 function pickDefault(): { k: Kernels; notice: string | null } {
-  if (globalThis.process?.env.NABLAX_KERNELS === 'typescript') return { k: referenceKernels, notice: null };
+  // In a browser (no Node process) the page instantiates its kernels from fetched bytes and installs them with
+  // useKernels; until then the reference kernels serve, with nothing to tell.
+  if (globalThis.process === undefined) return { k: referenceKernels, notice: null };
+  if (globalThis.process.env.NABLAX_KERNELS === 'typescript') return { k: referenceKernels, notice: null };
   const wasm = loadWasmKernels();
   if (wasm) return { k: wasm, notice: null };
   return { k: referenceKernels, notice: 'nablax: WebAssembly kernels not found (build/kernels.wasm; in a source checkout run `npm run build:wasm`); using the slower TypeScript kernels' };
@@ -34,7 +37,7 @@ let noticePrinted = false;
  */
 export function printFastKernelsNotice(): void {
   noticePrinted = true;
-  if (fastKernelsNotice) process.stderr.write(fastKernelsNotice + '\n');
+  if (fastKernelsNotice) globalThis.process?.stderr.write(fastKernelsNotice + '\n');
 }
 
 /**
