@@ -67,7 +67,7 @@ export { oneCycleLr, parseStepsSchedule, type StepsSchedule } from './train/sche
 export { rocAuc, macroAucOvR } from './analysis/auc.js';
 export { runGoodfellow2015 } from './experiments/goodfellow2015.js';
 export { runAdvprop, type AdvpropResult } from './experiments/advprop.js';
-// Correctness helpers (issue 12): class counts decided by the model, per-layer modes, the exact ε-ball, one target check.
+// Correctness helpers: class counts decided by the model, per-layer modes, the exact ε-ball, one target check.
 export { withClasses } from './train/data.js';
 export { outputClasses } from './train/evaluate.js';
 export { epochBatches } from './train/loop.js';

@@ -1,4 +1,4 @@
-// Issue 12, item 1: the loss gradient of confident predictions. The fused cross-entropy's backward must be the
+// The loss gradient of confident predictions. The fused cross-entropy's backward must be the
 // float32 rounding of the true value (not rounding noise of 1 − p_y), and attacks must keep a direction where
 // float32 probabilities underflow altogether (logit gaps beyond ~88), via the per-example rescaled gradient.
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Issue 12, item 5: the ε-ball holds exactly: |x′ − x| computed in float64 from the float32 arrays is ≤ fround(ε)
+// The ε-ball holds exactly: |x′ − x| computed in float64 from the float32 arrays is ≤ fround(ε)
 // for every L∞ attack (and the training attacks), ‖x′ − x‖₂ ≤ ε for the L2 ones, at several ε, including the maxLinf
 // that evaluateAttack reports.
 import { beforeAll, describe, expect, it } from 'vitest';

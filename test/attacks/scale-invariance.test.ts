@@ -1,4 +1,4 @@
-// Issue 12, items 2 and 4: score-based attacks search on log-probability margins, so a model whose logits are
+// Score-based attacks search on log-probability margins, so a model whose logits are
 // scaled by 100 (same predictions, float32 probabilities saturated to 0 and 1) is attacked exactly like the unscaled
 // one; and every attack, white-box or black-box, refuses a target equal to the true label.
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -29,7 +29,7 @@ describe('multiply-adds per image from the spec', () => {
     expect(flopsPerImage(m, 'inference')).toBe(2 * m.forward);
     expect(flopsPerImage(m, 'inputGradient')).toBe(4 * m.forward);
     expect(flopsPerImage(m, 'train')).toBe(2 * (3 * m.forward - m.first));
-    // issue 16: at 102 GFLOP/s, 75% / 80% / 85% of the peak are about 12,300 / 18,300 / 38,900 cnn images/s
+    // at 102 GFLOP/s, 75% / 80% / 85% of the peak are about 12,300 / 18,300 / 38,900 cnn images/s
     expect(Math.round((0.75 * 102e9) / flopsPerImage(m, 'train') / 100) * 100).toBe(12300);
     expect(Math.round((0.8 * 102e9) / flopsPerImage(m, 'inputGradient') / 100) * 100).toBe(18300);
     expect(Math.round((0.85 * 102e9) / flopsPerImage(m, 'inference') / 100) * 100).toBe(38800);

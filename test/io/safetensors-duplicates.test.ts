@@ -1,4 +1,4 @@
-// Issue 12, item 6: a safetensors header that names a tensor (or a metadata key, or a field) twice is refused with
+// A safetensors header that names a tensor (or a metadata key, or a field) twice is refused with
 // one line naming the key; JSON.parse alone would keep the last entry silently.
 import { describe, expect, it } from 'vitest';
 import { decodeSafetensors } from '../../src/io/safetensors.js';

@@ -64,6 +64,9 @@ const probsOf = (m: Sequential, pixels: number[]) => Array.from(softmax(predict(
 const state = () => page.evaluate(() => ({ ...__lab, bench: undefined }) as LabState);
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`the lab's browser test needs Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`);
+  }
   mkdirSync(screens, { recursive: true });
   const built = spawnSync(process.execPath, ['--import', 'tsx', 'lab/build.ts'], { cwd: root, encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`npm run build:lab failed: ${built.stderr}`);

@@ -1,4 +1,4 @@
-// Issue 12, item 7: labels are checked against the class count when an IDX file is read (the error names the file
+// Labels are checked against the class count when an IDX file is read (the error names the file
 // and the index), and the class count comes from the model (10 for the zoo), a spec file or --classes, never from
 // the data's largest label; a bad test label stops `train` before training, with no model or checkpoint written.
 import { spawnSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// Issue 12, item 8: a training set whose size leaves a last batch of one example: that example joins the batch
+// A training set whose size leaves a last batch of one example: that example joins the batch
 // before it (batch-norm cannot normalise a single example), for cnn-bn and a BatchNorm1d model alike; sizes that
 // can never give batch-norm two examples are refused up front.
 import { describe, expect, it } from 'vitest';

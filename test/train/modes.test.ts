@@ -1,4 +1,4 @@
-// Issue 12, item 3: every temporary switch to evaluation mode puts back each layer's own train/eval flag, so a
+// Every temporary switch to evaluation mode puts back each layer's own train/eval flag, so a
 // batch-norm frozen inside a training model (model.train(); model.layers[1].eval()) stays frozen.
 import { describe, expect, it } from 'vitest';
 import { evaluateAttack } from '../../src/attacks/evaluate.js';
