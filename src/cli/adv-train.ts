@@ -182,7 +182,7 @@ export function registerAdvTrain(program: Command): void {
     .option('--guard-ratio <r>', 'guard: a collapse is robust accuracy below r × the best…', num('--guard-ratio', 0, 1, true), 0.5)
     .option('--guard-floor <a>', '…and below a', num('--guard-floor', 0, 1), 0.2)
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 3)
-    .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 128)
+    .option('--batch-size <n>', 'minibatch size (a last batch of one example joins the batch before it)', int('--batch-size', 1), 128)
     .option('--optimizer <name>', 'sgd, momentum or adam', 'adam')
     .option('--lr <rate>', 'learning rate (peak of the schedule)', num('--lr', 0, Infinity, true), 1e-3)
     .option('--lr-schedule <name>', 'constant, cosine or onecycle (linear up to --lr at 2/5 of the run, then down to 0)', 'cosine')

@@ -217,7 +217,7 @@ export function registerTrain(program: Command): void {
     .option('--model <name|spec.json>', `zoo model (${zooNames.join(', ')}) or a JSON spec file`, 'cnn')
     .option('--test-data <source>', 'test data source (default: the official MNIST test set, or the --data directory)')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 3)
-    .option('--batch-size <n>', 'minibatch size', int('--batch-size', 1), 128)
+    .option('--batch-size <n>', 'minibatch size (a last batch of one example joins the batch before it)', int('--batch-size', 1), 128)
     .option('--optimizer <name>', 'sgd, momentum or adam', 'adam')
     .option('--lr <rate>', 'learning rate (the peak, with a cosine schedule)', num('--lr', 0, Infinity, true), 2e-3)
     .option('--lr-schedule <name>', 'constant, or cosine decay to 0 over the run', 'cosine')
