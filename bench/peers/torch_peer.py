@@ -11,53 +11,15 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 
 
-class Maxout(torch.nn.Module):
-    """Unit u = max of inputs u·p … u·p+p−1 (nablax's maxout)."""
-
-    def __init__(self, pieces):
-        super().__init__()
-        self.pieces = pieces
-
-    def forward(self, x):
-        n, c = x.shape[:2]
-        return x.view(n, c // self.pieces, self.pieces, *x.shape[2:]).max(2).values
-
-
-def build(spec):
-    """torch.nn.Sequential of a nablax spec, layer for layer (the same state_dict names)."""
-    layers = []
-    for l in spec["layers"]:
-        t = l["type"]
-        if t == "dense":
-            layers.append(torch.nn.Linear(l["in"], l["out"]))
-        elif t == "conv2d":
-            layers.append(torch.nn.Conv2d(l["in"], l["out"], l["kernel"], stride=l.get("stride", 1), padding=l.get("padding", 0)))
-        elif t == "maxpool2d":
-            layers.append(torch.nn.MaxPool2d(l["kernel"], stride=l.get("stride"), padding=l.get("padding", 0)))
-        elif t == "avgpool2d":
-            layers.append(torch.nn.AvgPool2d(l["kernel"], stride=l.get("stride"), padding=l.get("padding", 0)))
-        elif t == "relu":
-            layers.append(torch.nn.ReLU())
-        elif t == "tanh":
-            layers.append(torch.nn.Tanh())
-        elif t == "sigmoid":
-            layers.append(torch.nn.Sigmoid())
-        elif t == "flatten":
-            layers.append(torch.nn.Flatten())
-        elif t == "maxout":
-            layers.append(Maxout(l["pieces"]))
-        elif t == "dropout":
-            layers.append(torch.nn.Dropout(l["p"]))
-        elif t in ("batchnorm1d", "batchnorm2d"):
-            cls = torch.nn.BatchNorm1d if t == "batchnorm1d" else torch.nn.BatchNorm2d
-            layers.append(cls(l["features"], eps=l.get("eps", 1e-5), momentum=l.get("momentum", 0.1)))
-        else:
-            raise SystemExit(f"bench/peers/torch_peer.py: unknown layer type {t}")
-    return torch.nn.Sequential(*layers)
+# The Sequential of a nablax spec, layer for layer (the same state_dict names): one definition, the one
+# scripts/check_pytorch.py uses to compare logits.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from check_pytorch import build  # noqa: E402
 
 
 def timed(step, batch, seconds, rounds):
