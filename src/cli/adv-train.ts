@@ -34,6 +34,7 @@ import type { AdvTrainJson } from './json-types.js';
 import { dataOption, deprecatedAlias, jsonOption, limitOptions } from './options.js';
 import { claimOutputs, deprecated, int, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
 import { jsonText } from './json.js';
+import { autoattackGapWarning, finalAttackFlag, finalAutoAttack } from './adv-autoattack.js';
 
 export const methods = ['goodfellow', 'fgsm-aug', 'invfgsm', 'pgd', 'fast', 'advprop', 'trades', 'mart'] as const;
 
@@ -131,7 +132,8 @@ async function writeReport(dir: string, doc: AdvTrainJson, curve: RobustPoint[])
     `# Adversarial training: ${doc.model}, ${doc.method}, ε = ${doc.eps}`,
     '',
     `Clean accuracy ${pct(doc.cleanAccuracy)} on ${plural(doc.testCount, 'test image')}; FGSM ${pct(doc.fgsmAccuracy)} and PGD-40 ` +
-      `${pct(doc.pgdAccuracy)} on the first ${plural(doc.robustCount, 'test image')}; training ${(doc.trainSeconds).toFixed(0)} s.`,
+      `${pct(doc.pgdAccuracy)}, AutoAttack (${doc.autoattackVersion}${doc.autoattackSteps !== 100 ? `, ${doc.autoattackSteps} steps` : ''}) ${pct(doc.autoattackAccuracy)} ` +
+      `on the first ${plural(doc.robustCount, 'test image')}; robust accuracy (the minimum over these attacks) ${pct(doc.robustAccuracy)}; training ${(doc.trainSeconds).toFixed(0)} s.`,
     '',
     ...guardLines(doc.guard as (GuardReport & { slice: number }) | null),
     ...emaLines(doc.ema, doc.robustCount),
@@ -164,7 +166,7 @@ interface AdvState {
 export function registerAdvTrain(program: Command): void {
   const cmd = program
     .command('adv-train')
-    .description('adversarial training (goodfellow, fgsm-aug, invfgsm, pgd, fast, advprop, trades, mart), then clean, FGSM and PGD-40 accuracy')
+    .description('adversarial training (goodfellow, fgsm-aug, invfgsm, pgd, fast, advprop, trades, mart), then clean, FGSM, PGD-40 and AutoAttack accuracy')
     .option('--model <name|spec.json>', 'zoo model or JSON spec (cnn; cnn-bn for advprop)')
     .requiredOption('--method <name>', methods.join(', '))
     .option('--eps <ε>', 'attack budget in training (goodfellow 0.25, fgsm-aug/invfgsm 0.1, pgd/fast/advprop/trades/mart 0.3)', num('--eps', 0, 1))
@@ -189,6 +191,8 @@ export function registerAdvTrain(program: Command): void {
     .option('--seed <n>', 'seed', int('--seed', 0), 0)
     .option('--epoch-test-limit <n>', 'after every epoch, clean, FGSM and PGD-40 accuracy on the first N test images (0: off)', int('--epoch-test-limit', 0), 500)
     .option('--out <dir>', 'the run\'s folder: model.safetensors (its checkpoint, adversarial state and the guard\'s best weights beside it), report.md, report.json, curve.svg', 'runs/adv-train')
+    .option('--final-attack <name>', 'final AutoAttack evaluation at ε on the --robust-limit images: apgd (APGD-CE + APGD-T, the cheaper setting) or autoattack (the full standard version)', 'apgd')
+    .option('--final-attack-steps <k>', 'iterations of each APGD/FAB stage of the final AutoAttack (100, the reference\'s; fewer only for quick looks)', int('--final-attack-steps', 1), 100)
     .option('--resume', 'continue from the checkpoint in --out (the same options; more --epochs may be given)');
   dataOption(cmd, 'mnist', 'training data (its test split for the measurements)');
   limitOptions(cmd, { train: true, test: true, robust: 1000, oldLimit: 'train', testHelp: 'clean accuracy on the first N test images', robustHelp: 'FGSM and PGD-40 accuracy on the first N test images' });
@@ -234,6 +238,7 @@ export function registerAdvTrain(program: Command): void {
         emaDecay = o.ema === true ? 0.999 : Number(o.ema);
         if (String(o.ema).trim() === '' || !(emaDecay >= 0 && emaDecay < 1)) throw new UsageError(`--ema must be a decay in [0, 1), got '${o.ema}'`);
       }
+      const finalAttack = finalAttackFlag(o.finalAttack);
       const { objective, eps } = objectiveFor(o.method, o, stepsSchedule);
       const model: string = o.model ?? (o.method === 'advprop' ? 'cnn-bn' : 'cnn');
       claimOutputs([{ path: modelFile, kind: 'file', flag: '--out' }, reportDir !== null && reportDir !== o.out && { path: reportDir, kind: 'dir', flag: '--report' }]);
@@ -362,6 +367,13 @@ export function registerAdvTrain(program: Command): void {
       };
       const fgsm = await measured('FGSM', whiteBoxAttacks.fgsm);
       const pgd = await measured('PGD-40', whiteBoxAttacks.pgd, { steps: 40, stepSize: 0.01 });
+      const aa = finalAutoAttack(run.model, slice, eps, { attack: finalAttack, seed: o.seed, steps: o.finalAttackSteps });
+      for (const w of aa.warnings) warnings.push(`AutoAttack: ${w}`);
+      const gap = autoattackGapWarning(pgd.metrics.accuracy, aa.robustAccuracy, aa.version, eps);
+      if (gap) {
+        warnings.push(gap);
+        say(`warning: ${gap}`);
+      }
       let emaDoc: AdvTrainJson['ema'] = null;
       const avg = ema as WeightAverage | null;
       if (avg) {
@@ -381,7 +393,9 @@ export function registerAdvTrain(program: Command): void {
         ...(stepsSchedule ? { stepsSchedule: stepsSchedule.text, steps: undefined, stepSize: o.stepSize ?? '2.5·ε/k' } : {}),
         lrSchedule: o.lrSchedule, epsWarmup: o.epsWarmup,
         cleanAccuracy: run.test.accuracy, testCount: run.test.count,
-        robustCount: slice.count, fgsmAccuracy: fgsm.metrics.accuracy, pgdAccuracy: pgd.metrics.accuracy, robustAccuracy: pgd.metrics.accuracy,
+        robustCount: slice.count, fgsmAccuracy: fgsm.metrics.accuracy, pgdAccuracy: pgd.metrics.accuracy,
+        autoattackAccuracy: aa.robustAccuracy, autoattackVersion: aa.version, autoattackSteps: o.finalAttackSteps, autoattackStages: aa.stages,
+        robustAccuracy: Math.min(fgsm.metrics.accuracy, pgd.metrics.accuracy, aa.robustAccuracy),
         history: run.history, robustHistory: curve, warnings,
         guard: guard ? { slice: guardSlice, every: o.guardEvery, steps: o.guardSteps, bestFile: guard.best ? paths.best : null, ...guard.report() } : null,
         ema: emaDoc,
@@ -392,7 +406,8 @@ export function registerAdvTrain(program: Command): void {
       if (o.json) printJson(doc);
       else {
         result(`clean ${(100 * doc.cleanAccuracy).toFixed(2)}% (${plural(doc.testCount, 'test image')}), FGSM ε=${eps} ${(100 * doc.fgsmAccuracy).toFixed(1)}%, ` +
-          `PGD-40 ε=${eps} ${(100 * doc.pgdAccuracy).toFixed(1)}% (first ${plural(slice.count, 'test image')}); saved ${modelFile}`);
+          `PGD-40 ε=${eps} ${(100 * doc.pgdAccuracy).toFixed(1)}%, AutoAttack (${doc.autoattackVersion}) ${(100 * doc.autoattackAccuracy).toFixed(1)}%, ` +
+          `robust ${(100 * doc.robustAccuracy).toFixed(1)}% (first ${plural(slice.count, 'test image')}); saved ${modelFile}`);
         if (reportDir !== null) say(`wrote ${join(reportDir, 'report.md')}, report.json and curve.svg`);
         if (emaDoc) {
           result(`weight average (decay ${emaDoc.decay}): clean ${(100 * emaDoc.cleanAccuracy).toFixed(2)}%, FGSM ${(100 * emaDoc.fgsmAccuracy).toFixed(1)}%, ` +

@@ -154,8 +154,17 @@ export interface AdvTrainJson {
   testCount: number;
   robustCount: number;
   fgsmAccuracy: number;
-  /** PGD-40 accuracy: the robust accuracy of this run. */
+  /** PGD-40 accuracy (step 0.01, random start) on the first robustCount test images; the per-epoch curve uses it too. */
   pgdAccuracy: number;
+  /** Robust accuracy after the final AutoAttack stages (Croce & Hein 2020) at ε on the same images. */
+  autoattackAccuracy: number;
+  /** Which stages ran: 'apgd-ce+apgd-t' (--final-attack apgd, the default) or the full 'standard …' (--final-attack autoattack). */
+  autoattackVersion: string;
+  /** Iterations of each APGD/FAB stage (100 unless --final-attack-steps). */
+  autoattackSteps: number;
+  /** Robust accuracy over all robustCount images after each stage, and the points each attacked and broke. */
+  autoattackStages: { attack: string; robustAccuracy: number; attacked: number; broken: number }[];
+  /** The run's robust accuracy: the minimum of FGSM, PGD-40 and AutoAttack accuracy (it was PGD-40 alone before). */
   robustAccuracy: number;
   history: EpochRecord[];
   robustHistory: RobustPointJson[];

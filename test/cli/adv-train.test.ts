@@ -1,7 +1,7 @@
 // `nablax adv-train` end to end on tiny runs (fast with the guard, AdvProp, TRADES with the recipes, MART), --resume, and
 // its bad options.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -26,7 +26,8 @@ describe('nablax adv-train', () => {
     const doc = JSON.parse(r.stdout);
     expect(doc.modelFile).toBe(out);
     expect(doc.cleanAccuracy).toBe(doc.testAccuracy);
-    expect(doc.robustAccuracy).toBe(doc.pgdAccuracy);
+    expect(doc.robustAccuracy).toBe(Math.min(doc.fgsmAccuracy, doc.pgdAccuracy, doc.autoattackAccuracy));
+    expect(doc.autoattackVersion).toBe('apgd-ce+apgd-t');
     expect(doc.method).toBe('fast');
     expect(doc.eps).toBe(0.1);
     for (const f of ['testAccuracy', 'fgsmAccuracy', 'pgdAccuracy']) {
@@ -47,6 +48,52 @@ describe('nablax adv-train', () => {
     const { leakWarning } = await import('../../src/cli/adv-train.js');
     expect(leakWarning({ epoch: 3, cleanAccuracy: 0.97, fgsmAccuracy: 0.8, pgdAccuracy: 0.2 }, 0.3)).toMatch(/epoch 3: FGSM accuracy 80.0% is far above PGD-40 accuracy 20.0%/);
     expect(leakWarning({ epoch: 3, cleanAccuracy: 0.97, fgsmAccuracy: 0.8, pgdAccuracy: 0.75 }, 0.3)).toBeNull();
+  });
+
+  it('the final evaluation runs APGD-CE + APGD-T on the PGD-40 images; robust accuracy is the minimum; a gap > 2 points warns', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-adv-aa-'));
+    const r = run(['adv-train', '--model', 'softmax', '--method', 'pgd', '--steps', '3', '--eps', '0.05', '--lr', '0.01', '--epochs', '1', '--train-limit', '2000',
+      '--robust-limit', '50', '--epoch-test-limit', '0', '--final-attack-steps', '20', '--out', join(dir, 'run'), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ autoattackVersion: 'apgd-ce+apgd-t', autoattackSteps: 20, robustCount: 50 });
+    expect(doc.autoattackStages.map((s: { attack: string }) => s.attack)).toEqual(['apgd-ce', 'apgd-t']);
+    // a model that is robust somewhere, so that the comparison below means something
+    expect(doc.pgdAccuracy).toBeGreaterThan(0.2);
+    // AutoAttack's stages are at least as strong as PGD-40 on the same images (clean errors count for both)
+    expect(doc.autoattackAccuracy).toBeLessThanOrEqual(doc.pgdAccuracy);
+    expect(doc.autoattackAccuracy).toBe(doc.autoattackStages[1].robustAccuracy);
+    expect(doc.autoattackStages[1].robustAccuracy).toBeLessThanOrEqual(doc.autoattackStages[0].robustAccuracy);
+    expect(doc.robustAccuracy).toBe(Math.min(doc.fgsmAccuracy, doc.pgdAccuracy, doc.autoattackAccuracy));
+    // the warning is there exactly when PGD-40 exceeds AutoAttack by more than 2 points: stderr, JSON and report.md
+    const overstated = Math.round(doc.robustCount * (doc.pgdAccuracy - doc.autoattackAccuracy)) > 0.02 * doc.robustCount;
+    const w = doc.warnings.filter((s: string) => s.startsWith('PGD-40 overstates robustness by'));
+    expect(w.length).toBe(overstated ? 1 : 0);
+    expect(/warning: PGD-40 overstates robustness by/.test(r.stderr)).toBe(overstated);
+    expect(readFileSync(join(dir, 'run', 'report.md'), 'utf8')).toMatch(/AutoAttack \(apgd-ce\+apgd-t, 20 steps\) \d+\.\d%/);
+    if (overstated) expect(readFileSync(join(dir, 'run', 'report.md'), 'utf8')).toContain(w[0]);
+  });
+
+  it('--final-attack autoattack runs the full standard version', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-adv-aa-full-'));
+    const r = run(['adv-train', '--model', 'softmax', '--method', 'pgd', '--steps', '2', '--eps', '0.05', '--lr', '0.01', '--epochs', '1', '--train-limit', '500',
+      '--robust-limit', '30', '--epoch-test-limit', '0', '--final-attack', 'autoattack', '--final-attack-steps', '5', '--out', join(dir, 'run'), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.autoattackVersion).toBe('standard (apgd-ce, apgd-t, fab-t, square)');
+    expect(doc.autoattackStages[0].attack).toBe('apgd-ce');
+    expect(doc.autoattackAccuracy).toBeLessThanOrEqual(doc.pgdAccuracy);
+    expect(doc.robustAccuracy).toBe(Math.min(doc.fgsmAccuracy, doc.pgdAccuracy, doc.autoattackAccuracy));
+    expect(r.stderr).toMatch(/AutoAttack apgd-ce ε=0.05 on \d+ still-robust test images/);
+  });
+
+  it('warns when PGD-40 accuracy exceeds AutoAttack\'s by more than 2 points', async () => {
+    const { autoattackGapWarning } = await import('../../src/cli/adv-autoattack.js');
+    expect(autoattackGapWarning(0.9, 0.85, 'apgd-ce+apgd-t', 0.3)).toBe(
+      'PGD-40 overstates robustness by 5.0 points (AutoAttack apgd-ce+apgd-t at ε = 0.3: 85.0%, PGD-40 90.0%); report the AutoAttack figure');
+    expect(autoattackGapWarning(0.9, 0.88, 'apgd-ce+apgd-t', 0.3)).toBeNull();
+    expect(autoattackGapWarning(0.9, 0.879, 'apgd-ce+apgd-t', 0.3)).toMatch(/by 2\.1 points/);
+    expect(autoattackGapWarning(0.5, 0.6, 'apgd-ce+apgd-t', 0.3)).toBeNull();
   });
 
   it('advprop trains a cnn-bn and saves it without the auxiliary batch-norm', () => {
@@ -147,6 +194,8 @@ describe('nablax adv-train', () => {
       [['--method', 'mart', '--steps-schedule', '2:5'], /--steps-schedule: the first entry must start at epoch 1/],
       [['--method', 'pgd', '--steps', '3', '--steps-schedule', '1:5'], /--steps-schedule replaces --steps/],
       [['--method', 'trades', '--ema', '1'], /--ema must be a decay in \[0, 1\), got '1'/],
+      [['--method', 'pgd', '--final-attack', 'square'], /--final-attack must be apgd or autoattack, got 'square'/],
+      [['--method', 'pgd', '--final-attack-steps', '0'], /--final-attack-steps/],
       [['--method', 'trades', '--lr-schedule', 'cyclic'], /unknown --lr-schedule 'cyclic' \(expected constant, cosine or onecycle\)/],
     ] as [string[], RegExp][]) {
       const r = run(['adv-train', '--model', 'softmax', '--epochs', '1', '--train-limit', '100', ...args]);
