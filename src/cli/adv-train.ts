@@ -131,8 +131,8 @@ async function writeReport(dir: string, doc: AdvTrainJson, curve: RobustPoint[])
   const lines = [
     `# Adversarial training: ${doc.model}, ${doc.method}, ε = ${doc.eps}`,
     '',
-    `Clean accuracy ${pct(doc.cleanAccuracy)} on ${plural(doc.testCount, 'test image')}; FGSM ${pct(doc.fgsmAccuracy)} and PGD-40 ` +
-      `${pct(doc.pgdAccuracy)}, AutoAttack (${doc.autoattackVersion}${doc.autoattackSteps !== 100 ? `, ${doc.autoattackSteps} steps` : ''}) ${pct(doc.autoattackAccuracy)} ` +
+    `Clean accuracy ${pct(doc.cleanAccuracy)} on ${plural(doc.testCount, 'test image')}; FGSM ${pct(doc.fgsmAccuracy)}, PGD-40 ` +
+      `${pct(doc.pgdAccuracy)} and AutoAttack (${doc.autoattackVersion}${doc.autoattackSteps !== 100 ? `, ${doc.autoattackSteps} steps` : ''}) ${pct(doc.autoattackAccuracy)} ` +
       `on the first ${plural(doc.robustCount, 'test image')}; robust accuracy (the minimum over these attacks) ${pct(doc.robustAccuracy)}; training ${(doc.trainSeconds).toFixed(0)} s.`,
     '',
     ...guardLines(doc.guard as (GuardReport & { slice: number }) | null),
