@@ -66,7 +66,7 @@ describe('results on stdout, progress and notices on stderr', () => {
     expect(r.status, show(r)).toBe(0);
     expect(r.stderr).toMatch(/^nablax adv-train: softmax /);
     expect(r.stderr).toMatch(/PGD-40 ε=0\.1 on 20 test images 100% 20\/20/);
-    expect(r.stdout).toMatch(/^clean \d+\.\d+% \(50 test images\), FGSM ε=0\.1 [\d.]+%, PGD-40 ε=0\.1 [\d.]+% \(first 20 test images\); saved .*adv\/model\.safetensors\n$/);
+    expect(r.stdout).toMatch(/^clean \d+\.\d+% \(50 test images\), FGSM ε=0\.1 [\d.]+%, PGD-40 ε=0\.1 [\d.]+%, AutoAttack \(apgd-ce\+apgd-t\) [\d.]+%, robust [\d.]+% \(first 20 test images\); saved .*adv\/model\.safetensors\n$/);
     expect(readdirSync(out).sort()).toEqual(['model.adv-state.json', 'model.ckpt.safetensors', 'model.safetensors', 'report.json', 'report.md']);
     const doc = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(doc).toMatchObject({ testCount: 50, robustCount: 20, modelFile: join(out, 'model.safetensors') });
