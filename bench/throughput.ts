@@ -72,11 +72,12 @@ export function benchBatch(n: number): ReturnType<typeof getBatch> {
 }
 
 /**
- * Run the benchmark.
+ * Run the benchmark. It yields to the event loop after each measurement, so that Ctrl-C stops it within one
+ * measurement (about `seconds × rounds`).
  * @example
- *   const results = runBench({ models: ['cnn'], seconds: 1 });
+ *   const results = await runBench({ models: ['cnn'], seconds: 1 });
  */
-export function runBench(opts: BenchOptions = {}): BenchResult[] {
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResult[]> {
   const models = opts.models ?? ['softmax', 'mlp', 'maxout', 'cnn'];
   const measures = opts.measures ?? ['train', 'inputGradient', 'inference'];
   const seconds = opts.seconds ?? 1;
@@ -113,6 +114,7 @@ export function runBench(opts: BenchOptions = {}): BenchResult[] {
       };
       out.push(r);
       opts.onResult?.(r);
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
   return out;

@@ -22,7 +22,7 @@ import { loadDataset } from '../train/data.js';
 import { argmax, predict, outputClasses } from '../train/evaluate.js';
 import type { AttackJson, AttackRowJson } from './json-types.js';
 import { dataOption, epsList as epsListParser, jsonOption, limitOptions, outOption } from './options.js';
-import { claimOutputs, int, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
+import { claimOutputs, int, num, plural, printJson, progressBar, result, say, uninterrupted, UsageError } from './util.js';
 import { jsonText } from './json.js';
 import { autoAttackFlags, runAutoAttackCli, table as autoAttackTable } from './attack-autoattack.js';
 
@@ -227,7 +227,8 @@ export function registerAttack(program: Command): void {
         : [];
       const autoJson = autoReports.length ? { autoattack: autoReports } : {};
 
-      if (o.out) {
+      // the report folder is written whole or not at all: Ctrl-C during it waits until it ends
+      if (o.out) await uninterrupted(async () => {
         const pictures: string[] = [];
         const maxEps = Math.max(...epsList);
         for (const n of names.filter((m) => m !== 'autoattack')) {
@@ -259,7 +260,7 @@ export function registerAttack(program: Command): void {
         }
         writeFileAtomic(join(o.out, 'report.json'), jsonText({ modelFile: o.modelFile, data: ds.name, testCount: count, results: rows, count, ...autoJson }));
         writeFileAtomic(join(o.out, 'report.md'), markdown(o.modelFile, ds.name, rows, pictures) + autoReports.map((r) => '\n' + autoAttackTable(r)).join(''));
-      }
+      });
       const doc: AttackJson = { modelFile: o.modelFile, data: ds.name, testCount: count, target: o.target ?? null, results: rows, count, ...autoJson };
       if (o.json) printJson(doc);
       else if (o.out) say(`wrote ${join(o.out, 'report.md')}, report.json and the pictures`);

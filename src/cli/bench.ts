@@ -23,7 +23,7 @@ export function registerBench(program: Command): void {
     .option('--gemm', "also the GEMM kernel's GFLOP/s on the cnn's shapes")
     .option('--peers [list]', `also measure the models in other engines (${peerNames.join(', ')}; default: the JavaScript ones, which build cnn and mlp and install into bench/peers on first use; torch: every model, in ${torchPython}) in a child process`)
     .option('--json', 'print one JSON document on stdout')
-    .action((o) => {
+    .action(async (o) => {
       const models = String(o.models).split(',').map((s) => s.trim());
       for (const m of models) if (!zooNames.includes(m as ZooName)) throw new UsageError(`unknown model '${m}' (expected ${zooNames.join(', ')})`);
       let jsPeers: string[] = [];
@@ -58,7 +58,7 @@ export function registerBench(program: Command): void {
       };
       sample();
       if (!o.json) result('model     measure          batch   images/s   GFLOP/s');
-      const results = runBench({
+      const results = await runBench({
         models: models as ZooName[],
         measures,
         seconds: o.seconds,

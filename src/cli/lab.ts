@@ -95,8 +95,7 @@ export function registerLab(program: Command): void {
       process.stdout.write(`http://${host}:${port}/\n`);
       await new Promise<void>((resolve) => {
         const stop = () => server.close(() => resolve());
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        process.once('SIGTERM', stop); // Ctrl-C: main.ts's handler (exit 130, nothing written)
       });
     });
 }

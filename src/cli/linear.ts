@@ -4,7 +4,7 @@
 // against the input dimension n. --out writes report.json, report.md and the plots.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { networkLinearity, unitLinearity, type LayerLinearity, type NetworkLinearity } from '../analysis/linear.js';
 import { nScalingPlotSvg, randomNScaling, trainedNScaling, type NScalingPoint } from '../analysis/n-scaling.js';
 import { fgsmSweep, sweepPlotSvg, type SweepResult } from '../analysis/sweep.js';
@@ -16,7 +16,7 @@ import { lineChartSvg, saveSvg } from '../report/plot.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset } from '../train/data.js';
 import { dataOption, deprecatedAlias, indexOption, jsonOption, limitOptions } from './options.js';
-import { claimOutputs, int, intList, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
+import { claimOutputs, deprecated, int, intList, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
 import { jsonText } from './json.js';
 import { outputClasses } from '../train/evaluate.js';
 
@@ -35,6 +35,26 @@ function epsValue(flag: string) {
 function epsList(flag: string) {
   const one = epsValue(flag);
   return (v: string): number[] => v.split(',').map((s) => one(s.trim()));
+}
+
+const DEFAULT_UNIT_EPS = 0.25;
+const DEFAULT_NETWORK_EPS = [0.001, 0.01, 0.05, 0.1, 0.25];
+
+/**
+ * The budgets of `linear` from --eps (a list, like every command's) and the deprecated --eps-list. One --eps value
+ * keeps its old meaning (the per-unit budget; the network at --eps-list or the default list); several are the network
+ * measurement's budgets and the largest is the per-unit one. --eps-list alone: the network's budgets, as before.
+ * Throws UsageError for a list given both ways.
+ * @example
+ *   linearBudgets([0.1, 0.25], undefined);   // { eps: 0.25, epsList: [0.1, 0.25] }
+ */
+export function linearBudgets(eps: number[] | undefined, oldList: number[] | undefined): { eps: number; epsList: number[] } {
+  if (oldList) deprecated('--eps-list', '--eps');
+  if (eps && eps.length > 1) {
+    if (oldList) throw new UsageError('--eps-list and a list in --eps are the same option; give only --eps');
+    return { eps: Math.max(...eps), epsList: eps };
+  }
+  return { eps: eps?.[0] ?? DEFAULT_UNIT_EPS, epsList: oldList ?? DEFAULT_NETWORK_EPS };
 }
 
 /** Per Dense layer: units, n, mean m, mean ε·m·n and the ratio's range. */
@@ -139,8 +159,8 @@ export function registerLinear(program: Command): void {
     .command('linear')
     .description('the linear explanation measured: ε·m·n for every Dense unit, and how linear the whole network is along ε·sign(∇x z)')
     .requiredOption('--model-file <path>', 'model file (.safetensors)')
-    .option('--eps <ε>', 'budget of the per-unit measurement, in (0, 1]', epsValue('--eps'), 0.25)
-    .option('--eps-list <list>', 'comma-separated budgets of the network measurement, each in (0, 1]', epsList('--eps-list'), [0.001, 0.01, 0.05, 0.1, 0.25])
+    .option('--eps <list>', `comma-separated budgets in (0, 1]: several are the network measurement's, and the largest is the per-unit one; one value is the per-unit budget, with the network measured at ${DEFAULT_NETWORK_EPS.join(',')} (default ${DEFAULT_UNIT_EPS})`, epsList('--eps'))
+    .addOption(new Option('--eps-list <list>', "deprecated: the network measurement's budgets (use --eps)").argParser(epsList('--eps-list')).hideHelp())
     .option('--logit <which>', "logit to push: 'true' (the label's) or 'predicted'", 'true');
   limitOptions(cmd, { test: 100, oldLimit: 'test', testHelp: 'the network measurement on the first N test images' });
   dataOption(cmd, 'mnist', 'test data');
@@ -153,6 +173,7 @@ export function registerLinear(program: Command): void {
     .option('--out <dir>', 'write report.json, report.md, network.svg, sweep-<i>[-clipped].svg and n-scaling.svg here');
   jsonOption(cmd);
   cmd.action(async (o) => {
+      Object.assign(o, linearBudgets(o.eps as number[] | undefined, o.epsList as number[] | undefined));
       if (o.logit !== 'true' && o.logit !== 'predicted') throw new UsageError(`--logit must be 'true' or 'predicted', got '${o.logit}'`);
       if (o.sweepPoints % 2 === 0) throw new UsageError(`--sweep-points must be odd (so that ε = 0 is on the grid), got ${o.sweepPoints}`);
       if (!existsSync(o.modelFile)) throw new UsageError(`no such model file: ${o.modelFile}`);

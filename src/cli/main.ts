@@ -18,7 +18,7 @@ import { registerTrain } from './train.js';
 import { setupKernels } from './kernels.js';
 import { addArchOptions } from './model-option.js';
 import { setThreads } from '../engine/kernels/kernels.js';
-import { Interrupted, stopAllProgress, UsageError } from './util.js';
+import { installInterruptHandler, Interrupted, stopAllProgress, UsageError } from './util.js';
 
 const program = new Command();
 program
@@ -59,6 +59,14 @@ addArchOptions(program); // --arch/--spec on every command that takes --model-fi
 registerLab(program);
 
 setupKernels();
+// Ctrl-C: bars stopped, one line saying what was kept, exit 130, in every command whose work yields to the event loop
+// (train, adv-train and demo keep their own, which finishes the batch in progress and keeps the last checkpoint).
+// A JavaScript handler runs only when the event loop turns, so the commands that compute in one synchronous stretch
+// keep Node's default (killed at once by the signal; their files are written atomically, so none is left half).
+const synchronous = new Set(['info', 'eval', 'predict', 'grad', 'trace', 'linear']);
+program.hook('preAction', (_, action) => {
+  if (!synchronous.has(action.name())) installInterruptHandler(() => action.name());
+});
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

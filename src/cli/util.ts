@@ -1,6 +1,6 @@
 // Shared CLI plumbing: option parsing with one-line errors, results on stdout (`result`, `printJson`), messages on
 // stderr (`say`), output paths checked and locked before work (`claimOutputs`), Ctrl-C turned into a clean stop.
-import { checkWritable, lockOutput, OutputPathError } from '../io/atomic.js';
+import { checkWritable, filesWritten, lockOutput, OutputPathError } from '../io/atomic.js';
 import { jsonText } from './json.js';
 import { stopAllProgress } from './progress.js';
 
@@ -92,12 +92,19 @@ export function claimOutputs(outputs: (OutputSpec | null | undefined | false | '
   for (const o of list) lockOutput(o.path, o.kind);
 }
 
+// Ctrl-C state: commands handling it themselves (withInterrupt), writes that must not be cut, an interrupt waiting.
+let owners = 0;
+let critical = 0;
+let pending = false;
+let currentCommand = '';
+
 /**
  * Run `fn` with Ctrl-C turned into a stop request that `stopped()` reports: the progress bars end first, then one
  * line says what happens; the caller says what was kept and throws Interrupted (exit 130).
  */
 export async function withInterrupt<T>(fn: (stopped: () => boolean) => Promise<T>): Promise<T> {
   let flag = false;
+  owners++; // this command handles Ctrl-C itself: the process-wide handler stands aside
   const onSig = () => {
     stopAllProgress();
     if (flag) {
@@ -112,5 +119,67 @@ export async function withInterrupt<T>(fn: (stopped: () => boolean) => Promise<T
     return await fn(() => flag);
   } finally {
     process.off('SIGINT', onSig);
+    owners--;
   }
+}
+
+// The process-wide Ctrl-C handler (installed by main.ts): every command without its own (withInterrupt) stops at the
+// next turn of the event loop with exit code 130, after the progress bars end, with one line saying what was kept.
+const keepers = new Set<() => string | null>();
+
+/**
+ * Register what an interrupted command keeps (a partial result already written): `describe` returns the words, or
+ * null while nothing is kept. Returns the function that unregisters it.
+ * @example
+ *   const done = keepOnInterrupt(() => `kept ${n} rows in ${file}`); …; done();
+ */
+export function keepOnInterrupt(describe: () => string | null): () => void {
+  keepers.add(describe);
+  return () => keepers.delete(describe);
+}
+
+/**
+ * Run `fn` (writing a set of output files) without being cut by Ctrl-C: an interrupt during it waits until it ends,
+ * so a report folder is all there or not there.
+ * @example
+ *   await uninterrupted(async () => { writeFileAtomic(a, …); writeFileAtomic(b, …); });
+ */
+export async function uninterrupted<T>(fn: () => Promise<T> | T): Promise<T> {
+  critical++;
+  try {
+    return await fn();
+  } finally {
+    critical--;
+    if (critical === 0 && pending) interruptNow(currentCommand);
+  }
+}
+
+function interruptNow(command: string): never {
+  stopAllProgress();
+  const kept = [...keepers].map((k) => k()).filter((k): k is string => !!k);
+  // a command that computed in one synchronous stretch sees Ctrl-C only after it: say what it wrote meanwhile
+  const files = filesWritten();
+  if (files.length) kept.push(`wrote ${files.slice(0, 3).join(', ')}${files.length > 3 ? ` and ${files.length - 3} more files` : ''}`);
+  say(`nablax${command ? ' ' + command : ''}: interrupted: ${kept.length ? `${kept.join('; ')}; nothing else was written` : 'nothing was written'}`);
+  process.exit(130);
+}
+
+/**
+ * Install the process-wide Ctrl-C handler (once, in main.ts). `command` names the running command for the message.
+ * @example
+ *   installInterruptHandler(() => program.args[0] ?? '');
+ */
+let installed = false;
+export function installInterruptHandler(command: () => string): void {
+  if (installed) return;
+  installed = true;
+  process.on('SIGINT', () => {
+    if (owners > 0) return;
+    currentCommand = command();
+    if (critical > 0) {
+      pending = true;
+      return;
+    }
+    interruptNow(currentCommand);
+  });
 }

@@ -152,6 +152,17 @@ export function cleanStaleTemps(dir: string): string[] {
   return removed;
 }
 
+const written: string[] = [];
+
+/**
+ * The files this process has written with writeFileAtomic, in order (what an interrupted command says it kept).
+ * @example
+ *   filesWritten();   // ['runs/grad.png']
+ */
+export function filesWritten(): readonly string[] {
+  return written;
+}
+
 /**
  * Write `chunks` to `path` atomically (temporary file in the same folder, fsync, rename).
  * @example
@@ -175,6 +186,7 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
     closeSync(fd);
     fd = -1;
     renameSync(tmp, path);
+    written.push(path);
   } catch (err) {
     if (fd >= 0) closeSync(fd);
     rmSync(tmp, { force: true });

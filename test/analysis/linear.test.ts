@@ -158,7 +158,7 @@ describe('nablax linear', () => {
 
   it('--out writes the report, the plots, the sweeps and the n-scaling data', async () => {
     const out = join(dir, 'report');
-    const { stdout, stderr } = await run(['--model-file', softmaxFile, '--test-limit', '10', '--eps-list', '0.01,0.25', '--index', '0,3', '--sweep-points', '11', '--out', out]);
+    const { stdout, stderr } = await run(['--model-file', softmaxFile, '--test-limit', '10', '--eps', '0.01,0.25', '--index', '0,3', '--sweep-points', '11', '--out', out]);
     // the result on stdout, progress and notices on stderr
     expect(stdout).toMatch(/layer {2}1: 10 units, n = 784/);
     expect(stderr).toMatch(/linear: network, 2 ε 100% 10\/10/);
@@ -177,17 +177,40 @@ describe('nablax linear', () => {
   });
 
   it('a model without Dense layers measures the network only, with a notice', async () => {
-    const { stdout, stderr } = await run(['--model-file', convFile, '--test-limit', '5', '--eps-list', '0.1', '--json']);
+    const { stdout, stderr } = await run(['--model-file', convFile, '--test-limit', '5', '--eps', '0.05,0.1', '--json']);
     expect(stderr).toMatch(/^notice: .* has no Dense layers/);
     const doc = JSON.parse(stdout);
     expect(doc.layers).toEqual([]);
     expect(Math.abs(doc.network[0].medianRatio - 1)).toBeLessThan(1e-4); // conv + flatten is linear too
   });
 
+  it('--eps is a list like every command\'s; one value keeps its old meaning; --eps-list still works with a notice', async () => {
+    const base = ['--model-file', softmaxFile, '--test-limit', '5', '--json'];
+    const budgets = (stdout: string) => {
+      const d = JSON.parse(stdout);
+      return { eps: d.eps, network: d.network.map((r: { eps: number }) => r.eps), doc: d };
+    };
+    // a list: the network's budgets, the largest the per-unit one
+    const list = await run([...base, '--eps', '0.01,0.25']);
+    expect(list.stderr).not.toContain('notice');
+    expect(budgets(list.stdout)).toMatchObject({ eps: 0.25, network: [0.01, 0.25] });
+    // the old flag: the same result for the same budgets, with the notice
+    const old = await run([...base, '--eps-list', '0.01,0.25']);
+    expect(old.stderr.split('\n')[0]).toBe('notice: --eps-list is deprecated and goes in the next release; use --eps');
+    expect(budgets(old.stdout).doc).toEqual(budgets(list.stdout).doc);
+    // one value: the per-unit budget, the network at the default list (or at --eps-list, as before)
+    expect(budgets((await run([...base, '--eps', '0.1'])).stdout)).toMatchObject({ eps: 0.1, network: [0.001, 0.01, 0.05, 0.1, 0.25] });
+    expect(budgets((await run([...base, '--eps', '0.1', '--eps-list', '0.05'])).stdout)).toMatchObject({ eps: 0.1, network: [0.05] });
+    const both = await run([...base, '--eps', '0.1,0.2', '--eps-list', '0.05']).then(() => null, (err: Error) => err);
+    expect(both).toBeInstanceOf(UsageError);
+    expect(both!.message).toBe('--eps-list and a list in --eps are the same option; give only --eps');
+  });
+
   it('bad options are one-line usage errors', async () => {
     const cases: [string[], RegExp][] = [
       [['--eps', '0'], /^--eps must be a number in \(0, 1\], got '0'$/],
       [['--eps', '1.5'], /^--eps must be a number in \(0, 1\], got '1.5'$/],
+      [['--eps', '0.1,x'], /^--eps must be a number in \(0, 1\], got 'x'$/],
       [['--eps-list', '0.1,2'], /^--eps-list must be a number in \(0, 1\], got '2'$/],
       [['--eps-list', '0.1,,0.2'], /^--eps-list must be a number in \(0, 1\], got ''$/],
       [['--logit', 'max'], /^--logit must be 'true' or 'predicted'/],

@@ -206,4 +206,26 @@ describe('Ctrl-C', () => {
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir)).toEqual(['m.ckpt.safetensors']);
   }, 120_000);
+
+  it('any other command (attack): the bar stops, one line says nothing was written, exit 130, no report', async () => {
+    const out = join(root, 'sigint-attack');
+    const child = spawn(process.execPath, args(['attack', '--model-file', model, '--attack', 'pgd', '--steps', '2000', '--eps', '0.1',
+      '--batch-size', '5', '--test-limit', '2000', '--out', out]), { cwd: repoRoot, env });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) => child.on('exit', (code, sig) => res([code, sig])));
+    // the bar's first line: the command is at work (and its Ctrl-C handler in place)
+    for (let i = 0; i < 600 && !/pgd eps 0\.1 0% /.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toMatch(/pgd eps 0\.1 0% /);
+    child.kill('SIGINT');
+    const [code, sig] = await exited;
+    expect([code, sig], stderr).toEqual([130, null]);
+    const lines = stderr.trimEnd().split('\n');
+    expect(lines.filter((l) => /interrupt/.test(l)), stderr).toEqual(['nablax attack: interrupted: nothing was written']);
+    expect(lines.at(-1)).toBe('nablax attack: interrupted: nothing was written'); // the bar stopped before it
+    expect(lines.at(-2), stderr).toMatch(/^pgd eps 0\.1 \d+% \d+\/2000 /);
+    expect(stdout === '' || stdout.endsWith('\n'), stdout).toBe(true);
+    expect(existsSync(out) ? readdirSync(out) : [], 'nothing in --out, not even a lock').toEqual([]);
+  }, 120_000);
 });
