@@ -53,8 +53,9 @@ export { lineChartSvg, scatterChartSvg, saveSvg } from './report/plot.js';
 export { adversarialGrid, targetGrid } from './report/attack-figures.js';
 
 export { unitLinearity, networkLinearity } from './analysis/linear.js';
-export { fgsmSweep, sweepPlotSvg, type SweepResult } from './analysis/sweep.js';
-export { randomNScaling, trainedNScaling, nScalingPlotSvg, resizeDataset, type NScalingPoint } from './analysis/n-scaling.js';
+export { fgsmSweep, type SweepResult } from './analysis/sweep.js';
+export { sweepPlotSvg, nScalingPlotSvg } from './report/linear-figures.js';
+export { randomNScaling, trainedNScaling, resizeDataset, type NScalingPoint } from './analysis/n-scaling.js';
 export { traceExample, traceToJson, chainRule, type Trace } from './analysis/trace.js';
 export { traceFigure } from './report/trace-figure.js';
 export { goodfellowObjective, augmentObjective, pgdObjective, fastObjective, goodfellowLoss, augmentLoss, adversarialLoss, fgsmExample, pgdExample, fastExample } from './train/adversarial.js';

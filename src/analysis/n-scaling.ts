@@ -5,7 +5,6 @@
 import { Rng } from '../engine/random.js';
 import { buildModel } from '../layers/spec.js';
 import { zooSpec } from '../layers/zoo.js';
-import { scatterChartSvg, type Series } from '../report/plot.js';
 import { loadDataset, subset, type Dataset } from '../train/data.js';
 import { train } from '../train/loop.js';
 
@@ -148,38 +147,4 @@ export async function trainedNScaling(opts: { resolutions: number[]; eps: number
     }
   }
   return points;
-}
-
-/**
- * wᵀη against n as a scatter chart, random and trained points as two series, with the dashed line ε·m·n for the
- * random points' m and ε (for the trained points' mean m and ε when there are no random points).
- * @example
- *   saveSvg('out/n-scaling.svg', await nScalingPlotSvg([...randomNScaling(r), ...(await trainedNScaling(t))]));
- */
-export async function nScalingPlotSvg(points: NScalingPoint[]): Promise<string> {
-  if (!Array.isArray(points) || points.length === 0) throw new Error('nScalingPlotSvg: points must be a non-empty array');
-  const random = points.filter((p) => p.source === 'random');
-  const trained = points.filter((p) => p.source === 'trained');
-  const mean = (ps: NScalingPoint[], f: (p: NScalingPoint) => number) => ps.reduce((s, p) => s + f(p), 0) / ps.length;
-  const fmt = (v: number) => Number(v.toPrecision(3)).toString();
-  const series: Series[] = [];
-  if (random.length) {
-    series.push({ name: `random w (m = ${fmt(mean(random, (p) => p.m))})`, points: random.map((p) => ({ x: p.n, y: p.wEta })) });
-  }
-  if (trained.length) {
-    // No m in this name: a trained model's m changes with n (it shrinks as the inputs multiply).
-    series.push({ name: 'trained softmax, class rows', points: trained.map((p) => ({ x: p.n, y: p.wEta })) });
-  }
-  const ref = random.length ? random : trained;
-  const m = mean(ref, (p) => p.m), eps = mean(ref, (p) => p.eps);
-  return scatterChartSvg(
-    {
-      title: `wᵀη = ε·m·n grows linearly with n (ε = ${fmt(eps)})`,
-      xTitle: 'input dimension n',
-      yTitle: 'wᵀη, η = ε·sign(w)',
-      series,
-      width: 480,
-    },
-    { slope: eps * m, intercept: 0, name: 'ε·m·n' },
-  );
 }

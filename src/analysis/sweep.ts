@@ -5,7 +5,6 @@
 import { inputGradient } from '../attacks/input-gradient.js';
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { lineChartSvg } from '../report/plot.js';
 import { predict } from '../layers/predict.js';
 
 export interface SweepResult {
@@ -126,33 +125,4 @@ export function fgsmSweep(model: Sequential, x: Tensor, label: number, opts: { m
     trueClassWins: winningInterval(eps, logitsUnclipped, label),
     trueClassWinsClipped: winningInterval(eps, logitsClipped, label),
   };
-}
-
-/**
- * The logits of every class against ε as a line chart (the paper's Fig. 4), series "class k", the true class
- * marked "(true)".
- * @example
- *   saveSvg('out/sweep.svg', await sweepPlotSvg(fgsmSweep(model, x, y, { maxEps: 0.5, points: 41 }), false));
- */
-export async function sweepPlotSvg(r: SweepResult, clipped: boolean): Promise<string> {
-  const logits = clipped ? r.logitsClipped : r.logitsUnclipped;
-  if (logits.length !== r.eps.length || logits.length === 0) {
-    throw new Error(`sweepPlotSvg: ${logits.length} logit rows for ${r.eps.length} values of ε`);
-  }
-  const K = logits[0].length;
-  const series = Array.from({ length: K }, (_, k) => ({
-    name: `class ${k}${k === r.label ? ' (true)' : ''}`,
-    points: r.eps.map((x, i) => ({ x, y: logits[i][k] })),
-  }));
-  const what = clipped ? 'clipped to [0, 1]' : 'unclipped';
-  const image = r.index === undefined ? `label ${r.label}` : `image ${r.index}, label ${r.label}`;
-  return lineChartSvg({
-    title: `Logits along x + ε·sign(∇x J), ${what} (${image})`,
-    xTitle: 'ε',
-    yTitle: 'logit',
-    series,
-    xDomain: [r.eps[0], r.eps[r.eps.length - 1]],
-    points: false,
-    width: 480,
-  });
 }

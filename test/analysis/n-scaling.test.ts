@@ -1,7 +1,8 @@
 // wᵀη = ε·m·n (src/analysis/n-scaling.ts): exact for random w at a fixed m and linear in n; the trained softmax
 // rows give one point per class at n = r²; resizing averages areas; the plot names its series and title.
 import { describe, expect, it } from 'vitest';
-import { nScalingPlotSvg, randomNScaling, resizeDataset, trainedNScaling } from '../../src/analysis/n-scaling.js';
+import { randomNScaling, resizeDataset, trainedNScaling } from '../../src/analysis/n-scaling.js';
+import { nScalingPlotSvg } from '../../src/report/linear-figures.js';
 import type { Dataset } from '../../src/train/data.js';
 
 describe('randomNScaling', () => {

@@ -1,7 +1,8 @@
 // The FGSM sweep (src/analysis/sweep.ts): a softmax model's logits are affine in ε before clipping and not after;
 // ε = 0 reproduces the model's logits at x; the clipped end point is FGSM's image; the true class wins around 0.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fgsmSweep, rSquared, sweepPlotSvg, type SweepResult } from '../../src/analysis/sweep.js';
+import { fgsmSweep, rSquared, type SweepResult } from '../../src/analysis/sweep.js';
+import { sweepPlotSvg } from '../../src/report/linear-figures.js';
 import { fgsm } from '../../src/attacks/fgsm.js';
 import { noGrad } from '../../src/engine/tape.js';
 import { Tensor } from '../../src/engine/tensor.js';
