@@ -16,7 +16,7 @@ import { inputGradient } from '../attacks/input-gradient.js';
 import type { Sequential } from '../layers/sequential.js';
 import { checkBatch, finite, pgdSettings, signStep, warmupFraction, type ObjectiveValue } from './adversarial.js';
 import type { Objective } from './loop.js';
-import { attackAt, type StepsSchedule } from './schedules.js';
+import { attackAt, type TrainingAttackOptions } from './schedules.js';
 import { gaussianStart, klDivergence, logSoftmaxRows64 } from './trades.js';
 import { expectRank } from '../engine/ops/check.js';
 import type { Labels } from '../engine/ops/loss.js';
@@ -162,19 +162,10 @@ export function martLoss(model: Sequential, x: Tensor, xAdv: Tensor, y: Int32Arr
   return { loss: add(bce, scale(robust, lambda)), logits };
 }
 
-export interface MartOptions {
+/** MART's options: λ, and the attack's (defaults TRADES' MNIST script; MART's repository has CIFAR-10 settings only). */
+export interface MartOptions extends TrainingAttackOptions {
   /** Weight λ of the KL term (default 6: their code's and the paper's CIFAR-10 value; no MNIST value is published in their repository). */
   lambda?: number;
-  /** L∞ radius (default 0.3). */
-  eps?: number;
-  /** Attack steps (default 40, TRADES' MNIST script; MART's repository has CIFAR-10 settings only). */
-  steps?: number;
-  /** Step length (default 0.01; with a steps schedule: 2.5·ε/k unless given). */
-  stepSize?: number;
-  /** Grow ε (and the step) linearly from 0 over this many epochs (default 0: off). */
-  warmupEpochs?: number;
-  /** Attack steps per epoch (a curriculum), replacing `steps`. */
-  stepsSchedule?: StepsSchedule;
 }
 
 /**

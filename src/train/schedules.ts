@@ -67,6 +67,23 @@ export function parseStepsSchedule(text: string, epochs: number): StepsSchedule 
 }
 
 /** The attack an objective runs at one training step. */
+/**
+ * How a training objective's inner attack is set and scheduled (TRADES, MART): the L∞ radius and step, and the
+ * recipes that change them over the run. Defaults are each method's own (TRADES' MNIST script: ε 0.3, 40 steps of 0.01).
+ */
+export interface TrainingAttackOptions {
+  /** L∞ radius (default 0.3). */
+  eps?: number;
+  /** Attack steps (default 40). */
+  steps?: number;
+  /** Step length (default 0.01; with a steps schedule: 2.5·ε/k unless given). */
+  stepSize?: number;
+  /** Grow ε (and the step) linearly from 0 over this many epochs (default 0: off). */
+  warmupEpochs?: number;
+  /** Attack steps per epoch (a curriculum), replacing `steps`. */
+  stepsSchedule?: StepsSchedule;
+}
+
 export interface AttackSettings {
   eps: number;
   steps: number;

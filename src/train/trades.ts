@@ -16,7 +16,7 @@ import type { Sequential } from '../layers/sequential.js';
 import { checkBatch, finite, pgdSettings, signStep, warmupFraction, type ObjectiveValue } from './adversarial.js';
 import { inEvalMode } from './evaluate.js';
 import type { Objective } from './loop.js';
-import { attackAt, type StepsSchedule } from './schedules.js';
+import { attackAt, type TrainingAttackOptions } from './schedules.js';
 
 type Data = Float32Array | Float64Array;
 
@@ -154,19 +154,10 @@ export function tradesLoss(model: Sequential, x: Tensor, xAdv: Tensor, y: Int32A
   return { loss: add(softmaxCrossEntropy(logits, y), scale(robust, beta)), logits };
 }
 
-export interface TradesOptions {
+/** TRADES' options: β, and the inner maximisation's (defaults from their MNIST script: ε 0.3, 40 steps of 0.01). */
+export interface TradesOptions extends TrainingAttackOptions {
   /** Weight of the KL term, 1/λ in the paper (default 1.0, their MNIST script; the paper explores 1–10). */
   beta?: number;
-  /** L∞ radius (default 0.3, their MNIST script). */
-  eps?: number;
-  /** Steps of the inner maximisation (default 40, their MNIST script). */
-  steps?: number;
-  /** Step length (default 0.01, their MNIST script; with a steps schedule: 2.5·ε/k unless given). */
-  stepSize?: number;
-  /** Grow ε (and the step) linearly from 0 over this many epochs (default 0: off). */
-  warmupEpochs?: number;
-  /** Attack steps per epoch (a curriculum), replacing `steps`. */
-  stepsSchedule?: StepsSchedule;
 }
 
 /**
