@@ -10,8 +10,8 @@ import { inputGradient } from '../src/attacks/input-gradient.js';
 import { loadModel } from '../src/io/model-file.js';
 import { buildModel } from '../src/layers/spec.js';
 import { zooSpec } from '../src/layers/zoo.js';
-import { getBatch } from '../src/train/batches.js';
-import { loadMnistData } from '../src/train/data.js';
+import { getBatch } from '../src/data/batches.js';
+import { loadMnistData } from '../src/data/datasets.js';
 import { argmax, predict } from '../src/train/evaluate.js';
 import { Tensor } from '../src/engine/tensor.js';
 

@@ -11,8 +11,8 @@ import { fab } from '../src/attacks/fab.js';
 import { summarizeMinNorm, type MinNormResult } from '../src/attacks/min-norm.js';
 import { progressBar } from '../src/cli/util.js';
 import { loadModel } from '../src/io/model-file.js';
-import { getBatch } from '../src/train/batches.js';
-import { loadMnistData } from '../src/train/data.js';
+import { getBatch } from '../src/data/batches.js';
+import { loadMnistData } from '../src/data/datasets.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);

@@ -7,7 +7,7 @@ import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadMnistData } from '../src/train/data.js';
+import { loadMnistData } from '../src/data/datasets.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'lab', 'dist');

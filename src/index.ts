@@ -20,8 +20,8 @@ export { buildModel, buildLayer } from './layers/spec.js';
 export { zooSpec, zooNames, type ZooName } from './layers/zoo.js';
 export { initParams, type InitScheme } from './layers/init.js';
 
-export { loadDataset, loadMnistData, loadMnistPackage, loadIdxDir, readIdx, parseIdx, subset, shuffled, type Dataset } from './train/data.js';
-export { getBatch, type Batch } from './train/batches.js';
+export { loadDataset, loadMnistData, loadMnistPackage, loadIdxDir, readIdx, parseIdx, subset, shuffled, type Dataset } from './data/datasets.js';
+export { getBatch, type Batch } from './data/batches.js';
 export { train, crossEntropyObjective, type Objective, type TrainOptions, type EpochRecord } from './train/loop.js';
 export { evaluate, argmax, inEvalMode, predict, type Evaluation } from './train/evaluate.js';
 export { SGD, Adam, makeOptimizer, type Optimizer } from './train/optimizers.js';
@@ -48,7 +48,7 @@ export { cw, carliniWagnerL2, type CWOptions, type CWResult } from './attacks/cw
 export { summarizeMinNorm, type MinNormAttack, type MinNormResult, type MinNormSummary } from './attacks/min-norm.js';
 export { logitJacobian, logitDiffGradient, logitVjp, type LogitJacobian } from './attacks/logit-jacobian.js';
 export { ScoreOracle } from './attacks/oracle.js';
-export { evaluateAttack, evaluateAttackSweep, type AttackMetrics, type AttackExample, type EvaluateSweepOptions } from './attacks/evaluate.js';
+export { evaluateAttack, evaluateAttackSweep, type AttackMetrics, type AttackExample, type EvaluateSweepOptions } from './analysis/attack-evaluation.js';
 export { lineChartSvg, scatterChartSvg, saveSvg } from './report/plot.js';
 export { adversarialGrid, targetGrid } from './report/attack-figures.js';
 
@@ -69,7 +69,7 @@ export { rocAuc, macroAucOvR } from './analysis/auc.js';
 export { runGoodfellow2015 } from './experiments/goodfellow2015.js';
 export { runAdvprop, type AdvpropResult } from './experiments/advprop.js';
 // Correctness helpers: class counts decided by the model, per-layer modes, the exact ε-ball, one target check.
-export { withClasses } from './train/data.js';
+export { withClasses } from './data/datasets.js';
 export { outputClasses } from './train/evaluate.js';
 export { epochBatches } from './train/loop.js';
 export type { ModeState } from './layers/sequential.js';

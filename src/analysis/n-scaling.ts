@@ -5,7 +5,7 @@
 import { Rng } from '../engine/random.js';
 import { buildModel } from '../layers/spec.js';
 import { zooSpec } from '../layers/zoo.js';
-import { loadDataset, subset, type Dataset } from '../train/data.js';
+import { loadDataset, subset, type Dataset } from '../data/datasets.js';
 import { train } from '../train/loop.js';
 
 export interface NScalingPoint {

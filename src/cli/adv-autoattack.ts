@@ -7,8 +7,8 @@ import { apgdCe, apgdT } from '../attacks/apgd.js';
 import { Tensor, alloc } from '../engine/tensor.js';
 import { argmax, predict } from '../layers/predict.js';
 import type { Sequential } from '../layers/sequential.js';
-import { getBatch } from '../train/batches.js';
-import type { Dataset } from '../train/data.js';
+import { getBatch } from '../data/batches.js';
+import type { Dataset } from '../data/datasets.js';
 import { plural, progressBar, UsageError } from './util.js';
 
 export const finalAttacks = ['apgd', 'autoattack'] as const;

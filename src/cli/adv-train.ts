@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { Attack } from '../attacks/attack.js';
-import { evaluateAttack } from '../attacks/evaluate.js';
+import { evaluateAttack } from '../analysis/attack-evaluation.js';
 import { whiteBoxAttacks } from '../attacks/index.js';
 import { augmentObjective, fastObjective, goodfellowObjective, pgdObjective } from '../train/adversarial.js';
 import { advpropObjective } from '../train/advprop.js';
@@ -26,7 +26,7 @@ import { enableAuxBatchNorm } from '../layers/batchnorm.js';
 import type { Sequential } from '../layers/sequential.js';
 import { lineChartSvg, saveSvg } from '../report/plot.js';
 import { checkpointEpoch } from '../train/checkpoint.js';
-import { loadDataset, subset, type Dataset } from '../train/data.js';
+import { loadDataset, subset, type Dataset } from '../data/datasets.js';
 import { OverfittingGuard, pgdAccuracy, type GuardReport } from '../train/guard.js';
 import type { EpochRecord, Objective } from '../train/loop.js';
 import { checkpointPath, runTraining } from './train.js';

@@ -3,8 +3,8 @@
 // each point, checks and warnings) for --json and report.json / report.md.
 import { autoAttack, type AutoAttackReport, type AutoAttackVersion } from '../attacks/autoattack.js';
 import type { Sequential } from '../layers/sequential.js';
-import { getBatch } from '../train/batches.js';
-import type { Dataset } from '../train/data.js';
+import { getBatch } from '../data/batches.js';
+import type { Dataset } from '../data/datasets.js';
 import { progressBar, say, UsageError } from './util.js';
 
 export interface AutoAttackCliOptions {

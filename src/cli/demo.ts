@@ -8,7 +8,7 @@ import { softmax } from '../engine/ops/loss.js';
 import { kernels } from '../engine/kernels/kernels.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
-import { getBatch } from '../train/batches.js';
+import { getBatch } from '../data/batches.js';
 import { argmax } from '../train/evaluate.js';
 import { runTraining } from './train.js';
 import type { DemoJson } from './json-types.js';

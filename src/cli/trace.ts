@@ -7,8 +7,8 @@ import { chainRule, traceExample, traceToJson, type Trace } from '../analysis/tr
 import { loadModelOption } from './model-option.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { fmt, traceFigure } from '../report/trace-figure.js';
-import { getBatch } from '../train/batches.js';
-import { loadDataset } from '../train/data.js';
+import { getBatch } from '../data/batches.js';
+import { loadDataset } from '../data/datasets.js';
 import { outputClasses } from '../train/evaluate.js';
 import { dataOption, jsonOption, outOption } from './options.js';
 import { claimOutputs, intList, printJson, result, say, UsageError } from './util.js';

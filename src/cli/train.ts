@@ -6,7 +6,7 @@ import type { ModelSpec, Sequential } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
 import { zooNames, zooSpec } from '../layers/zoo.js';
 import { saveModel } from '../io/model-file.js';
-import { loadDataset, subset, withClasses, type Dataset } from '../train/data.js';
+import { loadDataset, subset, withClasses, type Dataset } from '../data/datasets.js';
 import { evaluate, type Evaluation } from '../train/evaluate.js';
 import { train, type BatchProgress, type EpochRecord, type LrSchedule, type Objective } from '../train/loop.js';
 import { checkpointHeader } from '../train/checkpoint.js';

@@ -9,7 +9,7 @@
 // not a significance test; the per-seed paired differences are reported beside it.
 import { macroAucOvR } from '../analysis/auc.js';
 import { meanStd } from '../analysis/stats.js';
-import { evaluateAttack } from '../attacks/evaluate.js';
+import { evaluateAttack } from '../analysis/attack-evaluation.js';
 import { pgd } from '../attacks/pgd.js';
 import { softmax } from '../engine/ops/loss.js';
 import { enableAuxBatchNorm } from '../layers/batchnorm.js';
@@ -17,8 +17,8 @@ import type { Sequential } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
 import { zooSpec } from '../layers/zoo.js';
 import { advpropObjective } from '../train/advprop.js';
-import { getBatch } from '../train/batches.js';
-import { loadDataset, subset, type Dataset } from '../train/data.js';
+import { getBatch } from '../data/batches.js';
+import { loadDataset, subset, type Dataset } from '../data/datasets.js';
 import { argmax, predict } from '../train/evaluate.js';
 import { train, type BatchProgress } from '../train/loop.js';
 

@@ -14,7 +14,7 @@
 //       as a figure about a noise-trained model on adversarial examples, not the error that noise itself causes).
 // What is not the paper's: Adam 1e-3, batch 128, few epochs, no dropout, no early stopping (the PyTorch reference's
 // protocol, ../shared/reference/pytorch-reference.md), and a PGD-40 check of the adversarially trained network.
-import { evaluateAttack } from '../attacks/evaluate.js';
+import { evaluateAttack } from '../analysis/attack-evaluation.js';
 import { fgsm } from '../attacks/fgsm.js';
 import { pgd } from '../attacks/pgd.js';
 import { Rng } from '../engine/random.js';
@@ -23,8 +23,8 @@ import type { Sequential } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
 import { zooSpec } from '../layers/zoo.js';
 import { goodfellowObjective } from '../train/adversarial.js';
-import { getBatch } from '../train/batches.js';
-import { loadDataset, subset, type Dataset } from '../train/data.js';
+import { getBatch } from '../data/batches.js';
+import { loadDataset, subset, type Dataset } from '../data/datasets.js';
 import { argmax, evaluate, predict } from '../train/evaluate.js';
 import { train, type BatchProgress, type Objective } from '../train/loop.js';
 

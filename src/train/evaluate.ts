@@ -3,8 +3,8 @@
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import { noGrad } from '../engine/tape.js';
 import type { Sequential } from '../layers/sequential.js';
-import { getBatch } from './batches.js';
-import type { Dataset } from './data.js';
+import { getBatch } from '../data/batches.js';
+import type { Dataset } from '../data/datasets.js';
 
 export interface Evaluation {
   count: number;

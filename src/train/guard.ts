@@ -9,8 +9,8 @@
 import { pgd } from '../attacks/pgd.js';
 import type { Sequential } from '../layers/sequential.js';
 import { saveModel } from '../io/model-file.js';
-import { getBatch } from './batches.js';
-import type { Dataset } from './data.js';
+import { getBatch } from '../data/batches.js';
+import type { Dataset } from '../data/datasets.js';
 import { argmax, predict } from './evaluate.js';
 
 export interface GuardPoint {

@@ -14,8 +14,8 @@ import type { ModelSpec } from '../../src/layers/sequential.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import { saveModel } from '../../src/io/model-file.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadMnistData } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadMnistData } from '../../src/data/datasets.js';
 
 const tanhMlp: ModelSpec = {
   input: [1, 28, 28],

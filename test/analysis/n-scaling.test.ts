@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomNScaling, resizeDataset, trainedNScaling } from '../../src/analysis/n-scaling.js';
 import { nScalingPlotSvg } from '../../src/report/linear-figures.js';
-import type { Dataset } from '../../src/train/data.js';
+import type { Dataset } from '../../src/data/datasets.js';
 
 describe('randomNScaling', () => {
   const ns = [10, 100, 1000, 10000, 100000];

@@ -9,8 +9,8 @@ import { Tensor } from '../../src/engine/tensor.js';
 import type { Sequential } from '../../src/layers/sequential.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadDataset, loadMnistData, subset } from '../../src/data/datasets.js';
 import { argmax } from '../../src/train/evaluate.js';
 import { train } from '../../src/train/loop.js';
 

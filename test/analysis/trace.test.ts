@@ -14,8 +14,8 @@ import { saveModel } from '../../src/io/model-file.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import { traceFigure } from '../../src/report/trace-figure.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadMnistData } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadMnistData } from '../../src/data/datasets.js';
 
 const test = loadMnistData('test');
 const model = buildModel(zooSpec('cnn'), { seed: 0 });

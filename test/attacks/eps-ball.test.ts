@@ -4,13 +4,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { blackBoxAttacks, ScoreOracle } from '../../src/attacks/black-box.js';
 import { linfClamp, projectL2, projectLinf } from '../../src/attacks/ball.js';
-import { evaluateAttack } from '../../src/attacks/evaluate.js';
+import { evaluateAttack } from '../../src/analysis/attack-evaluation.js';
 import { whiteBoxAttacks } from '../../src/attacks/index.js';
 import { Rng } from '../../src/engine/random.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import type { Sequential } from '../../src/layers/sequential.js';
 import { fastExample, fgsmExample, pgdExample } from '../../src/train/adversarial.js';
-import { loadMnistData, subset } from '../../src/train/data.js';
+import { loadMnistData, subset } from '../../src/data/datasets.js';
 import { testBatch, trainedModel } from './fixtures.js';
 
 const LINF_EPS = [0.1, 0.3, 0.05, 1 / 255, 0.2, 0.7];

@@ -2,8 +2,8 @@
 import { buildModel } from '../../src/layers/spec.js';
 import type { Sequential } from '../../src/layers/sequential.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { getBatch, type Batch } from '../../src/train/batches.js';
-import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
+import { getBatch, type Batch } from '../../src/data/batches.js';
+import { loadDataset, loadMnistData, subset } from '../../src/data/datasets.js';
 import { train } from '../../src/train/loop.js';
 
 const cache = new Map<string, Sequential>();

@@ -6,8 +6,8 @@ import { noGrad } from '../../src/engine/tape.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadMnistData } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadMnistData } from '../../src/data/datasets.js';
 
 const test = loadMnistData('test');
 

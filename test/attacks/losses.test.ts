@@ -5,8 +5,8 @@ import { Rng } from '../../src/engine/random.js';
 import { noGrad } from '../../src/engine/tape.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { buildModel } from '../../src/layers/spec.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadMnistData } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadMnistData } from '../../src/data/datasets.js';
 
 const losses: AttackLoss[] = Object.values(attackLosses);
 

@@ -7,8 +7,8 @@ import { whiteBoxAttacks } from '../../src/attacks/index.js';
 import { buildModel } from '../../src/layers/spec.js';
 import type { Sequential } from '../../src/layers/sequential.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadDataset } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadDataset } from '../../src/data/datasets.js';
 import { argmax, predict } from '../../src/train/evaluate.js';
 import { train } from '../../src/train/loop.js';
 

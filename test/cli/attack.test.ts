@@ -4,11 +4,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { evaluateAttack, evaluateAttackSweep, type AttackMetrics } from '../../src/attacks/evaluate.js';
+import { evaluateAttack, evaluateAttackSweep, type AttackMetrics } from '../../src/analysis/attack-evaluation.js';
 import { whiteBoxAttacks } from '../../src/attacks/index.js';
 import { matmulOps } from '../../src/engine/ops/matmul.js';
 import { saveModel } from '../../src/io/model-file.js';
-import { subset, loadMnistData } from '../../src/train/data.js';
+import { subset, loadMnistData } from '../../src/data/datasets.js';
 import { trainedModel } from '../attacks/fixtures.js';
 
 const root = resolve(__dirname, '../..');

@@ -3,7 +3,7 @@
 // null where a quantity is undefined, and the shared options (one --data help, deprecated aliases).
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { evaluateAttackSweep, type AttackMetrics } from '../../src/attacks/evaluate.js';
+import { evaluateAttackSweep, type AttackMetrics } from '../../src/analysis/attack-evaluation.js';
 import { square } from '../../src/attacks/square.js';
 import { registerAdvTrain } from '../../src/cli/adv-train.js';
 import { attackRow, registerAttack } from '../../src/cli/attack.js';
@@ -18,7 +18,7 @@ import { registerTrain, resumeMismatches } from '../../src/cli/train.js';
 import { plural } from '../../src/cli/util.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { loadDataset, subset } from '../../src/train/data.js';
+import { loadDataset, subset } from '../../src/data/datasets.js';
 
 function fakeBar(total: number) {
   let t = 0;

@@ -13,8 +13,8 @@ import { encodeSafetensors, type StTensor } from '../../src/io/safetensors.js';
 import type { Sequential } from '../../src/layers/sequential.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooNames, zooSpec } from '../../src/layers/zoo.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadMnistData, type Dataset } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadMnistData, type Dataset } from '../../src/data/datasets.js';
 
 // Wrap the fs functions that writeFileAtomic uses so that single calls can be made to fail (disk full, a rename
 // refused); by default they do exactly what the real ones do.

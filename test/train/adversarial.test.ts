@@ -3,7 +3,7 @@
 // run on real digits where Goodfellow's objective must buy FGSM robustness that plain training does not have.
 import { describe, expect, it } from 'vitest';
 import { fgsm } from '../../src/attacks/fgsm.js';
-import { evaluateAttack } from '../../src/attacks/evaluate.js';
+import { evaluateAttack } from '../../src/analysis/attack-evaluation.js';
 import { gradcheck } from '../../src/engine/gradcheck.js';
 import { Rng } from '../../src/engine/random.js';
 import { grad } from '../../src/engine/tape.js';
@@ -17,8 +17,8 @@ import {
   adversarialLoss, augmentLoss, augmentObjective, fastExample, fastObjective, fgsmExample, goodfellowLoss,
   goodfellowObjective, inAttackMode, pgdExample, pgdObjective, warmupFraction,
 } from '../../src/train/adversarial.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadDataset, loadMnistData, subset } from '../../src/data/datasets.js';
 import { crossEntropyObjective, train, type Objective } from '../../src/train/loop.js';
 import { tinyBatch } from '../helpers.js';
 

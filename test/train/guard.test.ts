@@ -9,7 +9,7 @@ import { loadModel } from '../../src/io/model-file.js';
 import type { ModelSpec, Sequential } from '../../src/layers/sequential.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
+import { loadDataset, loadMnistData, subset } from '../../src/data/datasets.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { OverfittingGuard, pgdAccuracy } from '../../src/train/guard.js';
 import { train } from '../../src/train/loop.js';

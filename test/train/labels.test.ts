@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTraining } from '../../src/cli/train.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { loadDataset, loadIdxDir, withClasses } from '../../src/train/data.js';
+import { loadDataset, loadIdxDir, withClasses } from '../../src/data/datasets.js';
 import { outputClasses } from '../../src/train/evaluate.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

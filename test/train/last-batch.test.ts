@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { loadDataset, subset } from '../../src/train/data.js';
+import { loadDataset, subset } from '../../src/data/datasets.js';
 import { crossEntropyObjective, epochBatches, train, type Objective } from '../../src/train/loop.js';
 
 const data = subset(loadDataset('mnist', 'train'), 0, 9); // 9 ≡ 1 (mod 4)

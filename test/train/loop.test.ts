@@ -7,7 +7,7 @@ import { Tensor } from '../../src/engine/tensor.js';
 import type { ModelSpec } from '../../src/layers/sequential.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
+import { loadDataset, loadMnistData, subset } from '../../src/data/datasets.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { scheduledLr, train } from '../../src/train/loop.js';
 import { Adam, SGD, makeOptimizer } from '../../src/train/optimizers.js';

@@ -1,7 +1,7 @@
 // Every temporary switch to evaluation mode puts back each layer's own train/eval flag, so a
 // batch-norm frozen inside a training model (model.train(); model.layers[1].eval()) stays frozen.
 import { describe, expect, it } from 'vitest';
-import { evaluateAttack } from '../../src/attacks/evaluate.js';
+import { evaluateAttack } from '../../src/analysis/attack-evaluation.js';
 import { fgsm } from '../../src/attacks/fgsm.js';
 import { inputGradient } from '../../src/attacks/input-gradient.js';
 import { ScoreOracle } from '../../src/attacks/oracle.js';
@@ -12,8 +12,8 @@ import { buildModel } from '../../src/layers/spec.js';
 import type { Sequential } from '../../src/layers/sequential.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import { pgdObjective } from '../../src/train/adversarial.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadDataset, subset } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadDataset, subset } from '../../src/data/datasets.js';
 import { evaluate, inEvalMode, predict } from '../../src/train/evaluate.js';
 import { pgdAccuracy } from '../../src/train/guard.js';
 import { train } from '../../src/train/loop.js';

@@ -8,7 +8,7 @@ import { Rng } from '../../src/engine/random.js';
 import type { ModelSpec, Sequential } from '../../src/layers/sequential.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { pgdObjective } from '../../src/train/adversarial.js';
-import { loadDataset, subset } from '../../src/train/data.js';
+import { loadDataset, subset } from '../../src/data/datasets.js';
 import { WeightAverage } from '../../src/train/ema.js';
 import { scheduledLr, train, type Objective } from '../../src/train/loop.js';
 import { martObjective } from '../../src/train/mart.js';

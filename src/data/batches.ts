@@ -1,6 +1,6 @@
 // Minibatches: copy the examples at `order[start..end)` of a dataset into an input tensor [B, C, H, W] and labels.
 import { Tensor, type DType } from '../engine/tensor.js';
-import type { Dataset } from './data.js';
+import type { Dataset } from './datasets.js';
 
 export interface Batch {
   x: Tensor;

@@ -2,17 +2,17 @@
 // attack, error rate, success rate over the initially correct examples, the paper's "confidence" (mean top-class
 // probability of the misclassified adversarial images), L∞/L2/L0 distances, queries, time. Keeps a few
 // examples for the pictures.
-import { median } from '../analysis/stats.js';
 import { softmax } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { getBatch } from '../train/batches.js';
-import type { Dataset } from '../train/data.js';
+import { getBatch } from '../data/batches.js';
+import type { Dataset } from '../data/datasets.js';
 import { argmax, predict } from '../layers/predict.js';
-import type { Attack, AttackOptions, GradientMemo, TargetMode } from './attack.js';
-import { ScoreOracle } from './oracle.js';
-import { chooseTargets } from './targets.js';
+import type { Attack, AttackOptions, GradientMemo, TargetMode } from '../attacks/attack.js';
+import { ScoreOracle } from '../attacks/oracle.js';
+import { chooseTargets } from '../attacks/targets.js';
+import { median } from './stats.js';
 
 export interface AttackMetrics {
   attack: string;
