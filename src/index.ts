@@ -8,7 +8,8 @@ export { kernels, useKernels, type Kernels } from './engine/kernels/kernels.js';
 export { referenceKernels } from './engine/kernels/reference.js';
 export * from './engine/ops/index.js';
 
-export { Layer, type LayerSpec } from './layers/layer.js';
+export { Layer, type SpecBase } from './layers/layer.js';
+export { allLayers, type LayerSpec, type LayerType, type LayerTypeName } from './layers/layer-types.js';
 export { Dense } from './layers/dense.js';
 export { Conv2D } from './layers/conv2d.js';
 export { MaxPool2D, AvgPool2D } from './layers/pool.js';

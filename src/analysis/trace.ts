@@ -6,7 +6,7 @@ import { inputGradient } from '../attacks/input-gradient.js';
 import { softmax } from '../engine/ops/loss.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
-import type { LayerSpec } from '../layers/layer.js';
+import { layerTypeOf, type LayerSpec, type Notation } from '../layers/layer-types.js';
 import type { Sequential } from '../layers/sequential.js';
 import { inEvalMode } from '../layers/predict.js';
 
@@ -94,12 +94,13 @@ export function traceExample(model: Sequential, x: Tensor, label: number): Trace
   const probabilities = Array.from(p.data);
   let predicted = 0;
   for (let c = 1; c < probabilities.length; c++) if (g.logits.data[c] > g.logits.data[predicted]) predicted = c;
+  const specs = model.spec().layers;
   const layers = (g.layers ?? []).map((l): TraceLayer => {
     const gn = norms(l.grad.data);
     return {
       index: l.index,
       type: l.type,
-      spec: model.layers[l.index].spec(),
+      spec: specs[l.index],
       outputShape: l.output.shape.slice(1),
       output: valueStats(l.output.data),
       grad: { norm2: gn.l2, normInf: gn.linf, mean: gn.sum / l.grad.size },
@@ -139,56 +140,11 @@ const SUB = '₀₁₂₃₄₅₆₇₈₉';
 /** zᵢ with a subscript index: z(10) → 'z₁₀'. */
 const z = (i: number): string => 'z' + String(i).replace(/\d/g, (d) => SUB[Number(d)]);
 const dz = (i: number): string => `∂J/∂${z(i)}`;
-const W = (i: number): string => 'W' + z(i).slice(1);
 const dims = (s: readonly number[]): string => s.join('×');
 
-/** The right-hand side of ∂J/∂zᵢ for layer #i (input zᵢ, output zᵢ₊₁): its backward, as the op files write it. */
-function backwardFormula(s: LayerSpec, i: number, inShape: readonly number[]): string {
-  const up = dz(i + 1);
-  switch (s.type) {
-    case 'dense':
-      return `${up} · ${W(i)}`;
-    case 'conv2d':
-      return `col2im(${W(i)}ᵀ · ${up})`;
-    case 'relu':
-      return `${up} ⊙ [${z(i)} > 0]`;
-    case 'tanh':
-      return `${up} ⊙ (1 − ${z(i + 1)}²)`;
-    case 'sigmoid':
-      return `${up} ⊙ ${z(i + 1)} ⊙ (1 − ${z(i + 1)})`;
-    case 'maxpool2d':
-      return `${up} routed to each ${s.kernel}×${s.kernel} window's max, 0 elsewhere`;
-    case 'avgpool2d':
-      return `${up} spread evenly over each ${s.kernel}×${s.kernel} window (÷${s.kernel * s.kernel})`;
-    case 'maxout':
-      return `${up} routed to each group's winning piece (of ${s.pieces}), 0 elsewhere`;
-    case 'dropout':
-      return `${up}   (dropout is the identity in evaluation)`;
-    case 'batchnorm1d':
-    case 'batchnorm2d':
-      return `${up} ⊙ γ${z(i).slice(1)} / √(running_var + ε)   (evaluation: running statistics)`;
-    case 'flatten':
-      return `reshape(${up}, ${dims(inShape)})`;
-  }
-}
-
-/** What layer #i is, for the comment column: '#0 conv2d 1→16 5×5', '#7 dense 512→128'. */
-function layerName(s: LayerSpec, i: number): string {
-  switch (s.type) {
-    case 'dense':
-      return `#${i} dense ${s.in}→${s.out}, ${W(i)} [${s.out}×${s.in}]`;
-    case 'conv2d':
-      return `#${i} conv2d ${s.in}→${s.out} ${s.kernel}×${s.kernel}${s.stride && s.stride > 1 ? ` stride ${s.stride}` : ''}${s.padding ? ` pad ${s.padding}` : ''}, ${W(i)} [${s.out}×${s.in * s.kernel * s.kernel}]`;
-    case 'maxpool2d':
-    case 'avgpool2d':
-      return `#${i} ${s.type} ${s.kernel}`;
-    case 'maxout':
-      return `#${i} maxout ${s.pieces}`;
-    case 'dropout':
-      return `#${i} dropout ${s.p}`;
-    default:
-      return `#${i} ${s.type}`;
-  }
+/** Trace's names around layer #i (input zᵢ, output zᵢ₊₁), for its entry in allLayers. */
+function notation(i: number, inShape: readonly number[]): Notation {
+  return { zIn: z(i), zOut: z(i + 1), up: dz(i + 1), sub: z(i).slice(1), inShape };
 }
 
 /**
@@ -205,9 +161,10 @@ export function chainRule(model: Sequential): string[] {
   const shapes = [model.input.slice(), ...outs.map((o) => o.shape.slice(1))];
   const L = model.layers.length;
   const rows: [string, string, string, string][] = [[dz(L), `softmax(${z(L)}) − onehot(y)`, dims(shapes[L]), `J = −log softmax(${z(L)})_y, fused`]];
+  const specs = model.spec().layers;
   for (let i = L - 1; i >= 0; i--) {
-    const s = model.layers[i].spec();
-    rows.push([dz(i), backwardFormula(s, i, shapes[i]), dims(shapes[i]), layerName(s, i)]);
+    const s = specs[i], type = layerTypeOf(s), n = notation(i, shapes[i]);
+    rows.push([dz(i), type.derivative(s, n), dims(shapes[i]), `#${i} ${type.name(s, n)}`]);
   }
   rows.push(['∇x J', dz(0), dims(shapes[0]), `x = ${z(0)}`]);
   const w0 = Math.max(...rows.map((r) => r[0].length));

@@ -4,44 +4,50 @@ import { relu, sigmoid, tanh } from '../engine/ops/elementwise.js';
 import { maxout } from '../engine/ops/pool.js';
 import { flatten } from '../engine/ops/shape.js';
 import type { Tensor } from '../engine/tensor.js';
-import { Layer, type LayerSpec } from './layer.js';
+import { Layer } from './layer.js';
+
+export interface ReluSpec { type: 'relu' }
+export interface TanhSpec { type: 'tanh' }
+export interface SigmoidSpec { type: 'sigmoid' }
+export interface FlattenSpec { type: 'flatten' }
+export interface MaxoutSpec { type: 'maxout'; pieces: number }
 
 /** max(x, 0). @example const h = new ReLU().forward(z); */
-export class ReLU extends Layer {
+export class ReLU extends Layer<ReluSpec> {
   forward(x: Tensor): Tensor {
     return relu(x);
   }
-  spec(): LayerSpec {
+  spec(): ReluSpec {
     return { type: 'relu' };
   }
 }
 
 /** tanh(x). @example const h = new Tanh().forward(z); */
-export class Tanh extends Layer {
+export class Tanh extends Layer<TanhSpec> {
   forward(x: Tensor): Tensor {
     return tanh(x);
   }
-  spec(): LayerSpec {
+  spec(): TanhSpec {
     return { type: 'tanh' };
   }
 }
 
 /** 1/(1+e⁻ˣ). @example const h = new Sigmoid().forward(z); */
-export class Sigmoid extends Layer {
+export class Sigmoid extends Layer<SigmoidSpec> {
   forward(x: Tensor): Tensor {
     return sigmoid(x);
   }
-  spec(): LayerSpec {
+  spec(): SigmoidSpec {
     return { type: 'sigmoid' };
   }
 }
 
 /** [N, C, H, W] → [N, C·H·W] in PyTorch's order. @example const v = new Flatten().forward(maps); */
-export class Flatten extends Layer {
+export class Flatten extends Layer<FlattenSpec> {
   forward(x: Tensor): Tensor {
     return flatten(x);
   }
-  spec(): LayerSpec {
+  spec(): FlattenSpec {
     return { type: 'flatten' };
   }
 }
@@ -51,14 +57,14 @@ export class Flatten extends Layer {
  * @example
  *   const h = new Maxout(5).forward(new Dense(784, 1200).forward(x));  // [N, 240]
  */
-export class Maxout extends Layer {
+export class Maxout extends Layer<MaxoutSpec> {
   constructor(readonly pieces: number) {
     super();
   }
   forward(x: Tensor): Tensor {
     return maxout(x, this.pieces);
   }
-  spec(): LayerSpec {
+  spec(): MaxoutSpec {
     return { type: 'maxout', pieces: this.pieces };
   }
 }

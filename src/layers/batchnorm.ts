@@ -3,12 +3,25 @@
 // AdvProp (Xie et al., "Adversarial Examples Improve Image Recognition", CVPR 2020, arXiv 1911.09665) gives every
 // batch-norm a second, auxiliary set of γ, β and running statistics for adversarial examples: enableAuxBatchNorm
 // creates it (a copy of the main set), withAuxBatchNorm routes the layers through it for the duration of a function.
-// The auxiliary set is trained (Sequential.parameters lists it) and checkpointed, but it is no part of the state_dict,
-// so a saved model is the plain network with its main batch-norm.
+// The auxiliary set is trained (Sequential.parameters lists it, through auxBatchNormTensors) and checkpointed, but it
+// is no part of the state_dict, so a saved model is the plain network with its main batch-norm. It lives here, not in
+// the base Layer: no other layer has one.
 import { batchNorm } from '../engine/ops/norm.js';
 import { Tensor, shapeStr, type DType } from '../engine/tensor.js';
-import { Layer, type LayerSpec } from './layer.js';
-import type { Sequential } from './sequential.js';
+import { Layer } from './layer.js';
+
+/** A batch-norm's spec; momentum defaults to 0.1, eps to 1e-5 (PyTorch's). */
+export interface BatchNormSpec<T extends 'batchnorm1d' | 'batchnorm2d' = 'batchnorm1d' | 'batchnorm2d'> {
+  type: T;
+  features: number;
+  momentum?: number;
+  eps?: number;
+}
+
+/** What the batch-norm helpers take: a Sequential, or anything holding its layers. */
+export interface LayerStack {
+  readonly layers: readonly Layer[];
+}
 
 /** One set of batch-norm state: affine parameters γ, β and running statistics. */
 export interface BatchNormState {
@@ -24,7 +37,7 @@ export interface BatchNormState {
  *   const bn = new BatchNorm(16, 2);
  *   const y = bn.forward(maps);  // [N, 16, H, W]
  */
-export class BatchNorm extends Layer {
+export class BatchNorm extends Layer<BatchNormSpec> {
   weight: Tensor;
   bias: Tensor;
   runningMean: Tensor;
@@ -78,18 +91,20 @@ export class BatchNorm extends Layer {
   override buffers(): [string, Tensor][] {
     return [['running_mean', this.runningMean], ['running_var', this.runningVar]];
   }
-  override auxParameters(): [string, Tensor][] {
+  /** The auxiliary γ and β ('aux.weight', 'aux.bias'), none before enableAux. */
+  auxParameters(): [string, Tensor][] {
     return this.aux ? [['aux.weight', this.aux.weight], ['aux.bias', this.aux.bias]] : [];
   }
-  override auxBuffers(): [string, Tensor][] {
+  /** The auxiliary running statistics ('aux.running_mean', 'aux.running_var'), none before enableAux. */
+  auxBuffers(): [string, Tensor][] {
     return this.aux ? [['aux.running_mean', this.aux.runningMean], ['aux.running_var', this.aux.runningVar]] : [];
   }
-  spec(): LayerSpec {
+  spec(): BatchNormSpec {
     return { type: this.dims === 1 ? 'batchnorm1d' : 'batchnorm2d', features: this.features, momentum: this.momentum, eps: this.eps };
   }
 }
 
-function batchNorms(model: Sequential, f: string): BatchNorm[] {
+function batchNorms(model: LayerStack, f: string): BatchNorm[] {
   const bns = model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
   if (bns.length === 0) throw new Error(`${f}: the model has no batch-norm layer (AdvProp needs one, e.g. the zoo's cnn-bn)`);
   return bns;
@@ -102,7 +117,7 @@ function batchNorms(model: Sequential, f: string): BatchNorm[] {
  *   const model = enableAuxBatchNorm(buildModel(zooSpec('cnn-bn'), { seed: 0 }));
  *   model.parameters().map(([n]) => n);  // [..., '1.aux.weight', '1.aux.bias', '5.aux.weight', '5.aux.bias']
  */
-export function enableAuxBatchNorm(model: Sequential): Sequential {
+export function enableAuxBatchNorm<M extends LayerStack>(model: M): M {
   for (const bn of batchNorms(model, 'enableAuxBatchNorm')) bn.enableAux();
   return model;
 }
@@ -112,7 +127,7 @@ export function enableAuxBatchNorm(model: Sequential): Sequential {
  * @example
  *   hasAuxBatchNorm(enableAuxBatchNorm(model));  // true
  */
-export function hasAuxBatchNorm(model: Sequential): boolean {
+export function hasAuxBatchNorm(model: LayerStack): boolean {
   const bns = model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
   return bns.length > 0 && bns.every((bn) => bn.aux !== null);
 }
@@ -123,7 +138,7 @@ export function hasAuxBatchNorm(model: Sequential): boolean {
  * @example
  *   const advLogits = withAuxBatchNorm(model, () => model.forward(xAdv));
  */
-export function withAuxBatchNorm<T>(model: Sequential, fn: () => T): T {
+export function withAuxBatchNorm<T>(model: LayerStack, fn: () => T): T {
   const bns = batchNorms(model, 'withAuxBatchNorm');
   if (bns.some((bn) => !bn.aux)) throw new Error('withAuxBatchNorm: the model has no auxiliary batch-norm; call enableAuxBatchNorm(model) first');
   const was = bns.map((bn) => bn.useAux);
@@ -133,4 +148,18 @@ export function withAuxBatchNorm<T>(model: Sequential, fn: () => T): T {
   } finally {
     bns.forEach((bn, i) => (bn.useAux = was[i]));
   }
+}
+
+/**
+ * The auxiliary tensors of every batch-norm in `model`, named as Sequential names its state ('1.aux.weight'), layer by
+ * layer: the parameters, the buffers, or both (each layer's parameters, then its buffers). Empty without AdvProp.
+ * @example
+ *   auxBatchNormTensors(enableAuxBatchNorm(model), 'parameters').map(([n]) => n);  // ['1.aux.weight', '1.aux.bias', ...]
+ */
+export function auxBatchNormTensors(model: LayerStack, which: 'parameters' | 'buffers' | 'all'): [string, Tensor][] {
+  return model.layers.flatMap((l, i) => {
+    if (!(l instanceof BatchNorm)) return [];
+    const own = which === 'parameters' ? l.auxParameters() : which === 'buffers' ? l.auxBuffers() : [...l.auxParameters(), ...l.auxBuffers()];
+    return own.map(([n, t]): [string, Tensor] => [`${i}.${n}`, t]);
+  });
 }

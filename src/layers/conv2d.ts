@@ -3,7 +3,17 @@ import { conv2d, conv2dReluMaxPool } from '../engine/ops/conv.js';
 import { Rng } from '../engine/random.js';
 import { shapeStr, type DType, type Tensor } from '../engine/tensor.js';
 import { initParams, type InitScheme } from './init.js';
-import { Layer, type LayerSpec } from './layer.js';
+import { Layer } from './layer.js';
+
+/** A convolution's spec; stride defaults to 1, padding to 0. */
+export interface Conv2dSpec {
+  type: 'conv2d';
+  in: number;
+  out: number;
+  kernel: number;
+  stride?: number;
+  padding?: number;
+}
 
 /**
  * Convolution with a square kernel.
@@ -11,7 +21,7 @@ import { Layer, type LayerSpec } from './layer.js';
  *   const conv = new Conv2D(1, 16, 5, { rng: new Rng(0) });
  *   const maps = conv.forward(images);  // [N, 1, 28, 28] → [N, 16, 24, 24]
  */
-export class Conv2D extends Layer {
+export class Conv2D extends Layer<Conv2dSpec> {
   weight: Tensor;
   bias: Tensor;
   readonly stride: number;
@@ -47,7 +57,7 @@ export class Conv2D extends Layer {
   override parameters(): [string, Tensor][] {
     return [['weight', this.weight], ['bias', this.bias]];
   }
-  spec(): LayerSpec {
+  spec(): Conv2dSpec {
     return { type: 'conv2d', in: this.inChannels, out: this.outChannels, kernel: this.kernel, stride: this.stride, padding: this.padding };
   }
 }

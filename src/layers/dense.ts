@@ -3,7 +3,13 @@ import { linear } from '../engine/ops/matmul.js';
 import { Rng } from '../engine/random.js';
 import { shapeStr, type DType, type Tensor } from '../engine/tensor.js';
 import { initParams, type InitScheme } from './init.js';
-import { Layer, type LayerSpec } from './layer.js';
+import { Layer } from './layer.js';
+
+export interface DenseSpec {
+  type: 'dense';
+  in: number;
+  out: number;
+}
 
 /**
  * y = x·Wᵀ + b.
@@ -11,7 +17,7 @@ import { Layer, type LayerSpec } from './layer.js';
  *   const fc = new Dense(784, 10, { rng: new Rng(0) });
  *   const logits = fc.forward(x);   // x: [N, 784]
  */
-export class Dense extends Layer {
+export class Dense extends Layer<DenseSpec> {
   weight: Tensor;
   bias: Tensor;
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { rng?: Rng; init?: InitScheme; dtype?: DType } = {}) {
@@ -29,7 +35,7 @@ export class Dense extends Layer {
   override parameters(): [string, Tensor][] {
     return [['weight', this.weight], ['bias', this.bias]];
   }
-  spec(): LayerSpec {
+  spec(): DenseSpec {
     return { type: 'dense', in: this.inFeatures, out: this.outFeatures };
   }
 }

@@ -4,7 +4,12 @@
 import { dropout } from '../engine/ops/elementwise.js';
 import { Rng } from '../engine/random.js';
 import { alloc, type Tensor } from '../engine/tensor.js';
-import { Layer, type LayerSpec } from './layer.js';
+import { Layer } from './layer.js';
+
+export interface DropoutSpec {
+  type: 'dropout';
+  p: number;
+}
 
 /**
  * Dropout with drop probability p.
@@ -12,7 +17,8 @@ import { Layer, type LayerSpec } from './layer.js';
  *   const drop = new Dropout(0.5, new Rng(1));
  *   const y = drop.forward(h);  // identity after drop.eval()
  */
-export class Dropout extends Layer {
+export class Dropout extends Layer<DropoutSpec> {
+  override readonly stochastic = true;
   lastMask: Float32Array | Float64Array | null = null;
   /** When set, this mask is used instead of a fresh draw (for replaying a forward). */
   fixedMask: Float32Array | Float64Array | null = null;
@@ -31,7 +37,11 @@ export class Dropout extends Layer {
     this.lastMask = mask;
     return dropout(x, mask);
   }
-  spec(): LayerSpec {
+  /** The generator the masks are drawn from (the training loop's per-epoch seed). */
+  override reseed(rng: Rng): void {
+    this.rng = rng;
+  }
+  spec(): DropoutSpec {
     return { type: 'dropout', p: this.p };
   }
 }

@@ -4,8 +4,10 @@
 // forward runs each Conv2D → ReLU → MaxPool2D(2) run of layers as one fused op (same values and gradients).
 import { assertFinite, shapeStr, type Tensor } from '../engine/tensor.js';
 import { ReLU } from './activations.js';
+import { auxBatchNormTensors } from './batchnorm.js';
 import { Conv2D } from './conv2d.js';
-import type { Layer, LayerSpec } from './layer.js';
+import type { Layer } from './layer.js';
+import type { LayerSpec } from './layer-types.js';
 import { MaxPool2D } from './pool.js';
 
 /** What `Sequential.saveModes` returns: the model's train/eval flag and each layer's own. */
@@ -73,7 +75,12 @@ export class Sequential {
    * ones ('1.aux.weight', AdvProp's batch-norm) when a layer has them.
    */
   parameters(): [string, Tensor][] {
-    return [...this.named((l) => l.parameters()), ...this.named((l) => l.auxParameters())];
+    return [...this.named((l) => l.parameters()), ...auxBatchNormTensors(this, 'parameters')];
+  }
+
+  /** Every non-learnable tensor with its dotted name: the state_dict's buffers, then the auxiliary ones (AdvProp). */
+  buffers(): [string, Tensor][] {
+    return [...this.named((l) => l.buffers()), ...auxBatchNormTensors(this, 'buffers')];
   }
 
   /** Parameters and buffers, in PyTorch's state_dict order: what a model file holds (no auxiliary state). */
@@ -83,7 +90,7 @@ export class Sequential {
 
   /** The auxiliary parameters and buffers ('1.aux.weight', '1.aux.running_mean'): checkpointed, not in model files. */
   auxStateDict(): [string, Tensor][] {
-    return this.named((l) => [...l.auxParameters(), ...l.auxBuffers()]);
+    return auxBatchNormTensors(this, 'all');
   }
 
   private named(get: (l: Layer) => [string, Tensor][]): [string, Tensor][] {
@@ -127,7 +134,8 @@ export class Sequential {
   }
 
   spec(): ModelSpec {
-    return { input: this.input.slice(), layers: this.layers.map((l) => l.spec()) };
+    // A layer of a type outside allLayers (a learner's own) has its own spec, which buildModel cannot rebuild.
+    return { input: this.input.slice(), layers: this.layers.map((l) => l.spec() as LayerSpec) };
   }
 }
 

@@ -3,14 +3,9 @@
 import { Rng } from '../engine/random.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, type DType } from '../engine/tensor.js';
-import { Flatten, Maxout, ReLU, Sigmoid, Tanh } from './activations.js';
-import { BatchNorm } from './batchnorm.js';
-import { Conv2D } from './conv2d.js';
-import { Dense } from './dense.js';
-import { Dropout } from './dropout.js';
 import type { InitScheme } from './init.js';
-import type { Layer, LayerSpec } from './layer.js';
-import { AvgPool2D, MaxPool2D } from './pool.js';
+import type { Layer } from './layer.js';
+import { allLayers, isLayerType, type BuildContext, type LayerSpec, type LayerType } from './layer-types.js';
 import { Sequential, type ModelSpec } from './sequential.js';
 
 export interface BuildOptions {
@@ -19,61 +14,30 @@ export interface BuildOptions {
   dtype?: DType;
 }
 
-function posInt(where: string, field: string, v: unknown, min = 1): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new Error(`${where}: '${field}' must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
 /**
- * One layer from its spec; `rng` draws its initial weights.
+ * One layer from its spec (its type's builder in allLayers); `rng` draws its initial weights.
  * @example
  *   const fc = buildLayer({ type: 'dense', in: 784, out: 10 }, new Rng(0));
  */
 export function buildLayer(spec: LayerSpec, rng: Rng, opts: BuildOptions = {}, where = 'layer'): Layer {
-  const s = spec as Record<string, unknown>;
-  const o = { rng, init: opts.init, dtype: opts.dtype };
-  switch (spec.type) {
-    case 'dense':
-      return new Dense(posInt(where, 'in', s.in), posInt(where, 'out', s.out), o);
-    case 'conv2d':
-      return new Conv2D(posInt(where, 'in', s.in), posInt(where, 'out', s.out), posInt(where, 'kernel', s.kernel), {
-        ...o,
-        stride: posInt(where, 'stride', s.stride ?? 1),
-        padding: posInt(where, 'padding', s.padding ?? 0, 0),
-      });
-    case 'maxpool2d':
-    case 'avgpool2d': {
-      const k = posInt(where, 'kernel', s.kernel);
-      const Ctor = spec.type === 'maxpool2d' ? MaxPool2D : AvgPool2D;
-      return new Ctor(k, posInt(where, 'stride', s.stride ?? k), posInt(where, 'padding', s.padding ?? 0, 0));
-    }
-    case 'relu':
-      return new ReLU();
-    case 'tanh':
-      return new Tanh();
-    case 'sigmoid':
-      return new Sigmoid();
-    case 'flatten':
-      return new Flatten();
-    case 'maxout':
-      return new Maxout(posInt(where, 'pieces', s.pieces));
-    case 'dropout':
-      if (typeof s.p !== 'number' || !(s.p >= 0 && s.p < 1)) throw new Error(`${where}: 'p' must be in [0, 1), got ${JSON.stringify(s.p)}`);
-      return new Dropout(s.p, new Rng(rng.nextU32()));
-    case 'batchnorm1d':
-    case 'batchnorm2d':
-      return new BatchNorm(
-        posInt(where, 'features', s.features),
-        spec.type === 'batchnorm1d' ? 1 : 2,
-        typeof s.momentum === 'number' ? s.momentum : 0.1,
-        typeof s.eps === 'number' ? s.eps : 1e-5,
-        opts.dtype,
-      );
-    default:
-      throw new Error(`${where}: unknown layer type ${JSON.stringify(s.type)} (expected dense, conv2d, maxpool2d, avgpool2d, relu, tanh, sigmoid, maxout, dropout, batchnorm1d, batchnorm2d, flatten)`);
+  const type: unknown = (spec as { type?: unknown }).type;
+  if (!isLayerType(type)) {
+    throw new Error(`${where}: unknown layer type ${JSON.stringify(type)} (expected ${Object.keys(allLayers).join(', ')})`);
   }
+  const ctx: BuildContext = {
+    rng,
+    init: opts.init,
+    dtype: opts.dtype,
+    where,
+    int(field, v, min = 1) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+        throw new Error(`${where}: '${field}' must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+      }
+      return v;
+    },
+  };
+  // spec.type picks the entry that takes exactly this spec; TypeScript cannot correlate the key with the union member.
+  return (allLayers[type] as unknown as LayerType<LayerSpec>).build(spec, ctx);
 }
 
 /**

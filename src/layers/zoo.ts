@@ -20,7 +20,7 @@
 //            (TRADES names them feature_extractor.conv1 … classifier.fc3 in nested Sequentials; the flat
 //            indices here are those of one torch.nn.Sequential with the same layers in the same order; the
 //            weights start from PyTorch's defaults like every zoo model, not TRADES' kaiming_normal and zero fc3)
-import type { LayerSpec } from './layer.js';
+import type { LayerSpec } from './layer-types.js';
 import type { ModelSpec } from './sequential.js';
 
 export type ZooName = 'softmax' | 'mlp' | 'maxout' | 'cnn' | 'cnn-bn' | 'cnn-w2' | 'cnn-w4' | 'madry' | 'smallcnn';

@@ -20,7 +20,6 @@ import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import { linfClamp, signStepLinf } from '../attacks/ball.js';
 import { inputGradient } from '../attacks/input-gradient.js';
-import { Dropout } from '../layers/dropout.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Objective, ObjectiveContext } from './loop.js';
 import { attackAt, type StepsSchedule } from './schedules.js';
@@ -35,8 +34,8 @@ type Data = Float32Array | Float64Array;
  *   // model.training, dropout's generator and running_mean are as they were
  */
 export function inAttackMode<T>(model: Sequential, fn: () => T): T {
-  const dropouts = model.layers.filter((l): l is Dropout => l instanceof Dropout && l.training);
-  const buffers = model.layers.flatMap((l) => [...l.buffers(), ...l.auxBuffers()].map(([, t]) => t));
+  const dropouts = model.layers.filter((l) => l.stochastic && l.training);
+  const buffers = model.buffers().map(([, t]) => t);
   const saved = buffers.map((t) => t.data.slice());
   for (const l of dropouts) l.train(false);
   try {

@@ -8,7 +8,6 @@ import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
 import { grad } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
-import { Dropout } from '../layers/dropout.js';
 import type { Sequential } from '../layers/sequential.js';
 import { getBatch } from '../data/batches.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -153,7 +152,7 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
     const rng = Rng.derive(opts.seed, epoch);
     const order = rng.permutation(data.count);
     model.layers.forEach((l, i) => {
-      if (l instanceof Dropout) l.rng = Rng.derive(opts.seed, epoch, 1000 + i);
+      if (l.stochastic) l.reseed(Rng.derive(opts.seed, epoch, 1000 + i));
     });
     // Training mode for a model in evaluation mode; a training model keeps each layer's own flag (a frozen batch-norm).
     if (!model.training) model.train();

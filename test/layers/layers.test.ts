@@ -11,10 +11,11 @@ import { BatchNorm } from '../../src/layers/batchnorm.js';
 import { Conv2D } from '../../src/layers/conv2d.js';
 import { Dense } from '../../src/layers/dense.js';
 import { Dropout } from '../../src/layers/dropout.js';
-import type { Layer, LayerSpec } from '../../src/layers/layer.js';
+import type { Layer } from '../../src/layers/layer.js';
+import { allLayers, isLayerType, layerTypeOf, type LayerSpec, type LayerTypeName } from '../../src/layers/layer-types.js';
 import { AvgPool2D, MaxPool2D } from '../../src/layers/pool.js';
 import { Sequential } from '../../src/layers/sequential.js';
-import { buildModel } from '../../src/layers/spec.js';
+import { buildLayer, buildModel } from '../../src/layers/spec.js';
 import { zooNames, zooSpec } from '../../src/layers/zoo.js';
 import { distinct, rand } from '../helpers.js';
 
@@ -33,27 +34,38 @@ describe('every layer passes a float64 finite-difference check (input and parame
     b.bias = rand([3], 6).requireGrad();
     return b;
   };
-  const cases: [string, () => Layer, () => Tensor][] = [
-    ['Dense', () => new Dense(6, 4, { rng: new Rng(1), ...f64 }), () => rand([3, 6], 1)],
-    ['Conv2D stride 2 padding 1', () => new Conv2D(2, 3, 3, { stride: 2, padding: 1, rng: new Rng(2), ...f64 }), () => rand([2, 2, 7, 7], 2)],
-    ['MaxPool2D', () => new MaxPool2D(2), () => distinct([2, 2, 6, 6], 3)],
-    ['AvgPool2D', () => new AvgPool2D(3, 2, 1), () => rand([2, 2, 7, 7], 4)],
-    ['ReLU', () => new ReLU(), () => distinct([3, 5], 5)],
-    ['Tanh', () => new Tanh(), () => rand([3, 5], 6)],
-    ['Sigmoid', () => new Sigmoid(), () => rand([3, 5], 7)],
-    ['Maxout', () => new Maxout(4), () => distinct([3, 8], 8)],
-    ['Flatten', () => new Flatten(), () => rand([2, 3, 2, 2], 9)],
-    ['BatchNorm1d training', () => { const b = new BatchNorm(4, 1, 0.1, 1e-5, 'float64'); b.weight = rand([4], 3, 0.5, 1.5).requireGrad(); return b; }, () => rand([5, 4], 10)],
-    ['BatchNorm2d training', bn2, () => rand([2, 3, 3, 3], 11)],
-    ['BatchNorm2d evaluation', () => { const b = bn2().eval(); b.runningMean = rand([3], 7); b.runningVar = rand([3], 8, 0.5, 2); return b; }, () => rand([2, 3, 3, 3], 12)],
-  ];
-  for (const [name, make, input] of cases) it(name, () => checkLayer(make(), input()));
-
-  it('Dropout with a fixed mask', () => {
+  const dropout = () => {
     const d = new Dropout(0.5, new Rng(3));
     d.fixedMask = Float64Array.from({ length: 12 }, (_, i) => (i % 2 ? 2 : 0));
-    checkLayer(d, rand([3, 4], 13));
-  });
+    return d;
+  };
+  // Typed by the record of layer types: a new entry in allLayers does not compile until it has a case here.
+  const cases: Record<LayerTypeName, [string, () => Layer, () => Tensor][]> = {
+    dense: [['Dense', () => new Dense(6, 4, { rng: new Rng(1), ...f64 }), () => rand([3, 6], 1)]],
+    conv2d: [['Conv2D stride 2 padding 1', () => new Conv2D(2, 3, 3, { stride: 2, padding: 1, rng: new Rng(2), ...f64 }), () => rand([2, 2, 7, 7], 2)]],
+    maxpool2d: [['MaxPool2D', () => new MaxPool2D(2), () => distinct([2, 2, 6, 6], 3)]],
+    avgpool2d: [['AvgPool2D', () => new AvgPool2D(3, 2, 1), () => rand([2, 2, 7, 7], 4)]],
+    relu: [['ReLU', () => new ReLU(), () => distinct([3, 5], 5)]],
+    tanh: [['Tanh', () => new Tanh(), () => rand([3, 5], 6)]],
+    sigmoid: [['Sigmoid', () => new Sigmoid(), () => rand([3, 5], 7)]],
+    maxout: [['Maxout', () => new Maxout(4), () => distinct([3, 8], 8)]],
+    dropout: [['Dropout with a fixed mask', dropout, () => rand([3, 4], 13)]],
+    batchnorm1d: [['BatchNorm1d training', () => { const b = new BatchNorm(4, 1, 0.1, 1e-5, 'float64'); b.weight = rand([4], 3, 0.5, 1.5).requireGrad(); return b; }, () => rand([5, 4], 10)]],
+    batchnorm2d: [
+      ['BatchNorm2d training', bn2, () => rand([2, 3, 3, 3], 11)],
+      ['BatchNorm2d evaluation', () => { const b = bn2().eval(); b.runningMean = rand([3], 7); b.runningVar = rand([3], 8, 0.5, 2); return b; }, () => rand([2, 3, 3, 3], 12)],
+    ],
+    flatten: [['Flatten', () => new Flatten(), () => rand([2, 3, 2, 2], 9)]],
+  };
+  for (const [type, list] of Object.entries(cases)) {
+    for (const [name, make, input] of list) {
+      it(name, () => {
+        const layer = make();
+        expect(layer.spec().type, 'the case checks a layer of its own type').toBe(type);
+        checkLayer(layer, input());
+      });
+    }
+  }
 
   it('a Sequential stack (conv, batch-norm, pool, flatten, dense)', () => {
     const m = buildModel(
@@ -218,5 +230,60 @@ describe('modes, names and specs', () => {
     const c = buildModel(zooSpec('mlp'), { seed: 8 }).parameters()[0][1];
     expect(a.data).toEqual(b.data);
     expect(a.data).not.toEqual(c.data);
+  });
+});
+
+describe('the record of layer types (allLayers)', () => {
+  // One spec per type, typed by the record: a new layer type does not compile until it has one here.
+  const specs: { [K in LayerTypeName]: Extract<LayerSpec, { type: K }> } = {
+    dense: { type: 'dense', in: 6, out: 4 },
+    conv2d: { type: 'conv2d', in: 2, out: 3, kernel: 3, stride: 2, padding: 1 },
+    maxpool2d: { type: 'maxpool2d', kernel: 2, stride: 2, padding: 0 },
+    avgpool2d: { type: 'avgpool2d', kernel: 3, stride: 2, padding: 1 },
+    relu: { type: 'relu' },
+    tanh: { type: 'tanh' },
+    sigmoid: { type: 'sigmoid' },
+    maxout: { type: 'maxout', pieces: 4 },
+    dropout: { type: 'dropout', p: 0.25 },
+    batchnorm1d: { type: 'batchnorm1d', features: 4, momentum: 0.2, eps: 1e-3 },
+    batchnorm2d: { type: 'batchnorm2d', features: 3, momentum: 0.1, eps: 1e-5 },
+    flatten: { type: 'flatten' },
+  };
+  const n = { zIn: 'z₇', zOut: 'z₈', up: '∂J/∂z₈', sub: '₇', inShape: [6, 4, 4] };
+
+  it('every type builds from its spec and gives the same spec back; trace names it and writes its backward', () => {
+    expect(Object.keys(specs)).toEqual(Object.keys(allLayers));
+    for (const [type, spec] of Object.entries(specs)) {
+      expect(buildLayer(spec, new Rng(1)).spec(), type).toEqual(spec);
+      const entry = layerTypeOf(spec);
+      expect(entry.name(spec, n).startsWith(type), type).toBe(true);
+      expect(entry.derivative(spec, n), type).toContain('∂J/∂z₈');
+    }
+    expect(layerTypeOf(specs.dense).derivative(specs.dense, n)).toBe('∂J/∂z₈ · W₇');
+    expect(layerTypeOf(specs.flatten).derivative(specs.flatten, n)).toBe('reshape(∂J/∂z₈, 6×4×4)');
+  });
+
+  it("buildLayer's error lists every type of the record, and only the record's own keys are types", () => {
+    const expected = 'expected dense, conv2d, maxpool2d, avgpool2d, relu, tanh, sigmoid, maxout, dropout, batchnorm1d, batchnorm2d, flatten';
+    expect(() => buildLayer({ type: 'lstm' } as never, new Rng(0))).toThrow(`layer: unknown layer type "lstm" (${expected})`);
+    expect(() => buildLayer({ type: 'toString' } as never, new Rng(0))).toThrow(/unknown layer type "toString"/);
+    expect(isLayerType('dense')).toBe(true);
+    expect(isLayerType('constructor')).toBe(false);
+    expect(() => layerTypeOf({ type: 'lstm' } as never)).toThrow(/layerTypeOf: spec.type must be one of dense, .*, got "lstm"/);
+  });
+
+  it('only dropout is stochastic; reseed gives it the generator its masks come from, and the others ignore it', () => {
+    for (const [type, spec] of Object.entries(specs)) expect(buildLayer(spec, new Rng(1)).stochastic, type).toBe(type === 'dropout');
+    const masks = (seed: number) => {
+      const d = new Dropout(0.5, new Rng(99));
+      d.reseed(new Rng(seed));
+      d.forward(Tensor.full([64], 1));
+      return Array.from(d.lastMask ?? []);
+    };
+    expect(masks(4)).toEqual(masks(4));
+    expect(masks(4)).not.toEqual(masks(5));
+    const relu = new ReLU();
+    relu.reseed(new Rng(4));
+    expect(relu.forward(Tensor.from([-1, 2], [2])).toArray()).toEqual([0, 2]);
   });
 });
