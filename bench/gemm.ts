@@ -14,7 +14,7 @@ import { Rng } from '../src/engine/random.js';
 export type GemmShape = { M: number; N: number; K: number; op: 'NN' | 'NT' | 'TN'; role: string };
 
 /** The `cnn`'s GEMM calls: C[M,N] = op(A)[M,K]·op(B)[K,N]. */
-// The convolutions run one GEMM per chunk of images (src/engine/kernels/wasm.ts: a chunk's im2col matrix holds
+// The convolutions run one GEMM per chunk of images (src/engine/kernels/wasm-conv.ts: a chunk's im2col matrix holds
 // about 2¹⁸ floats, so 18 images of conv1 and 10 of conv2), so N is images × output positions.
 export const cnnGemmShapes: GemmShape[] = [
   { M: 16, N: 18 * 576, K: 25, op: 'NN', role: 'conv1 forward' },
