@@ -12,7 +12,7 @@ import { buildModel } from '../src/layers/spec.js';
 import { zooSpec } from '../src/layers/zoo.js';
 import { crossEntropyObjective } from '../src/train/loop.js';
 import { Adam } from '../src/train/optimizers.js';
-import { benchBatch } from './throughput.js';
+import { benchBatch } from '../src/experiments/bench/throughput.js';
 
 const pairs = Number(process.argv[2] ?? 8);
 const b128 = benchBatch(128), b256 = benchBatch(256);
