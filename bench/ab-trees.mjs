@@ -3,7 +3,7 @@
 // alike; prints the medians and the median of the pairs' ratios B ÷ A (> 1: B is faster). It first checks that both
 // trees compute the same bits: logits, ∇x and the parameters after three Adam steps, for every model.
 // A tree is a directory holding package.json, dist/ (tsc output) and build/*.wasm (each tree loads its own kernels).
-//   node bench/ab-trees.mjs <treeA> <treeB> [--models cnn,mlp] [--rounds 9] [--seconds 1]
+//   node bench/ab-trees.mjs <treeA> <treeB> [--models cnn,mlp] [--rounds 9] [--seconds 1]   (--rounds 0: the bit check only)
 // Example (old = a copy of main's package.json, dist/ and build/):
 //   node bench/ab-trees.mjs /tmp/old . --models cnn,mlp --rounds 9
 import { existsSync } from 'node:fs';
@@ -20,8 +20,8 @@ if (positionals.length !== 2) {
   process.exit(2);
 }
 const rounds = Number(values.rounds), seconds = Number(values.seconds);
-if (!(Number.isInteger(rounds) && rounds >= 1) || !(seconds > 0)) {
-  process.stderr.write(`ab-trees: --rounds must be a positive integer and --seconds positive, got ${values.rounds} and ${values.seconds}\n`);
+if (!(Number.isInteger(rounds) && rounds >= 0) || !(seconds > 0)) {
+  process.stderr.write(`ab-trees: --rounds must be a non-negative integer and --seconds positive, got ${values.rounds} and ${values.seconds}\n`);
   process.exit(2);
 }
 const models = values.models.split(',');
@@ -79,6 +79,7 @@ for (const name of models) {
   console.log(`${name}: ${diffs.length === 0 ? 'bit-identical logits, ∇x and parameters after 3 Adam steps' : `DIFFERENT: ${diffs.join(', ')}`}`);
 }
 
+if (rounds === 0) process.exit(identical ? 0 : 1);
 const rates = new Map(); // `${model} ${measure}` → { a: [], b: [], ratio: [] }
 const t0 = performance.now(), total = rounds * models.length * measures.length;
 let done = 0;
