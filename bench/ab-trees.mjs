@@ -1,7 +1,9 @@
-// A/B of two built trees of nablax in ONE process: the `nablax bench` figures (train, ∇x, inference) of each model,
-// measured for tree A and tree B in turn, the order alternating every pair, so that a busy neighbour slows both
-// alike; prints the medians and the median of the pairs' ratios B ÷ A (> 1: B is faster). It first checks that both
-// trees compute the same bits: logits, ∇x and the parameters after three Adam steps, for every model.
+// A/B of two built trees of nablax in ONE process: the `nablax bench` figures (train on 128 digits, ∇x and inference
+// on 256, the same steps as src/experiments/bench/throughput.ts) of each model, measured for tree A and tree B in
+// turn, the order alternating every pair, so that a busy neighbour slows both alike; prints the medians and the
+// median of the pairs' ratios B ÷ A (> 1: B is faster) in wall time and in the process's CPU time (steadier on a
+// busy machine: time spent descheduled does not count). It first checks that both trees compute the same bits:
+// logits, ∇x and the parameters after three Adam steps, for every model.
 // A tree is a directory holding package.json, dist/ (tsc output) and build/*.wasm (each tree loads its own kernels).
 //   node bench/ab-trees.mjs <treeA> <treeB> [--models cnn,mlp] [--rounds 9] [--seconds 1]   (--rounds 0: the bit check only)
 // Example (old = a copy of main's package.json, dist/ and build/):
@@ -80,28 +82,61 @@ for (const name of models) {
 }
 
 if (rounds === 0) process.exit(identical ? 0 : 1);
-const rates = new Map(); // `${model} ${measure}` → { a: [], b: [], ratio: [] }
+/** The three measured steps of `name` in tree t, as src/experiments/bench/throughput.ts runs them: [images, step]. */
+function steps(t, name) {
+  const b128 = t.bench.benchBatch(128), b256 = t.bench.benchBatch(256);
+  const model = t.spec.buildModel(t.zoo.zooSpec(name), { seed: 0 });
+  const params = model.parameters(), tensors = params.map(([, p]) => p);
+  const opt = new t.optim.Adam(params, { lr: 1e-3 });
+  return {
+    train: [128, () => {
+      model.train();
+      const { loss } = t.loop.crossEntropyObjective(model, b128.x, b128.y, { rng: new t.random.Rng(0), epoch: 0, step: 0 });
+      opt.step(t.tape.grad(loss, tensors));
+    }],
+    inputGradient: [256, () => { model.train(); t.ig.inputGradient(model, b256.x, b256.y); }],
+    inference: [256, () => { model.eval(); t.tape.noGrad(() => model.forward(b256.x)); }],
+  };
+}
+
+/** Images per second of wall time and of process CPU time (all threads) over steps run for at least `seconds`. */
+function measure([images, step]) {
+  const w0 = performance.now(), c0 = process.cpuUsage();
+  let n = 0, wall;
+  do {
+    step();
+    n++;
+    wall = (performance.now() - w0) / 1000;
+  } while (wall < seconds);
+  const c = process.cpuUsage(c0), cpu = (c.user + c.system) / 1e6;
+  return { wall: (n * images) / wall, cpu: (n * images) / cpu };
+}
+
+const rates = new Map(); // `${model} ${measure}` → { a, b, ratio, cpuRatio }
 const t0 = performance.now(), total = rounds * models.length * measures.length;
 let done = 0;
-for (let r = 0; r < rounds; r++) {
-  for (const model of models) for (const measure of measures) {
-    const run = async (t) => (await t.bench.runBench({ models: [model], measures: [measure], seconds, rounds: 1 }))[0].imagesPerSecond;
-    const [first, second] = (r + done) % 2 === 0 ? [A, B] : [B, A];
-    const x = await run(first), y = await run(second);
-    const [a, b] = first === A ? [x, y] : [y, x];
-    const key = `${model} ${measure}`;
-    if (!rates.has(key)) rates.set(key, { a: [], b: [], ratio: [] });
-    const e = rates.get(key);
-    e.a.push(a); e.b.push(b); e.ratio.push(b / a);
-    done++;
-    const s = (performance.now() - t0) / 1000;
-    process.stderr.write(`\rab-trees: ${done}/${total} pairs, ${(done / s).toFixed(2)} pairs/s, ETA ${Math.round((total - done) / (done / s))} s   `);
+for (const model of models) {
+  const sa = steps(A, model), sb = steps(B, model);
+  for (const m of measures) for (let i = 0; i < 2; i++) { sa[m][1](); sb[m][1](); } // warm-up
+  for (let r = 0; r < rounds; r++) {
+    for (const m of measures) {
+      const key = `${model} ${m}`;
+      if (!rates.has(key)) rates.set(key, { a: [], b: [], ratio: [], cpuRatio: [] });
+      const e = rates.get(key);
+      let a, b;
+      if ((r + done) % 2 === 0) { a = measure(sa[m]); b = measure(sb[m]); } else { b = measure(sb[m]); a = measure(sa[m]); }
+      e.a.push(a.wall); e.b.push(b.wall); e.ratio.push(b.wall / a.wall); e.cpuRatio.push(b.cpu / a.cpu);
+      done++;
+      const s = (performance.now() - t0) / 1000;
+      process.stderr.write(`\rab-trees: ${done}/${total} pairs, ${(done / s).toFixed(2)} pairs/s, ETA ${Math.round((total - done) / (done / s))} s   `);
+    }
   }
 }
 process.stderr.write('\n');
-console.log(`\n${'figure'.padEnd(22)} ${'A images/s'.padStart(11)} ${'B images/s'.padStart(11)} ${'B/A (median of pairs)'.padStart(22)}  range of pair ratios`);
+const fmt = (xs) => `${median(xs).toFixed(3)} [${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}]`;
+console.log(`\n${'figure'.padEnd(22)} ${'A images/s'.padStart(11)} ${'B images/s'.padStart(11)}  ${'B/A wall time [range]'.padEnd(24)}  B/A CPU time [range]`);
 for (const [key, e] of rates) {
-  console.log(`${key.padEnd(22)} ${median(e.a).toFixed(0).padStart(11)} ${median(e.b).toFixed(0).padStart(11)} ${median(e.ratio).toFixed(3).padStart(22)}  ${Math.min(...e.ratio).toFixed(3)}–${Math.max(...e.ratio).toFixed(3)}`);
+  console.log(`${key.padEnd(22)} ${median(e.a).toFixed(0).padStart(11)} ${median(e.b).toFixed(0).padStart(11)}  ${fmt(e.ratio).padEnd(24)}  ${fmt(e.cpuRatio)}`);
 }
-console.log(`(${rounds} pairs per figure, ${seconds} s per measurement, order alternating; medians)`);
+console.log(`(${rounds} pairs per figure, ${seconds} s per measurement, order alternating; medians of the pairs' ratios, > 1: B faster)`);
 process.exit(identical ? 0 : 1);
