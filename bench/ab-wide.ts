@@ -1,4 +1,4 @@
-// A/B of the widened implicit-GEMM convolution forwards (wasm.ts wideGeometry) against the im2col path they
+// A/B of the widened implicit-GEMM convolution forwards (wasm-conv.ts wideGeometry) against the im2col path they
 // replace, on madry (both blocks widened) and smallcnn (none at the default bound: a control whose ratio should be
 // 1 within the noise): the same step timed with widening on and off, alternating which goes first, so a busy
 // neighbour slows both alike; prints the median of the pairs' ratios (off ÷ on time: > 1 means widening is faster).
@@ -12,7 +12,7 @@ import { buildModel } from '../src/layers/spec.js';
 import { zooSpec } from '../src/layers/zoo.js';
 import { crossEntropyObjective } from '../src/train/loop.js';
 import { Adam } from '../src/train/optimizers.js';
-import { benchBatch } from './throughput.js';
+import { benchBatch } from '../src/experiments/bench/throughput.js';
 
 const pairs = Number(process.argv[2] ?? 8);
 const b128 = benchBatch(128), b256 = benchBatch(256);

@@ -1,8 +1,8 @@
-// Assembles the hand-written WebAssembly kernels: the module of src/engine/kernels/wasm/gemm.wat with the functions
-// of nn.wat spliced in before its closing parenthesis (one module, one linear memory), twice:
+// Assembles the hand-written WebAssembly kernels: one module over one shared linear memory, whose functions are the
+// families of src/engine/kernels/wasm/*.wat (the list below) spliced in order, twice:
 // - build/kernels-fma.wasm as written: the GEMM's multiply-adds are relaxed-simd f32x4.relaxed_madd (one fused
 //   multiply-add on CPUs with FMA3). Written only when this Node's V8 runs relaxed-simd (natively, or after
-//   --experimental-wasm-relaxed-simd, which Node 20 needs and src/engine/kernels/wasm.ts sets the same way).
+//   --experimental-wasm-relaxed-simd, which Node 20 needs and src/engine/kernels/wasm-node.ts sets the same way).
 // - build/kernels.wasm, the portable build: every f32x4.relaxed_madd(a, b, c) becomes f32x4.add(c, f32x4.mul(a, b)),
 //   so results are the same bits on every CPU and the module needs only SIMD and threads.
 // Uses wabt's JS port, so the engine needs no native toolchain. Usage: node scripts/build-wasm.mjs
@@ -13,9 +13,17 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'src', 'engine', 'kernels', 'wasm', 'gemm.wat');
-const functions = join(root, 'src', 'engine', 'kernels', 'wasm', 'nn.wat');
+const wasmDir = join(root, 'src', 'engine', 'kernels', 'wasm');
+/** The kernel families, one .wat file each (functions only), in the order they are spliced into the module. */
+const families = ['memory', 'gemm', 'im2col', 'conv', 'conv-relu-pool', 'pool-relu', 'peak'];
 const outDir = join(root, 'build');
+
+/**
+ * The module around the families. Its memory is shared between the main thread and the kernel worker threads (each
+ * instantiates the module over it) and grown by the host (memory.grow from JS) to fit each problem; bytes [0, 256)
+ * are the main thread's scratch (src/engine/kernels/wasm-memory.ts).
+ */
+const moduleText = (functions) => `(module\n  (import "env" "memory" (memory 1 65536 shared))\n\n${functions}\n)\n`;
 
 const MADD = /\(f32x4\.relaxed_madd (\(local\.get \$\w+\)) (\(local\.get \$\w+\)) (\(local\.get \$\w+\))\)/g;
 
@@ -38,10 +46,10 @@ function assemble(wabt, text) {
   const features = { simd: true, threads: true, relaxed_simd: true };
   let mod;
   try {
-    mod = wabt.parseWat('gemm.wat', text, features);
+    mod = wabt.parseWat('kernels.wat', text, features);
     // wabt's validate() ignores the features given to parseWat and rejects a shared memory, so the type check
     // runs on a copy whose memory is not shared; V8 validates the real module after.
-    const check = wabt.parseWat('gemm.wat', text.replace(/\(memory 1 65536 shared\)/, '(memory 1 65536)'), features);
+    const check = wabt.parseWat('kernels.wat', text.replace(/\(memory 1 65536 shared\)/, '(memory 1 65536)'), features);
     try {
       check.validate();
     } finally {
@@ -68,10 +76,7 @@ function writeAtomic(path, buffer) {
 async function main() {
   const require = createRequire(import.meta.url);
   const wabt = await require('wabt')();
-  const moduleText = readFileSync(source, 'utf8');
-  const close = moduleText.lastIndexOf(')');
-  if (close < 0) throw new Error('gemm.wat has no closing parenthesis');
-  const text = `${moduleText.slice(0, close)}\n${readFileSync(functions, 'utf8')}\n)\n`;
+  const text = moduleText(families.map((f) => readFileSync(join(wasmDir, `${f}.wat`), 'utf8')).join('\n'));
   mkdirSync(outDir, { recursive: true });
 
   const portable = assemble(wabt, unfuse(text));
@@ -95,6 +100,6 @@ main().catch((e) => {
   // wabt lists every error with source excerpts; the first error line is the one that matters.
   const lines = String(e instanceof Error ? e.message : e).split('\n').map((l) => l.trim()).filter(Boolean);
   const first = lines.find((l) => /error/i.test(l) && l !== 'parseWat failed:') ?? lines[0] ?? 'unknown error';
-  console.error(`build-wasm: cannot assemble ${relative(process.cwd(), source)}: ${first}`);
+  console.error(`build-wasm: cannot assemble the kernels of ${relative(process.cwd(), wasmDir)}: ${first}`);
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Peer benchmark: images/s of other JavaScript engines on nablax's `cnn` and `mlp`, with bench/throughput.ts's
+// Peer benchmark: images/s of other JavaScript engines on nablax's `cnn` and `mlp`, with src/experiments/bench/throughput.ts's
 // batch sizes (train 128 with Adam, ∇x 256, inference 256), real MNIST digits and timing protocol (2 warm-up
 // steps, then rounds of at least --seconds each, median). Peers: convnetjs 0.3, TensorFlow.js 4.22 on its
 // pure-JS CPU backend and on its WebAssembly backend (SIMD, one thread, like nablax's kernels).
@@ -68,7 +68,7 @@ function mnistBatch(n) {
   return { x, y };
 }
 
-/** bench/throughput.ts's protocol: 2 warm-up steps, then `rounds` rounds of at least `seconds`; the median. */
+/** src/experiments/bench/throughput.ts's protocol: 2 warm-up steps, then `rounds` rounds of at least `seconds`; the median. */
 async function time(step, batch) {
   for (let i = 0; i < 2; i++) await step();
   const rates = [];

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# Peer benchmark: PyTorch on CPU on the same zoo models, digits, batches and timing protocol as bench/throughput.ts
+# Peer benchmark: PyTorch on CPU on the same zoo models, digits, batches and timing protocol as src/experiments/bench/throughput.ts
 # (train: batch 128, Adam lr 1e-3, cross-entropy; ∇x: batch 256, eval mode, d(Σ CE)/dx only; inference: batch 256,
 # eval mode, no_grad; 2 warm-up steps, then `rounds` rounds of at least `seconds` each, the median).
 # `nablax bench --peers torch` runs it with Debian's /usr/bin/python3 in a child process and writes one JSON document

@@ -1,8 +1,8 @@
 // `nablax bench` (and `npm run bench`): throughput of every zoo model as a table, or JSON objects with --json;
 // --gemm adds the GEMM kernel's GFLOP/s on the `cnn`'s shapes, --peers the same models in other JS engines.
 import type { Command } from 'commander';
-import { cnnGemmShapes, gemmGflops } from '../../bench/gemm.js';
-import { benchBatch, runBench, type Measure } from '../../bench/throughput.js';
+import { cnnGemmShapes, gemmGflops } from '../experiments/bench/gemm.js';
+import { benchBatch, runBench, type Measure } from '../experiments/bench/throughput.js';
 import { kernels } from '../engine/kernels/kernels.js';
 import { Rng } from '../engine/random.js';
 import { zooNames, zooSpec, type ZooName } from '../layers/zoo.js';

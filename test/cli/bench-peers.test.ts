@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { BenchResult } from '../../bench/throughput.js';
+import type { BenchResult } from '../../src/experiments/bench/throughput.js';
 import {
   formatPeerTable, formatRatio, npmReason, parsePeerOutput, peerRatios, peersDir, runTorchPeer, torchRequestJson, torchVersion,
 } from '../../src/cli/bench-peers.js';

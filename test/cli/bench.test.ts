@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { flopsPerImage, modelMacs } from '../../bench/macs.js';
+import { flopsPerImage, modelMacs } from '../../src/experiments/bench/macs.js';
 import { referenceKernels } from '../../src/engine/kernels/reference.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { zooSpec } from '../../src/layers/zoo.js';

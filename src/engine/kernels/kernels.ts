@@ -1,7 +1,6 @@
-// The kernel interface: the few hot loops (GEMM, convolution, pooling, ReLU) that dominate the
-// cost of a step.
-// Ops call them through `kernels()`, so a faster implementation (WebAssembly SIMD, threads) can be swapped in
-// with `useKernels` and tested against the plain TypeScript reference in ./reference.ts.
+// Kernel selection: which implementation of the contract in ./types.ts the ops call through `kernels()`. The
+// WebAssembly SIMD kernels (./wasm-node.ts loads them; ./wasm.ts and its families) when built, else the plain
+// TypeScript reference in ./reference.ts, which every faster implementation is tested against; `useKernels` swaps.
 import { referenceKernels } from './reference.js';
 import { loadWasmKernels } from './wasm-node.js';
 

@@ -214,9 +214,9 @@ function maxPool2x2(x: Data, NC: number, H: number, W: number, OH: number, OW: n
   }
 }
 
-function maxPoolBackward(dOut: Data, argmax: Int32Array, dx: Data): void {
-  dx.fill(0);
-  for (let o = 0; o < dOut.length; o++) dx[argmax[o]] += dOut[o];
+function maxPoolBackward(dOut: Data, argmax: Int32Array, dX: Data): void {
+  dX.fill(0);
+  for (let o = 0; o < dOut.length; o++) dX[argmax[o]] += dOut[o];
 }
 
 function avgPoolForward(x: Data, N: number, g: Window2d, out: Data): void {
@@ -239,7 +239,7 @@ function avgPoolForward(x: Data, N: number, g: Window2d, out: Data): void {
   }
 }
 
-function avgPoolBackward(dOut: Data, N: number, g: Window2d, dx: Data): void {
+function avgPoolBackward(dOut: Data, N: number, g: Window2d, dX: Data): void {
   const { C, H, W, KH, KW, stride, pad, OH, OW } = g;
   const inv = 1 / (KH * KW);
   let o = 0;
@@ -252,7 +252,7 @@ function avgPoolBackward(dOut: Data, N: number, g: Window2d, dx: Data): void {
         const w0 = ow * stride - pad;
         const ws = Math.max(w0, 0), we = Math.min(w0 + KW, W);
         const d = dOut[o] * inv;
-        for (let h = hs; h < he; h++) for (let w = ws; w < we; w++) dx[base + h * W + w] += d;
+        for (let h = hs; h < he; h++) for (let w = ws; w < we; w++) dX[base + h * W + w] += d;
       }
     }
   }
@@ -272,28 +272,28 @@ function conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: 
 
 // dW = Σₙ dYₙ·colsₙᵀ   dXₙ = col2im(Wᵀ·dYₙ)   dB = Σₙ,ₕ,ᵥ dY
 function conv2dBackward(
-  x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null,
+  x: Data, N: number, g: Window2d, w: Data, OC: number, dY: Data, dX: Data | null, dW: Data | null, dB: Data | null,
 ): void {
   const L = g.OH * g.OW, CKK = g.C * g.KH * g.KW, CHW = g.C * g.H * g.W;
   const cols = new (x instanceof Float64Array ? Float64Array : Float32Array)(CKK * L);
-  dx?.fill(0);
-  dw?.fill(0);
-  db?.fill(0);
+  dX?.fill(0);
+  dW?.fill(0);
+  dB?.fill(0);
   for (let n = 0; n < N; n++) {
     const yOff = n * OC * L;
-    if (dw) {
+    if (dW) {
       im2col(x, n * CHW, g, cols);
-      gemm(false, true, OC, CKK, L, dy, yOff, L, cols, 0, L, dw, 0, CKK, true);
+      gemm(false, true, OC, CKK, L, dY, yOff, L, cols, 0, L, dW, 0, CKK, true);
     }
-    if (dx) {
-      gemm(true, false, CKK, L, OC, w, 0, CKK, dy, yOff, L, cols, 0, L, false);
-      col2im(cols, g, dx, n * CHW);
+    if (dX) {
+      gemm(true, false, CKK, L, OC, w, 0, CKK, dY, yOff, L, cols, 0, L, false);
+      col2im(cols, g, dX, n * CHW);
     }
-    if (db) {
+    if (dB) {
       for (let o = 0; o < OC; o++) {
         let s = 0;
-        for (let l = yOff + o * L, e = l + L; l < e; l++) s += dy[l];
-        db[o] += s;
+        for (let l = yOff + o * L, e = l + L; l < e; l++) s += dY[l];
+        dB[o] += s;
       }
     }
   }
@@ -327,17 +327,17 @@ function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: num
 // dY = dOut at each window's routed position, 0 elsewhere.
 function conv2dReluPoolBackward(
   x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
-  dx: Data | null, dw: Data | null, db: Data | null,
+  dX: Data | null, dW: Data | null, dB: Data | null,
 ): void {
-  const dy = like(dOut, N * OC * g.OH * g.OW);
+  const dY = like(dOut, N * OC * g.OH * g.OW);
   const PW = g.OW >> 1, PL = (g.OH >> 1) * PW, L = g.OH * g.OW;
   for (let o = 0; o < dOut.length; o++) {
     const r = route[o];
     if (r === ROUTE_NONE) continue;
     const p = o % PL, ph = Math.floor(p / PW), pw = p - ph * PW;
-    dy[Math.floor(o / PL) * L + (2 * ph + (r >> 1)) * g.OW + 2 * pw + (r & 1)] = dOut[o];
+    dY[Math.floor(o / PL) * L + (2 * ph + (r >> 1)) * g.OW + 2 * pw + (r & 1)] = dOut[o];
   }
-  conv2dBackward(x, N, g, w, OC, dy, dx, dw, db);
+  conv2dBackward(x, N, g, w, OC, dY, dX, dW, dB);
 }
 
 function reluForward(x: Data, out: Data): void {
@@ -348,8 +348,8 @@ function reluForward(x: Data, out: Data): void {
   }
 }
 
-function reluBackward(dOut: Data, x: Data, dx: Data): void {
-  for (let i = 0; i < x.length; i++) dx[i] = dOut[i] * +(x[i] > 0); // branch-free, as above
+function reluBackward(dOut: Data, x: Data, dX: Data): void {
+  for (let i = 0; i < x.length; i++) dX[i] = dOut[i] * +(x[i] > 0); // branch-free, as above
 }
 
 /** The reference kernels (plain TypeScript on typed arrays). */

@@ -1,6 +1,8 @@
 // The kernel contract: the few hot loops (GEMM, convolution, pooling, ReLU) that dominate the cost of a step, as
-// one interface that the TypeScript reference (./reference.ts) and the WebAssembly SIMD kernels (./wasm.ts)
-// implement; ./kernels.ts selects one. Only types here, so implementations and selection import it without a cycle.
+// one interface that the TypeScript reference (./reference.ts) and the WebAssembly SIMD kernels (./wasm.ts and its
+// families) implement; ./kernels.ts selects one. Only types here, so implementations and selection import it without
+// a cycle. Gradients carry the ops' names: dY (a convolution's upstream), dOut (a pool's, a ReLU's or a fused
+// block's upstream), dX, dW, dB.
 import type { Data } from '../nd.js';
 
 /** Geometry of a 2-D window (convolution or pooling) over an NCHW image. */
@@ -31,21 +33,22 @@ export interface Kernels {
   ): void;
   /** Max pooling over N images; argmax[o] is the flat index into x of each output's maximum (first on ties). */
   maxPoolForward(x: Data, N: number, g: Window2d, out: Data, argmax: Int32Array): void;
-  /** dx = 0 except dx[argmax[o]] += dOut[o] (dx is overwritten). */
-  maxPoolBackward(dOut: Data, argmax: Int32Array, dx: Data): void;
+  /** dX = 0 except dX[argmax[o]] += dOut[o] (dX is overwritten). */
+  maxPoolBackward(dOut: Data, argmax: Int32Array, dX: Data): void;
   /** Average pooling; padded cells count as zeros (PyTorch's count_include_pad=True). */
   avgPoolForward(x: Data, N: number, g: Window2d, out: Data): void;
-  avgPoolBackward(dOut: Data, N: number, g: Window2d, dx: Data): void;
+  /** dX[window of o] += dOut[o] / (KH·KW) (dX accumulates: the caller zeroes it). */
+  avgPoolBackward(dOut: Data, N: number, g: Window2d, dX: Data): void;
   /**
    * Convolution of N images (cross-correlation): x [N, C, H, W], w [OC, C·KH·KW], b [OC] → y [N, OC, OH, OW],
    * yₙ = W·im2col(xₙ) + b. y is overwritten.
    */
   conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void;
   /**
-   * The gradients of conv2dForward for upstream dy [N, OC, OH, OW]: dx = Σ col2im(Wᵀ·dyₙ), dw = Σ dyₙ·im2col(xₙ)ᵀ,
-   * db = Σ dy over images and positions. Each non-null output is overwritten; a null one is skipped.
+   * The gradients of conv2dForward for upstream dY [N, OC, OH, OW]: dXₙ = col2im(Wᵀ·dYₙ), dW = Σₙ dYₙ·im2col(xₙ)ᵀ,
+   * dB = Σ dY over images and positions. Each non-null output is overwritten; a null one is skipped.
    */
-  conv2dBackward(x: Data, N: number, g: Window2d, w: Data, OC: number, dy: Data, dx: Data | null, dw: Data | null, db: Data | null): void;
+  conv2dBackward(x: Data, N: number, g: Window2d, w: Data, OC: number, dY: Data, dX: Data | null, dW: Data | null, dB: Data | null): void;
   /**
    * conv2dForward, ReLU and 2×2/stride-2 max pooling in one pass (the cnn's block): out [N, OC, ⌊OH/2⌋, ⌊OW/2⌋],
    * and where each output's gradient goes (route, see ./pool-route.ts), or no route (null) when there will be no
@@ -59,12 +62,12 @@ export interface Kernels {
    */
   conv2dReluPoolBackward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
-    dx: Data | null, dw: Data | null, db: Data | null,
+    dX: Data | null, dW: Data | null, dB: Data | null,
   ): void;
   /** out = max(x, 0), elementwise. */
   reluForward(x: Data, out: Data): void;
-  /** dx = dOut where x > 0, else 0. */
-  reluBackward(dOut: Data, x: Data, dx: Data): void;
+  /** dX = dOut where x > 0, else 0. */
+  reluBackward(dOut: Data, x: Data, dX: Data): void;
   /**
    * The machine's multiply-add ceiling for these kernels in GFLOP/s: a SIMD loop of independent (fused, in the
    * fma build) multiply-adds on every thread at once, the best of a few rounds taking about `ms` milliseconds

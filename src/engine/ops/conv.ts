@@ -40,6 +40,7 @@ export const convOps = {
     forward([x, w, b], { stride, padding }) {
       const { N, OC, g } = convGeometry('conv2d', x, w, b, stride, padding);
       const out = Tensor.zeros([N, OC, g.OH, g.OW], x.dtype);
+      // the kernel to read: referenceKernels.conv2dForward (../kernels/reference.ts), which the fast kernels must match
       kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
       return { out, saved: null };
     },
@@ -49,6 +50,7 @@ export const convOps = {
       const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
       const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
       const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
+      // the kernel to read: referenceKernels.conv2dBackward (../kernels/reference.ts), which the fast kernels must match
       kernels().conv2dBackward(x.data, N, g, w.data, OC, dOut.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
       return [dX, dW, dB];
     },
@@ -65,6 +67,7 @@ export const convOps = {
       expect(g.OH >= 2 && g.OW >= 2, `conv2dReluMaxPool: a ${g.OH}×${g.OW} convolution output is too small for 2×2 pooling`);
       const out = Tensor.zeros([N, OC, g.OH >> 1, g.OW >> 1], x.dtype);
       const route = willRecord([x, w, b]) ? new Uint8Array(out.size) : null;
+      // the kernel to read: referenceKernels.conv2dReluPoolForward (../kernels/reference.ts), which the fast kernels must match
       kernels().conv2dReluPoolForward(x.data, N, g, w.data, OC, b.data, out.data, route);
       return { out, saved: route };
     },
@@ -75,6 +78,7 @@ export const convOps = {
       const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
       const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
       const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
+      // the kernel to read: referenceKernels.conv2dReluPoolBackward (../kernels/reference.ts), which the fast kernels must match
       kernels().conv2dReluPoolBackward(
         x.data, N, g, w.data, OC, route, dOut.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null,
       );

@@ -146,12 +146,14 @@ export const elementwiseOps = {
     name: 'relu',
     forward([x]) {
       const out = Tensor.zeros(x.shape, x.dtype);
+      // the kernel to read: referenceKernels.reluForward (../kernels/reference.ts), which the fast kernels must match
       kernels().reluForward(x.data, out.data);
       return { out, saved: null };
     },
     // dX = dOut where x > 0
     backward(dOut, { inputs: [x] }) {
       const dX = Tensor.zeros(x.shape, x.dtype);
+      // the kernel to read: referenceKernels.reluBackward (../kernels/reference.ts), which the fast kernels must match
       kernels().reluBackward(dOut.data, x.data, dX.data);
       return [dX];
     },

@@ -1,5 +1,6 @@
 // Matrix products through the GEMM kernel. matmul: [M, K]·[K, N] → [M, N].
 // linear: the dense layer's y = x·Wᵀ + b with PyTorch's layout, x [N, in], W [out, in], b [out] → y [N, out].
+// The kernel to read: referenceKernels.gemm (../kernels/reference.ts), which the fast kernels must match.
 import { kernels } from '../kernels/kernels.js';
 import { apply, type Op } from '../tape.js';
 import { Tensor, shapeStr } from '../tensor.js';

@@ -27,12 +27,14 @@ export const poolOps = {
       const { N, g } = geometry('maxPool2d', x, attrs);
       const out = Tensor.zeros([N, g.C, g.OH, g.OW], x.dtype);
       const argmax = new Int32Array(out.size);
+      // the kernel to read: referenceKernels.maxPoolForward (../kernels/reference.ts), which the fast kernels must match
       kernels().maxPoolForward(x.data, N, g, out.data, argmax);
       return { out, saved: argmax };
     },
     // dX[argmax(window)] += dY   (the gradient goes to the winner of each window)
     backward(dOut, { inputs: [x], saved: argmax }) {
       const dX = Tensor.zeros(x.shape, x.dtype);
+      // the kernel to read: referenceKernels.maxPoolBackward (../kernels/reference.ts), which the fast kernels must match
       kernels().maxPoolBackward(dOut.data, argmax, dX.data);
       return [dX];
     },
@@ -43,6 +45,7 @@ export const poolOps = {
     forward([x], attrs) {
       const { N, g } = geometry('avgPool2d', x, attrs);
       const out = Tensor.zeros([N, g.C, g.OH, g.OW], x.dtype);
+      // the kernel to read: referenceKernels.avgPoolForward (../kernels/reference.ts), which the fast kernels must match
       kernels().avgPoolForward(x.data, N, g, out.data);
       return { out, saved: null };
     },
@@ -50,6 +53,7 @@ export const poolOps = {
     backward(dOut, { inputs: [x], attrs }) {
       const { N, g } = geometry('avgPool2d', x, attrs);
       const dX = Tensor.zeros(x.shape, x.dtype);
+      // the kernel to read: referenceKernels.avgPoolBackward (../kernels/reference.ts), which the fast kernels must match
       kernels().avgPoolBackward(dOut.data, N, g, dX.data);
       return [dX];
     },

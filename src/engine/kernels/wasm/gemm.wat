@@ -1,4 +1,4 @@
-;; Single-precision GEMM in hand-written WebAssembly 128-bit SIMD, the hot loop behind kernels/wasm.ts.
+;; Single-precision GEMM in hand-written WebAssembly 128-bit SIMD, the hot loop behind ../wasm-gemm.ts.
 ;; The host copies op(A) and op(B) into linear memory as float32; `pack` lays them out in panels (A: 4 rows,
 ;; B: 8 columns, both k-major, zero-padded) and `gemm_packed` runs a 4×8 micro-kernel: 8 f32x4 accumulators,
 ;; 2 B vectors and 4 broadcast A values (TurboFan loads all 4 up front). Measured on Zen 3: 5×8, 6×8, 4×12,
@@ -10,10 +10,8 @@
 ;; bits on every CPU, and valid where relaxed-simd is not). The fused loop issues 8 FMAs + 6 loads per k-step
 ;; instead of 8 mul + 8 add + 6 loads and measured 47–50 vs 28–35 GFLOP/s per core (peak 51 at 3.2 GHz): the
 ;; unfused kernel is limited by issuing its 24 instructions per k-step, not by the FP pipes.
-(module
-  ;; Shared between the main thread and the kernel worker threads (each instantiates this module over it);
-  ;; grown by the host (memory.grow from JS) to fit each problem. Bytes [0, 256) are the main thread's scratch.
-  (import "env" "memory" (memory 1 65536 shared))
+;; Functions only: scripts/build-wasm.mjs splices this file with the other families into one module over one
+;; shared linear memory. All pointers are byte addresses.
 
   ;; Pack an n×K operand into panels of w ∈ {4, 8} rows: dst[(p·K + k)·w + r] = src[(p·w + r)·rs + k·ks],
   ;; zero where p·w + r ≥ n. rs/ks are element strides (A: rs = lda, ks = 1, or rs = 1, ks = lda when
@@ -261,4 +259,3 @@
       (local.set $j (i32.add (local.get $j) (i32.const 8)))
       (local.set $bPanel (i32.add (local.get $bPanel) (local.get $strideB)))
       (br_if $jloop (i32.lt_u (local.get $j) (local.get $N)))))
-)

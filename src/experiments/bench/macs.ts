@@ -4,7 +4,7 @@
 //   inference F;  ∇x 2F (forward, then dX of every layer, each the forward's size);
 //   training 3F − F₁ (forward, dW of every layer, dX of every layer but the first, whose input needs no gradient).
 // For the `cnn`: F = 1,116,416, so training is 6.24 MFLOP per image, ∇x 4.47, inference 2.23.
-import type { ModelSpec } from '../src/layers/sequential.js';
+import type { ModelSpec } from '../../layers/sequential.js';
 
 /** What the bench times: a training step, ∇x (forward + backward to the input), or inference. */
 export type Measure = 'train' | 'inputGradient' | 'inference';

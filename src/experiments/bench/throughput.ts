@@ -1,18 +1,18 @@
 // The benchmark: images per second for training (batch 128, Adam), the input gradient (batch 256: the cost of
 // one FGSM step) and inference (batch 256) of each zoo model, on real MNIST digits, after a warm-up.
 // Each figure is the median of several timed rounds; speed claims in the README come from here.
-import { median } from '../src/analysis/stats.js';
-import { inputGradient } from '../src/attacks/input-gradient.js';
-import { kernels } from '../src/engine/kernels/kernels.js';
-import { noGrad } from '../src/engine/tape.js';
-import { buildModel } from '../src/layers/spec.js';
-import { zooSpec, type ZooName } from '../src/layers/zoo.js';
-import { getBatch } from '../src/data/batches.js';
-import { loadMnistPackage } from '../src/data/datasets.js';
-import { crossEntropyObjective } from '../src/train/loop.js';
-import { Adam } from '../src/train/optimizers.js';
-import { grad } from '../src/engine/tape.js';
-import { Rng } from '../src/engine/random.js';
+import { median } from '../../analysis/stats.js';
+import { inputGradient } from '../../attacks/input-gradient.js';
+import { kernels } from '../../engine/kernels/kernels.js';
+import { noGrad } from '../../engine/tape.js';
+import { buildModel } from '../../layers/spec.js';
+import { zooSpec, type ZooName } from '../../layers/zoo.js';
+import { getBatch } from '../../data/batches.js';
+import { loadMnistPackage } from '../../data/datasets.js';
+import { crossEntropyObjective } from '../../train/loop.js';
+import { Adam } from '../../train/optimizers.js';
+import { grad } from '../../engine/tape.js';
+import { Rng } from '../../engine/random.js';
 import { flopsPerImage, modelMacs, type Measure } from './macs.js';
 
 export type { Measure } from './macs.js';
@@ -49,7 +49,7 @@ function time(step: () => void, batch: number, seconds: number, rounds: number):
   for (let r = 0; r < rounds; r++) {
     let n = 0;
     const t0 = performance.now();
-    let dt = 0;
+    let dt: number;
     do {
       step();
       n++;
@@ -92,7 +92,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult[]> 
     const params = model.parameters();
     const tensors = params.map(([, t]) => t);
     for (const measure of measures) {
-      let rate = 0;
+      let rate: number;
       if (measure === 'train') {
         const opt = new Adam(params, { lr: 1e-3 });
         model.train();

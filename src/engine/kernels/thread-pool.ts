@@ -1,0 +1,56 @@
+// How many threads a WebAssembly kernel uses, and running one export on all of them: thread 0 (the caller) runs its
+// range while the workers (./threads.ts, started through StartThreads so that this file needs no Node API) run
+// theirs over the same shared memory. Workers start on first use.
+import type { KernelThreads } from './threads.js';
+import type { WasmExports } from './wasm-exports.js';
+
+/** Starts the worker threads of a pool (Node: ./wasm-node.ts); without one, the kernels run on one thread. */
+export type StartThreads = (module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], count: number) => KernelThreads;
+
+/** Functions the worker threads may run, by index. */
+const threadFunctions = ['conv_fwd', 'conv_bwd', 'gemm_packed', 'peak_fma'] as const;
+export type ThreadFunction = (typeof threadFunctions)[number];
+
+/**
+ * [0, n) for each of `parts` threads: the range they claim chunks of together.
+ * @example
+ *   sameRange(5, 2); // [[0, 5], [0, 5]]
+ */
+export const sameRange = (n: number, parts: number): [number, number][] => Array.from({ length: parts }, () => [0, n] as [number, number]);
+
+/** A kernel instance's threads: the count in use and the workers, started when a call first needs them. */
+export class Threads {
+  private pool: KernelThreads | null = null;
+  constructor(
+    private readonly ex: WasmExports, private readonly module: WebAssembly.Module, public count: number,
+    private readonly start: StartThreads | null,
+  ) {}
+  /** Threads for a batch of n items: never more than there are items. */
+  threadsFor(n: number): number {
+    return Math.max(1, Math.min(this.count, n));
+  }
+  setCount(n: number): void {
+    if (n !== this.count) {
+      this.pool?.close();
+      this.pool = null;
+      this.count = n;
+    }
+  }
+  /** Run export `fn` on thread t with args(t, ranges[t]) for every range at once; returns when all are done. */
+  run(fn: ThreadFunction, ranges: [number, number][], args: (t: number, range: [number, number]) => number[]): void {
+    if (ranges.length > 1) {
+      if (!this.pool || this.pool.count < ranges.length) {
+        this.pool?.close();
+        this.pool = this.start!(this.module, this.ex.memory, threadFunctions, this.count);
+      }
+      const index = threadFunctions.indexOf(fn);
+      for (let t = 1; t < ranges.length; t++) this.pool.start(t, index, args(t, ranges[t]));
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it: the export's own type takes a fixed argument list
+      (this.ex[fn] as (...a: number[]) => void)(...args(0, ranges[0]));
+    } finally {
+      if (ranges.length > 1) this.pool!.join(); // always wait, even after a trap here: the workers are still writing shared memory
+    }
+  }
+}

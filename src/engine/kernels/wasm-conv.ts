@@ -1,0 +1,255 @@
+// The convolution family of the WebAssembly kernels, host side (wasm/conv.wat, im2col.wat, conv-relu-pool.wat).
+// Stride 1: a chunk of images at a time, im2col into one wide matrix [C·KH·KW, n·L], so each chunk is one large GEMM
+// instead of n small ones (unpadded with an output width that is a multiple of 8: an implicit GEMM that reads the
+// images themselves), then the [OC, n, L] result is permuted to NCHW with the bias added, or bias, ReLU and 2×2
+// pooling in one pass for the fused block. Backward likewise: dW = dY·colsᵀ and dCols = Wᵀ·dY over the chunk, col2im
+// per image. Threads claim chunks from a shared counter; weight gradients are summed per chunk in chunk order
+// (reproducible bits for any thread count). A padded forward (madry) runs as the implicit GEMM over images widened in
+// linear memory when that wastes little (see wideGeometry). Other strides and float64 run the reference (./reference.ts).
+import type { Data } from '../nd.js';
+import type { Kernels, Window2d } from './types.js';
+import { referenceKernels } from './reference.js';
+import { sameRange, type Threads } from './thread-pool.js';
+import { positional, type WasmExports } from './wasm-exports.js';
+import { align, carve, carveEach, isF32, type LinearMemory } from './wasm-memory.js';
+
+/** conv_fwd's parameters (wasm/conv.wat), in order: byte addresses, the image range, chunk size and geometry. */
+export const convFwdParams = [
+  'x', 'y', 'n0', 'n1', 'nb', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'wPack', 'bias',
+  'cols', 'bPack', 'cbuf', 'scr', 'route', 'ctr',
+] as const;
+export type ConvFwdArgs = Record<(typeof convFwdParams)[number], number>;
+
+/** conv_bwd's parameters (wasm/conv.wat), in order. */
+export const convBwdParams = [
+  'x', 'dY', 'n0', 'n1', 'nb', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'wtPack', 'dX', 'dWAcc', 'dBAcc',
+  'cols', 'dYP', 'aPack', 'bPack', 'scr', 'dOut', 'route', 'ctr', 'slotB',
+] as const;
+export type ConvBwdArgs = Record<(typeof convBwdParams)[number], number>;
+
+/**
+ * How much wider than the true output a widened convolution forward may compute (its extra columns are wasted work).
+ * Measured (bench/ab-wide.ts and per layer, one thread, alternating, on a busy machine): madry's forward blocks
+ * (waste 14%) ran faster widened; smallcnn's first conv (26 → 32, waste 23%) did not; and the backward widened the
+ * same way (dY padded with zeros, dX cropped) ran 10–30% slower than the im2col backward, so only forwards widen.
+ */
+let wideMaxWaste = 0.15;
+
+/**
+ * The widened geometry under which a stride-1 convolution that is padded, or whose output width is not a multiple
+ * of 8, runs as an unpadded implicit GEMM: images of the padded height H + 2·pad and a width W' whose output width
+ * OW' = W' − KW + 1 is OW rounded up to a multiple of 8; null when the convolution needs no widening (unpadded with
+ * OW a multiple of 8), has another stride, or would waste more than {@link wideMaxWaste} of its work on the extra
+ * columns (madry's 28 → 32 and 14 → 16 waste 14%; smallcnn's 26 → 32, 23%, stays on im2col).
+ * @example
+ *   wideGeometry({ C: 1, H: 28, W: 28, KH: 5, KW: 5, stride: 1, pad: 2, OH: 28, OW: 28 }); // { H: 32, W: 36, pad: 0, OW: 32, … }
+ */
+export function wideGeometry(g: Window2d): Window2d | null {
+  if (g.stride !== 1 || (g.pad === 0 && g.OW % 8 === 0)) return null;
+  const OW = Math.ceil(g.OW / 8) * 8;
+  if (OW > (1 + wideMaxWaste) * g.OW) return null;
+  return { ...g, H: g.H + 2 * g.pad, W: OW + g.KW - 1, pad: 0, OW };
+}
+
+/**
+ * Set the waste bound of {@link wideGeometry} (0.15 by default; −1 turns widening off): for A/B measurements and
+ * tests. Returns the previous bound.
+ * @example
+ *   const prev = setWideMaxWaste(-1); try { ... } finally { setWideMaxWaste(prev); }
+ */
+export function setWideMaxWaste(w: number): number {
+  const prev = wideMaxWaste;
+  wideMaxWaste = w;
+  return prev;
+}
+
+/** Target float count of a convolution chunk's im2col matrix (4 MiB): sets how many images share one GEMM. */
+const COLS_TARGET = 1 << 18;
+/** Images per outer step: bounds the memory a batch's input and output take in linear memory. */
+const SUPER = 512;
+
+/** Images per chunk: enough to make one wide GEMM, few enough that the chunk's buffers stay a few MiB. */
+const chunkOf = (N: number, CKK: number, L: number) => Math.max(1, Math.min(N, Math.floor(COLS_TARGET / (CKK * L))));
+
+/**
+ * Images per chunk of S, which the threads claim from a counter: at least 16 chunks (8 per thread on two cores),
+ * so the last claims even out, within chunkOf's cap. Measured on the `cnn` against fixed halves of the batch:
+ * inference 4 of 4 runs faster (by 6–100%), ∇x and training 3 of 4. It does not depend on the thread count,
+ * because the backward's chunks decide how the weight gradient's partial sums are grouped (see convBackward).
+ */
+const claimChunk = (S: number, CKK: number, L: number) => Math.max(1, Math.min(chunkOf(S, CKK, L), Math.floor(S / 16)));
+
+/**
+ * The convolution kernels over one instance; float64 operands or another stride → the reference.
+ * @example
+ *   const { conv2dForward } = makeConvKernels(ex, mem, pool); conv2dForward(x, N, g, w, OC, b, y);
+ */
+export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<Kernels,
+  'conv2dForward' | 'conv2dBackward' | 'conv2dReluPoolForward' | 'conv2dReluPoolBackward'> {
+  const ref = referenceKernels;
+
+  /**
+   * The batched convolution; with `fused`, followed by ReLU and 2×2/2 max pooling: y is then the pooled output
+   * [N, OC, ⌊OH/2⌋, ⌊OW/2⌋], the convolution's own output never leaves the threads' work buffers, and the routes
+   * are copied out when `route` is given (a forward with no backward to come needs none). A padded convolution, or
+   * one whose output width is not a multiple of 8, runs as the unpadded implicit GEMM over widened images when
+   * {@link wideGeometry} says so: the images are copied into zeroed buffers of the padded height and a width whose
+   * output is a multiple of 8, and the output (or pooled output and routes) is cropped back.
+   */
+  function convForward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data, fused: boolean, route: Uint8Array | null,
+  ): boolean {
+    const { C, H, W, KH, KW, pad, OH, OW } = g;
+    const wide = wideGeometry(g);
+    const gi = wide ?? g; // the geometry the kernel runs
+    const L = OH * gi.OW, CKK = C * KH * KW, CHW = C * H * W, CHWi = C * gi.H * gi.W;
+    const PH = OH >> 1, PW = OW >> 1;
+    const YL = fused ? PH * PW : OH * OW; // output floats per image and channel, as returned
+    const YLi = fused ? PH * (gi.OW >> 1) : L; // … as the kernel writes them
+    const T = pool.threadsFor(N);
+    const S = Math.min(N, SUPER);
+    const nb = claimChunk(S, CKK, L);
+    // routes are bytes: their regions count ⌈bytes/4⌉ floats
+    const at = carve({
+      x: S * CHWi, y: S * OC * YLi, route: fused ? Math.ceil((S * OC * YLi) / 4) : 0,
+      wRaw: OC * CKK, wPack: Math.ceil(OC / 4) * 4 * CKK, bias: OC, counter: 1,
+      xRaw: wide ? S * CHW : 0, yCrop: wide ? S * OC * YL : 0, routeCrop: wide && fused ? Math.ceil((S * OC * YL) / 4) : 0,
+    });
+    // per thread: cols (or the implicit GEMM's offset table), bPack, cbuf (rows up to a multiple of 4: the implicit
+    // GEMM writes whole 4-row tiles), scratch
+    const work = carveEach({
+      cols: CKK * nb * L, bPack: Math.ceil((nb * L) / 8) * 8 * CKK, cbuf: Math.ceil(OC / 4) * 4 * nb * L, scr: 32,
+    }, T, at.end);
+    if (!mem.ensure(work.end)) return false;
+    const { f32, u8, i32 } = mem;
+    f32.set(w.subarray(0, OC * CKK), at.wRaw / 4);
+    f32.set(b.subarray(0, OC), at.bias / 4);
+    ex.pack(at.wRaw, CKK, 1, OC, CKK, at.wPack, 4);
+    if (wide) ex.zero_f32(at.x, S * CHWi); // the borders stay zero; each step overwrites the interior
+    for (let s0 = 0; s0 < N; s0 += S) {
+      const sn = Math.min(S, N - s0);
+      if (wide) {
+        f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.xRaw / 4);
+        ex.copy2d(at.xRaw, W * 4, H * W * 4, at.x + (pad * gi.W + pad) * 4, gi.W * 4, gi.H * gi.W * 4, sn * C, H, W * 4);
+      } else f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
+      // every thread claims chunks of the whole range from one counter (see conv_fwd)
+      i32[at.counter / 4] = 0;
+      pool.run('conv_fwd', sameRange(sn, T), (t, [n0, n1]) => {
+        const my = work.at[t];
+        const args: ConvFwdArgs = {
+          x: at.x, y: at.y, n0, n1, nb, C, H: gi.H, W: gi.W, KH, KW, pad: gi.pad, OH, OW: gi.OW, OC, wPack: at.wPack,
+          bias: at.bias, cols: my.cols, bPack: my.bPack, cbuf: my.cbuf, scr: my.scr, route: fused ? at.route : 0, ctr: at.counter,
+        };
+        return positional(convFwdParams, args);
+      });
+      let yAt = at.y, routeAt = at.route;
+      if (wide) {
+        // crop the kernel's rows of gi.OW (pooled: gi.OW/2) outputs to OW (⌊OW/2⌋)
+        const [rows, cols, colsI] = fused ? [PH, PW, gi.OW >> 1] : [OH, OW, gi.OW];
+        ex.copy2d(at.y, colsI * 4, rows * colsI * 4, at.yCrop, cols * 4, rows * cols * 4, sn * OC, rows, cols * 4);
+        if (fused && route) ex.copy2d(at.route, colsI, rows * colsI, at.routeCrop, cols, rows * cols, sn * OC, rows, cols);
+        yAt = at.yCrop;
+        routeAt = at.routeCrop;
+      }
+      y.set(f32.subarray(yAt / 4, yAt / 4 + sn * OC * YL), s0 * OC * YL);
+      if (route) route.set(u8.subarray(routeAt, routeAt + sn * OC * YL), s0 * OC * YL);
+    }
+    return true;
+  }
+
+  // y = W·im2col(x) + b, as referenceKernels.conv2dForward
+  function conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void {
+    if (g.stride !== 1 || !isF32(x, w, b, y) || !convForward(x, N, g, w, OC, b, y, false, null)) ref.conv2dForward(x, N, g, w, OC, b, y);
+  }
+
+  // out = maxpool2(relu(W·im2col(x) + b)), as referenceKernels.conv2dReluPoolForward
+  function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, route: Uint8Array | null): void {
+    if (g.stride !== 1 || g.OH < 2 || g.OW < 2 || !isF32(x, w, b, out) || !convForward(x, N, g, w, OC, b, out, true, route)) {
+      ref.conv2dReluPoolForward(x, N, g, w, OC, b, out, route);
+    }
+  }
+
+  /**
+   * The batched convolution's backward for upstream dY [N, OC, OH, OW], or, for a fused block (`pooled`), from
+   * the block's routes and upstream gradient dOut [N, OC, ⌊OH/2⌋, ⌊OW/2⌋]: each thread then builds its chunks' dY in
+   * its own work buffer. False when linear memory cannot hold the problem.
+   */
+  function convBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, dY: Data | null, dX: Data | null, dW: Data | null, dB: Data | null,
+    pooled: { route: Uint8Array; dOut: Data } | null,
+  ): boolean {
+    const { C, H, W, KH, KW, pad, OH, OW } = g;
+    const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W, PL = (OH >> 1) * (OW >> 1);
+    const YL = pooled ? PL : L; // upstream floats per image and channel
+    const T = pool.threadsFor(N);
+    const S = Math.min(N, SUPER);
+    // The threads claim chunks from a counter. The chunk size does not depend on the thread count, and each chunk
+    // writes its weight and bias gradients to a slot of its own, added here in chunk order: so dW and dB are the
+    // same bits for any number of threads, whichever thread did which chunk.
+    const nb = claimChunk(S, CKK, L);
+    const NL = nb * L;
+    const chunks = Math.ceil(S / nb);
+    const slotFloats = align((OC * CKK + OC) * 4) / 4; // a chunk's dW [OC, CKK] then dB [OC]
+    const up = S * OC * YL;
+    const at = carve({
+      x: dW ? S * CHW : 0, dY: up, route: pooled ? Math.ceil(up / 4) : 0, dX: dX ? S * CHW : 0, wRaw: OC * CKK,
+      wtPack: dX ? Math.ceil(CKK / 4) * 4 * OC : 0, counter: 1, slots: dW || dB ? chunks * slotFloats : 0, total: dW || dB ? slotFloats : 0,
+    });
+    // per thread: cols (also dCols), dYP, aPack, bPack, scratch
+    const work = carveEach({
+      cols: CKK * NL, dYP: OC * NL, aPack: Math.ceil(OC / 4) * 4 * NL,
+      bPack: Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC), scr: 32,
+    }, T, at.end);
+    if (!mem.ensure(work.end)) return false;
+    const { f32, u8, i32 } = mem;
+    if (dX) {
+      f32.set(w.subarray(0, OC * CKK), at.wRaw / 4);
+      ex.pack(at.wRaw, 1, CKK, CKK, OC, at.wtPack, 4); // Wᵀ as the A operand: row i of Wᵀ is column i of W
+    }
+    if (dW || dB) ex.zero_f32(at.total, slotFloats);
+    for (let s0 = 0; s0 < N; s0 += S) {
+      const sn = Math.min(S, N - s0);
+      const span = (a: { subarray(b: number, e: number): ArrayLike<number> }) => a.subarray(s0 * OC * YL, (s0 + sn) * OC * YL);
+      f32.set(span(pooled ? pooled.dOut : dY!), at.dY / 4);
+      if (pooled) u8.set(span(pooled.route), at.route);
+      if (dW) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
+      i32[at.counter / 4] = 0;
+      pool.run('conv_bwd', sameRange(sn, T), (t) => {
+        const my = work.at[t];
+        const args: ConvBwdArgs = {
+          x: at.x, dY: at.dY, n0: 0, n1: sn, nb, C, H, W, KH, KW, pad, OH, OW, OC, wtPack: at.wtPack,
+          dX: dX ? at.dX : 0, dWAcc: dW ? at.slots : 0, dBAcc: dB ? at.slots + OC * CKK * 4 : 0,
+          cols: my.cols, dYP: my.dYP, aPack: my.aPack, bPack: my.bPack, scr: my.scr,
+          dOut: pooled ? at.dY : 0, route: pooled ? at.route : 0, ctr: at.counter, slotB: slotFloats * 4,
+        };
+        return positional(convBwdParams, args);
+      });
+      if (dX) dX.set(f32.subarray(at.dX / 4, at.dX / 4 + sn * CHW), s0 * CHW);
+      // the chunks' partial sums in chunk order (both parts of a slot: each is written when it is wanted)
+      if (dW || dB) for (let c = 0; c < Math.ceil(sn / nb); c++) ex.add_f32(at.total, at.slots + c * slotFloats * 4, OC * CKK + OC);
+    }
+    if (dW) dW.set(f32.subarray(at.total / 4, at.total / 4 + OC * CKK));
+    if (dB) dB.set(f32.subarray(at.total / 4 + OC * CKK, at.total / 4 + OC * CKK + OC));
+    return true;
+  }
+
+  // dW = Σₙ dYₙ·colsₙᵀ   dXₙ = col2im(Wᵀ·dYₙ)   dB = Σₙ,ₕ,ᵥ dY, as referenceKernels.conv2dBackward
+  function conv2dBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, dY: Data, dX: Data | null, dW: Data | null, dB: Data | null,
+  ): void {
+    const ok = g.stride === 1 && isF32(x, w, dY, dX, dW, dB) && convBackward(x, N, g, w, OC, dY, dX, dW, dB, null);
+    if (!ok) ref.conv2dBackward(x, N, g, w, OC, dY, dX, dW, dB);
+  }
+
+  // dY = dOut at each window's routed position, 0 elsewhere; then as conv2dBackward (referenceKernels.conv2dReluPoolBackward)
+  function conv2dReluPoolBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
+    dX: Data | null, dW: Data | null, dB: Data | null,
+  ): void {
+    const ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, dOut, dX, dW, dB) &&
+      convBackward(x, N, g, w, OC, null, dX, dW, dB, { route, dOut });
+    if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, route, dOut, dX, dW, dB);
+  }
+
+  return { conv2dForward, conv2dBackward, conv2dReluPoolForward, conv2dReluPoolBackward };
+}

@@ -1,0 +1,40 @@
+// What the assembled kernel module (build/kernels*.wasm, from the families in ./wasm/*.wat) exports, as the host
+// calls it: every pointer is a byte address in the shared linear memory, every count an i32.
+// conv_fwd and conv_bwd take 22 and 27 parameters; ./wasm-conv.ts builds them from named records (ConvFwdArgs,
+// ConvBwdArgs) in the order of their `(param …)` lists, which test/engine/wasm-layout.test.ts checks against conv.wat.
+
+/** The module's exports, by family (the .wat file each comes from). */
+export interface WasmExports {
+  memory: WebAssembly.Memory;
+  // memory.wat
+  zero_f32(dst: number, n: number): void;
+  add_f32(dst: number, src: number, n: number): void;
+  copy2d(src: number, srcRow: number, srcPlane: number, dst: number, dstRow: number, dstPlane: number, planes: number, rows: number, cols: number): void;
+  // gemm.wat
+  pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number): void;
+  gemm_packed(M: number, N: number, K: number, pA: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
+  // conv.wat (with im2col.wat and conv-relu-pool.wat behind them)
+  conv_fwd(...args: number[]): void;
+  conv_bwd(...args: number[]): void;
+  // pool-relu.wat
+  relu_fwd(x: number, out: number, n: number): void;
+  relu_bwd(dOut: number, x: number, dX: number, n: number): void;
+  maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number): void;
+  maxpool_bwd(dOut: number, arg: number, n: number, dX: number): void;
+  // peak.wat
+  peak_fma(iters: number, out: number): void;
+}
+
+/** Every function export the host needs: a module lacking one (a stale build) is refused. */
+export const exportNames: readonly Exclude<keyof WasmExports, 'memory'>[] = [
+  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'peak_fma', 'copy2d',
+];
+
+/**
+ * A named argument record as the positional list a kernel export takes (and a worker thread receives).
+ * @example
+ *   positional(['x', 'n'] as const, { n: 3, x: 256 }); // [256, 3]
+ */
+export function positional<K extends string>(params: readonly K[], args: Readonly<Record<K, number>>): number[] {
+  return params.map((k) => args[k]);
+}

@@ -1,0 +1,132 @@
+// The GEMM family of the WebAssembly kernels, host side: copy op(A) and op(B) into linear memory as float32, pack
+// them into 4-row / 8-column panels (wasm/gemm.wat `pack`), run the 4×8 micro-kernel (`gemm_packed`, its columns
+// split among threads for big products) and copy C out. Must equal referenceKernels.gemm (./reference.ts) within
+// float32 rounding; float64 operands run the reference itself unless the Float64Policy says otherwise.
+import type { Data } from '../nd.js';
+import type { Kernels } from './types.js';
+import { referenceKernels } from './reference.js';
+import { splitRange } from './split-range.js';
+import type { Threads } from './thread-pool.js';
+import type { WasmExports } from './wasm-exports.js';
+import { carve, type LinearMemory } from './wasm-memory.js';
+
+/** What the wasm gemm does with Float64Array operands. */
+export type Float64Policy =
+  /** Run the reference gemm (exact float64); the default. */
+  | 'reference'
+  /** Convert to float32 while copying in and compute in float32 (faster, float32 precision). */
+  | 'float32';
+
+const MR = 4; // rows per A panel: must match gemm.wat
+const NR = 8; // columns per B panel: must match gemm.wat
+
+/** Multiply-adds (M·N·K) from which a GEMM is worth splitting across threads (a dispatch costs microseconds). */
+const SPLIT_FLOPS = 1 << 20;
+
+/**
+ * Make the gemm function over one instance.
+ * @example
+ *   const gemm = makeGemm(ex, mem, 'reference', pool); gemm(false, false, M, N, K, A, 0, K, B, 0, N, C, 0, N, false);
+ */
+export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Policy, pool: Threads): Kernels['gemm'] {
+  /**
+   * Copy a rows×cols block stored with leading dimension ld from src[off…] to byte address dst; returns
+   * the leading dimension of the copy. One set() over the whole span when the gaps are small, else row
+   * by row into a tight block.
+   */
+  function copyIn(src: Data, off: number, rows: number, cols: number, ld: number, dst: number, byRow: boolean): number {
+    const base = dst / 4;
+    const f32 = mem.f32;
+    if (!byRow) {
+      f32.set(src.subarray(off, off + (rows - 1) * ld + cols), base);
+      return ld;
+    }
+    for (let r = 0; r < rows; r++) f32.set(src.subarray(off + r * ld, off + r * ld + cols), base + r * cols);
+    return cols;
+  }
+
+  /** Elements to copy for a rows×cols block with leading dimension ld, and whether to copy it row by row. */
+  function span(rows: number, cols: number, ld: number): [number, boolean] {
+    const whole = (rows - 1) * ld + cols;
+    // Copying the gaps too is one memcpy; worth it unless they would double the bytes moved.
+    return whole <= 2 * rows * cols + 1024 ? [whole, false] : [rows * cols, true];
+  }
+
+  // C = op(A)·op(B) (or +=), as referenceKernels.gemm
+  return function gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    A: Data, aOff: number, lda: number,
+    B: Data, bOff: number, ldb: number,
+    C: Data, cOff: number, ldc: number,
+    accumulate: boolean,
+  ): void {
+    const anyF64 = A instanceof Float64Array || B instanceof Float64Array || C instanceof Float64Array;
+    if ((anyF64 && float64 === 'reference') || M === 0 || N === 0 || K === 0) {
+      referenceKernels.gemm(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);
+      return;
+    }
+    // Stored shapes: A is K×M when transposed, else M×K; B is N×K when transposed, else K×N.
+    const aRows = transA ? K : M, aCols = transA ? M : K;
+    const bRows = transB ? N : K, bCols = transB ? K : N;
+    const [aLen, aByRow] = span(aRows, aCols, lda);
+    const [bLen, bByRow] = span(bRows, bCols, ldb);
+    const Mp = Math.ceil(M / MR) * MR;
+    const Np = Math.ceil(N / NR) * NR;
+    // Big products split their B panels (columns of C) among the threads; each has its own 128-byte edge scratch.
+    const T = M * N * K >= SPLIT_FLOPS ? pool.threadsFor(Np / NR) : 1;
+    const at = carve({ aRaw: aLen, bRaw: bLen, aPack: Mp * K, bPack: Np * K, c: M * N, scratch: 32 * T });
+    if (!mem.ensure(at.end)) {
+      // Too big for one wasm32 memory: still correct, just not fast.
+      referenceKernels.gemm(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);
+      return;
+    }
+
+    const la = copyIn(A, aOff, aRows, aCols, lda, at.aRaw, aByRow);
+    const lb = copyIn(B, bOff, bRows, bCols, ldb, at.bRaw, bByRow);
+    // op(A)[i][k] = raw[i·rs + k·ks]; op(B)[k][j] likewise with j as the panel index.
+    if (transA) ex.pack(at.aRaw, 1, la, M, K, at.aPack, MR);
+    else ex.pack(at.aRaw, la, 1, M, K, at.aPack, MR);
+    if (transB) ex.pack(at.bRaw, lb, 1, N, K, at.bPack, NR);
+    else ex.pack(at.bRaw, 1, lb, N, K, at.bPack, NR);
+
+    // Accumulating into float32 C happens in WASM (vector adds); into float64 C in JS, to keep C's precision.
+    const accInWasm = accumulate && C instanceof Float32Array;
+    const cBase = at.c / 4;
+    const f32 = mem.f32;
+    if (accInWasm) {
+      if (ldc === N) f32.set(C.subarray(cOff, cOff + M * N), cBase);
+      else for (let r = 0; r < M; r++) f32.set(C.subarray(cOff + r * ldc, cOff + r * ldc + N), cBase + r * N);
+    }
+    if (T === 1) ex.gemm_packed(M, N, K, at.aPack, at.bPack, at.c, N, accInWasm ? 1 : 0, 0);
+    else {
+      // Every element of C is computed by one thread in the same order: the same bits for any thread count.
+      pool.run('gemm_packed', splitRange(Np / NR, T), (t, [p0, p1]) =>
+        [M, Math.min(N, p1 * NR) - p0 * NR, K, at.aPack, at.bPack + p0 * NR * K * 4, at.c + p0 * NR * 4, N, accInWasm ? 1 : 0, at.scratch + 128 * t]);
+    }
+
+    if (accumulate && !accInWasm) {
+      for (let r = 0; r < M; r++) {
+        const o = cOff + r * ldc, s = cBase + r * N;
+        for (let c = 0; c < N; c++) C[o + c] += f32[s + c];
+      }
+    } else if (ldc === N) {
+      C.set(f32.subarray(cBase, cBase + M * N), cOff);
+    } else {
+      for (let r = 0; r < M; r++) C.set(f32.subarray(cBase + r * N, cBase + (r + 1) * N), cOff + r * ldc);
+    }
+  };
+}
+
+/**
+ * Whether this gemm rounds a·b + c once (a fused multiply-add) rather than twice, found by running it: with
+ * a = 1 + 2⁻¹², a² = 1 + 2⁻¹¹ + 2⁻²⁴ rounds to 1 + 2⁻¹¹ in float32, so a² − (1 + 2⁻¹¹) is 0 unfused and 2⁻²⁴ fused.
+ * (The relaxed build still multiplies and adds separately on a CPU without FMA3.)
+ * @example
+ *   const name = fusesMultiplyAdd(gemm) ? 'wasm-simd-fma' : 'wasm-simd';
+ */
+export function fusesMultiplyAdd(gemm: Kernels['gemm']): boolean {
+  const a = 1 + 2 ** -12;
+  const A = new Float32Array([-(1 + 2 ** -11), a]), B = new Float32Array([1, a]), C = new Float32Array(1);
+  gemm(false, false, 1, 1, 2, A, 0, 2, B, 0, 1, C, 0, 1, false);
+  return C[0] !== 0;
+}
