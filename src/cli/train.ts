@@ -134,6 +134,12 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   const testSet = loadDataset(a.testData ?? a.data, 'test', classes);
   const spec = resolveSpec(a.model, [trainSet.channels, trainSet.height, trainSet.width], classes);
   const model = buildModel(spec, { seed: a.seed });
+  // a usage error found before any work (the training loop would refuse it too, but only as a failure)
+  const bn1d = model.layers.findIndex((l) => l.spec().type === 'batchnorm1d');
+  if (bn1d >= 0 && (a.batchSize < 2 || trainSet.count < 2)) {
+    const what = a.batchSize < 2 ? `--batch-size ${a.batchSize}` : `a training set of ${plural(trainSet.count, 'image')} (${trainSet.name})`;
+    throw new UsageError(`${what}: layer ${bn1d} (batchnorm1d) needs batches of at least 2 examples in training; use --batch-size 2 or more and at least 2 training images`);
+  }
   a.prepare?.(model);
   const ckpt = checkpointPath(a.out);
   // everything that shapes the run except the epochs: a resume with other values would train another run
