@@ -41,12 +41,9 @@ export function registerReproduce(program: Command): void {
     .option('--seed <n>', 'seed', int('--seed', 0), 0)
     .option('--json', 'print one JSON document on stdout');
   // a run smaller still than --quick (a first look, a test): each limit replaces the preset's
-  limitOptions(cmd, {
-    train: true, robust: true,
-    trainHelp: 'train on the first N training images (default 60,000; 10,000 with --quick)',
-    robustHelp: 'the PGD-40 check on the first N test images (default 2,000; 500 with --quick)',
-  });
+  limitOptions(cmd, { train: true, trainHelp: 'train on the first N training images (default 60,000; 10,000 with --quick)' });
   cmd.option('--test-limit <n>', 'measure on the first N test images (default 10,000; 2,000 with --quick)', int('--test-limit', 1));
+  limitOptions(cmd, { robust: true, robustHelp: 'the PGD-40 check on the first N test images (default 2,000; 500 with --quick)' });
   cmd.action(async (experiment: string, o: { quick?: boolean; out?: string; seed: number; json?: boolean; trainLimit?: number; testLimit?: number; robustLimit?: number }) => {
       if (!(experiments as readonly string[]).includes(experiment)) {
         throw new UsageError(`unknown experiment '${experiment}' (expected ${experiments.join(', ')})`);
