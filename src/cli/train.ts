@@ -7,7 +7,7 @@ import { buildModel } from '../layers/spec.js';
 import { zooNames, zooSpec } from '../layers/zoo.js';
 import { saveModel } from '../io/model-file.js';
 import { loadDataset, subset, withClasses, type Dataset } from '../train/data.js';
-import { evaluate, type Evaluation } from '../train/evaluate.js';
+import { evaluateAsync, type Evaluation } from '../train/evaluate.js';
 import { train, type BatchProgress, type EpochRecord, type LrSchedule, type Objective } from '../train/loop.js';
 import { checkpointHeader } from '../train/checkpoint.js';
 import type { TrainJson } from './json-types.js';
@@ -202,7 +202,10 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   if (result.stopped) (bar as Progress | null)?.stop();
   a.onTrained?.(model, result.stopped);
   const seconds = (performance.now() - t0) / 1000;
-  const test = evaluate(model, testSet, { limit: a.testLimit });
+  // the test set, with its own bar (a big model takes a while on 10,000 images), yielding per batch for Ctrl-C
+  const testBar = a.quiet ? null : progressBar('test', Math.min(a.testLimit ?? testSet.count, testSet.count), '{rate} img/s');
+  const test = await evaluateAsync(model, testSet, { limit: a.testLimit, onProgress: (done) => testBar?.update(done) });
+  testBar?.stop();
   saveModel(a.out, model, {
     trainedOn: trainSet.name,
     epochs: String(a.epochs),

@@ -37,6 +37,8 @@ describe('results on stdout, progress and notices on stderr', () => {
     expect(trained.stderr).toMatch(/^nablax train: softmax .*\(300 images\), 1 epoch, batch 128/);
     expect(trained.stderr).toMatch(/epoch 1\/1 100% 3\/3 \| loss [\d.]+ acc [\d.]+% \| \d+ img\/s \| ETA 0s\n/);
     expect(trained.stderr.match(/epoch 1\/1 100%/g)).toHaveLength(1); // the final line once
+    // the final evaluation has its own bar, after training
+    expect(trained.stderr).toMatch(/ETA 0s\ntest 0% 0\/100 \| – img\/s \| ETA –\n(test .*\n)*test 100% 100\/100 \| \d+ img\/s \| ETA 0s\n$/);
   });
 
   it('info, eval, predict, grad, trace, linear, attack, bench: what `| grep` needs is on stdout', () => {
