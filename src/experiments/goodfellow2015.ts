@@ -143,6 +143,8 @@ export async function signNoiseError(model: Sequential, ds: Dataset, eps: number
 }
 
 const pct = (v: number, digits = 1) => `${(100 * v).toFixed(digits)}%`;
+/** `n thing` or `n things`, the number grouped: 1 epoch, 10,000 images. */
+const count = (n: number, one: string) => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
 
 /**
  * Train the three models and measure the paper's quantities; rows carry the paper's figure, the PyTorch reference
@@ -165,7 +167,7 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
 
   const fit = async (key: string, label: string, name: 'softmax' | 'maxout', epochs: number, objective?: Objective): Promise<Sequential> => {
     const model = buildModel(zooSpec(name, input, trainSet.numClasses), { seed: opts.seed });
-    say(`${label}: ${epochs} epoch${epochs === 1 ? '' : 's'} on ${trainSet.count} images`);
+    say(`${label}: ${count(epochs, 'epoch')} on ${count(trainSet.count, 'image')}`);
     const ts = performance.now();
     let lastReport = ts;
     await train(model, trainSet, {
@@ -189,7 +191,7 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
     goodfellowObjective({ alpha: 0.5, eps: EPS }));
 
   const tm = performance.now();
-  say(`measuring on ${testSet.count} test images (ε = ${EPS}): FGSM on each model, clean error, transfer both ways, sign noise`);
+  say(`measuring on ${count(testSet.count, 'test image')} (ε = ${EPS}): FGSM on each model, clean error, transfer both ways, sign noise`);
   // nine passes over the test images, one progress count: pass k reports k·N + the images done in it
   const N = testSet.count;
   opts.onMeasure?.('measure', 0, 9 * N); // the phase starts: its clock starts
@@ -210,7 +212,7 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
   const transferToPlain = await transferError(maxoutAdv, maxout, testSet, EPS, 256, progress());
   const noise = await signNoiseError(maxout, testSet, EPS, opts.seed, 500, progress());
   timings.measure = (performance.now() - tm) / 1000;
-  say(`PGD-40 ε=${EPS} on the adversarially trained maxout (${pgdSet.count} test images)`);
+  say(`PGD-40 ε=${EPS} on the adversarially trained maxout (${count(pgdSet.count, 'test image')})`);
   const tp = performance.now();
   opts.onMeasure?.('pgd', 0, pgdSet.count);
   const advPgd = (await evaluateAttack(maxoutAdv, pgd, pgdSet, {
