@@ -5,6 +5,7 @@ import { inputGradient } from '../attacks/input-gradient.js';
 import { softmax } from '../engine/ops/loss.js';
 import { shapeStr } from '../engine/tensor.js';
 import { loadModelOption } from './model-option.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../train/batches.js';
 import { loadDataset, type Dataset } from '../train/data.js';
@@ -64,7 +65,7 @@ export function registerInspect(program: Command): void {
       if (o.target !== undefined && o.target >= classes) throw new UsageError(`--target ${o.target} is not a class in 0..${classes - 1}`);
       const targets = o.target !== undefined ? Array.from(y, () => o.target as number) : undefined;
       const g = inputGradient(model, x, y, { targets });
-      await letInterruptIn(); // a Ctrl-C during the work stops here, before the figure is written
+      await letInterruptIn(); // a Ctrl-C during the gradient stops here
       const p = softmax(g.logits);
       const pred = argmax(g.logits);
       const per = x.size / x.shape[0];
@@ -87,7 +88,9 @@ export function registerInspect(program: Command): void {
         w: W,
         caption: `#${im.index} y=${im.label} pred ${im.predicted} (${im.confidence.toFixed(2)})`,
       }));
-      renderGradientFigure(rows, o.target !== undefined ? `∇x J(x, t=${o.target})` : '∇x J(x, y)').save(o.out);
+      const png = renderGradientFigure(rows, o.target !== undefined ? `∇x J(x, t=${o.target})` : '∇x J(x, y)').toPng();
+      await letInterruptIn(); // and here, after the drawing (many images take a while): nothing written yet
+      writeFileAtomic(o.out, png);
       const doc: GradJson = { modelFile: o.modelFile, target: o.target ?? null, out: o.out, images };
       if (o.json) printJson(doc);
       else {

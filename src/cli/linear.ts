@@ -245,6 +245,7 @@ export function registerLinear(program: Command): void {
           width: 480,
         });
         files.push(['network.svg', svg]);
+        await letInterruptIn(); // the last point where Ctrl-C leaves nothing written
         for (const [name, text] of files) saveSvg(join(o.out, name), text);
         writeFileAtomic(join(o.out, 'report.json'), jsonText(doc));
         writeFileAtomic(

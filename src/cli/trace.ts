@@ -101,6 +101,7 @@ export function registerTrace(program: Command): void {
       if (o.out) {
         const chain = chainRule(model);
         const png = traceFigure(trace, x, { index }).toPng(); // everything computed before anything is written
+        await letInterruptIn();
         writeFileAtomic(join(o.out, 'trace.png'), png);
         writeFileAtomic(join(o.out, 'trace.md'), markdown(trace, index, o.modelFile, chain));
         writeFileAtomic(join(o.out, 'trace.json'), jsonText(doc));
