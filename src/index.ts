@@ -24,7 +24,7 @@ export { initParams, type InitScheme } from './layers/init.js';
 export { loadDataset, loadMnistData, loadMnistPackage, loadIdxDir, readIdx, parseIdx, subset, shuffled, type Dataset } from './data/datasets.js';
 export { getBatch, type Batch } from './data/batches.js';
 export { train, crossEntropyObjective, type Objective, type TrainOptions, type EpochRecord } from './train/loop.js';
-export { evaluate, argmax, inEvalMode, predict, type Evaluation } from './train/evaluate.js';
+export { evaluate, evaluateAsync, argmax, inEvalMode, predict, type Evaluation, type EvaluateOptions } from './train/evaluate.js';
 export { SGD, Adam, makeOptimizer, type Optimizer } from './train/optimizers.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 
@@ -53,7 +53,7 @@ export { evaluateAttack, evaluateAttackSweep, type AttackMetrics, type AttackExa
 export { lineChartSvg, scatterChartSvg, saveSvg } from './report/plot.js';
 export { adversarialGrid, targetGrid } from './report/attack-figures.js';
 
-export { unitLinearity, networkLinearity } from './analysis/linear.js';
+export { unitLinearity, networkLinearity, networkLinearityAsync } from './analysis/linear.js';
 export { fgsmSweep, type SweepResult } from './analysis/sweep.js';
 export { sweepPlotSvg, nScalingPlotSvg } from './report/linear-figures.js';
 export { randomNScaling, trainedNScaling, resizeDataset, type NScalingPoint } from './analysis/n-scaling.js';

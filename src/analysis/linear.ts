@@ -140,23 +140,72 @@ export function networkLinearity(
   epsList: number[],
   opts: NetworkLinearityOptions = {},
 ): NetworkLinearity[] {
-  const fn = 'networkLinearity';
-  checkImages(fn, model, x);
-  for (const e of epsList) checkEps(fn, e);
-  const which = opts.logit ?? 'true';
-  if (which !== 'true' && which !== 'predicted') throw new Error(`${fn}: opts.logit must be 'true' or 'predicted', got ${JSON.stringify(which)}`);
-  const N = x.shape[0];
-  if (which === 'true' && labels.length !== N) throw new Error(`${fn}: ${labels.length} labels for a batch x of shape ${shapeStr(x.shape)}`);
-  const bs = opts.batchSize ?? 100;
-  const per = x.size / N;
-  const twin = float64Twin(model);
-  const ratios = epsList.map(() => new Array<number>(N));
-  for (let s = 0; s < N; s += bs) {
-    const B = Math.min(bs, N - s);
+  const run = new NetworkRun(model, x, labels, epsList, opts);
+  for (let s = 0; s < run.N; s += run.bs) run.batch(s);
+  return run.result();
+}
+
+/**
+ * networkLinearity() yielding to the event loop after every batch (so Ctrl-C and timers run during a long
+ * measurement); the same numbers, bit for bit.
+ * @example
+ *   const rows = await networkLinearityAsync(model, x, y, [0.1, 0.25], { onProgress: (done) => bar.update(done) });
+ *   rows[1].medianRatio;
+ */
+export async function networkLinearityAsync(
+  model: Sequential,
+  x: Tensor,
+  labels: ArrayLike<number>,
+  epsList: number[],
+  opts: NetworkLinearityOptions = {},
+): Promise<NetworkLinearity[]> {
+  const run = new NetworkRun(model, x, labels, epsList, opts);
+  for (let s = 0; s < run.N; s += run.bs) {
+    run.batch(s);
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return run.result();
+}
+
+/** One networkLinearity measurement, batch by batch: the inputs checked once, the ratios filled per batch. */
+class NetworkRun {
+  readonly N: number;
+  readonly bs: number;
+  private readonly which: 'true' | 'predicted';
+  private readonly per: number;
+  private readonly twin: Sequential;
+  private readonly ratios: number[][];
+
+  constructor(
+    model: Sequential,
+    private readonly x: Tensor,
+    private readonly labels: ArrayLike<number>,
+    private readonly epsList: number[],
+    private readonly opts: NetworkLinearityOptions,
+  ) {
+    const fn = 'networkLinearity';
+    checkImages(fn, model, x);
+    for (const e of epsList) checkEps(fn, e);
+    const which = opts.logit ?? 'true';
+    if (which !== 'true' && which !== 'predicted') throw new Error(`${fn}: opts.logit must be 'true' or 'predicted', got ${JSON.stringify(which)}`);
+    this.which = which;
+    this.N = x.shape[0];
+    if (which === 'true' && labels.length !== this.N) throw new Error(`${fn}: ${labels.length} labels for a batch x of shape ${shapeStr(x.shape)}`);
+    this.bs = opts.batchSize ?? 100;
+    this.per = x.size / this.N;
+    this.twin = float64Twin(model);
+    this.ratios = epsList.map(() => new Array<number>(this.N));
+  }
+
+  /** The images [s, s + batch size). */
+  batch(s: number): void {
+    const { x, labels, per, twin, ratios, N } = this;
+    const fn = 'networkLinearity';
+    const B = Math.min(this.bs, N - s);
     const xb = new Tensor(Float64Array.from(x.data.subarray(s * per, (s + B) * per)), [B, ...x.shape.slice(1)]).requireGrad();
     const logits = twin.forward(xb);
     const C = logits.shape[1];
-    const k = which === 'predicted' ? argmax(logits) : Int32Array.from({ length: B }, (_, n) => labels[s + n]);
+    const k = this.which === 'predicted' ? argmax(logits) : Int32Array.from({ length: B }, (_, n) => labels[s + n]);
     for (let n = 0; n < B; n++) {
       if (!(Number.isInteger(k[n]) && k[n] >= 0 && k[n] < C)) throw new Error(`${fn}: label ${k[n]} of image ${s + n} is not a class in 0..${C - 1}`);
     }
@@ -167,7 +216,7 @@ export function networkLinearity(
     const [g] = grad(logits, [xb], { dOut: onehot });
     const l1 = new Float64Array(B);
     for (let n = 0; n < B; n++) for (let j = 0; j < per; j++) l1[n] += Math.abs(g.data[n * per + j]);
-    epsList.forEach((eps, e) => {
+    this.epsList.forEach((eps, e) => {
       const xa = new Tensor(new Float64Array(B * per), xb.shape);
       for (let i = 0; i < B * per; i++) xa.data[i] = xb.data[i] + eps * Math.sign(g.data[i]);
       const za = noGrad(() => twin.forward(xa)).data;
@@ -176,10 +225,13 @@ export function networkLinearity(
         ratios[e][s + n] = ratioOf(actual, eps * l1[n]);
       }
     });
-    opts.onProgress?.(s + B, N);
+    this.opts.onProgress?.(s + B, N);
   }
-  return epsList.map((eps, e) => {
-    const sorted = ratios[e].slice().sort((a, b) => a - b);
-    return { eps, medianRatio: quantile(sorted, 0.5), p10: quantile(sorted, 0.1), p90: quantile(sorted, 0.9), ratios: ratios[e] };
-  });
+
+  result(): NetworkLinearity[] {
+    return this.epsList.map((eps, e) => {
+      const sorted = this.ratios[e].slice().sort((a, b) => a - b);
+      return { eps, medianRatio: quantile(sorted, 0.5), p10: quantile(sorted, 0.1), p90: quantile(sorted, 0.9), ratios: this.ratios[e] };
+    });
+  }
 }

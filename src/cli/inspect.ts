@@ -5,13 +5,14 @@ import { inputGradient } from '../attacks/input-gradient.js';
 import { softmax } from '../engine/ops/loss.js';
 import { shapeStr } from '../engine/tensor.js';
 import { loadModelOption } from './model-option.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../data/batches.js';
 import { loadDataset, type Dataset } from '../data/datasets.js';
-import { argmax, evaluate, predict, outputClasses } from '../train/evaluate.js';
+import { argmax, evaluateAsync, predict, outputClasses } from '../train/evaluate.js';
 import type { EvalJson, GradJson, InfoJson, PredictJson } from './json-types.js';
 import { dataOption, indexOption, jsonOption, limitOptions, outOption } from './options.js';
-import { claimOutputs, int, plural, printJson, result, say, UsageError } from './util.js';
+import { claimOutputs, int, letInterruptIn, plural, printJson, progressBar, result, say, UsageError } from './util.js';
 
 /** The rows of `ds` at `indices`, as a dataset view for getBatch. */
 function pick(ds: Dataset, indices: number[]) {
@@ -26,11 +27,14 @@ export function registerInspect(program: Command): void {
     .requiredOption('--model-file <path>', 'model file (.safetensors)');
   dataOption(evalCmd, 'mnist', 'test data');
   limitOptions(evalCmd, { test: true, oldLimit: 'test', testHelp: 'evaluate on the first N test images' });
-  jsonOption(evalCmd).action((o) => {
+  jsonOption(evalCmd).action(async (o) => {
       const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const t0 = performance.now();
-      const r = evaluate(model, ds, { limit: o.testLimit });
+      const bar = progressBar('eval', Math.min(o.testLimit ?? ds.count, ds.count), '{rate} img/s');
+      // batch by batch, yielding between batches: Ctrl-C stops it with exit 130 and nothing printed
+      const r = await evaluateAsync(model, ds, { limit: o.testLimit, onProgress: (done) => bar.update(done) });
+      bar.stop();
       const seconds = (performance.now() - t0) / 1000;
       if (o.json) {
         const doc: EvalJson = {
@@ -52,7 +56,7 @@ export function registerInspect(program: Command): void {
   indexOption(gradCmd, [0, 1, 2, 3, 4, 5, 6, 7]);
   dataOption(gradCmd, 'mnist', 'test data');
   outOption(gradCmd, 'file', 'PNG to write', 'runs/grad.png');
-  jsonOption(gradCmd).action((o) => {
+  jsonOption(gradCmd).action(async (o) => {
       claimOutputs([{ path: o.out, kind: 'file', flag: '--out' }]);
       const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
@@ -61,6 +65,7 @@ export function registerInspect(program: Command): void {
       if (o.target !== undefined && o.target >= classes) throw new UsageError(`--target ${o.target} is not a class in 0..${classes - 1}`);
       const targets = o.target !== undefined ? Array.from(y, () => o.target as number) : undefined;
       const g = inputGradient(model, x, y, { targets });
+      await letInterruptIn(); // a Ctrl-C during the gradient stops here
       const p = softmax(g.logits);
       const pred = argmax(g.logits);
       const per = x.size / x.shape[0];
@@ -83,7 +88,9 @@ export function registerInspect(program: Command): void {
         w: W,
         caption: `#${im.index} y=${im.label} pred ${im.predicted} (${im.confidence.toFixed(2)})`,
       }));
-      renderGradientFigure(rows, o.target !== undefined ? `∇x J(x, t=${o.target})` : '∇x J(x, y)').save(o.out);
+      const png = renderGradientFigure(rows, o.target !== undefined ? `∇x J(x, t=${o.target})` : '∇x J(x, y)').toPng();
+      await letInterruptIn(); // and here, after the drawing (many images take a while): nothing written yet
+      writeFileAtomic(o.out, png);
       const doc: GradJson = { modelFile: o.modelFile, target: o.target ?? null, out: o.out, images };
       if (o.json) printJson(doc);
       else {
@@ -100,11 +107,12 @@ export function registerInspect(program: Command): void {
     .requiredOption('--model-file <path>', 'model file (.safetensors)');
   indexOption(predictCmd, [0, 1, 2]);
   dataOption(predictCmd, 'mnist', 'test data');
-  jsonOption(predictCmd).action((o) => {
+  jsonOption(predictCmd).action(async (o) => {
       const { model } = loadModelOption(o);
       const ds = loadDataset(o.data, 'test', outputClasses(model));
       const { x, y } = pick(ds, o.index);
       const logits = predict(model, x);
+      await letInterruptIn();
       const p = softmax(logits);
       const C = logits.shape[1];
       const pred = argmax(logits);
@@ -124,8 +132,9 @@ export function registerInspect(program: Command): void {
     .command('info')
     .description('architecture, tensor shapes and parameter counts of a model file')
     .requiredOption('--model-file <path>', 'model file (.safetensors)');
-  jsonOption(infoCmd).action((o) => {
+  jsonOption(infoCmd).action(async (o) => {
       const { model, metadata } = loadModelOption(o);
+      await letInterruptIn();
       const tensors = model.stateDict().map(([name, t]) => ({ name, shape: t.shape.slice(), size: t.size }));
       const layers = model.layers.map((l, i) => ({ index: i, ...l.spec(), parameters: l.parameters().reduce((s, [, t]) => s + t.size, 0) }));
       const { spec: _spec, ...meta } = metadata;

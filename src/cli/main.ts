@@ -59,13 +59,12 @@ addArchOptions(program); // --arch/--spec on every command that takes --model-fi
 registerLab(program);
 
 setupKernels();
-// Ctrl-C: bars stopped, one line saying what was kept, exit 130, in every command whose work yields to the event loop
-// (train, adv-train and demo keep their own, which finishes the batch in progress and keeps the last checkpoint).
-// A JavaScript handler runs only when the event loop turns, so the commands that compute in one synchronous stretch
-// keep Node's default (killed at once by the signal; their files are written atomically, so none is left half).
-const synchronous = new Set(['info', 'eval', 'predict', 'grad', 'trace', 'linear']);
+// Ctrl-C: bars stopped, one line saying what was kept, exit 130, in every command (train, adv-train and demo keep
+// their own, which finishes the batch in progress and keeps the last checkpoint). A JavaScript handler runs only when
+// the event loop turns, so every command's work yields once per batch (letInterruptIn) and writes its files in one
+// synchronous stretch after the work: an interrupt leaves all of them or none.
 program.hook('preAction', (_, action) => {
-  if (!synchronous.has(action.name())) installInterruptHandler(() => action.name());
+  installInterruptHandler(() => action.name());
 });
 try {
   await program.parseAsync(process.argv);

@@ -75,6 +75,8 @@ export function progressBar(label: string, total: number, fields: string, initia
   let stopped = false;
   let lastLine = '';
   let lastAt = -Infinity;
+  // an update not yet written: the final line is written only then (never twice at 100% with a drifted rate)
+  let dirty = false;
 
   const stats = () => {
     const elapsed = (now() - t0) / 1000;
@@ -114,16 +116,18 @@ export function progressBar(label: string, total: number, fields: string, initia
     const t = now();
     if (!force && t - lastAt < interval) return;
     const l = line();
-    if (force && l === lastLine) return;
+    if (force && (l === lastLine || !dirty)) return;
     stream.write(l + '\n');
     lastLine = l;
     lastAt = t;
+    dirty = false;
   };
   const self: Progress = {
     update(d, p) {
       if (stopped) return;
       done = Math.min(d, total);
       if (p) payload = { ...payload, ...p };
+      dirty = true;
       if (bar) bar.update(Math.floor(done));
       else writeLine(false);
     },
@@ -138,6 +142,9 @@ export function progressBar(label: string, total: number, fields: string, initia
     },
   };
   open.add(self);
-  if (!tty) writeLine(true);
+  if (!tty) {
+    dirty = true;
+    writeLine(true);
+  }
   return self;
 }

@@ -6,6 +6,7 @@ import { markdownTable, runGoodfellow2015, type Goodfellow2015Result } from '../
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveModel } from '../io/model-file.js';
 import type { BatchProgress } from '../train/loop.js';
+import { limitOptions } from './options.js';
 import { claimOutputs, int, printJson, progressBar, say, UsageError, type Progress } from './util.js';
 import { jsonText } from './json.js';
 
@@ -31,15 +32,19 @@ export function reportMarkdown(r: Goodfellow2015Result): string {
 }
 
 export function registerReproduce(program: Command): void {
-  program
+  const cmd = program
     .command('reproduce')
     .description('reproduce a paper\'s experiment (goodfellow2015) and compare with the paper and the PyTorch reference')
     .argument('<experiment>', experiments.join(', '))
     .option('--quick', 'a reduced run: first 10,000 training images, fewer epochs, 2,000 test images (25 s where the full run took 474 s, as measured in the README)')
     .option('--out <dir>', 'write report.json, report.md and the three model files here')
     .option('--seed <n>', 'seed', int('--seed', 0), 0)
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (experiment: string, o: { quick?: boolean; out?: string; seed: number; json?: boolean }) => {
+    .option('--json', 'print one JSON document on stdout');
+  // a run smaller still than --quick (a first look, a test): each limit replaces the preset's
+  limitOptions(cmd, { train: true, trainHelp: 'train on the first N training images (default 60,000; 10,000 with --quick)' });
+  cmd.option('--test-limit <n>', 'measure on the first N test images (default 10,000; 2,000 with --quick)', int('--test-limit', 1));
+  limitOptions(cmd, { robust: true, robustHelp: 'the PGD-40 check on the first N test images (default 2,000; 500 with --quick)' });
+  cmd.action(async (experiment: string, o: { quick?: boolean; out?: string; seed: number; json?: boolean; trainLimit?: number; testLimit?: number; robustLimit?: number }) => {
       if (!(experiments as readonly string[]).includes(experiment)) {
         throw new UsageError(`unknown experiment '${experiment}' (expected ${experiments.join(', ')})`);
       }
@@ -52,7 +57,21 @@ export function registerReproduce(program: Command): void {
         bar?.update(p.batch, { loss: p.loss.toFixed(4), rate: p.imagesPerSecond.toFixed(0) });
         if (p.batch === p.batches) bar?.stop();
       };
-      const r = await runGoodfellow2015({ quick, seed: o.seed, onProgress: say, onBatch });
+      // the measurements: one bar per phase, started at its first report, stopped at its last
+      const labels = { measure: 'measure (9 passes over the test images)', pgd: 'PGD-40 ε=0.25' } as const;
+      let phase: string | null = null;
+      let measureBar: Progress | null = null;
+      const onMeasure = (p: 'measure' | 'pgd', done: number, total: number) => {
+        if (phase !== p) {
+          measureBar?.stop();
+          measureBar = progressBar(labels[p], total, '{rate} img/s');
+          phase = p;
+        }
+        measureBar?.update(done);
+        if (done >= total) measureBar?.stop();
+      };
+      const sizes = { trainLimit: o.trainLimit, testLimit: o.testLimit, pgdLimit: o.robustLimit };
+      const r = await runGoodfellow2015({ quick, seed: o.seed, sizes, onProgress: say, onBatch, onMeasure });
       const doc = { experiment, quick, seed: o.seed, rows: r.rows, notes: r.notes, seconds: r.seconds };
       if (o.out) {
         const meta = { experiment, seed: String(o.seed), quick: String(quick) };

@@ -11,7 +11,7 @@ import { getBatch } from '../data/batches.js';
 import { loadDataset } from '../data/datasets.js';
 import { outputClasses } from '../train/evaluate.js';
 import { dataOption, jsonOption, outOption } from './options.js';
-import { claimOutputs, intList, printJson, result, say, UsageError } from './util.js';
+import { claimOutputs, intList, letInterruptIn, printJson, result, say, UsageError } from './util.js';
 import { jsonText } from './json.js';
 
 type Table = { header: string[]; rows: string[][] };
@@ -85,7 +85,7 @@ export function registerTrace(program: Command): void {
   dataOption(cmd, 'mnist', 'test data');
   outOption(cmd, 'dir', 'folder for trace.png, trace.md and trace.json');
   jsonOption(cmd).option('--with-dx', 'with --json: include ∇x J as a number[]');
-  cmd.action((o) => {
+  cmd.action(async (o) => {
       if ((o.index as number[]).length !== 1) throw new UsageError(`--index: trace follows one image, got ${(o.index as number[]).length} (${(o.index as number[]).join(',')})`);
       if (o.withDx && !o.json) throw new UsageError('--with-dx only goes with --json');
       const { model } = loadModelOption(o);
@@ -95,11 +95,13 @@ export function registerTrace(program: Command): void {
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { x, y } = getBatch(ds, null, index, index + 1);
       const trace = traceExample(model, x, y[0]);
+      await letInterruptIn(); // a Ctrl-C during the work stops here, before anything is written
       const doc = { modelFile: o.modelFile, data: ds.name, index, ...traceToJson(trace, { withDx: Boolean(o.json && o.withDx) }) };
 
       if (o.out) {
         const chain = chainRule(model);
         const png = traceFigure(trace, x, { index }).toPng(); // everything computed before anything is written
+        await letInterruptIn();
         writeFileAtomic(join(o.out, 'trace.png'), png);
         writeFileAtomic(join(o.out, 'trace.md'), markdown(trace, index, o.modelFile, chain));
         writeFileAtomic(join(o.out, 'trace.json'), jsonText(doc));

@@ -7,7 +7,7 @@ import { buildModel } from '../layers/spec.js';
 import { zooNames, zooSpec } from '../layers/zoo.js';
 import { saveModel } from '../io/model-file.js';
 import { loadDataset, subset, withClasses, type Dataset } from '../data/datasets.js';
-import { evaluate, type Evaluation } from '../train/evaluate.js';
+import { evaluateAsync, type Evaluation } from '../train/evaluate.js';
 import { train, type BatchProgress, type EpochRecord, type LrSchedule, type Objective } from '../train/loop.js';
 import { checkpointHeader } from '../train/checkpoint.js';
 import type { TrainJson } from './json-types.js';
@@ -134,6 +134,12 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   const testSet = loadDataset(a.testData ?? a.data, 'test', classes);
   const spec = resolveSpec(a.model, [trainSet.channels, trainSet.height, trainSet.width], classes);
   const model = buildModel(spec, { seed: a.seed });
+  // a usage error found before any work (the training loop would refuse it too, but only as a failure)
+  const bn1d = model.layers.findIndex((l) => l.spec().type === 'batchnorm1d');
+  if (bn1d >= 0 && (a.batchSize < 2 || trainSet.count < 2)) {
+    const what = a.batchSize < 2 ? `--batch-size ${a.batchSize}` : `a training set of ${plural(trainSet.count, 'image')} (${trainSet.name})`;
+    throw new UsageError(`${what}: layer ${bn1d} (batchnorm1d) needs batches of at least 2 examples in training; use --batch-size 2 or more and at least 2 training images`);
+  }
   a.prepare?.(model);
   const ckpt = checkpointPath(a.out);
   // everything that shapes the run except the epochs: a resume with other values would train another run
@@ -196,7 +202,10 @@ export async function runTraining(a: TrainArgs): Promise<TrainRun> {
   if (result.stopped) (bar as Progress | null)?.stop();
   a.onTrained?.(model, result.stopped);
   const seconds = (performance.now() - t0) / 1000;
-  const test = evaluate(model, testSet, { limit: a.testLimit });
+  // the test set, with its own bar (a big model takes a while on 10,000 images), yielding per batch for Ctrl-C
+  const testBar = a.quiet ? null : progressBar('test', Math.min(a.testLimit ?? testSet.count, testSet.count), '{rate} img/s');
+  const test = await evaluateAsync(model, testSet, { limit: a.testLimit, onProgress: (done) => testBar?.update(done) });
+  testBar?.stop();
   saveModel(a.out, model, {
     trainedOn: trainSet.name,
     epochs: String(a.epochs),

@@ -139,6 +139,16 @@ export function keepOnInterrupt(describe: () => string | null): () => void {
 }
 
 /**
+ * Let the event loop turn once (between two batches of synchronous work), so that a Ctrl-C waiting there is handled:
+ * the process-wide handler stops the bars, says what was kept and exits 130 before the next batch starts.
+ * @example
+ *   for (const batch of batches) { work(batch); await letInterruptIn(); }
+ */
+export function letInterruptIn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/**
  * Run `fn` (writing a set of output files) without being cut by Ctrl-C: an interrupt during it waits until it ends,
  * so a report folder is all there or not there.
  * @example

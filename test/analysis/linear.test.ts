@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { networkLinearity, quantile, unitLinearity } from '../../src/analysis/linear.js';
+import { networkLinearity, networkLinearityAsync, quantile, unitLinearity } from '../../src/analysis/linear.js';
 import { registerLinear } from '../../src/cli/linear.js';
 import { UsageError } from '../../src/cli/util.js';
 import { Dense } from '../../src/layers/dense.js';
@@ -99,6 +99,19 @@ describe('networkLinearity', () => {
     expect(() => networkLinearity(model, batch.x, Array(20).fill(10), [0.1])).toThrow(/label 10 of image 0 is not a class/);
     networkLinearity(model, batch.x, batch.y, [0.1]);
     expect(model.training).toBe(true);
+  });
+
+  it('networkLinearityAsync: the same numbers bit for bit, yielding and reporting after every batch', async () => {
+    const model = buildModel(tanhMlp, { seed: 0 });
+    const seen: number[] = [];
+    let turns = 0;
+    const timer = setInterval(() => turns++, 0); // runs only when the event loop turns between batches
+    const a = await networkLinearityAsync(model, batch.x, batch.y, [0.01, 0.25], { batchSize: 6, onProgress: (done) => seen.push(done) });
+    clearInterval(timer);
+    expect(a).toEqual(networkLinearity(model, batch.x, batch.y, [0.01, 0.25], { batchSize: 6 }));
+    expect(seen).toEqual([6, 12, 18, 20]);
+    expect(turns).toBeGreaterThan(0);
+    await expect(networkLinearityAsync(model, batch.x, [1, 2], [0.1])).rejects.toThrow(/2 labels for a batch x/);
   });
 
   it('quantile interpolates like numpy', () => {

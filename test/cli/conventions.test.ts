@@ -37,12 +37,14 @@ describe('results on stdout, progress and notices on stderr', () => {
     expect(trained.stderr).toMatch(/^nablax train: softmax .*\(300 images\), 1 epoch, batch 128/);
     expect(trained.stderr).toMatch(/epoch 1\/1 100% 3\/3 \| loss [\d.]+ acc [\d.]+% \| \d+ img\/s \| ETA 0s\n/);
     expect(trained.stderr.match(/epoch 1\/1 100%/g)).toHaveLength(1); // the final line once
+    // the final evaluation has its own bar, after training
+    expect(trained.stderr).toMatch(/ETA 0s\ntest 0% 0\/100 \| – img\/s \| ETA –\n(test .*\n)*test 100% 100\/100 \| \d+ img\/s \| ETA 0s\n$/);
   });
 
   it('info, eval, predict, grad, trace, linear, attack, bench: what `| grep` needs is on stdout', () => {
     const cases: [string[], RegExp, RegExp | null][] = [
       [['info', '--model-file', model], /^.*7,850 parameters\n[\s\S]*1\.weight\s+\[10, 784\]/, null],
-      [['eval', '--model-file', model, '--test-limit', '50'], /^test accuracy \d+\.\d+% \(loss [\d.]+\) on 50 test images/, null],
+      [['eval', '--model-file', model, '--test-limit', '50'], /^test accuracy \d+\.\d+% \(loss [\d.]+\) on 50 test images/, /eval 100% 50\/50 \| \d+ img\/s \| ETA 0s\n$/],
       [['predict', '--model-file', model, '--index', '0'], /^#0 label 7 predicted \d +logits/, null],
       [['grad', '--model-file', model, '--index', '0,1', '--out', join(root, 'g.png')], /^#0 label 7 predicted \d .*\n#1 label 2/, /wrote .*g\.png/],
       [['trace', '--model-file', model, '--index', '0'], /^test image 0: label 7[\s\S]*forward:[\s\S]*backward:/, null],
@@ -94,10 +96,32 @@ describe('exit codes', () => {
     }
   });
 
+  it('BatchNorm1d with batches of one example: a usage error (2), said before any work, nothing written', () => {
+    const spec = join(root, 'bn1d.json');
+    writeFileSync(spec, JSON.stringify({ input: [1, 28, 28], layers: [{ type: 'flatten' }, { type: 'dense', in: 784, out: 8 }, { type: 'batchnorm1d', features: 8 }, { type: 'relu' }, { type: 'dense', in: 8, out: 10 }] }));
+    const dir = join(root, 'bn1d');
+    const cases: [string[], RegExp][] = [
+      [['train', '--model', spec, '--batch-size', '1', '--train-limit', '20', '--out', join(dir, 'a.safetensors')], /^nablax train: --batch-size 1: layer 2 \(batchnorm1d\) needs batches of at least 2 examples in training; use --batch-size 2 or more/],
+      [['train', '--model', spec, '--train-limit', '1', '--out', join(dir, 'b.safetensors')], /^nablax train: a training set of 1 image \(.*\): layer 2 \(batchnorm1d\) needs batches of at least 2 examples/],
+      [['adv-train', '--method', 'fgsm-aug', '--model', spec, '--batch-size', '1', '--train-limit', '20', '--out', join(dir, 'adv')], /^nablax adv-train: --batch-size 1: layer 2 \(batchnorm1d\)/],
+    ];
+    for (const [a, re] of cases) {
+      const r = cli(...a);
+      expect(r.status, show(r)).toBe(2);
+      expect(r.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('nablax train: ') && !l.startsWith('nablax adv-train: ')), show(r)).toEqual([]);
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(re);
+      expect(r.stderr, 'no work started').not.toMatch(/epoch \d/);
+      expect(r.stdout).toBe('');
+    }
+    expect(existsSync(dir) ? readdirSync(dir) : [], 'no file, no lock').toEqual([]);
+  });
+
   it('deprecated names keep working for one release, with a notice on stderr', () => {
     const r = cli('eval', '--model-file', model, '--limit', '30', '--json');
     expect(r.status, show(r)).toBe(0);
-    expect(r.stderr).toBe('notice: --limit is deprecated and goes in the next release; use --test-limit\n');
+    const [notice, ...bar] = r.stderr.trimEnd().split('\n');
+    expect(notice).toBe('notice: --limit is deprecated and goes in the next release; use --test-limit');
+    expect(bar.every((l) => /^eval \d+% \d+\/30 /.test(l)), r.stderr).toBe(true);
     const doc = JSON.parse(r.stdout);
     expect(doc.testCount).toBe(30);
     expect(doc.cleanAccuracy).toBe(doc.testAccuracy);

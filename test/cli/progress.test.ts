@@ -57,6 +57,23 @@ describe('progressBar (not a terminal)', () => {
     expect(lines).toHaveLength(2);
   });
 
+  it('a stop after the final update writes nothing more, even when the clock has moved (no second 100% line)', () => {
+    const { bar, lines, tick } = fakeBar(4);
+    tick(2000);
+    bar.update(4);
+    tick(700);
+    bar.stop();
+    expect(lines).toEqual(['work 0% 0/4 | – img/s | ETA –\n', 'work 100% 4/4 | 2.0 img/s | ETA 0s\n']);
+    // an update not yet written (too soon) is written by stop
+    const b = fakeBar(10);
+    b.tick(1000);
+    b.bar.update(5);
+    b.tick(100);
+    b.bar.update(10);
+    b.bar.stop();
+    expect(b.lines.slice(1)).toEqual(['work 50% 5/10 | 5.0 img/s | ETA 1s\n', 'work 100% 10/10 | 9.1 img/s | ETA 0s\n']);
+  });
+
   it('formats durations', () => {
     expect(formatDuration(null)).toBe('–');
     expect(formatDuration(42)).toBe('42s');

@@ -2,9 +2,10 @@
 // processes (cleanStaleTemps): each failure is said in words, nothing hangs under /proc, a live lock holds and a
 // dead one is taken over.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   checkWritable, cleanStaleTemps, fsErrorWords, lockOutput, lockPath, makeDir, OutputLockedError, OutputPathError, pidAlive, writeFileAtomic,
@@ -76,6 +77,55 @@ describe('lockOutput', () => {
     const release = lockOutput(dir, 'dir');
     expect(readFileSync(lockPath(dir, 'dir'), 'utf8').trim()).toBe(String(process.pid));
     release();
+  });
+});
+
+describe('lockOutput inside the folder', () => {
+  // A writable report folder in a read-only parent: the lock cannot go beside it (<dir>.lock), so it goes inside
+  // (<dir>/.nablax.lock). Permission bits bind only a user other than root: as root the child runs as nobody.
+  const atomic = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/io/atomic.ts');
+  const script = join(root, 'lock-inside.mts');
+  const parent = join(root, 'read-only-parent');
+  const dir = join(parent, 'report');
+  const inside = join(dir, '.nablax.lock');
+  const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  /** lockOutput(dir) in another process: what it found while holding the lock, and after release. */
+  const lockInChild = () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script, dir], { cwd: dirname(atomic), encoding: 'utf8', ...asUser });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as { pid: number; inside?: string; beside?: boolean; after?: boolean; error?: string; message?: string };
+  };
+
+  it('takes the lock inside, holds it against a live run, takes over a dead one, removes it on release', () => {
+    writeFileSync(script, `import { existsSync, readFileSync } from 'node:fs';
+import { lockOutput } from ${JSON.stringify(atomic)};
+const dir = process.argv[2], inside = dir + '/.nablax.lock';
+let out;
+try {
+  const release = lockOutput(dir, 'dir');
+  out = { inside: readFileSync(inside, 'utf8').trim(), beside: existsSync(dir + '.lock') };
+  release();
+  out.after = existsSync(inside);
+} catch (e) {
+  out = { error: e.constructor.name, message: e.message };
+}
+process.stdout.write(JSON.stringify({ pid: process.pid, ...out }));
+`);
+    chmodSync(root, 0o755);
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    chmodSync(parent, 0o555);
+    const free = lockInChild();
+    expect(free).toEqual({ pid: free.pid, inside: String(free.pid), beside: false, after: false });
+    writeFileSync(inside, `${process.pid}\n`); // a live holder: this test process
+    const held = lockInChild();
+    expect(held.error).toBe('OutputLockedError');
+    expect(held.message).toBe(`${dir} is being written by another nablax run (pid ${process.pid}); wait for it to end or choose another output (lock file ${inside})`);
+    writeFileSync(inside, `${deadPid()}\n`);
+    const takenOver = lockInChild();
+    expect(takenOver).toEqual({ pid: takenOver.pid, inside: String(takenOver.pid), beside: false, after: false });
+    expect(readdirSync(dir)).toEqual([]);
+    chmodSync(parent, 0o755);
   });
 });
 

@@ -14,7 +14,7 @@ import { zooSpec } from '../../src/layers/zoo.js';
 import { pgdObjective } from '../../src/train/adversarial.js';
 import { getBatch } from '../../src/data/batches.js';
 import { loadDataset, subset } from '../../src/data/datasets.js';
-import { evaluate, inEvalMode, predict } from '../../src/train/evaluate.js';
+import { evaluate, evaluateAsync, inEvalMode, predict } from '../../src/train/evaluate.js';
 import { pgdAccuracy } from '../../src/train/guard.js';
 import { train } from '../../src/train/loop.js';
 
@@ -38,6 +38,7 @@ describe('per-layer modes survive every temporary switch', () => {
     ['inputGradient', (m) => inputGradient(m, x, y)],
     ['predict', (m) => predict(m, x)],
     ['evaluate', (m) => evaluate(m, data, { limit: 8 })],
+    ['evaluateAsync', (m) => evaluateAsync(m, data, { limit: 8, batchSize: 3 })],
     ['inEvalMode', (m) => inEvalMode(m, () => 0)],
     ['fgsm', (m) => fgsm.run(m, x, y, { eps: 0.1 })],
     ['pgd', (m) => pgd.run(m, x, y, { eps: 0.1, steps: 2, seed: 0 })],
@@ -63,6 +64,15 @@ describe('per-layer modes survive every temporary switch', () => {
     expect(Array.from(model.stateDict().find(([n]) => n === '1.running_mean')![1].data)).toEqual(Array.from(mean));
     // while the unfrozen one (layer 5) did move
     expect(model.stateDict().find(([n]) => n === '5.running_mean')![1].data.some((v) => v !== 0)).toBe(true);
+  });
+
+  it('evaluateAsync gives evaluate\'s numbers bit for bit, batch by batch, reporting each batch', async () => {
+    const model = frozenModel();
+    const seen: [number, number][] = [];
+    const a = await evaluateAsync(model, data, { batchSize: 5, onProgress: (done, total) => seen.push([done, total]) });
+    expect(a).toEqual(evaluate(model, data, { batchSize: 5 }));
+    expect(a.count).toBe(16);
+    expect(seen).toEqual([[5, 16], [10, 16], [15, 16], [16, 16]]);
   });
 
   it('restoreModes refuses a state of another model', () => {
