@@ -20,7 +20,19 @@ import type { Data } from '../nd.js';
 import type { Kernels, Window2d } from './types.js';
 import { referenceKernels } from './reference.js';
 import { splitRange } from './split-range.js';
-import type { KernelThreads } from './threads.js';
+
+/**
+ * A pool of worker threads over the kernels' shared memory, as the kernels drive it: Node's KernelThreads
+ * (./threads.ts, worker_threads) or the browser lab's Web Worker twin (lab/src/platform/threads.browser.ts).
+ */
+export interface KernelThreadPool {
+  readonly count: number;
+  /** Start `names[fn](...args)` on thread t ≥ 1 and return at once. */
+  start(t: number, fn: number, args: number[]): void;
+  /** Wait for every started call; throws if one failed. */
+  join(): void;
+  close(): void;
+}
 
 /** What the wasm gemm does with Float64Array operands. */
 export type Float64Policy =
@@ -273,7 +285,7 @@ const threadFunctions = ['conv_fwd', 'conv_bwd', 'gemm_packed', 'peak_fma'] as c
  * while the workers run theirs. Workers start on first use.
  */
 class Threads {
-  private pool: KernelThreads | null = null;
+  private pool: KernelThreadPool | null = null;
   constructor(
     private readonly ex: WasmExports, private readonly module: WebAssembly.Module, public count: number,
     private readonly start: StartThreads | null,
@@ -538,8 +550,8 @@ function makeNnKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<
   return { conv2dForward, conv2dBackward, conv2dReluPoolForward, conv2dReluPoolBackward, reluForward, reluBackward, maxPoolForward, maxPoolBackward };
 }
 
-/** Starts the worker threads of a pool (Node: ./wasm-node.ts); without one, the kernels run on one thread. */
-export type StartThreads = (module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], count: number) => KernelThreads;
+/** Starts the worker threads of a pool (Node: ./wasm-node.ts; the browser lab: lab/src/kernels.ts); without one, the kernels run on one thread. */
+export type StartThreads = (module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], count: number) => KernelThreadPool;
 
 /**
  * Instantiate the WebAssembly SIMD kernels from a compiled module (either build), or null when it does not
