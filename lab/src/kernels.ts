@@ -57,7 +57,7 @@ export async function setupBrowserKernels(choice: string, threads: number = defa
   if (choice === 'typescript') return result(kernels().name, 1, 'asked for in the URL');
   if (typeof WebAssembly !== 'object') return result(kernels().name, 1, 'no WebAssembly here');
   if (!isolated) {
-    return result(kernels().name, 1, 'page not cross-origin isolated (served without the COOP/COEP headers `nablax lab` sends): no shared memory, so one thread and no WebAssembly kernels');
+    return result(kernels().name, 1, 'served without the COOP/COEP headers that `nablax lab` sends: no shared memory, so one thread and the TypeScript kernels');
   }
   const files = choice === 'portable' ? ['kernels.wasm'] : ['kernels-fma.wasm', 'kernels.wasm'];
   const notes: string[] = [];

@@ -62,6 +62,12 @@ const lab = {
     const ms = performance.now() - t0;
     return { ms, iterations: r.iterations[0], probs: Array.from(probabilities(m, r.adversarial.data as Float32Array)) };
   },
+  /** One run of a black-box attack on the current digit and model (panel 3's setting otherwise): ms and queries. */
+  timeBlackBox: (attack: 'one-pixel' | 'square') => {
+    const m = model(), t0 = performance.now();
+    const r = runAttack(m, state.pixels, labelFor(m), { ...attackSetting(), attack, target: null });
+    return { ms: performance.now() - t0, queries: r.queries };
+  },
   /** p(class | x) for official test digits #0 … #n−1 in one batch (a batch the kernels split among the threads). */
   batchProbs: (n: number) => {
     const m = model();

@@ -1,5 +1,5 @@
 // The lab's service worker (lab/dist/sw.js): the page works offline once loaded. On install it caches the app shell
-// (index.html, style.css), the bundle, both WebAssembly builds, the shipped models and the test digits, in a cache
+// (index.html, style.css), the bundle, both WebAssembly builds, the models models.json lists and the test digits, in a cache
 // named after the build's version (a hash of those files, written in by lab/build.ts); on activation it deletes the
 // caches of other versions of this lab. The shell is answered from the cache first (the page is the version the
 // cache holds until a new build is installed); models.json and `nablax lab --model-file` models come from the network
@@ -30,11 +30,18 @@ const cacheName = prefix + LAB_VERSION;
 const networkFirst = (rel: string): boolean => rel === 'models.json' || rel.startsWith('user-models/');
 
 sw.addEventListener('install', (e) => {
-  // `cache: 'reload'`: the files themselves, not what the HTTP cache kept of an older build
-  e.waitUntil(caches.open(cacheName)
-    .then((c) => c.addAll(['./', ...LAB_FILES].map((f) => new Request(new URL(f, scope), { cache: 'reload' }))))
-    .then(() => sw.skipWaiting()));
+  e.waitUntil(precache().then(() => sw.skipWaiting()));
 });
+
+/** Cache the build's files, then every model models.json lists (`nablax lab --model-file` adds some of its own). */
+async function precache(): Promise<void> {
+  const cache = await caches.open(cacheName);
+  // `cache: 'reload'`: the files themselves, not what the HTTP cache kept of an older build
+  const get = (f: string) => new Request(new URL(f, scope), { cache: 'reload' });
+  await cache.addAll(['./', ...LAB_FILES].map(get));
+  const list = await (await cache.match(new URL('models.json', scope).href))!.json() as { url: string }[];
+  await cache.addAll(list.map((m) => m.url).filter((u) => !LAB_FILES.includes(u)).map(get));
+}
 
 sw.addEventListener('activate', (e) => {
   e.waitUntil(caches.keys()

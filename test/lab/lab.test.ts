@@ -3,12 +3,17 @@
 // free localhost port and drives headless Chromium (Debian's chromium, through playwright-core). The page's
 // numbers are compared bit for bit with the Node engine on the same pixels and model file, with the kernels the
 // page reports (the WebAssembly SIMD build it picked: the same .wasm file in Node, or the TypeScript reference).
-// Screenshots of every panel and the page's speed (not asserted) go to .tmp/lab-screens/.
+// Screenshots of every panel and the page's speed (not asserted) go to .tmp/lab-screens/. Then offline: the service
+// worker brings the page back with the network off, from `nablax lab` and from a plain static host (a sub-folder,
+// no isolation headers: one thread, the TypeScript kernels).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import sirv from 'sirv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fgsm } from '../../src/attacks/fgsm.js';
 import { pgd } from '../../src/attacks/pgd.js';
@@ -19,6 +24,7 @@ import { softmax } from '../../src/engine/ops/loss.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { loadModel } from '../../src/io/model-file.js';
 import type { Sequential } from '../../src/layers/sequential.js';
+import { loadMnistData } from '../../src/train/data.js';
 import { predict } from '../../src/train/evaluate.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -29,13 +35,17 @@ const tsx = (args: string[]) => [process.execPath, ['--import', 'tsx', 'src/cli/
 interface LabState {
   ready: boolean;
   kernels: string;
+  threads: number;
+  isolated: boolean;
+  threadStats: { dispatched: number; inline: number };
+  offline: string;
   model: string;
   last: { pixels: number[]; probs: number[]; predicted: number; label: number };
   attack: null | { attack: string; eps: number; label: number; probs: number[]; predicted: number; success: boolean };
   loadMessage: string;
   timing: { readyMs: number };
 }
-declare const __lab: LabState & { bench(reps: number): Record<string, number | string> };
+declare const __lab: LabState & { bench(reps: number): Record<string, number | string>; batchProbs(n: number): number[] };
 
 let server: ChildProcess | null = null;
 let context: BrowserContext | null = null;
@@ -105,7 +115,29 @@ describe('the ∇x lab in Chromium', () => {
     expect(s.ready).toBe(true);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     expect(s.kernels).toMatch(/^wasm-simd/); // isolated and with SIMD, the page runs the WebAssembly kernels
+    // … on as many threads as Node would (the cores, at most 4): 2 on the 2-core machine this was written on
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const threads = Math.min(4, cores);
+    expect(s.isolated).toBe(true);
+    expect(s.threads).toBe(threads);
+    if (cores >= 2) expect(s.threads).toBeGreaterThanOrEqual(2);
+    const status = `kernels: ${s.kernels} on ${threads} thread${threads === 1 ? '' : 's'}, cross-origin isolated`;
+    expect(await page.locator('#engine').textContent()).toBe(status);
+    expect(await page.locator('footer').textContent()).toContain(status);
     expect(problems).toEqual([]);
+  });
+
+  it('splits a batch among the page\'s worker threads and gets the same bits as Node on one thread', async () => {
+    const before = (await state()).threadStats.dispatched;
+    // 64 official test digits in one batch: the convolutions hand chunks of it to the workers
+    const probs = await page.evaluate(() => __lab.batchProbs(64));
+    const s = await state();
+    if (s.threads > 1) expect(s.threadStats.dispatched).toBeGreaterThan(before);
+    const { model } = loadModel(join(root, 'lab/models/cnn.safetensors'));
+    const digits = loadMnistData('test').images.subarray(0, 64 * 784);
+    const node = withPageKernels(s.kernels, () => Array.from(softmax(predict(model, new Tensor(Float32Array.from(digits), [64, ...model.input]))).data));
+    expect(probs).toHaveLength(640);
+    expect(probs).toEqual(node);
   });
 
   it('classifies a digit drawn with pointer events, with the Node engine\'s probabilities bit for bit', async () => {
@@ -243,6 +275,82 @@ describe('the ∇x lab in Chromium', () => {
     writeFileSync(join(screens, 'speed.json'), JSON.stringify(speed, null, 1) + '\n');
     console.log('lab speed in Chromium (ms; shared machine, not asserted):', JSON.stringify(speed));
     expect(speed.pgd40Ms).toBeGreaterThan(0);
+  });
+});
+
+describe('the ∇x lab offline, and as a static site', () => {
+  const digit0 = () => {
+    const { model } = loadModel(join(root, 'lab/models/cnn.safetensors'));
+    return { model, pixels: Array.from(loadMnistData('test').images.subarray(0, 784)) };
+  };
+
+  /** Wait for the service worker to control p, go offline, reload: the page must come back from the cache alone. */
+  async function reloadOffline(p: Page, seen: string[]): Promise<LabState> {
+    await p.waitForFunction(() => __lab.offline !== '');
+    expect(await p.evaluate(() => __lab.offline)).toBe('works offline');
+    await p.waitForFunction(() => navigator.serviceWorker.controller !== null);
+    await context!.setOffline(true);
+    try {
+      // offline for real: a file the service worker does not hold fails (its console error is expected)
+      const n = seen.length;
+      expect(await p.evaluate(() => fetch('not-cached.bin').then(() => 'fetched', () => 'failed'))).toBe('failed');
+      seen.splice(n);
+      await p.reload();
+      await p.waitForFunction(() => (globalThis as unknown as { __lab?: LabState }).__lab?.last.predicted !== undefined && __lab.last.predicted >= 0, null, { timeout: 60_000 });
+      return await p.evaluate(() => ({ ...__lab, bench: undefined, batchProbs: undefined }) as LabState);
+    } finally {
+      await context!.setOffline(false);
+    }
+  }
+
+  it('works offline once loaded from `nablax lab`: the service worker serves page, kernels, models and digits', async () => {
+    const s = await reloadOffline(page, problems);
+    expect(s.isolated).toBe(true); // the cached page keeps its cross-origin-isolation headers
+    expect(s.kernels).toMatch(/^wasm-simd/);
+    expect(s.threads).toBe(Math.min(4, await page.evaluate(() => navigator.hardwareConcurrency)));
+    const { model, pixels } = digit0();
+    expect(s.last.label).toBe(7);
+    expect(s.last.pixels).toEqual(pixels);
+    expect(s.last.probs).toEqual(withPageKernels(s.kernels, () => probsOf(model, pixels)));
+    expect(s.last.predicted).toBe(7);
+    // the --model-file model, kept from the network-first models.json and its file
+    expect(await page.locator('#model option').allTextContents()).toEqual(expect.arrayContaining(['cnn', 'cnn-pgd', 'softmax', 'mine']));
+    await page.selectOption('#model', 'mine');
+    await page.waitForFunction(() => __lab.model === 'mine');
+    expect(problems).toEqual([]);
+  });
+
+  it('runs from a sub-folder of a plain static host (no isolation headers): one thread, TypeScript kernels, said in the footer; offline too', async () => {
+    const files = sirv(join(root, 'lab/dist'), { dev: false });
+    const host = createServer((req, res) => {
+      const notFound = () => { res.writeHead(404); res.end(); };
+      if (!req.url?.startsWith('/some/folder/')) return notFound();
+      req.url = req.url.slice('/some/folder'.length);
+      files(req, res, notFound);
+    });
+    await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+    const p = await context!.newPage();
+    const seen: string[] = [];
+    p.on('console', (m) => { if (m.type() === 'error') seen.push(m.text()); });
+    p.on('pageerror', (e) => seen.push(e.message));
+    try {
+      await p.goto(`http://localhost:${(host.address() as AddressInfo).port}/some/folder/`);
+      await p.waitForFunction(() => (globalThis as unknown as { __lab?: LabState }).__lab?.last.predicted !== undefined && __lab.last.predicted >= 0, null, { timeout: 60_000 });
+      for (const s of [await p.evaluate(() => ({ ...__lab, bench: undefined, batchProbs: undefined }) as LabState), await reloadOffline(p, seen)]) {
+        expect(s.isolated).toBe(false);
+        expect(s.threads).toBe(1);
+        expect(s.kernels).toBe('typescript');
+        const { model, pixels } = digit0();
+        expect(s.last.probs).toEqual(withPageKernels('typescript', () => probsOf(model, pixels)));
+        expect(s.last.predicted).toBe(7);
+        expect(await p.locator('footer').textContent()).toContain('kernels: typescript on 1 thread, not cross-origin isolated');
+        expect(await p.locator('#engine').textContent()).toBe('kernels: typescript on 1 thread, not cross-origin isolated (served without the COOP/COEP headers that `nablax lab` sends: no shared memory, so one thread and the TypeScript kernels)');
+      }
+      expect(seen).toEqual([]);
+    } finally {
+      await p.close();
+      await new Promise<void>((resolve) => host.close(() => resolve()));
+    }
   });
 });
 
