@@ -131,11 +131,47 @@ function update(): void {
 // ---- panel 1: drawing ----
 const drawCanvas = (): HTMLCanvasElement => $<HTMLCanvasElement>('draw');
 const small = document.createElement('canvas');
+/** The keyboard's pen (pixel units): arrow keys move it, Space puts it down or lifts it; shown while the pad has focus. */
+const pen = { x: 14, y: 14, down: false };
 function paintDraw(): void {
   paintGray(small, state.pixels, 28, 28);
   const c = drawCanvas(), ctx = c.getContext('2d')!;
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(small, 0, 0, c.width, c.height);
+  if (document.activeElement === c && c.matches(':focus-visible')) {
+    const u = c.width / 28;
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = pen.down ? '#ff4d4f' : '#4da3ff';
+    ctx.beginPath();
+    ctx.arc((pen.x + 0.5) * u, (pen.y + 0.5) * u, 1.5 * u, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+}
+
+/** Drawing with the keyboard: arrows move the pen one pixel (with Shift three), inking while it is down. */
+function setupKeyboardPen(c: HTMLCanvasElement): void {
+  const moves: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  c.addEventListener('keydown', (e) => {
+    const mv = moves[e.key];
+    if (mv) {
+      const k = e.shiftKey ? 3 : 1;
+      for (let i = 0; i < k; i++) {
+        pen.x = Math.min(27, Math.max(0, pen.x + mv[0]));
+        pen.y = Math.min(27, Math.max(0, pen.y + mv[1]));
+        if (pen.down) stamp(pen.x + 0.5, pen.y + 0.5);
+      }
+      if (pen.down) state.truth = null;
+    } else if (e.key === ' ' || e.key === 'Enter') {
+      pen.down = !pen.down;
+      if (pen.down) { stamp(pen.x + 0.5, pen.y + 0.5); state.truth = null; }
+    } else if (e.key === 'Escape') {
+      pen.down = false;
+    } else return;
+    e.preventDefault();
+    schedule();
+  });
+  c.addEventListener('focus', schedule);
+  c.addEventListener('blur', () => { pen.down = false; schedule(); });
 }
 
 /** Ink a soft round brush (radius 1.5 pixels) at (px, py) in pixel units. */
@@ -179,6 +215,7 @@ function setupDrawing(): void {
   const end = () => { last = null; };
   c.addEventListener('pointerup', end);
   c.addEventListener('pointercancel', end);
+  setupKeyboardPen(c);
   $('clear').addEventListener('click', () => { state.pixels.fill(0); state.truth = null; schedule(); });
   const pick = $<HTMLSelectElement>('digit');
   const choose = (k: number) => {

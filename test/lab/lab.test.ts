@@ -226,10 +226,97 @@ describe('the ∇x lab in Chromium', () => {
     await page.waitForFunction(() => __lab.model === 'cnn');
   });
 
+  it('is usable with the keyboard alone: every control is reached by Tab with a visible focus ring, and works', async () => {
+    await page.evaluate(() => { (document.getElementById('p3') as HTMLDetailsElement).open = true; });
+    await page.selectOption('#attack', 'fgsm');
+    await page.evaluate(() => { for (let p = 1; p <= 7; p++) (document.getElementById(`p${p}`) as HTMLDetailsElement).open = false; });
+    await page.locator('h1').click(); // Tab starts from the top
+    // Tab through the page; a closed panel's summary is opened with Enter, so its controls come next
+    const reached: string[] = [];
+    for (let i = 0; i < 80; i++) {
+      await page.keyboard.press('Tab');
+      const f = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const id = el.tagName === 'SUMMARY' ? `${el.parentElement!.id}>summary` : el.id || `${el.tagName.toLowerCase()} in ${el.closest('[id]')?.id}`;
+        const st = getComputedStyle(el);
+        const ring = st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) >= 2;
+        return { id, ring, closed: el.tagName === 'SUMMARY' && !(el.parentElement as HTMLDetailsElement).open };
+      });
+      if (reached.includes(f.id) || f.id.startsWith('body')) break; // around once (past the last control: the browser's own UI)
+      reached.push(f.id);
+      expect(f.ring, `focus ring on #${f.id}`).toBe(true);
+      if (f.closed) await page.keyboard.press('Enter');
+    }
+    const controls = ['model', 'draw', 'clear', 'prev', 'digit', 'next', 'eps', 'attack', 'target', 't-prev', 't-next', 't-rule', 'file'];
+    writeFileSync(join(screens, 'tab-order.txt'), reached.join('\n') + '\n');
+    expect(reached, reached.join(' ')).toEqual(expect.arrayContaining([...controls, ...[1, 2, 3, 4, 5, 6, 7].map((p) => `p${p}>summary`)]));
+    expect(await page.evaluate(() => [1, 2, 3, 4, 5, 6, 7].every((p) => (document.getElementById(`p${p}`) as HTMLDetailsElement).open))).toBe(true);
+
+    // draw a "1" on the pad with the pen: up 8, down, 16 pixels down, lift
+    await page.focus('#clear');
+    await page.keyboard.press('Enter');
+    await page.focus('#draw');
+    for (let i = 0; i < 8; i++) await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('Space');
+    for (let i = 0; i < 16; i++) await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => __lab.last.pixels.filter((p) => p > 0).length > 30);
+    await page.waitForTimeout(100);
+    await page.locator('#p1').screenshot({ path: join(screens, 'keyboard-pen.png') }); // the pad's focus ring and pen
+    let s = await state();
+    const { model } = loadModel(join(root, 'lab/models/cnn.safetensors'));
+    expect(s.last.probs).toEqual(withPageKernels(s.kernels, () => probsOf(model, s.last.pixels)));
+    expect(s.last.predicted).toBe(1);
+    // the next test digit with Enter on ▶, ε with the arrow keys, the backward pass with the arrow keys
+    await page.focus('#next');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => __lab.last.label === 2); // test digit #1 is a 2
+    const eps0 = Number(await page.locator('#eps').inputValue());
+    await page.focus('#eps');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction((e) => __lab.attack !== null && Math.abs(__lab.attack.eps - e) < 1e-9, eps0 + 0.01);
+    s = await state();
+    expect(await page.locator('#eps-out').textContent()).toBe((eps0 + 0.01).toFixed(2));
+    const where = await page.locator('#t-where').textContent();
+    await page.focus('#t-rule');
+    await page.keyboard.press('ArrowDown');
+    await page.waitForFunction((w) => document.getElementById('t-where')!.textContent !== w, where);
+    await page.keyboard.press('ArrowUp');
+    await page.waitForFunction((w) => document.getElementById('t-where')!.textContent === w, where);
+    expect(problems).toEqual([]);
+  });
+
+  it('fits a phone\'s width (375 px): nothing wider than the screen or its panel, every panel open (screenshot saved)', async () => {
+    const p = await context!.newPage();
+    try {
+      await p.setViewportSize({ width: 375, height: 812 });
+      await p.goto(url);
+      await p.waitForFunction(() => (globalThis as unknown as { __lab?: LabState }).__lab?.last.predicted !== undefined && __lab.last.predicted >= 0, null, { timeout: 60_000 });
+      await p.evaluate(() => { for (let k = 1; k <= 7; k++) (document.getElementById(`p${k}`) as HTMLDetailsElement).open = true; });
+      await p.waitForTimeout(500);
+      const wide = await p.evaluate(() => {
+        const out: string[] = [];
+        for (const el of document.body.querySelectorAll<HTMLElement>('*')) {
+          if (el.closest('pre')) continue; // the chain rule scrolls sideways inside its own box
+          const r = el.getBoundingClientRect();
+          // inside the screen, and inside its panel's box
+          const box = el.closest('details')?.getBoundingClientRect() ?? { left: 0, right: innerWidth };
+          if (r.width > 0 && (r.right > Math.min(innerWidth, box.right) + 0.5 || r.left < box.left - 0.5)) out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} [${r.left.toFixed(0)}, ${r.right.toFixed(0)}]`);
+        }
+        return { out, scroll: document.documentElement.scrollWidth };
+      });
+      expect(wide.out).toEqual([]);
+      expect(wide.scroll).toBeLessThanOrEqual(375);
+      await p.screenshot({ path: join(screens, 'phone-375.png'), fullPage: true });
+    } finally {
+      await p.close();
+    }
+  });
+
   it('shows every panel (screenshots saved) and reports its speed', async () => {
+    await page.evaluate(() => { for (let p = 1; p <= 7; p++) (document.getElementById(`p${p}`) as HTMLDetailsElement).open = true; });
     await page.selectOption('#digit', '0');
     await page.locator('#eps').fill('0.2');
-    await page.evaluate(() => { for (let p = 1; p <= 7; p++) (document.getElementById(`p${p}`) as HTMLDetailsElement).open = true; });
     await page.click('#t-next');
     await page.waitForFunction(() => document.getElementById('t-where')!.textContent.startsWith('step 2'));
     await page.waitForTimeout(300);
