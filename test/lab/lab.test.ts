@@ -250,6 +250,9 @@ describe('the ∇x lab in Chromium', () => {
     const controls = ['model', 'draw', 'clear', 'prev', 'digit', 'next', 'eps', 'attack', 'target', 't-prev', 't-next', 't-rule', 'file'];
     writeFileSync(join(screens, 'tab-order.txt'), reached.join('\n') + '\n');
     expect(reached, reached.join(' ')).toEqual(expect.arrayContaining([...controls, ...[1, 2, 3, 4, 5, 6, 7].map((p) => `p${p}>summary`)]));
+    // FGSM is chosen: PGD's k and the black-box button are hidden, so Tab skips them
+    expect(reached).not.toContain('steps');
+    expect(reached).not.toContain('run-bb');
     expect(await page.evaluate(() => [1, 2, 3, 4, 5, 6, 7].every((p) => (document.getElementById(`p${p}`) as HTMLDetailsElement).open))).toBe(true);
 
     // draw a "1" on the pad with the pen: up 8, down, 16 pixels down, lift
