@@ -5,13 +5,20 @@
 //   prediction drawn (kernels fetched and compiled, workers started, models and digits loaded);
 // - on a warm page: the ∇x + FGSM panels' update when the ε slider moves (the page's own requestAnimationFrame
 //   redraw, panels 1–3 open: probabilities, ∇x, its sign, FGSM, their canvases), PGD-40 (ε 0.3, all 40 steps),
-//   one-pixel (population 100: a batch per generation) and one batch of 100 test digits.
+//   one-pixel (population 100: a batch per generation) and one batch of 100 test digits;
+// - the peer: the same batch of 100 in Node on the same kernels and thread count (median of 5), right after.
 // Prints JSON (medians over rounds, with min and max) on stdout, progress on stderr. Build first (npm run build:lab),
 // then `npx tsx lab/speed.ts [rounds=5]`. Nothing is asserted: timings on a shared machine are rough.
 import { spawn } from 'node:child_process';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { useKernels, type Kernels } from '../src/engine/kernels/kernels.js';
+import { loadWasmKernels } from '../src/engine/kernels/wasm-node.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { loadModel } from '../src/io/model-file.js';
+import { loadMnistData } from '../src/train/data.js';
+import { predict } from '../src/train/evaluate.js';
 
 interface Lab {
   last: { predicted: number };
@@ -87,7 +94,31 @@ async function sliderRedraw(p: Page, moves: number): Promise<number> {
   }, moves);
 }
 
-const keys = ['fcpMs', 'firstPredictionMs', 'sliderRedrawMs', 'gradFgsmMs', 'pgd40Ms', 'onePixelMs', 'batch100Ms'] as const;
+const keys = ['fcpMs', 'firstPredictionMs', 'sliderRedrawMs', 'gradFgsmMs', 'pgd40Ms', 'onePixelMs', 'batch100Ms', 'nodeBatch100Ms'] as const;
+
+// the Node peer: the page's model and kernels build, on 1 and 2 threads
+const cnn = loadModel(join(root, 'lab', 'models', 'cnn.safetensors')).model;
+const batch = new Tensor(Float32Array.from(loadMnistData('test').images.subarray(0, 100 * 784)), [100, ...cnn.input]);
+const nodeKernels = new Map<number, Kernels>();
+for (const t of [1, 2]) {
+  const k = loadWasmKernels({ threads: t });
+  if (!k) throw new Error('lab/speed.ts: the WebAssembly kernels are not built (npm run build:wasm)');
+  nodeKernels.set(t, k);
+}
+function nodeBatch(t: number): number {
+  const prev = useKernels(nodeKernels.get(t)!);
+  try {
+    const ms: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = performance.now();
+      predict(cnn, batch);
+      ms.push(performance.now() - s);
+    }
+    return median(ms.slice(1));
+  } finally {
+    useKernels(prev);
+  }
+}
 const results = new Map<number, Record<(typeof keys)[number], number[]>>(
   [1, 2].map((t) => [t, Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<(typeof keys)[number], number[]>]));
 const t0 = performance.now();
@@ -111,6 +142,7 @@ for (let r = 0; r < rounds; r++, round++) {
     res.pgd40Ms.push(b.pgd40Ms);
     res.onePixelMs.push(await p.evaluate(() => __lab.timeBlackBox('one-pixel').ms));
     res.batch100Ms.push(await p.evaluate(() => { const s = performance.now(); __lab.batchProbs(100); return performance.now() - s; }));
+    res.nodeBatch100Ms.push(nodeBatch(t));
   }
 }
 clearInterval(ticker);
