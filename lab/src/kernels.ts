@@ -23,7 +23,11 @@ export interface BrowserKernels {
   stats: { dispatched: number; inline: number };
 }
 
-/** Threads by default: the cores the browser reports, at most 4 (as Node's defaultThreads: MNIST batches gain little beyond). */
+/**
+ * Threads by default: the cores the browser reports, at most 4 (as Node's defaultThreads: MNIST batches gain little beyond).
+ * @example
+ *   defaultBrowserThreads(); // 2 on a 2-core machine
+ */
 export function defaultBrowserThreads(): number {
   return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
 }
@@ -39,8 +43,15 @@ async function startWorkers(k: Kernels, pool: () => BrowserKernelThreads | null)
   splitGemm(k);
   const p = pool();
   if (!p) return 'the worker pool did not start';
-  const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('the kernel workers did not start within 10 s'), 10_000));
-  return Promise.race([p.ready.then(() => ''), timeout]).catch((e: Error) => e.message);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<string>((resolve) => { timer = setTimeout(() => resolve('the kernel workers did not start within 10 s'), 10_000); });
+  try {
+    return await Promise.race([p.ready.then(() => ''), timeout]);
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

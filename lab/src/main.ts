@@ -467,6 +467,7 @@ function runPgd40(m: Sequential, label: number) {
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const asked = params.get('threads');
+  if (asked !== null && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(asked)) throw new Error(`?threads=${asked} in the URL: expected an integer from 1 to 64`);
   const k = await setupBrowserKernels(params.get('kernels') ?? 'auto', asked === null ? defaultBrowserThreads() : Number(asked));
   Object.assign(lab, { kernels: k.name, kernelsNote: k.note, threads: k.threads, isolated: k.isolated, threadStats: k.stats });
   const how = `kernels: ${k.name} on ${k.threads} thread${k.threads === 1 ? '' : 's'}, ${k.isolated ? 'cross-origin isolated' : 'not cross-origin isolated'}`;

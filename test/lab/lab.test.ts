@@ -289,6 +289,25 @@ describe('the ∇x lab in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('takes its thread count from ?threads=N, and refuses a bad one with the reason', async () => {
+    const p = await context!.newPage();
+    const seen: string[] = [];
+    p.on('console', (m) => { if (m.type() === 'error') seen.push(m.text()); });
+    try {
+      await p.goto(`${url}?threads=1`);
+      await p.waitForFunction(() => (globalThis as unknown as { __lab?: LabState }).__lab?.ready === true, null, { timeout: 60_000 });
+      const s = await p.evaluate(() => ({ threads: __lab.threads, kernels: __lab.kernels }));
+      expect(s.threads).toBe(1);
+      expect(await p.locator('#engine').textContent()).toBe(`kernels: ${s.kernels} on 1 thread, cross-origin isolated`);
+      expect(seen).toEqual([]);
+      await p.goto(`${url}?threads=0`);
+      await p.waitForFunction(() => document.getElementById('engine')!.textContent!.startsWith('the lab could not start'));
+      expect(await p.locator('#engine').textContent()).toBe('the lab could not start: ?threads=0 in the URL: expected an integer from 1 to 64');
+    } finally {
+      await p.close();
+    }
+  });
+
   it('fits a phone\'s width (375 px): nothing wider than the screen or its panel, every panel open (screenshot saved)', async () => {
     const p = await context!.newPage();
     try {
