@@ -2,9 +2,11 @@
 // esbuild bundles lab/src/main.ts with the same src/ the CLI runs, for the browser; the one file swapped is
 // src/engine/kernels/wasm-node.ts (reading build/*.wasm from disk), for lab/src/platform/wasm-node.browser.ts.
 // esbuild's browser platform refuses any other Node import, so a Node-only import in the engine fails this build.
-// Also copied: the WebAssembly kernels, the default models (lab/models/), and 100 official MNIST test digits.
+// Also copied: the WebAssembly kernels, the default models (lab/models/), and 100 official MNIST test digits. Last,
+// the service worker (lab/src/sw.ts → sw.js) with the list of those files and a hash of their bytes as its cache version.
 import { build, type BuildOptions, type Plugin } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadMnistData } from '../src/data/datasets.js';
@@ -43,6 +45,28 @@ export function bundleOptions(): BuildOptions {
   };
 }
 
+/**
+ * esbuild's options for the service worker (lab/src/sw.ts → sw.js), caching `files` (paths relative to lab/dist/)
+ * under a version hashed from their bytes.
+ * @example
+ *   await build(serviceWorkerOptions(['index.html', 'lab.js']));
+ */
+export function serviceWorkerOptions(files: string[]): BuildOptions {
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(f).update('\0').update(readFileSync(join(out, f)));
+  return {
+    entryPoints: [join(root, 'lab', 'src', 'sw.ts')],
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: ['chrome110', 'firefox115', 'safari16'],
+    outfile: join(out, 'sw.js'),
+    minify: false,
+    define: { LAB_VERSION: JSON.stringify(hash.digest('hex').slice(0, 16)), LAB_FILES: JSON.stringify(files) },
+    logLevel: 'warning',
+  };
+}
+
 function fail(msg: string): never {
   process.stderr.write(`build:lab: ${msg}\n`);
   process.exit(1);
@@ -73,6 +97,10 @@ async function main(): Promise<void> {
   // (the dataset holds byte / 255 in float32; rounding ×255 gives the file's bytes back exactly)
   bin.set(Uint8Array.from(test.images.subarray(0, DIGITS * per), (v) => Math.round(v * 255)), DIGITS);
   writeFileSync(join(out, 'digits.bin'), bin);
+
+  // everything the page fetches (not the bundle's source map): the service worker caches it for offline use
+  const cached = ['index.html', 'style.css', 'lab.js', ...wasm, 'models.json', 'digits.bin', ...models.map((f) => `models/${f}`)];
+  await build(serviceWorkerOptions(cached));
 
   const bytes = Object.values(result.metafile!.outputs).reduce((a, o) => a + o.bytes, 0);
   process.stderr.write(`build:lab: wrote ${out} (lab.js ${(bytes / 1024).toFixed(0)} KiB with its map, ${models.length} models, ${DIGITS} test digits, ${wasm.join(' + ')})\n`);

@@ -14,18 +14,18 @@ import { predict } from '../../src/train/evaluate.js';
 
 export const PIXELS = 28 * 28;
 
-/** The image as the model's input tensor [1, ...model.input] (float32, a copy of the pixels). */
-export function inputOf(model: Sequential, pixels: Float32Array): Tensor {
-  return new Tensor(pixels.slice(), [1, ...model.input]);
+/** n images (784 pixels each, one after another) as the model's input tensor [n, ...model.input] (float32, a copy). */
+export function inputOf(model: Sequential, pixels: Float32Array, n = 1): Tensor {
+  return new Tensor(pixels.slice(0, n * PIXELS), [n, ...model.input]);
 }
 
 /**
- * Softmax probabilities of one image, as `nablax` computes them: softmax(predict(model, x)).
+ * Softmax probabilities of n images (one by default), as `nablax` computes them: softmax(predict(model, x)), [n, 10].
  * @example
  *   const p = probabilities(model, pixels);   // Float32Array(10)
  */
-export function probabilities(model: Sequential, pixels: Float32Array): Float32Array {
-  return softmax(predict(model, inputOf(model, pixels))).data as Float32Array;
+export function probabilities(model: Sequential, pixels: Float32Array, n = 1): Float32Array {
+  return softmax(predict(model, inputOf(model, pixels, n))).data as Float32Array;
 }
 
 /** Index of the largest value (the first on ties, as argmax in src/train/evaluate.ts). */

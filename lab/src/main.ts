@@ -5,7 +5,7 @@ import { chainRule, traceExample, type Trace } from '../../src/analysis/trace.js
 import { pgd } from '../../src/attacks/pgd.js';
 import { decodeModel } from '../../src/io/model-bytes.js';
 import type { Sequential } from '../../src/layers/sequential.js';
-import { setupBrowserKernels } from './kernels.js';
+import { defaultBrowserThreads, setupBrowserKernels } from './kernels.js';
 import {
   PIXELS, gradientOf, inputOf, linearArgument, logitsAlongFgsm, probabilities, runAttack, top,
   type AttackName, type AttackSetting, type LabAttack,
@@ -42,10 +42,16 @@ const lab = {
   ready: false,
   kernels: '',
   kernelsNote: '',
+  /** Threads the kernels split batches over, whether the page is cross-origin isolated, and the worker pool's counters. */
+  threads: 1,
+  isolated: false,
+  threadStats: { dispatched: 0, inline: 0 },
   model: '',
   last: { pixels: [] as number[], probs: [] as number[], predicted: -1, label: -1 },
   attack: null as null | { attack: AttackName; eps: number; steps: number; target: number | null; label: number; probs: number[]; predicted: number; success: boolean; queries: number | null },
   loadMessage: '',
+  /** The footer's word on offline use, once the service worker is registered (or refused). */
+  offline: '',
   timing: { readyMs: 0, lastUpdateMs: 0 },
   bench,
   setPixels: (p: number[]) => { state.pixels.set(p); state.truth = null; schedule(); },
@@ -55,6 +61,18 @@ const lab = {
     const r = runPgd40(m, labelFor(m));
     const ms = performance.now() - t0;
     return { ms, iterations: r.iterations[0], probs: Array.from(probabilities(m, r.adversarial.data as Float32Array)) };
+  },
+  /** One run of a black-box attack on the current digit and model (panel 3's setting otherwise): ms and queries. */
+  timeBlackBox: (attack: 'one-pixel' | 'square') => {
+    const m = model(), t0 = performance.now();
+    const r = runAttack(m, state.pixels, labelFor(m), { ...attackSetting(), attack, target: null });
+    return { ms: performance.now() - t0, queries: r.queries };
+  },
+  /** p(class | x) for official test digits #0 … #n−1 in one batch (a batch the kernels split among the threads). */
+  batchProbs: (n: number) => {
+    const m = model();
+    const x = Float32Array.from(state.digits.pixels.subarray(0, n * PIXELS), (v) => v / 255);
+    return Array.from(probabilities(m, x, n));
   },
   /** Show official test digit #i (set up once the digits are loaded). */
   setDigit: (_i: number) => {},
@@ -113,11 +131,47 @@ function update(): void {
 // ---- panel 1: drawing ----
 const drawCanvas = (): HTMLCanvasElement => $<HTMLCanvasElement>('draw');
 const small = document.createElement('canvas');
+/** The keyboard's pen (pixel units): arrow keys move it, Space puts it down or lifts it; shown while the pad has focus. */
+const pen = { x: 14, y: 14, down: false };
 function paintDraw(): void {
   paintGray(small, state.pixels, 28, 28);
   const c = drawCanvas(), ctx = c.getContext('2d')!;
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(small, 0, 0, c.width, c.height);
+  if (document.activeElement === c && c.matches(':focus-visible')) {
+    const u = c.width / 28;
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = pen.down ? '#ff4d4f' : '#4da3ff';
+    ctx.beginPath();
+    ctx.arc((pen.x + 0.5) * u, (pen.y + 0.5) * u, 1.5 * u, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+}
+
+/** Drawing with the keyboard: arrows move the pen one pixel (with Shift three), inking while it is down. */
+function setupKeyboardPen(c: HTMLCanvasElement): void {
+  const moves: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  c.addEventListener('keydown', (e) => {
+    const mv = moves[e.key];
+    if (mv) {
+      const k = e.shiftKey ? 3 : 1;
+      for (let i = 0; i < k; i++) {
+        pen.x = Math.min(27, Math.max(0, pen.x + mv[0]));
+        pen.y = Math.min(27, Math.max(0, pen.y + mv[1]));
+        if (pen.down) stamp(pen.x + 0.5, pen.y + 0.5);
+      }
+      if (pen.down) state.truth = null;
+    } else if (e.key === ' ' || e.key === 'Enter') {
+      pen.down = !pen.down;
+      if (pen.down) { stamp(pen.x + 0.5, pen.y + 0.5); state.truth = null; }
+    } else if (e.key === 'Escape') {
+      pen.down = false;
+    } else return;
+    e.preventDefault();
+    schedule();
+  });
+  c.addEventListener('focus', schedule);
+  c.addEventListener('blur', () => { pen.down = false; schedule(); });
 }
 
 /** Ink a soft round brush (radius 1.5 pixels) at (px, py) in pixel units. */
@@ -161,6 +215,7 @@ function setupDrawing(): void {
   const end = () => { last = null; };
   c.addEventListener('pointerup', end);
   c.addEventListener('pointercancel', end);
+  setupKeyboardPen(c);
   $('clear').addEventListener('click', () => { state.pixels.fill(0); state.truth = null; schedule(); });
   const pick = $<HTMLSelectElement>('digit');
   const choose = (k: number) => {
@@ -411,10 +466,13 @@ function runPgd40(m: Sequential, label: number) {
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const k = await setupBrowserKernels(params.get('kernels') ?? 'auto');
-  lab.kernels = k.name;
-  lab.kernelsNote = k.note;
-  $('engine').textContent = `kernels: ${k.name}${k.note ? ` (${k.note})` : ''}${globalThis.crossOriginIsolated ? ', cross-origin isolated' : ''}`;
+  const asked = params.get('threads');
+  if (asked !== null && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(asked)) throw new Error(`?threads=${asked} in the URL: expected an integer from 1 to 64`);
+  const k = await setupBrowserKernels(params.get('kernels') ?? 'auto', asked === null ? defaultBrowserThreads() : Number(asked));
+  Object.assign(lab, { kernels: k.name, kernelsNote: k.note, threads: k.threads, isolated: k.isolated, threadStats: k.stats });
+  const how = `kernels: ${k.name} on ${k.threads} thread${k.threads === 1 ? '' : 's'}, ${k.isolated ? 'cross-origin isolated' : 'not cross-origin isolated'}`;
+  $('engine').textContent = how + (k.note ? ` (${k.note})` : '');
+  $('engine-foot').textContent = how;
   const [list, digits] = await Promise.all([
     fetch('models.json').then((r) => r.json() as Promise<{ name: string; url: string }[]>),
     fetchBytes('digits.bin'),
@@ -451,6 +509,23 @@ async function main(): Promise<void> {
   lab.ready = true;
   lab.setDigit(0);
   requestAnimationFrame(() => { lab.timing.readyMs = performance.now(); });
+  void offline();
+}
+
+/**
+ * Register the service worker (sw.js: caches the page, its kernels, models and digits) once the page is up, and say in
+ * the footer whether the lab now works offline. Service workers need a secure context (https, or localhost).
+ */
+async function offline(): Promise<void> {
+  const say = (t: string) => { $('offline').textContent = t; lab.offline = t; };
+  if (!('serviceWorker' in navigator)) return say('not available offline (no service workers here: needs https or localhost)');
+  try {
+    await navigator.serviceWorker.register('sw.js');
+    await navigator.serviceWorker.ready;
+    say('works offline');
+  } catch (e) {
+    say(`not available offline (${(e as Error).message})`);
+  }
 }
 
 main().catch((e) => {

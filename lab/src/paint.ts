@@ -163,7 +163,10 @@ export function plotLines(canvas: HTMLCanvasElement, xs: ArrayLike<number>, seri
     const yv = lo + ((hi - lo) * k) / 4, xv = x0 + ((x1 - x0) * k) / 4;
     ctx.beginPath(); ctx.moveTo(L, Y(yv)); ctx.lineTo(w - R, Y(yv)); ctx.stroke();
     ctx.fillText(yv.toPrecision(3), 2, Y(yv) + 4);
-    ctx.fillText(xv.toFixed(2), X(xv) - 12, h - B + 14);
+    // centred under its tick, the last one ending at it (so it is not cut off at the canvas's edge)
+    ctx.textAlign = k === 4 ? 'right' : 'center';
+    ctx.fillText(xv.toFixed(2), X(xv) + (k === 4 ? 2 : 0), h - B + 14);
+    ctx.textAlign = 'left';
   }
   if (opts.xLabel) ctx.fillText(opts.xLabel, w - R - 40, h - 4);
   if (opts.yLabel) ctx.fillText(opts.yLabel, L + 4, T + 10);

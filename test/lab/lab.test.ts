@@ -3,12 +3,17 @@
 // free localhost port and drives headless Chromium (Debian's chromium, through playwright-core). The page's
 // numbers are compared bit for bit with the Node engine on the same pixels and model file, with the kernels the
 // page reports (the WebAssembly SIMD build it picked: the same .wasm file in Node, or the TypeScript reference).
-// Screenshots of every panel and the page's speed (not asserted) go to .tmp/lab-screens/.
+// Screenshots of every panel and the page's speed (not asserted) go to .tmp/lab-screens/. Then offline: the service
+// worker brings the page back with the network off, from `nablax lab` and from a plain static host (a sub-folder,
+// no isolation headers: one thread, the TypeScript kernels).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import sirv from 'sirv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fgsm } from '../../src/attacks/fgsm.js';
 import { pgd } from '../../src/attacks/pgd.js';
@@ -19,6 +24,7 @@ import { softmax } from '../../src/engine/ops/loss.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { loadModel } from '../../src/io/model-file.js';
 import type { Sequential } from '../../src/layers/sequential.js';
+import { loadMnistData } from '../../src/train/data.js';
 import { predict } from '../../src/train/evaluate.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -29,13 +35,17 @@ const tsx = (args: string[]) => [process.execPath, ['--import', 'tsx', 'src/cli/
 interface LabState {
   ready: boolean;
   kernels: string;
+  threads: number;
+  isolated: boolean;
+  threadStats: { dispatched: number; inline: number };
+  offline: string;
   model: string;
   last: { pixels: number[]; probs: number[]; predicted: number; label: number };
   attack: null | { attack: string; eps: number; label: number; probs: number[]; predicted: number; success: boolean };
   loadMessage: string;
   timing: { readyMs: number };
 }
-declare const __lab: LabState & { bench(reps: number): Record<string, number | string> };
+declare const __lab: LabState & { bench(reps: number): Record<string, number | string>; batchProbs(n: number): number[] };
 
 let server: ChildProcess | null = null;
 let context: BrowserContext | null = null;
@@ -105,7 +115,29 @@ describe('the ∇x lab in Chromium', () => {
     expect(s.ready).toBe(true);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     expect(s.kernels).toMatch(/^wasm-simd/); // isolated and with SIMD, the page runs the WebAssembly kernels
+    // … on as many threads as Node would (the cores, at most 4): 2 on the 2-core machine this was written on
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const threads = Math.min(4, cores);
+    expect(s.isolated).toBe(true);
+    expect(s.threads).toBe(threads);
+    if (cores >= 2) expect(s.threads).toBeGreaterThanOrEqual(2);
+    const status = `kernels: ${s.kernels} on ${threads} thread${threads === 1 ? '' : 's'}, cross-origin isolated`;
+    expect(await page.locator('#engine').textContent()).toBe(status);
+    expect(await page.locator('footer').textContent()).toContain(status);
     expect(problems).toEqual([]);
+  });
+
+  it('splits a batch among the page\'s worker threads and gets the same bits as Node on one thread', async () => {
+    const before = (await state()).threadStats.dispatched;
+    // 64 official test digits in one batch: the convolutions hand chunks of it to the workers
+    const probs = await page.evaluate(() => __lab.batchProbs(64));
+    const s = await state();
+    if (s.threads > 1) expect(s.threadStats.dispatched).toBeGreaterThan(before);
+    const { model } = loadModel(join(root, 'lab/models/cnn.safetensors'));
+    const digits = loadMnistData('test').images.subarray(0, 64 * 784);
+    const node = withPageKernels(s.kernels, () => Array.from(softmax(predict(model, new Tensor(Float32Array.from(digits), [64, ...model.input]))).data));
+    expect(probs).toHaveLength(640);
+    expect(probs).toEqual(node);
   });
 
   it('classifies a digit drawn with pointer events, with the Node engine\'s probabilities bit for bit', async () => {
@@ -194,10 +226,119 @@ describe('the ∇x lab in Chromium', () => {
     await page.waitForFunction(() => __lab.model === 'cnn');
   });
 
+  it('is usable with the keyboard alone: every control is reached by Tab with a visible focus ring, and works', async () => {
+    await page.evaluate(() => { (document.getElementById('p3') as HTMLDetailsElement).open = true; });
+    await page.selectOption('#attack', 'fgsm');
+    await page.evaluate(() => { for (let p = 1; p <= 7; p++) (document.getElementById(`p${p}`) as HTMLDetailsElement).open = false; });
+    await page.locator('h1').click(); // Tab starts from the top
+    // Tab through the page; a closed panel's summary is opened with Enter, so its controls come next
+    const reached: string[] = [];
+    for (let i = 0; i < 80; i++) {
+      await page.keyboard.press('Tab');
+      const f = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const id = el.tagName === 'SUMMARY' ? `${el.parentElement!.id}>summary` : el.id || `${el.tagName.toLowerCase()} in ${el.closest('[id]')?.id}`;
+        const st = getComputedStyle(el);
+        const ring = st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) >= 2;
+        return { id, ring, closed: el.tagName === 'SUMMARY' && !(el.parentElement as HTMLDetailsElement).open };
+      });
+      if (reached.includes(f.id) || f.id.startsWith('body')) break; // around once (past the last control: the browser's own UI)
+      reached.push(f.id);
+      expect(f.ring, `focus ring on #${f.id}`).toBe(true);
+      if (f.closed) await page.keyboard.press('Enter');
+    }
+    const controls = ['model', 'draw', 'clear', 'prev', 'digit', 'next', 'eps', 'attack', 'target', 't-prev', 't-next', 't-rule', 'file'];
+    writeFileSync(join(screens, 'tab-order.txt'), reached.join('\n') + '\n');
+    expect(reached, reached.join(' ')).toEqual(expect.arrayContaining([...controls, ...[1, 2, 3, 4, 5, 6, 7].map((p) => `p${p}>summary`)]));
+    // FGSM is chosen: PGD's k and the black-box button are hidden, so Tab skips them
+    expect(reached).not.toContain('steps');
+    expect(reached).not.toContain('run-bb');
+    expect(await page.evaluate(() => [1, 2, 3, 4, 5, 6, 7].every((p) => (document.getElementById(`p${p}`) as HTMLDetailsElement).open))).toBe(true);
+
+    // draw a "1" on the pad with the pen: up 8, down, 16 pixels down, lift
+    await page.focus('#clear');
+    await page.keyboard.press('Enter');
+    await page.focus('#draw');
+    for (let i = 0; i < 8; i++) await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('Space');
+    for (let i = 0; i < 16; i++) await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => __lab.last.pixels.filter((p) => p > 0).length > 30);
+    await page.waitForTimeout(100);
+    await page.locator('#p1').screenshot({ path: join(screens, 'keyboard-pen.png') }); // the pad's focus ring and pen
+    let s = await state();
+    const { model } = loadModel(join(root, 'lab/models/cnn.safetensors'));
+    expect(s.last.probs).toEqual(withPageKernels(s.kernels, () => probsOf(model, s.last.pixels)));
+    expect(s.last.predicted).toBe(1);
+    // the next test digit with Enter on ▶, ε with the arrow keys, the backward pass with the arrow keys
+    await page.focus('#next');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => __lab.last.label === 2); // test digit #1 is a 2
+    const eps0 = Number(await page.locator('#eps').inputValue());
+    await page.focus('#eps');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction((e) => __lab.attack !== null && Math.abs(__lab.attack.eps - e) < 1e-9, eps0 + 0.01);
+    s = await state();
+    expect(await page.locator('#eps-out').textContent()).toBe((eps0 + 0.01).toFixed(2));
+    const where = await page.locator('#t-where').textContent();
+    await page.focus('#t-rule');
+    await page.keyboard.press('ArrowDown');
+    await page.waitForFunction((w) => document.getElementById('t-where')!.textContent !== w, where);
+    await page.keyboard.press('ArrowUp');
+    await page.waitForFunction((w) => document.getElementById('t-where')!.textContent === w, where);
+    expect(problems).toEqual([]);
+  });
+
+  it('takes its thread count from ?threads=N, and refuses a bad one with the reason', async () => {
+    const p = await context!.newPage();
+    const seen: string[] = [];
+    p.on('console', (m) => { if (m.type() === 'error') seen.push(m.text()); });
+    try {
+      await p.goto(`${url}?threads=1`);
+      await p.waitForFunction(() => (globalThis as unknown as { __lab?: LabState }).__lab?.ready === true, null, { timeout: 60_000 });
+      const s = await p.evaluate(() => ({ threads: __lab.threads, kernels: __lab.kernels }));
+      expect(s.threads).toBe(1);
+      expect(await p.locator('#engine').textContent()).toBe(`kernels: ${s.kernels} on 1 thread, cross-origin isolated`);
+      expect(seen).toEqual([]);
+      await p.goto(`${url}?threads=0`);
+      await p.waitForFunction(() => document.getElementById('engine')!.textContent!.startsWith('the lab could not start'));
+      expect(await p.locator('#engine').textContent()).toBe('the lab could not start: ?threads=0 in the URL: expected an integer from 1 to 64');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('fits a phone\'s width (375 px): nothing wider than the screen or its panel, every panel open (screenshot saved)', async () => {
+    const p = await context!.newPage();
+    try {
+      await p.setViewportSize({ width: 375, height: 812 });
+      await p.goto(url);
+      await p.waitForFunction(() => (globalThis as unknown as { __lab?: LabState }).__lab?.last.predicted !== undefined && __lab.last.predicted >= 0, null, { timeout: 60_000 });
+      await p.evaluate(() => { for (let k = 1; k <= 7; k++) (document.getElementById(`p${k}`) as HTMLDetailsElement).open = true; });
+      await p.waitForTimeout(500);
+      const wide = await p.evaluate(() => {
+        const out: string[] = [];
+        for (const el of document.body.querySelectorAll<HTMLElement>('*')) {
+          if (el.closest('pre')) continue; // the chain rule scrolls sideways inside its own box
+          const r = el.getBoundingClientRect();
+          // inside the screen, and inside its panel's box
+          const box = el.closest('details')?.getBoundingClientRect() ?? { left: 0, right: innerWidth };
+          if (r.width > 0 && (r.right > Math.min(innerWidth, box.right) + 0.5 || r.left < box.left - 0.5)) out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} [${r.left.toFixed(0)}, ${r.right.toFixed(0)}]`);
+        }
+        return { out, scroll: document.documentElement.scrollWidth };
+      });
+      expect(wide.out).toEqual([]);
+      expect(wide.scroll).toBeLessThanOrEqual(375);
+      await p.screenshot({ path: join(screens, 'phone-375.png'), fullPage: true });
+    } finally {
+      await p.close();
+    }
+  });
+
   it('shows every panel (screenshots saved) and reports its speed', async () => {
+    await page.evaluate(() => { for (let p = 1; p <= 7; p++) (document.getElementById(`p${p}`) as HTMLDetailsElement).open = true; });
     await page.selectOption('#digit', '0');
     await page.locator('#eps').fill('0.2');
-    await page.evaluate(() => { for (let p = 1; p <= 7; p++) (document.getElementById(`p${p}`) as HTMLDetailsElement).open = true; });
     await page.click('#t-next');
     await page.waitForFunction(() => document.getElementById('t-where')!.textContent.startsWith('step 2'));
     await page.waitForTimeout(300);
@@ -243,6 +384,82 @@ describe('the ∇x lab in Chromium', () => {
     writeFileSync(join(screens, 'speed.json'), JSON.stringify(speed, null, 1) + '\n');
     console.log('lab speed in Chromium (ms; shared machine, not asserted):', JSON.stringify(speed));
     expect(speed.pgd40Ms).toBeGreaterThan(0);
+  });
+});
+
+describe('the ∇x lab offline, and as a static site', () => {
+  const digit0 = () => {
+    const { model } = loadModel(join(root, 'lab/models/cnn.safetensors'));
+    return { model, pixels: Array.from(loadMnistData('test').images.subarray(0, 784)) };
+  };
+
+  /** Wait for the service worker to control p, go offline, reload: the page must come back from the cache alone. */
+  async function reloadOffline(p: Page, seen: string[]): Promise<LabState> {
+    await p.waitForFunction(() => __lab.offline !== '');
+    expect(await p.evaluate(() => __lab.offline)).toBe('works offline');
+    await p.waitForFunction(() => navigator.serviceWorker.controller !== null);
+    await context!.setOffline(true);
+    try {
+      // offline for real: a file the service worker does not hold fails (its console error is expected)
+      const n = seen.length;
+      expect(await p.evaluate(() => fetch('not-cached.bin').then(() => 'fetched', () => 'failed'))).toBe('failed');
+      seen.splice(n);
+      await p.reload();
+      await p.waitForFunction(() => (globalThis as unknown as { __lab?: LabState }).__lab?.last.predicted !== undefined && __lab.last.predicted >= 0, null, { timeout: 60_000 });
+      return await p.evaluate(() => ({ ...__lab, bench: undefined, batchProbs: undefined }) as LabState);
+    } finally {
+      await context!.setOffline(false);
+    }
+  }
+
+  it('works offline once loaded from `nablax lab`: the service worker serves page, kernels, models and digits', async () => {
+    const s = await reloadOffline(page, problems);
+    expect(s.isolated).toBe(true); // the cached page keeps its cross-origin-isolation headers
+    expect(s.kernels).toMatch(/^wasm-simd/);
+    expect(s.threads).toBe(Math.min(4, await page.evaluate(() => navigator.hardwareConcurrency)));
+    const { model, pixels } = digit0();
+    expect(s.last.label).toBe(7);
+    expect(s.last.pixels).toEqual(pixels);
+    expect(s.last.probs).toEqual(withPageKernels(s.kernels, () => probsOf(model, pixels)));
+    expect(s.last.predicted).toBe(7);
+    // the --model-file model, kept from the network-first models.json and its file
+    expect(await page.locator('#model option').allTextContents()).toEqual(expect.arrayContaining(['cnn', 'cnn-pgd', 'softmax', 'mine']));
+    await page.selectOption('#model', 'mine');
+    await page.waitForFunction(() => __lab.model === 'mine');
+    expect(problems).toEqual([]);
+  });
+
+  it('runs from a sub-folder of a plain static host (no isolation headers): one thread, TypeScript kernels, said in the footer; offline too', async () => {
+    const files = sirv(join(root, 'lab/dist'), { dev: false });
+    const host = createServer((req, res) => {
+      const notFound = () => { res.writeHead(404); res.end(); };
+      if (!req.url?.startsWith('/some/folder/')) return notFound();
+      req.url = req.url.slice('/some/folder'.length);
+      files(req, res, notFound);
+    });
+    await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+    const p = await context!.newPage();
+    const seen: string[] = [];
+    p.on('console', (m) => { if (m.type() === 'error') seen.push(m.text()); });
+    p.on('pageerror', (e) => seen.push(e.message));
+    try {
+      await p.goto(`http://localhost:${(host.address() as AddressInfo).port}/some/folder/`);
+      await p.waitForFunction(() => (globalThis as unknown as { __lab?: LabState }).__lab?.last.predicted !== undefined && __lab.last.predicted >= 0, null, { timeout: 60_000 });
+      for (const s of [await p.evaluate(() => ({ ...__lab, bench: undefined, batchProbs: undefined }) as LabState), await reloadOffline(p, seen)]) {
+        expect(s.isolated).toBe(false);
+        expect(s.threads).toBe(1);
+        expect(s.kernels).toBe('typescript');
+        const { model, pixels } = digit0();
+        expect(s.last.probs).toEqual(withPageKernels('typescript', () => probsOf(model, pixels)));
+        expect(s.last.predicted).toBe(7);
+        expect(await p.locator('footer').textContent()).toContain('kernels: typescript on 1 thread, not cross-origin isolated');
+        expect(await p.locator('#engine').textContent()).toBe('kernels: typescript on 1 thread, not cross-origin isolated (served without the COOP/COEP headers that `nablax lab` sends: no shared memory, so one thread and the TypeScript kernels)');
+      }
+      expect(seen).toEqual([]);
+    } finally {
+      await p.close();
+      await new Promise<void>((resolve) => host.close(() => resolve()));
+    }
   });
 });
 

@@ -1,11 +1,23 @@
 // How many threads a WebAssembly kernel uses, and running one export on all of them: thread 0 (the caller) runs its
 // range while the workers (./threads.ts, started through StartThreads so that this file needs no Node API) run
 // theirs over the same shared memory. Workers start on first use.
-import type { KernelThreads } from './threads.js';
 import type { WasmExports } from './wasm-exports.js';
 
-/** Starts the worker threads of a pool (Node: ./wasm-node.ts); without one, the kernels run on one thread. */
-export type StartThreads = (module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], count: number) => KernelThreads;
+/**
+ * A pool of worker threads over the kernels' shared memory, as the kernels drive it: Node's KernelThreads
+ * (./threads.ts, worker_threads) or the browser lab's Web Worker twin (lab/src/platform/threads.browser.ts).
+ */
+export interface KernelThreadPool {
+  readonly count: number;
+  /** Start `names[fn](...args)` on thread t ≥ 1 and return at once. */
+  start(t: number, fn: number, args: number[]): void;
+  /** Wait for every started call; throws if one failed. */
+  join(): void;
+  close(): void;
+}
+
+/** Starts the worker threads of a pool (Node: ./wasm-node.ts; the browser lab: lab/src/kernels.ts); without one, the kernels run on one thread. */
+export type StartThreads = (module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], count: number) => KernelThreadPool;
 
 /** Functions the worker threads may run, by index. */
 const threadFunctions = ['conv_fwd', 'conv_bwd', 'gemm_packed', 'peak_fma'] as const;
@@ -20,7 +32,7 @@ export const sameRange = (n: number, parts: number): [number, number][] => Array
 
 /** A kernel instance's threads: the count in use and the workers, started when a call first needs them. */
 export class Threads {
-  private pool: KernelThreads | null = null;
+  private pool: KernelThreadPool | null = null;
   constructor(
     private readonly ex: WasmExports, private readonly module: WebAssembly.Module, public count: number,
     private readonly start: StartThreads | null,

@@ -22,7 +22,7 @@ import { measurePeak } from './wasm-peak.js';
 import { makePoolReluKernels } from './wasm-pool-relu.js';
 
 export type { Float64Policy } from './wasm-gemm.js';
-export type { StartThreads } from './thread-pool.js';
+export type { KernelThreadPool, StartThreads } from './thread-pool.js';
 export { setWideMaxWaste, wideGeometry } from './wasm-conv.js';
 
 export interface WasmKernelOptions {
