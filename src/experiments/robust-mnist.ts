@@ -4,46 +4,27 @@
 // Training time is the loop's own (the per-epoch PGD-40 measurements on a test slice are not counted). A run stops at
 // the end of the batch where its budget is spent, or after its epochs; the model as it is then is kept and measured.
 // Per run, in <out>/runs/<name>/: model.safetensors, its checkpoint after every epoch, model.ema.safetensors, state.json
-// (the run, its epoch ends, the per-epoch curve) and result.json once measured; a resume skips measured runs, measures
-// trained ones and continues the others from their checkpoint (the time before it counts against the budget).
+// (the run, its epoch ends, the per-epoch curve), autoattack.json (the AutoAttack chunks measured so far; see
+// ./robust-mnist-measure.ts) and result.json once measured; a resume skips measured runs, measures trained ones and
+// continues the others from their checkpoint (the time before it counts against the budget).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { autoAttack, type AutoAttackStageName } from '../attacks/autoattack.js';
-import { evaluateAttack } from '../attacks/evaluate.js';
-import { pgd } from '../attacks/pgd.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, saveModel } from '../io/model-file.js';
 import { enableAuxBatchNorm } from '../layers/batchnorm.js';
 import type { Sequential } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
 import { zooSpec } from '../layers/zoo.js';
-import { getBatch } from '../train/batches.js';
 import { checkpointEpoch, checkpointHeader } from '../train/checkpoint.js';
 import { subset, type Dataset } from '../train/data.js';
 import { WeightAverage } from '../train/ema.js';
-import { evaluate } from '../train/evaluate.js';
-import { epochBatches, train, type BatchProgress } from '../train/loop.js';
+import { epochBatches, train } from '../train/loop.js';
 import { methodObjective } from '../train/methods.js';
 import { parseStepsSchedule } from '../train/schedules.js';
+import { ExperimentInterrupted, measureModel, pct, pgd40, type ModelEvaluation, type RobustMnistHooks, type RobustMnistSettings } from './robust-mnist-measure.js';
 import type { ResolvedRun } from './robust-mnist-runs.js';
 
-/** Sizes and settings shared by every run. */
-export interface RobustMnistSettings {
-  /** Evaluation ε (L∞); a run's training ε defaults to it. */
-  eps: number;
-  /** Wall-clock training budget of each run, in minutes. */
-  budgetMinutes: number;
-  /** Clean accuracy on the first N test images. */
-  testLimit: number;
-  /** PGD-40 and AutoAttack on the first N test images. */
-  robustLimit: number;
-  /** After every epoch, PGD-40 on the first N test images (0: no curve). */
-  epochTestLimit: number;
-  /** Iterations of AutoAttack's APGD and FAB stages (100, the reference's; fewer only in --quick). */
-  autoattackSteps: number;
-  /** Square's query budget (5,000, the reference's). */
-  squareQueries: number;
-}
+export { ExperimentInterrupted, measureModel, type ModelEvaluation, type RobustMnistHooks, type RobustMnistSettings };
 
 /** One point of a run's curve: robust accuracy on the slice against training time. */
 export interface CurvePoint {
@@ -64,19 +45,6 @@ export interface TrainingRecord {
   trainCount: number;
 }
 
-/** What one model (the trained weights or their average) measured. */
-export interface ModelEvaluation {
-  file: string;
-  cleanAccuracy: number;
-  testCount: number;
-  pgdAccuracy: number;
-  robustCount: number;
-  autoattackAccuracy: number;
-  stages: { attack: AutoAttackStageName; robustAccuracy: number; attacked: number; broken: number; seconds: number }[];
-  warnings: string[];
-  evalSeconds: number;
-}
-
 export interface RunResult {
   run: ResolvedRun;
   parameters: number;
@@ -85,7 +53,7 @@ export interface RunResult {
   final: ModelEvaluation;
   ema: ModelEvaluation | null;
   /** The settings it was measured with: a resume with other settings measures again. */
-  evaluatedWith: Omit<RobustMnistSettings, 'budgetMinutes'>;
+  evaluatedWith: Omit<RobustMnistSettings, 'budgetMinutes' | 'epochTestLimit'>;
 }
 
 /** A run's state on disk, beside its checkpoint. */
@@ -99,24 +67,10 @@ interface RunState {
   training: TrainingRecord | null;
 }
 
-/** Ctrl-C stopped the experiment: the message says what was kept. */
-export class ExperimentInterrupted extends Error {}
-
-export interface RobustMnistHooks {
-  /** Polled after every batch and between phases: true stops (Ctrl-C). */
-  interrupted?: () => boolean;
-  /** Milliseconds clock for the budget and the times (tests pass a fake one). */
-  now?: () => number;
-  onMessage?: (msg: string) => void;
-  onBatch?: (run: ResolvedRun, p: BatchProgress, budgetLeftSeconds: number) => void;
-  /** A measurement starts on `points` images: PGD-40 on the slice, or an AutoAttack stage. */
-  onEvalStage?: (label: string, points: number) => void;
-  onEvalProgress?: (done: number) => void;
-}
-
 export function runPaths(out: string, name: string) {
   const dir = join(out, 'runs', name);
-  return { dir, model: join(dir, 'model.safetensors'), checkpoint: join(dir, 'model.ckpt.safetensors'), ema: join(dir, 'model.ema.safetensors'), state: join(dir, 'state.json'), result: join(dir, 'result.json') };
+  return { dir, model: join(dir, 'model.safetensors'), checkpoint: join(dir, 'model.ckpt.safetensors'), ema: join(dir, 'model.ema.safetensors'), state: join(dir, 'state.json'), result: join(dir, 'result.json'),
+    autoattack: join(dir, 'autoattack.json'), autoattackEma: join(dir, 'autoattack-ema.json') };
 }
 
 const readJson = <T>(path: string): T | null => (existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null);
@@ -225,39 +179,6 @@ export async function trainRun(run: ResolvedRun, a: { out: string; train: Datase
   return { model, ema: avg?.model ?? null, training, curve: state.curve };
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-
-async function pgd40(model: Sequential, ds: Dataset, eps: number, seed: number, label: string, h: RobustMnistHooks) {
-  h.onEvalStage?.(label, ds.count);
-  const r = await evaluateAttack(model, pgd, ds, { eps, seed, attackOptions: { steps: 40, stepSize: 0.01 }, onProgress: (d) => h.onEvalProgress?.(d) });
-  return r.metrics;
-}
-
-/**
- * Clean accuracy on `test`, PGD-40 (step 0.01, random start) and AutoAttack 'standard' on `robust`, at ε.
- * @example
- *   const e = await measureModel(model, 'runs/x/model.safetensors', test, robust, settings, 0);
- *   e.autoattackAccuracy;   // after APGD-CE, APGD-T, FAB-T and Square
- */
-export async function measureModel(model: Sequential, file: string, test: Dataset, robust: Dataset, s: RobustMnistSettings, seed: number, label = file, h: RobustMnistHooks = {}): Promise<ModelEvaluation> {
-  const now = h.now ?? (() => performance.now());
-  const t0 = now();
-  model.eval();
-  const clean = evaluate(model, test);
-  const p = await pgd40(model, robust, s.eps, seed, `${label}: PGD-40`, h);
-  const { x, y } = getBatch(robust, null, 0, robust.count);
-  const { report } = autoAttack(model, x, y, {
-    eps: s.eps, norm: 'linf', version: 'standard', seed, steps: s.autoattackSteps, squareQueries: s.squareQueries,
-    onStage: (stage, points) => h.onEvalStage?.(`${label}: AutoAttack ${stage}`, points), onProgress: (d) => h.onEvalProgress?.(d),
-  });
-  return {
-    file, cleanAccuracy: clean.accuracy, testCount: clean.count, pgdAccuracy: p.accuracy, robustCount: robust.count,
-    autoattackAccuracy: report.robustAccuracy,
-    stages: report.stages.map(({ attack, robustAccuracy, attacked, broken, seconds }) => ({ attack, robustAccuracy, attacked, broken, seconds })),
-    warnings: report.warnings, evalSeconds: (now() - t0) / 1000,
-  };
-}
-
 /**
  * Train (or resume, or skip) and measure every run in turn; returns every run's result, in the list's order.
  * @example
@@ -269,7 +190,7 @@ export async function runRobustMnist(runs: ResolvedRun[], a: { out: string; trai
   const testSet = subset(a.test, 0, Math.min(s.testLimit, a.test.count));
   const robust = subset(a.test, 0, Math.min(s.robustLimit, a.test.count));
   const evalSlice = s.epochTestLimit > 0 ? subset(a.test, 0, Math.min(s.epochTestLimit, a.test.count)) : null;
-  const evaluatedWith = { eps: s.eps, testLimit: s.testLimit, robustLimit: s.robustLimit, epochTestLimit: s.epochTestLimit, autoattackSteps: s.autoattackSteps, squareQueries: s.squareQueries };
+  const evaluatedWith = { eps: s.eps, testLimit: s.testLimit, robustLimit: s.robustLimit, autoattackSteps: s.autoattackSteps, squareQueries: s.squareQueries, autoattackChunk: s.autoattackChunk ?? 1000 };
   const status = runs.map((r) => (a.resume ? runStatus(a.out, r, a.train.count) : 'new'));
   const out: (RunResult & { skipped: boolean })[] = [];
   for (const [i, run] of runs.entries()) {
@@ -292,9 +213,16 @@ export async function runRobustMnist(runs: ResolvedRun[], a: { out: string; trai
     }
     const t = trained.training;
     h.onMessage?.(`${run.name}: trained ${t.epochs.toFixed(2)} epochs (${t.steps} steps) in ${t.trainSeconds.toFixed(0)} s, stopped by ${t.stoppedBy === 'budget' ? 'the budget' : 'its epochs'}; measuring`);
-    const final = await measureModel(trained.model, p.model, testSet, robust, s, run.options.seed, run.name, h);
-    if (h.interrupted?.()) throw new ExperimentInterrupted(`interrupted while measuring run '${run.name}'; its trained model is kept at ${p.model} and is measured on --resume`);
-    const ema = trained.ema ? await measureModel(trained.ema, p.ema, testSet, robust, s, run.options.seed, `${run.name} (EMA)`, h) : null;
+    // AutoAttack's chunks are reused on --resume only for this very model and these settings
+    const key = { evaluatedWith, steps: t.steps, trainSeconds: t.trainSeconds };
+    let final: ModelEvaluation, ema: ModelEvaluation | null = null;
+    try {
+      final = await measureModel(trained.model, p.model, testSet, robust, s, run.options.seed, run.name, h, { path: p.autoattack, key });
+      if (trained.ema) ema = await measureModel(trained.ema, p.ema, testSet, robust, s, run.options.seed, `${run.name} (EMA)`, h, { path: p.autoattackEma, key });
+    } catch (e) {
+      if (e instanceof ExperimentInterrupted) throw new ExperimentInterrupted(`${e.message}; run '${run.name}' is trained (${p.model}) and --resume measures the rest`);
+      throw e;
+    }
     const res: RunResult = { run, parameters: trained.model.numParameters(), training: t, curve: trained.curve, final, ema, evaluatedWith };
     writeFileAtomic(p.result, JSON.stringify(res, null, 2) + '\n');
     h.onMessage?.(`${run.name}: clean ${pct(final.cleanAccuracy)}, PGD-40 ${pct(final.pgdAccuracy)}, AutoAttack ${pct(final.autoattackAccuracy)}` +

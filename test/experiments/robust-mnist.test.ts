@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.js';
 import { robustMnistReport, robustMnistMarkdown } from '../../src/experiments/robust-mnist-report.js';
 import { resolveRuns, RunsError, type ResolvedRun } from '../../src/experiments/robust-mnist-runs.js';
-import { ExperimentInterrupted, runPaths, runRobustMnist, runStatus, trainRun, type RobustMnistSettings } from '../../src/experiments/robust-mnist.js';
+import { ExperimentInterrupted, runPaths, runRobustMnist, runStatus, trainRun, type ModelEvaluation, type RobustMnistSettings } from '../../src/experiments/robust-mnist.js';
 import { loadModel } from '../../src/io/model-file.js';
 import { robustTimeChartSpec, robustTimeChartSvg } from '../../src/report/robust-time-figure.js';
 import type { Dataset } from '../../src/train/data.js';
@@ -151,7 +151,7 @@ function synthetic(count: number, seed: number): Dataset {
   return { images, labels, count, channels: 1, height: 28, width: 28, numClasses: 10, name: `synthetic:${seed}` };
 }
 
-const settings: RobustMnistSettings = { eps: 0.1, budgetMinutes: 100, testLimit: 32, robustLimit: 8, epochTestLimit: 8, autoattackSteps: 2, squareQueries: 10 };
+const settings: RobustMnistSettings = { eps: 0.1, budgetMinutes: 100, testLimit: 32, robustLimit: 8, epochTestLimit: 8, autoattackSteps: 2, squareQueries: 10, autoattackChunk: 4 };
 const run = (o: Record<string, unknown> = {}): ResolvedRun => resolveRuns([{ name: 'soft', model: 'softmax', method: 'pgd', options: { steps: 1, stepSize: 0.1, batchSize: 16, epochs: 2, lr: 0.05, ema: 0.9, ...o } }], { epochs: 2, seed: 0, eps: 0.1 })[0];
 const weights = (file: string) => loadModel(file).model.stateDict().map(([k, t]) => [k, Array.from(t.data)]);
 
@@ -181,6 +181,9 @@ describe('robust-mnist in process (synthetic data, fake clock)', () => {
     const straight = tmp(), cut = tmp();
     const a = { train, test, settings, resume: false };
     const [whole] = await runRobustMnist([run()], { ...a, out: straight });
+    expect(whole.final.cleanAccuracy).toBeGreaterThan(0.5); // a model AutoAttack has points to attack in both chunks
+    expect(whole.final.stages[0]).toMatchObject({ attack: 'apgd-ce' });
+    expect(whole.final.stages[0].attacked).toBeGreaterThan(4);
     let stop = false;
     const hooks = { interrupted: () => stop, onBatch: (_r: ResolvedRun, p: { epoch: number; batch: number }) => { if (p.epoch === 1 && p.batch === 2) stop = true; } };
     await expect(runRobustMnist([run()], { ...a, out: cut, hooks })).rejects.toThrow(ExperimentInterrupted);
@@ -205,6 +208,23 @@ describe('robust-mnist in process (synthetic data, fake clock)', () => {
     expect(remeasured.final.robustCount).toBe(4);
     expect(again.join('\n')).toMatch(/trained earlier .* measuring/);
     expect(again.join('\n')).not.toMatch(/resuming/);
+
+    // Ctrl-C during AutoAttack: the first chunk of 4 images is kept, --resume measures the second only, same result
+    const third = tmp();
+    let cut2 = false;
+    const stages: string[] = [];
+    const onEvalStage = (label: string) => {
+      stages.push(label);
+      if (label.includes('AutoAttack apgd-ce (images 1–4 of 8)')) cut2 = true;
+    };
+    await expect(runRobustMnist([run()], { ...a, out: third, hooks: { interrupted: () => cut2, onEvalStage } })).rejects.toThrow(/interrupted while measuring soft; AutoAttack on 4 images of 8 kept in .*autoattack\.json; run 'soft' is trained/);
+    stages.length = 0;
+    const [measured] = await runRobustMnist([run()], { ...a, out: third, resume: true, hooks: { onEvalStage } });
+    expect(JSON.parse(readFileSync(runPaths(third, 'soft').autoattack, 'utf8')).chunks.map((c: { start: number }) => c.start)).toEqual([0, 4]);
+    expect(stages.some((l) => l.includes('soft: AutoAttack') && l.includes('images 1–4'))).toBe(false);
+    const strip = (e: ModelEvaluation) => ({ ...e, file: '', evalSeconds: 0, stages: e.stages.map((g) => ({ ...g, seconds: 0 })) });
+    expect(strip(measured.final)).toEqual(strip(whole.final));
+    expect(strip(measured.ema!)).toEqual(strip(whole.ema!));
 
     const doc = robustMnistReport([whole].map((x) => ({ ...x, skipped: false })), { settings, data: train.name, trainCount: train.count, quick: false });
     expect(doc.best).toMatchObject({ run: 'soft' });
