@@ -140,7 +140,7 @@ export async function robustMnistAction(cmd: Command, o: Record<string, unknown>
       return await runRobustMnist(runs, { out, train, test, settings, resume, hooks: { ...hooks, interrupted: stopped } });
     } catch (e) {
       hooks.stop();
-      if (e instanceof ExperimentInterrupted) throw new Interrupted(`nablax experiment robust-mnist: ${e.message}; no report written`);
+      if (e instanceof ExperimentInterrupted) throw new Interrupted(`robust-mnist: ${e.message}; no report written`);
       throw e;
     }
   });

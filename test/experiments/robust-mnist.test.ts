@@ -2,7 +2,7 @@
 // SVG, the per-run folders, progress on stderr) and its --resume that skips measured runs; the runs file's checks
 // (exit 2, one line, before any work); in process on a small synthetic set with a fake clock: the budget stopping a
 // run inside an epoch, and a run interrupted by Ctrl-C then resumed giving the same weights as one straight through.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -93,7 +93,6 @@ describe('nablax experiment robust-mnist --quick (the README command)', () => {
     };
     for (const [args, re] of [
       [['--runs', file([{ name: 'a', model: 'resnet', method: 'pgd' }])], /--runs .*: run 'a': unknown model "resnet" \(expected softmax, mlp/],
-      [['--runs', file([{ name: 'a', model: 'cnn', method: 'pgd', options: { beta: 1 } }])], /run 'a': option 'beta' is for method trades, not pgd/],
       [['--runs', file([{ name: 'a', model: 'cnn', method: 'trades', options: { betta: 1 } }])], /run 'a': unknown option 'betta' \(expected eps, steps/],
       [['--seeds', '0,1'], /--seeds is not an option of experiment robust-mnist/],
     ] as [string[], RegExp][]) {
@@ -105,6 +104,23 @@ describe('nablax experiment robust-mnist --quick (the README command)', () => {
       expect(existsSync(join(out, 'runs'))).toBe(false);
     }
   }, 60_000);
+
+  it('Ctrl-C: stops after the batch in progress, keeps the last checkpoint, says so, exits 130 and writes no report', async () => {
+    const dir = tmp(), out = join(dir, 'out');
+    const runs = join(dir, 'runs.json');
+    writeFileSync(runs, JSON.stringify([{ name: 'long', model: 'softmax', method: 'pgd', options: { steps: 1, epochs: 1000, batchSize: 16 } }]));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'experiment', 'robust-mnist', '--quick', '--runs', runs, '--out', out], { cwd: root });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    for (let i = 0; i < 1200 && !/long epoch 2: /.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    const last = stderr.trimEnd().split('\n').at(-1);
+    expect(last).toMatch(/^nablax experiment: robust-mnist: run 'long' interrupted; kept the checkpoint of epoch (\d+) at .*model\.ckpt\.safetensors; finished runs are kept; continue with --resume; no report written$/);
+    expect(existsSync(join(out, 'report.md'))).toBe(false);
+    expect(runStatus(out, resolveRuns(JSON.parse(readFileSync(runs, 'utf8')), { epochs: 2, seed: 0, eps: 0.3 })[0], 256)).toBe('checkpoint');
+  }, 180_000);
 });
 
 describe('the runs list', () => {
