@@ -111,7 +111,6 @@ export async function robustMnistAction(cmd: Command, o: Record<string, unknown>
   if (!resume && existsSync(runsDir) && readdirSync(runsDir).length > 0) {
     throw new UsageError(`--out ${out} already holds runs (${runsDir}); continue them with --resume, or choose another --out`);
   }
-  claimOutputs([{ path: out, kind: 'dir', flag: '--out' }]);
   let data = o.data as string;
   let train, test;
   try {
@@ -123,6 +122,7 @@ export async function robustMnistAction(cmd: Command, o: Record<string, unknown>
   const trainLimit = (o.trainLimit as number | undefined) ?? preset.trainLimit;
   train = subset(train, 0, Math.min(trainLimit, train.count));
   data = train.name;
+  claimOutputs([{ path: out, kind: 'dir', flag: '--out' }]);
   if (resume) {
     for (const r of runs) {
       try {
