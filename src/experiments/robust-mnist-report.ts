@@ -158,7 +158,7 @@ export function figureRuns(doc: RobustMnistReport): RobustTimeRun[] {
 export async function writeRobustMnistReport(dir: string, doc: RobustMnistReport, toJson: (d: unknown) => string): Promise<void> {
   const svg = await robustTimeChartSvg({
     title: `Robust accuracy against training time (MNIST, ε = ${doc.eps})`,
-    yTitle: `robust accuracy (%): lines PGD-40 on ${doc.epochTestLimit}, marks AutoAttack on ${doc.robustCount}`,
+    subtitle: `lines: PGD-40 after each epoch (first ${doc.epochTestLimit} test images); markers: AutoAttack at the end (first ${doc.robustCount.toLocaleString('en-US')}); dashed: published models`,
     runs: figureRuns(doc),
     references: doc.published.map((p) => ({ name: `${p.short}, AutoAttack`, y: p.autoattack })),
   });

@@ -20,8 +20,8 @@ export interface ReferenceLevel {
 
 export interface RobustTimeChartOptions {
   title: string;
-  /** The y axis' title (default 'robust accuracy (%)'). */
-  yTitle?: string;
+  /** A line under the title (what the lines and markers measure). */
+  subtitle?: string;
   runs: RobustTimeRun[];
   references: ReferenceLevel[];
   width?: number;
@@ -62,8 +62,8 @@ export function robustTimeChartSpec(o: RobustTimeChartOptions): Record<string, u
   const x = { field: 'x', type: 'quantitative', title: 'training time (minutes)', scale: { domain: [0, xMax], nice: false }, axis: { tickCount: Math.round(width / 80) } };
   // y from a multiple of 10 below everything shown (runs and references) to 100: the interesting band stays wide
   const yMin = Math.max(0, 10 * Math.floor((Math.min(...o.references.map((r) => r.y), ...o.runs.flatMap((r) => [...r.curve, ...r.marks].map((p) => p.y))) - 2) / 10));
-  const y = { field: 'y', type: 'quantitative', title: o.yTitle ?? 'robust accuracy (%)', scale: { domain: [yMin, 100], nice: false }, axis: { tickCount: Math.round(height / 50) } };
-  const color = { field: 'series', type: 'nominal', title: 'run (line: per epoch)', scale: { domain: names } };
+  const y = { field: 'y', type: 'quantitative', title: 'robust accuracy (%)', scale: { domain: [yMin, 100], nice: false }, axis: { tickCount: Math.round(height / 50) } };
+  const color = { field: 'series', type: 'nominal', title: 'run', scale: { domain: names } };
   // labels alternate sides in order of height, so that two close levels (TRADES 92.81, CROWN-IBP 93.96) do not collide
   const refs = [...o.references].sort((a, b) => a.y - b.y).map((r, i) => ({ ...r, side: i % 2 === 0 ? 'left' : 'right' }));
   const label = (side: 'left' | 'right') => ({
@@ -91,7 +91,7 @@ export function robustTimeChartSpec(o: RobustTimeChartOptions): Record<string, u
     },
   ];
   const base = chartBase({ title: o.title, xTitle: 'x', yTitle: 'y', series: [{ name: 'x', points: [{ x: 0, y: 0 }] }], width, height });
-  return { ...base, layer };
+  return { ...base, ...(o.subtitle ? { title: { text: o.title, subtitle: o.subtitle, subtitleFontSize: 11, subtitleColor: '#555555' } } : {}), layer };
 }
 
 /**
