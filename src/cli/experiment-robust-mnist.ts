@@ -120,6 +120,7 @@ export async function robustMnistAction(cmd: Command, o: Record<string, unknown>
     throw new UsageError(`--data: ${(e as Error).message.replace(/^loadDataset: /, '')}`);
   }
   const trainLimit = (o.trainLimit as number | undefined) ?? preset.trainLimit;
+  const fullTrainCount = train.count;
   train = subset(train, 0, Math.min(trainLimit, train.count));
   data = train.name;
   claimOutputs([{ path: out, kind: 'dir', flag: '--out' }]);
@@ -145,7 +146,8 @@ export async function robustMnistAction(cmd: Command, o: Record<string, unknown>
     }
   });
   hooks.stop();
-  const doc = robustMnistReport(results, { settings, data, trainCount: train.count, quick });
+  const command = ['nablax', ...process.argv.slice(2)].map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const doc = robustMnistReport(results, { settings, data, trainCount: train.count, quick, command, source: o.data as string, fullTrainCount });
   await uninterrupted(() => writeRobustMnistReport(out, doc, jsonText));
   say(`wrote ${join(out, 'report.md')}, report.json and robust-vs-time.svg`);
   for (const w of doc.warnings) say(`warning: ${w}`);

