@@ -69,6 +69,10 @@ export { oneCycleLr, parseStepsSchedule, type StepsSchedule } from './train/sche
 export { rocAuc, macroAucOvR } from './analysis/auc.js';
 export { runGoodfellow2015 } from './experiments/goodfellow2015.js';
 export { runAdvprop, type AdvpropResult } from './experiments/advprop.js';
+export { runRobustMnist, type RobustMnistSettings, type RunResult } from './experiments/robust-mnist.js';
+export { resolveRuns, defaultRuns, type RunSpec, type ResolvedRun } from './experiments/robust-mnist-runs.js';
+export { robustMnistReport, publishedMnist } from './experiments/robust-mnist-report.js';
+export { methodObjective, adversarialMethods } from './train/methods.js';
 // Correctness helpers: class counts decided by the model, per-layer modes, the exact ε-ball, one target check.
 export { withClasses } from './data/datasets.js';
 export { outputClasses } from './train/evaluate.js';

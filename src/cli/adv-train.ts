@@ -12,12 +12,9 @@ import { Option, type Command } from 'commander';
 import type { Attack } from '../attacks/attack.js';
 import { evaluateAttack } from '../analysis/attack-evaluation.js';
 import { whiteBoxAttacks } from '../attacks/index.js';
-import { augmentObjective, fastObjective, goodfellowObjective, pgdObjective } from '../train/adversarial.js';
-import { advpropObjective } from '../train/advprop.js';
 import { WeightAverage } from '../train/ema.js';
-import { martObjective } from '../train/mart.js';
+import { adversarialMethods, methodObjective, multiStepMethods } from '../train/methods.js';
 import { parseStepsSchedule, type StepsSchedule } from '../train/schedules.js';
-import { tradesObjective } from '../train/trades.js';
 import { evaluate } from '../train/evaluate.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -36,7 +33,7 @@ import { claimOutputs, deprecated, int, num, plural, printJson, progressBar, res
 import { jsonText } from './json.js';
 import { autoattackGapWarning, finalAttackFlag, finalAutoAttack } from './adv-autoattack.js';
 
-export const methods = ['goodfellow', 'fgsm-aug', 'invfgsm', 'pgd', 'fast', 'advprop', 'trades', 'mart'] as const;
+export const methods = adversarialMethods;
 
 /** Files beside the model: the adversarial state for --resume and the guard's best weights. */
 export function advTrainPaths(out: string): { checkpoint: string; state: string; best: string; ema: string } {
@@ -45,42 +42,11 @@ export function advTrainPaths(out: string): { checkpoint: string; state: string;
 }
 
 /** Methods whose attack takes --steps/--step-size, and so --steps-schedule. */
-const multiStep = ['pgd', 'trades', 'mart'];
+const multiStep = multiStepMethods;
 
 function objectiveFor(method: string, o: Record<string, number | undefined>, stepsSchedule?: StepsSchedule): { objective: Objective; eps: number } {
-  switch (method) {
-    case 'goodfellow': {
-      const eps = o.eps ?? 0.25;
-      return { objective: goodfellowObjective({ alpha: o.alpha ?? 0.5, eps }), eps };
-    }
-    case 'fgsm-aug':
-    case 'invfgsm': {
-      const eps = o.eps ?? 0.1;
-      return { objective: augmentObjective({ eps, direction: method === 'fgsm-aug' ? 'fgsm' : 'invfgsm' }), eps };
-    }
-    case 'pgd': {
-      const eps = o.eps ?? 0.3;
-      return { objective: pgdObjective({ eps, steps: o.steps ?? 7, stepSize: o.stepSize ?? (stepsSchedule ? undefined : 0.1), warmupEpochs: o.epsWarmup ?? 0, stepsSchedule }), eps };
-    }
-    case 'fast': {
-      const eps = o.eps ?? 0.3;
-      return { objective: fastObjective({ eps, alpha: o.alpha ?? 1.25 * eps, warmupEpochs: o.epsWarmup ?? 0 }), eps };
-    }
-    case 'advprop': {
-      const eps = o.eps ?? 0.3;
-      return { objective: advpropObjective({ eps, steps: o.steps ?? 5, stepSize: o.stepSize ?? 0.1 }), eps };
-    }
-    case 'trades': {
-      const eps = o.eps ?? 0.3;
-      return { objective: tradesObjective({ beta: o.beta ?? 1.0, eps, steps: o.steps ?? 40, stepSize: o.stepSize, warmupEpochs: o.epsWarmup ?? 0, stepsSchedule }), eps };
-    }
-    case 'mart': {
-      const eps = o.eps ?? 0.3;
-      return { objective: martObjective({ lambda: o.lambda ?? 6, eps, steps: o.steps ?? 40, stepSize: o.stepSize, warmupEpochs: o.epsWarmup ?? 0, stepsSchedule }), eps };
-    }
-    default:
-      throw new UsageError(`unknown method '${method}' (expected ${methods.join(', ')})`);
-  }
+  if (!(methods as readonly string[]).includes(method)) throw new UsageError(`unknown method '${method}' (expected ${methods.join(', ')})`);
+  return methodObjective(method, o, stepsSchedule);
 }
 
 export interface RobustPoint {

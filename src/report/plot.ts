@@ -121,7 +121,14 @@ function axis(field: 'x' | 'y', title: string, domain: [number, number] | undefi
   };
 }
 
-function baseSpec(opts: ChartOptions): Record<string, unknown> {
+/**
+ * The top of every chart's vega-lite spec: schema, white background, title, plot size and the house's fonts, for
+ * charts built from layers elsewhere in report/.
+ * @example
+ *   const spec = { ...chartBase({ title: 't', xTitle: 'x', yTitle: 'y', series }), layer: [...] };
+ *   saveSvg('out/chart.svg', await specToSvg(spec));
+ */
+export function chartBase(opts: ChartOptions): Record<string, unknown> {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     background: 'white',
@@ -133,7 +140,13 @@ function baseSpec(opts: ChartOptions): Record<string, unknown> {
   };
 }
 
-async function toSvg(spec: Record<string, unknown>): Promise<string> {
+/**
+ * Render a vega-lite spec to an SVG string, headless (no canvas).
+ * @example
+ *   const svg = await specToSvg(lineChartSpec(opts));
+ *   saveSvg('out/chart.svg', svg);
+ */
+export async function specToSvg(spec: Record<string, unknown>): Promise<string> {
   const compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
@@ -155,7 +168,7 @@ export function lineChartSpec(opts: ChartOptions): Record<string, unknown> {
   const series = { field: 'series', type: 'nominal', title: null, scale: { domain: names } };
   const showPoints = opts.points ?? true;
   return {
-    ...baseSpec(opts),
+    ...chartBase(opts),
     data: { values: rows },
     mark: {
       type: 'line',
@@ -181,7 +194,7 @@ export function lineChartSpec(opts: ChartOptions): Record<string, unknown> {
  *     series: [{ name: 'FGSM', points: [{ x: 0, y: 0.99 }, { x: 0.1, y: 0.6 }] }], yDomain: [0, 1] });
  */
 export async function lineChartSvg(opts: ChartOptions): Promise<string> {
-  return toSvg(lineChartSpec(opts));
+  return specToSvg(lineChartSpec(opts));
 }
 
 /**
@@ -203,7 +216,7 @@ export function scatterChartSpec(opts: ChartOptions, reference?: ReferenceLine):
       color: { field: 'series', type: 'nominal', title: null, scale: { domain: names } },
     },
   };
-  if (reference === undefined) return { ...baseSpec(opts), ...points };
+  if (reference === undefined) return { ...chartBase(opts), ...points };
 
   if (reference == null || typeof reference !== 'object') {
     throw new Error(`${fn}: reference expected { slope, intercept, name }, got ${reference}`);
@@ -223,7 +236,7 @@ export function scatterChartSpec(opts: ChartOptions, reference?: ReferenceLine):
   const colorDomain = [...names, reference.name];
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain: colorDomain } };
   return {
-    ...baseSpec(opts),
+    ...chartBase(opts),
     layer: [
       { ...points, encoding: { ...points.encoding, color } },
       {
@@ -243,7 +256,7 @@ export function scatterChartSpec(opts: ChartOptions, reference?: ReferenceLine):
  *     series: [{ name: 'dense', points }] }, { slope: 1, intercept: 0, name: 'y = x' });
  */
 export async function scatterChartSvg(opts: ChartOptions, reference?: ReferenceLine): Promise<string> {
-  return toSvg(scatterChartSpec(opts, reference));
+  return specToSvg(scatterChartSpec(opts, reference));
 }
 
 /**

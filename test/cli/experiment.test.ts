@@ -39,7 +39,7 @@ describe('nablax experiment advprop', () => {
 
   it('rejects an unknown experiment and bad seed lists with one line and exit code 2', () => {
     for (const [args, re] of [
-      [['experiment', 'advprops'], /unknown experiment 'advprops' \(expected advprop\)/],
+      [['experiment', 'advprops'], /unknown experiment 'advprops' \(expected advprop, robust-mnist\)/],
       [['experiment', 'advprop', '--seeds', '0,x'], /--seeds must be an integer ≥ 0, got 'x'/],
       [['experiment', 'advprop', '--seeds', '1'], /--seeds: needs at least 2 seeds/],
       [['experiment', 'advprop', '--seeds', '0,1,1'], /--seeds: seeds must be distinct, got 0,1,1/],
