@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { robustMnistMarkdown, robustMnistReport, writeRobustMnistReport } from '../experiments/robust-mnist-report.js';
 import { defaultRuns, quickRuns, resolveRuns, RunsError, type ResolvedRun } from '../experiments/robust-mnist-runs.js';
 import { ExperimentInterrupted, runRobustMnist, runStatus, type RobustMnistSettings } from '../experiments/robust-mnist.js';
-import { loadDataset, subset } from '../train/data.js';
+import { loadDataset, subset } from '../data/datasets.js';
 import { jsonText } from './json.js';
 import { claimOutputs, Interrupted, int, num, plural, printJson, progressBar, result, say, uninterrupted, UsageError, withInterrupt, type Progress } from './util.js';
 

@@ -6,12 +6,12 @@
 // file once measured, so Ctrl-C acts between chunks and a resume measures only the chunks that are missing.
 import { existsSync, readFileSync } from 'node:fs';
 import { autoAttack, type AutoAttackStageName } from '../attacks/autoattack.js';
-import { evaluateAttack } from '../attacks/evaluate.js';
+import { evaluateAttack } from '../analysis/attack-evaluation.js';
 import { pgd } from '../attacks/pgd.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Sequential } from '../layers/sequential.js';
-import { getBatch } from '../train/batches.js';
-import { subset, type Dataset } from '../train/data.js';
+import { getBatch } from '../data/batches.js';
+import { subset, type Dataset } from '../data/datasets.js';
 import { evaluate } from '../train/evaluate.js';
 import type { BatchProgress } from '../train/loop.js';
 import type { ResolvedRun } from './robust-mnist-runs.js';

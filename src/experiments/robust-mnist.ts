@@ -16,7 +16,7 @@ import type { Sequential } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
 import { zooSpec } from '../layers/zoo.js';
 import { checkpointEpoch, checkpointHeader } from '../train/checkpoint.js';
-import { subset, type Dataset } from '../train/data.js';
+import { subset, type Dataset } from '../data/datasets.js';
 import { WeightAverage } from '../train/ema.js';
 import { epochBatches, train } from '../train/loop.js';
 import { methodObjective } from '../train/methods.js';

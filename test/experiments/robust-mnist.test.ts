@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import { ExperimentInterrupted, runPaths, runRobustMnist, runStatus, trainRun, type ModelEvaluation, type RobustMnistSettings } from '../../src/experiments/robust-mnist.js';
 import { loadModel } from '../../src/io/model-file.js';
 import { robustTimeChartSpec, robustTimeChartSvg } from '../../src/report/robust-time-figure.js';
-import type { Dataset } from '../../src/train/data.js';
+import type { Dataset } from '../../src/data/datasets.js';
 
 const root = resolve(__dirname, '../..');
 const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 180_000 });

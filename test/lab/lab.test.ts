@@ -24,7 +24,7 @@ import { softmax } from '../../src/engine/ops/loss.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { loadModel } from '../../src/io/model-file.js';
 import type { Sequential } from '../../src/layers/sequential.js';
-import { loadMnistData } from '../../src/train/data.js';
+import { loadMnistData } from '../../src/data/datasets.js';
 import { predict } from '../../src/train/evaluate.js';
 
 const root = resolve(import.meta.dirname, '../..');
