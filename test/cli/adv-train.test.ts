@@ -180,28 +180,27 @@ describe('nablax adv-train', () => {
     expect(loadModel(join(dir, 'm.safetensors')).metadata.lrSchedule).toBe('onecycle');
   });
 
-  it('rejects bad input with one line and a non-zero exit', () => {
-    for (const [args, re] of [
-      [['--method', 'advprop-x'], /unknown method 'advprop-x'/],
-      [['--method', 'pgd', '--eps', '2'], /--eps must be a number in \[0, 1\], got '2'/],
-      [['--method', 'advprop'], /--method advprop: the model has no batch-norm layer \(AdvProp needs one, e\.g\. the zoo's cnn-bn\)/],
-      [['--method', 'fast', '--guard-slice', '20000'], /--guard-slice 20000 leaves no training images/],
-      [['--method', 'fast', '--guard-floor', '1.5'], /--guard-floor must be a number in \[0, 1\], got '1.5'/],
-      [['--method', 'pgd', '--beta', '2'], /--beta is for --method trades, not pgd/],
-      [['--method', 'trades', '--lambda', '2'], /--lambda is for --method mart, not trades/],
-      [['--method', 'trades', '--beta', '-1'], /--beta must be a number ≥ 0, got '-1'/],
-      [['--method', 'fast', '--steps-schedule', '1:5'], /--steps-schedule is for --method pgd, trades, mart, not fast/],
-      [['--method', 'mart', '--steps-schedule', '2:5'], /--steps-schedule: the first entry must start at epoch 1/],
-      [['--method', 'pgd', '--steps', '3', '--steps-schedule', '1:5'], /--steps-schedule replaces --steps/],
-      [['--method', 'trades', '--ema', '1'], /--ema must be a decay in \[0, 1\), got '1'/],
-      [['--method', 'pgd', '--final-attack', 'square'], /--final-attack must be apgd or autoattack, got 'square'/],
-      [['--method', 'pgd', '--final-attack-steps', '0'], /--final-attack-steps/],
-      [['--method', 'trades', '--lr-schedule', 'cyclic'], /unknown --lr-schedule 'cyclic' \(expected constant, cosine or onecycle\)/],
-    ] as [string[], RegExp][]) {
-      const r = run(['adv-train', '--model', 'softmax', '--epochs', '1', '--train-limit', '100', ...args]);
-      expect(r.status).not.toBe(0);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(re);
-    }
+  // One test per case: each spawns the CLI, and fifteen spawns in one test outran the per-test limit on a busy machine.
+  it.each([
+    [['--method', 'advprop-x'], /unknown method 'advprop-x'/],
+    [['--method', 'pgd', '--eps', '2'], /--eps must be a number in \[0, 1\], got '2'/],
+    [['--method', 'advprop'], /--method advprop: the model has no batch-norm layer \(AdvProp needs one, e\.g\. the zoo's cnn-bn\)/],
+    [['--method', 'fast', '--guard-slice', '20000'], /--guard-slice 20000 leaves no training images/],
+    [['--method', 'fast', '--guard-floor', '1.5'], /--guard-floor must be a number in \[0, 1\], got '1.5'/],
+    [['--method', 'pgd', '--beta', '2'], /--beta is for --method trades, not pgd/],
+    [['--method', 'trades', '--lambda', '2'], /--lambda is for --method mart, not trades/],
+    [['--method', 'trades', '--beta', '-1'], /--beta must be a number ≥ 0, got '-1'/],
+    [['--method', 'fast', '--steps-schedule', '1:5'], /--steps-schedule is for --method pgd, trades, mart, not fast/],
+    [['--method', 'mart', '--steps-schedule', '2:5'], /--steps-schedule: the first entry must start at epoch 1/],
+    [['--method', 'pgd', '--steps', '3', '--steps-schedule', '1:5'], /--steps-schedule replaces --steps/],
+    [['--method', 'trades', '--ema', '1'], /--ema must be a decay in \[0, 1\), got '1'/],
+    [['--method', 'pgd', '--final-attack', 'square'], /--final-attack must be apgd or autoattack, got 'square'/],
+    [['--method', 'pgd', '--final-attack-steps', '0'], /--final-attack-steps/],
+    [['--method', 'trades', '--lr-schedule', 'cyclic'], /unknown --lr-schedule 'cyclic' \(expected constant, cosine or onecycle\)/],
+  ] as [string[], RegExp][])('rejects bad input with one line and a non-zero exit: %j', (args, re) => {
+    const r = run(['adv-train', '--model', 'softmax', '--epochs', '1', '--train-limit', '100', ...args]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(re);
   });
 });
