@@ -46,7 +46,8 @@ describe('a sweep over ε with a minimum-norm attack', () => {
     const c = { runs: 0, attack: { ...a, run: (...args: Parameters<typeof a.run>) => (c.runs++, a.run(...args)) } as MinNormAttack<O> };
     return c;
   };
-  const untimed = ({ seconds, imagesPerSecond, attackSeconds, attackImagesPerSecond, ...m }: AttackMetrics) => m;
+  const timings = ['seconds', 'imagesPerSecond', 'attackSeconds', 'attackImagesPerSecond'];
+  const untimed = (m: AttackMetrics) => Object.fromEntries(Object.entries(m).filter(([k]) => !timings.includes(k)));
 
   it('DeepFool runs once per batch, and every ε gets the metrics of a run at that ε alone (targeted too)', async () => {
     const epsList = [0.5, 1, 2];
