@@ -1,7 +1,8 @@
 // Evaluate an attack at one ε over (the first `limit` images of) a dataset, batch by batch: accuracy under
 // attack, error rate, success rate over the initially correct examples, the paper's "confidence" (mean top-class
 // probability of the misclassified adversarial images), L∞/L2/L0 distances, queries, time. Keeps a few
-// examples for the pictures.
+// examples for the pictures. A minimum-norm attack (FAB, DeepFool, CW-L2) runs once per batch for all ε of a sweep:
+// each ε's result is read from that run's minimal perturbations (finishMinNorm), as a run at that ε alone gives it.
 import { softmax } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
@@ -9,7 +10,8 @@ import type { Sequential } from '../layers/sequential.js';
 import { getBatch } from '../data/batches.js';
 import type { Dataset } from '../data/datasets.js';
 import { argmax, predict } from '../layers/predict.js';
-import type { Attack, AttackOptions, GradientMemo, TargetMode } from '../attacks/attack.js';
+import type { Attack, AttackOptions, AttackResult, GradientMemo, TargetMode } from '../attacks/attack.js';
+import { finishMinNorm, isMinNormAttack, type MinNormResult } from '../attacks/min-norm.js';
 import { ScoreOracle } from '../attacks/oracle.js';
 import { chooseTargets } from '../attacks/targets.js';
 import { median } from './stats.js';
@@ -109,7 +111,8 @@ export interface EvaluateSweepOptions extends Omit<EvaluateAttackOptions, 'eps'>
  * gradient attack whose first step is taken at x (FGSM, FGM, InvFGSM, BIM, MI-FGSM, PGD without random start)
  * computes ∇x there once for all ε (AttackOptions.gradientMemo). Each ε's metrics are the same as
  * evaluateAttack's for that ε alone (the same seeds, targets and bits); its `seconds` count the work done for it,
- * the shared gradient falling to the first ε.
+ * the shared gradient falling to the first ε. A minimum-norm attack runs once per batch (its sweepOptions) and every ε
+ * reads its result from the minimal perturbations; the one run's time falls to the first ε.
  * @example
  *   const rows = await evaluateAttackSweep(model, whiteBoxAttacks.fgsm, test, { epsList: [0.1, 0.2, 0.3] });
  */
@@ -125,22 +128,32 @@ export async function evaluateAttackSweep(
   const n = Math.min(opts.limit ?? ds.count, ds.count);
   const bs = opts.batchSize ?? (attack.kind === 'black-box' ? 100 : 256);
   const runs = opts.epsList.map((eps) => new EpsRun(eps, new Rng(opts.seed ?? 0), opts.keep ?? 8));
+  // a min-norm attack whose search does not depend on ε runs once per batch for every ε
+  const oneRun = runs.length > 1 && isMinNormAttack(attack) && attack.sweepOptions({ ...(opts.attackOptions ?? {}), eps: opts.epsList[0] }) !== null;
   for (let s = 0; s < n; s += bs) {
     const e = Math.min(s + bs, n);
     const tb = performance.now();
     const batch = getBatch(ds, null, s, e);
     const loadSeconds = (performance.now() - tb) / 1000;
     const gradientMemo: GradientMemo = new Map();
+    const minNorm: SharedMinNormRun | undefined = oneRun ? { result: null } : undefined;
     for (const [i, run] of runs.entries()) {
       run.seconds += i === 0 ? loadSeconds : 0;
-      const onProgress = opts.onProgress ? (f: number) => opts.onProgress!(s + ((i + Math.min(Math.max(f, 0), 1)) / runs.length) * (e - s), n) : undefined;
-      run.batch(model, attack, batch, s, opts, gradientMemo, onProgress);
+      // one min-norm run covers the whole batch: its progress spans the batch
+      const share = minNorm ? (f: number) => s + Math.min(Math.max(f, 0), 1) * (e - s) : (f: number) => s + ((i + Math.min(Math.max(f, 0), 1)) / runs.length) * (e - s);
+      const onProgress = opts.onProgress ? (f: number) => opts.onProgress!(share(f), n) : undefined;
+      run.batch(model, attack, batch, s, opts, gradientMemo, onProgress, minNorm);
     }
     opts.onBatch?.(e, n);
     opts.onProgress?.(e, n);
     await new Promise<void>((r) => setImmediate(r));
   }
   return runs.map((r) => r.finish(attack, n, !!opts.target));
+}
+
+/** A min-norm attack's one run over a batch, shared by the ε of a sweep (null until the first ε runs it). */
+interface SharedMinNormRun {
+  result: MinNormResult | null;
 }
 
 /** One ε of a sweep: its random stream (targets, seeds) and its running totals. */
@@ -156,7 +169,8 @@ class EpsRun {
 
   constructor(readonly eps: number, readonly rng: Rng, readonly keep: number) {}
 
-  batch(model: Sequential, attack: Attack, { x, y }: { x: Tensor; y: Int32Array }, s: number, opts: EvaluateSweepOptions, gradientMemo: GradientMemo, onProgress?: (fraction: number) => void): void {
+  batch(model: Sequential, attack: Attack, { x, y }: { x: Tensor; y: Int32Array }, s: number, opts: EvaluateSweepOptions, gradientMemo: GradientMemo,
+    onProgress?: (fraction: number) => void, minNorm?: SharedMinNormRun): void {
     const t0 = performance.now();
     const { rng } = this;
     const B = y.length;
@@ -167,7 +181,16 @@ class EpsRun {
     const targets = opts.target ? chooseTargets(opts.target, y, clean, rng) : undefined;
     const attackOpts: AttackOptions = { ...(opts.attackOptions ?? {}), eps: this.eps, seed: rng.nextU32(), targets, gradientMemo, onProgress };
     const ta = performance.now();
-    const result = attack.kind === 'white-box' ? attack.run(model, x, y, attackOpts) : attack.run(new ScoreOracle(model), x, y, attackOpts);
+    let result: AttackResult;
+    const one = minNorm && isMinNormAttack(attack) ? attack.sweepOptions(attackOpts) : null;
+    if (minNorm && one && isMinNormAttack(attack)) {
+      // Every ε of the sweep draws the same seed and targets (equal streams), so the first ε's run serves them all.
+      const r = (minNorm.result ??= attack.run(model, x, y, one));
+      result = finishMinNorm(model, x, y, r.minimal, r.distances, r.distanceNorm, this.eps, r.iterations, targets, r.cleanLogits);
+      onProgress?.(1);
+    } else {
+      result = attack.kind === 'white-box' ? attack.run(model, x, y, attackOpts) : attack.run(new ScoreOracle(model), x, y, attackOpts);
+    }
     this.attackSeconds += (performance.now() - ta) / 1000;
     clean = clean ?? result.cleanLogits ?? cleanForward();
     const cleanPred = argmax(clean);

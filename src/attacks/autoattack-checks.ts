@@ -121,3 +121,18 @@ export function checkSquare(beforeSquare: number, afterSquare: number, alpha = 0
     warning: flagged ? `Square lowered the robust accuracy by ${(100 * drop).toFixed(2)} points after the white-box stages: the evaluation may be unreliable (gradient masking?); try more Square queries and restarts or an adaptive attack` : undefined,
   };
 }
+
+/**
+ * The warning when a PGD figure exceeds the AutoAttack figure on the same images by more than 2 points (accuracies
+ * in [0, 1]): the single PGD run overstates robustness (Croce & Hein 2020, §5: 3–6 points on published MNIST models).
+ * @example
+ *   autoattackGapWarning(0.90, 0.85, 'apgd-ce+apgd-t', 0.3);   // 'PGD-40 overstates robustness by 5.0 points (…)'
+ *   autoattackGapWarning(0.90, 0.89, 'apgd-ce+apgd-t', 0.3);   // null
+ */
+export function autoattackGapWarning(pgdAccuracy: number, autoattackAccuracy: number, version: string, eps: number, pgdName = 'PGD-40'): string | null {
+  // in points, rounded to 1e-9 so that 0.90 − 0.88 is 2 points, not 2.0000000000000013 (accuracies are k/N)
+  const gap = Math.round(1e11 * (pgdAccuracy - autoattackAccuracy)) / 1e9;
+  if (!(gap > 2)) return null;
+  return `${pgdName} overstates robustness by ${gap.toFixed(1)} points (AutoAttack ${version} at ε = ${eps}: ${(100 * autoattackAccuracy).toFixed(1)}%, ` +
+    `${pgdName} ${(100 * pgdAccuracy).toFixed(1)}%); report the AutoAttack figure`;
+}

@@ -22,6 +22,11 @@ export interface AutoAttackOptions extends AttackOptions {
   norm?: 'linf' | 'l2';
   /** Default 'standard'. */
   version?: AutoAttackVersion;
+  /**
+   * Run these stages, in this order, with the version's settings instead of the version's own list (the reference's
+   * attacks_to_run), e.g. ['apgd-ce', 'apgd-t'] for the cheaper documented setting; the report's stages say what ran.
+   */
+  attacksToRun?: AutoAttackStageName[];
   /** Points per attack batch (default 250, the reference's). */
   batchSize?: number;
   /** Iterations of the APGD and FAB stages (default 100); fewer only for quick looks, never for reported numbers. */
@@ -88,7 +93,7 @@ export function autoAttack(model: Sequential, x: Tensor, y: Int32Array, opts: Au
   const c = check(x, y, opts);
   const { eps, norm, version, seed, batchSize: bs, steps } = c;
   const N = x.shape[0], D = N ? x.size / N : 0;
-  const stages = autoAttackStages(version);
+  const stages = c.attacksToRun ?? autoAttackStages(version);
   const warnings: string[] = [];
   const checks: AutoAttackCheck[] = [];
   const add = (k: AutoAttackCheck) => {
@@ -222,6 +227,11 @@ function check(x: Tensor, y: Int32Array, o: AutoAttackOptions) {
   if (norm === 'linf' && o.eps > 1) throw new Error(`${f}: an L∞ eps must lie in [0, 1] (images live in [0, 1]), got ${o.eps}`);
   const version = o.version ?? 'standard';
   autoAttackStages(version);
+  const names: AutoAttackStageName[] = ['apgd-ce', 'apgd-dlr', 'apgd-t', 'fab', 'fab-t', 'square'];
+  if (o.attacksToRun !== undefined) {
+    if (!Array.isArray(o.attacksToRun) || !o.attacksToRun.length) throw new Error(`${f}: attacksToRun must be a non-empty list of stages, got ${JSON.stringify(o.attacksToRun)}`);
+    for (const a of o.attacksToRun) if (!names.includes(a)) throw new Error(`${f}: attacksToRun must hold stages among ${names.join(', ')}, got '${String(a)}'`);
+  }
   if (o.targets) throw new Error(`${f}: targets must be undefined (AutoAttack is untargeted; APGD-T and FAB-T choose their own), got ${o.targets.length} targets`);
   const int = (k: string, v: number) => {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${f}: ${k} must be an integer ≥ 1, got ${v}`);
@@ -229,7 +239,7 @@ function check(x: Tensor, y: Int32Array, o: AutoAttackOptions) {
   };
   const seed = o.seed ?? 0;
   if (!Number.isFinite(seed)) throw new Error(`${f}: seed must be a finite number, got ${seed}`);
-  return { eps: o.eps, norm, version, seed, batchSize: int('batchSize', o.batchSize ?? 250), steps: int('steps', o.steps ?? 100), squareQueries: int('squareQueries', o.squareQueries ?? 5000) };
+  return { eps: o.eps, norm, version, seed, attacksToRun: o.attacksToRun, batchSize: int('batchSize', o.batchSize ?? 250), steps: int('steps', o.steps ?? 100), squareQueries: int('squareQueries', o.squareQueries ?? 5000) };
 }
 
 /**

@@ -137,7 +137,8 @@ function maskedNorm(w: Float64Array, at: Float32Array, norm: 'linf' | 'l2'): num
 }
 
 function make(name: string, norm: 'linf' | 'l2'): MinNormAttack<DeepFoolOptions> {
-  return { name, kind: 'white-box', norm, run: (model, x, y, opts) => deepFool(model, x, y, { ...opts, norm: opts.norm ?? norm }) };
+  // ε only bounds the reported result: one run serves every ε
+  return { name, kind: 'white-box', norm, run: (model, x, y, opts) => deepFool(model, x, y, { ...opts, norm: opts.norm ?? norm }), sweepOptions: (opts) => opts };
 }
 
 /**

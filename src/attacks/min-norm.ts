@@ -21,6 +21,22 @@ export interface MinNormResult extends AttackResult {
 /** A white-box attack whose result also carries the minimal-norm perturbations. */
 export interface MinNormAttack<O extends AttackOptions> extends WhiteBoxAttack<O> {
   run(model: Sequential, x: Tensor, y: Int32Array, opts: O): MinNormResult;
+  /**
+   * The options of one run whose minimal points answer every ε at once (the ε-bounded result at ε is
+   * finishMinNorm(…, ε) of that run, as a run at ε alone would give it), or null when these options make the search
+   * itself depend on ε (FAB's random restarts start inside the ε-ball).
+   */
+  sweepOptions(opts: O): O | null;
+}
+
+/**
+ * Whether an attack of the record is a minimum-norm attack (FAB, DeepFool, CW-L2).
+ * @example
+ *   isMinNormAttack(whiteBoxAttacks.fab);    // true
+ *   isMinNormAttack(whiteBoxAttacks.pgd);    // false
+ */
+export function isMinNormAttack(a: { kind: string }): a is MinNormAttack<AttackOptions> {
+  return a.kind === 'white-box' && typeof (a as Partial<MinNormAttack<AttackOptions>>).sweepOptions === 'function';
 }
 
 /**

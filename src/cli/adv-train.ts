@@ -88,9 +88,10 @@ function guardLines(g: (GuardReport & { slice: number }) | null): string[] {
   ];
 }
 
-function emaLines(e: AdvTrainJson['ema'], count: number): string[] {
+function emaLines(e: AdvTrainJson['ema'], count: number, version: string): string[] {
   if (!e) return [];
-  return [`Weight average (decay ${e.decay}, ${e.modelFile}): clean ${pct(e.cleanAccuracy)} on the official test set; FGSM ${pct(e.fgsmAccuracy)} and PGD-40 ${pct(e.pgdAccuracy)} on the first ${count} test images.`, ''];
+  return [`Weight average (decay ${e.decay}, ${e.modelFile}): clean ${pct(e.cleanAccuracy)} on the official test set; FGSM ${pct(e.fgsmAccuracy)}, ` +
+    `PGD-40 ${pct(e.pgdAccuracy)} and AutoAttack (${version}) ${pct(e.autoattackAccuracy)} on the first ${count} test images; robust accuracy ${pct(e.robustAccuracy)}.`, ''];
 }
 
 async function writeReport(dir: string, doc: AdvTrainJson, curve: RobustPoint[]): Promise<void> {
@@ -102,7 +103,7 @@ async function writeReport(dir: string, doc: AdvTrainJson, curve: RobustPoint[])
       `on the first ${plural(doc.robustCount, 'test image')}; robust accuracy (the minimum over these attacks) ${pct(doc.robustAccuracy)}; training ${(doc.trainSeconds).toFixed(0)} s.`,
     '',
     ...guardLines(doc.guard as (GuardReport & { slice: number }) | null),
-    ...emaLines(doc.ema, doc.robustCount),
+    ...emaLines(doc.ema, doc.robustCount, doc.autoattackVersion),
     '| epoch | clean | FGSM | PGD-40 |',
     '|---|---|---|---|',
     ...curve.map((p) => `| ${p.epoch} | ${pct(p.cleanAccuracy)} | ${pct(p.fgsmAccuracy)} | ${pct(p.pgdAccuracy)} |`),
@@ -346,8 +347,20 @@ export function registerAdvTrain(program: Command): void {
         const test = evaluate(avg.model, run.testSet);
         const emaFgsm = await measured('FGSM (weight average)', whiteBoxAttacks.fgsm, undefined, avg.model);
         const emaPgd = await measured('PGD-40 (weight average)', whiteBoxAttacks.pgd, { steps: 40, stepSize: 0.01 }, avg.model);
+        // the same final AutoAttack setting as the main model, on the same images, with its own PGD-gap warning
+        const emaAa = finalAutoAttack(avg.model, slice, eps, { attack: finalAttack, seed: o.seed, steps: o.finalAttackSteps });
+        for (const w of emaAa.warnings) warnings.push(`weight average: AutoAttack: ${w}`);
+        const emaGap = autoattackGapWarning(emaPgd.metrics.accuracy, emaAa.robustAccuracy, emaAa.version, eps);
+        if (emaGap) {
+          warnings.push(`weight average: ${emaGap}`);
+          say(`warning: weight average: ${emaGap}`);
+        }
         avg.save(paths.ema, { epoch: String(run.history.length), adversarialTraining: o.method, adversarialEps: String(eps), testAccuracy: test.accuracy.toFixed(4) });
-        emaDoc = { decay: avg.decay, updates: avg.updates, cleanAccuracy: test.accuracy, fgsmAccuracy: emaFgsm.metrics.accuracy, pgdAccuracy: emaPgd.metrics.accuracy, modelFile: paths.ema };
+        emaDoc = {
+          decay: avg.decay, updates: avg.updates, cleanAccuracy: test.accuracy, fgsmAccuracy: emaFgsm.metrics.accuracy, pgdAccuracy: emaPgd.metrics.accuracy,
+          autoattackAccuracy: emaAa.robustAccuracy, autoattackStages: emaAa.stages,
+          robustAccuracy: Math.min(emaFgsm.metrics.accuracy, emaPgd.metrics.accuracy, emaAa.robustAccuracy), modelFile: paths.ema,
+        };
       }
       const doc: AdvTrainJson = {
         model, method: o.method, eps, epochs: o.epochs, seed: o.seed, data: run.trainSet.name, trainCount: run.trainSet.count,
@@ -377,7 +390,8 @@ export function registerAdvTrain(program: Command): void {
         if (reportDir !== null) say(`wrote ${join(reportDir, 'report.md')}, report.json and curve.svg`);
         if (emaDoc) {
           result(`weight average (decay ${emaDoc.decay}): clean ${(100 * emaDoc.cleanAccuracy).toFixed(2)}%, FGSM ${(100 * emaDoc.fgsmAccuracy).toFixed(1)}%, ` +
-            `PGD-40 ${(100 * emaDoc.pgdAccuracy).toFixed(1)}%; saved ${emaDoc.modelFile}`);
+            `PGD-40 ${(100 * emaDoc.pgdAccuracy).toFixed(1)}%, AutoAttack (${doc.autoattackVersion}) ${(100 * emaDoc.autoattackAccuracy).toFixed(1)}%, ` +
+            `robust ${(100 * emaDoc.robustAccuracy).toFixed(1)}%; saved ${emaDoc.modelFile}`);
         }
       }
     });

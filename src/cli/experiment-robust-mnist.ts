@@ -18,9 +18,9 @@ export const robustMnistPresets = {
 };
 
 /** Options of `experiment` that belong to the advprop experiment only. */
-const advpropOnly = ['seeds', 'steps', 'stepSize', 'evalSteps', 'evalStepSize', 'lr', 'batchSize'];
+const advpropOnly = ['autoattack', 'seeds', 'steps', 'stepSize', 'evalSteps', 'evalStepSize', 'lr', 'batchSize'];
 /** Options of `experiment` that belong to robust-mnist only. */
-export const robustMnistOnly = ['runs', 'budgetMinutes', 'resume', 'epochTestLimit', 'autoattackSteps', 'squareQueries', 'seed'];
+export const robustMnistOnly = ['runs', 'budgetMinutes', 'resume', 'epochTestLimit', 'squareQueries', 'seed'];
 
 /** Add robust-mnist's options to the experiment command. */
 export function robustMnistOptions(cmd: Command): void {
@@ -28,7 +28,6 @@ export function robustMnistOptions(cmd: Command): void {
     .option('--runs <file.json>', 'robust-mnist: the runs, a JSON array of {name, model, method, options} (default: a built-in list)')
     .option('--budget-minutes <m>', 'robust-mnist: wall-clock training budget of each run, in minutes (full 60, quick 0.5)', num('--budget-minutes', 0, Infinity, true))
     .option('--epoch-test-limit <n>', 'robust-mnist: after every epoch, PGD-40 on the first N test images, the curve of the plot (full 500, quick 40; 0: off)', int('--epoch-test-limit', 0))
-    .option('--autoattack-steps <k>', 'robust-mnist: iterations of each APGD/FAB stage of AutoAttack (100, the reference\'s; fewer only for quick looks)', int('--autoattack-steps', 1))
     .option('--square-queries <q>', 'robust-mnist: Square\'s query budget in AutoAttack (5,000, the reference\'s)', int('--square-queries', 1))
     .option('--seed <n>', 'robust-mnist: the runs\' seed unless a run gives its own (0)', int('--seed', 0))
     .option('--resume', 'robust-mnist: continue in --out: measured runs are skipped, trained ones measured, the others continue from their checkpoint');

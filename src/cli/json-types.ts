@@ -170,8 +170,15 @@ export interface AdvTrainJson {
   robustHistory: RobustPointJson[];
   warnings: string[];
   guard: Record<string, unknown> | null;
-  /** --ema: the exponential moving average of the weights, evaluated on its own (same images), and its file. */
-  ema: { decay: number; updates: number; cleanAccuracy: number; fgsmAccuracy: number; pgdAccuracy: number; modelFile: string } | null;
+  /**
+   * --ema: the exponential moving average of the weights, evaluated on its own (same images, the same final AutoAttack
+   * setting as autoattackVersion/autoattackSteps), and its file; robustAccuracy is the minimum of its three attacks.
+   */
+  ema: {
+    decay: number; updates: number; cleanAccuracy: number; fgsmAccuracy: number; pgdAccuracy: number;
+    autoattackAccuracy: number; autoattackStages: { attack: string; robustAccuracy: number; attacked: number; broken: number }[];
+    robustAccuracy: number; modelFile: string;
+  } | null;
   trainSeconds: number;
   modelFile: string;
   /** @deprecated use cleanAccuracy; goes in the next release. */

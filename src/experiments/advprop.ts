@@ -3,12 +3,15 @@
 // auxiliary batch-norm improves *clean* ImageNet accuracy. Here the `cnn-bn` is trained twice per seed, with plain
 // cross-entropy (vanilla) and with AdvProp (src/train/advprop.ts), from the same initialisation and the same batch
 // order, and each is measured on the official test images: clean accuracy, macro one-vs-rest AUC of the softmax
-// probabilities (src/analysis/auc.ts), and accuracy under L∞ PGD. Over the seeds: mean ± sample standard deviation.
+// probabilities (src/analysis/auc.ts), accuracy under L∞ PGD and under AutoAttack (Croce & Hein 2020: APGD-CE + APGD-T
+// by default, the full 'standard' on request; a warning when PGD exceeds it by more than 2 points). Over the seeds:
+// mean ± sample standard deviation.
 // The rule for "larger than the seed-to-seed spread": |Δ| > 2·SE, Δ the difference of the two means and
 // SE = √(s²_advprop/n + s²_vanilla/n) its standard error (Welch's, unpaired). With 3 seeds this is a coarse screen,
 // not a significance test; the per-seed paired differences are reported beside it.
 import { macroAucOvR } from '../analysis/auc.js';
 import { meanStd } from '../analysis/stats.js';
+import { autoattackGapWarning } from '../attacks/autoattack-checks.js';
 import { evaluateAttack } from '../analysis/attack-evaluation.js';
 import { pgd } from '../attacks/pgd.js';
 import { softmax } from '../engine/ops/loss.js';
@@ -21,6 +24,7 @@ import { getBatch } from '../data/batches.js';
 import { loadDataset, subset, type Dataset } from '../data/datasets.js';
 import { argmax, predict } from '../train/evaluate.js';
 import { train, type BatchProgress } from '../train/loop.js';
+import { evaluateAutoAttack, type AutoAttackEvalOptions, type AutoAttackSetting } from './autoattack-eval.js';
 
 export const METHODS = ['vanilla', 'advprop'] as const;
 export type AdvpropMethod = (typeof METHODS)[number];
@@ -74,7 +78,15 @@ export interface AdvpropExperimentOptions {
   onProgress?: (msg: string) => void;
   /** Every training batch, with the run it belongs to (for progress bars). */
   onBatch?: (run: { seed: number; method: AdvpropMethod }, p: BatchProgress) => void;
+  /**
+   * The AutoAttack figure beside PGD (same ε, same images): setting 'apgd' (APGD-CE + APGD-T, default) or 'standard';
+   * APGD/FAB steps per stage (default 100, 5 when quick); progress callbacks per stage, told which run they are for.
+   */
+  autoattack?: { setting?: AutoAttackSetting; steps?: number; progress?: (run: { seed: number; method: AdvpropMethod }) => Pick<AutoAttackEvalOptions, 'onStage' | 'onProgress'> };
 }
+
+/** APGD/FAB iterations of the AutoAttack figure: the reference's 100, or 5 for a quick look (6 models to attack). */
+export const autoattackSteps = { quick: 5, full: 100 };
 
 export interface AdvpropRun {
   seed: number;
@@ -82,7 +94,10 @@ export interface AdvpropRun {
   cleanAccuracy: number;
   /** Macro one-vs-rest AUC of the softmax probabilities. */
   auc: number;
+  /** PGD accuracy (evalSteps steps of evalStepSize, random start) on the robust images. */
   robustAccuracy: number;
+  /** AutoAttack accuracy (result.autoattack's setting) at the same ε on the same images. */
+  autoattackAccuracy: number;
   trainSeconds: number;
 }
 
@@ -103,8 +118,8 @@ export interface Comparison {
   perSeed: number[];
 }
 
-export type Metric = 'cleanAccuracy' | 'auc' | 'robustAccuracy';
-export const METRICS: Metric[] = ['cleanAccuracy', 'auc', 'robustAccuracy'];
+export type Metric = 'cleanAccuracy' | 'auc' | 'robustAccuracy' | 'autoattackAccuracy';
+export const METRICS: Metric[] = ['cleanAccuracy', 'auc', 'robustAccuracy', 'autoattackAccuracy'];
 
 export interface AdvpropResult {
   experiment: 'advprop';
@@ -118,6 +133,10 @@ export interface AdvpropResult {
   comparison: Record<Metric, Comparison>;
   rule: string;
   conclusion: string;
+  /** What the AutoAttack figure ran ('apgd-ce+apgd-t' or 'standard (…)') and its APGD/FAB steps per stage. */
+  autoattack: { version: string; steps: number };
+  /** Runs whose PGD accuracy exceeds their AutoAttack accuracy by more than 2 points, and AutoAttack's own checks. */
+  warnings: string[];
   seconds: number;
 }
 
@@ -210,7 +229,8 @@ export function conclusion(r: Pick<AdvpropResult, 'summary' | 'comparison' | 'se
   const verdict = (x: Comparison) => (x.exceedsSpread ? 'exceeds' : 'does not exceed');
   return `Over ${r.seeds.length} seeds, AdvProp changes clean accuracy by ${pts(c.delta)} (2·SE ${(200 * c.se).toFixed(2)} points), which ` +
     `${verdict(c)} the seed-to-seed spread, and macro AUC by ${auc4(a.delta)} (2·SE ${(2 * a.se).toFixed(4)}), which ${verdict(a)} it; ` +
-    `PGD accuracy changes by ${pts(rb.delta)} (2·SE ${(200 * rb.se).toFixed(2)} points).`;
+    `PGD accuracy changes by ${pts(rb.delta)} (2·SE ${(200 * rb.se).toFixed(2)} points)` +
+    (r.comparison.autoattackAccuracy ? ` and AutoAttack accuracy by ${pts(r.comparison.autoattackAccuracy.delta)} (2·SE ${(200 * r.comparison.autoattackAccuracy.se).toFixed(2)} points).` : '.');
 }
 
 /**
@@ -231,7 +251,11 @@ export async function runAdvprop(opts: AdvpropExperimentOptions): Promise<Advpro
   const robustSet = subset(fullTest, 0, Math.min(sizes.robustLimit, fullTest.count));
   const input = [trainSet.channels, trainSet.height, trainSet.width];
 
+  const aaSetting = opts.autoattack?.setting ?? 'apgd';
+  const aaSteps = opts.autoattack?.steps ?? autoattackSteps[opts.quick ? 'quick' : 'full'];
+  const warnings: string[] = [];
   const runs: AdvpropRun[] = [];
+  let aaVersion = '';
   for (const seed of seeds) {
     for (const method of METHODS) {
       const model = buildModel(zooSpec('cnn-bn', input, trainSet.numClasses), { seed });
@@ -248,17 +272,22 @@ export async function runAdvprop(opts: AdvpropExperimentOptions): Promise<Advpro
       const robust = await evaluateAttack(model, pgd, robustSet, {
         eps: attack.eps, seed, keep: 0, attackOptions: { steps: attack.evalSteps, stepSize: attack.evalStepSize },
       });
-      const run: AdvpropRun = { seed, method, cleanAccuracy: clean.accuracy, auc: clean.auc, robustAccuracy: robust.metrics.accuracy, trainSeconds };
+      const aa = evaluateAutoAttack(model, robustSet, attack.eps, { setting: aaSetting, seed, steps: aaSteps, ...opts.autoattack?.progress?.({ seed, method }) });
+      aaVersion = aa.version;
+      for (const w of aa.warnings) warnings.push(`seed ${seed}, ${method}: AutoAttack: ${w}`);
+      const gap = autoattackGapWarning(robust.metrics.accuracy, aa.robustAccuracy, aa.version, attack.eps, `PGD-${attack.evalSteps}`);
+      if (gap) warnings.push(`seed ${seed}, ${method}: ${gap}`);
+      const run: AdvpropRun = { seed, method, cleanAccuracy: clean.accuracy, auc: clean.auc, robustAccuracy: robust.metrics.accuracy, autoattackAccuracy: aa.robustAccuracy, trainSeconds };
       runs.push(run);
       say(`seed ${seed}, ${method}: clean ${(100 * run.cleanAccuracy).toFixed(2)}%, macro AUC ${run.auc.toFixed(5)}, ` +
-        `PGD-${attack.evalSteps} ${(100 * run.robustAccuracy).toFixed(1)}% (${trainSeconds.toFixed(0)} s training)`);
+        `PGD-${attack.evalSteps} ${(100 * run.robustAccuracy).toFixed(1)}%, AutoAttack ${(100 * run.autoattackAccuracy).toFixed(1)}% (${trainSeconds.toFixed(0)} s training)`);
     }
   }
   const { summary, comparison } = summarise(runs, seeds);
   const result: AdvpropResult = {
     experiment: 'advprop', quick: opts.quick, seeds, sizes, attack,
     data: { train: trainSet.name, test: testSet.name },
-    runs, summary, comparison, rule: RULE, conclusion: '', seconds: 0,
+    runs, summary, comparison, rule: RULE, conclusion: '', autoattack: { version: aaVersion, steps: aaSteps }, warnings, seconds: 0,
   };
   result.conclusion = conclusion(result);
   result.seconds = (performance.now() - t0) / 1000;
@@ -281,21 +310,25 @@ export function reportMarkdown(r: AdvpropResult): string {
     `Seeds ${r.seeds.join(', ')}; ${s.trainLimit.toLocaleString('en-US')} training images (${r.data.train}), ${s.epochs} epoch${s.epochs === 1 ? '' : 's'}, ` +
       `batch ${s.batchSize}, Adam ${s.lr} with cosine decay. AdvProp's attacker: PGD ε = ${a.eps}, ${a.steps} steps of ${a.stepSize}, random start, through ` +
       `the auxiliary batch-norm. Clean accuracy and macro one-vs-rest AUC on ${s.testLimit.toLocaleString('en-US')} test images; PGD-${a.evalSteps} ` +
-      `(ε = ${a.eps}, step ${a.evalStepSize}, random start) accuracy on the first ${s.robustLimit.toLocaleString('en-US')}. ${r.seconds.toFixed(0)} s.`,
+      `(ε = ${a.eps}, step ${a.evalStepSize}, random start) and AutoAttack (${r.autoattack.version}, ${r.autoattack.steps} steps per stage, same ε) ` +
+      `accuracy on the first ${s.robustLimit.toLocaleString('en-US')}. ${r.seconds.toFixed(0)} s.`,
     '',
-    `| method | clean accuracy (%) | macro AUC | PGD-${a.evalSteps} accuracy (%) |`,
-    '|---|---|---|---|',
-    ...METHODS.map((m) => `| ${label[m]} | ${meanPm(r.summary[m].cleanAccuracy, 100, 2)} | ${meanPm(r.summary[m].auc, 1, 5)} | ${meanPm(r.summary[m].robustAccuracy, 100, 1)} |`),
+    `| method | clean accuracy (%) | macro AUC | PGD-${a.evalSteps} accuracy (%) | AutoAttack accuracy (%) |`,
+    '|---|---|---|---|---|',
+    ...METHODS.map((m) => `| ${label[m]} | ${meanPm(r.summary[m].cleanAccuracy, 100, 2)} | ${meanPm(r.summary[m].auc, 1, 5)} | ${meanPm(r.summary[m].robustAccuracy, 100, 1)} | ` +
+      `${meanPm(r.summary[m].autoattackAccuracy, 100, 1)} |`),
     '',
     r.conclusion,
     '',
+    ...(r.warnings.length ? ['Warnings:', '', ...r.warnings.map((w) => `- ${w}`), ''] : []),
     `Rule: ${r.rule}`,
     '',
     '## Per seed',
     '',
-    '| seed | method | clean accuracy | macro AUC | PGD accuracy | training (s) |',
-    '|---|---|---|---|---|---|',
-    ...r.runs.map((x) => `| ${x.seed} | ${x.method} | ${(100 * x.cleanAccuracy).toFixed(2)}% | ${x.auc.toFixed(5)} | ${(100 * x.robustAccuracy).toFixed(1)}% | ${x.trainSeconds.toFixed(0)} |`),
+    '| seed | method | clean accuracy | macro AUC | PGD accuracy | AutoAttack accuracy | training (s) |',
+    '|---|---|---|---|---|---|---|',
+    ...r.runs.map((x) => `| ${x.seed} | ${x.method} | ${(100 * x.cleanAccuracy).toFixed(2)}% | ${x.auc.toFixed(5)} | ${(100 * x.robustAccuracy).toFixed(1)}% | ` +
+      `${(100 * x.autoattackAccuracy).toFixed(1)}% | ${x.trainSeconds.toFixed(0)} |`),
     '',
   ].join('\n');
 }

@@ -78,6 +78,19 @@ describe('autoAttack', () => {
     expect(a.report.maxPerturbation).toBeLessThanOrEqual(1.2);
   });
 
+  it('attacksToRun runs a subset of the stages with the version\'s settings: APGD-CE + APGD-T equal standard\'s first two stages', () => {
+    const o = { eps: 0.1, seed: 2, steps: 3, squareQueries: 10, batchSize: 4 };
+    const x6 = new Tensor(x.data.slice(0, 6 * 784), [6, 1, 28, 28]), y6 = y.subarray(0, 6);
+    const full = autoAttack(cnn, x6, y6, o).report;
+    const pair = autoAttack(cnn, x6, y6, { ...o, attacksToRun: ['apgd-ce', 'apgd-t'] }).report;
+    expect(pair.stages.map((s) => s.attack)).toEqual(['apgd-ce', 'apgd-t'].slice(0, pair.stages.length));
+    const strip = (r: typeof full) => r.stages.map(({ attack, robustAccuracy, attacked, broken }) => ({ attack, robustAccuracy, attacked, broken }));
+    expect(strip(pair)).toEqual(strip(full).slice(0, pair.stages.length));
+    expect(pair.robustAccuracy).toBeGreaterThanOrEqual(full.robustAccuracy);
+    expect(() => autoAttack(cnn, x, y, { eps: 0.3, attacksToRun: [] })).toThrow(/attacksToRun must be a non-empty list of stages, got \[\]/);
+    expect(() => autoAttack(cnn, x, y, { eps: 0.3, attacksToRun: ['pgd' as never] })).toThrow(/attacksToRun must hold stages among apgd-ce, .*, got 'pgd'/);
+  });
+
   it('rejects bad options with one-line messages', () => {
     expect(() => autoAttack(cnn, x, y, { eps: 0.3, version: 'fast' as never })).toThrow(/version must be 'standard', 'plus' or 'rand', got 'fast'/);
     expect(() => autoAttack(cnn, x, y, { eps: 2 })).toThrow(/an L∞ eps must lie in \[0, 1\]/);

@@ -156,6 +156,13 @@ describe('nablax adv-train', () => {
     expect(a.ema.cleanAccuracy).toBeGreaterThan(0.1);
     expect(a.ema.pgdAccuracy).toBeGreaterThanOrEqual(0);
     expect(a.ema.pgdAccuracy).toBeLessThanOrEqual(a.ema.cleanAccuracy + 0.2);
+    // the weight average gets the main model's final AutoAttack setting (APGD-CE + APGD-T) on the same images
+    expect(a.ema.autoattackStages.map((s: { attack: string }) => s.attack)).toEqual(['apgd-ce', 'apgd-t'].slice(0, a.ema.autoattackStages.length));
+    expect(a.ema.autoattackAccuracy).toBe(a.ema.autoattackStages.length ? a.ema.autoattackStages.at(-1).robustAccuracy : 0);
+    expect(a.ema.autoattackAccuracy).toBeLessThanOrEqual(a.ema.cleanAccuracy);
+    expect(a.ema.robustAccuracy).toBe(Math.min(a.ema.fgsmAccuracy, a.ema.pgdAccuracy, a.ema.autoattackAccuracy));
+    const emaGap = Math.round(a.robustCount * (a.ema.pgdAccuracy - a.ema.autoattackAccuracy)) > 0.02 * a.robustCount;
+    expect(a.warnings.some((w: string) => /^weight average: PGD-40 overstates robustness/.test(w))).toBe(emaGap);
     const ema = loadModel(join(dir, 'a.ema.safetensors'));
     expect(ema.metadata).toMatchObject({ emaDecay: '0.9', emaUpdates: '4', epoch: '2', adversarialTraining: 'trades' });
     expect(run([...common, '--epochs', '1', '--out', join(dir, 'b.safetensors')]).status).toBe(0);

@@ -20,22 +20,29 @@ describe('nablax experiment advprop', () => {
     expect(doc.seeds).toEqual([0, 1, 2]);
     expect(doc.runs.map((x: AdvpropRun) => `${x.seed}:${x.method}`)).toEqual(['0:vanilla', '0:advprop', '1:vanilla', '1:advprop', '2:vanilla', '2:advprop']);
     for (const x of doc.runs as AdvpropRun[]) {
-      for (const k of ['cleanAccuracy', 'auc', 'robustAccuracy'] as const) {
+      for (const k of ['cleanAccuracy', 'auc', 'robustAccuracy', 'autoattackAccuracy'] as const) {
         expect(x[k]).toBeGreaterThanOrEqual(0);
         expect(x[k]).toBeLessThanOrEqual(1);
       }
+      // AutoAttack (APGD-CE + APGD-T, 5 steps when quick) on the same images: a gap over 2 points is warned about
+      const overstated = Math.round(100 * (x.robustAccuracy - x.autoattackAccuracy)) > 2;
+      expect(doc.warnings.some((w: string) => w.startsWith(`seed ${x.seed}, ${x.method}: PGD-10 overstates robustness`))).toBe(overstated);
       expect(x.auc).toBeGreaterThan(0.5); // even a few steps of training rank the classes better than chance
     }
     for (const m of ['vanilla', 'advprop']) expect(doc.summary[m].auc.values).toHaveLength(3);
     expect(doc.conclusion).toMatch(/^Over 3 seeds, AdvProp changes clean accuracy by [+−]\d+\.\d\d points \(2·SE \d+\.\d\d points\), which (exceeds|does not exceed) the seed-to-seed spread, and macro AUC by [+−]\d\.\d{4} \(2·SE \d\.\d{4}\), which (exceeds|does not exceed) it/);
     expect(doc.rule).toMatch(/\|Δ\| > 2·SE/);
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
-    expect(md).toMatch(/\| AdvProp \| \d+\.\d\d ± \d+\.\d\d \| 0\.\d{5} ± 0\.\d{5} \| \d+\.\d ± \d+\.\d \|/);
+    expect(doc.autoattack).toEqual({ version: 'apgd-ce+apgd-t', steps: 5 });
+    expect(doc.summary.advprop.autoattackAccuracy.values).toHaveLength(3);
+    expect(doc.conclusion).toMatch(/and AutoAttack accuracy by [+−]\d+\.\d\d points \(2·SE \d+\.\d\d points\)\.$/);
+    expect(md).toMatch(/\| AdvProp \| \d+\.\d\d ± \d+\.\d\d \| 0\.\d{5} ± 0\.\d{5} \| \d+\.\d ± \d+\.\d \| \d+\.\d ± \d+\.\d \|/);
+    expect(r.stderr).toMatch(/seed 0 vanilla: AutoAttack apgd-ce ε=0\.3 on \d+ still-robust test image/);
     expect(md).toContain(doc.conclusion);
     expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).conclusion).toBe(doc.conclusion);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     expect(r.stderr).toMatch(/seed 2 advprop epoch 1\/1/); // progress
-  });
+  }, 300_000); // six trainings and six AutoAttacks: past the default timeout when the machine is shared
 
   it('rejects an unknown experiment and bad seed lists with one line and exit code 2', () => {
     for (const [args, re] of [
@@ -44,6 +51,7 @@ describe('nablax experiment advprop', () => {
       [['experiment', 'advprop', '--seeds', '1'], /--seeds: needs at least 2 seeds/],
       [['experiment', 'advprop', '--seeds', '0,1,1'], /--seeds: seeds must be distinct, got 0,1,1/],
       [['experiment', 'advprop', '--quick', '--eps', '0'], /--eps must be a number > 0, got '0'/],
+      [['experiment', 'advprop', '--quick', '--autoattack', 'plus'], /--autoattack must be apgd or standard, got 'plus'/],
     ] as [string[], RegExp][]) {
       const r = run(args);
       expect(r.status, args.join(' ')).toBe(2);
@@ -56,7 +64,7 @@ describe('nablax experiment advprop', () => {
 describe('the verdict', () => {
   const runs = (values: Record<string, number[]>): AdvpropRun[] =>
     [0, 1, 2].flatMap((seed, i) => (['vanilla', 'advprop'] as const).map((method) => ({
-      seed, method, cleanAccuracy: values[`${method}Clean`][i], auc: values[`${method}Auc`][i], robustAccuracy: 0, trainSeconds: 1,
+      seed, method, cleanAccuracy: values[`${method}Clean`][i], auc: values[`${method}Auc`][i], robustAccuracy: 0, autoattackAccuracy: 0, trainSeconds: 1,
     })));
 
   it('compares |Δ| with twice the standard error of the difference', () => {

@@ -10,7 +10,7 @@ import { markdownTable, resolveSizes, runGoodfellow2015, type Goodfellow2015Resu
 const ids = [
   'softmax-fgsm-error', 'softmax-fgsm-confidence', 'maxout-fgsm-error', 'maxout-fgsm-confidence', 'maxout-clean-error',
   'adv-maxout-clean-error', 'adv-maxout-fgsm-error', 'adv-maxout-fgsm-confidence', 'transfer-maxout-to-adv',
-  'transfer-adv-to-maxout', 'maxout-sign-noise-error', 'adv-maxout-pgd-error',
+  'transfer-adv-to-maxout', 'maxout-sign-noise-error', 'adv-maxout-pgd-error', 'adv-maxout-autoattack-error',
 ];
 
 describe('goodfellow2015 (tiny)', () => {
@@ -49,6 +49,20 @@ describe('goodfellow2015 (tiny)', () => {
     expect(value('adv-maxout-fgsm-error')).toBeLessThan(value('maxout-fgsm-error'));
     // PGD-40 in the same ball is at least as strong as one FGSM step (up to the smaller sample)
     expect(value('adv-maxout-pgd-error')).toBeGreaterThanOrEqual(value('adv-maxout-fgsm-error') - 0.1);
+  });
+
+  it('checks the adversarially trained maxout with AutoAttack (APGD-CE + APGD-T, 10 steps when quick) and warns when PGD-40 overstates it', () => {
+    expect(r.autoattack).toMatchObject({ version: 'apgd-ce+apgd-t', steps: 10, eps: 0.25, count: 100 });
+    expect(r.autoattack.stages.map((s) => s.attack)).toEqual(['apgd-ce', 'apgd-t'].slice(0, r.autoattack.stages.length));
+    expect(value('adv-maxout-autoattack-error')).toBe(1 - r.autoattack.robustAccuracy);
+    expect(r.rows.find((row) => row.id === 'adv-maxout-autoattack-error')!.quantity).toMatch(/AutoAttack \(apgd-ce\+apgd-t, 10 steps\) ε=0\.25/);
+    // AutoAttack attacks only the points still robust: its accuracy is at most the clean accuracy on the same images
+    expect(r.autoattack.robustAccuracy).toBeLessThanOrEqual(r.autoattack.cleanAccuracy);
+    const pgdAccuracy = 1 - value('adv-maxout-pgd-error');
+    const overstated = Math.round(100 * (pgdAccuracy - r.autoattack.robustAccuracy)) > 2;
+    expect(r.warnings.some((w) => /PGD-40 overstates robustness/.test(w))).toBe(overstated);
+    expect(reportMarkdown(r).includes('Warnings:')).toBe(r.warnings.length > 0);
+    expect(r.notes.join(' ')).toMatch(/AutoAttack \(apgd-ce\+apgd-t, 10 steps per stage\)/);
   });
 
   it('resolves presets and rejects bad sizes', () => {
