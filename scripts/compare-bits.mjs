@@ -5,7 +5,8 @@
 //           timing fields as below; the line says so.
 //   *.json: parsed and compared key by key after (1) dropping the timing fields, whose names match DROPPED
 //           (seen today: seconds, trainSeconds, attackSeconds, imagesPerSecond, trainImagesPerSecond,
-//           attackImagesPerSecond: wall-clock time and the rates derived from it), and (2) replacing each side's
+//           attackImagesPerSecond: wall-clock time and the rates derived from it; and `timings`, reproduce's object of
+//           stage durations in seconds), and (2) replacing each side's
 //           own folder path in strings by <run> (paths differ between the two folders, nothing else may).
 //           Numbers are compared exactly (JSON text of a float64 round-trips).
 //   *.exit: the command's exit code, as text.
@@ -15,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
-const DROPPED = /(^s|S)econds$|PerSecond$/;
+const DROPPED = /(^s|S)econds$|PerSecond$|^timings$/;
 const COMPARED = /\.(safetensors|json|exit)$/;
 
 const [baseDir, headDir] = process.argv.slice(2).map((d) => d && resolve(d));

@@ -83,7 +83,7 @@ for a in $attack_names; do
   case $a in square-l2) opts="$opts --max-queries 40" ;; esac
   artefacts+=("attack-$a|attack --model-file $F/mlp.safetensors --attack $a $opts --test-limit 12 --seed 3 --json")
 done
-artefacts+=("attack-targeted|attack --model-file $F/mlp.safetensors --attack fgsm,invfgsm,bim,pgd,mifgsm,pgd-l2 --target least-likely --eps 0.2 --steps 5 --test-limit 12 --seed 4 --json")
+artefacts+=("attack-targeted|attack --model-file $F/mlp.safetensors --attack fgsm,bim,pgd,mifgsm,pgd-l2 --target least-likely --eps 0.2 --steps 5 --test-limit 12 --seed 4 --json")
 artefacts+=("attack-restarts|attack --model-file $F/mlp.safetensors --attack pgd --restarts 3 --no-early-stop --eps 0.15 --steps 4 --test-limit 12 --seed 5 --json")
 artefacts+=("attack-apgd-l2|attack --model-file $F/mlp.safetensors --attack apgd-ce,apgd-dlr --norm l2 --eps 1.5 --steps 5 --test-limit 12 --seed 6 --json")
 artefacts+=("attack-cnn-bn|attack --model-file $F/cnn-bn.safetensors --attack fgsm,bim,pgd,mifgsm --eps 0.2 --steps 4 --test-limit 8 --batch-size 5 --seed 7 --json")
@@ -94,21 +94,24 @@ for m in $methods; do
     pgd|advprop|trades|mart) opts="--steps 3" ;;
     *) opts="" ;;
   esac
-  case $m in pgd) opts="$opts --ema 0.9 --eps-warmup 1" ;; trades) opts="$opts --steps-schedule 1:2" ;; esac
+  case $m in pgd) opts="$opts --ema 0.9 --eps-warmup 1" ;; trades) opts="--steps-schedule 1:2" ;; esac
   artefacts+=("adv-train-$m|adv-train --method $m --model cnn-bn $opts --epochs 1 --train-limit 128 --batch-size 64 --test-limit 50 --robust-limit 8 --epoch-test-limit 8 --final-attack-steps 2 --seed 8 --out adv-train-$m --json")
 done
-artefacts+=("reproduce-goodfellow2015|reproduce goodfellow2015 --quick --seed 0 --out reproduce --json")
+artefacts+=("reproduce-goodfellow2015|reproduce goodfellow2015 --quick --seed 0 --out reproduce-goodfellow2015 --json")
 artefacts+=("demo|npm start --silent -- --epochs 1 --seed 0 --out @RUN@/demo --json")
 
 run_side() {
   local side=$1
   local out=$work/results/$side
-  rm -rf "$out"; mkdir -p "$out"
+  # a full run starts from an empty folder; a COMPARE_BITS_ONLY run replaces only its own artefacts' outputs
+  if [[ $only == . ]]; then rm -rf "$out"; fi
+  mkdir -p "$out"
   local t0=$SECONDS i=0
   for entry in "${artefacts[@]}"; do
     local name=${entry%%|*} cmd=${entry#*|}
     i=$((i + 1))
     [[ $name =~ $only ]] || continue
+    rm -rf "${out:?}/$name" "$out/$name".* # this artefact's previous outputs (its folder, if any, has its name)
     say "compare-bits: [$side $i/${#artefacts[@]}, $((SECONDS - t0)) s] $name"
     local rc=0
     if [[ $cmd == "npm start"* ]]; then
