@@ -79,7 +79,8 @@ export { outputClasses } from './train/evaluate.js';
 export { epochBatches } from './train/loop.js';
 export type { ModeState } from './layers/sequential.js';
 export { checkTargets } from './attacks/attack.js';
-export { linfBound, linfClamp, projectLinf, projectL2, signStepLinf } from './attacks/ball.js';
+export { linfBound, linfClamp, projectLinf, projectL2, projectL1, signStepLinf } from './attacks/ball.js';
+export { gradientSteps, randomStart, checkAttackInput, crossEntropy, crossEntropyLoss, stepLossOf, norms, type BallNorm, type StepLoss, type StepOptions, type StepResult } from './attacks/step.js';
 // The JSON documents of the CLI's --json and report.json (one field per quantity; see the README's CLI conventions).
 export type * from './cli/json-types.js';
 export { checkWritable, lockOutput, cleanStaleTemps, OutputPathError, OutputLockedError } from './io/atomic.js';

@@ -2,7 +2,7 @@
 // x ± ε into a float32 array rounds to the nearest float32, which can land one ulp outside the ball (at ε = 0.1,
 // 0.10000002384 > fround(0.1)); every L∞ projection here steps such a value back one ulp toward x, and the L2
 // projection shrinks δ until its float64 norm is ≤ ε. x, x′ [D] in [0, 1], float32 or float64. Used by every
-// attack and adversarial-training objective that projects.
+// attack and adversarial-training objective that projects; projectL1 is the L1 ball's (Duchi et al. 2008).
 import type { Data } from '../engine/nd.js';
 
 const f32 = new Float32Array(1);
@@ -131,6 +131,55 @@ export function projectL2(xa: Data, xo: Data, eps: number): void {
     }
   }
   for (let j = 0; j < D; j++) xa[j] = Math.min(1, Math.max(0, xa[j]));
+}
+
+/**
+ * Π_ε then clip to [0, 1] in place for L1: the Euclidean projection of δ = x′ − x onto the L1 ball when ‖δ‖₁ > ε
+ * (soft-thresholding at the θ that makes ‖δ‖₁ = ε, found by sorting: Duchi, Shalev-Shwartz, Singer & Chandra, ICML
+ * 2008, Fig. 1), then clipped (which only shrinks |δ_j|), then shrunk while the float64 norm of the stored δ still
+ * exceeds ε.
+ * @example
+ *   projectL1(xAdv, x, 10);   // ‖x′ − x‖₁ ≤ 10 in float64
+ */
+export function projectL1(xa: Data, xo: Data, eps: number): void {
+  const D = xa.length;
+  if (eps === 0) {
+    xa.set(xo);
+    return;
+  }
+  if (l1Dist(xa, xo) > eps) {
+    const u = new Float64Array(D);
+    for (let j = 0; j < D; j++) u[j] = Math.abs(xa[j] - xo[j]);
+    u.sort().reverse();
+    // ρ = max{j : u_j − (Σ_{i≤j} u_i − ε)/j > 0},  θ = (Σ_{i≤ρ} u_i − ε)/ρ
+    let sum = 0, theta = 0;
+    for (let j = 0; j < D; j++) {
+      sum += u[j];
+      const t = (sum - eps) / (j + 1);
+      if (u[j] - t > 0) theta = t;
+    }
+    for (let j = 0; j < D; j++) {
+      const dj = xa[j] - xo[j];
+      xa[j] = xo[j] + Math.sign(dj) * Math.max(Math.abs(dj) - theta, 0);
+    }
+  }
+  for (let j = 0; j < D; j++) xa[j] = Math.min(1, Math.max(0, xa[j]));
+  let norm = l1Dist(xa, xo);
+  for (let tries = 1; norm > eps; tries++) {
+    const scale = (eps / norm) * (1 - 2 ** -20 * tries);
+    for (let j = 0; j < D; j++) xa[j] = Math.min(1, Math.max(0, xo[j] + (xa[j] - xo[j]) * scale));
+    norm = l1Dist(xa, xo);
+    if (tries > 60) {
+      xa.set(xo); // unreachable in practice; δ = 0 is inside every ball
+      return;
+    }
+  }
+}
+
+function l1Dist(a: Data, b: Data): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += Math.abs(a[j] - b[j]);
+  return s;
 }
 
 function l2Dist(a: Data, b: Data): number {

@@ -17,14 +17,11 @@ import { add, scale } from '../engine/ops/elementwise.js';
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import type { Rng } from '../engine/random.js';
 import { noGrad } from '../engine/tape.js';
-import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
-import { linfClamp, signStepLinf } from '../attacks/ball.js';
-import { inputGradient } from '../attacks/input-gradient.js';
+import { Tensor, alloc } from '../engine/tensor.js';
+import { checkAttackInput, crossEntropyLoss, gradientSteps, linf, randomStart, type StepLoss } from '../attacks/step.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Objective, ObjectiveContext } from './loop.js';
 import { attackAt, type StepsSchedule } from './schedules.js';
-
-type Data = Float32Array | Float64Array;
 
 /**
  * Run `fn` (an attack's forward and backward passes) in the model's current mode, with dropout as the identity and
@@ -46,37 +43,33 @@ export function inAttackMode<T>(model: Sequential, fn: () => T): T {
   }
 }
 
-// ---- The adversarial examples (constants: fresh leaves with no history) ----
+// ---- The adversarial examples (constants: fresh leaves with no history), made by the one step core (step.ts) ----
 
-// x' = clip[0,1](Π_ε(x' + a·sign(g)))   in place, element-wise; sign(0) = 0 leaves a pixel where it is
-/** One signed step of size `a` in place, projected onto the ε-ball around x and clipped to [0, 1] (TRADES, MART reuse it). */
-export function signStep(xAdv: Data, x: Data, g: Data, a: number, eps: number): void {
-  signStepLinf(xAdv, x, g, a, eps); // and |x' − x| ≤ fround(ε) exactly, in float64 from the stored values
+// ∇ₓJ(x', y) in the model's current mode (the caller holds dropout and buffers still with inAttackMode), rescaled per
+// example by a positive factor (sign steps do not depend on it) so confident examples keep their direction.
+const trainModeCe: StepLoss = crossEntropyLoss({ mode: 'train' });
+
+/**
+ * k signed L∞ steps of the core on xAdv in place, every example stepped every time (no early stop: training wants
+ * the loss maximised, not merely the label flipped): x' ← clip[0,1](Π_ε(x' + a·sign(∇ₓL(x')))); sign(0) = 0 leaves a
+ * pixel where it is. TRADES and MART call it with their own loss and mode.
+ * @example
+ *   signSteps(model, x, xAdv, y, { eps: 0.3, steps: 7, stepSize: 0.1 });   // Madry's inner maximisation from xAdv
+ */
+export function signSteps(model: Sequential, x: Tensor, xAdv: Tensor, y: Int32Array, opts: { eps: number; steps: number; stepSize: number; loss?: StepLoss }): void {
+  const { eps, steps, stepSize } = opts;
+  gradientSteps(model, x, xAdv, y, new Uint8Array(x.shape[0]).fill(1), { norm: linf, eps, steps, stepSize, loss: opts.loss ?? trainModeCe });
 }
 
 // x₀ = clip[0,1](x + U(−ε, ε)ᴰ)   (Madry's random start; Wong's fast initialisation)
 function uniformStart(x: Tensor, eps: number, rng: Rng): Tensor {
-  const out = alloc(x.dtype, x.size), d = x.data;
-  for (let i = 0; i < d.length; i++) out[i] = linfClamp(d[i] + rng.uniform(-eps, eps), d[i], eps, out);
-  return new Tensor(out, x.shape);
+  const xAdv = x.detach();
+  randomStart(linf, xAdv, x, eps, rng);
+  return xAdv;
 }
 
-// ∇ₓJ(x', y) in the model's current mode (the caller holds dropout and buffers still with inAttackMode), rescaled per
-// example by a positive factor (sign steps do not depend on it) so confident examples keep their direction.
-function inputGrad(model: Sequential, xAdv: Tensor, y: Int32Array): Data {
-  return inputGradient(model, xAdv, y, { mode: 'train', rescale: true }).dx.data;
-}
-
-/** Shapes, ε and the [0, 1] range of an attack's batch, or an error naming the function `f`. */
-export function checkBatch(f: string, x: Tensor, y: Int32Array, eps: number): void {
-  if (x.ndim < 2) throw new Error(`${f}: x must be [N, ...] with N images, got ${shapeStr(x.shape)}`);
-  if (y.length !== x.shape[0]) throw new Error(`${f}: y must have ${x.shape[0]} labels for x of shape ${shapeStr(x.shape)}, got ${y.length}`);
-  if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${f}: eps must be a finite number ≥ 0, got ${eps}`);
-  const d = x.data;
-  for (let i = 0; i < d.length; i++) {
-    if (!(d[i] >= 0 && d[i] <= 1)) throw new Error(`${f}: x must lie in [0, 1] (adversarial images are clipped to it), got ${d[i]} at flat index ${i}`);
-  }
-}
+/** Shapes, ε and the [0, 1] range of an attack's batch, or an error naming the function `f` (step.ts's one check). */
+export const checkBatch = checkAttackInput;
 
 /**
  * The FGSM (or InvFGSM) copy of a batch under the current parameters, a constant.
@@ -91,7 +84,7 @@ export function fgsmExample(model: Sequential, x: Tensor, y: Int32Array, opts: {
   return inAttackMode(model, () => {
     const xAdv = x.detach();
     // x' = clip[0,1](x ± ε·sign(∇ₓJ(x, y)))
-    signStep(xAdv.data, x.data, inputGrad(model, x, y), sgn * eps, eps);
+    signSteps(model, x, xAdv, y, { eps, steps: 1, stepSize: sgn * eps });
     return xAdv;
   });
 }
@@ -115,7 +108,7 @@ export function pgdExample(model: Sequential, x: Tensor, y: Int32Array, opts: Pg
   return inAttackMode(model, () => {
     const xAdv = opts.randomStart ? uniformStart(x, eps, rng) : x.detach();
     // x' ← clip[0,1](Π_ε(x' + a·sign(∇ₓJ(x', y))))   k times
-    for (let s = 0; s < steps; s++) signStep(xAdv.data, x.data, inputGrad(model, xAdv, y), stepSize, eps);
+    signSteps(model, x, xAdv, y, { eps, steps, stepSize });
     return xAdv;
   });
 }
@@ -132,7 +125,7 @@ export function fastExample(model: Sequential, x: Tensor, y: Int32Array, opts: {
   return inAttackMode(model, () => {
     const xAdv = uniformStart(x, eps, rng);
     // x' = clip[0,1](Π_ε(x₀ + α·sign(∇ₓJ(x₀, y))))
-    signStep(xAdv.data, x.data, inputGrad(model, xAdv, y), alpha, eps);
+    signSteps(model, x, xAdv, y, { eps, steps: 1, stepSize: alpha });
     return xAdv;
   });
 }

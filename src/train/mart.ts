@@ -12,9 +12,9 @@ import { mean } from '../engine/ops/reduce.js';
 import type { Rng } from '../engine/random.js';
 import { apply, type Op } from '../engine/tape.js';
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
-import { inputGradient } from '../attacks/input-gradient.js';
+import { crossEntropyLoss } from '../attacks/step.js';
 import type { Sequential } from '../layers/sequential.js';
-import { checkBatch, finite, pgdSettings, signStep, warmupFraction, type ObjectiveValue } from './adversarial.js';
+import { checkBatch, finite, pgdSettings, signSteps, warmupFraction, type ObjectiveValue } from './adversarial.js';
 import type { Objective } from './loop.js';
 import { attackAt, type TrainingAttackOptions } from './schedules.js';
 import { gaussianStart, klDivergence, logSoftmaxRows64 } from './trades.js';
@@ -128,6 +128,9 @@ export const boostMargin = (z: Tensor, labels: Labels): Tensor => apply(martOps.
  */
 export const labelProbability = (z: Tensor, labels: Labels): Tensor => apply(martOps.labelProbability, [z], { labels });
 
+/** MART's attack loss: their code's plain ∇ CE (not rescaled), in evaluation mode. */
+const martCe = crossEntropyLoss({ rescale: false, mode: 'eval' });
+
 /**
  * MART's inner maximisation in evaluation mode (the caller's mode is restored): k signed steps on ∇_{x'} CE(x', y)
  * from x + 0.001·N(0, 1) (drawn from `rng`), each projected onto the ε-ball and [0, 1].
@@ -138,8 +141,8 @@ export function martExample(model: Sequential, x: Tensor, y: Int32Array, opts: {
   const { eps, steps, stepSize } = opts;
   checkBatch('martExample', x, y, eps);
   const xAdv = gaussianStart(x, eps, rng);
-  // x' ← clip[0,1](Π_ε(x' + a·sign(∇_{x'} CE(x', y))))   k times, in evaluation mode
-  for (let s = 0; s < steps; s++) signStep(xAdv.data, x.data, inputGradient(model, xAdv, y, { mode: 'eval' }).dx.data, stepSize, eps);
+  // x' ← clip[0,1](Π_ε(x' + a·sign(∇_{x'} CE(x', y))))   k times by the step core, in evaluation mode, the plain gradient
+  signSteps(model, x, xAdv, y, { eps, steps, stepSize, loss: martCe });
   return xAdv;
 }
 

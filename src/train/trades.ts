@@ -13,7 +13,8 @@ import type { Rng } from '../engine/random.js';
 import { apply, grad, noGrad, type Op } from '../engine/tape.js';
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
-import { checkBatch, finite, pgdSettings, signStep, warmupFraction, type ObjectiveValue } from './adversarial.js';
+import type { StepLoss } from '../attacks/step.js';
+import { checkBatch, finite, pgdSettings, signSteps, warmupFraction, type ObjectiveValue } from './adversarial.js';
 import { inEvalMode } from './evaluate.js';
 import type { Objective } from './loop.js';
 import { attackAt, type TrainingAttackOptions } from './schedules.js';
@@ -126,13 +127,20 @@ export function tradesExample(model: Sequential, x: Tensor, opts: TradesExampleO
   checkBatch('tradesExample', x, new Int32Array(x.shape[0]), eps); // TRADES' attack needs no labels: placeholders
   return inEvalMode(model, () => {
     const pNat = noGrad(() => model.forward(x));
+    // the loss of TRADES' attack: Σₙ KL(p(xₙ) ‖ p(x'ₙ)) with p(x) a constant (labels unused)
+    const kl: StepLoss = {
+      name: 'trades-kl',
+      descendsToTarget: false,
+      gradient(m, xs) {
+        const xi = new Tensor(xs.data, xs.shape).requireGrad();
+        const logits = m.forward(xi);
+        const [dx] = grad(sum(klDivergence(pNat, logits)), [xi]);
+        return { dx, logits };
+      },
+    };
     const xAdv = gaussianStart(x, eps, rng);
-    // x' ← clip[0,1](Π_ε(x' + a·sign(∇_{x'} Σ KL(p(x) ‖ p(x')))))   k times
-    for (let s = 0; s < steps; s++) {
-      const xi = new Tensor(xAdv.data, xAdv.shape).requireGrad();
-      const [dx] = grad(sum(klDivergence(pNat, model.forward(xi))), [xi]);
-      signStep(xAdv.data, x.data, dx.data, stepSize, eps);
-    }
+    // x' ← clip[0,1](Π_ε(x' + a·sign(∇_{x'} Σ KL(p(x) ‖ p(x')))))   k times, by the step core
+    signSteps(model, x, xAdv, new Int32Array(x.shape[0]), { eps, steps, stepSize, loss: kl });
     return xAdv;
   });
 }

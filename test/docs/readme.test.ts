@@ -3,7 +3,8 @@
 // `npm start` takes a minute), with `nablax` on PATH (what `npm link` gives; `npx nablax` is run as `nablax`, the
 // one rewrite besides `from 'nablax'` pointing at src/index.ts). A block may be preceded by a marker comment:
 //   <!-- readme-test: arguments only (why) -->  each `nablax …` line is parsed (command, flags, values) but not run:
-//                                               the trainings and attacks that take minutes to hours;
+//                                               the trainings and attacks that take minutes to hours (and each
+//                                               `scripts/….sh` line checks its arguments with NABLAX_CHECK_ARGS=1);
 //   <!-- readme-test: run by test/… -->         another test runs it (the named file must use the README);
 //   <!-- readme-test: not run (why) -->         nothing is run; this list must stay tiny.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -138,8 +139,10 @@ describe('README.md code blocks', () => {
       const lines = commandLines(b.code);
       expect(lines.length).toBeGreaterThan(0);
       for (const l of lines) {
-        expect(l, `README.md:${b.line}: an arguments-only block holds nablax commands only`).toMatch(/^nablax /);
-        const r = spawnSync('bash', ['-c', l], { cwd: work, env: { ...env, NABLAX_CHECK_ARGS: '1' }, encoding: 'utf8', timeout: 60_000 });
+        // the repository's own scripts (scripts/compare-bits.sh) honour NABLAX_CHECK_ARGS too, run from the repo root
+        expect(l, `README.md:${b.line}: an arguments-only block holds nablax commands and repository scripts only`).toMatch(/^(nablax |scripts\/[\w-]+\.sh )/);
+        const cwd = l.startsWith('scripts/') ? repoRoot : work;
+        const r = spawnSync('bash', ['-c', l], { cwd, env: { ...env, NABLAX_CHECK_ARGS: '1' }, encoding: 'utf8', timeout: 60_000 });
         expect(r.status, `${l}\n${show(r)}`).toBe(0);
         expect(r.stderr, `${l}\n${show(r)}`).toBe('');
       }
