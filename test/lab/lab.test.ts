@@ -301,7 +301,7 @@ describe('the ∇x lab in Chromium', () => {
       expect(await p.locator('#engine').textContent()).toBe(`kernels: ${s.kernels} on 1 thread, cross-origin isolated`);
       expect(seen).toEqual([]);
       await p.goto(`${url}?threads=0`);
-      await p.waitForFunction(() => document.getElementById('engine')!.textContent!.startsWith('the lab could not start'));
+      await p.waitForFunction(() => document.getElementById('engine')!.textContent.startsWith('the lab could not start'));
       expect(await p.locator('#engine').textContent()).toBe('the lab could not start: ?threads=0 in the URL: expected an integer from 1 to 64');
     } finally {
       await p.close();
