@@ -4,7 +4,7 @@
 // average of the weights (--ema) saved as <out>.ema.safetensors and evaluated on its own.
 // The guard against catastrophic overfitting (on by default for fast) holds out the last N training images and
 // measures PGD accuracy on them. --out is the run's folder: model.safetensors, its checkpoint, report.md/json and
-// curve.svg (an --out ending in .safetensors is the old model-file form, kept for one release). --resume continues
+// curve.svg; an --out ending in .safetensors is the model file itself (no report). --resume continues
 // from the loop's checkpoint; the per-epoch robust curve, the warnings and the guard's history live beside it in
 // <model>.adv-state.json, so a resumed report is whole.
 import { existsSync, readFileSync } from 'node:fs';
@@ -157,7 +157,7 @@ export function registerAdvTrain(program: Command): void {
     .option('--lr-schedule <name>', 'constant, cosine or onecycle (linear up to --lr at 2/5 of the run, then down to 0)', 'cosine')
     .option('--seed <n>', 'seed', int('--seed', 0), 0)
     .option('--epoch-test-limit <n>', 'after every epoch, clean, FGSM and PGD-40 accuracy on the first N test images (0: off)', int('--epoch-test-limit', 0), 500)
-    .option('--out <dir>', 'the run\'s folder: model.safetensors (its checkpoint, adversarial state and the guard\'s best weights beside it), report.md, report.json, curve.svg', 'runs/adv-train')
+    .option('--out <dir>', 'the run\'s folder: model.safetensors (its checkpoint, adversarial state and the guard\'s best weights beside it), report.md, report.json, curve.svg; or FILE.safetensors: the model file alone (no report)', 'runs/adv-train')
     .option('--final-attack <name>', 'final AutoAttack evaluation at ε on the --robust-limit images: apgd (APGD-CE + APGD-T, the cheaper setting) or autoattack (the full standard version)', 'apgd')
     .option('--final-attack-steps <k>', 'iterations of each APGD/FAB stage of the final AutoAttack (100, the reference\'s; fewer only for quick looks)', int('--final-attack-steps', 1), 100)
     .option('--resume', 'continue from the checkpoint in --out (the same options; more --epochs may be given)');
@@ -181,9 +181,9 @@ export function registerAdvTrain(program: Command): void {
       'evaluation mode and train in training mode, as their authors\' code.',
     ].join('\n'))
     .action(async (o) => {
-      // --out: the run's folder; the old form (a model file) and --report keep working for one release
+      // --out: the run's folder (model, report, curve), or a model file (FILE.safetensors: the model and its
+      // checkpoint, weight average and state beside it, no report; the form the robust-training command uses)
       const legacyOut = String(o.out).endsWith('.safetensors');
-      if (legacyOut) deprecated('adv-train --out FILE.safetensors', '--out DIR (the model goes to DIR/model.safetensors, the report beside it)');
       const modelFile: string = legacyOut ? o.out : join(o.out, 'model.safetensors');
       if (o.report !== undefined) deprecated('adv-train --report DIR', '--out DIR (the report goes beside the model)');
       const reportDir: string | null = o.report ?? (legacyOut ? null : o.out);
