@@ -61,7 +61,9 @@ describe('reproduce goodfellow2015 --quick', () => {
     expect(r.status, show(r)).toBe(0);
     // stdout: the table, the notes, the time; nothing of the progress
     expect(r.stdout).toMatch(/^\| quantity \| paper \| PyTorch reference \| nablax \|\n\|---\|---\|---\|---\|\n/);
-    expect(r.stdout.split('\n').filter((l) => l.startsWith('| '))).toHaveLength(13);
+    // the header and one row per quantity (the AutoAttack row included)
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('| '))).toHaveLength(14);
+    expect(r.stdout).toMatch(/\| adv\. trained maxout: AutoAttack/);
     expect(r.stdout).toMatch(/\nNotes:\n- /);
     expect(r.stdout).toMatch(/reduced run \(500 training images, 200 test images, PGD on 20\)/);
     expect(r.stdout).not.toMatch(/ETA|img\/s/);
@@ -84,7 +86,7 @@ describe('reproduce goodfellow2015 --quick', () => {
     for (const f of ['softmax', 'maxout', 'maxout-adv']) expect(loadModel(join(out, `${f}.safetensors`)).metadata.experiment, f).toBe('goodfellow2015');
     const doc = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(doc).toMatchObject({ experiment: 'goodfellow2015', quick: true, seed: 0, sizes: { trainLimit: 500, testLimit: 200, pgdLimit: 20 } });
-    expect(doc.rows).toHaveLength(12);
+    expect(doc.rows).toHaveLength(13);
     for (const row of doc.rows) {
       expect(row.nablax, row.id).toBeGreaterThanOrEqual(0);
       expect(row.nablax, row.id).toBeLessThanOrEqual(1);
