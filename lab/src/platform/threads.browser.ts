@@ -10,13 +10,8 @@
 //   over the same memory). Which thread computes a share never changes its bits (see threads.ts), so results do not
 //   depend on when the workers came up. Shared memory needs a cross-origin-isolated page (lab/src/kernels.ts).
 
-/** Words of the control block per worker (as in threads.ts): [0] sequence, [1] function, [2] argument count, [3…] arguments. */
-const SLOT = 64;
-const DONE = 63;
-const ERROR = 62;
-const MAX_ARGS = 58;
-/** Milliseconds a worker spins before it sleeps, when every thread has a core (threads.ts measured why). */
-const SPIN_MS = 2;
+import { ControlBlock, SLOT, SPIN_MS, workerCallLoop } from '../../../src/engine/kernels/thread-control.js';
+
 /** A worker's call that has not finished after this long is taken as hung: the page says so instead of freezing. */
 const HANG_MS = 30_000;
 
@@ -30,23 +25,7 @@ onmessage = (e) => {
   const base = index * ${SLOT};
   let seq = Atomics.load(ctl, base);
   postMessage({ ready: index });
-  for (;;) {
-    const until = performance.now() + spinMs;
-    while (Atomics.load(ctl, base) === seq && performance.now() < until) {}
-    Atomics.wait(ctl, base, seq);
-    seq = Atomics.load(ctl, base);
-    if (seq < 0) break;
-    const args = [];
-    for (let i = 0, n = ctl[base + 2]; i < n; i++) args.push(ctl[base + 3 + i]);
-    try {
-      fns[ctl[base + 1]](...args);
-      ctl[base + ${ERROR}] = 0;
-    } catch (err) {
-      ctl[base + ${ERROR}] = 1;
-    }
-    Atomics.store(ctl, base + ${DONE}, seq);
-    Atomics.notify(ctl, base + ${DONE});
-  }
+  ${workerCallLoop}
   close();
 };
 `;
@@ -59,10 +38,8 @@ onmessage = (e) => {
  *   await pool.ready; // every worker is up (calls before this run their share on the page's thread)
  */
 export class BrowserKernelThreads {
-  private readonly ctl: Int32Array;
+  private readonly cb: ControlBlock;
   private readonly workers: Worker[] = [];
-  private readonly seq: number[];
-  private readonly busy: boolean[];
   private readonly up: boolean[];
   private readonly spinMs: number;
   /** Shares run on the page's thread because their worker was not up yet, in call order. */
@@ -74,9 +51,7 @@ export class BrowserKernelThreads {
   readonly ready: Promise<void>;
 
   constructor(private readonly module: WebAssembly.Module, private readonly memory: WebAssembly.Memory, readonly names: readonly string[], readonly count: number) {
-    this.ctl = new Int32Array(new SharedArrayBuffer(4 * SLOT * Math.max(1, count)));
-    this.seq = new Array<number>(count).fill(0);
-    this.busy = new Array<boolean>(count).fill(false);
+    this.cb = new ControlBlock(count);
     this.up = new Array<boolean>(count).fill(false);
     this.up[0] = true;
     this.spinMs = count <= (navigator.hardwareConcurrency || 1) ? SPIN_MS : 0;
@@ -88,7 +63,7 @@ export class BrowserKernelThreads {
         w.onmessage = () => { this.up[t] = true; resolve(); };
         w.onerror = (e) => { e.preventDefault(); reject(new Error(`kernel worker ${t} did not start: ${e.message || 'error'}`)); };
       }));
-      w.postMessage({ module, memory, ctl: this.ctl, index: t, names, spinMs: this.spinMs });
+      w.postMessage({ module, memory, ctl: this.cb.ctl, index: t, names, spinMs: this.spinMs });
       this.workers.push(w);
     }
     this.ready = Promise.all(started).then(() => URL.revokeObjectURL(url));
@@ -96,48 +71,36 @@ export class BrowserKernelThreads {
 
   /** Start `names[fn](...args)` (32-bit integer arguments) on thread t ≥ 1: on its worker when up, else queued for join(). */
   start(t: number, fn: number, args: number[]): void {
-    if (args.length > MAX_ARGS) throw new Error(`BrowserKernelThreads.start: ${args.length} arguments, at most ${MAX_ARGS}`);
     if (!this.up[t]) {
       this.inlineCalls.push({ fn, args });
       this.stats.inline++;
       return;
     }
-    const base = t * SLOT, c = this.ctl;
-    c[base + 1] = fn;
-    c[base + 2] = args.length;
-    for (let i = 0; i < args.length; i++) c[base + 3 + i] = args[i];
-    this.seq[t] = (this.seq[t] + 1) & 0x3fffffff;
-    this.busy[t] = true;
+    this.cb.post(t, fn, args, 'BrowserKernelThreads');
     this.stats.dispatched++;
-    Atomics.store(c, base, this.seq[t]);
-    Atomics.notify(c, base);
   }
 
   /** Wait (spinning: the page may not block) for every started call, then run the queued shares here; throws if one trapped. */
   join(): void {
     let failed = -1;
     for (let t = 1; t < this.count; t++) {
-      if (!this.busy[t]) continue;
-      const base = t * SLOT, deadline = performance.now() + HANG_MS;
-      while (Atomics.load(this.ctl, base + DONE) !== this.seq[t]) {
-        if (performance.now() > deadline) throw new Error(`kernel worker ${t} did not finish ${this.names[this.ctl[base + 1]]} within ${HANG_MS / 1000} s`);
+      if (!this.cb.isBusy(t)) continue;
+      const deadline = performance.now() + HANG_MS;
+      while (!this.cb.isDone(t)) {
+        if (performance.now() > deadline) throw new Error(`kernel worker ${t} did not finish ${this.names[this.cb.functionOf(t)]} within ${HANG_MS / 1000} s`);
       }
-      this.busy[t] = false;
-      if (this.ctl[base + ERROR] !== 0) failed = t;
+      if (this.cb.settle(t)) failed = t;
     }
     if (this.inlineCalls.length > 0) {
       this.inlineFns ??= this.instantiateHere();
       for (const { fn, args } of this.inlineCalls.splice(0)) this.inlineFns[fn](...args);
     }
-    if (failed >= 0) throw new Error(`kernel thread ${failed} failed (${this.names[this.ctl[failed * SLOT + 1]]})`);
+    if (failed >= 0) throw new Error(`kernel thread ${failed} failed (${this.names[this.cb.functionOf(failed)]})`);
   }
 
   /** Stop the workers. */
   close(): void {
-    for (let t = 1; t < this.count; t++) {
-      Atomics.store(this.ctl, t * SLOT, -1);
-      Atomics.notify(this.ctl, t * SLOT);
-    }
+    this.cb.stopAll();
     for (const w of this.workers) w.terminate();
     this.workers.length = 0;
   }
