@@ -1,7 +1,9 @@
 // Reverse-mode autodiff. Every op application records a Node on its output (define-by-run, like micrograd);
 // grad() sorts the graph topologically from the loss, walks it in reverse calling each op's backward, and
 // accumulates (sums) the gradients of a tensor used in several places. Each returned gradient is shape-checked.
-import { Tensor, sameShape, shapeStr, type Shape } from './tensor.js';
+import { Tensor, sameShape, shapeStr, type Node, type Shape } from './tensor.js';
+
+export type { Node };
 
 /** What an op's backward receives besides the upstream gradient. */
 export interface BackwardContext<A, S> {
@@ -21,13 +23,6 @@ export interface Op<A = unknown, S = unknown> {
   name: string;
   forward(inputs: Tensor[], attrs: A): { out: Tensor; saved: S };
   backward(dOut: Tensor, ctx: BackwardContext<A, S>): (Tensor | null)[];
-}
-
-export interface Node {
-  op: Op<any, any>;
-  inputs: Tensor[];
-  attrs: unknown;
-  saved: unknown;
 }
 
 let gradEnabled = true;

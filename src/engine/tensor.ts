@@ -2,7 +2,6 @@
 // ndarray view for slicing and a link to the op that produced it, so the tape can walk back to the leaves.
 // Op outputs are always contiguous: kernels index `.data` directly.
 import { copyContiguous, isContiguous, view, type Data, type NdArray } from './nd.js';
-import type { Node } from './tape.js';
 import type { Rng } from './random.js';
 
 export type DType = 'float32' | 'float64';
@@ -38,6 +37,21 @@ export function dtypeOf(data: Data): DType {
  *   const x = Tensor.from([1, 2, 3, 4], [2, 2]).requireGrad();
  *   x.shape; // [2, 2]
  */
+/**
+ * The record an op application leaves on the tensor it produced (engine/tape.ts writes it in apply() and reads it in
+ * grad()): the op, here only as much of it as the walk back needs (its name and backward; the full contract is tape's
+ * Op), its inputs and attributes, and what its forward saved for the backward.
+ */
+export interface Node {
+  op: {
+    name: string;
+    backward(dOut: Tensor, ctx: { inputs: Tensor[]; out: Tensor; attrs: unknown; saved: unknown; needs: boolean[] }): (Tensor | null)[];
+  };
+  inputs: Tensor[];
+  attrs: unknown;
+  saved: unknown;
+}
+
 export class Tensor {
   readonly data: Data;
   readonly shape: Shape;
