@@ -22,9 +22,9 @@ import { loadDataset } from '../data/datasets.js';
 import { argmax, predict, outputClasses } from '../train/evaluate.js';
 import type { AttackJson, AttackRowJson } from './json-types.js';
 import { dataOption, epsList as epsListParser, jsonOption, limitOptions, outOption } from './options.js';
-import { claimOutputs, int, num, plural, printJson, progressBar, result, say, uninterrupted, UsageError } from './util.js';
+import { claimOutputs, int, num, plural, printJson, progressBar, result, say, uninterrupted, UsageError, withInterrupt } from './util.js';
 import { jsonText } from './json.js';
-import { autoAttackFlags, runAutoAttackCli, table as autoAttackTable } from './attack-autoattack.js';
+import { autoAttackFlags, fileHash, runAutoAttackCli, table as autoAttackTable } from './attack-autoattack.js';
 
 export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, autoattack, ...blackBoxAttacks };
 
@@ -161,6 +161,8 @@ export function registerAttack(program: Command): void {
     .option('--max-queries <n>', 'Square attack: query budget (paper: 10,000; AutoAttack: 5,000)', int('--max-queries', 1))
     .option('--norm <linf|l2>', 'apgd-ce, apgd-dlr, apgd-t and autoattack: the norm of ε (default linf)')
     .option('--aa-version <name>', "autoattack: 'standard' (APGD-CE, APGD-T, FAB-T, Square), 'plus' or 'rand'", 'standard')
+    .option('--aa-chunk <n>', 'autoattack: images per chunk, each one AutoAttack run; with --out each chunk is kept there once measured', int('--aa-chunk', 1), 1000)
+    .option('--resume', 'autoattack with --out: reuse the chunks kept in --out that were measured on the same model file with the same settings')
     .option('--batch-size <n>', 'images per attack batch', int('--batch-size', 1))
     .option('--seed <n>', 'seed', int('--seed', 0), 0);
   limitOptions(cmd, { test: true, oldLimit: 'test', testHelp: 'attack the first N test images' });
@@ -178,6 +180,8 @@ export function registerAttack(program: Command): void {
         const bad = epsList.find((e) => e > 1);
         if ((normFlag(n) ? aa.norm : a.norm) === 'linf' && bad !== undefined) throw new UsageError(`--eps ${bad} is outside [0, 1] for the L∞ attack ${n} (images live in [0,1])`);
       }
+      if (o.resume && !names.includes('autoattack')) throw new UsageError('--resume continues an AutoAttack run: it needs --attack autoattack');
+      if (o.resume && !o.out) throw new UsageError('--resume needs --out (the folder holding the AutoAttack chunks measured so far)');
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { model } = loadModelOption(o);
       let ds = loadDataset(o.data, 'test', outputClasses(model));
@@ -222,8 +226,12 @@ export function registerAttack(program: Command): void {
       }
 
       // AutoAttack runs over all the images at once (each stage on the points still robust), with its own report.
+      // Chunks of --aa-chunk images, kept in --out as they are measured: Ctrl-C stops after the chunk in progress.
       const autoReports: AutoAttackReport[] = names.includes('autoattack')
-        ? runAutoAttackCli(model, ds, count, epsList, { ...aa, seed: o.seed, batchSize: o.batchSize, steps: o.steps, maxQueries: o.maxQueries, json: Boolean(o.json) })
+        ? await withInterrupt(
+          (stopped) => runAutoAttackCli(model, ds, count, epsList, { ...aa, seed: o.seed, batchSize: o.batchSize, steps: o.steps, maxQueries: o.maxQueries, json: Boolean(o.json) },
+            { chunk: o.aaChunk, dir: o.out, resume: Boolean(o.resume), modelKey: fileHash(o.modelFile), stopped }),
+          `stopping after the AutoAttack chunk in progress${o.out ? ', which is kept' : ''}`)
         : [];
       const autoJson = autoReports.length ? { autoattack: autoReports } : {};
 

@@ -102,7 +102,10 @@ let currentCommand = '';
  * Run `fn` with Ctrl-C turned into a stop request that `stopped()` reports: the progress bars end first, then one
  * line says what happens; the caller says what was kept and throws Interrupted (exit 130).
  */
-export async function withInterrupt<T>(fn: (stopped: () => boolean) => Promise<T>): Promise<T> {
+export async function withInterrupt<T>(
+  fn: (stopped: () => boolean) => Promise<T>,
+  stopping = 'stopping after the batch in progress; the epoch in progress is not kept',
+): Promise<T> {
   let flag = false;
   owners++; // this command handles Ctrl-C itself: the process-wide handler stands aside
   const onSig = () => {
@@ -112,7 +115,7 @@ export async function withInterrupt<T>(fn: (stopped: () => boolean) => Promise<T
       process.exit(130);
     }
     flag = true;
-    say('interrupt: stopping after the batch in progress; the epoch in progress is not kept (Ctrl-C again quits at once)');
+    say(`interrupt: ${stopping} (Ctrl-C again quits at once)`);
   };
   process.on('SIGINT', onSig);
   try {

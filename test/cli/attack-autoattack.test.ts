@@ -1,7 +1,7 @@
 // `nablax attack --attack autoattack` (and apgd-*) end to end on a small softmax model: the JSON report, the
 // per-stage progress bars on stderr, --norm, and the usage errors of the new flags.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -39,11 +39,46 @@ describe('nablax attack --attack autoattack', () => {
       [['--attack', 'autoattack', '--aa-version', 'fast'], /--aa-version must be 'standard', 'plus' or 'rand', got 'fast'/],
       [['--attack', 'apgd-ce', '--norm', 'l1'], /--norm must be 'linf' or 'l2', got 'l1'/],
       [['--attack', 'autoattack', '--target', 'random'], /--target cannot be used with autoattack/],
+      [['--attack', 'autoattack', '--resume'], /--resume needs --out/],
+      [['--attack', 'fgsm', '--resume', '--out', join(tmpdir(), 'nablax-never')], /--resume continues an AutoAttack run: it needs --attack autoattack/],
+      [['--attack', 'autoattack', '--aa-chunk', '0'], /--aa-chunk must be an integer ≥ 1, got '0'/],
     ] as [string[], RegExp][]) {
       const r = run(['attack', '--model-file', modelFile, '--test-limit', '5', ...args]);
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(re);
     }
+  });
+
+  it('runs in chunks kept in --out; --resume reuses them and gives the same report; other settings measure again', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'nablax-aa-chunks-')), 'aa');
+    const args = ['attack', '--model-file', modelFile, '--attack', 'autoattack', '--eps', '0.05', '--test-limit', '30', '--aa-chunk', '12', '--steps', '5', '--max-queries', '20', '--out', dir, '--json'];
+    const first = run(args);
+    expect(first.status, first.stderr).toBe(0);
+    const store = join(dir, 'autoattack-chunks-eps0.05.json');
+    const kept = JSON.parse(readFileSync(store, 'utf8'));
+    expect(kept.chunks.map((c: { start: number; count: number }) => [c.start, c.count])).toEqual([[0, 12], [12, 12], [24, 6]]);
+    expect(first.stderr).toMatch(/chunk 2 of 3, images 13–24/);
+    const a = JSON.parse(first.stdout).autoattack[0];
+    expect(a.count).toBe(30);
+    expect(a.brokenBy.length).toBe(30);
+    // the summed counts are the chunks' counts
+    const robust = kept.chunks.reduce((s: number, c: { clean: number; stages: { robust: number }[] }) => s + (c.stages.at(-1)?.robust ?? c.clean), 0);
+    expect(a.robustAccuracy).toBeCloseTo(robust / 30, 12);
+    expect(a.brokenBy.filter((b: string | null) => b === null).length).toBe(robust);
+
+    const again = run([...args, '--resume']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/3 of 3 chunks reused/);
+    expect(again.stderr).not.toMatch(/autoattack eps 0\.05 apgd-ce/); // nothing attacked again
+    const b = JSON.parse(again.stdout).autoattack[0];
+    expect({ ...b, stages: b.stages.map((s: { seconds: number }) => ({ ...s, seconds: 0 })) }).toEqual({ ...a, stages: a.stages.map((s: { seconds: number }) => ({ ...s, seconds: 0 })) });
+    expect(existsSync(join(dir, 'report.json'))).toBe(true);
+
+    // a different seed is a different measurement: nothing reused
+    const other = run([...args.filter((x) => x !== '--json'), '--resume', '--seed', '1']);
+    expect(other.status, other.stderr).toBe(0);
+    expect(other.stderr).not.toMatch(/reused/);
+    expect(other.stderr).toMatch(/autoattack eps 0\.05 apgd-ce/);
   });
 });

@@ -1,0 +1,60 @@
+// AutoAttack in chunks: one chunk is exactly one AutoAttack run; several chunks sum their counts; a stop between
+// chunks keeps the measured ones on disk and the next run measures only the missing ones, to the same report.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AutoAttackChunksStopped, autoAttackInChunks } from '../../src/analysis/autoattack-chunks.js';
+import { autoAttack } from '../../src/attacks/autoattack.js';
+import { getBatch } from '../../src/data/batches.js';
+import { loadMnistData, subset, type Dataset } from '../../src/data/datasets.js';
+import type { Sequential } from '../../src/layers/sequential.js';
+import { trainedModel } from '../attacks/fixtures.js';
+
+let model: Sequential, ds: Dataset;
+const settings = { eps: 0.06, seed: 3, steps: 5, squareQueries: 20 };
+beforeAll(async () => {
+  model = await trainedModel('softmax');
+  ds = subset(loadMnistData('test'), 0, 25);
+});
+const noTime = <T extends { stages: { seconds: number }[] }>(r: T) => ({ ...r, stages: r.stages.map((s) => ({ ...s, seconds: 0 })) });
+
+describe('autoAttackInChunks', () => {
+  it('one chunk is one AutoAttack run: the same report', async () => {
+    const { x, y } = getBatch(ds, null, 0, 25);
+    const direct = autoAttack(model, x, y, settings).report;
+    const { chunkSize, chunksMeasured, chunksReused, ...chunked } = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 100 });
+    expect([chunkSize, chunksMeasured, chunksReused]).toEqual([100, 1, 0]);
+    expect(noTime(chunked)).toEqual(noTime(direct));
+  });
+
+  it('sums chunks; a stop between chunks keeps them, and the next run measures only the missing ones', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'nablax-aa-chunks-')), 'chunks.json');
+    const store = { path, key: { model: 'm', ...settings } };
+    let started = 0;
+    await expect(autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store, interrupted: () => started === 2, onChunk: () => started++ }))
+      .rejects.toThrow(AutoAttackChunksStopped);
+    expect(JSON.parse(readFileSync(path, 'utf8')).chunks.map((c: { start: number }) => c.start)).toEqual([0, 10]);
+
+    const starts: number[] = [];
+    const resumed = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store, onChunk: (s) => starts.push(s) });
+    expect(starts).toEqual([20]);
+    expect([resumed.chunksMeasured, resumed.chunksReused]).toEqual([1, 2]);
+    const whole = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10 });
+    expect(noTime(resumed)).toEqual(noTime({ ...whole, chunksMeasured: 1, chunksReused: 2 }));
+
+    // the sums: each chunk attacked on its own, counted over all 25
+    const parts = [0, 10, 20].map((a) => {
+      const { x, y } = getBatch(ds, null, a, Math.min(a + 10, 25));
+      return autoAttack(model, x, y, settings).report;
+    });
+    const robust = parts.reduce((s, r) => s + Math.round(r.robustAccuracy * r.count), 0);
+    expect(whole.robustAccuracy).toBeCloseTo(robust / 25, 12);
+    expect(whole.brokenBy).toEqual(parts.flatMap((r) => r.brokenBy));
+    expect(whole.stages[0].attacked).toBe(parts.reduce((s, r) => s + (r.stages[0]?.attacked ?? 0), 0));
+
+    // another key (another model or setting) reuses nothing
+    const fresh = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store: { path, key: { model: 'other' } } });
+    expect([fresh.chunksMeasured, fresh.chunksReused]).toEqual([3, 0]);
+  });
+});
