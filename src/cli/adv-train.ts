@@ -26,7 +26,8 @@ import { checkpointEpoch } from '../train/checkpoint.js';
 import { loadDataset, subset, type Dataset } from '../data/datasets.js';
 import { OverfittingGuard, pgdAccuracy, type GuardReport } from '../train/guard.js';
 import type { EpochRecord, Objective } from '../train/loop.js';
-import { checkpointPath, runTraining } from './train.js';
+import { checkpointPath } from '../experiments/training-run.js';
+import { trainWithProgress } from './train.js';
 import type { AdvTrainJson } from './json-types.js';
 import { dataOption, deprecatedAlias, jsonOption, limitOptions } from './options.js';
 import { claimOutputs, deprecated, int, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
@@ -290,7 +291,7 @@ export function registerAdvTrain(program: Command): void {
         (ema)?.save(paths.ema, { epoch: String(r.epoch), adversarialTraining: o.method, adversarialEps: String(eps) });
         saveState(r.epoch);
       };
-      const run = await runTraining({
+      const run = await trainWithProgress({
         ...o, out: modelFile, command: 'adv-train', model, objective, onEpoch, trainData,
         runOptions: {
           method: o.method, eps, alpha: o.alpha ?? null, steps: o.steps ?? null, stepSize: o.stepSize ?? null, epsWarmup: o.epsWarmup,

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../data/batches.js';
 import { argmax } from '../train/evaluate.js';
-import { runTraining } from './train.js';
+import { trainWithProgress } from './train.js';
 import type { DemoJson } from './json-types.js';
 import { claimOutputs, int, num, plural, printJson, result, say } from './util.js';
 import { jsonText } from './json.js';
@@ -28,7 +28,7 @@ export function registerDemo(program: Command): void {
     .action(async (o) => {
       claimOutputs([{ path: o.out, kind: 'dir', flag: '--out' }]);
       const modelPath = join(o.out, 'cnn.safetensors');
-      const run = await runTraining({
+      const run = await trainWithProgress({
         command: 'demo', model: 'cnn', data: 'mnist', epochs: o.epochs, batchSize: o.batchSize, optimizer: 'adam', lr: o.lr, lrSchedule: 'cosine', seed: o.seed, out: modelPath,
       });
       // ∇x of the first 8 official test digits

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTraining } from '../../src/cli/train.js';
+import { runTraining } from '../../src/experiments/training-run.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import { loadDataset, loadIdxDir, withClasses } from '../../src/data/datasets.js';
