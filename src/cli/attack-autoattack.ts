@@ -44,7 +44,7 @@ export interface AutoAttackChunkCli {
   dir?: string;
   /** Reuse the chunks kept in `dir` that were measured with the same model bytes and settings (--resume). */
   resume: boolean;
-  /** What identifies the model in the store's key (a hash of its file). */
+  /** What identifies the model in the store's key (a hash of its file; unused without `dir`). */
   modelKey: string;
   /** Ctrl-C was pressed: stop before the next chunk. */
   stopped: () => boolean;

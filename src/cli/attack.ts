@@ -230,7 +230,7 @@ export function registerAttack(program: Command): void {
       const autoReports: AutoAttackReport[] = names.includes('autoattack')
         ? await withInterrupt(
           (stopped) => runAutoAttackCli(model, ds, count, epsList, { ...aa, seed: o.seed, batchSize: o.batchSize, steps: o.steps, maxQueries: o.maxQueries, json: Boolean(o.json) },
-            { chunk: o.aaChunk, dir: o.out, resume: Boolean(o.resume), modelKey: fileHash(o.modelFile), stopped }),
+            { chunk: o.aaChunk, dir: o.out, resume: Boolean(o.resume), modelKey: o.out ? fileHash(o.modelFile) : '', stopped }),
           `stopping after the AutoAttack chunk in progress${o.out ? ', which is kept' : ''}`)
         : [];
       const autoJson = autoReports.length ? { autoattack: autoReports } : {};
