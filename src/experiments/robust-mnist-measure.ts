@@ -3,7 +3,7 @@
 // every earlier stage failed on) at ε. AutoAttack runs on consecutive chunks of the test images (1,000 by default,
 // analysis/autoattack-chunks.ts), each chunk written to a file once measured, so Ctrl-C acts between chunks and a
 // resume measures only the chunks that are missing.
-import type { AutoAttackStageName } from '../attacks/autoattack.js';
+import type { AutoAttackStage } from '../attacks/autoattack.js';
 import { AutoAttackChunksStopped, autoAttackInChunks, type ChunkStore } from '../analysis/autoattack-chunks.js';
 import { evaluateAttack } from '../analysis/attack-evaluation.js';
 import { pgd } from '../attacks/pgd.js';
@@ -14,13 +14,7 @@ import type { BatchProgress } from '../train/loop.js';
 import type { ResolvedRun } from './robust-mnist-runs.js';
 
 /** One AutoAttack stage over all the images measured: robust accuracy after it, points attacked and broken, seconds. */
-export interface StageRecord {
-  attack: AutoAttackStageName;
-  robustAccuracy: number;
-  attacked: number;
-  broken: number;
-  seconds: number;
-}
+export type StageRecord = AutoAttackStage;
 
 export const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 

@@ -42,6 +42,7 @@ describe('nablax attack --attack autoattack', () => {
       [['--attack', 'autoattack', '--resume'], /--resume needs --out/],
       [['--attack', 'fgsm', '--resume', '--out', join(tmpdir(), 'nablax-never')], /--resume continues an AutoAttack run: it needs --attack autoattack/],
       [['--attack', 'autoattack', '--aa-chunk', '0'], /--aa-chunk must be an integer ≥ 1, got '0'/],
+      [['--attack', 'fgsm', '--aa-chunk', '10'], /--aa-chunk sets the chunks of an AutoAttack run: it needs --attack autoattack/],
     ] as [string[], RegExp][]) {
       const r = run(['attack', '--model-file', modelFile, '--test-limit', '5', ...args]);
       expect(r.status).toBe(2);
@@ -69,16 +70,24 @@ describe('nablax attack --attack autoattack', () => {
 
     const again = run([...args, '--resume']);
     expect(again.status, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/3 of 3 chunks reused/);
+    expect(again.stderr).toMatch(/resuming, 3 of 3 chunks already measured/);
     expect(again.stderr).not.toMatch(/autoattack eps 0\.05 apgd-ce/); // nothing attacked again
     const b = JSON.parse(again.stdout).autoattack[0];
     expect({ ...b, stages: b.stages.map((s: { seconds: number }) => ({ ...s, seconds: 0 })) }).toEqual({ ...a, stages: a.stages.map((s: { seconds: number }) => ({ ...s, seconds: 0 })) });
     expect(existsSync(join(dir, 'report.json'))).toBe(true);
 
-    // a different seed is a different measurement: nothing reused
+    // a --resume with another setting would throw the kept chunks away: refused before any work, naming the setting
+    const before = readFileSync(store, 'utf8');
     const other = run([...args.filter((x) => x !== '--json'), '--resume', '--seed', '1']);
-    expect(other.status, other.stderr).toBe(0);
-    expect(other.stderr).not.toMatch(/reused/);
-    expect(other.stderr).toMatch(/autoattack eps 0\.05 apgd-ce/);
+    expect(other.status).toBe(2);
+    expect(other.stderr.trim().split('\n')).toHaveLength(1);
+    expect(other.stderr).toMatch(/--resume: .*autoattack-chunks-eps0\.05\.json was measured with other settings: seed 1 \(kept: 0\)/);
+    expect(readFileSync(store, 'utf8')).toBe(before);
+    // without --resume the chunks are measured again and replaced, and it says so first
+    const fresh = run([...args.filter((x) => x !== '--json'), '--seed', '1']);
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(fresh.stderr).toMatch(/holds 3 measured chunks; without --resume they are measured again and replaced/);
+    expect(fresh.stderr).toMatch(/autoattack eps 0\.05 apgd-ce/);
+    expect(JSON.parse(readFileSync(store, 'utf8')).key.seed).toBe(1);
   });
 });
