@@ -82,5 +82,5 @@ export { checkTargets } from './attacks/attack.js';
 export { linfBound, linfClamp, projectLinf, projectL2, projectL1, signStepLinf } from './attacks/ball.js';
 export { gradientSteps, randomStart, checkAttackInput, crossEntropy, crossEntropyLoss, stepLossOf, norms, type BallNorm, type StepLoss, type StepOptions, type StepResult } from './attacks/step.js';
 // The JSON documents of the CLI's --json and report.json (one field per quantity; see the README's CLI conventions).
-export type * from './cli/json-types.js';
+export type * from './report/json-types.js';
 export { checkWritable, lockOutput, cleanStaleTemps, OutputPathError, OutputLockedError } from './io/atomic.js';

@@ -10,6 +10,7 @@ import { AutoAttackChunksStopped, autoAttackInChunks, type ChunkedAutoAttackRepo
 import type { AutoAttackReport, AutoAttackVersion } from '../attacks/autoattack.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Dataset } from '../data/datasets.js';
+import { autoAttackTable } from '../report/attack-report.js';
 import { Interrupted, progressBar, say, UsageError } from './util.js';
 
 export interface AutoAttackCliOptions {
@@ -158,7 +159,7 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
     for (const w of r.warnings) say(`warning: autoattack eps ${eps}: ${w}`);
     const { chunkSize: _s, chunksMeasured: _m, chunksReused: _r, ...report } = r;
     out.push(report);
-    if (!o.json) process.stdout.write(table(report) + '\n');
+    if (!o.json) process.stdout.write(autoAttackTable(report) + '\n');
   }
   return out;
 }
@@ -168,18 +169,3 @@ export const fileHash = (path: string) => createHash('sha256').update(readFileSy
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : s < 60 ? 'under a minute' : `${Math.round(s / 60)} min`);
-
-/** The per-stage table of one AutoAttack run (markdown). @example console.log(table(report)); */
-export function table(r: AutoAttackReport): string {
-  return [
-    `AutoAttack ${r.version}, ${r.norm} eps ${r.eps}, ${r.count} images: clean ${pct(r.cleanAccuracy)}, robust ${pct(r.robustAccuracy)}`,
-    '',
-    '| stage | attacked | broken | robust accuracy after | seconds |',
-    '|---|---|---|---|---|',
-    ...r.stages.map((s) => `| ${s.attack} | ${s.attacked} | ${s.broken} | ${pct(s.robustAccuracy)} | ${s.seconds.toFixed(1)} |`),
-    '',
-    `Checks: ${r.checks.map((c) => `${c.name} ${c.flagged ? 'FLAGGED' : 'ok'}`).join(', ')}; max ${r.norm} perturbation ${r.maxPerturbation.toFixed(5)}.`,
-    ...r.warnings.map((w) => `Warning: ${w}`),
-    '',
-  ].join('\n');
-}

@@ -20,11 +20,12 @@ import { lineChartSvg, saveSvg } from '../report/plot.js';
 import type { Dataset } from '../data/datasets.js';
 import { loadDataset } from '../data/datasets.js';
 import { argmax, predict, outputClasses } from '../train/evaluate.js';
-import type { AttackJson, AttackRowJson } from './json-types.js';
+import type { AttackJson, AttackRowJson } from '../report/json-types.js';
 import { dataOption, epsList as epsListParser, jsonOption, limitOptions, outOption } from './options.js';
 import { claimOutputs, int, num, plural, printJson, progressBar, result, say, uninterrupted, UsageError, withInterrupt } from './util.js';
 import { jsonText } from './json.js';
-import { autoAttackFlags, checkChunkStores, fileHash, runAutoAttackCli, table as autoAttackTable } from './attack-autoattack.js';
+import { autoAttackFlags, checkChunkStores, fileHash, runAutoAttackCli } from './attack-autoattack.js';
+import { attackMarkdown, autoAttackTable } from '../report/attack-report.js';
 
 export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, autoattack, ...blackBoxAttacks };
 
@@ -113,33 +114,6 @@ function targetFigure(model: Sequential, attack: Attack, ds: Dataset, eps: numbe
     cells[s][t] = { values: r.adversarial.data.subarray(k * per, k * per + ds.height * ds.width), success: pred[k] === t, conf: p.data[k * K + t] };
   });
   return targetGrid(cells, ds.height, ds.width, `${attack.name} targeted, eps ${eps}`);
-}
-
-function markdown(modelFile: string, data: string, rows: AttackResultRow[], pictures: string[]): string {
-  const pct = (v: number | null) => (v === null ? '–' : (100 * v).toFixed(1) + '%');
-  const fix = (v: number | null, d: number) => (v === null ? '–' : v.toFixed(d));
-  const blackBox = rows.some((r) => r.queries);
-  return [
-    `# Attacks on ${modelFile}`,
-    '',
-    `Data: ${data}, ${plural(rows[0]?.testCount ?? 0, 'image')}. Clean accuracy: ${rows.length ? pct(rows[0].cleanAccuracy) : '–'}.`,
-    '',
-    `| attack | ε | accuracy | error rate | success rate | confidence (wrong) | mean L∞ | mean L2 | mean L0 |${blackBox ? ' median queries (all, failures at full budget) | median queries per success |' : ''} seconds | images/s |`,
-    `|---|---|---|---|---|---|---|---|---|${blackBox ? '---|---|' : ''}---|---|`,
-    ...rows.map((r) =>
-      `| ${r.attack}${r.targeted ? ' (targeted)' : ''}${r.pixels ? ` k=${r.pixels}` : ''} | ${r.eps ?? '–'} | ${pct(r.robustAccuracy)} | ${pct(r.errorRate)} | ${pct(r.attackSuccessRate)} | ${fix(r.meanWrongConfidence, 3)} | ` +
-      `${r.meanLinf.toFixed(3)} | ${r.meanL2.toFixed(2)} | ${r.meanL0.toFixed(1)} |` +
-      `${blackBox ? ` ${r.queries ? r.queries.median : '–'} | ${r.queries ? fix(r.queries.medianPerSuccess, 0) : '–'} |` : ''} ${r.seconds.toFixed(1)} | ${r.imagesPerSecond.toFixed(0)} |`,
-    ),
-    '',
-    'Success rate is over the initially correct images; confidence is the mean top-class probability of the',
-    'misclassified adversarial images (Goodfellow et al. 2015); "–" where a quantity is undefined (no success, no',
-    'misclassified image). Median queries: over all attacked images with a failure counted at the full budget, and',
-    'over the successes among the initially correct images only.',
-    '',
-    ...pictures.map((p) => `![${p}](${p})`),
-    '',
-  ].join('\n');
 }
 
 export function registerAttack(program: Command): void {
@@ -271,7 +245,7 @@ export function registerAttack(program: Command): void {
           pictures.unshift('accuracy.svg');
         }
         writeFileAtomic(join(o.out, 'report.json'), jsonText({ modelFile: o.modelFile, data: ds.name, testCount: count, results: rows, count, ...autoJson }));
-        writeFileAtomic(join(o.out, 'report.md'), markdown(o.modelFile, ds.name, rows, pictures) + autoReports.map((r) => '\n' + autoAttackTable(r)).join(''));
+        writeFileAtomic(join(o.out, 'report.md'), attackMarkdown(o.modelFile, ds.name, rows, pictures) + autoReports.map((r) => '\n' + autoAttackTable(r)).join(''));
       });
       const doc: AttackJson = { modelFile: o.modelFile, data: ds.name, testCount: count, target: o.target ?? null, results: rows, count, ...autoJson };
       if (o.json) printJson(doc);

@@ -8,10 +8,11 @@ import { softmax } from '../engine/ops/loss.js';
 import { kernels } from '../engine/kernels/kernels.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
+import { demoMarkdown } from '../report/demo-report.js';
 import { getBatch } from '../data/batches.js';
 import { argmax } from '../train/evaluate.js';
 import { trainWithProgress } from './train.js';
-import type { DemoJson } from './json-types.js';
+import type { DemoJson } from '../report/json-types.js';
 import { claimOutputs, int, num, plural, printJson, result, say } from './util.js';
 import { jsonText } from './json.js';
 
@@ -71,33 +72,7 @@ export function registerDemo(program: Command): void {
         gradients: png,
         testAccuracy: t.accuracy,
       };
-      const md = [
-        '# nablax main job',
-        '',
-        `The \`cnn\` trained for ${plural(o.epochs, 'epoch')} (Adam, lr ${o.lr} with cosine decay, batch ${o.batchSize}, seed ${o.seed}) on the ${run.trainSet.count} digits of the \`mnist\` package,`,
-        `tested on the ${t.count} official MNIST test images.`,
-        '',
-        `- **test accuracy: ${(100 * t.accuracy).toFixed(2)}%** (loss ${t.loss.toFixed(4)})`,
-        `- training time: ${run.seconds.toFixed(1)} s (${last ? last.imagesPerSecond.toFixed(0) : '–'} images/s in the last epoch, kernels: ${kernels().name})`,
-        `- model file: \`${modelPath}\``,
-        '',
-        '| epoch | train loss | train accuracy | seconds |',
-        '|---|---|---|---|',
-        ...run.history.map((h) => `| ${h.epoch} | ${h.loss.toFixed(4)} | ${(100 * h.trainAccuracy).toFixed(2)}% | ${h.seconds.toFixed(1)} |`),
-        '',
-        '## Confusion matrix (rows: true class, columns: predicted)',
-        '',
-        '| | ' + t.confusion.map((_, c) => c).join(' | ') + ' | accuracy |',
-        '|---|' + t.confusion.map(() => '---|').join('') + '---|',
-        ...t.confusion.map((row, c) => `| **${c}** | ${row.join(' | ')} | ${(100 * t.perClassAccuracy[c]).toFixed(1)}% |`),
-        '',
-        '## The gradient of the loss with respect to the input',
-        '',
-        'Each row: a test digit, ∇x J(x, y) (red raises the loss, blue lowers it) and |∇x J|.',
-        '',
-        '![digits and their input gradients](gradients.png)',
-        '',
-      ].join('\n');
+      const md = demoMarkdown(report);
       writeFileAtomic(join(o.out, 'report.md'), md);
       writeFileAtomic(join(o.out, 'report.json'), jsonText(report));
       if (o.json) printJson(report);

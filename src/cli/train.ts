@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { zooNames } from '../layers/zoo.js';
 import { runTraining, TrainingInterrupted, TrainingSetupError, type TrainArgs, type TrainRun } from '../experiments/training-run.js';
-import type { TrainJson } from './json-types.js';
+import type { TrainJson } from '../report/json-types.js';
 import { dataOption, jsonOption, limitOptions, outOption } from './options.js';
 import { claimOutputs, int, Interrupted, num, plural, printJson, progressBar, result, say, UsageError, withInterrupt, type Progress } from './util.js';
 

@@ -5,6 +5,7 @@ import { jsonText } from './json.js';
 import { stopAllProgress } from './progress.js';
 
 export { progressBar, stopAllProgress, type Progress } from './progress.js';
+export { plural } from '../report/text.js';
 
 /** An error meant for the user: printed as one line, exit code 2 (bad input). */
 export class UsageError extends Error {}
@@ -59,10 +60,6 @@ export function deprecated(what: string, instead: string): void {
   say(`notice: ${what} is deprecated and goes in the next release; use ${instead}`);
 }
 
-/** `n thing` or `n things`, with the number grouped (1 epoch, 2 epochs, 10,000 images). */
-export function plural(n: number, one: string, many = one + 's'): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
-}
 
 /** An output a command will write: a file (a model, a PNG) or a folder of files (a report). */
 export interface OutputSpec {

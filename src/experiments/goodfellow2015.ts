@@ -30,6 +30,7 @@ import { getBatch } from '../data/batches.js';
 import { loadDataset, subset, type Dataset } from '../data/datasets.js';
 import { argmax, evaluateAsync, predict } from '../train/evaluate.js';
 import { train, type BatchProgress, type Objective } from '../train/loop.js';
+import type { Goodfellow2015Row } from '../report/reproduce-report.js';
 import { evaluateAutoAttack, type AutoAttackEvalOptions, type AutoAttackEvaluation, type AutoAttackSetting } from './autoattack-eval.js';
 
 export const EPS = 0.25;
@@ -67,14 +68,7 @@ export interface Goodfellow2015Options {
   autoattack?: { setting?: AutoAttackSetting; steps?: number } & Pick<AutoAttackEvalOptions, 'onStage' | 'onProgress'>;
 }
 
-export interface Goodfellow2015Row {
-  id: string;
-  quantity: string;
-  paper: string;
-  reference: string | null;
-  nablax: number;
-  unit: '%' | 'prob';
-}
+export type { Goodfellow2015Row } from '../report/reproduce-report.js';
 
 export interface Goodfellow2015Result {
   experiment: 'goodfellow2015';
@@ -303,18 +297,4 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
     experiment: 'goodfellow2015', quick: opts.quick, seed: opts.seed, sizes, rows, notes,
     seconds: (performance.now() - t0) / 1000, timings, models: { softmax, maxout, maxoutAdv }, autoattack: aa, warnings,
   };
-}
-
-/** A row's nablax value as text: percentages with 2 decimals below 10%, else 1; probabilities with 3. */
-export function formatValue(row: Pick<Goodfellow2015Row, 'nablax' | 'unit'>): string {
-  // one unit in the whole table: errors and confidences (probabilities) alike as percentages, as the paper gives them
-  if (row.unit === 'prob') return pct(row.nablax, 1);
-  return pct(row.nablax, row.nablax < 0.1 ? 2 : 1);
-}
-
-/** The rows as a Markdown table: quantity | paper | PyTorch reference | nablax. */
-export function markdownTable(rows: Goodfellow2015Row[]): string {
-  const lines = ['| quantity | paper | PyTorch reference | nablax |', '|---|---|---|---|'];
-  for (const r of rows) lines.push(`| ${r.quantity} | ${r.paper} | ${r.reference ?? '—'} | ${formatValue(r)} |`);
-  return lines.join('\n');
 }

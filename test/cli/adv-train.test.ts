@@ -45,7 +45,7 @@ describe('nablax adv-train', () => {
   });
 
   it('warns when FGSM accuracy is far above PGD accuracy (a masked one-step attack)', async () => {
-    const { leakWarning } = await import('../../src/cli/adv-train.js');
+    const { leakWarning } = await import('../../src/experiments/adversarial-training-measure.js');
     expect(leakWarning({ epoch: 3, cleanAccuracy: 0.97, fgsmAccuracy: 0.8, pgdAccuracy: 0.2 }, 0.3)).toMatch(/epoch 3: FGSM accuracy 80.0% is far above PGD-40 accuracy 20.0%/);
     expect(leakWarning({ epoch: 3, cleanAccuracy: 0.97, fgsmAccuracy: 0.8, pgdAccuracy: 0.75 }, 0.3)).toBeNull();
   });
@@ -88,7 +88,7 @@ describe('nablax adv-train', () => {
   });
 
   it('warns when PGD-40 accuracy exceeds AutoAttack\'s by more than 2 points', async () => {
-    const { autoattackGapWarning } = await import('../../src/cli/adv-autoattack.js');
+    const { autoattackGapWarning } = await import('../../src/attacks/autoattack-checks.js');
     expect(autoattackGapWarning(0.9, 0.85, 'apgd-ce+apgd-t', 0.3)).toBe(
       'PGD-40 overstates robustness by 5.0 points (AutoAttack apgd-ce+apgd-t at ε = 0.3: 85.0%, PGD-40 90.0%); report the AutoAttack figure');
     expect(autoattackGapWarning(0.9, 0.88, 'apgd-ce+apgd-t', 0.3)).toBeNull();

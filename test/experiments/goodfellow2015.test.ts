@@ -3,9 +3,10 @@
 // experiment.
 import { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerReproduce, reportMarkdown } from '../../src/cli/reproduce.js';
+import { registerReproduce } from '../../src/cli/reproduce.js';
+import { goodfellow2015Markdown, markdownTable } from '../../src/report/reproduce-report.js';
 import { UsageError } from '../../src/cli/util.js';
-import { markdownTable, resolveSizes, runGoodfellow2015, type Goodfellow2015Result } from '../../src/experiments/goodfellow2015.js';
+import { resolveSizes, runGoodfellow2015, type Goodfellow2015Result } from '../../src/experiments/goodfellow2015.js';
 
 const ids = [
   'softmax-fgsm-error', 'softmax-fgsm-confidence', 'maxout-fgsm-error', 'maxout-fgsm-confidence', 'maxout-clean-error',
@@ -37,7 +38,7 @@ describe('goodfellow2015 (tiny)', () => {
     expect(r.notes.length).toBeGreaterThanOrEqual(5);
     expect(r.notes.join(' ')).toMatch(/PGD-40/);
     expect(r.notes.join(' ')).toMatch(/dropout/);
-    const md = reportMarkdown(r);
+    const md = goodfellow2015Markdown(r);
     expect(md).toContain('| quantity | paper | PyTorch reference | nablax |');
     expect(md.split('\n').filter((l) => l.startsWith('| ')).length).toBe(ids.length + 1);
     expect(markdownTable(r.rows)).toMatch(/\| softmax: FGSM ε=0\.25 error \| 99\.9% \| 100\.0% \| \d+\.\d%/);
@@ -61,7 +62,7 @@ describe('goodfellow2015 (tiny)', () => {
     const pgdAccuracy = 1 - value('adv-maxout-pgd-error');
     const overstated = Math.round(100 * (pgdAccuracy - r.autoattack.robustAccuracy)) > 2;
     expect(r.warnings.some((w) => /PGD-40 overstates robustness/.test(w))).toBe(overstated);
-    expect(reportMarkdown(r).includes('Warnings:')).toBe(r.warnings.length > 0);
+    expect(goodfellow2015Markdown(r).includes('Warnings:')).toBe(r.warnings.length > 0);
     expect(r.notes.join(' ')).toMatch(/AutoAttack \(apgd-ce\+apgd-t, 10 steps per stage\)/);
   });
 
