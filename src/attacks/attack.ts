@@ -53,11 +53,12 @@ export interface AttackResult {
   cleanLogits?: Tensor;
 }
 
-export interface WhiteBoxAttack<O extends AttackOptions = AttackOptions> {
+export interface WhiteBoxAttack<O extends AttackOptions = AttackOptions, R extends AttackResult = AttackResult> {
   name: string;
   kind: 'white-box';
   norm: Norm;
-  run(model: Sequential, x: Tensor, y: Int32Array, opts: O): AttackResult;
+  /** R: what this attack returns besides the common result (AutoAttack's report, C&W's bracket of c). */
+  run(model: Sequential, x: Tensor, y: Int32Array, opts: O): R;
 }
 
 export interface BlackBoxAttack<O extends AttackOptions = AttackOptions> {

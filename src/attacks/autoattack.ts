@@ -249,7 +249,7 @@ function check(x: Tensor, y: Int32Array, o: AutoAttackOptions) {
  *   const r = autoattack.run(model, x, y, { eps: 0.3 });
  *   r.report.stages;   // robust accuracy and seconds after APGD-CE, APGD-T, FAB-T, Square
  */
-export const autoattack: WhiteBoxAttack<AutoAttackOptions> & { run(model: Sequential, x: Tensor, y: Int32Array, opts: AutoAttackOptions): AutoAttackResult } = {
+export const autoattack: WhiteBoxAttack<AutoAttackOptions, AutoAttackResult> = {
   name: 'autoattack',
   kind: 'white-box',
   norm: 'linf',

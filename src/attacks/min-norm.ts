@@ -19,8 +19,8 @@ export interface MinNormResult extends AttackResult {
 }
 
 /** A white-box attack whose result also carries the minimal-norm perturbations. */
-export interface MinNormAttack<O extends AttackOptions> extends WhiteBoxAttack<O> {
-  run(model: Sequential, x: Tensor, y: Int32Array, opts: O): MinNormResult;
+export interface MinNormAttack<O extends AttackOptions, R extends MinNormResult = MinNormResult> extends WhiteBoxAttack<O, R> {
+  run(model: Sequential, x: Tensor, y: Int32Array, opts: O): R;
   /**
    * The options of one run whose minimal points answer every ε at once (the ε-bounded result at ε is
    * finishMinNorm(…, ε) of that run, as a run at ε alone would give it), or null when these options make the search

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { blackBoxAttacks, ScoreOracle } from '../../src/attacks/black-box.js';
 import { linfClamp, projectL2, projectLinf } from '../../src/attacks/ball.js';
 import { evaluateAttack } from '../../src/analysis/attack-evaluation.js';
+import type { AttackOptions, WhiteBoxAttack } from '../../src/attacks/attack.js';
 import { whiteBoxAttacks } from '../../src/attacks/index.js';
 import { Rng } from '../../src/engine/random.js';
 import type { Tensor } from '../../src/engine/tensor.js';
@@ -65,8 +66,10 @@ describe('the projections', () => {
     for (let t = 0; t < 300; t++) {
       const eps = rng.uniform(0, 0.5);
       for (const Arr of [Float32Array, Float64Array]) {
-        const xo = Arr.from({ length: 50 }, () => rng.next());
-        const a = Arr.from(xo, (v) => v + rng.uniform(-1, 1));
+        const xo = new Arr(50);
+        for (let j = 0; j < 50; j++) xo[j] = rng.next();
+        const a = Arr.from(xo);
+        for (let j = 0; j < 50; j++) a[j] = xo[j] + rng.uniform(-1, 1);
         const b = a.slice();
         projectLinf(a, xo, eps);
         const bound = Arr === Float32Array ? Math.fround(eps) : eps;
@@ -84,7 +87,8 @@ describe('the projections', () => {
 });
 
 describe('every attack stays inside its ε-ball exactly', () => {
-  for (const [name, attack] of Object.entries(whiteBoxAttacks)) {
+  // every attack with the same options: each takes the ones it knows (FAB's norm defaults to L∞)
+  for (const [name, attack] of Object.entries(whiteBoxAttacks) as [string, WhiteBoxAttack<AttackOptions & Record<string, unknown>>][]) {
     it(name, () => {
       for (const eps of attack.norm === 'l2' ? L2_EPS : LINF_EPS) {
         const r = attack.run(model, x, y, { eps, steps: 5, stepSize: eps / 2, earlyStop: false, seed: 1 });

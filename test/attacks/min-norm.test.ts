@@ -43,7 +43,7 @@ describe('a sweep over ε with a minimum-norm attack', () => {
   const ds = subset(loadMnistData('test'), 0, 16);
   /** The attack with a counter of its runs. */
   const counted = <O extends AttackOptions>(a: MinNormAttack<O>) => {
-    const c = { runs: 0, attack: { ...a, run: (...args: Parameters<typeof a.run>) => (c.runs++, a.run(...args)) } as MinNormAttack<O> };
+    const c: { runs: number; attack: MinNormAttack<O> } = { runs: 0, attack: { ...a, run: (...args: Parameters<typeof a.run>) => (c.runs++, a.run(...args)) } };
     return c;
   };
   const timings = ['seconds', 'imagesPerSecond', 'attackSeconds', 'attackImagesPerSecond'];

@@ -3,6 +3,7 @@
 // one; and every attack, white-box or black-box, refuses a target equal to the true label.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { blackBoxAttacks, onePixel, ScoreOracle, square } from '../../src/attacks/black-box.js';
+import type { WhiteBoxAttack } from '../../src/attacks/attack.js';
 import { whiteBoxAttacks } from '../../src/attacks/index.js';
 import { buildModel } from '../../src/layers/spec.js';
 import type { Sequential } from '../../src/layers/sequential.js';
@@ -77,7 +78,7 @@ describe('score-based attacks do not depend on a positive scaling of the logits'
 
 describe('every attack refuses a target equal to the true label', () => {
   const targets = Int32Array.from(y);
-  for (const [name, attack] of Object.entries(whiteBoxAttacks)) {
+  for (const [name, attack] of Object.entries(whiteBoxAttacks) as [string, WhiteBoxAttack][]) {
     it(name, () => {
       // InvFGSM is untargeted by definition and refuses any targets
       const want = name === 'invfgsm' ? /invfgsm.run: targets must be undefined/ : /targets\[0\] must differ from the true label, got 7 for both/;

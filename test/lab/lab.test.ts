@@ -41,7 +41,7 @@ interface LabState {
   offline: string;
   model: string;
   last: { pixels: number[]; probs: number[]; predicted: number; label: number };
-  attack: null | { attack: string; eps: number; label: number; probs: number[]; predicted: number; success: boolean };
+  attack: null | { attack: string; eps: number; label: number; probs: number[]; predicted: number; success: boolean; target?: number | null };
   loadMessage: string;
   timing: { readyMs: number };
 }
@@ -189,7 +189,7 @@ describe('the ∇x lab in Chromium', () => {
     await page.locator('#eps').fill('0.3');
     await page.selectOption('#attack', 'pgd');
     await page.selectOption('#target', '3');
-    await page.waitForFunction(() => __lab.attack?.attack === 'pgd' && (__lab.attack as { target: number | null }).target === 3 && __lab.attack.eps === 0.3);
+    await page.waitForFunction(() => __lab.attack?.attack === 'pgd' && __lab.attack.target === 3 && __lab.attack.eps === 0.3);
     let a = (await state()).attack!;
     expect(a.predicted).toBe(3); // PGD-40 pushes the standard cnn's 7 into the chosen 3 at ε = 0.3
     expect(a.success).toBe(true);
@@ -351,7 +351,7 @@ describe('the ∇x lab in Chromium', () => {
     await page.screenshot({ path: join(screens, 'lab.png'), fullPage: true });
     expect(await page.locator('#t-rule .on').textContent()).toMatch(/^∂J\/∂z₉ += ∂J\/∂z₁₀ · W₉ .*#9 dense 128→10/);
     expect(await page.locator('#l-text').textContent()).toMatch(/ε·m·n = 0\.20·/);
-    const speed = await page.evaluate(() => ({
+    const speed: Record<string, number | string> = await page.evaluate(() => ({
       ...__lab.bench(20),
       firstContentfulPaintMs: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1,
       firstPredictionMs: __lab.timing.readyMs,
