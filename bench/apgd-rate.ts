@@ -12,7 +12,7 @@ import { buildModel } from '../src/layers/spec.js';
 import { zooSpec } from '../src/layers/zoo.js';
 import { getBatch } from '../src/data/batches.js';
 import { loadMnistData } from '../src/data/datasets.js';
-import { argmax, predict } from '../src/train/evaluate.js';
+import { argmax, predict } from '../src/layers/predict.js';
 import { Tensor } from '../src/engine/tensor.js';
 
 const rounds = Number(process.argv[2] ?? 5), steps = Number(process.argv[3] ?? 20);

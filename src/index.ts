@@ -24,7 +24,8 @@ export { initParams, type InitScheme } from './layers/init.js';
 export { loadDataset, loadMnistData, loadMnistPackage, loadIdxDir, readIdx, parseIdx, subset, shuffled, type Dataset } from './data/datasets.js';
 export { getBatch, type Batch } from './data/batches.js';
 export { train, crossEntropyObjective, type Objective, type TrainOptions, type EpochRecord } from './train/loop.js';
-export { evaluate, evaluateAsync, argmax, inEvalMode, predict, type Evaluation, type EvaluateOptions } from './train/evaluate.js';
+export { evaluate, evaluateAsync, type Evaluation, type EvaluateOptions } from './train/evaluate.js';
+export { argmax, inEvalMode, predict } from './layers/predict.js';
 export { SGD, Adam, makeOptimizer, type Optimizer } from './train/optimizers.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 
@@ -75,7 +76,7 @@ export { robustMnistReport, publishedMnist } from './experiments/robust-mnist-re
 export { methodObjective, adversarialMethods } from './train/methods.js';
 // Correctness helpers: class counts decided by the model, per-layer modes, the exact ε-ball, one target check.
 export { withClasses } from './data/datasets.js';
-export { outputClasses } from './train/evaluate.js';
+export { outputClasses } from './layers/predict.js';
 export { epochBatches } from './train/loop.js';
 export type { ModeState } from './layers/sequential.js';
 export { checkTargets } from './attacks/attack.js';

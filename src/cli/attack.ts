@@ -19,7 +19,7 @@ import { adversarialGrid, targetGrid, type TargetCell } from '../report/attack-f
 import { lineChartSvg, saveSvg } from '../report/plot.js';
 import type { Dataset } from '../data/datasets.js';
 import { loadDataset } from '../data/datasets.js';
-import { argmax, predict, outputClasses } from '../train/evaluate.js';
+import { argmax, predict, outputClasses } from '../layers/predict.js';
 import type { AttackJson, AttackRowJson } from '../report/json-types.js';
 import { dataOption, epsList as epsListParser, jsonOption, limitOptions, outOption } from './options.js';
 import { claimOutputs, int, num, plural, printJson, progressBar, result, say, uninterrupted, UsageError, withInterrupt } from './util.js';

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { renderGradientFigure } from '../report/gradient-figure.js';
 import { demoMarkdown } from '../report/demo-report.js';
 import { getBatch } from '../data/batches.js';
-import { argmax } from '../train/evaluate.js';
+import { argmax } from '../layers/predict.js';
 import { trainWithProgress } from './train.js';
 import type { DemoJson } from '../report/json-types.js';
 import { claimOutputs, int, num, plural, printJson, result, say } from './util.js';

@@ -20,7 +20,7 @@ import { loadDataset } from '../data/datasets.js';
 import { dataOption, deprecatedAlias, indexOption, jsonOption, limitOptions } from './options.js';
 import { claimOutputs, deprecated, int, intList, letInterruptIn, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
 import { jsonText } from './json.js';
-import { outputClasses } from '../train/evaluate.js';
+import { outputClasses } from '../layers/predict.js';
 
 /** The n values of the n-scaling plot: 4×4 up to 112×112 images. */
 const N_SCALING_NS = [16, 64, 196, 784, 3136, 12544];

@@ -10,7 +10,7 @@ import { traceFigure } from '../report/trace-figure.js';
 import { dxLine, textTable, traceMarkdown, traceSummary, traceTables } from '../report/trace-report.js';
 import { getBatch } from '../data/batches.js';
 import { loadDataset } from '../data/datasets.js';
-import { outputClasses } from '../train/evaluate.js';
+import { outputClasses } from '../layers/predict.js';
 import { dataOption, jsonOption, outOption } from './options.js';
 import { claimOutputs, intList, letInterruptIn, printJson, result, say, UsageError } from './util.js';
 import { jsonText } from './json.js';

@@ -22,7 +22,7 @@ import { zooSpec } from '../layers/zoo.js';
 import { advpropObjective } from '../train/advprop.js';
 import { getBatch } from '../data/batches.js';
 import { loadDataset, subset, type Dataset } from '../data/datasets.js';
-import { argmax, predict } from '../train/evaluate.js';
+import { argmax, predict } from '../layers/predict.js';
 import { train, type BatchProgress } from '../train/loop.js';
 import { evaluateAutoAttack, type AutoAttackEvalOptions, type AutoAttackSetting } from './autoattack-eval.js';
 

@@ -14,8 +14,7 @@ export interface Evaluation {
   confusion: number[][];
 }
 
-// Running a model lives with the layers (attacks use it too); re-exported here for the callers that import it from here.
-export { argmax, inEvalMode, outputClasses, predict } from '../layers/predict.js';
+// Running a model (argmax, inEvalMode, predict) lives with the layers: the attacks use it too.
 import { argmax, inEvalMode } from '../layers/predict.js';
 
 /** The running totals of an evaluation: loss sum, correct count and the confusion matrix. */

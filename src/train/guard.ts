@@ -11,7 +11,7 @@ import type { Sequential } from '../layers/sequential.js';
 import { saveModel } from '../io/model-file.js';
 import { getBatch } from '../data/batches.js';
 import type { Dataset } from '../data/datasets.js';
-import { argmax, predict } from './evaluate.js';
+import { argmax, predict } from '../layers/predict.js';
 
 export interface GuardPoint {
   /** The epoch in progress (1-based) when measured; the epoch just completed for per-epoch checks. */

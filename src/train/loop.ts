@@ -12,7 +12,8 @@ import type { Sequential } from '../layers/sequential.js';
 import { getBatch } from '../data/batches.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Dataset } from '../data/datasets.js';
-import { argmax, evaluate } from './evaluate.js';
+import { argmax } from '../layers/predict.js';
+import { evaluate } from './evaluate.js';
 import { makeOptimizer, type Optimizer } from './optimizers.js';
 import { oneCycleLr } from './schedules.js';
 

@@ -15,7 +15,7 @@ import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { StepLoss } from '../attacks/step.js';
 import { checkBatch, finite, pgdSettings, signSteps, warmupFraction, type ObjectiveValue } from './adversarial.js';
-import { inEvalMode } from './evaluate.js';
+import { inEvalMode } from '../layers/predict.js';
 import type { Objective } from './loop.js';
 import { attackAt, type TrainingAttackOptions } from './schedules.js';
 

@@ -11,7 +11,7 @@ import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import { getBatch } from '../../src/data/batches.js';
 import { loadDataset, loadMnistData, subset } from '../../src/data/datasets.js';
-import { argmax } from '../../src/train/evaluate.js';
+import { argmax } from '../../src/layers/predict.js';
 import { train } from '../../src/train/loop.js';
 
 const testSet = loadMnistData('test');

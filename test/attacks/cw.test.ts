@@ -8,7 +8,7 @@ import { chooseTargets } from '../../src/attacks/targets.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import type { Sequential } from '../../src/layers/sequential.js';
-import { argmax, predict } from '../../src/train/evaluate.js';
+import { argmax, predict } from '../../src/layers/predict.js';
 import { testBatch, trainedModel } from './fixtures.js';
 import { closedForm, expectInBall, firstDiff, linearCase, margin } from './min-norm-helpers.js';
 

@@ -6,7 +6,7 @@ import { deepfool, deepfoolLinf } from '../../src/attacks/deepfool.js';
 import { summarizeMinNorm } from '../../src/attacks/min-norm.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import type { Sequential } from '../../src/layers/sequential.js';
-import { argmax, predict } from '../../src/train/evaluate.js';
+import { argmax, predict } from '../../src/layers/predict.js';
 import { testBatch, trainedModel } from './fixtures.js';
 import { closedForm, expectInBall, firstDiff, linearCase } from './min-norm-helpers.js';
 

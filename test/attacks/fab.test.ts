@@ -8,7 +8,7 @@ import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { Dense } from '../../src/layers/dense.js';
 import { Sequential } from '../../src/layers/sequential.js';
-import { argmax, predict } from '../../src/train/evaluate.js';
+import { argmax, predict } from '../../src/layers/predict.js';
 import { testBatch, trainedModel } from './fixtures.js';
 import { closedForm, expectInBall, firstDiff, linearCase } from './min-norm-helpers.js';
 

@@ -10,7 +10,7 @@ import type { Sequential } from '../../src/layers/sequential.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import { getBatch } from '../../src/data/batches.js';
 import { loadDataset } from '../../src/data/datasets.js';
-import { argmax, predict } from '../../src/train/evaluate.js';
+import { argmax, predict } from '../../src/layers/predict.js';
 import { train } from '../../src/train/loop.js';
 
 let unscaled: Sequential;

@@ -7,7 +7,7 @@ import { squareP } from '../../src/attacks/square.js';
 import { noGrad } from '../../src/engine/tape.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import type { Sequential } from '../../src/layers/sequential.js';
-import { argmax } from '../../src/train/evaluate.js';
+import { argmax } from '../../src/layers/predict.js';
 import { testBatch, trainedModel } from './fixtures.js';
 
 let cnn: Sequential, x: Tensor, y: Int32Array;

@@ -16,7 +16,7 @@ import { Rng } from '../../src/engine/random.js';
 import { noGrad } from '../../src/engine/tape.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import type { Sequential } from '../../src/layers/sequential.js';
-import { argmax } from '../../src/train/evaluate.js';
+import { argmax } from '../../src/layers/predict.js';
 import { testBatch, trainedModel } from './fixtures.js';
 
 const EPS: Record<string, number> = { linf: 0.1, l2: 1.5 };

@@ -25,7 +25,7 @@ import { Tensor } from '../../src/engine/tensor.js';
 import { loadModel } from '../../src/io/model-file.js';
 import type { Sequential } from '../../src/layers/sequential.js';
 import { loadMnistData } from '../../src/data/datasets.js';
-import { predict } from '../../src/train/evaluate.js';
+import { predict } from '../../src/layers/predict.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const screens = join(root, '.tmp', 'lab-screens');

@@ -19,7 +19,7 @@ import { pgdExample } from '../../src/train/adversarial.js';
 import { advpropLoss, advpropObjective } from '../../src/train/advprop.js';
 import { getBatch } from '../../src/data/batches.js';
 import { loadDataset, subset } from '../../src/data/datasets.js';
-import { predict } from '../../src/train/evaluate.js';
+import { predict } from '../../src/layers/predict.js';
 import { train } from '../../src/train/loop.js';
 import { tinyBatch } from '../helpers.js';
 

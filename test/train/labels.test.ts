@@ -11,7 +11,7 @@ import { runTraining } from '../../src/experiments/training-run.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
 import { loadDataset, loadIdxDir, withClasses } from '../../src/data/datasets.js';
-import { outputClasses } from '../../src/train/evaluate.js';
+import { outputClasses } from '../../src/layers/predict.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 

@@ -14,7 +14,8 @@ import { zooSpec } from '../../src/layers/zoo.js';
 import { pgdObjective } from '../../src/train/adversarial.js';
 import { getBatch } from '../../src/data/batches.js';
 import { loadDataset, subset } from '../../src/data/datasets.js';
-import { evaluate, evaluateAsync, inEvalMode, predict } from '../../src/train/evaluate.js';
+import { inEvalMode, predict } from '../../src/layers/predict.js';
+import { evaluate, evaluateAsync } from '../../src/train/evaluate.js';
 import { pgdAccuracy } from '../../src/train/guard.js';
 import { train } from '../../src/train/loop.js';
 
