@@ -18,7 +18,7 @@ import { loadWasmKernels } from '../src/engine/kernels/wasm-node.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadModel } from '../src/io/model-file.js';
 import { loadMnistData } from '../src/data/datasets.js';
-import { predict } from '../src/train/evaluate.js';
+import { predict } from '../src/layers/predict.js';
 
 interface Lab {
   last: { predicted: number };

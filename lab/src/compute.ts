@@ -10,7 +10,7 @@ import type { AttackResult } from '../../src/attacks/attack.js';
 import { softmax } from '../../src/engine/ops/loss.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import type { Sequential } from '../../src/layers/sequential.js';
-import { predict } from '../../src/train/evaluate.js';
+import { predict } from '../../src/layers/predict.js';
 
 export const PIXELS = 28 * 28;
 
@@ -28,7 +28,7 @@ export function probabilities(model: Sequential, pixels: Float32Array, n = 1): F
   return softmax(predict(model, inputOf(model, pixels, n))).data as Float32Array;
 }
 
-/** Index of the largest value (the first on ties, as argmax in src/train/evaluate.ts). */
+/** Index of the largest value (the first on ties, as argmax in src/layers/predict.ts). */
 export function top(v: ArrayLike<number>): number {
   let best = 0;
   for (let c = 1; c < v.length; c++) if (v[c] > v[best]) best = c;
