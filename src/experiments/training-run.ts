@@ -9,7 +9,7 @@ import { zooNames, zooSpec } from '../layers/zoo.js';
 import { saveModel } from '../io/model-file.js';
 import { loadDataset, subset, withClasses, type Dataset } from '../data/datasets.js';
 import { evaluateAsync, type Evaluation } from '../train/evaluate.js';
-import { train, type BatchProgress, type EpochRecord, type LrSchedule, type Objective } from '../train/loop.js';
+import { train, type BatchProgress, type EpochRecord, type Objective, type TrainOptions } from '../train/loop.js';
 import { checkpointHeader } from '../train/checkpoint.js';
 
 /** Bad input found before any training: the message names it (the CLI prints it as a usage error, exit 2). */
@@ -47,18 +47,10 @@ export interface TrainRun {
   stopped: boolean;
 }
 
-export interface TrainArgs {
+export interface TrainArgs extends Pick<TrainOptions, 'epochs' | 'batchSize' | 'optimizer' | 'lr' | 'lrSchedule' | 'momentum' | 'weightDecay' | 'seed'> {
   model: string;
   data: string;
   testData?: string;
-  epochs: number;
-  batchSize: number;
-  optimizer: string;
-  lr: number;
-  lrSchedule?: LrSchedule;
-  momentum?: number;
-  weightDecay?: number;
-  seed: number;
   /** Train on the first N training images. */
   trainLimit?: number;
   testLimit?: number;
