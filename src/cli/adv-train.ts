@@ -136,8 +136,10 @@ export function registerAdvTrain(program: Command): void {
         if (e instanceof TrainingSetupError) throw new UsageError(e.message);
         throw e;
       }
+      let wroteCurve = false;
       if (reportDir !== null) {
         const { markdown, curveSvg } = await advTrainReport(doc);
+        wroteCurve = curveSvg !== null;
         if (curveSvg !== null) saveSvg(join(reportDir, 'curve.svg'), curveSvg);
         writeFileAtomic(join(reportDir, 'report.md'), markdown);
         writeFileAtomic(join(reportDir, 'report.json'), jsonText(doc));
@@ -147,7 +149,7 @@ export function registerAdvTrain(program: Command): void {
         result(`clean ${(100 * doc.cleanAccuracy).toFixed(2)}% (${plural(doc.testCount, 'test image')}), FGSM ε=${doc.eps} ${(100 * doc.fgsmAccuracy).toFixed(1)}%, ` +
           `PGD-40 ε=${doc.eps} ${(100 * doc.pgdAccuracy).toFixed(1)}%, AutoAttack (${doc.autoattackVersion}) ${(100 * doc.autoattackAccuracy).toFixed(1)}%, ` +
           `robust ${(100 * doc.robustAccuracy).toFixed(1)}% (first ${plural(doc.robustCount, 'test image')}); saved ${modelFile}`);
-        if (reportDir !== null) say(`wrote ${join(reportDir, 'report.md')}, report.json and curve.svg`);
+        if (reportDir !== null) say(`wrote ${join(reportDir, 'report.md')}${wroteCurve ? ', report.json and curve.svg' : ' and report.json'}`);
         const emaDoc = doc.ema;
         if (emaDoc) {
           result(`weight average (decay ${emaDoc.decay}): clean ${(100 * emaDoc.cleanAccuracy).toFixed(2)}%, FGSM ${(100 * emaDoc.fgsmAccuracy).toFixed(1)}%, ` +
