@@ -4,7 +4,7 @@
 import type { GuardReport } from '../train/guard.js';
 import type { AdvTrainJson } from './json-types.js';
 import { lineChartSvg } from './plot.js';
-import { pct, plural } from './text.js';
+import { duration, pct, plural } from './text.js';
 
 /** The guard's line: what it measured, its best, and whether it stopped the run. */
 function guardLines(g: (GuardReport & { slice: number }) | null): string[] {
@@ -38,13 +38,14 @@ export async function advTrainReport(doc: AdvTrainJson): Promise<{ markdown: str
     '',
     `Clean accuracy ${pct(doc.cleanAccuracy)} on ${plural(doc.testCount, 'test image')}; FGSM ${pct(doc.fgsmAccuracy)}, PGD-40 ` +
       `${pct(doc.pgdAccuracy)} and AutoAttack (${doc.autoattackVersion}${doc.autoattackSteps !== 100 ? `, ${doc.autoattackSteps} steps` : ''}) ${pct(doc.autoattackAccuracy)} ` +
-      `on the first ${plural(doc.robustCount, 'test image')}; robust accuracy (the minimum over these attacks) ${pct(doc.robustAccuracy)}; training ${(doc.trainSeconds).toFixed(0)} s.`,
+      `on the first ${plural(doc.robustCount, 'test image')}; robust accuracy (the minimum over these attacks) ${pct(doc.robustAccuracy)}; training ${duration(doc.trainSeconds)}.`,
     '',
     ...guardLines(doc.guard as (GuardReport & { slice: number }) | null),
     ...emaLines(doc.ema, doc.robustCount, doc.autoattackVersion),
-    '| epoch | clean | FGSM | PGD-40 |',
-    '|---|---|---|---|',
-    ...curve.map((p) => `| ${p.epoch} | ${pct(p.cleanAccuracy)} | ${pct(p.fgsmAccuracy)} | ${pct(p.pgdAccuracy)} |`),
+    ...(curve.length
+      ? ['| epoch | clean | FGSM | PGD-40 |', '|---|---|---|---|',
+        ...curve.map((p) => `| ${p.epoch} | ${pct(p.cleanAccuracy)} | ${pct(p.fgsmAccuracy)} | ${pct(p.pgdAccuracy)} |`)]
+      : ['No per-epoch measurement (--epoch-test-limit 0).']),
     '',
     ...((doc.warnings).length ? ['Warnings:', '', ...(doc.warnings).map((w) => `- ${w}`), ''] : []),
   ];

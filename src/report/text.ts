@@ -19,3 +19,15 @@ export function plural(n: number, one: string, many = one + 's'): string {
 export function pct(v: number): string {
   return `${(100 * v).toFixed(1)}%`;
 }
+
+/**
+ * A wall-clock duration in seconds, with a decimal below 10 s and minutes beside it from 100 s on.
+ * @example
+ *   duration(0.42);    // '0.4 s'
+ *   duration(3585);    // '3,585 s (59.8 min)'
+ */
+export function duration(seconds: number): string {
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  const s = `${Math.round(seconds).toLocaleString('en-US')} s`;
+  return seconds < 100 ? s : `${s} (${(seconds / 60).toFixed(1)} min)`;
+}

@@ -70,7 +70,13 @@ describe('nablax adv-train', () => {
     const w = doc.warnings.filter((s: string) => s.startsWith('PGD-40 overstates robustness by'));
     expect(w.length).toBe(overstated ? 1 : 0);
     expect(/warning: PGD-40 overstates robustness by/.test(r.stderr)).toBe(overstated);
-    expect(readFileSync(join(dir, 'run', 'report.md'), 'utf8')).toMatch(/AutoAttack \(apgd-ce\+apgd-t, 20 steps\) \d+\.\d%/);
+    const md = readFileSync(join(dir, 'run', 'report.md'), 'utf8');
+    expect(md).toMatch(/AutoAttack \(apgd-ce\+apgd-t, 20 steps\) \d+\.\d%/);
+    // --epoch-test-limit 0: no empty per-epoch table, a line saying why; a short run's time keeps a decimal
+    expect(md).not.toContain('| epoch |');
+    expect(md).toContain('No per-epoch measurement (--epoch-test-limit 0).');
+    expect(md).toMatch(/training \d+(\.\d)? s/);
+    expect(md).not.toMatch(/training 0 s/);
     if (overstated) expect(readFileSync(join(dir, 'run', 'report.md'), 'utf8')).toContain(w[0]);
   });
 
