@@ -1,8 +1,7 @@
 // The house's floors, bottom up: data flows one way. A module may import from its own floor or any floor below it,
 // never from a floor above, and there are no import cycles. `npm run lint:deps` checks this in CI.
-// Imports that break these rules today are listed in .dependency-cruiser-known-violations.json (the restructuring
-// issue removes them one by one); a new violation fails the check. Remake the list only when removing entries:
-//   npx depcruise src --config .dependency-cruiser.cjs --output-type baseline > .dependency-cruiser-known-violations.json
+// .dependency-cruiser-known-violations.json is the list of tolerated exceptions, and it is empty: every violation
+// fails the check. Keep it empty; fix the import instead of adding an entry.
 const floors = ['engine', 'layers', 'io|data', 'attacks', 'train', 'analysis', 'report', 'experiments', 'cli|lab'];
 
 const floorRules = floors.slice(0, -1).map((floor, i) => ({
