@@ -3,6 +3,8 @@
 import { checkWritable, filesWritten, lockOutput, OutputPathError } from '../io/atomic.js';
 import { jsonText } from './json.js';
 import { stopAllProgress } from './progress.js';
+import { getBatch } from '../data/batches.js';
+import type { Dataset } from '../data/datasets.js';
 
 export { progressBar, stopAllProgress, type Progress } from './progress.js';
 export { plural } from '../report/text.js';
@@ -192,4 +194,15 @@ export function installInterruptHandler(command: () => string): void {
     }
     interruptNow(currentCommand);
   });
+}
+
+/**
+ * The test images of `ds` at `indices` (`--index`), as one batch.
+ * @throws UsageError naming the first index past the end of the test set.
+ * @example
+ *   const { x, y } = pickImages(ds, [0, 1, 2]);   // x [3, 1, 28, 28]
+ */
+export function pickImages(ds: Dataset, indices: number[]): ReturnType<typeof getBatch> {
+  for (const i of indices) if (i >= ds.count) throw new UsageError(`--index ${i} is out of range (the test set has ${ds.count} images)`);
+  return getBatch(ds, Int32Array.from(indices), 0, indices.length);
 }

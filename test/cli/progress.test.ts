@@ -8,7 +8,9 @@ import { square } from '../../src/attacks/square.js';
 import { registerAdvTrain } from '../../src/cli/adv-train.js';
 import { attackRow, registerAttack } from '../../src/cli/attack.js';
 import { registerExperiment } from '../../src/cli/experiment.js';
-import { registerInspect } from '../../src/cli/inspect.js';
+import { registerEval } from '../../src/cli/eval.js';
+import { registerGrad } from '../../src/cli/grad.js';
+import { registerPredict } from '../../src/cli/predict.js';
 import { jsonText } from '../../src/cli/json.js';
 import { registerLinear } from '../../src/cli/linear.js';
 import { dataSources } from '../../src/cli/options.js';
@@ -134,7 +136,7 @@ describe('JSON and report texts', () => {
 
 describe('shared options', () => {
   const program = new Command();
-  for (const r of [registerTrain, registerInspect, registerAttack, registerLinear, registerTrace, registerAdvTrain, registerExperiment]) r(program);
+  for (const r of [registerTrain, registerEval, registerGrad, registerPredict, registerAttack, registerLinear, registerTrace, registerAdvTrain, registerExperiment]) r(program);
   const withData = ['train', 'eval', 'grad', 'predict', 'attack', 'linear', 'trace', 'adv-train', 'experiment'];
 
   it('--data is described from the one list of sources in every command that takes it', () => {
