@@ -9,7 +9,7 @@ import { zooNames, zooSpec, type ZooName } from '../layers/zoo.js';
 import {
   ensurePeersInstalled, formatPeerTable, jsPeerNames, peerModels, peerNames, peerRatios, peersDir, runPeers, runTorchPeer,
   torchInstallHint, torchPython, torchVersion, type PeerResult,
-} from './bench-peers.js';
+} from '../experiments/bench/peers.js';
 import { num, int, printJson, result, say, UsageError } from './util.js';
 import { cpus } from 'node:os';
 

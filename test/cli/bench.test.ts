@@ -1,6 +1,6 @@
 // `nablax bench`'s FLOP accounting (multiply-adds counted from the spec) and its peak: the counts by hand for the
-// zoo's convolutional models, the JSON fields, and a peak loop that does measurable work on every thread.
-// No timing is asserted: only that the figures are consistent with each other.
+// zoo's convolutional models, the JSON fields, a peak loop that does measurable work on every thread, and --peers'
+// checks made before any work. No timing is asserted: only that the figures are consistent with each other.
 import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,5 +66,32 @@ describe('nablax bench --json', () => {
       expect(f.gflops).toBeCloseTo(gflops, 1); // imagesPerSecond is rounded to a whole image
       expect(f.fractionOfPeak).toBeCloseTo(f.gflops / doc.peakGflops, 2);
     }
+  });
+});
+
+describe('nablax bench --peers checks (before any work)', () => {
+  const run = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env });
+
+  it('an unknown peer, and JavaScript peers with none of their models: one line, exit 2', () => {
+    for (const [args, re] of [
+      [['--peers', 'torch,jax'], /unknown peer 'jax' \(expected convnetjs, tfjs-cpu, tfjs-wasm, torch\)/],
+      [['--models', 'madry', '--peers', 'tfjs-wasm'], /--peers tfjs-wasm measure cnn and mlp, and --models has neither/],
+    ] as [string[], RegExp][]) {
+      const r = run(args);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+    }
+  });
+
+  it('--peers torch without PyTorch says how to install it in one line, exit 1', () => {
+    const r = run(['--models', 'cnn', '--peers', 'torch'], { ...process.env, NABLAX_TORCH_PYTHON: '/nonexistent/python3' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/PyTorch not found \(\/nonexistent\/python3 cannot import torch\); install it with: apt-get install python3-torch libopenblas0-pthread/);
   });
 });

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchResult, Measure } from '../experiments/bench/throughput.js';
+import type { BenchResult, Measure } from './throughput.js';
 
 /** The JavaScript peers (bench/peers/run.mjs); a bare `--peers` measures these. */
 export const jsPeerNames = ['convnetjs', 'tfjs-cpu', 'tfjs-wasm'] as const;
