@@ -31,6 +31,23 @@ export interface LayerLinearity {
   units: UnitLinearity[];
 }
 
+/**
+ * One Dense layer of unitLinearity's measurement in a few numbers, for the report: the layer's index in the
+ * Sequential, its units (outputs) and n (inputs), the means over its units of m = mean |W[k,:]| and of ε·m·n
+ * (in logit or pre-activation units), and the range of the ratio measured / predicted (1 for a linear unit).
+ */
+export interface LayerSummary {
+  layer: number;
+  units: number;
+  n: number;
+  meanAbsW: number;
+  meanPredicted: number;
+  minRatio: number;
+  maxRatio: number;
+  /** The model's last layer (its outputs are the logits). */
+  last: boolean;
+}
+
 export interface NetworkLinearity {
   eps: number;
   medianRatio: number;
@@ -118,6 +135,31 @@ export function float64Twin(model: Sequential): Sequential {
   const src = model.stateDict();
   twin.stateDict().forEach(([, t], i) => t.data.set(src[i][1].data));
   return twin.eval();
+}
+
+/**
+ * One layer of unitLinearity(model, …) summed up (LayerSummary): units and n from the Dense layer itself, the mean
+ * m and mean ε·m·n over its units, the smallest and largest ratio, and whether it is the model's last layer.
+ * @example
+ *   const summaries = unitLinearity(model, x, 0.25).map((l) => layerSummary(model, l));
+ *   summaries[0].n;   // 784 for a Dense layer on flattened MNIST digits
+ */
+export function layerSummary(model: Sequential, l: LayerLinearity): LayerSummary {
+  const dense = model.layers[l.layer];
+  if (!(dense instanceof Dense)) throw new Error(`layerSummary: layer ${l.layer} of the model must be dense, got ${dense?.spec().type}`);
+  const u = l.units;
+  const mean = (f: (x: UnitLinearity) => number) => u.reduce((s, x) => s + f(x), 0) / u.length;
+  const ratios = u.map((x) => x.ratio);
+  return {
+    layer: l.layer,
+    units: u.length,
+    n: dense.inFeatures,
+    meanAbsW: mean((x) => x.meanAbsW),
+    meanPredicted: mean((x) => x.predicted),
+    minRatio: Math.min(...ratios),
+    maxRatio: Math.max(...ratios),
+    last: l.layer === model.layers.length - 1,
+  };
 }
 
 export { quantile } from './stats.js';

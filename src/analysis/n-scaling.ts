@@ -3,6 +3,8 @@
 // Goodfellow, Shlens & Szegedy 2015 (arXiv 1412.6572), §3. Measured two ways: random w at a fixed m, and the class
 // rows w_k [n] of a softmax model's weight [10, n] trained on MNIST resized to r×r (n = r²).
 import { Rng } from '../engine/random.js';
+import { Dense } from '../layers/dense.js';
+import type { Sequential } from '../layers/sequential.js';
 import { buildModel } from '../layers/spec.js';
 import { zooSpec } from '../layers/zoo.js';
 import { loadDataset, subset, type Dataset } from '../data/datasets.js';
@@ -60,6 +62,20 @@ export function randomNScaling(opts: { ns: number[]; m: number; eps: number; see
     }
     return { n, m: abs / n, eps, wEta, predicted: eps * m * n, source: 'random' as const };
   });
+}
+
+/**
+ * m = mean |w| over the whole weight [out, in] of the model's first Dense layer: the m that randomNScaling's
+ * points compare the model with; 0 when the model has no Dense layer.
+ * @example
+ *   const m = firstDenseMeanAbsW(model);
+ *   if (m > 0) randomNScaling({ ns: [16, 784], m, eps: 0.25, seed: 0 });
+ */
+export function firstDenseMeanAbsW(model: Sequential): number {
+  const first = model.layers.find((l): l is Dense => l instanceof Dense);
+  let m = 0;
+  if (first) for (const w of first.weight.data) m += Math.abs(w) / first.weight.size;
+  return m;
 }
 
 /**

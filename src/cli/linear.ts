@@ -5,16 +5,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { networkLinearityAsync, unitLinearity, type LayerLinearity } from '../analysis/linear.js';
-import { randomNScaling, trainedNScaling, type NScalingPoint } from '../analysis/n-scaling.js';
+import { layerSummary, networkLinearityAsync, unitLinearity } from '../analysis/linear.js';
+import { firstDenseMeanAbsW, randomNScaling, trainedNScaling, type NScalingPoint } from '../analysis/n-scaling.js';
 import { fgsmSweep, type SweepResult } from '../analysis/sweep.js';
-import { nScalingPlotSvg, sweepPlotSvg } from '../report/linear-figures.js';
-import { fmt, linearMarkdown, type LayerSummary } from '../report/linear-report.js';
+import { networkPlotSvg, nScalingPlotSvg, sweepPlotSvg } from '../report/linear-figures.js';
+import { fmt, linearMarkdown } from '../report/linear-report.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModelOption } from './model-option.js';
 import { Dense } from '../layers/dense.js';
-import type { Sequential } from '../layers/sequential.js';
-import { lineChartSvg, saveSvg } from '../report/plot.js';
+import { saveSvg } from '../report/plot.js';
 import { getBatch } from '../data/batches.js';
 import { loadDataset } from '../data/datasets.js';
 import { dataOption, deprecatedAlias, indexOption, jsonOption, limitOptions } from './options.js';
@@ -57,24 +56,6 @@ export function linearBudgets(eps: number[] | undefined, oldList: number[] | und
     return { eps: Math.max(...eps), epsList: eps };
   }
   return { eps: eps?.[0] ?? DEFAULT_UNIT_EPS, epsList: oldList ?? DEFAULT_NETWORK_EPS };
-}
-
-/** Per Dense layer: units, n, mean m, mean ε·m·n and the ratio's range. */
-function layerSummary(model: Sequential, l: LayerLinearity): LayerSummary {
-  const u = l.units;
-  const mean = (f: (x: (typeof u)[number]) => number) => u.reduce((s, x) => s + f(x), 0) / u.length;
-  const ratios = u.map((x) => x.ratio);
-  const dense = model.layers[l.layer] as Dense;
-  return {
-    layer: l.layer,
-    units: u.length,
-    n: dense.inFeatures,
-    meanAbsW: mean((x) => x.meanAbsW),
-    meanPredicted: mean((x) => x.predicted),
-    minRatio: Math.min(...ratios),
-    maxRatio: Math.max(...ratios),
-    last: l.layer === model.layers.length - 1,
-  };
 }
 
 export function registerLinear(program: Command): void {
@@ -138,9 +119,7 @@ export function registerLinear(program: Command): void {
         }
         doc.sweeps = sweeps;
         let nScaling: NScalingPoint[] | null = null;
-        const first = model.layers.find((l): l is Dense => l instanceof Dense);
-        let m = 0;
-        if (first) for (const w of first.weight.data) m += Math.abs(w) / first.weight.size;
+        const m = firstDenseMeanAbsW(model);
         if (m > 0) {
           nScaling = randomNScaling({ ns: N_SCALING_NS, m, eps: o.eps, seed: 0 });
           if (o.trainedResolutions) {
@@ -153,20 +132,7 @@ export function registerLinear(program: Command): void {
         } else {
           say('notice: no Dense layer with nonzero weights; skipping n-scaling.svg');
         }
-        const log = (e: number) => Math.log10(e);
-        const svg = await lineChartSvg({
-          title: 'Network linearity: (z(x+η) − z(x)) / (ε·‖∇x z‖₁), η = ε·sign(∇x z)',
-          xTitle: 'log₁₀ ε',
-          yTitle: 'ratio actual / first-order',
-          series: [
-            { name: 'median', points: network.map((r) => ({ x: log(r.eps), y: r.medianRatio })) },
-            { name: '10th percentile', points: network.map((r) => ({ x: log(r.eps), y: r.p10 })) },
-            { name: '90th percentile', points: network.map((r) => ({ x: log(r.eps), y: r.p90 })) },
-            { name: 'linear (ratio 1)', points: network.map((r) => ({ x: log(r.eps), y: 1 })) },
-          ],
-          width: 480,
-        });
-        files.push(['network.svg', svg]);
+        files.push(['network.svg', await networkPlotSvg(network)]);
         await letInterruptIn(); // the last point where Ctrl-C leaves nothing written
         for (const [name, text] of files) saveSvg(join(o.out, name), text);
         writeFileAtomic(join(o.out, 'report.json'), jsonText(doc));

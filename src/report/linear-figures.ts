@@ -1,9 +1,32 @@
-// The linear explanation's figures (Goodfellow et al. 2015, §3 and Fig. 4): the logits of every class along the FGSM
-// direction, and wᵀη = ε·m·n against the input dimension n. SVG line and scatter charts of the measurements that
-// src/analysis/sweep.ts and src/analysis/n-scaling.ts make.
+// The linear explanation's figures (Goodfellow et al. 2015, §3 and Fig. 4): the whole network's first-order ratio
+// against ε, the logits of every class along the FGSM direction, and wᵀη = ε·m·n against the input dimension n.
+// SVG line and scatter charts of the measurements that src/analysis/linear.ts, sweep.ts and n-scaling.ts make.
+import type { NetworkLinearity } from '../analysis/linear.js';
 import type { NScalingPoint } from '../analysis/n-scaling.js';
 import type { SweepResult } from '../analysis/sweep.js';
 import { lineChartSvg, scatterChartSvg, type Series } from './plot.js';
+
+/**
+ * networkLinearity's ratio (z(x+η) − z(x)) / (ε·‖∇x z‖₁) against log₁₀ ε as a line chart: its median, 10th and
+ * 90th percentiles over the images, and the line ratio = 1 of a linear network.
+ * @example
+ *   saveSvg('out/network.svg', await networkPlotSvg(networkLinearity(model, x, y, [0.001, 0.01, 0.1, 0.25])));
+ */
+export async function networkPlotSvg(network: NetworkLinearity[]): Promise<string> {
+  const log = (e: number) => Math.log10(e);
+  return lineChartSvg({
+    title: 'Network linearity: (z(x+η) − z(x)) / (ε·‖∇x z‖₁), η = ε·sign(∇x z)',
+    xTitle: 'log₁₀ ε',
+    yTitle: 'ratio actual / first-order',
+    series: [
+      { name: 'median', points: network.map((r) => ({ x: log(r.eps), y: r.medianRatio })) },
+      { name: '10th percentile', points: network.map((r) => ({ x: log(r.eps), y: r.p10 })) },
+      { name: '90th percentile', points: network.map((r) => ({ x: log(r.eps), y: r.p90 })) },
+      { name: 'linear (ratio 1)', points: network.map((r) => ({ x: log(r.eps), y: 1 })) },
+    ],
+    width: 480,
+  });
+}
 
 /**
  * The logits of every class against ε as a line chart (the paper's Fig. 4), series "class k", the true class

@@ -1,7 +1,7 @@
 // The report of `nablax linear` (the linear explanation of adversarial examples measured, Goodfellow, Shlens &
 // Szegedy 2015, §3) from its measurements: report.md with the Dense units' wᵀη = ε·m·n, the whole network's
 // first-order ratio per ε, and the links to the plots (report/linear-figures.ts). The CLI writes the files.
-import type { NetworkLinearity } from '../analysis/linear.js';
+import type { LayerSummary, NetworkLinearity } from '../analysis/linear.js';
 import { plural } from './text.js';
 
 /**
@@ -11,19 +11,6 @@ import { plural } from './text.js';
  *   fmt(123456);     // '1.23e+5'
  */
 export const fmt = (v: number, digits = 3): string => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : v.toPrecision(digits));
-
-/** Per Dense layer of the linear report: units, n, mean m, mean ε·m·n and the ratio's range. */
-export interface LayerSummary {
-  layer: number;
-  units: number;
-  n: number;
-  meanAbsW: number;
-  meanPredicted: number;
-  minRatio: number;
-  maxRatio: number;
-  /** The model's last layer (its outputs are the logits). */
-  last: boolean;
-}
 
 /**
  * report.md of `nablax linear --out`: the Dense units' ε·m·n, the whole network's ratio per ε, the links to the

@@ -1,12 +1,13 @@
-// The linear explanation measured: every Dense unit moves by exactly ε·m·n under η = ε·sign(w); a whole network's
-// logit change along ε·sign(∇x z) tends to first order as ε → 0 (exactly first order for a softmax model); and
-// `nablax linear` end to end through commander, with its one-line errors.
+// The linear explanation measured: every Dense unit moves by exactly ε·m·n under η = ε·sign(w), and each layer's
+// units sum up into one summary; a whole network's logit change along ε·sign(∇x z) tends to first order as ε → 0
+// (exactly first order for a softmax model); and `nablax linear` end to end through commander, with its one-line
+// errors.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { networkLinearity, networkLinearityAsync, quantile, unitLinearity } from '../../src/analysis/linear.js';
+import { layerSummary, networkLinearity, networkLinearityAsync, quantile, unitLinearity } from '../../src/analysis/linear.js';
 import { registerLinear } from '../../src/cli/linear.js';
 import { UsageError } from '../../src/cli/util.js';
 import { Dense } from '../../src/layers/dense.js';
@@ -67,6 +68,33 @@ describe('unitLinearity', () => {
     expect(() => unitLinearity(model, batch.x.to('float32'), NaN)).toThrow(/eps must be/);
     const bad = getBatch({ ...loadMnistData('test'), height: 14, width: 56 }, null, 0, 1).x;
     expect(() => unitLinearity(model, bad, 0.1)).toThrow(/x must be \[N ≥ 1, 1, 28, 28\], got \[1, 1, 14, 56\]/);
+  });
+});
+
+describe('layerSummary', () => {
+  it("sums up each Dense layer of the mlp: units, n, the means over its units, the ratio's range, the last layer", () => {
+    const model = buildModel(zooSpec('mlp'), { seed: 3 });
+    const layers = unitLinearity(model, batch.x, 0.25);
+    const summaries = layers.map((l) => layerSummary(model, l));
+    summaries.forEach((s, d) => {
+      const { layer, units } = layers[d];
+      const dense = model.layers[layer] as Dense;
+      expect(s.layer).toBe(layer);
+      expect(s.units).toBe(dense.outFeatures);
+      expect(s.n).toBe(dense.inFeatures);
+      expect(s.meanAbsW).toBeCloseTo(units.reduce((a, u) => a + u.meanAbsW, 0) / units.length, 12);
+      expect(s.meanPredicted).toBeCloseTo(units.reduce((a, u) => a + u.predicted, 0) / units.length, 10);
+      expect(s.minRatio).toBe(Math.min(...units.map((u) => u.ratio)));
+      expect(s.maxRatio).toBe(Math.max(...units.map((u) => u.ratio)));
+      expect(s.minRatio).toBeLessThanOrEqual(s.maxRatio);
+    });
+    expect(summaries.map((s) => s.last)).toEqual(summaries.map((_, d) => d === summaries.length - 1));
+    expect(summaries[summaries.length - 1].layer).toBe(model.layers.length - 1);
+  });
+
+  it('rejects a layer that is not Dense', () => {
+    const model = buildModel(zooSpec('mlp'), { seed: 3 });
+    expect(() => layerSummary(model, { layer: 0, units: [] })).toThrow(/layerSummary: layer 0 of the model must be dense, got flatten/);
   });
 });
 

@@ -1,7 +1,11 @@
 // wᵀη = ε·m·n (src/analysis/n-scaling.ts): exact for random w at a fixed m and linear in n; the trained softmax
-// rows give one point per class at n = r²; resizing averages areas; the plot names its series and title.
+// rows give one point per class at n = r²; the model's m is its first Dense layer's mean |w|; resizing averages
+// areas; the plot names its series and title.
 import { describe, expect, it } from 'vitest';
-import { randomNScaling, resizeDataset, trainedNScaling } from '../../src/analysis/n-scaling.js';
+import { firstDenseMeanAbsW, randomNScaling, resizeDataset, trainedNScaling } from '../../src/analysis/n-scaling.js';
+import { Dense } from '../../src/layers/dense.js';
+import { buildModel } from '../../src/layers/spec.js';
+import { zooSpec } from '../../src/layers/zoo.js';
 import { nScalingPlotSvg } from '../../src/report/linear-figures.js';
 import type { Dataset } from '../../src/data/datasets.js';
 
@@ -33,6 +37,20 @@ describe('randomNScaling', () => {
     expect(() => randomNScaling({ ns: [0], m: 0.05, eps: 0.1, seed: 0 })).toThrow(/ns/);
     expect(() => randomNScaling({ ns: [10], m: -1, eps: 0.1, seed: 0 })).toThrow(/m must/);
     expect(() => randomNScaling({ ns: [10], m: 1, eps: NaN, seed: 0 })).toThrow(/eps/);
+  });
+});
+
+describe('firstDenseMeanAbsW', () => {
+  it("is the mean |w| of the first Dense layer's whole weight, and 0 without a Dense layer", () => {
+    const model = buildModel(zooSpec('mlp'), { seed: 2 });
+    const W = (model.layers.find((l) => l instanceof Dense) as Dense).weight;
+    let m = 0;
+    for (const w of W.data) m += Math.abs(w);
+    m /= W.size;
+    expect(firstDenseMeanAbsW(model)).toBeCloseTo(m, 12);
+    expect(firstDenseMeanAbsW(model)).toBeGreaterThan(0);
+    const noDense = buildModel({ input: [1, 4, 4], layers: [{ type: 'flatten' }, { type: 'relu' }] }, { seed: 0 });
+    expect(firstDenseMeanAbsW(noDense)).toBe(0);
   });
 });
 
