@@ -13,6 +13,7 @@ import { argmax, inEvalMode } from '../layers/predict.js';
 import type { AttackOptions, AttackResult, WhiteBoxAttack } from './attack.js';
 import { linfBounds, projectL2 as projectL2Stored } from './ball.js';
 import { attackLosses, lossGradient, type AttackLoss, type AttackLossName } from './losses.js';
+import { settings } from './settings.js';
 
 export interface ApgdOptions extends AttackOptions {
   /** Overrides the attack's norm (default 'linf'). */
@@ -261,6 +262,7 @@ function makeApgd(name: string, defaultLoss: AttackLossName, targetedRounds: boo
     name,
     kind: 'white-box',
     norm: 'linf',
+    settings: [settings.steps, settings.restarts, settings.earlyStop],
     run: (model, x, y, opts) => runApgd(name, model, x, y, opts, defaultLoss, targetedRounds),
   };
 }

@@ -53,10 +53,27 @@ export interface AttackResult {
   cleanLogits?: Tensor;
 }
 
+/**
+ * One setting an attack reads from its options object, described for front ends (the CLI makes a flag of it):
+ * 'int' an integer ≥ min, 'positive' a number > 0, 'off' a setting that is on by default and the flag turns off.
+ * The shared ones are in settings.ts.
+ */
+export interface AttackSetting<O = Record<string, unknown>> {
+  /** The key in the attack's options object (the compiler checks that the attack's options have it). */
+  key: Extract<keyof O, string>;
+  /** The command-line flag, as commander spells it ('--steps <n>', '--no-early-stop'). */
+  flag: string;
+  type: 'int' | 'positive' | 'off';
+  min?: number;
+  help: string;
+}
+
 export interface WhiteBoxAttack<O extends AttackOptions = AttackOptions, R extends AttackResult = AttackResult> {
   name: string;
   kind: 'white-box';
   norm: Norm;
+  /** The settings of `O` a caller may set (besides eps, seed and targets, which every attack reads). */
+  settings: readonly AttackSetting<O>[];
   /** R: what this attack returns besides the common result (AutoAttack's report, C&W's bracket of c). */
   run(model: Sequential, x: Tensor, y: Int32Array, opts: O): R;
 }
@@ -65,6 +82,8 @@ export interface BlackBoxAttack<O extends AttackOptions = AttackOptions> {
   name: string;
   kind: 'black-box';
   norm: Norm;
+  /** The settings of `O` a caller may set (besides eps, seed and targets, which every attack reads). */
+  settings: readonly AttackSetting<O>[];
   run(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: O): AttackResult;
 }
 

@@ -13,6 +13,7 @@ import { fab, fabT } from './fab.js';
 import { ScoreOracle } from './oracle.js';
 import { square } from './square.js';
 import { squareL2 } from './square-l2.js';
+import { settings } from './settings.js';
 
 export type AutoAttackVersion = 'standard' | 'plus' | 'rand';
 export type AutoAttackStageName = 'apgd-ce' | 'apgd-dlr' | 'apgd-t' | 'fab' | 'fab-t' | 'square';
@@ -253,5 +254,7 @@ export const autoattack: WhiteBoxAttack<AutoAttackOptions, AutoAttackResult> = {
   name: 'autoattack',
   kind: 'white-box',
   norm: 'linf',
+  // steps: of the APGD and FAB stages; --max-queries: Square's budget
+  settings: [settings.steps, { ...settings.maxQueries, key: 'squareQueries' }],
   run: (model, x, y, opts) => autoAttack(model, x, y, opts),
 };

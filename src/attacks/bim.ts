@@ -4,6 +4,7 @@
 // Paper defaults on [0, 255] images: α = 1, steps = min(ε + 4, 1.25ε); here in [0, 1]: α = 1/255, ε·255 in the formula.
 import type { AttackOptions, WhiteBoxAttack } from './attack.js';
 import { gradientAttack } from './gradient-attack.js';
+import { settings } from './settings.js';
 
 export interface BimOptions extends AttackOptions {
   /** Default round(min(255ε + 4, 1.25·255ε)) (Kurakin et al.). */
@@ -27,6 +28,7 @@ export const bim: WhiteBoxAttack<BimOptions> = {
   name: 'bim',
   kind: 'white-box',
   norm: 'linf',
+  settings: [settings.steps, settings.stepSize, settings.earlyStop],
   run(model, x, y, opts) {
     // x' ← clip[0,1](Π_ε(x' + α·sign(∇ₓJ(x', y))))
     return gradientAttack(model, x, y, {

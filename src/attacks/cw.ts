@@ -13,6 +13,7 @@ import { argmax, inEvalMode, predict } from '../layers/predict.js';
 import type { AttackOptions } from './attack.js';
 import { logitVjp } from './logit-jacobian.js';
 import { checkInt, checkMinNormInput, checkRange, finishMinNorm, type MinNormAttack, type MinNormResult } from './min-norm.js';
+import { settings } from './settings.js';
 
 export interface CWOptions extends AttackOptions {
   /** Adam steps per value of c (default 1,000; the original allows 10,000 and stops early). */
@@ -181,4 +182,4 @@ export function carliniWagnerL2(model: Sequential, x: Tensor, y: Int32Array, opt
  *   const r = cw.run(model, x, y, { eps: 1.5, steps: 100 });
  *   const fooled = r.success.reduce((a, b) => a + b, 0);
  */
-export const cw: MinNormAttack<CWOptions, CWResult> = { name: 'cw-l2', kind: 'white-box', norm: 'l2', run: carliniWagnerL2, sweepOptions: (opts) => opts };
+export const cw: MinNormAttack<CWOptions, CWResult> = { name: 'cw-l2', kind: 'white-box', norm: 'l2', settings: [settings.steps], run: carliniWagnerL2, sweepOptions: (opts) => opts };

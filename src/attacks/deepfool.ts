@@ -14,6 +14,7 @@ import { argmax, inEvalMode, predict } from '../layers/predict.js';
 import type { AttackOptions } from './attack.js';
 import { logitDiffGradient, logitJacobian } from './logit-jacobian.js';
 import { checkInt, checkMinNormInput, checkRange, finishMinNorm, perturbationNorm, type MinNormAttack, type MinNormResult } from './min-norm.js';
+import { settings } from './settings.js';
 
 export interface DeepFoolOptions extends AttackOptions {
   /** The norm of the linearised step (default: the attack's, 'l2' for deepfool, 'linf' for deepfool-linf). */
@@ -138,7 +139,7 @@ function maskedNorm(w: Float64Array, at: Float32Array, norm: 'linf' | 'l2'): num
 
 function make(name: string, norm: 'linf' | 'l2'): MinNormAttack<DeepFoolOptions> {
   // ε only bounds the reported result: one run serves every ε
-  return { name, kind: 'white-box', norm, run: (model, x, y, opts) => deepFool(model, x, y, { ...opts, norm: opts.norm ?? norm }), sweepOptions: (opts) => opts };
+  return { name, kind: 'white-box', norm, settings: [settings.steps], run: (model, x, y, opts) => deepFool(model, x, y, { ...opts, norm: opts.norm ?? norm }), sweepOptions: (opts) => opts };
 }
 
 /**

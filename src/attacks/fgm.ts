@@ -15,6 +15,7 @@ export const fgm: WhiteBoxAttack<AttackOptions> = {
   name: 'fgm',
   kind: 'white-box',
   norm: 'l2',
+  settings: [],
   run(model, x, y, opts) {
     // x' = clip[0,1](x + ε·∇ₓJ/‖∇ₓJ‖₂)   (minus, with J(x, t), when targeted)
     return gradientAttack(model, x, y, {

@@ -15,6 +15,7 @@ export const fgsm: WhiteBoxAttack<AttackOptions> = {
   name: 'fgsm',
   kind: 'white-box',
   norm: 'linf',
+  settings: [],
   run(model, x, y, opts) {
     // x' = clip[0,1](x + ε·sign(∇ₓJ(x, y)))   (x − ε·sign(∇ₓJ(x, t)) when targeted)
     return gradientAttack(model, x, y, {

@@ -29,7 +29,8 @@ export { logitJacobian, logitDiffGradient, logitVjp, type LogitJacobian } from '
 export { gradientAttack, type GradientAttackOptions } from './gradient-attack.js';
 export { chooseTargets } from './targets.js';
 export { inputGradient, type InputGradient, type InputGradientOptions } from './input-gradient.js';
-export type { Attack, AttackOptions, AttackResult, BlackBoxAttack, Norm, TargetMode, WhiteBoxAttack, GradientMemo } from './attack.js';
+export type { Attack, AttackOptions, AttackResult, AttackSetting, BlackBoxAttack, Norm, TargetMode, WhiteBoxAttack, GradientMemo } from './attack.js';
+export { settings } from './settings.js';
 
 /**
  * Every white-box attack by its name.

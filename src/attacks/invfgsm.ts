@@ -16,6 +16,7 @@ export const invfgsm: WhiteBoxAttack<AttackOptions> = {
   name: 'invfgsm',
   kind: 'white-box',
   norm: 'linf',
+  settings: [],
   run(model, x, y, opts) {
     if (opts.targets) throw new Error(`invfgsm.run: targets must be undefined (InvFGSM descends J(x, y) of the true label), got ${opts.targets.length} targets`);
     // x' = clip[0,1](x − ε·sign(∇ₓJ(x, y)))

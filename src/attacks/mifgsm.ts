@@ -4,6 +4,7 @@
 //   g ← μ·g + ∇ₓJ(x', y)/‖∇ₓJ(x', y)‖₁      x' ← clip[0,1](Π_ε(x' + α·sign(g)))      targeted: J(x', t), minus
 import type { AttackOptions, WhiteBoxAttack } from './attack.js';
 import { gradientAttack } from './gradient-attack.js';
+import { settings } from './settings.js';
 
 export interface MiFgsmOptions extends AttackOptions {
   /** Default 10. */
@@ -24,6 +25,7 @@ export const mifgsm: WhiteBoxAttack<MiFgsmOptions> = {
   name: 'mifgsm',
   kind: 'white-box',
   norm: 'linf',
+  settings: [settings.steps, settings.stepSize, settings.earlyStop],
   run(model, x, y, opts) {
     const steps = opts.steps ?? 10;
     // g ← μ·g + ∇ₓJ/‖∇ₓJ‖₁;  x' ← clip[0,1](Π_ε(x' + α·sign(g)))

@@ -10,6 +10,7 @@ import type { Data } from '../engine/nd.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import { checkTargets, type AttackOptions, type AttackResult, type BlackBoxAttack } from './attack.js';
 import type { ScoreOracle } from './oracle.js';
+import { settings } from './settings.js';
 
 export interface OnePixelOptions extends AttackOptions {
   /** k, the number of pixels changed: the L0 budget (default 1; the paper reports 1, 3 and 5). `eps` is ignored. */
@@ -47,6 +48,7 @@ export const onePixel: BlackBoxAttack<OnePixelOptions> = {
   name: 'one-pixel',
   kind: 'black-box',
   norm: 'l0',
+  settings: [settings.pixels, settings.population, settings.generations, settings.earlyStop],
   run: runOnePixel,
 };
 

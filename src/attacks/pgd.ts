@@ -5,6 +5,7 @@
 // Targeted: minus, with J(x', t). Madry's MNIST setting is ε = 0.3, 40 steps of 0.01, the L∞ defaults here.
 import type { AttackOptions, WhiteBoxAttack } from './attack.js';
 import { gradientAttack } from './gradient-attack.js';
+import { settings } from './settings.js';
 
 export interface PgdOptions extends AttackOptions {
   /** Overrides the attack's norm ('linf' for pgd, 'l2' for pgdL2). */
@@ -24,6 +25,7 @@ function makePgd(name: string, norm: 'linf' | 'l2'): WhiteBoxAttack<PgdOptions> 
     name,
     kind: 'white-box',
     norm,
+    settings: [settings.steps, settings.stepSize, settings.restarts, settings.randomStart, settings.earlyStop],
     run(model, x, y, opts) {
       const n = opts.norm ?? norm;
       const steps = opts.steps ?? 40;

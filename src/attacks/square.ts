@@ -9,6 +9,7 @@ import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import { linfClamp } from './ball.js';
 import { checkTargets, type AttackOptions, type AttackResult, type BlackBoxAttack } from './attack.js';
 import type { ScoreOracle } from './oracle.js';
+import { settings } from './settings.js';
 
 export interface SquareOptions extends AttackOptions {
   /** Query budget per example, the clean check included (default 10,000, the paper's). */
@@ -43,6 +44,7 @@ export const square: BlackBoxAttack<SquareOptions> = {
   name: 'square',
   kind: 'black-box',
   norm: 'linf',
+  settings: [settings.maxQueries, settings.earlyStop],
   run: runSquare,
 };
 

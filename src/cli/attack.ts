@@ -4,66 +4,27 @@
 // runs, a 10×10 source/target grid.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { Attack, TargetMode } from '../attacks/attack.js';
+import type { Attack, AttackSetting, TargetMode } from '../attacks/attack.js';
+import { settings } from '../attacks/settings.js';
 import { blackBoxAttacks } from '../attacks/black-box.js';
 import { autoattack, type AutoAttackReport } from '../attacks/autoattack.js';
-import { evaluateAttackSweep, type AttackExample, type AttackMetrics } from '../analysis/attack-evaluation.js';
+import { evaluateAttackSweep, type AttackExample } from '../analysis/attack-evaluation.js';
 import { whiteBoxAttacks } from '../attacks/index.js';
-import { ScoreOracle } from '../attacks/oracle.js';
-import { softmax } from '../engine/ops/loss.js';
-import { Tensor } from '../engine/tensor.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { loadModelOption } from './model-option.js';
-import type { Sequential } from '../layers/sequential.js';
-import { adversarialGrid, targetGrid, type TargetCell } from '../report/attack-figures.js';
-import { lineChartSvg, saveSvg } from '../report/plot.js';
 import type { Dataset } from '../data/datasets.js';
 import { loadDataset } from '../data/datasets.js';
-import { argmax, predict, outputClasses } from '../layers/predict.js';
-import type { AttackJson, AttackRowJson } from '../report/json-types.js';
+import { outputClasses } from '../layers/predict.js';
 import { dataOption, epsList as epsListParser, jsonOption, limitOptions, outOption } from './options.js';
-import { claimOutputs, int, num, plural, printJson, progressBar, result, say, uninterrupted, UsageError, withInterrupt } from './util.js';
-import { jsonText } from './json.js';
+import { claimOutputs, int, num, printJson, progressBar, result, say, uninterrupted, UsageError, withInterrupt } from './util.js';
 import { autoAttackFlags, checkChunkStores, fileHash, runAutoAttackCli } from './attack-autoattack.js';
-import { attackMarkdown, autoAttackTable } from '../report/attack-report.js';
+import { attackRow, writeAttackFolder } from '../report/attack-report.js';
+import type { AttackJson, AttackRowJson } from '../report/json-types.js';
+import { targetMatrix } from '../analysis/target-matrix.js';
 
 export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, autoattack, ...blackBoxAttacks };
 
 /** Attacks whose norm --norm sets (APGD and AutoAttack; their record entry says L∞). */
 const normFlag = (n: string) => n.startsWith('apgd') || n === 'autoattack';
-
-export type AttackResultRow = AttackRowJson;
-
-/**
- * A row of the report from an attack's metrics: the shared field names (robustAccuracy, testCount) beside the old
- * ones for one release, and null where a quantity is undefined (no initially correct image, no misclassified image,
- * no success) instead of 0.
- * @example
- *   const row = attackRow(metrics, 0.1);   // row.robustAccuracy === metrics.accuracy
- */
-export function attackRow(m: AttackMetrics, eps: number | null, pixels?: number): AttackRowJson {
-  const anyCorrect = m.cleanAccuracy > 0;
-  const anyWrong = m.errorRate > 0;
-  const anySuccess = anyCorrect && m.attackSuccessRate > 0;
-  const row: AttackRowJson = {
-    attack: m.attack, eps, ...(pixels !== undefined ? { pixels } : {}), norm: m.norm, targeted: m.targeted,
-    testCount: m.count, cleanAccuracy: m.cleanAccuracy, robustAccuracy: m.accuracy, errorRate: m.errorRate,
-    attackSuccessRate: anyCorrect ? m.attackSuccessRate : null,
-    meanWrongConfidence: anyWrong ? m.meanWrongConfidence : null,
-    meanLinf: m.meanLinf, maxLinf: m.maxLinf, meanL2: m.meanL2, maxL2: m.maxL2, meanL0: m.meanL0, maxL0: m.maxL0,
-    ...(m.queries ? {
-      queries: {
-        ...m.queries,
-        meanPerSuccess: anySuccess ? m.queries.meanPerSuccess : null,
-        medianPerSuccess: anySuccess ? m.queries.medianPerSuccess : null,
-      },
-    } : {}),
-    earlyStopped: m.earlyStopped, seconds: m.seconds, imagesPerSecond: m.imagesPerSecond,
-    attackSeconds: m.attackSeconds, attackImagesPerSecond: m.attackImagesPerSecond,
-    accuracy: m.accuracy, count: m.count,
-  };
-  return row;
-}
 
 function parseTarget(v: string | undefined, classes: number): TargetMode | undefined {
   if (v === undefined) return undefined;
@@ -88,33 +49,41 @@ function withoutClass(ds: Dataset, cls: number, limit: number): Dataset {
   return { ...ds, images, labels, count: keep.length, name: `${ds.name} (without class ${cls})` };
 }
 
-/** 10×10 grid: the first test digit of each class attacked toward every other class. */
-function targetFigure(model: Sequential, attack: Attack, ds: Dataset, eps: number, options: Record<string, unknown>, seed: number) {
-  const per = ds.channels * ds.height * ds.width;
-  const K = ds.numClasses;
-  const first: number[] = [];
-  for (let c = 0; c < K; c++) first.push(ds.labels.indexOf(c));
-  if (first.some((i) => i < 0)) return null;
-  const pairs: [number, number][] = [];
-  for (let s = 0; s < K; s++) for (let t = 0; t < K; t++) if (s !== t) pairs.push([s, t]);
-  const x = Tensor.zeros([pairs.length, ds.channels, ds.height, ds.width]);
-  pairs.forEach(([s], k) => x.data.set(ds.images.subarray(first[s] * per, (first[s] + 1) * per), k * per));
-  const y = Int32Array.from(pairs, ([s]) => s);
-  const targets = Int32Array.from(pairs, ([, t]) => t);
-  const opts = { ...options, eps, seed, targets };
-  const r = attack.kind === 'white-box' ? attack.run(model, x, y, opts) : attack.run(new ScoreOracle(model), x, y, opts);
-  const p = softmax(predict(model, r.adversarial));
-  const pred = argmax(p);
-  const cells: (TargetCell | null)[][] = Array.from({ length: K }, (_, s) =>
-    Array.from({ length: K }, (_, t) =>
-      s === t ? { values: ds.images.subarray(first[s] * per, first[s] * per + ds.height * ds.width), success: true, conf: 1 } : null,
-    ),
-  );
-  pairs.forEach(([s, t], k) => {
-    cells[s][t] = { values: r.adversarial.data.subarray(k * per, k * per + ds.height * ds.width), success: pred[k] === t, conf: p.data[k * K + t] };
-  });
-  return targetGrid(cells, ds.height, ds.width, `${attack.name} targeted, eps ${eps}`);
+/**
+ * One flag per setting the attacks read (attacks/settings.ts), merged by flag over `attacks`, in the shared record's
+ * order; each flag's help names the attacks that read it, so a new attack's settings reach the CLI from its record.
+ */
+function settingFlags(cmd: Command, attacks: Record<string, Attack>): void {
+  const order = Object.values(settings).map((s) => s.flag as string);
+  const byFlag = new Map<string, { setting: AttackSetting; users: string[] }>();
+  for (const [name, a] of Object.entries(attacks)) {
+    for (const s of a.settings) {
+      const e = byFlag.get(s.flag) ?? { setting: s, users: [] };
+      e.users.push(name);
+      byFlag.set(s.flag, e);
+    }
+  }
+  const rank = (f: string) => (order.includes(f) ? order.indexOf(f) : order.length);
+  for (const [flag, { setting: s, users }] of [...byFlag].sort(([a], [b]) => rank(a) - rank(b))) {
+    const name = flag.split(' ')[0];
+    const help = `${s.help} [${users.join(', ')}]`;
+    if (s.type === 'off') cmd.option(flag, help);
+    else cmd.option(flag, help, s.type === 'int' ? int(name, s.min ?? 0) : num(name, 0, Infinity, true));
+  }
 }
+
+/** The values given on the command line for the settings `attack` reads, by its options keys. */
+function settingValues(attack: Attack, o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const s of attack.settings) {
+    const v = o[flagAttribute(s.flag)];
+    if (s.type === 'off' ? v === false : v !== undefined) out[s.key] = v;
+  }
+  return out;
+}
+
+/** commander's attribute for a flag: '--step-size <α>' → 'stepSize', '--no-early-stop' → 'earlyStop'. */
+const flagAttribute = (flag: string) => flag.split(' ')[0].replace(/^--(no-)?/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function registerAttack(program: Command): void {
   const cmd = program
@@ -124,21 +93,13 @@ export function registerAttack(program: Command): void {
     .option('--attack <list>', `comma-separated: ${Object.keys(allAttacks).join(', ')}`, 'fgsm')
     .option('--eps <list>', 'comma-separated budgets (L∞ in [0,1]; L2 ≥ 0)', epsListParser('--eps', 0), [0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
     .option('--target <class|random|least-likely>', 'targeted attack toward a class (its own images are skipped), a random other class, or the least-likely class')
-    .option('--steps <n>', "iterations of BIM/PGD/MI-FGSM/APGD (and of AutoAttack's APGD and FAB stages: 100 unless set)", int('--steps', 1))
-    .option('--step-size <α>', 'step of BIM/PGD/MI-FGSM', num('--step-size', 0, Infinity, true))
-    .option('--restarts <n>', 'PGD random restarts (the strongest per example is kept)', int('--restarts', 1))
-    .option('--no-random-start', 'PGD from x itself instead of a uniform random start')
-    .option('--no-early-stop', 'keep iterating on an example after it succeeds (maximise the loss)')
-    .option('--pixels <k>', 'one-pixel attack: pixels changed (1, 3, 5)', int('--pixels', 1))
-    .option('--population <n>', 'one-pixel attack: population size (paper: 400)', int('--population', 4))
-    .option('--generations <n>', 'one-pixel attack: generations (paper: 100)', int('--generations', 1))
-    .option('--max-queries <n>', 'Square attack: query budget (paper: 10,000; AutoAttack: 5,000)', int('--max-queries', 1))
     .option('--norm <linf|l2>', 'apgd-ce, apgd-dlr, apgd-t and autoattack: the norm of ε (default linf)')
     .option('--aa-version <name>', "autoattack: 'standard' (APGD-CE, APGD-T, FAB-T, Square), 'plus' or 'rand'", 'standard')
     .option('--aa-chunk <n>', 'autoattack: images per chunk, each one AutoAttack run; with --out each chunk is kept there once measured, and Ctrl-C stops after the chunk in progress (default 1000)', int('--aa-chunk', 1))
     .option('--resume', 'autoattack with --out: reuse the chunks kept in --out that were measured on the same model file with the same settings')
     .option('--batch-size <n>', 'images per attack batch', int('--batch-size', 1))
     .option('--seed <n>', 'seed', int('--seed', 0), 0);
+  settingFlags(cmd, allAttacks);
   limitOptions(cmd, { test: true, oldLimit: 'test', testHelp: 'attack the first N test images' });
   dataOption(cmd, 'mnist', 'test data');
   outOption(cmd, 'dir', 'write report.json, report.md, pictures and plots here');
@@ -164,18 +125,15 @@ export function registerAttack(program: Command): void {
       const limit = Math.min(o.testLimit ?? ds.count, ds.count);
       if (target?.kind === 'class') ds = withoutClass(ds, target.class, limit);
       const count = Math.min(limit, ds.count);
-      const attackOptions: Record<string, unknown> = {};
-      const map: [string, string][] = [['steps', 'steps'], ['stepSize', 'stepSize'], ['restarts', 'restarts'], ['pixels', 'pixels'], ['population', 'population'], ['generations', 'generations'], ['maxQueries', 'maxQueries']];
-      for (const [flag, key] of map) if (o[flag] !== undefined) attackOptions[key] = o[flag];
-      if (o.randomStart === false) attackOptions.randomStart = false;
-      if (o.earlyStop === false) attackOptions.earlyStop = false;
+      const optionsOf = (n: string) => settingValues(allAttacks[n], o);
       // AutoAttack's chunk files are checked before any attack runs: a --resume with other settings is refused here
-      const aaOptions = { ...aa, seed: o.seed, batchSize: o.batchSize, steps: o.steps, maxQueries: o.maxQueries, json: Boolean(o.json) };
+      const aaSet = settingValues(autoattack, o) as { steps?: number; squareQueries?: number };
+      const aaOptions = { ...aa, seed: o.seed, batchSize: o.batchSize, steps: aaSet.steps, maxQueries: aaSet.squareQueries, json: Boolean(o.json) };
       const aaChunks = { chunk: (o.aaChunk as number | undefined) ?? 1000, dir: o.out as string | undefined, resume: Boolean(o.resume), modelKey: o.out ? fileHash(o.modelFile) : '' };
       if (names.includes('autoattack')) checkChunkStores({ ...aaChunks, stopped: () => false }, ds.name, count, epsList, aaOptions);
-      const withNorm = (n: string) => (normFlag(n) && o.norm ? { ...attackOptions, norm: aa.norm } : attackOptions);
+      const withNorm = (n: string) => (normFlag(n) && o.norm ? { ...optionsOf(n), norm: aa.norm } : optionsOf(n));
 
-      const rows: AttackResultRow[] = [];
+      const rows: AttackRowJson[] = [];
       const kept = new Map<string, AttackExample[]>();
       for (const n of names.filter((m) => m !== 'autoattack')) {
         const attack = allAttacks[n];
@@ -191,7 +149,7 @@ export function registerAttack(program: Command): void {
         bar.stop();
         for (const [i, { metrics, examples }] of sweep.entries()) {
           const eps = budgets[i];
-          const row = attackRow(metrics, eps, attack.norm === 'l0' ? ((attackOptions.pixels as number | undefined) ?? 1) : undefined);
+          const row = attackRow(metrics, eps, attack.norm === 'l0' ? ((optionsOf(n).pixels as number | undefined) ?? 1) : undefined);
           rows.push(row);
           kept.set(n, examples);
           if (!o.json) {
@@ -213,40 +171,21 @@ export function registerAttack(program: Command): void {
         : [];
       const autoJson = autoReports.length ? { autoattack: autoReports } : {};
 
-      // the report folder is written whole or not at all: Ctrl-C during it waits until it ends
-      if (o.out) await uninterrupted(async () => {
-        const pictures: string[] = [];
-        const maxEps = Math.max(...epsList);
-        for (const n of names.filter((m) => m !== 'autoattack')) {
-          const ex = kept.get(n) ?? [];
-          if (!ex.length) continue;
-          const row = [...rows].reverse().find((r) => r.attack === allAttacks[n].name);
-          const title = `${n}${row?.eps !== null && row?.eps !== undefined ? `, eps ${row.eps}` : ''}${target ? ' (targeted)' : ''}`;
-          adversarialGrid(ex.map((e) => ({ ...e, h: ds.height, w: ds.width, trueLabel: e.label })), title).save(join(o.out, `${n}.png`));
-          pictures.push(`${n}.png`);
-          if (target && allAttacks[n].kind === 'white-box') {
-            const fig = targetFigure(model, allAttacks[n], loadDataset(o.data, 'test', outputClasses(model)), maxEps, attackOptions, o.seed);
-            if (fig) {
-              fig.save(join(o.out, `targets-${n}.png`));
-              pictures.push(`targets-${n}.png`);
-            }
-          }
-        }
-        const series = names
-          .filter((n) => allAttacks[n].norm !== 'l0' && n !== 'autoattack')
-          .map((n) => {
-            const pts = rows.filter((r) => r.attack === allAttacks[n].name).map((r) => ({ x: r.eps as number, y: r.robustAccuracy }));
-            if (!pts.some((p) => p.x === 0) && rows.length) pts.unshift({ x: 0, y: rows[0].cleanAccuracy });
-            return { name: n, points: pts.sort((a, b) => a.x - b.x) };
-          });
-        if (series.length) {
-          const svg = await lineChartSvg({ title: `Accuracy under attack (${plural(count, 'test image')})`, xTitle: 'ε', yTitle: 'accuracy', series, yDomain: [0, 1] });
-          saveSvg(join(o.out, 'accuracy.svg'), svg);
-          pictures.unshift('accuracy.svg');
-        }
-        writeFileAtomic(join(o.out, 'report.json'), jsonText({ modelFile: o.modelFile, data: ds.name, testCount: count, results: rows, count, ...autoJson }));
-        writeFileAtomic(join(o.out, 'report.md'), attackMarkdown(o.modelFile, ds.name, rows, pictures) + autoReports.map((r) => '\n' + autoAttackTable(r)).join(''));
+      // targeted white-box runs: the 10×10 source/target matrix at the largest ε, for the report folder
+      const maxEps = Math.max(...epsList);
+      const matrixOf = (n: string) => (o.out && target && allAttacks[n].kind === 'white-box' && kept.get(n)?.length
+        ? targetMatrix(model, allAttacks[n], loadDataset(o.data, 'test', outputClasses(model)), maxEps, optionsOf(n), o.seed) : null);
+      const attacks = names.filter((n) => n !== 'autoattack').map((n) => {
+        const cells = matrixOf(n);
+        return { key: n, name: allAttacks[n].name, l0: allAttacks[n].norm === 'l0', examples: kept.get(n) ?? [], ...(cells ? { targets: { cells, eps: maxEps } } : {}) };
       });
+      // the report folder is written whole or not at all: Ctrl-C during it waits until it ends
+      if (o.out) {
+        const dir = o.out as string;
+        await uninterrupted(() => writeAttackFolder(dir, {
+          modelFile: o.modelFile, data: ds.name, testCount: count, rows, attacks, targeted: Boolean(target), height: ds.height, width: ds.width, autoattack: autoReports,
+        }));
+      }
       const doc: AttackJson = { modelFile: o.modelFile, data: ds.name, testCount: count, target: o.target ?? null, results: rows, count, ...autoJson };
       if (o.json) printJson(doc);
       else if (o.out) say(`wrote ${join(o.out, 'report.md')}, report.json and the pictures`);

@@ -4,6 +4,9 @@
 // the diagonal holding the original digit; captions give the target's confidence, "*" marks a failed attack.
 import { GLYPH_H } from './font.js';
 import { Canvas, diverging, gray, maxAbs, renderGrid, textWidth, type GridCell, type RGB } from './png.js';
+import type { TargetCell } from '../analysis/target-matrix.js';
+
+export type { TargetCell };
 
 /** One adversarial example with the model's verdicts before and after. Images are h×w, row-major, in [0, 1]. */
 export interface AdversarialRow {
@@ -16,13 +19,6 @@ export interface AdversarialRow {
   origConf: number;
   advPred: number;
   advConf: number;
-}
-
-/** One cell of a targetGrid: the image shown, whether the attack reached its target, the target's confidence. */
-export interface TargetCell {
-  values: ArrayLike<number>;
-  success: boolean;
-  conf: number;
 }
 
 const BLANK: (v: number) => RGB = () => [255, 255, 255];

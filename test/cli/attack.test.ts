@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { evaluateAttack, evaluateAttackSweep, type AttackMetrics } from '../../src/analysis/attack-evaluation.js';
+import { blackBoxAttacks } from '../../src/attacks/black-box.js';
 import { whiteBoxAttacks } from '../../src/attacks/index.js';
 import { matmulOps } from '../../src/engine/ops/matmul.js';
 import { saveModel } from '../../src/io/model-file.js';
@@ -51,6 +52,26 @@ describe('nablax attack', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).results[0].targeted).toBe(true);
     expect(existsSync(join(out, 'targets-fgsm.png'))).toBe(true);
+  });
+
+  it("offers every attack's settings as flags naming the attacks that read them, and passes them to those attacks", () => {
+    const help = run(['attack', '--help']).stdout.replace(/\s+/g, ' ');
+    for (const [name, attack] of Object.entries({ ...whiteBoxAttacks, ...blackBoxAttacks })) {
+      for (const s of attack.settings) {
+        const flag = s.flag.split(' ')[0];
+        const users = new RegExp(`${flag}[ <>\\w]*? [^[]*\\[([^\\]]*)\\]`).exec(help)?.[1].split(', ');
+        expect(users, `${flag} in attack --help`).toContain(name);
+      }
+    }
+    // one BIM step of size ε is FGSM: --steps and --step-size reach BIM; --pixels (one-pixel's) is ignored by both
+    const args = ['--model-file', modelFile, '--eps', '0.05', '--test-limit', '40', '--pixels', '3', '--json'];
+    const fgsm = run(['attack', '--attack', 'fgsm', ...args]);
+    const bim = run(['attack', '--attack', 'bim', '--steps', '1', '--step-size', '0.05', ...args]);
+    const bimSmall = run(['attack', '--attack', 'bim', '--steps', '1', '--step-size', '0.01', ...args]);
+    expect(bim.status, bim.stderr).toBe(0);
+    const acc = (r: typeof bim) => JSON.parse(r.stdout).results[0].robustAccuracy as number;
+    expect(acc(bim)).toBe(acc(fgsm));
+    expect(acc(bimSmall)).toBeGreaterThan(acc(fgsm)); // one step of 0.01 breaks fewer
   });
 
   it('a fixed target skips the images of that class', () => {

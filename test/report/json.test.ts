@@ -1,7 +1,7 @@
 // The CLI's JSON numbers: float noise rounded away (12 significant digits), and distances rounded down, so that a
 // printed maxLinf can be compared with Math.fround(ε) as the guarantees promise.
 import { describe, expect, it } from 'vitest';
-import { jsonText, roundNoise, roundNoiseDown } from '../../src/cli/json.js';
+import { jsonText, roundNoise, roundNoiseDown } from '../../src/report/json.js';
 
 describe('jsonText', () => {
   it('rounds float noise to 12 significant digits and leaves integers alone', () => {
