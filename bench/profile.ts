@@ -19,7 +19,7 @@ const add = (key: string, ms: number) => times.set(key, (times.get(key) ?? 0) + 
 
 /** Wrap every op so its forward and backward add their wall time to `times`, keyed by op and output shape. */
 function instrument(): void {
-  for (const op of Object.values(allOps) as Op<any, any>[]) {
+  for (const op of Object.values(allOps) as Op[]) {
     const f = op.forward.bind(op), b = op.backward.bind(op);
     op.forward = (inputs, attrs) => {
       const t0 = performance.now();

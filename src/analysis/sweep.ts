@@ -35,7 +35,10 @@ export function rSquared(x: ArrayLike<number>, y: ArrayLike<number>): number {
   const n = x.length;
   if (n !== y.length || n < 2) throw new Error(`rSquared: need two equally long arrays of ≥ 2 values, got ${n} and ${y.length}`);
   let mx = 0, my = 0;
-  for (let i = 0; i < n; i++) (mx += x[i]), (my += y[i]);
+  for (let i = 0; i < n; i++) {
+    mx += x[i];
+    my += y[i];
+  }
   mx /= n;
   my /= n;
   let sxx = 0, sxy = 0, syy = 0;

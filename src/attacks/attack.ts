@@ -87,6 +87,9 @@ export interface BlackBoxAttack<O extends AttackOptions = AttackOptions> {
   run(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: O): AttackResult;
 }
 
+// `any`, not `AttackOptions`: each attack's run takes its own options type (PgdOptions, SquareOptions, …), and a
+// function parameter only accepts a wider type, so a record of every attack can only be typed with `any` here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Attack = WhiteBoxAttack<any> | BlackBoxAttack<any>;
 
 /**

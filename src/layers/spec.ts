@@ -7,6 +7,7 @@ import type { InitScheme } from './init.js';
 import type { Layer } from './layer.js';
 import { allLayers, isLayerType, type BuildContext, type LayerSpec, type LayerType } from './layer-types.js';
 import { Sequential, type ModelSpec } from './sequential.js';
+import { shown } from '../engine/shown.js';
 
 export interface BuildOptions {
   seed?: number;
@@ -54,7 +55,7 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions = {}): Sequential
   const rng = new Rng(opts.seed ?? 0);
   const layers = spec.layers.map((l, i) => {
     if (typeof l !== 'object' || l === null) throw new Error(`buildModel: layer ${i} must be an object with a 'type'`);
-    return buildLayer(l, rng, opts, `buildModel: layer ${i} (${(l as { type?: unknown }).type})`);
+    return buildLayer(l, rng, opts, `buildModel: layer ${i} (${shown((l as { type?: unknown }).type)})`);
   });
   const model = new Sequential(spec.input.slice(), layers);
   // Push two examples through (batch-norm needs more than one per channel in training) to check the shapes chain.
@@ -65,7 +66,7 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions = {}): Sequential
       try {
         h = layer.forward(h);
       } catch (e) {
-        throw new Error(`buildModel: layer ${i} (${spec.layers[i].type}) does not fit: ${(e as Error).message}`);
+        throw new Error(`buildModel: layer ${i} (${spec.layers[i].type}) does not fit: ${(e as Error).message}`, { cause: e });
       }
     });
     model.train();

@@ -5,6 +5,7 @@
 import { GLYPH_H } from './font.js';
 import { Canvas, diverging, gray, maxAbs, renderGrid, textWidth, type GridCell, type RGB } from './png.js';
 import type { TargetCell } from '../analysis/target-matrix.js';
+import { shown } from '../engine/shown.js';
 
 export type { TargetCell };
 
@@ -29,12 +30,12 @@ function isPosInt(v: unknown): v is number {
 
 function checkLength(at: string, v: ArrayLike<number> | null | undefined, n: number): void {
   if (v == null || typeof v.length !== 'number' || v.length !== n) {
-    throw new Error(`${at} expected length h*w = ${n}, got ${v == null || typeof v.length !== 'number' ? v : v.length}`);
+    throw new Error(`${at} expected length h*w = ${n}, got ${shown(v == null || typeof v.length !== 'number' ? v : v.length)}`);
   }
 }
 
 function checkNumber(at: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${at} expected a finite number, got ${v}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${at} expected a finite number, got ${shown(v)}`);
 }
 
 const conf2 = (c: number): string => c.toFixed(2);
@@ -55,9 +56,9 @@ function checkedAdversarialCells(rows: AdversarialRow[], fn: string): GridCell[]
   }
   return rows.map((r, i) => {
     const at = `${fn}: rows[${i}]`;
-    if (r == null || typeof r !== 'object') throw new Error(`${at} expected an AdversarialRow, got ${r}`);
-    if (!isPosInt(r.h)) throw new Error(`${at}.h expected a positive integer, got ${r.h}`);
-    if (!isPosInt(r.w)) throw new Error(`${at}.w expected a positive integer, got ${r.w}`);
+    if (r == null || typeof r !== 'object') throw new Error(`${at} expected an AdversarialRow, got ${shown(r)}`);
+    if (!isPosInt(r.h)) throw new Error(`${at}.h expected a positive integer, got ${shown(r.h)}`);
+    if (!isPosInt(r.w)) throw new Error(`${at}.w expected a positive integer, got ${shown(r.w)}`);
     const n = r.h * r.w;
     checkLength(`${at}.original`, r.original, n);
     checkLength(`${at}.adversarial`, r.adversarial, n);
@@ -98,8 +99,8 @@ export function targetCells(cells: (TargetCell | null)[][], h: number, w: number
 }
 
 function checkedTargetCells(cells: (TargetCell | null)[][], h: number, w: number, fn: string): GridCell[][] {
-  if (!isPosInt(h)) throw new Error(`${fn}: h expected a positive integer, got ${h}`);
-  if (!isPosInt(w)) throw new Error(`${fn}: w expected a positive integer, got ${w}`);
+  if (!isPosInt(h)) throw new Error(`${fn}: h expected a positive integer, got ${shown(h)}`);
+  if (!isPosInt(w)) throw new Error(`${fn}: w expected a positive integer, got ${shown(w)}`);
   if (!Array.isArray(cells) || cells.length === 0 || !Array.isArray(cells[0]) || cells[0].length === 0) {
     throw new Error(`${fn}: cells expected a non-empty array of non-empty rows, got ${JSON.stringify(cells)?.slice(0, 40)}`);
   }
@@ -113,10 +114,10 @@ function checkedTargetCells(cells: (TargetCell | null)[][], h: number, w: number
     return row.map((c, j): GridCell => {
       const at = `${fn}: cells[${i}][${j}]`;
       if (c === null) return { values: blank, h, w, colorize: BLANK };
-      if (typeof c !== 'object') throw new Error(`${at} expected { values, success, conf } or null, got ${c}`);
+      if (typeof c !== 'object') throw new Error(`${at} expected { values, success, conf } or null, got ${shown(c)}`);
       checkLength(`${at}.values`, c.values, n);
       checkNumber(`${at}.conf`, c.conf);
-      if (typeof c.success !== 'boolean') throw new Error(`${at}.success expected a boolean, got ${c.success}`);
+      if (typeof c.success !== 'boolean') throw new Error(`${at}.success expected a boolean, got ${shown(c.success)}`);
       return { values: c.values, h, w, colorize: gray, caption: `${conf2(c.conf)}${c.success ? '' : '*'}` };
     });
   });

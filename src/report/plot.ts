@@ -5,6 +5,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { writeFileAtomic } from '../io/atomic.js';
+import { shown } from '../engine/shown.js';
 
 /** One named line or point cloud. */
 export interface Series {
@@ -68,17 +69,17 @@ function checkDomain(fn: string, name: string, d: unknown): void {
 
 // Validate everything up front (one-line messages naming the series and point) and flatten to vega-lite rows.
 function checkOptions(fn: string, opts: ChartOptions): Row[] {
-  if (opts == null || typeof opts !== 'object') throw new Error(`${fn}: opts expected an object, got ${opts}`);
+  if (opts == null || typeof opts !== 'object') throw new Error(`${fn}: opts expected an object, got ${shown(opts)}`);
   checkText(fn, 'title', opts.title);
   checkText(fn, 'xTitle', opts.xTitle);
   checkText(fn, 'yTitle', opts.yTitle);
   checkDomain(fn, 'xDomain', opts.xDomain);
   checkDomain(fn, 'yDomain', opts.yDomain);
   if (opts.width !== undefined && !isPosInt(opts.width)) {
-    throw new Error(`${fn}: opts.width expected a positive integer, got ${opts.width}`);
+    throw new Error(`${fn}: opts.width expected a positive integer, got ${shown(opts.width)}`);
   }
   if (opts.height !== undefined && !isPosInt(opts.height)) {
-    throw new Error(`${fn}: opts.height expected a positive integer, got ${opts.height}`);
+    throw new Error(`${fn}: opts.height expected a positive integer, got ${shown(opts.height)}`);
   }
   if (opts.points !== undefined && typeof opts.points !== 'boolean') {
     throw new Error(`${fn}: opts.points expected a boolean, got ${JSON.stringify(opts.points)}`);
@@ -90,7 +91,7 @@ function checkOptions(fn: string, opts: ChartOptions): Row[] {
   const names = new Set<string>();
   opts.series.forEach((s, i) => {
     const at = `${fn}: opts.series[${i}]`;
-    if (s == null || typeof s !== 'object') throw new Error(`${at} expected { name, points }, got ${s}`);
+    if (s == null || typeof s !== 'object') throw new Error(`${at} expected { name, points }, got ${shown(s)}`);
     if (typeof s.name !== 'string' || s.name.trim().length === 0) {
       throw new Error(`${at}.name expected a non-empty string, got ${JSON.stringify(s.name)}`);
     }
@@ -219,7 +220,7 @@ export function scatterChartSpec(opts: ChartOptions, reference?: ReferenceLine):
   if (reference === undefined) return { ...chartBase(opts), ...points };
 
   if (reference == null || typeof reference !== 'object') {
-    throw new Error(`${fn}: reference expected { slope, intercept, name }, got ${reference}`);
+    throw new Error(`${fn}: reference expected { slope, intercept, name }, got ${shown(reference)}`);
   }
   if (!Number.isFinite(reference.slope) || !Number.isFinite(reference.intercept)) {
     throw new Error(`${fn}: reference expected finite slope and intercept, got slope ${reference.slope}, intercept ${reference.intercept}`);
@@ -231,7 +232,12 @@ export function scatterChartSpec(opts: ChartOptions, reference?: ReferenceLine):
     throw new Error(`${fn}: reference.name expected a name no series has, got ${JSON.stringify(reference.name)}`);
   }
   let [x0, x1] = opts.xDomain ?? [Infinity, -Infinity];
-  if (!opts.xDomain) for (const r of rows) (x0 = Math.min(x0, r.x)), (x1 = Math.max(x1, r.x));
+  if (!opts.xDomain) {
+    for (const r of rows) {
+      x0 = Math.min(x0, r.x);
+      x1 = Math.max(x1, r.x);
+    }
+  }
   const line = [x0, x1].map((x) => ({ series: reference.name, x, y: reference.slope * x + reference.intercept }));
   const colorDomain = [...names, reference.name];
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain: colorDomain } };

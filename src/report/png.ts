@@ -8,6 +8,7 @@ import { GLYPH_H, GLYPH_W, glyphMask, textWidth } from './font.js';
 
 export { textWidth } from './font.js';
 import { COLOR_BAR_H, drawColorBar } from './color-bar.js';
+import { shown } from '../engine/shown.js';
 
 /** An 8-bit colour: red, green, blue, each 0..255 (out-of-range values are clamped and rounded). */
 export type RGB = [number, number, number];
@@ -43,8 +44,8 @@ export class Canvas {
   readonly rgba: Uint8Array;
 
   constructor(width: number, height: number, background: RGB = WHITE) {
-    if (!isPosInt(width)) throw new Error(`Canvas: width expected a positive integer, got ${width}`);
-    if (!isPosInt(height)) throw new Error(`Canvas: height expected a positive integer, got ${height}`);
+    if (!isPosInt(width)) throw new Error(`Canvas: width expected a positive integer, got ${shown(width)}`);
+    if (!isPosInt(height)) throw new Error(`Canvas: height expected a positive integer, got ${shown(height)}`);
     this.width = width;
     this.height = height;
     this.rgba = new Uint8Array(width * height * 4);
@@ -115,9 +116,9 @@ export class Canvas {
     scale: number,
     colorize: (v: number) => RGB,
   ): void {
-    if (!isPosInt(h)) throw new Error(`Canvas.drawImage: h expected a positive integer, got ${h}`);
-    if (!isPosInt(w)) throw new Error(`Canvas.drawImage: w expected a positive integer, got ${w}`);
-    if (!isPosInt(scale)) throw new Error(`Canvas.drawImage: scale expected a positive integer, got ${scale}`);
+    if (!isPosInt(h)) throw new Error(`Canvas.drawImage: h expected a positive integer, got ${shown(h)}`);
+    if (!isPosInt(w)) throw new Error(`Canvas.drawImage: w expected a positive integer, got ${shown(w)}`);
+    if (!isPosInt(scale)) throw new Error(`Canvas.drawImage: scale expected a positive integer, got ${shown(scale)}`);
     if (values == null || values.length !== h * w) {
       throw new Error(`Canvas.drawImage: values expected length h*w = ${h * w}, got ${values == null ? values : values.length}`);
     }
@@ -163,7 +164,7 @@ export class Canvas {
    */
   text(str: string, x: number, y: number, c: RGB = BLACK, scale = 1): void {
     if (typeof str !== 'string') throw new Error(`Canvas.text: str expected a string, got ${typeof str}`);
-    if (!isPosInt(scale)) throw new Error(`Canvas.text: scale expected a positive integer, got ${scale}`);
+    if (!isPosInt(scale)) throw new Error(`Canvas.text: scale expected a positive integer, got ${shown(scale)}`);
     x = Math.floor(x);
     y = Math.floor(y);
     const r = byte(c[0]);
@@ -328,7 +329,7 @@ export function renderGrid(
   const pad = opts.pad ?? 8;
   const { title, columnTitles, rowTitles } = opts;
   if (!Array.isArray(rows)) throw new Error(`renderGrid: rows expected an array of arrays of cells, got ${typeof rows}`);
-  if (!isPosInt(scale)) throw new Error(`renderGrid: opts.scale expected a positive integer, got ${scale}`);
+  if (!isPosInt(scale)) throw new Error(`renderGrid: opts.scale expected a positive integer, got ${shown(scale)}`);
   if (!(Number.isInteger(pad) && pad >= 0)) throw new Error(`renderGrid: opts.pad expected an integer >= 0, got ${pad}`);
   if (title !== undefined && typeof title !== 'string') {
     throw new Error(`renderGrid: opts.title expected a string, got ${typeof title}`);
@@ -349,9 +350,9 @@ export function renderGrid(
     if (!Array.isArray(row)) throw new Error(`renderGrid: rows[${i}] expected an array of cells, got ${typeof row}`);
     row.forEach((cell, j) => {
       const at = `renderGrid: rows[${i}][${j}]`;
-      if (cell == null || typeof cell !== 'object') throw new Error(`${at} expected a GridCell, got ${cell}`);
-      if (!isPosInt(cell.h)) throw new Error(`${at}.h expected a positive integer, got ${cell.h}`);
-      if (!isPosInt(cell.w)) throw new Error(`${at}.w expected a positive integer, got ${cell.w}`);
+      if (cell == null || typeof cell !== 'object') throw new Error(`${at} expected a GridCell, got ${shown(cell)}`);
+      if (!isPosInt(cell.h)) throw new Error(`${at}.h expected a positive integer, got ${shown(cell.h)}`);
+      if (!isPosInt(cell.w)) throw new Error(`${at}.w expected a positive integer, got ${shown(cell.w)}`);
       if (cell.values == null || cell.values.length !== cell.h * cell.w) {
         throw new Error(`${at}.values expected length h*w = ${cell.h * cell.w}, got ${cell.values?.length}`);
       }
@@ -444,7 +445,7 @@ export function renderGrid(
  */
 export function maxAbs(values: ArrayLike<number>): number {
   if (values == null || typeof values.length !== 'number') {
-    throw new Error(`maxAbs: values expected an array-like of numbers, got ${values}`);
+    throw new Error(`maxAbs: values expected an array-like of numbers, got ${shown(values)}`);
   }
   let m = 0;
   for (let i = 0; i < values.length; i++) {

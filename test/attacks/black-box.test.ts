@@ -74,7 +74,7 @@ describe('black-box attacks never use a gradient', () => {
     let sq: AttackResult, px: AttackResult;
     const oracle = new ScoreOracle(cnn);
     const q0 = oracle.queries;
-    let q1 = 0;
+    let q1: number;
     try {
       // The tripwire can fire: a white-box gradient hits it.
       expect(() => inputGradient(cnn, correct.x, correct.y)).toThrow(/gradient requested through op/);

@@ -2,7 +2,7 @@
 // stays in its ε-ball and in [0, 1], ε = 0 is the identity, one PGD step is FGSM, PGD/MI-FGSM beat FGSM, targeted
 // attacks reach their targets, early stop freezes, restarts only help, seeds reproduce, InvFGSM lowers the loss.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AttackResult, WhiteBoxAttack } from '../../src/attacks/attack.js';
+import type { Attack, AttackResult } from '../../src/attacks/attack.js';
 import { bim } from '../../src/attacks/bim.js';
 import { fgsm } from '../../src/attacks/fgsm.js';
 import { gradientAttack } from '../../src/attacks/gradient-attack.js';
@@ -69,7 +69,7 @@ function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe('every white-box attack', () => {
-  const entries = Object.entries(whiteBoxAttacks) as [string, WhiteBoxAttack<any>][];
+  const entries: [string, Attack & { kind: 'white-box' }][] = Object.entries(whiteBoxAttacks);
   // The minimum-norm attacks search at any ε and CW at its defaults (9 × 1,000 Adam steps) alone takes ~45 s on 64
   // images, so these record-wide checks give them small budgets; their own test files cover their full settings.
   const budget: Record<string, object> = { 'cw-l2': { steps: 20, binarySteps: 2 }, fab: { steps: 10 }, 'fab-t': { steps: 10, nTargetClasses: 2 } };
