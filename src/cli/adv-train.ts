@@ -18,7 +18,7 @@ import { finalAttacks, type FinalAttack, type MeasureHooks } from '../experiment
 import { trainWithProgress } from './train.js';
 import { dataOption, deprecatedAlias, jsonOption, limitOptions } from './options.js';
 import { claimOutputs, deprecated, int, num, plural, printJson, progressBar, result, say, UsageError, type Progress } from './util.js';
-import { jsonText } from './json.js';
+import { jsonText } from '../report/json.js';
 
 export const methods = adversarialMethods;
 

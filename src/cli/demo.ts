@@ -14,7 +14,7 @@ import { argmax } from '../layers/predict.js';
 import { trainWithProgress } from './train.js';
 import type { DemoJson } from '../report/json-types.js';
 import { claimOutputs, int, num, plural, printJson, result, say } from './util.js';
-import { jsonText } from './json.js';
+import { jsonText } from '../report/json.js';
 
 export function registerDemo(program: Command): void {
   program

@@ -8,7 +8,7 @@ import { robustMnistMarkdown, robustMnistReport, writeRobustMnistReport } from '
 import { defaultRuns, quickRuns, resolveRuns, RunsError, type ResolvedRun } from '../experiments/robust-mnist-runs.js';
 import { ExperimentInterrupted, runRobustMnist, runStatus, type RobustMnistSettings } from '../experiments/robust-mnist.js';
 import { loadDataset, subset } from '../data/datasets.js';
-import { jsonText } from './json.js';
+import { jsonText } from '../report/json.js';
 import { claimOutputs, Interrupted, int, num, plural, printJson, progressBar, result, say, uninterrupted, UsageError, withInterrupt, type Progress } from './util.js';
 
 /** The defaults of a full run and of --quick (a few hundred images, tiny budgets, a weakened AutoAttack). */

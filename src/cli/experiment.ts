@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { BatchProgress } from '../train/loop.js';
 import { dataOption, limitOptions } from './options.js';
 import { claimOutputs, int, intList, num, printJson, progressBar, say, UsageError, type Progress } from './util.js';
-import { jsonText } from './json.js';
+import { jsonText } from '../report/json.js';
 import { checkExperimentOptions, robustMnistAction, robustMnistOptions } from './experiment-robust-mnist.js';
 import { autoattackBars, autoattackOptions, autoattackSettingFlag } from './autoattack-eval-options.js';
 

@@ -18,7 +18,7 @@ import { getBatch } from '../data/batches.js';
 import { loadDataset } from '../data/datasets.js';
 import { dataOption, deprecatedAlias, indexOption, jsonOption, limitOptions } from './options.js';
 import { claimOutputs, deprecated, int, intList, letInterruptIn, num, plural, printJson, progressBar, result, say, UsageError } from './util.js';
-import { jsonText } from './json.js';
+import { jsonText } from '../report/json.js';
 import { outputClasses } from '../layers/predict.js';
 
 /** The n values of the n-scaling plot: 4×4 up to 112×112 images. */

@@ -9,7 +9,7 @@ import { saveModel } from '../io/model-file.js';
 import type { BatchProgress } from '../train/loop.js';
 import { limitOptions } from './options.js';
 import { claimOutputs, int, printJson, progressBar, say, UsageError, type Progress } from './util.js';
-import { jsonText } from './json.js';
+import { jsonText } from '../report/json.js';
 import { autoattackBars, autoattackOptions, autoattackSettingFlag } from './autoattack-eval-options.js';
 
 export const experiments = ['goodfellow2015'] as const;

@@ -13,7 +13,7 @@ import { loadDataset } from '../data/datasets.js';
 import { outputClasses } from '../layers/predict.js';
 import { dataOption, jsonOption, outOption } from './options.js';
 import { claimOutputs, intList, letInterruptIn, printJson, result, say, UsageError } from './util.js';
-import { jsonText } from './json.js';
+import { jsonText } from '../report/json.js';
 
 export function registerTrace(program: Command): void {
   const cmd = program

@@ -1,7 +1,7 @@
 // Shared CLI plumbing: option parsing with one-line errors, results on stdout (`result`, `printJson`), messages on
 // stderr (`say`), output paths checked and locked before work (`claimOutputs`), Ctrl-C turned into a clean stop.
 import { checkWritable, filesWritten, lockOutput, OutputPathError } from '../io/atomic.js';
-import { jsonText } from './json.js';
+import { jsonText } from '../report/json.js';
 import { stopAllProgress } from './progress.js';
 import { getBatch } from '../data/batches.js';
 import type { Dataset } from '../data/datasets.js';

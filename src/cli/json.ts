@@ -1,1 +1,0 @@
-export { jsonText, roundNoise, roundNoiseDown } from '../report/json.js';
