@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, repoRoot } from './built.js';
+import { blackBoxAttacks } from '../../src/attacks/black-box.js';
+import { whiteBoxAttacks } from '../../src/attacks/index.js';
 
 interface Block {
   line: number;
@@ -148,4 +150,13 @@ describe('README.md code blocks', () => {
       }
     });
   }
+});
+
+describe('README.md and the attack records', () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  it('counts the attacks of the records (AutoAttack apart, built from them) and names each as the CLI does', () => {
+    const names = [...Object.keys(whiteBoxAttacks), ...Object.keys(blackBoxAttacks)];
+    expect(readme).toContain(`${names.length} attacks in one record`);
+    for (const n of [...names, 'autoattack']) expect(readme, n).toContain(`\`${n}\``);
+  });
 });
