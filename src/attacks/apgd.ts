@@ -263,6 +263,7 @@ function makeApgd(name: string, defaultLoss: AttackLossName, targetedRounds: boo
     kind: 'white-box',
     norm: 'linf',
     settings: [settings.steps, settings.restarts, settings.earlyStop],
+    norms: ['linf', 'l2'],
     run: (model, x, y, opts) => runApgd(name, model, x, y, opts, defaultLoss, targetedRounds),
   };
 }

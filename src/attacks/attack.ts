@@ -74,6 +74,8 @@ export interface WhiteBoxAttack<O extends AttackOptions = AttackOptions, R exten
   norm: Norm;
   /** The settings of `O` a caller may set (besides eps, seed and targets, which every attack reads). */
   settings: readonly AttackSetting<O>[];
+  /** The norms a caller may pick with `options.norm` (the record's `norm` is the default); absent: only `norm`. */
+  norms?: readonly ('linf' | 'l2')[];
   /** R: what this attack returns besides the common result (AutoAttack's report, C&W's bracket of c). */
   run(model: Sequential, x: Tensor, y: Int32Array, opts: O): R;
 }

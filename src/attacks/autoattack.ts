@@ -256,5 +256,6 @@ export const autoattack: WhiteBoxAttack<AutoAttackOptions, AutoAttackResult> = {
   norm: 'linf',
   // steps: of the APGD and FAB stages; --max-queries: Square's budget
   settings: [settings.steps, { ...settings.maxQueries, key: 'squareQueries' }],
+  norms: ['linf', 'l2'],
   run: (model, x, y, opts) => autoAttack(model, x, y, opts),
 };

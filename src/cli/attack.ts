@@ -24,8 +24,8 @@ import { targetMatrix } from '../analysis/target-matrix.js';
 
 export const allAttacks: Record<string, Attack> = { ...whiteBoxAttacks, autoattack, ...blackBoxAttacks };
 
-/** Attacks whose norm --norm sets (APGD and AutoAttack; their record entry says L∞). */
-const normFlag = (n: string) => n.startsWith('apgd') || n === 'autoattack';
+/** Attacks whose norm --norm sets: those whose record lists the norms a caller may pick (APGD, AutoAttack). */
+const normFlag = (n: string) => Boolean(allAttacks[n].kind === 'white-box' && allAttacks[n].norms);
 
 function parseTarget(v: string | undefined, classes: number): TargetMode | undefined {
   if (v === undefined) return undefined;
@@ -94,7 +94,7 @@ export function registerAttack(program: Command): void {
     .option('--attack <list>', `comma-separated: ${Object.keys(allAttacks).join(', ')}`, 'fgsm')
     .option('--eps <list>', 'comma-separated budgets (L∞ in [0,1]; L2 ≥ 0)', epsListParser('--eps', 0), [0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
     .option('--target <class|random|least-likely>', 'targeted attack toward a class (its own images are skipped), a random other class, or the least-likely class')
-    .option('--norm <linf|l2>', 'apgd-ce, apgd-dlr, apgd-t and autoattack: the norm of ε (default linf)')
+    .option('--norm <linf|l2>', `${Object.keys(allAttacks).filter(normFlag).join(', ')}: the norm of ε (default linf)`)
     .option('--aa-version <name>', "autoattack: 'standard' (APGD-CE, APGD-T, FAB-T, Square), 'plus' or 'rand'", 'standard')
     .option('--aa-chunk <n>', 'autoattack: images per chunk, each one AutoAttack run; with --out each chunk is kept there once measured, and Ctrl-C stops after the chunk in progress (default 1000)', int('--aa-chunk', 1))
     .option('--resume', 'autoattack with --out: reuse the chunks kept in --out that were measured on the same model file with the same settings')
