@@ -2,7 +2,8 @@
 // --gemm adds the GEMM kernel's GFLOP/s on the `cnn`'s shapes, --peers the same models in other JS engines.
 import type { Command } from 'commander';
 import { cnnGemmShapes, gemmGflops } from '../experiments/bench/gemm.js';
-import { benchBatch, runBench, type Measure } from '../experiments/bench/throughput.js';
+import { benchBatch, runBench, type BenchResult, type Measure } from '../experiments/bench/throughput.js';
+import { summarizeRuns, type BenchRun } from '../experiments/bench/repeat.js';
 import { kernels } from '../engine/kernels/kernels.js';
 import { Rng } from '../engine/random.js';
 import { zooNames, zooSpec, type ZooName } from '../layers/zoo.js';
@@ -20,6 +21,7 @@ export function registerBench(program: Command): void {
     .option('--models <list>', 'comma-separated zoo models', zooNames.join(','))
     .option('--seconds <s>', 'seconds per timed round', num('--seconds', 0.05), 1)
     .option('--rounds <n>', 'timed rounds per figure (the median is reported)', int('--rounds', 1), 3)
+    .option('--repeat <n>', 'measure everything n times in this run (with --peers torch, each model beside PyTorch, the order alternating) and report each figure as the median with its range', int('--repeat', 1), 1)
     .option('--gemm', "also the GEMM kernel's GFLOP/s on the cnn's shapes")
     .option('--peers [list]', `also measure the models in other engines (${peerNames.join(', ')}; default: the JavaScript ones, which build cnn and mlp and install into bench/peers on first use; torch: every model, in ${torchPython}) in a child process`)
     .option('--json', 'print one JSON document on stdout')
@@ -57,24 +59,63 @@ export function registerBench(program: Command): void {
         if (p !== null) samples.push(p);
       };
       sample();
+      const repeat: number = o.repeat;
+      const dir = o.peers !== undefined ? peersDir() : '';
+      const torchBatch = torch ? benchBatch(256) : null;
+      const versions: Record<string, string> = {};
+      // PyTorch on one model, in a child process, with nablax's thread count and the bench's digits
+      const torchOn = (m: string) => {
+        say(`bench --peers: ${m} in PyTorch (${torchPython} bench/peers/torch_peer.py, a child process, ${threads} thread${threads === 1 ? '' : 's'})`);
+        const t = runTorchPeer(dir, {
+          seconds: o.seconds, rounds: o.rounds, threads, x: torchBatch!.x.data as Float32Array, y: torchBatch!.y,
+          models: [{ name: m, spec: zooSpec(m) }],
+        });
+        Object.assign(versions, t.versions);
+        return t.peers;
+      };
       if (!o.json) result('model     measure          batch   images/s   GFLOP/s');
-      const results = await runBench({
-        models: models as ZooName[],
-        measures,
-        seconds: o.seconds,
-        rounds: o.rounds,
-        onResult: (r) => {
-          if (!o.json) result(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)} ${r.gflops.toFixed(2).padStart(9)}`);
-          if (r.measure === measures[measures.length - 1]) sample(); // after each model
-        },
-      });
+      const runs: BenchRun[] = [];
+      for (let rep = 0; rep < repeat; rep++) {
+        if (repeat > 1) say(`bench: repetition ${rep + 1} of ${repeat}`);
+        const run: BenchRun = { results: [], peers: [] };
+        for (const m of models) {
+          // each model beside its PyTorch figures, PyTorch first in every other repetition: a drift of the host's
+          // speed then moves both sides of a ratio alike
+          const torchFirst = torch && rep % 2 === 1;
+          if (torchFirst) run.peers.push(...torchOn(m));
+          run.results.push(...await runBench({
+            models: [m as ZooName],
+            measures,
+            seconds: o.seconds,
+            rounds: o.rounds,
+            onResult: (r) => {
+              if (!o.json) result(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)} ${r.gflops.toFixed(2).padStart(9)}`);
+            },
+          }));
+          if (torch && !torchFirst) run.peers.push(...torchOn(m));
+          sample(); // after each model
+        }
+        runs.push(run);
+      }
       const peakGflops = samples.length === 0 ? null : Math.round(Math.max(...samples) * 100) / 100;
-      for (const r of results) r.fractionOfPeak = peakGflops === null || !(peakGflops > 0) ? null : Math.round((r.gflops / peakGflops) * 1000) / 1000;
+      const summary = repeat > 1 ? summarizeRuns(runs, peakGflops) : null;
+      const results: BenchResult[] = summary?.results ?? runs[0].results;
+      if (summary === null) {
+        for (const r of results) r.fractionOfPeak = peakGflops === null || !(peakGflops > 0) ? null : Math.round((r.gflops / peakGflops) * 1000) / 1000;
+      }
+      if (!o.json && summary !== null) {
+        result(`\nmedians of ${repeat} repetitions [range]:`);
+        result('model     measure          batch   images/s [range]            GFLOP/s [range]');
+        for (const r of summary.results) {
+          const [lo, hi] = r.imagesPerSecondRange, [glo, ghi] = r.gflopsRange;
+          result(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${`${r.imagesPerSecond} [${lo}–${hi}]`.padEnd(27)} ${r.gflops.toFixed(2)} [${glo.toFixed(2)}–${ghi.toFixed(2)}]`);
+        }
+      }
       if (!o.json) {
         if (peakGflops === null) result('peak: not measured (these kernels have no SIMD peak loop)');
         else {
           result(`peak: ${peakGflops.toFixed(1)} GFLOP/s (independent SIMD multiply-adds on ${threads} thread${threads === 1 ? '' : 's'}; ` +
-            `the best of ${samples.length} samples before and between the models, lowest ${Math.min(...samples).toFixed(1)}); fraction of it:`);
+            `the best of ${samples.length} samples before and between the models, lowest ${Math.min(...samples).toFixed(1)}); fraction of it${summary ? ' (median)' : ''}:`);
           const label: Record<Measure, string> = { train: 'train', inputGradient: '∇x', inference: 'inference' };
           for (const m of models) {
             const parts = results.filter((r) => r.model === m).map((r) => `${label[r.measure]} ${(r.fractionOfPeak! * 100).toFixed(1)}%`);
@@ -91,6 +132,10 @@ export function registerBench(program: Command): void {
       const doc: Record<string, unknown> = {
         kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakGflops, peakRssMiB, wasmMemoryMiB, results,
       };
+      if (summary !== null) {
+        doc.repeat = repeat;
+        doc.runs = runs;
+      }
 
       if (o.gemm) {
         if (!o.json) result(`\n${`gemm (${kernels().name})`.padEnd(20)} ${'shape (M,N,K) op'.padEnd(18)} ${'GFLOP/s'.padStart(8)}`);
@@ -103,32 +148,28 @@ export function registerBench(program: Command): void {
       }
 
       if (o.peers !== undefined) {
-        const dir = peersDir();
-        const peerResults: PeerResult[] = [];
-        const versions: Record<string, string> = {};
+        const torchResults = summary?.peers ?? runs[0].peers;
+        const jsResults: PeerResult[] = [];
         if (jsPeers.length > 0) {
           ensurePeersInstalled(dir, say);
           say(`\nbench --peers: ${forPeers.join(', ')} in ${jsPeers.join(', ')} (bench/peers/run.mjs, a child process)`);
           const js = runPeers(dir, { seconds: o.seconds, rounds: o.rounds, models: forPeers, peers: jsPeers });
-          peerResults.push(...js.peers);
+          jsResults.push(...js.peers);
           Object.assign(versions, js.versions);
         }
-        if (torch) {
-          say(`\nbench --peers: ${models.join(', ')} in PyTorch (${torchPython} bench/peers/torch_peer.py, a child process, ${threads} thread${threads === 1 ? '' : 's'})`);
-          const { x, y } = benchBatch(256);
-          const t = runTorchPeer(dir, {
-            seconds: o.seconds, rounds: o.rounds, threads, x: x.data as Float32Array, y,
-            models: models.map((name) => ({ name, spec: zooSpec(name) })),
-          });
-          peerResults.push(...t.peers);
-          Object.assign(versions, t.versions);
-        }
+        const peerResults: PeerResult[] = [...jsResults, ...torchResults];
         doc.peers = peerResults;
         doc.peerVersions = versions;
-        doc.ratios = peerRatios(results, peerResults);
+        // PyTorch's ratios over the repetitions are the median of the side-by-side ratios (with their range)
+        doc.ratios = [...peerRatios(results, jsResults), ...(summary?.ratios ?? peerRatios(results, torchResults))];
         if (!o.json) {
           result('');
           for (const line of formatPeerTable(results, peerResults)) result(line);
+          if (summary !== null) {
+            for (const r of summary.ratios) {
+              if (r.ratioRange !== null) result(`${r.model} ${r.measure}: nablax ÷ ${r.peer} ${r.ratio}× median of ${repeat} side-by-side ratios [${r.ratioRange[0]}–${r.ratioRange[1]}]`);
+            }
+          }
           const v = Object.entries(versions).map(([k, s]) => `${k} ${s}`).join(', ');
           if (v !== '') result(`versions: ${v}`);
         }
