@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autoAttack, autoAttackStages, type AutoAttackOptions, type AutoAttackReport, type AutoAttackStageName } from '../attacks/autoattack.js';
-import type { AutoAttackCheck } from '../attacks/autoattack-checks.js';
+import { checkSquare, checkZeroGradients, type AutoAttackCheck } from '../attacks/autoattack-checks.js';
 import { getBatch } from '../data/batches.js';
 import { subset, type Dataset } from '../data/datasets.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -181,8 +181,9 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
 /**
  * Sum the chunks' counts into one report over their N images: per stage, robust accuracy = Σ robust after it / N (a
  * stage a chunk did not run, for lack of robust points, left its count as it was); checks flagged when any chunk's
- * was (zero-gradient points summed, the other measured values their maximum); brokenBy concatenated when every chunk
- * kept it.
+ * was (the measured values their maximum), except the two that count points, taken again over all N: the
+ * zero-gradient points summed, and Square's drop below the stage before it (so a 0.1-point drop in each chunk is
+ * 0.1 points, not flagged ten times). Each warning once; brokenBy concatenated when every chunk kept it.
  * @example
  *   combineChunks(chunks, 10000, 0.3, 'linf', 'standard').stages.map((s) => s.robustAccuracy);
  */
@@ -219,10 +220,26 @@ export function combineChunks(chunks: AutoAttackChunk[], N: number, eps: number,
       }
     }
   }
+  // The two checks that count points are taken again over all N, so that their warnings speak of the whole run:
+  // the zero-gradient points summed, and Square's drop below the stage before it.
+  const whole = (k: AutoAttackCheck) => {
+    const i = checks.findIndex((h) => h.name === k.name);
+    if (i >= 0) checks[i] = k;
+  };
+  const zero = checks.find((h) => h.name === 'zero-gradients');
+  if (zero) whole(checkZeroGradients(zero.value));
+  const sq = stages.findIndex((g) => g.attack === 'square');
+  if (sq >= 0) whole(checkSquare(sq > 0 ? stages[sq - 1].robustAccuracy : frac(clean), stages[sq].robustAccuracy));
+  // Each flagged check's warning once; a chunk's other warnings (NaN images) as they were.
+  const fromChecks = new Set(chunks.flatMap((c) => (c.checks ?? []).map((k) => k.warning)));
+  const warnings = [...new Set([
+    ...checks.filter((k) => k.flagged && k.warning).map((k) => k.warning!),
+    ...chunks.flatMap((c) => c.warnings).filter((w) => !fromChecks.has(w)),
+  ])];
   const brokenBy = chunks.every((c) => c.brokenBy?.length === c.count) ? chunks.flatMap((c) => c.brokenBy!) : [];
   return {
     version, norm, eps, count: N, cleanAccuracy: frac(clean), robustAccuracy: frac(robust), stages, brokenBy, checks,
-    warnings: [...new Set(chunks.flatMap((c) => c.warnings))],
+    warnings,
     maxPerturbation: chunks.reduce((m, c) => Math.max(m, c.maxPerturbation ?? 0), 0),
   };
 }

@@ -4,7 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AutoAttackChunksStopped, autoAttackInChunks, ChunkFileUnreadable, chunkStore, readChunkStore } from '../../src/analysis/autoattack-chunks.js';
+import {
+  AutoAttackChunksStopped, autoAttackInChunks, ChunkFileUnreadable, chunkStore, combineChunks, readChunkStore, type AutoAttackChunk,
+} from '../../src/analysis/autoattack-chunks.js';
+import { checkSquare, checkZeroGradients } from '../../src/attacks/autoattack-checks.js';
 import { autoAttack } from '../../src/attacks/autoattack.js';
 import { getBatch } from '../../src/data/batches.js';
 import { loadMnistData, subset, type Dataset } from '../../src/data/datasets.js';
@@ -75,5 +78,43 @@ describe('chunkStore and readChunkStore', () => {
     });
     writeFileSync(store.path, '{ not json');
     expect(() => readChunkStore(store, 10)).toThrow(ChunkFileUnreadable);
+  });
+});
+
+describe('combineChunks: the checks of a run in chunks speak of the whole run', () => {
+  // a chunk of 1,000 whose Square stage broke `sq` points the white-box stages left, with `zero` zero-gradient points
+  const chunk = (start: number, sq: number, zero: number, extra: string[] = []): AutoAttackChunk => {
+    const checks = [checkZeroGradients(zero), checkSquare(0.9, 0.9 - sq / 1000)];
+    return {
+      start, count: 1000, clean: 980,
+      stages: [
+        { attack: 'apgd-ce', robust: 920, attacked: 980, broken: 60, seconds: 1 },
+        { attack: 'apgd-t', robust: 900, attacked: 920, broken: 20, seconds: 1 },
+        { attack: 'fab-t', robust: 900, attacked: 900, broken: 0, seconds: 1 },
+        { attack: 'square', robust: 900 - sq, attacked: 900, broken: sq, seconds: 1 },
+      ],
+      checks, warnings: [...checks.filter((k) => k.flagged).map((k) => k.warning!), ...extra], maxPerturbation: 0.3,
+    };
+  };
+
+  it("takes Square's drop and the zero-gradient count over all the images, and gives each warning once", () => {
+    const r = combineChunks([chunk(0, 3, 2), chunk(1000, 3, 3, ['2 NaN values in the adversarial images']), chunk(2000, 3, 0)], 3000, 0.3, 'linf', 'standard');
+    const sq = r.checks.find((k) => k.name === 'square')!;
+    expect(sq.value).toBeCloseTo(0.003, 12); // 9 of 3,000 points, not the largest chunk's 3 of 1,000 counted thrice
+    expect(sq.flagged).toBe(true);
+    expect(r.checks.find((k) => k.name === 'zero-gradients')!.value).toBe(5);
+    expect(r.warnings).toEqual([
+      'there are 5 points with zero gradient: gradient-based attacks may be unreliable on them',
+      expect.stringMatching(/^Square lowered the robust accuracy by 0\.30 points after the white-box stages/),
+      '2 NaN values in the adversarial images',
+    ]);
+  });
+
+  it('a drop flagged in one chunk alone can be below the threshold over the whole run', () => {
+    const r = combineChunks([chunk(0, 3, 0), chunk(1000, 0, 0), chunk(2000, 0, 0)], 3000, 0.3, 'linf', 'standard');
+    const sq = r.checks.find((k) => k.name === 'square')!;
+    expect(sq.value).toBeCloseTo(0.001, 12);
+    expect(sq.flagged).toBe(false);
+    expect(r.warnings).toEqual([]);
   });
 });
