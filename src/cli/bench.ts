@@ -98,12 +98,10 @@ export function registerBench(program: Command): void {
         runs.push(run);
       }
       const peakGflops = samples.length === 0 ? null : Math.round(Math.max(...samples) * 100) / 100;
-      const summary = repeat > 1 ? summarizeRuns(runs, peakGflops) : null;
-      const results: BenchResult[] = summary?.results ?? runs[0].results;
-      if (summary === null) {
-        for (const r of results) r.fractionOfPeak = peakGflops === null || !(peakGflops > 0) ? null : Math.round((r.gflops / peakGflops) * 1000) / 1000;
-      }
-      if (!o.json && summary !== null) {
+      // one repetition is summarised the same way: its own figures, with ranges of one value
+      const summary = summarizeRuns(runs, peakGflops);
+      const results: BenchResult[] = summary.results;
+      if (!o.json && repeat > 1) {
         result(`\nmedians of ${repeat} repetitions [range]:`);
         result('model     measure          batch   images/s [range]            GFLOP/s [range]');
         for (const r of summary.results) {
@@ -115,7 +113,7 @@ export function registerBench(program: Command): void {
         if (peakGflops === null) result('peak: not measured (these kernels have no SIMD peak loop)');
         else {
           result(`peak: ${peakGflops.toFixed(1)} GFLOP/s (independent SIMD multiply-adds on ${threads} thread${threads === 1 ? '' : 's'}; ` +
-            `the best of ${samples.length} samples before and between the models, lowest ${Math.min(...samples).toFixed(1)}); fraction of it${summary ? ' (median)' : ''}:`);
+            `the best of ${samples.length} samples before and between the models, lowest ${Math.min(...samples).toFixed(1)}); fraction of it${repeat > 1 ? ' (median)' : ''}:`);
           const label: Record<Measure, string> = { train: 'train', inputGradient: '∇x', inference: 'inference' };
           for (const m of models) {
             const parts = results.filter((r) => r.model === m).map((r) => `${label[r.measure]} ${(r.fractionOfPeak! * 100).toFixed(1)}%`);
@@ -132,7 +130,7 @@ export function registerBench(program: Command): void {
       const doc: Record<string, unknown> = {
         kernels: kernels().name, threads, cpu: cpus()[0]?.model ?? null, node: process.version, peakGflops, peakRssMiB, wasmMemoryMiB, results,
       };
-      if (summary !== null) {
+      if (repeat > 1) {
         doc.repeat = repeat;
         doc.runs = runs;
       }
@@ -148,7 +146,7 @@ export function registerBench(program: Command): void {
       }
 
       if (o.peers !== undefined) {
-        const torchResults = summary?.peers ?? runs[0].peers;
+        const torchResults = summary.peers;
         const jsResults: PeerResult[] = [];
         if (jsPeers.length > 0) {
           ensurePeersInstalled(dir, say);
@@ -161,11 +159,11 @@ export function registerBench(program: Command): void {
         doc.peers = peerResults;
         doc.peerVersions = versions;
         // PyTorch's ratios over the repetitions are the median of the side-by-side ratios (with their range)
-        doc.ratios = [...peerRatios(results, jsResults), ...(summary?.ratios ?? peerRatios(results, torchResults))];
+        doc.ratios = [...peerRatios(results, jsResults), ...summary.ratios];
         if (!o.json) {
           result('');
           for (const line of formatPeerTable(results, peerResults)) result(line);
-          if (summary !== null) {
+          if (repeat > 1) {
             for (const r of summary.ratios) {
               if (r.ratioRange !== null) result(`${r.model} ${r.measure}: nablax ÷ ${r.peer} ${r.ratio}× median of ${repeat} side-by-side ratios [${r.ratioRange[0]}–${r.ratioRange[1]}]`);
             }
