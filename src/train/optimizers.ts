@@ -2,7 +2,7 @@
 // SGD:  g ← ∇ + λ·θ;  b ← μ·b + g (momentum);  θ ← θ − η·b
 // Adam: m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − η·m̂/(√v̂ + ε), m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ)  (Kingma & Ba 2015)
 import { Tensor, sameShape, shapeStr } from '../engine/tensor.js';
-import type { Data } from '../engine/nd.js';
+import { kernels } from '../engine/kernels/kernels.js';
 
 export interface Optimizer {
   readonly name: string;
@@ -108,8 +108,10 @@ export class Adam implements Optimizer {
     const { lr, beta1: b1, beta2: b2, eps, weightDecay: wd } = this;
     // PyTorch's arrangement of the bias corrections: θ −= (lr/c1)·m / (√v/√c2 + ε)
     const c1 = 1 - Math.pow(b1, t), c2 = 1 - Math.pow(b2, t);
+    // The update itself is a kernel (WebAssembly on the kernel threads when built): the same bits either way.
+    const k = kernels();
     for (let i = 0; i < this.params.length; i++) {
-      adamUpdate(this.params[i][1].data, grads[i].data, this.m[i].data, this.v[i].data, b1, b2, wd, eps, lr / c1, 1 / Math.sqrt(c2));
+      k.adamUpdate(this.params[i][1].data, grads[i].data, this.m[i].data, this.v[i].data, b1, b2, wd, eps, lr / c1, 1 / Math.sqrt(c2));
     }
   }
   state(): Map<string, Tensor> {
@@ -122,24 +124,6 @@ export class Adam implements Optimizer {
   }
   loadState(s: Map<string, Float32Array | Float64Array>): void {
     restore('Adam', this.state(), s);
-  }
-}
-
-/**
- * One Adam update over a parameter's arrays (a plain loop over typed arrays, so it compiles to straight-line
- * arithmetic): g' = g + wd·θ, m = β1·m + (1−β1)·g', v = β2·v + (1−β2)·g'², θ −= step·m / (√v·invSqrtC2 + ε).
- */
-function adamUpdate(
-  th: Data, g: Data, m: Data, v: Data, b1: number, b2: number, wd: number, eps: number, step: number, invSqrtC2: number,
-): void {
-  const a1 = 1 - b1, a2 = 1 - b2;
-  for (let j = 0; j < th.length; j++) {
-    const gj = g[j] + wd * th[j];
-    const mj = b1 * m[j] + a1 * gj;
-    const vj = b2 * v[j] + a2 * gj * gj;
-    m[j] = mj;
-    v[j] = vj;
-    th[j] -= (step * mj) / (Math.sqrt(vj) * invSqrtC2 + eps);
   }
 }
 

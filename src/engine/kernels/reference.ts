@@ -352,6 +352,22 @@ function reluBackward(dOut: Data, x: Data, dX: Data): void {
   for (let i = 0; i < x.length; i++) dX[i] = dOut[i] * +(x[i] > 0); // branch-free, as above
 }
 
+// One Adam update: a plain loop over typed arrays, so it compiles to straight-line float64 arithmetic. The
+// operations and their order are the contract (./types.ts): wasm/optim.wat repeats them lane by lane.
+function adamUpdate(
+  th: Data, g: Data, m: Data, v: Data, b1: number, b2: number, wd: number, eps: number, step: number, invSqrtC2: number,
+): void {
+  const a1 = 1 - b1, a2 = 1 - b2;
+  for (let j = 0; j < th.length; j++) {
+    const gj = g[j] + wd * th[j];
+    const mj = b1 * m[j] + a1 * gj;
+    const vj = b2 * v[j] + a2 * gj * gj;
+    m[j] = mj;
+    v[j] = vj;
+    th[j] -= (step * mj) / (Math.sqrt(vj) * invSqrtC2 + eps);
+  }
+}
+
 /** The reference kernels (plain TypeScript on typed arrays). */
 export const referenceKernels: Kernels = {
   name: 'typescript',
@@ -366,6 +382,7 @@ export const referenceKernels: Kernels = {
   conv2dReluPoolBackward,
   reluForward,
   reluBackward,
+  adamUpdate,
   getThreads: () => 1,
   setThreads: () => {},
 };

@@ -69,6 +69,14 @@ export interface Kernels {
   /** dX = dOut where x > 0, else 0. */
   reluBackward(dOut: Data, x: Data, dX: Data): void;
   /**
+   * One Adam update in place over a parameter's arrays of equal length (Kingma & Ba 2015, Algorithm 1, with
+   * PyTorch's arrangement of the bias corrections), each element in float64: g' = g + λ·θ, m = β1·m + (1 − β1)·g',
+   * v = β2·v + ((1 − β2)·g')·g', θ −= (step·m) / (√v·invSqrtC2 + ε), where step = lr / (1 − β1ᵗ) and
+   * invSqrtC2 = 1 / √(1 − β2ᵗ); th, m and v are overwritten (rounded to their type). The same bits in every
+   * implementation.
+   */
+  adamUpdate(th: Data, g: Data, m: Data, v: Data, beta1: number, beta2: number, weightDecay: number, eps: number, step: number, invSqrtC2: number): void;
+  /**
    * The machine's multiply-add ceiling for these kernels in GFLOP/s: a SIMD loop of independent (fused, in the
    * fma build) multiply-adds on every thread at once, the best of a few rounds taking about `ms` milliseconds
    * (default 300). Absent for kernels with no such loop (the TypeScript reference).

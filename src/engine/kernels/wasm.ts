@@ -5,6 +5,7 @@
 // - ./wasm-conv.ts (conv.wat, im2col.wat, conv-relu-pool.wat): stride-1 convolutions and the fused conv → ReLU → pool
 //   block, a chunk of images per GEMM, split among threads with the same bits for any thread count;
 // - ./wasm-pool-relu.ts (pool-relu.wat): ReLU and 2×2 max pooling;
+// - ./wasm-optim.ts (optim.wat): Adam's update, split among threads, the same bits as the TypeScript loop;
 // - ./wasm-peak.ts (peak.wat): the machine's multiply-add ceiling, for `nablax bench`;
 // with ./wasm-memory.ts (linear memory, named layouts), ./wasm-exports.ts and ./thread-pool.ts beneath them.
 // Computation is float32: Float64Array operands fall back to the exact TypeScript reference (unless asked otherwise,
@@ -18,6 +19,7 @@ import { makeConvKernels } from './wasm-conv.js';
 import { exportNames, type WasmExports } from './wasm-exports.js';
 import { fusesMultiplyAdd, makeGemm, type Float64Policy } from './wasm-gemm.js';
 import { LinearMemory } from './wasm-memory.js';
+import { makeAdam } from './wasm-optim.js';
 import { measurePeak } from './wasm-peak.js';
 import { makePoolReluKernels } from './wasm-pool-relu.js';
 
@@ -72,6 +74,7 @@ export function instantiateKernels(
     gemm,
     ...makeConvKernels(ex, mem, pool),
     ...makePoolReluKernels(ex, mem),
+    adamUpdate: makeAdam(ex, mem, pool),
     peakGflops: (ms?: number) => measurePeak(ex, mem, pool, ms),
     memoryBytes: () => ex.memory.buffer.byteLength,
     getThreads: () => pool.count,

@@ -1,0 +1,129 @@
+// Adam's update in WebAssembly (wasm/optim.wat) against the TypeScript loop (referenceKernels.adamUpdate): the same
+// bits for every element, on lengths around the vector width, the chunk and the thread split, with 1–3 threads, with
+// and without weight decay, over several steps; float64 operands take the reference's own path; and the Adam
+// optimiser gives the same parameters with either kernels. Builds build/kernels.wasm first when it is missing.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useKernels, type Kernels } from '../../src/engine/kernels/kernels.js';
+import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
+import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
+import { Rng } from '../../src/engine/random.js';
+import { Tensor } from '../../src/engine/tensor.js';
+import { Adam } from '../../src/train/optimizers.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+let kernels: Kernels[] = [];
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'build', 'kernels.wasm')) || !existsSync(join(root, 'build', 'kernels-fma.wasm'))) {
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs')], { cwd: root, stdio: 'pipe' });
+  }
+  kernels = [1, 2, 3].map((threads) => {
+    const k = loadWasmKernels({ threads });
+    if (k === null) throw new Error('wasm-optim.test: build/kernels.wasm does not load');
+    return k;
+  });
+});
+afterAll(() => {
+  for (const k of kernels) k.setThreads(1); // stops their workers
+});
+
+/** Parameters, gradients and moments as an optimiser meets them: mixed scales, exact zeros, tiny values. */
+function state(rng: Rng, n: number, Arr: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array) {
+  const pick = () => {
+    const u = rng.uniform();
+    return u < 0.05 ? 0 : u < 0.1 ? rng.uniform(-1e-7, 1e-7) : rng.uniform(-1, 1) * (u < 0.5 ? 1 : 1e-3);
+  };
+  const make = (f: () => number) => {
+    const a = new Arr(n);
+    for (let i = 0; i < n; i++) a[i] = f();
+    return a;
+  };
+  return [make(pick), make(pick), make(() => pick() * 0.1), make(() => pick() ** 2)];
+}
+
+/** Indices where two arrays differ in their bits (Object.is: −0 ≠ 0, NaN = NaN). */
+function differing(a: ArrayLike<number>, b: ArrayLike<number>): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) out.push(i);
+  return out;
+}
+
+describe('Adam in WebAssembly', () => {
+  // 4 lanes, the 8 Ki split, the 32 Ki chunk, and a madry-sized dense weight (3136 × 1024) plus a tail
+  const lengths = [1, 2, 3, 4, 5, 7, 8191, 8192, 8193, 32767, 32768, 32771, 100003, 3136 * 1024 + 5];
+
+  it('equals the TypeScript loop bit for bit: every length, 1–3 threads, with and without weight decay, five steps', () => {
+    const rng = new Rng(7);
+    for (const n of lengths) {
+      for (const wd of [0, 5e-4]) {
+        const start = state(rng, n);
+        const want = start.map((a) => a.slice());
+        const got = kernels.map(() => start.map((a) => a.slice()));
+        for (let t = 1; t <= 5; t++) {
+          const c1 = 1 - 0.9 ** t, c2 = 1 - 0.999 ** t;
+          ref.adamUpdate(want[0], want[1], want[2], want[3], 0.9, 0.999, wd, 1e-8, 1e-3 / c1, 1 / Math.sqrt(c2));
+          kernels.forEach((k, i) => k.adamUpdate(got[i][0], got[i][1], got[i][2], got[i][3], 0.9, 0.999, wd, 1e-8, 1e-3 / c1, 1 / Math.sqrt(c2)));
+        }
+        kernels.forEach((_, i) => {
+          for (const j of [0, 2, 3]) {
+            const d = differing(got[i][j], want[j]);
+            expect(d.length, `n ${n}, wd ${wd}, ${i + 1} threads, array ${'θgmv'[j]}: first difference at ${d[0]}`).toBe(0);
+          }
+          expect(differing(got[i][1], start[1])).toEqual([]); // the gradient is read, never written
+        });
+        expect(differing(want[0], start[0]).length).toBeGreaterThan(0); // the update did move θ
+      }
+    }
+  });
+
+  it('computes in float64 before rounding: the result differs from an all-float32 update', () => {
+    // The contract is the float64 loop; a kernel computing in float32 would round m, v and the step differently.
+    const rng = new Rng(3);
+    const [th, g, m, v] = state(rng, 4096);
+    const f32 = (x: number) => Math.fround(x);
+    const naive = th.slice();
+    for (let j = 0; j < th.length; j++) {
+      const mj = f32(f32(0.9 * m[j]) + f32(f32(0.1) * g[j]));
+      const vj = f32(f32(0.999 * v[j]) + f32(f32(f32(0.001) * g[j]) * g[j]));
+      naive[j] = f32(th[j] - f32(f32(0.01 * mj) / f32(f32(Math.sqrt(vj)) + f32(1e-8))));
+    }
+    kernels[1].adamUpdate(th, g, m, v, 0.9, 0.999, 0, 1e-8, 0.01, 1);
+    expect(differing(th, naive).length).toBeGreaterThan(0);
+  });
+
+  it('runs float64 operands through the reference (float64 results, gradient checks keep their precision)', () => {
+    const rng = new Rng(5);
+    const a = state(rng, 1000, Float64Array), b = a.map((x) => x.slice());
+    ref.adamUpdate(a[0], a[1], a[2], a[3], 0.9, 0.999, 1e-4, 1e-8, 1e-3, 1);
+    kernels[1].adamUpdate(b[0], b[1], b[2], b[3], 0.9, 0.999, 1e-4, 1e-8, 1e-3, 1);
+    expect(b[0]).toBeInstanceOf(Float64Array);
+    for (const j of [0, 2, 3]) expect(differing(b[j], a[j])).toEqual([]);
+  });
+
+  it('gives the Adam optimiser the same parameters and state with the WebAssembly kernels as with the reference', () => {
+    const run = (k: Kernels) => {
+      const prev = useKernels(k);
+      try {
+        const r = new Rng(1);
+        const params: [string, Tensor][] = [['w', Tensor.uniform([200, 200], -1, 1, r)], ['b', Tensor.from([0.5, -0.25, 0])]];
+        const opt = new Adam(params, { lr: 1e-2, weightDecay: 1e-4 });
+        const g = new Rng(2);
+        for (let s = 0; s < 4; s++) {
+          opt.step(params.map(([, p]) => Tensor.uniform(p.shape, -1, 1, g)));
+        }
+        return [...params.map(([, p]) => p.data), ...[...opt.state().values()].map((t) => t.data)];
+      } finally {
+        useKernels(prev);
+      }
+    };
+    const want = run(ref);
+    for (const k of kernels) {
+      const got = run(k);
+      got.forEach((a, i) => expect(differing(a, want[i]), `array ${i}`).toEqual([]));
+    }
+  });
+});
