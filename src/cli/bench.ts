@@ -76,7 +76,10 @@ export function registerBench(program: Command): void {
       if (!o.json) result('model     measure          batch   images/s   GFLOP/s');
       const runs: BenchRun[] = [];
       for (let rep = 0; rep < repeat; rep++) {
-        if (repeat > 1) say(`bench: repetition ${rep + 1} of ${repeat}`);
+        if (repeat > 1) {
+          say(`bench: repetition ${rep + 1} of ${repeat}`);
+          if (!o.json) result(`${rep === 0 ? '' : '\n'}repetition ${rep + 1} of ${repeat}:`);
+        }
         const run: BenchRun = { results: [], peers: [] };
         for (const m of models) {
           // each model beside its PyTorch figures, PyTorch first in every other repetition: a drift of the host's
@@ -113,7 +116,7 @@ export function registerBench(program: Command): void {
         if (peakGflops === null) result('peak: not measured (these kernels have no SIMD peak loop)');
         else {
           result(`peak: ${peakGflops.toFixed(1)} GFLOP/s (independent SIMD multiply-adds on ${threads} thread${threads === 1 ? '' : 's'}; ` +
-            `the best of ${samples.length} samples before and between the models, lowest ${Math.min(...samples).toFixed(1)}); fraction of it${repeat > 1 ? ' (median)' : ''}:`);
+            `the best of ${samples.length} samples, one before the first model and one after each model, lowest ${Math.min(...samples).toFixed(1)}); fraction of it${repeat > 1 ? ' (median)' : ''}:`);
           const label: Record<Measure, string> = { train: 'train', inputGradient: '∇x', inference: 'inference' };
           for (const m of models) {
             const parts = results.filter((r) => r.model === m).map((r) => `${label[r.measure]} ${(r.fractionOfPeak! * 100).toFixed(1)}%`);
@@ -132,7 +135,11 @@ export function registerBench(program: Command): void {
       };
       if (repeat > 1) {
         doc.repeat = repeat;
-        doc.runs = runs;
+        // each repetition's own fraction of the run's peak (the summary's is the median's)
+        doc.runs = runs.map((run) => ({
+          ...run,
+          results: run.results.map((r) => ({ ...r, fractionOfPeak: peakGflops ? Math.round((r.gflops / peakGflops) * 1000) / 1000 : null })),
+        }));
       }
 
       if (o.gemm) {

@@ -112,7 +112,8 @@ export function attackMarkdown(modelFile: string, data: string, rows: AttackRowJ
   const fix = (v: number | null, d: number) => (v === null ? '–' : v.toFixed(d));
   const blackBox = rows.some((r) => r.queries);
   // AutoAttack alone (its tables follow, with their own counts): no empty table of the other attacks
-  if (rows.length === 0) return [`# Attacks on ${modelFile}`, '', `Data: ${data}.`, '', ...pictures.map((p) => `![${p}](${p})`), ''].join('\n');
+  // (ends with one newline: the caller adds a blank line before each table)
+  if (rows.length === 0) return [`# Attacks on ${modelFile}`, '', `Data: ${data}.`, ...(pictures.length ? ['', ...pictures.map((p) => `![${p}](${p})`)] : []), ''].join('\n');
   return [
     `# Attacks on ${modelFile}`,
     '',

@@ -75,6 +75,11 @@ describe('nablax attack --attack autoattack', () => {
     const b = JSON.parse(again.stdout).autoattack[0];
     expect({ ...b, stages: b.stages.map((s: { seconds: number }) => ({ ...s, seconds: 0 })) }).toEqual({ ...a, stages: a.stages.map((s: { seconds: number }) => ({ ...s, seconds: 0 })) });
     expect(existsSync(join(dir, 'report.json'))).toBe(true);
+    // AutoAttack alone: report.md has no empty table of other attacks and no doubled blank line before its own
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(md).not.toMatch(/Clean accuracy: –/);
+    expect(md).not.toMatch(/\n\n\n/);
+    expect(md).toMatch(/^# Attacks on .*\n\nData: .*\n\nAutoAttack standard, /);
 
     // a --resume with another setting would throw the kept chunks away: refused before any work, naming the setting
     const before = readFileSync(store, 'utf8');

@@ -74,7 +74,23 @@ describe('nablax bench --repeat', () => {
       expect(f.imagesPerSecondRange).toEqual([Math.min(...each), Math.max(...each)]);
       expect(f.fractionOfPeak).toBeCloseTo(f.gflops / doc.peakGflops, 2);
     }
+    // each repetition carries its own fraction of the run's peak
+    for (const run of doc.runs as { results: BenchResult[] }[]) {
+      for (const x of run.results) expect(x.fractionOfPeak).toBe(Math.round((x.gflops / doc.peakGflops) * 1000) / 1000);
+    }
     expect(r.stderr).toMatch(/bench: repetition 3 of 3/);
+  });
+
+  it('heads the table of every repetition on stdout, then the medians', () => {
+    const r = bench(['--models', 'softmax', '--seconds', '0.05', '--rounds', '1', '--repeat', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    const first = lines.indexOf('repetition 1 of 2:'), second = lines.indexOf('repetition 2 of 2:');
+    const medians = lines.indexOf('medians of 2 repetitions [range]:');
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(second).toBeGreaterThan(first + 3); // three figures of softmax between them
+    expect(medians).toBeGreaterThan(second);
+    expect(r.stdout).toMatch(/samples, one before the first model and one after each model/);
   });
 
   it('measures PyTorch once per model and repetition, beside it, and gives the median of the side-by-side ratios', () => {
