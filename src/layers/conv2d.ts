@@ -1,5 +1,5 @@
 // 2-D convolution layer, NCHW: x [N, in, H, W] → [N, out, OH, OW], weight [out, in, k, k] as in torch.nn.Conv2d.
-import { conv2d, conv2dReluMaxPool } from '../engine/ops/conv.js';
+import { conv2d, conv2dRelu, conv2dReluMaxPool } from '../engine/ops/conv.js';
 import { Rng } from '../engine/random.js';
 import { shapeStr, type DType, type Tensor } from '../engine/tensor.js';
 import { initParams, type InitScheme } from './init.js';
@@ -43,6 +43,11 @@ export class Conv2D extends Layer<Conv2dSpec> {
   forward(x: Tensor): Tensor {
     this.checkInput(x);
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+  }
+  /** This layer, then ReLU, as one fused op (what Sequential runs for that run of layers when no 2×2 pooling follows). */
+  forwardRelu(x: Tensor): Tensor {
+    this.checkInput(x);
+    return conv2dRelu(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
   }
   /** This layer, then ReLU, then 2×2 max pooling, as one fused op (what Sequential runs for that run of layers). */
   forwardReluPool(x: Tensor): Tensor {

@@ -1,7 +1,8 @@
 // Sequential: a stack of layers applied in order, with PyTorch's state_dict naming ("<index>.<name>") so a
 // saved model maps one-to-one onto the equivalent torch.nn.Sequential. The per-example input shape
 // ([C, H, W]) is part of the model: forward checks it, and rejects NaN or infinite inputs at the boundary.
-// forward runs each Conv2D → ReLU → MaxPool2D(2) run of layers as one fused op (same values and gradients).
+// forward runs each Conv2D → ReLU → MaxPool2D(2) run of layers as one fused op, and each other Conv2D → ReLU as
+// another (same values and gradients).
 import { assertFinite, shapeStr, type Tensor } from '../engine/tensor.js';
 import { ReLU } from './activations.js';
 import { auxBatchNormTensors } from './batchnorm.js';
@@ -31,8 +32,9 @@ export interface ModelSpec {
 export class Sequential {
   training = true;
   /**
-   * Run Conv2D → ReLU → MaxPool2D(2) as one op (conv2dReluMaxPool) in forward. Turn off to run every layer's own
-   * op (forwardAll always does, since it returns each layer's output).
+   * Run Conv2D → ReLU → MaxPool2D(2) as one op (conv2dReluMaxPool) in forward, and any other Conv2D → ReLU as one
+   * op (conv2dRelu). Turn off to run every layer's own op (forwardAll always does, since it returns each layer's
+   * output).
    */
   fuse = true;
   constructor(readonly input: number[], readonly layers: Layer[]) {}
@@ -45,6 +47,9 @@ export class Sequential {
       if (this.fuse && isConvReluPool(ls[i], ls[i + 1], ls[i + 2])) {
         h = (ls[i] as Conv2D).forwardReluPool(h);
         i += 2;
+      } else if (this.fuse && ls[i] instanceof Conv2D && ls[i + 1] instanceof ReLU) {
+        h = (ls[i] as Conv2D).forwardRelu(h);
+        i += 1;
       } else {
         h = ls[i].forward(h);
       }

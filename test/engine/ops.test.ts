@@ -50,6 +50,18 @@ const cases: Record<keyof typeof o.allOps, Case[]> = {
       f: ([x, w, b]) => o.conv2d(x, w, b),
     },
   ],
+  conv2dRelu: [
+    {
+      name: 'stride 1, padding 1, 3×2 kernel',
+      inputs: () => [rand([2, 2, 7, 6], 58), rand([3, 2, 3, 2], 59), rand([3], 60)],
+      f: ([x, w, b]) => o.conv2dRelu(x, w, b, { padding: 1 }),
+    },
+    {
+      name: 'stride 2, no padding',
+      inputs: () => [rand([2, 3, 9, 9], 61), rand([4, 3, 3, 3], 62), rand([4], 63)],
+      f: ([x, w, b]) => o.conv2dRelu(x, w, b, { stride: 2 }),
+    },
+  ],
   conv2dReluMaxPool: [
     {
       name: 'stride 1, padding 1, odd output (7×6 → 3×3)',

@@ -105,6 +105,23 @@ describe('Sequential fuses Conv2D → ReLU → MaxPool2D(2) into one op', () => 
     }
   });
 
+  it('runs a convolution and ReLU without 2×2 pooling as conv2dRelu: the same logits and gradients as the layers one by one', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const m = buildModel(zooSpec('smallcnn'), { seed: 8, dtype });
+      m.eval(); // dropout off: the same function both ways
+      const x = Tensor.uniform([5, 1, 28, 28], 0, 1, new Rng(18), dtype);
+      const relu = vi.spyOn(convOps.conv2dRelu, 'forward'), pool = vi.spyOn(convOps.conv2dReluMaxPool, 'forward');
+      const fused = run(m, x);
+      expect(relu).toHaveBeenCalledTimes(2); // smallcnn's first and third convolutions
+      expect(pool).toHaveBeenCalledTimes(2); // its second and fourth, each with the pooling after it
+      relu.mockRestore();
+      pool.mockRestore();
+      m.fuse = false;
+      const plain = run(m, x);
+      fused.forEach((a, i) => expect(a, `${dtype} output ${i}`).toEqual(plain[i]));
+    }
+  });
+
   it('leaves other runs alone: 3×3 pooling, or a layer between the convolution and the ReLU', () => {
     const fwd = vi.spyOn(convOps.conv2dReluMaxPool, 'forward');
     for (const layers of [

@@ -56,6 +56,34 @@ export const convOps = {
     },
   } as Op<Conv2dAttrs, null>,
 
+  // relu(conv2d(x, w, b)) as one op, for a convolution followed by a ReLU but no 2×2 pooling (smallcnn's first and
+  // third): the ReLU runs in place on the convolution's output, so the full-size pre-activation is never kept, copied
+  // or allocated a second time (large fresh arrays cost page faults, not only bandwidth). The same values and
+  // gradients as the two ops: backward passes dOut where out > 0 (out > 0 exactly where the pre-activation is > 0),
+  // then as conv2d.
+  conv2dRelu: {
+    name: 'conv2dRelu',
+    forward([x, w, b], { stride, padding }) {
+      const { N, OC, g } = convGeometry('conv2dRelu', x, w, b, stride, padding);
+      const out = Tensor.zeros([N, OC, g.OH, g.OW], x.dtype);
+      // the kernels to read: referenceKernels.conv2dForward, then reluForward in place (../kernels/reference.ts)
+      kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
+      kernels().reluForward(out.data, out.data);
+      return { out, saved: null };
+    },
+    // dY = dOut where out > 0, then dW = Σₙ dYₙ·colsₙᵀ, dXₙ = col2im(Wᵀ·dYₙ), dB = Σ dY as conv2d
+    backward(dOut, { inputs: [x, w, b], out, attrs: { stride, padding }, needs }) {
+      const { N, OC, g } = convGeometry('conv2dRelu', x, w, b, stride, padding);
+      const dY = Tensor.zeros(out.shape, out.dtype);
+      kernels().reluBackward(dOut.data, out.data, dY.data);
+      const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
+      const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
+      const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
+      kernels().conv2dBackward(x.data, N, g, w.data, OC, dY.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
+      return [dX, dW, dB];
+    },
+  } as Op<Conv2dAttrs, null>,
+
   // The cnn's block, maxPool2d(relu(conv2d(x, w, b)), 2) as one op: the same values and gradients as the three ops
   // in turn, without writing (and reading back, and keeping for backward) the full-size convolution output and
   // its ReLU. Saved: each output's route (../kernels/pool-route.ts: where in its 2×2 window the maximum is, or none
@@ -94,6 +122,15 @@ export const convOps = {
  */
 export const conv2d = (x: Tensor, w: Tensor, b: Tensor, attrs: Partial<Conv2dAttrs> = {}): Tensor =>
   apply(convOps.conv2d, [x, w, b], { stride: attrs.stride ?? 1, padding: attrs.padding ?? 0 });
+
+/**
+ * relu(conv2d(x, w, b, attrs)) as one op (Sequential uses it for Conv2D → ReLU runs of layers not followed by 2×2
+ * pooling): the same values and gradients, without a second full-size array.
+ * @example
+ *   const h = conv2dRelu(x, weight, bias);  // [N, 1, 28, 28] → [N, OC, 26, 26] for a 3×3 kernel
+ */
+export const conv2dRelu = (x: Tensor, w: Tensor, b: Tensor, attrs: Partial<Conv2dAttrs> = {}): Tensor =>
+  apply(convOps.conv2dRelu, [x, w, b], { stride: attrs.stride ?? 1, padding: attrs.padding ?? 0 });
 
 /**
  * maxPool2d(relu(conv2d(x, w, b, attrs)), { kernel: 2 }) as one op (Sequential uses it for Conv2D → ReLU →
