@@ -73,12 +73,13 @@ export function registerBench(program: Command): void {
         Object.assign(versions, t.versions);
         return t.peers;
       };
-      if (!o.json) result('model     measure          batch   images/s   GFLOP/s');
+      const header = 'model     measure          batch   images/s   GFLOP/s';
+      if (!o.json && repeat === 1) result(header);
       const runs: BenchRun[] = [];
       for (let rep = 0; rep < repeat; rep++) {
         if (repeat > 1) {
           say(`bench: repetition ${rep + 1} of ${repeat}`);
-          if (!o.json) result(`${rep === 0 ? '' : '\n'}repetition ${rep + 1} of ${repeat}:`);
+          if (!o.json) result(`${rep === 0 ? '' : '\n'}repetition ${rep + 1} of ${repeat}:\n${header}`);
         }
         const run: BenchRun = { results: [], peers: [] };
         for (const m of models) {
@@ -106,7 +107,7 @@ export function registerBench(program: Command): void {
       const results: BenchResult[] = summary.results;
       if (!o.json && repeat > 1) {
         result(`\nmedians of ${repeat} repetitions [range]:`);
-        result('model     measure          batch   images/s [range]            GFLOP/s [range]');
+        result(`model     measure          batch ${'images/s [range]'.padEnd(27)} GFLOP/s [range]`);
         for (const r of summary.results) {
           const [lo, hi] = r.imagesPerSecondRange, [glo, ghi] = r.gflopsRange;
           result(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${`${r.imagesPerSecond} [${lo}–${hi}]`.padEnd(27)} ${r.gflops.toFixed(2)} [${glo.toFixed(2)}–${ghi.toFixed(2)}]`);
