@@ -4,7 +4,8 @@
 // Per image: cols = im2col(xₙ) [C·KH·KW, OH·OW], yₙ = W·cols + b.
 import { kernels, type Window2d } from '../kernels/kernels.js';
 import { apply, willRecord, type Op } from '../tape.js';
-import { Tensor, shapeStr } from '../tensor.js';
+import { Tensor, alloc, shapeStr, type DType } from '../tensor.js';
+import type { Data } from '../nd.js';
 import { expect, expectRank, expectSameDtype } from './check.js';
 
 export interface Conv2dAttrs {
@@ -20,6 +21,24 @@ export function window2d(op: string, C: number, H: number, W: number, KH: number
   const OW = Math.floor((W + 2 * pad - KW) / stride) + 1;
   expect(OH >= 1 && OW >= 1, `${op}: window ${KH}×${KW} (padding ${pad}) does not fit input ${H}×${W}`);
   return { C, H, W, KH, KW, stride, pad, OH, OW };
+}
+
+/**
+ * A reusable array for an op's internal temporary (written in full before it is read, never returned or kept past
+ * the call), one per dtype and length, the last few kept. A large fresh array costs a fresh set of page faults on
+ * its first writes, more than the arithmetic on it (a 22 MB one about 13 ms on a VM); reusing it costs nothing.
+ * Ops run synchronously on one thread, so no two calls share one at once.
+ */
+const scratch = new Map<string, Data>();
+function scratchOf(dtype: DType, n: number): Data {
+  const key = `${dtype}:${n}`;
+  let a = scratch.get(key);
+  if (a === undefined) {
+    a = alloc(dtype, n);
+    if (scratch.size >= 4) scratch.delete(scratch.keys().next().value!);
+  } else scratch.delete(key);
+  scratch.set(key, a); // most recently used last
+  return a;
 }
 
 /** Checked shapes of a convolution's inputs and its window geometry, or an error naming `op`. */
@@ -74,12 +93,13 @@ export const convOps = {
     // dY = dOut where out > 0, then dW = Σₙ dYₙ·colsₙᵀ, dXₙ = col2im(Wᵀ·dYₙ), dB = Σ dY as conv2d
     backward(dOut, { inputs: [x, w, b], out, attrs: { stride, padding }, needs }) {
       const { N, OC, g } = convGeometry('conv2dRelu', x, w, b, stride, padding);
-      const dY = Tensor.zeros(out.shape, out.dtype);
-      kernels().reluBackward(dOut.data, out.data, dY.data);
+      // dY is this call's temporary: reluBackward writes every element of it, conv2dBackward only reads it
+      const dY = scratchOf(out.dtype, out.size);
+      kernels().reluBackward(dOut.data, out.data, dY);
       const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
       const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
       const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
-      kernels().conv2dBackward(x.data, N, g, w.data, OC, dY.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
+      kernels().conv2dBackward(x.data, N, g, w.data, OC, dY, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
       return [dX, dW, dB];
     },
   } as Op<Conv2dAttrs, null>,
