@@ -366,6 +366,41 @@ describe('padded convolution forwards as implicit GEMMs over widened images', ()
   });
 });
 
+describe('a first layer’s weight gradient read straight from the images (at most 32 taps, no padding)', () => {
+  it('is the im2col GEMM’s dW bit for bit: per image (a chunk each below 32 images), the GEMM on colsᵀ, added in order', () => {
+    const rng = new Rng(404);
+    for (let t = 0; t < 24; t++) {
+      const KH = 1 + rng.int(5), KW = 1 + rng.int(5);
+      const C = Math.max(1, Math.min(1 + rng.int(3), Math.floor(32 / (KH * KW))));
+      const H = KH + rng.int(9), W = KW + rng.int(11), OC = 1 + rng.int(19), N = 1 + rng.int(5);
+      const g = window2d('conv', C, H, W, KH, KW, 1, 0);
+      const L = g.OH * g.OW, CKK = C * KH * KW;
+      expect(CKK).toBeLessThanOrEqual(32);
+      const x = random(rng, N * C * H * W), w = random(rng, OC * CKK), dY = random(rng, N * OC * L);
+      const want = new Float32Array(OC * CKK);
+      for (let n = 0; n < N; n++) {
+        // colsₙ [CKK, L] from the image, then dWₙ = dYₙ · colsₙᵀ with the same GEMM kernel, added in image order
+        const cols = new Float32Array(CKK * L);
+        for (let c = 0; c < C; c++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) {
+          const j = (c * KH + kh) * KW + kw;
+          for (let oh = 0; oh < g.OH; oh++) for (let ow = 0; ow < g.OW; ow++) {
+            cols[j * L + oh * g.OW + ow] = x[((n * C + c) * H + oh + kh) * W + ow + kw];
+          }
+        }
+        const part = new Float32Array(OC * CKK);
+        one.gemm(false, true, OC, CKK, L, dY, n * OC * L, L, cols, 0, L, part, 0, CKK, false);
+        for (let i = 0; i < part.length; i++) want[i] += part[i];
+      }
+      for (const k of [one, two, three]) {
+        const dW = new Float32Array(OC * CKK);
+        k.conv2dBackward(x, N, g, w, OC, dY, null, dW, null);
+        const d = dW.findIndex((v, i) => !Object.is(v, want[i]));
+        expect(d, `case ${t}: ${N}×${C}×${H}×${W}, ${OC} channels, ${KH}×${KW}, ${k.getThreads()} threads: first difference at ${d}`).toBe(-1);
+      }
+    }
+  });
+});
+
 describe('wasm ReLU and max pooling', () => {
   it('ReLU forward and backward equal the reference exactly, across chunk boundaries and odd lengths', () => {
     const rng = new Rng(21);

@@ -198,7 +198,8 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     // per thread: cols (also dCols), dYP, aPack, bPack, scratch
     const work = carveEach({
       cols: CKK * NL, dYP: OC * NL, aPack: Math.ceil(OC / 4) * 4 * NL,
-      bPack: Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC), scr: 32,
+      // (bPack holds colsᵀ's panels, dY's for dX, or, for a first layer's dW without im2col, dY's 8-channel panels)
+      bPack: Math.max(Math.ceil(CKK / 8) * 8 * NL, Math.ceil(NL / 8) * 8 * OC, Math.ceil(OC / 8) * 8 * NL), scr: 32,
     }, T, at.end);
     if (!mem.ensure(work.end)) return false;
     const { f32, u8, i32 } = mem;

@@ -227,6 +227,109 @@
         (local.set $n0 (i32.add (local.get $n0) (local.get $nc)))
         (br $chunks))))
 
+  ;; A small-K weight gradient without im2col (the first layer's dW, C·KH·KW ≤ 32 taps, stride 1, no padding): dW[oc][j]
+  ;; = Σ_k dY[oc][k] · x[k + off_j] over the chunk's positions k = (n, oh, ow) in order, off_j the byte offset of tap
+  ;; j = (c·KH + kh)·KW + kw. A tile is 4 taps × 8 channels: the 4 taps' inputs are broadcast straight from the images
+  ;; (the offset table at $off, taps past CKK read offset 0 and are dropped) and the 8 channels' dY come from dYP packed
+  ;; in 8-row panels, k-major ($bPack: [(p·NL + k)·8 + r] = dY[8p + r][k]). Each dW element is the same chain of
+  ;; multiply-adds in the same k order as gemm_packed's dY·colsᵀ (a·b = b·a, one rounding either way), so the same
+  ;; bits as the im2col path, without writing the 32 × NL transposed im2col panels it streams. dW goes to $dW
+  ;; ([OC, CKK], overwritten) through the 128-byte scratch tile at $scr.
+  (func $conv_dw_taps
+    (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
+    (param $OH i32) (param $OW i32) (param $OC i32) (param $bPack i32) (param $dW i32) (param $nImg i32) (param $off i32)
+    (param $scr i32)
+    (local $CKK i32) (local $k i32) (local $NLB i32) (local $CHWB i32) (local $WB i32) (local $OWB i32)
+    (local $j i32) (local $p i32) (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
+    (local $n i32) (local $oh i32) (local $xi i32) (local $xr i32) (local $xp i32) (local $xe i32) (local $b i32)
+    (local $r i32) (local $q i32) (local $tap i32) (local $oc i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $av v128)
+    (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
+    ;; the offset table, padded to a multiple of 4 taps with offset 0
+    (loop $table
+      (i32.store (i32.add (local.get $off) (i32.shl (local.get $k) (i32.const 2)))
+        (call $window_row_offset (local.get $k) (local.get $CKK) (local.get $KH) (local.get $KW) (local.get $H) (local.get $W)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $table (i32.lt_u (local.get $k) (i32.and (i32.add (local.get $CKK) (i32.const 3)) (i32.const -4)))))
+    (local.set $NLB (i32.shl (i32.mul (i32.mul (local.get $nImg) (local.get $OH)) (local.get $OW)) (i32.const 5)))
+    (local.set $CHWB (i32.shl (i32.mul (i32.mul (local.get $C) (local.get $H)) (local.get $W)) (i32.const 2)))
+    (local.set $WB (i32.shl (local.get $W) (i32.const 2)))
+    (local.set $OWB (i32.shl (local.get $OW) (i32.const 2)))
+    (loop $taps
+      (local.set $o0 (i32.load offset=0 (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $o1 (i32.load offset=4 (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $o2 (i32.load offset=8 (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $o3 (i32.load offset=12 (i32.add (local.get $off) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $p (i32.const 0))
+      (loop $panels
+        (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+        (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+        (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+        (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+        (local.set $b (i32.add (local.get $bPack) (i32.mul (i32.shr_u (local.get $p) (i32.const 3)) (local.get $NLB))))
+        (local.set $n (i32.const 0))
+        (loop $ns
+          (local.set $xi (i32.add (local.get $x) (i32.mul (local.get $n) (local.get $CHWB))))
+          (local.set $oh (i32.const 0))
+          (loop $ohs
+            (local.set $xp (i32.add (local.get $xi) (i32.mul (local.get $oh) (local.get $WB))))
+            (local.set $xe (i32.add (local.get $xp) (local.get $OWB)))
+            ;; one k-step per output position of this row: 2 dY loads, 4 broadcasts from the image, 8 multiply-adds
+            (loop $k_
+              (local.set $b0 (v128.load (local.get $b)))
+              (local.set $b1 (v128.load offset=16 (local.get $b)))
+              (local.set $av (v128.load32_splat (i32.add (local.get $xp) (local.get $o0))))
+              (local.set $c00 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c00)))
+              (local.set $c01 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c01)))
+              (local.set $av (v128.load32_splat (i32.add (local.get $xp) (local.get $o1))))
+              (local.set $c10 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c10)))
+              (local.set $c11 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c11)))
+              (local.set $av (v128.load32_splat (i32.add (local.get $xp) (local.get $o2))))
+              (local.set $c20 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c20)))
+              (local.set $c21 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c21)))
+              (local.set $av (v128.load32_splat (i32.add (local.get $xp) (local.get $o3))))
+              (local.set $c30 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c30)))
+              (local.set $c31 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c31)))
+              (local.set $b (i32.add (local.get $b) (i32.const 32)))
+              (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+              (br_if $k_ (i32.lt_u (local.get $xp) (local.get $xe))))
+            (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+            (br_if $ohs (i32.lt_u (local.get $oh) (local.get $OH))))
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))
+          (br_if $ns (i32.lt_u (local.get $n) (local.get $nImg))))
+        ;; the tile: rows are taps j … j+3, lanes channels p … p+7; keep those inside [CKK] × [OC]
+        (v128.store offset=0 (local.get $scr) (local.get $c00))
+        (v128.store offset=16 (local.get $scr) (local.get $c01))
+        (v128.store offset=32 (local.get $scr) (local.get $c10))
+        (v128.store offset=48 (local.get $scr) (local.get $c11))
+        (v128.store offset=64 (local.get $scr) (local.get $c20))
+        (v128.store offset=80 (local.get $scr) (local.get $c21))
+        (v128.store offset=96 (local.get $scr) (local.get $c30))
+        (v128.store offset=112 (local.get $scr) (local.get $c31))
+        (local.set $r (i32.const 0))
+        (loop $rows
+          (local.set $tap (i32.add (local.get $j) (local.get $r)))
+          (if (i32.lt_u (local.get $tap) (local.get $CKK))
+            (then
+              (local.set $q (i32.const 0))
+              (loop $lanes
+                (local.set $oc (i32.add (local.get $p) (local.get $q)))
+                (if (i32.lt_u (local.get $oc) (local.get $OC))
+                  (then
+                    (f32.store
+                      (i32.add (local.get $dW) (i32.shl (i32.add (i32.mul (local.get $oc) (local.get $CKK)) (local.get $tap)) (i32.const 2)))
+                      (f32.load (i32.add (local.get $scr) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $q)) (i32.const 2)))))))
+                (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                (br_if $lanes (i32.lt_u (local.get $q) (i32.const 8))))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br_if $rows (i32.lt_u (local.get $r) (i32.const 4))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (br_if $panels (i32.lt_u (local.get $p) (local.get $OC))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br_if $taps (i32.lt_u (local.get $j) (local.get $CKK)))))
+
   ;; The backward of conv_fwd over images [n0, n1): dY [N, OC, OH, OW] at $dY, or, for a fused block ($route ≠ 0),
   ;; the block's upstream gradient dOut [N, OC, OH/2·OW/2] and the routes (bytes) at $route (see unpool_relu). Adds
   ;; this range's weight and bias gradients into dWAcc [OC, CKK] and dBAcc [OC] (pointer 0: not wanted) and writes dX
@@ -275,6 +378,15 @@
             (call $row_sums (local.get $dYP) (local.get $OC) (local.get $NL) (local.get $dBSlot))))
         (if (local.get $dWAcc)
           (then
+            (if (i32.and (i32.eqz (local.get $pad)) (i32.le_u (local.get $CKK) (i32.const 32)))
+              (then
+                ;; few taps (a first layer): dW straight from the images, dY packed in 8-channel panels
+                (call $pack (local.get $dYP) (local.get $NL) (i32.const 1) (local.get $OC) (local.get $NL) (local.get $bPack) (i32.const 8))
+                (call $conv_dw_taps
+                  (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n0) (local.get $CHW)) (i32.const 2)))
+                  (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $OH) (local.get $OW)
+                  (local.get $OC) (local.get $bPack) (local.get $dWSlot) (local.get $nc) (local.get $cols) (local.get $scr)))
+              (else
             (if (i32.or (local.get $pad) (i32.and (local.get $OW) (i32.const 7)))
               (then
                 (call $im2col_s1
@@ -290,7 +402,7 @@
                   (local.get $OH) (local.get $OW) (local.get $bPack) (local.get $nc))))
             (call $pack (local.get $dYP) (local.get $NL) (i32.const 1) (local.get $OC) (local.get $NL) (local.get $aPack) (i32.const 4))
             (call $gemm_packed (local.get $OC) (local.get $CKK) (local.get $NL) (local.get $aPack) (local.get $bPack)
-              (local.get $dWSlot) (local.get $CKK) (i32.const 0) (local.get $scr))))
+              (local.get $dWSlot) (local.get $CKK) (i32.const 0) (local.get $scr))))))
         (if (local.get $dX)
           (then
             (call $pack (local.get $dYP) (i32.const 1) (local.get $NL) (local.get $NL) (local.get $OC) (local.get $bPack) (i32.const 8))
