@@ -53,26 +53,35 @@ function convGeometry(op: string, x: Tensor, w: Tensor, b: Tensor, stride: numbe
   return { N, OC, g: window2d(op, C, H, W, KH, KW, stride, padding) };
 }
 
+/** Zero gradients for the inputs of a convolution that need one (null for the others), in input order. */
+function convGrads(x: Tensor, w: Tensor, b: Tensor, needs: boolean[]): [Tensor | null, Tensor | null, Tensor | null] {
+  return [x, w, b].map((t, i) => (needs[i] ? Tensor.zeros(t.shape, t.dtype) : null)) as [Tensor | null, Tensor | null, Tensor | null];
+}
+
+/** y = conv2d(x, w, b), a fresh output (kernels().conv2dForward; the reference is referenceKernels.conv2dForward). */
+function convForward(op: string, x: Tensor, w: Tensor, b: Tensor, { stride, padding }: Conv2dAttrs): Tensor {
+  const { N, OC, g } = convGeometry(op, x, w, b, stride, padding);
+  const out = Tensor.zeros([N, OC, g.OH, g.OW], x.dtype);
+  kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
+  return out;
+}
+
+/**
+ * The gradients of conv2d for upstream dY (kernels().conv2dBackward; the reference is referenceKernels.conv2dBackward):
+ * dW = Σₙ dYₙ·colsₙᵀ   dXₙ = col2im(Wᵀ·dYₙ)   dB = Σₙ,ₕ,ᵥ dY
+ */
+function convBackward(op: string, x: Tensor, w: Tensor, b: Tensor, { stride, padding }: Conv2dAttrs, dY: Data, needs: boolean[]) {
+  const { N, OC, g } = convGeometry(op, x, w, b, stride, padding);
+  const [dX, dW, dB] = convGrads(x, w, b, needs);
+  kernels().conv2dBackward(x.data, N, g, w.data, OC, dY, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
+  return [dX, dW, dB];
+}
+
 export const convOps = {
   conv2d: {
     name: 'conv2d',
-    forward([x, w, b], { stride, padding }) {
-      const { N, OC, g } = convGeometry('conv2d', x, w, b, stride, padding);
-      const out = Tensor.zeros([N, OC, g.OH, g.OW], x.dtype);
-      // the kernel to read: referenceKernels.conv2dForward (../kernels/reference.ts), which the fast kernels must match
-      kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
-      return { out, saved: null };
-    },
-    // dW = Σₙ dYₙ·colsₙᵀ   dXₙ = col2im(Wᵀ·dYₙ)   dB = Σₙ,ₕ,ᵥ dY   (in kernels().conv2dBackward)
-    backward(dOut, { inputs: [x, w, b], attrs: { stride, padding }, needs }) {
-      const { N, OC, g } = convGeometry('conv2d', x, w, b, stride, padding);
-      const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
-      const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
-      const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
-      // the kernel to read: referenceKernels.conv2dBackward (../kernels/reference.ts), which the fast kernels must match
-      kernels().conv2dBackward(x.data, N, g, w.data, OC, dOut.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
-      return [dX, dW, dB];
-    },
+    forward: ([x, w, b], attrs) => ({ out: convForward('conv2d', x, w, b, attrs), saved: null }),
+    backward: (dOut, { inputs: [x, w, b], attrs, needs }) => convBackward('conv2d', x, w, b, attrs, dOut.data, needs),
   } as Op<Conv2dAttrs, null>,
 
   // relu(conv2d(x, w, b)) as one op, for a convolution followed by a ReLU but no 2×2 pooling (smallcnn's first and
@@ -82,25 +91,16 @@ export const convOps = {
   // then as conv2d.
   conv2dRelu: {
     name: 'conv2dRelu',
-    forward([x, w, b], { stride, padding }) {
-      const { N, OC, g } = convGeometry('conv2dRelu', x, w, b, stride, padding);
-      const out = Tensor.zeros([N, OC, g.OH, g.OW], x.dtype);
-      // the kernels to read: referenceKernels.conv2dForward, then reluForward in place (../kernels/reference.ts)
-      kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
-      kernels().reluForward(out.data, out.data);
+    forward([x, w, b], attrs) {
+      const out = convForward('conv2dRelu', x, w, b, attrs);
+      kernels().reluForward(out.data, out.data); // in place (referenceKernels.reluForward)
       return { out, saved: null };
     },
-    // dY = dOut where out > 0, then dW = Σₙ dYₙ·colsₙᵀ, dXₙ = col2im(Wᵀ·dYₙ), dB = Σ dY as conv2d
-    backward(dOut, { inputs: [x, w, b], out, attrs: { stride, padding }, needs }) {
-      const { N, OC, g } = convGeometry('conv2dRelu', x, w, b, stride, padding);
+    backward(dOut, { inputs: [x, w, b], out, attrs, needs }) {
       // dY is this call's temporary: reluBackward writes every element of it, conv2dBackward only reads it
       const dY = scratchOf(out.dtype, out.size);
       kernels().reluBackward(dOut.data, out.data, dY);
-      const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
-      const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
-      const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
-      kernels().conv2dBackward(x.data, N, g, w.data, OC, dY, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
-      return [dX, dW, dB];
+      return convBackward('conv2dRelu', x, w, b, attrs, dY, needs);
     },
   } as Op<Conv2dAttrs, null>,
 
@@ -123,9 +123,7 @@ export const convOps = {
     backward(dOut, { inputs: [x, w, b], attrs: { stride, padding }, saved: route, needs }) {
       const { N, OC, g } = convGeometry('conv2dReluMaxPool', x, w, b, stride, padding);
       if (route === null) throw new Error('conv2dReluMaxPool: backward of a forward that was not recorded');
-      const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
-      const dW = needs[1] ? Tensor.zeros(w.shape, w.dtype) : null;
-      const dB = needs[2] ? Tensor.zeros(b.shape, b.dtype) : null;
+      const [dX, dW, dB] = convGrads(x, w, b, needs);
       // the kernel to read: referenceKernels.conv2dReluPoolBackward (../kernels/reference.ts), which the fast kernels must match
       kernels().conv2dReluPoolBackward(
         x.data, N, g, w.data, OC, route, dOut.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null,
