@@ -136,11 +136,7 @@ export function registerBench(program: Command): void {
       };
       if (repeat > 1) {
         doc.repeat = repeat;
-        // each repetition's own fraction of the run's peak (the summary's is the median's)
-        doc.runs = runs.map((run) => ({
-          ...run,
-          results: run.results.map((r) => ({ ...r, fractionOfPeak: peakGflops ? Math.round((r.gflops / peakGflops) * 1000) / 1000 : null })),
-        }));
+        doc.runs = summary.runs; // each repetition with its own fraction of the peak
       }
 
       if (o.gemm) {

@@ -40,30 +40,33 @@ const round = (x: number, digits: number): number => Math.round(x * 10 ** digits
  * The medians and ranges of N repetitions, figure by figure (a figure is a model and a measure; a peer's also
  * its engine). fractionOfPeak is GFLOP/s ÷ `peakGflops`, the best peak sample of the whole run (a busy neighbour
  * can only make a sample slower). Ratios are taken within each repetition (nablax and the peer measured side by
- * side), then summarised; a repetition where either side has no figure adds none.
+ * side), then summarised; a repetition where either side has no figure adds none. `runs` returns the repetitions
+ * as given, each figure with its own fraction of the peak.
  * @example
  *   const s = summarizeRuns([{ results: r1, peers: p1 }, { results: r2, peers: p2 }], 117.1);
  *   s.results[0].imagesPerSecond;        // median images/s of the first figure
  *   s.results[0].imagesPerSecondRange;   // [slowest, fastest]
  */
 export function summarizeRuns(runs: BenchRun[], peakGflops: number | null): {
-  results: RepeatedResult[]; peers: RepeatedPeerResult[]; ratios: RepeatedRatio[];
+  results: RepeatedResult[]; peers: RepeatedPeerResult[]; ratios: RepeatedRatio[]; runs: BenchRun[];
 } {
   if (runs.length === 0) throw new Error('summarizeRuns: no repetitions to summarise');
   const key = (r: { model: string; measure: string }) => `${r.model}/${r.measure}`;
+  const fraction = (g: number) => (peakGflops !== null && peakGflops > 0 ? round(g / peakGflops, 3) : null);
   const results = runs[0].results.map((first): RepeatedResult => {
     const same = runs.map((run) => run.results.find((r) => key(r) === key(first))).filter((r) => r !== undefined);
     const rates = same.map((r) => r.imagesPerSecond), gf = same.map((r) => r.gflops);
     const gflops = round(median(gf), 2);
-    const hasPeak = peakGflops !== null && peakGflops > 0;
+    const [lo, hi] = range(gf);
+    const fracLo = fraction(lo), fracHi = fraction(hi);
     return {
       ...first,
       imagesPerSecond: Math.round(median(rates)),
       gflops,
-      fractionOfPeak: hasPeak ? round(gflops / peakGflops, 3) : null,
+      fractionOfPeak: fraction(gflops),
       imagesPerSecondRange: range(rates),
-      gflopsRange: range(gf),
-      fractionOfPeakRange: hasPeak ? (range(gf).map((g) => round(g / peakGflops, 3)) as Range) : null,
+      gflopsRange: [lo, hi],
+      fractionOfPeakRange: fracLo === null || fracHi === null ? null : [fracLo, fracHi],
     };
   });
   const peerKey = (p: PeerResult) => `${p.peer}/${p.model}/${p.measure}`;
@@ -88,5 +91,7 @@ export function summarizeRuns(runs: BenchRun[], peakGflops: number | null): {
         ? { peer: p.peer, model: p.model, measure: p.measure, ratio: null, ratioRange: null }
         : { peer: p.peer, model: p.model, measure: p.measure, ratio: round(median(each), 2), ratioRange: range(each).map((r) => round(r, 2)) as Range };
     });
-  return { results, peers, ratios };
+  // each repetition as measured, with its own fraction of the run's peak
+  const each = runs.map((run) => ({ ...run, results: run.results.map((r) => ({ ...r, fractionOfPeak: fraction(r.gflops) })) }));
+  return { results, peers, ratios, runs: each };
 }

@@ -36,6 +36,9 @@ describe('summarizeRuns', () => {
     expect(s.results[0].fractionOfPeak).toBe(0.5);
     expect(s.results[0].fractionOfPeakRange).toEqual([0.37, 0.56]);
     expect(summarizeRuns(runs, null).results[0].fractionOfPeakRange).toBeNull();
+    // and each repetition as measured, with its own fraction
+    expect(s.runs.map((run) => run.results.map((r) => r.fractionOfPeak))).toEqual([[0.56, 0.67], [0.37, 0.45], [0.5, 0.74]]);
+    expect(summarizeRuns(runs, null).runs[0].results[0].fractionOfPeak).toBeNull();
   });
 
   it('takes ratios within each repetition (9, 4, 4), not of the medians (8000 ÷ 1500), and keeps a missing figure missing', () => {
