@@ -25,13 +25,10 @@ const SPLIT = 1 << 13;
 export function makeAdam(ex: WasmExports, mem: LinearMemory, pool: Threads): Kernels['adamUpdate'] {
   return function adamUpdate(th, g, m, v, b1, b2, wd, eps, step, invSqrtC2): void {
     const n = th.length;
-    if (!isF32(th, g, m, v) || g.length !== n || m.length !== n || v.length !== n || n === 0) {
-      referenceKernels.adamUpdate(th, g, m, v, b1, b2, wd, eps, step, invSqrtC2);
-      return;
-    }
     const c = Math.min(n, CHUNK);
     const at = carve({ k: 16, th: c, g: c, m: c, v: c });
-    if (!mem.ensure(at.end)) {
+    // float64, mismatched or empty arrays, or no room in linear memory: the reference loop itself
+    if (!isF32(th, g, m, v) || g.length !== n || m.length !== n || v.length !== n || n === 0 || !mem.ensure(at.end)) {
       referenceKernels.adamUpdate(th, g, m, v, b1, b2, wd, eps, step, invSqrtC2);
       return;
     }
