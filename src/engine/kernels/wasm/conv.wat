@@ -73,6 +73,16 @@
       (local.set $m (i32.add (local.get $m) (i32.const 1)))
       (br_if $ms (i32.lt_u (local.get $m) (local.get $M)))))
 
+  ;; The byte offsets of the first n taps k = (c·KH + kh)·KW + kw of a window from its top-left input, as i32 at $off
+  ;; (window_row_offset: 0 for k ≥ CKK, so a table padded past CKK reads a harmless in-range input).
+  (func $tap_table (param $off i32) (param $n i32) (param $CKK i32) (param $KH i32) (param $KW i32) (param $H i32) (param $W i32)
+    (local $k i32)
+    (loop $table
+      (i32.store (i32.add (local.get $off) (i32.shl (local.get $k) (i32.const 2)))
+        (call $window_row_offset (local.get $k) (local.get $CKK) (local.get $KH) (local.get $KW) (local.get $H) (local.get $W)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $table (i32.lt_u (local.get $k) (local.get $n)))))
+
   ;; A stride-1, unpadded convolution of a chunk of images as an implicit GEMM: C[OC, nImg·L] = W · cols with cols
   ;; never written. With OW a multiple of 8, the 8 columns of a B panel (8 neighbouring ow of one output row) at
   ;; row k = (c·KH + kh)·KW + kw are one contiguous run x[n, c, oh + kh, ow0 + kw … ow0 + kw + 7], so the micro-kernel
@@ -83,18 +93,14 @@
   (func $conv_implicit
     (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wPack i32) (param $c i32) (param $nImg i32) (param $off i32)
-    (local $CKK i32) (local $k i32) (local $L i32) (local $ldcB i32) (local $CHWB i32) (local $strideA i32)
+    (local $CKK i32) (local $L i32) (local $ldcB i32) (local $CHWB i32) (local $strideA i32)
     (local $n i32) (local $oh i32) (local $ow i32) (local $xb i32) (local $col i32) (local $i i32)
     (local $a i32) (local $aEnd i32) (local $aPanel i32) (local $t i32) (local $bo i32) (local $addr i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $b0 v128) (local $b1 v128) (local $av v128)
     (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
-    (loop $table
-      (i32.store (i32.add (local.get $off) (i32.shl (local.get $k) (i32.const 2)))
-        (call $window_row_offset (local.get $k) (local.get $CKK) (local.get $KH) (local.get $KW) (local.get $H) (local.get $W)))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br_if $table (i32.lt_u (local.get $k) (local.get $CKK))))
+    (call $tap_table (local.get $off) (local.get $CKK) (local.get $CKK) (local.get $KH) (local.get $KW) (local.get $H) (local.get $W))
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $ldcB (i32.shl (i32.mul (local.get $nImg) (local.get $L)) (i32.const 2)))
     (local.set $CHWB (i32.shl (i32.mul (i32.mul (local.get $C) (local.get $H)) (local.get $W)) (i32.const 2)))
@@ -239,7 +245,7 @@
     (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $bPack i32) (param $dW i32) (param $nImg i32) (param $off i32)
     (param $scr i32)
-    (local $CKK i32) (local $k i32) (local $NLB i32) (local $CHWB i32) (local $WB i32) (local $OWB i32)
+    (local $CKK i32) (local $NLB i32) (local $CHWB i32) (local $WB i32) (local $OWB i32)
     (local $j i32) (local $p i32) (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
     (local $n i32) (local $oh i32) (local $xi i32) (local $xr i32) (local $xp i32) (local $xe i32) (local $b i32)
     (local $r i32) (local $q i32) (local $tap i32) (local $oc i32)
@@ -248,11 +254,8 @@
     (local $b0 v128) (local $b1 v128) (local $av v128)
     (local.set $CKK (i32.mul (i32.mul (local.get $C) (local.get $KH)) (local.get $KW)))
     ;; the offset table, padded to a multiple of 4 taps with offset 0
-    (loop $table
-      (i32.store (i32.add (local.get $off) (i32.shl (local.get $k) (i32.const 2)))
-        (call $window_row_offset (local.get $k) (local.get $CKK) (local.get $KH) (local.get $KW) (local.get $H) (local.get $W)))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br_if $table (i32.lt_u (local.get $k) (i32.and (i32.add (local.get $CKK) (i32.const 3)) (i32.const -4)))))
+    (call $tap_table (local.get $off) (i32.and (i32.add (local.get $CKK) (i32.const 3)) (i32.const -4)) (local.get $CKK)
+      (local.get $KH) (local.get $KW) (local.get $H) (local.get $W))
     (local.set $NLB (i32.shl (i32.mul (i32.mul (local.get $nImg) (local.get $OH)) (local.get $OW)) (i32.const 5)))
     (local.set $CHWB (i32.shl (i32.mul (i32.mul (local.get $C) (local.get $H)) (local.get $W)) (i32.const 2)))
     (local.set $WB (i32.shl (local.get $W) (i32.const 2)))
