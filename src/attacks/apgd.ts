@@ -5,6 +5,7 @@
 // and x' restarts from the best point when either condition of §3.2 holds. APGD-T: targeted DLR toward the 2nd…(k+1)th
 // most likely clean classes in turn. Defaults and bookkeeping follow the reference code (fra31/auto-attack, autopgd_base.py).
 import { Rng } from '../engine/random.js';
+import { kernels } from '../engine/kernels/kernels.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Data } from '../engine/nd.js';
@@ -127,13 +128,16 @@ function apgdRun(
   const { min: kMin, decr } = schedule(steps);
   for (let i = 0; i < steps && active.length; i++) {
     const a = i > 0 ? 0.75 : 1;
-    for (const b of active) {
-      const n = rows[b], off = b * D;
-      const xa = xAdv.subarray(off, off + D), xo = xOld.subarray(off, off + D), gb = g.subarray(off, off + D);
-      if (norm === 'linf') {
-        // z = Π(x' + η·sign(∇)),  x' ← Π(x' + α(z − x') + (1 − α)(x' − x'_prev)); one pass, in place (the hot loop)
-        linfStep(xa, xo, gb, o.bounds!.lo, o.bounds!.hi, n * D, step[b], a);
-      } else {
+    if (norm === 'linf') {
+      // z = Π(x' + η·sign(∇)),  x' ← Π(x' + α(z − x') + (1 − α)(x' − x'_prev)); all active rows in one kernel call, in
+      // place (the hot loop: the compare-and-selects mispredict as branches, the kernels' version has none)
+      const act = Int32Array.from(active);
+      kernels().apgdLinfStep(xAdv, xOld, g, o.bounds!.lo, o.bounds!.hi, D, act, act.map((b) => rows[b]), Float64Array.from(active, (b) => step[b]), a);
+      for (const b of active) iterations[b]++;
+    } else {
+      for (const b of active) {
+        const n = rows[b], off = b * D;
+        const xa = xAdv.subarray(off, off + D), xo = xOld.subarray(off, off + D), gb = g.subarray(off, off + D);
         // z = Π(x' + η·∇/‖∇‖₂), then the same momentum step and projection onto the L2 ball ∩ [0, 1]
         let gn = 0;
         for (let j = 0; j < D; j++) gn += gb[j] * gb[j];
@@ -144,8 +148,8 @@ function apgdRun(
         projectL2(w, n);
         xo.set(xa);
         project(b, n, w);
+        iterations[b]++;
       }
-      iterations[b]++;
     }
     const r = evaluate(active);
     markSuccess(active, r.pred);
@@ -225,7 +229,7 @@ function apgdRun(
   // ∇x of the loss at the active rows (averaged over `eot` passes), scattered into g; one forward + backward each.
   function evaluate(act: number[]): { values: Float64Array; pred: Int32Array; dx: Data } {
     const xb = new Tensor(mk(act.length * D), [act.length, ...x.shape.slice(1)]);
-    act.forEach((b, i) => xb.data.set(xAdv.subarray(b * D, (b + 1) * D), i * D));
+    forRuns(act, (b, i, m) => xb.data.set(xAdv.subarray(b * D, (b + m) * D), i * D));
     const yy = Int32Array.from(act, (b) => yB[b]);
     const tt = tB ? Int32Array.from(act, (b) => tB[b]) : undefined;
     let res = lossGradient(model, xb, yy, loss, tt);
@@ -239,21 +243,19 @@ function apgdRun(
       dx = mk(acc.length);
       for (let j = 0; j < acc.length; j++) dx[j] = acc[j] / eot;
     }
-    act.forEach((b, i) => g.set(dx.subarray(i * D, (i + 1) * D), b * D));
+    forRuns(act, (b, i, m) => g.set(dx.subarray(i * D, (i + m) * D), b * D));
     return { values: res.values, pred: argmax(res.logits), dx };
   }
 }
 
-/** The L∞ APGD update of one row in place (xo ← x', x' ← the new iterate), with lo/hi the ε-ball ∩ [0, 1] at `base`. */
-function linfStep(xa: Data, xo: Data, gb: Data, lo: Data, hi: Data, base: number, st: number, a: number): void {
-  for (let j = 0; j < xa.length; j++) {
-    const l = lo[base + j], h = hi[base + j], cur = xa[j], gj = gb[j];
-    let zj = cur + (gj > 0 ? st : gj < 0 ? -st : 0);
-    zj = zj < l ? l : zj > h ? h : zj;
-    let wj = cur + (zj - cur) * a + (cur - xo[j]) * (1 - a);
-    wj = wj < l ? l : wj > h ? h : wj;
-    xo[j] = cur;
-    xa[j] = wj;
+/** f(b, i, m) for each maximal run act[i … i + m − 1] = b, b + 1, …: one copy per run of rows instead of per row. */
+function forRuns(act: number[], f: (b: number, i: number, m: number) => void): void {
+  let i = 0;
+  for (let j = 1; j <= act.length; j++) {
+    if (j === act.length || act[j] !== act[j - 1] + 1) {
+      f(act[i], i, j - i);
+      i = j;
+    }
   }
 }
 

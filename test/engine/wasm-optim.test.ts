@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKernels, type Kernels } from '../../src/engine/kernels/kernels.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
+import { consecutiveRuns } from '../../src/engine/kernels/wasm-optim.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { Adam } from '../../src/train/optimizers.js';
@@ -125,5 +126,90 @@ describe('Adam in WebAssembly', () => {
       const got = run(k);
       got.forEach((a, i) => expect(differing(a, want[i]), `array ${i}`).toEqual([]));
     }
+  });
+});
+
+describe("APGD's L∞ step in WebAssembly", () => {
+  /** Iterates, previous iterates and gradients as APGD meets them, around clean rows x0 with ε-ball bounds. */
+  function iterates(rng: Rng, R: number, D: number, eps: number, Arr: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array) {
+    const N = R + 3; // the bounds' rows are indexed separately from the iterates' rows
+    const x0 = new Arr(N * D), lo = new Arr(N * D), hi = new Arr(N * D);
+    for (let i = 0; i < N * D; i++) {
+      const u = rng.uniform();
+      x0[i] = u < 0.3 ? 0 : u < 0.4 ? 1 : rng.uniform(); // MNIST: many exact 0s and 1s
+      lo[i] = Math.max(0, x0[i] - eps);
+      hi[i] = Math.min(1, x0[i] + eps);
+    }
+    const bounds = Int32Array.from({ length: R }, () => Math.floor(rng.uniform() * N));
+    const xa = new Arr(R * D), xo = new Arr(R * D), g = new Arr(R * D);
+    for (let r = 0; r < R; r++) {
+      for (let j = 0; j < D; j++) {
+        const b = bounds[r] * D + j, i = r * D + j;
+        const pick = (u: number) => (u < 0.25 ? lo[b] : u < 0.5 ? hi[b] : rng.uniform(lo[b], hi[b])); // on the box's faces or inside
+        xa[i] = pick(rng.uniform());
+        xo[i] = pick(rng.uniform());
+        const v = rng.uniform();
+        g[i] = v < 0.1 ? 0 : v < 0.12 ? -0 : v < 0.13 ? NaN : rng.uniform(-1, 1) * (v < 0.5 ? 1e-6 : 1);
+      }
+    }
+    return { xa, xo, g, lo, hi, bounds };
+  }
+
+  it('equals the TypeScript loop bit for bit: row lengths around the vector width, shuffled rows and runs of rows, α 1 and 0.75', () => {
+    const rng = new Rng(11);
+    for (const [R, D] of [[1, 1], [3, 3], [2, 4], [5, 5], [7, 7], [40, 784], [100, 784], [3, 33000], [64, 1023]] as const) {
+      for (const a of [1, 0.75]) {
+        const s = iterates(rng, R, D, 0.3);
+        // α 1: a subset of the rows in a shuffled order; α 0.75: runs of consecutive rows with consecutive bounds
+        // rows (copied a run at a time) and gaps. Each row has its own step size.
+        const all = Int32Array.from({ length: R }, (_, i) => i);
+        const rows = a === 1 ? all.filter(() => rng.uniform() < 0.8).sort(() => rng.uniform() - 0.5) : all.filter((i) => i % 5 !== 3);
+        const bounds = a === 1 ? Int32Array.from(rows, (r) => s.bounds[r]) : rows.map((r) => r + 1);
+        const steps = Float64Array.from(rows, () => 0.6 / 2 ** Math.floor(rng.uniform() * 4));
+        const want = [s.xa.slice(), s.xo.slice()];
+        ref.apgdLinfStep(want[0], want[1], s.g, s.lo, s.hi, D, rows, bounds, steps, a);
+        if (R * D >= 100) expect(differing(want[0], s.xa).length, `R ${R}, D ${D}: the step moved x`).toBeGreaterThan(0);
+        for (const [i, k] of kernels.entries()) {
+          const got = [s.xa.slice(), s.xo.slice()];
+          k.apgdLinfStep(got[0], got[1], s.g, s.lo, s.hi, D, rows, bounds, steps, a);
+          for (const j of [0, 1]) {
+            const d = differing(got[j], want[j]);
+            expect(d.length, `R ${R}, D ${D}, α ${a}, ${i + 1} threads, ${['x', 'x_old'][j]}: first difference at ${d[0]}`).toBe(0);
+          }
+        }
+      }
+    }
+  });
+
+  it('copies runs of rows that are consecutive in both lists at once', () => {
+    expect(consecutiveRuns(Int32Array.of(0, 1, 5), Int32Array.of(3, 4, 9), 0, 3)).toEqual([[0, 2], [2, 1]]);
+    expect(consecutiveRuns(Int32Array.of(0, 1, 2, 3), Int32Array.of(0, 1, 7, 8), 1, 3)).toEqual([[0, 1], [1, 2]]);
+    expect(consecutiveRuns(Int32Array.of(4), Int32Array.of(4), 0, 1)).toEqual([[0, 1]]);
+  });
+
+  it('keeps every element in its box [lo, hi] and moves x_old to the previous x', () => {
+    const rng = new Rng(12);
+    const D = 784, s = iterates(rng, 50, D, 0.1);
+    const rows = Int32Array.from({ length: 50 }, (_, i) => i);
+    const before = s.xa.slice();
+    kernels[1].apgdLinfStep(s.xa, s.xo, s.g, s.lo, s.hi, D, rows, s.bounds, new Float64Array(50).fill(0.2), 0.75);
+    expect(differing(s.xo, before)).toEqual([]);
+    for (let r = 0; r < 50; r++) {
+      for (let j = 0; j < D; j++) {
+        const v = s.xa[r * D + j], b = s.bounds[r] * D + j;
+        if (!(v >= s.lo[b] && v <= s.hi[b])) throw new Error(`row ${r}, element ${j}: ${v} outside [${s.lo[b]}, ${s.hi[b]}]`);
+      }
+    }
+  });
+
+  it('runs float64 operands through the reference', () => {
+    const rng = new Rng(13);
+    const s = iterates(rng, 4, 100, 0.3, Float64Array);
+    const rows = Int32Array.from([0, 1, 2, 3]), steps = new Float64Array(4).fill(0.3);
+    const want = [s.xa.slice(), s.xo.slice()], got = [s.xa.slice(), s.xo.slice()];
+    ref.apgdLinfStep(want[0], want[1], s.g, s.lo, s.hi, 100, rows, s.bounds, steps, 0.75);
+    kernels[1].apgdLinfStep(got[0], got[1], s.g, s.lo, s.hi, 100, rows, s.bounds, steps, 0.75);
+    expect(got[0]).toBeInstanceOf(Float64Array);
+    expect(differing(got[0], want[0])).toEqual([]);
   });
 });

@@ -368,6 +368,25 @@ function adamUpdate(
   }
 }
 
+// APGD's L∞ step: the operations and their order are the contract (./types.ts); wasm/optim.wat `linf_step` repeats
+// them lane by lane.
+function apgdLinfStep(
+  xa: Data, xo: Data, g: Data, lo: Data, hi: Data, D: number, rows: Int32Array, bounds: Int32Array, steps: Float64Array, a: number,
+): void {
+  for (let i = 0; i < rows.length; i++) {
+    const off = rows[i] * D, base = bounds[i] * D, st = steps[i];
+    for (let j = 0; j < D; j++) {
+      const l = lo[base + j], h = hi[base + j], cur = xa[off + j], gj = g[off + j];
+      let zj = cur + (gj > 0 ? st : gj < 0 ? -st : 0);
+      zj = zj < l ? l : zj > h ? h : zj;
+      let wj = cur + (zj - cur) * a + (cur - xo[off + j]) * (1 - a);
+      wj = wj < l ? l : wj > h ? h : wj;
+      xo[off + j] = cur;
+      xa[off + j] = wj;
+    }
+  }
+}
+
 /** The reference kernels (plain TypeScript on typed arrays). */
 export const referenceKernels: Kernels = {
   name: 'typescript',
@@ -383,6 +402,7 @@ export const referenceKernels: Kernels = {
   reluForward,
   reluBackward,
   adamUpdate,
+  apgdLinfStep,
   getThreads: () => 1,
   setThreads: () => {},
 };

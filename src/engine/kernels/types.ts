@@ -77,6 +77,16 @@ export interface Kernels {
    */
   adamUpdate(th: Data, g: Data, m: Data, v: Data, beta1: number, beta2: number, weightDecay: number, eps: number, step: number, invSqrtC2: number): void;
   /**
+   * APGD's L∞ iterate update (Croce & Hein 2020, Algorithm 1, lines 6–8, with P the ε-ball ∩ [0, 1] given as the
+   * box [lo, hi]) in place, for the listed rows of D values: row i is xa, xo and g at rows[i]·D and lo, hi at
+   * bounds[i]·D, with step size η = steps[i] and momentum α = a. Per element, in float64 (each operation rounded
+   * once, in this order):
+   *   z = clip(x + (g > 0 ? η : g < 0 ? −η : 0)),  w = clip(x + (z − x)·α + (x − x_old)·(1 − α)),  x_old ← x,  x ← w
+   * with clip(v) = v < lo ? lo : v > hi ? hi : v, and the stores rounded to the arrays' type. The same bits in
+   * every implementation.
+   */
+  apgdLinfStep(xa: Data, xo: Data, g: Data, lo: Data, hi: Data, D: number, rows: Int32Array, bounds: Int32Array, steps: Float64Array, a: number): void;
+  /**
    * The machine's multiply-add ceiling for these kernels in GFLOP/s: a SIMD loop of independent (fused, in the
    * fma build) multiply-adds on every thread at once, the best of a few rounds taking about `ms` milliseconds
    * (default 300). Absent for kernels with no such loop (the TypeScript reference).

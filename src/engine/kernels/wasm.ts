@@ -19,7 +19,7 @@ import { makeConvKernels } from './wasm-conv.js';
 import { exportNames, type WasmExports } from './wasm-exports.js';
 import { fusesMultiplyAdd, makeGemm, type Float64Policy } from './wasm-gemm.js';
 import { LinearMemory } from './wasm-memory.js';
-import { makeAdam } from './wasm-optim.js';
+import { makeAdam, makeApgdLinfStep } from './wasm-optim.js';
 import { measurePeak } from './wasm-peak.js';
 import { makePoolReluKernels } from './wasm-pool-relu.js';
 
@@ -75,6 +75,7 @@ export function instantiateKernels(
     ...makeConvKernels(ex, mem, pool),
     ...makePoolReluKernels(ex, mem),
     adamUpdate: makeAdam(ex, mem, pool),
+    apgdLinfStep: makeApgdLinfStep(ex, mem),
     peakGflops: (ms?: number) => measurePeak(ex, mem, pool, ms),
     memoryBytes: () => ex.memory.buffer.byteLength,
     getThreads: () => pool.count,

@@ -105,3 +105,83 @@
         (local.set $m (i32.add (local.get $m) (i32.const 4)))
         (local.set $v (i32.add (local.get $v) (i32.const 4)))
         (br $ss))))
+
+;; APGD's L∞ iterate update (Croce & Hein 2020, Algorithm 1, lines 6–8; P the ε-ball ∩ [0, 1] box [lo, hi]) over
+  ;; R rows of D float32 values, in place, computed in float64 exactly as the TypeScript loop
+  ;; (../reference.ts `apgdLinfStep`) computes it, so the two give the same bits. Row r's step size η is the float64
+  ;; at st + 8r; the constants at k are two float64: α and 1 − α. Per element, with x the iterate, x_old the previous
+  ;; one and g the gradient:
+  ;;   z = clip(x + (g > 0 ? η : g < 0 ? −η : 0));  w = clip(x + (z − x)·α + (x − x_old)·(1 − α));  x_old ← x;  x ← w
+  ;; where clip(v) = v < lo ? lo : (v > hi ? hi : v), which f64x2.pmin then f64x2.pmax compute lane by lane without
+  ;; a branch (lo ≤ hi). Two elements a step as one f64x2, then the odd one: both compute the same bits.
+  (func (export "linf_step") (param $xa i32) (param $xo i32) (param $g i32) (param $lo i32) (param $hi i32)
+    (param $st i32) (param $R i32) (param $D i32) (param $k i32)
+    (local $r i32) (local $e i32) (local $ev i32)
+    (local $a v128) (local $b v128) (local $s v128) (local $ns v128) (local $zero v128)
+    (local $x v128) (local $l v128) (local $h v128) (local $z v128) (local $gv v128)
+    (local $sa f64) (local $sb f64) (local $ss f64) (local $cur f64) (local $gs f64) (local $ls f64) (local $hs f64)
+    (local $zs f64) (local $ws f64)
+    (local.set $sa (f64.load offset=0 (local.get $k)))
+    (local.set $sb (f64.load offset=8 (local.get $k)))
+    (local.set $a (f64x2.splat (local.get $sa)))
+    (local.set $b (f64x2.splat (local.get $sb)))
+    (local.set $zero (f64x2.splat (f64.const 0)))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $R)))
+        (local.set $ss (f64.load (i32.add (local.get $st) (i32.shl (local.get $r) (i32.const 3)))))
+        (local.set $s (f64x2.splat (local.get $ss)))
+        (local.set $ns (f64x2.splat (f64.neg (local.get $ss))))
+        (local.set $e (i32.add (local.get $xa) (i32.shl (local.get $D) (i32.const 2))))
+        (local.set $ev (i32.add (local.get $xa) (i32.shl (i32.and (local.get $D) (i32.const -2)) (i32.const 2))))
+        (block $v_done
+          (loop $vs
+            (br_if $v_done (i32.ge_u (local.get $xa) (local.get $ev)))
+            (local.set $x (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $xa))))
+            (local.set $gv (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $g))))
+            (local.set $l (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $lo))))
+            (local.set $h (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $hi))))
+            ;; z = clip(x + (g > 0 ? η : g < 0 ? −η : 0)): the two masks are disjoint, and neither leaves +0
+            (local.set $z (f64x2.add (local.get $x)
+              (v128.or (v128.and (f64x2.gt (local.get $gv) (local.get $zero)) (local.get $s))
+                       (v128.and (f64x2.lt (local.get $gv) (local.get $zero)) (local.get $ns)))))
+            (local.set $z (f64x2.pmax (f64x2.pmin (local.get $z) (local.get $h)) (local.get $l)))
+            ;; w = clip(x + (z − x)·α + (x − x_old)·(1 − α)); x_old ← x (its float32 bits as loaded)
+            (local.set $z (f64x2.pmax (f64x2.pmin
+              (f64x2.add (f64x2.add (local.get $x) (f64x2.mul (f64x2.sub (local.get $z) (local.get $x)) (local.get $a)))
+                (f64x2.mul (f64x2.sub (local.get $x) (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $xo)))) (local.get $b)))
+              (local.get $h)) (local.get $l)))
+            (i64.store (local.get $xo) (i64.load (local.get $xa)))
+            (v128.store64_lane 0 (local.get $xa) (f32x4.demote_f64x2_zero (local.get $z)))
+            (local.set $xa (i32.add (local.get $xa) (i32.const 8)))
+            (local.set $xo (i32.add (local.get $xo) (i32.const 8)))
+            (local.set $g (i32.add (local.get $g) (i32.const 8)))
+            (local.set $lo (i32.add (local.get $lo) (i32.const 8)))
+            (local.set $hi (i32.add (local.get $hi) (i32.const 8)))
+            (br $vs)))
+        (if (i32.lt_u (local.get $xa) (local.get $e))
+          (then
+            (local.set $cur (f64.promote_f32 (f32.load (local.get $xa))))
+            (local.set $gs (f64.promote_f32 (f32.load (local.get $g))))
+            (local.set $ls (f64.promote_f32 (f32.load (local.get $lo))))
+            (local.set $hs (f64.promote_f32 (f32.load (local.get $hi))))
+            (local.set $zs (f64.add (local.get $cur)
+              (select (local.get $ss) (select (f64.neg (local.get $ss)) (f64.const 0) (f64.lt (local.get $gs) (f64.const 0)))
+                (f64.gt (local.get $gs) (f64.const 0)))))
+            (local.set $zs (call $clip (local.get $zs) (local.get $ls) (local.get $hs)))
+            (local.set $ws (f64.add (f64.add (local.get $cur) (f64.mul (f64.sub (local.get $zs) (local.get $cur)) (local.get $sa)))
+              (f64.mul (f64.sub (local.get $cur) (f64.promote_f32 (f32.load (local.get $xo)))) (local.get $sb))))
+            (f32.store (local.get $xo) (f32.load (local.get $xa)))
+            (f32.store (local.get $xa) (f32.demote_f64 (call $clip (local.get $ws) (local.get $ls) (local.get $hs))))
+            (local.set $xa (i32.add (local.get $xa) (i32.const 4)))
+            (local.set $xo (i32.add (local.get $xo) (i32.const 4)))
+            (local.set $g (i32.add (local.get $g) (i32.const 4)))
+            (local.set $lo (i32.add (local.get $lo) (i32.const 4)))
+            (local.set $hi (i32.add (local.get $hi) (i32.const 4)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows))))
+
+  ;; clip(v) = v < l ? l : (v > h ? h : v) for one float64 (l ≤ h), as the host's ternaries.
+  (func $clip (param $v f64) (param $l f64) (param $h f64) (result f64)
+    (local.set $v (select (local.get $h) (local.get $v) (f64.gt (local.get $v) (local.get $h))))
+    (select (local.get $l) (local.get $v) (f64.lt (local.get $v) (local.get $l))))
