@@ -175,7 +175,7 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
     });
     await new Promise<void>((resolve) => setImmediate(resolve)); // let Ctrl-C and the progress timers run
   }
-  return { ...combineChunks(chunks, N, o.eps, norm, version), chunkSize: size, chunksMeasured: measured, chunksReused: reused };
+  return { ...combineChunks(chunks, N, o.eps, norm, version, { steps: o.steps, squareQueries: o.squareQueries }), chunkSize: size, chunksMeasured: measured, chunksReused: reused };
 }
 
 /**
@@ -187,7 +187,10 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
  * @example
  *   combineChunks(chunks, 10000, 0.3, 'linf', 'standard').stages.map((s) => s.robustAccuracy);
  */
-export function combineChunks(chunks: AutoAttackChunk[], N: number, eps: number, norm: 'linf' | 'l2', version: AutoAttackReport['version']): AutoAttackReport {
+export function combineChunks(
+  chunks: AutoAttackChunk[], N: number, eps: number, norm: 'linf' | 'l2', version: AutoAttackReport['version'],
+  budget: { steps?: number; squareQueries?: number } = {},
+): AutoAttackReport {
   const order = autoAttackStages(version);
   const ran = order.filter((a) => chunks.some((c) => c.stages.some((g) => g.attack === a)));
   const frac = (k: number) => (N ? k / N : 0);
@@ -238,7 +241,7 @@ export function combineChunks(chunks: AutoAttackChunk[], N: number, eps: number,
   ])];
   const brokenBy = chunks.every((c) => c.brokenBy?.length === c.count) ? chunks.flatMap((c) => c.brokenBy!) : [];
   return {
-    version, norm, eps, count: N, cleanAccuracy: frac(clean), robustAccuracy: frac(robust), stages, brokenBy, checks,
+    version, norm, eps, steps: budget.steps ?? 100, squareQueries: budget.squareQueries ?? 5000, count: N, cleanAccuracy: frac(clean), robustAccuracy: frac(robust), stages, brokenBy, checks,
     warnings,
     maxPerturbation: chunks.reduce((m, c) => Math.max(m, c.maxPerturbation ?? 0), 0),
   };

@@ -264,7 +264,7 @@ function makeApgd(name: string, defaultLoss: AttackLossName, targetedRounds: boo
     name,
     kind: 'white-box',
     norm: 'linf',
-    settings: [settings.steps, settings.restarts, settings.earlyStop],
+    settings: [{ ...settings.steps, default: '100' }, { ...settings.restarts, default: '1' }, settings.earlyStop],
     norms: ['linf', 'l2'],
     run: (model, x, y, opts) => runApgd(name, model, x, y, opts, defaultLoss, targetedRounds),
   };

@@ -66,6 +66,8 @@ export interface AttackSetting<O = Record<string, unknown>> {
   type: 'int' | 'positive' | 'off';
   min?: number;
   help: string;
+  /** The value the attack uses when the setting is not given, as the help shows it ('40', '1/255', 'ε/steps'). */
+  default?: string;
 }
 
 export interface WhiteBoxAttack<O extends AttackOptions = AttackOptions, R extends AttackResult = AttackResult> {

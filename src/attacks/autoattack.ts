@@ -54,6 +54,9 @@ export interface AutoAttackReport {
   version: AutoAttackVersion;
   norm: 'linf' | 'l2';
   eps: number;
+  /** Iterations of each APGD and FAB run, and Square's query budget: 100 and 5,000 in the reference's versions. */
+  steps: number;
+  squareQueries: number;
   count: number;
   cleanAccuracy: number;
   robustAccuracy: number;
@@ -124,7 +127,7 @@ export function autoAttack(model: Sequential, x: Tensor, y: Int32Array, opts: Au
   }
   const count = () => robust.reduce((a, b) => a + b, 0);
   const cleanAccuracy = N ? count() / N : 0;
-  const report: AutoAttackReport = { version, norm, eps, count: N, cleanAccuracy, robustAccuracy: cleanAccuracy, stages: [], brokenBy, checks, warnings, maxPerturbation: 0 };
+  const report: AutoAttackReport = { version, norm, eps, steps, squareQueries: c.squareQueries, count: N, cleanAccuracy, robustAccuracy: cleanAccuracy, stages: [], brokenBy, checks, warnings, maxPerturbation: 0 };
   let zeroGrads = 0;
 
   for (const stage of stages) {
@@ -255,7 +258,7 @@ export const autoattack: WhiteBoxAttack<AutoAttackOptions, AutoAttackResult> = {
   kind: 'white-box',
   norm: 'linf',
   // steps: of the APGD and FAB stages; --max-queries: Square's budget
-  settings: [settings.steps, { ...settings.maxQueries, key: 'squareQueries' }],
+  settings: [{ ...settings.steps, default: '100' }, { ...settings.maxQueries, key: 'squareQueries', default: '5000' }],
   norms: ['linf', 'l2'],
   run: (model, x, y, opts) => autoAttack(model, x, y, opts),
 };

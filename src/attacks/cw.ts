@@ -182,4 +182,4 @@ export function carliniWagnerL2(model: Sequential, x: Tensor, y: Int32Array, opt
  *   const r = cw.run(model, x, y, { eps: 1.5, steps: 100 });
  *   const fooled = r.success.reduce((a, b) => a + b, 0);
  */
-export const cw: MinNormAttack<CWOptions, CWResult> = { name: 'cw-l2', kind: 'white-box', norm: 'l2', settings: [settings.steps], run: carliniWagnerL2, sweepOptions: (opts) => opts };
+export const cw: MinNormAttack<CWOptions, CWResult> = { name: 'cw-l2', kind: 'white-box', norm: 'l2', settings: [{ ...settings.steps, default: '1000' }], run: carliniWagnerL2, sweepOptions: (opts) => opts };

@@ -139,7 +139,7 @@ function maskedNorm(w: Float64Array, at: Float32Array, norm: 'linf' | 'l2'): num
 
 function make(name: string, norm: 'linf' | 'l2'): MinNormAttack<DeepFoolOptions> {
   // ε only bounds the reported result: one run serves every ε
-  return { name, kind: 'white-box', norm, settings: [settings.steps], run: (model, x, y, opts) => deepFool(model, x, y, { ...opts, norm: opts.norm ?? norm }), sweepOptions: (opts) => opts };
+  return { name, kind: 'white-box', norm, settings: [{ ...settings.steps, default: '50' }], run: (model, x, y, opts) => deepFool(model, x, y, { ...opts, norm: opts.norm ?? norm }), sweepOptions: (opts) => opts };
 }
 
 /**

@@ -252,7 +252,7 @@ function make(name: string, targeted: boolean): MinNormAttack<FABOptions> {
     name,
     kind: 'white-box',
     norm: 'linf',
-    settings: [settings.steps, settings.restarts],
+    settings: [{ ...settings.steps, default: '100' }, { ...settings.restarts, default: '1' }],
     run: (model, x, y, opts) => fabAttack(model, x, y, { ...opts, norm: opts.norm ?? 'linf' }, targeted),
     // At ε = 0 no point counts as broken early, so every target and restart runs on every point and the distance is
     // the minimum over them all: a point is robust at ε exactly when every run's distance exceeds ε, as in a run at ε

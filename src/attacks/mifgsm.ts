@@ -25,7 +25,7 @@ export const mifgsm: WhiteBoxAttack<MiFgsmOptions> = {
   name: 'mifgsm',
   kind: 'white-box',
   norm: 'linf',
-  settings: [settings.steps, settings.stepSize, settings.earlyStop],
+  settings: [{ ...settings.steps, default: '10' }, { ...settings.stepSize, default: 'ε/steps' }, settings.earlyStop],
   run(model, x, y, opts) {
     const steps = opts.steps ?? 10;
     // g ← μ·g + ∇ₓJ/‖∇ₓJ‖₁;  x' ← clip[0,1](Π_ε(x' + α·sign(g)))

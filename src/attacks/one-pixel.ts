@@ -48,7 +48,7 @@ export const onePixel: BlackBoxAttack<OnePixelOptions> = {
   name: 'one-pixel',
   kind: 'black-box',
   norm: 'l0',
-  settings: [settings.pixels, settings.population, settings.generations, settings.earlyStop],
+  settings: [{ ...settings.pixels, default: '1' }, { ...settings.population, default: '400' }, { ...settings.generations, default: '100' }, settings.earlyStop],
   run: runOnePixel,
 };
 

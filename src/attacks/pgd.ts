@@ -25,7 +25,10 @@ function makePgd(name: string, norm: 'linf' | 'l2'): WhiteBoxAttack<PgdOptions> 
     name,
     kind: 'white-box',
     norm,
-    settings: [settings.steps, settings.stepSize, settings.restarts, settings.randomStart, settings.earlyStop],
+    settings: [
+      { ...settings.steps, default: '40' }, { ...settings.stepSize, default: norm === 'linf' ? '0.01' : '2.5ε/steps' }, { ...settings.restarts, default: '1' },
+      settings.randomStart, settings.earlyStop,
+    ],
     run(model, x, y, opts) {
       const n = opts.norm ?? norm;
       const steps = opts.steps ?? 40;

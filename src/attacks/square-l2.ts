@@ -60,7 +60,7 @@ function normalise(v: Float64Array): void {
  *   const r = squareL2.run(new ScoreOracle(model), x, y, { eps: 2, maxQueries: 1000, seed: 1 });
  *   const fooled = r.success.reduce((a, b) => a + b, 0);
  */
-export const squareL2: BlackBoxAttack<SquareOptions> = { name: 'square-l2', kind: 'black-box', norm: 'l2', settings: [settings.maxQueries, settings.earlyStop], run: runSquareL2 };
+export const squareL2: BlackBoxAttack<SquareOptions> = { name: 'square-l2', kind: 'black-box', norm: 'l2', settings: [{ ...settings.maxQueries, default: '10000' }, settings.earlyStop], run: runSquareL2 };
 
 function runSquareL2(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOptions): AttackResult {
   const { eps, maxQueries, pInit, seed, earlyStop } = check(oracle, x, y, opts);

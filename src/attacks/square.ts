@@ -44,7 +44,7 @@ export const square: BlackBoxAttack<SquareOptions> = {
   name: 'square',
   kind: 'black-box',
   norm: 'linf',
-  settings: [settings.maxQueries, settings.earlyStop],
+  settings: [{ ...settings.maxQueries, default: '10000' }, settings.earlyStop],
   run: runSquare,
 };
 

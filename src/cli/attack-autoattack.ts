@@ -9,7 +9,8 @@ import {
 import type { AutoAttackReport, AutoAttackVersion } from '../attacks/autoattack.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Dataset } from '../data/datasets.js';
-import { autoAttackTable } from '../report/attack-report.js';
+import { autoAttackTable, reducedBudget } from '../report/attack-report.js';
+import { plural } from '../report/text.js';
 import { Interrupted, progressBar, say, UsageError } from './util.js';
 
 export interface AutoAttackCliOptions {
@@ -103,6 +104,11 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
   const out: AutoAttackReport[] = [];
   const N = Math.min(count, ds.count);
   const chunks = Math.ceil(N / k.chunk);
+  const budget = { steps: o.steps ?? 100, squareQueries: o.maxQueries ?? 5000 };
+  if (reducedBudget(budget)) {
+    say(`notice: autoattack with ${plural(budget.steps, 'iteration')} per APGD and FAB run and Square ${plural(budget.squareQueries, 'query', 'queries')}, ` +
+      'below the reference\'s 100 and 5,000: a quick look, not comparable with published AutoAttack figures');
+  }
   for (const eps of epsList) {
     let bar: ReturnType<typeof progressBar> | null = null;
     let t0 = 0, total = 0, where = '';
@@ -116,7 +122,7 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
         chunk: k.chunk, store, reuse: k.resume, interrupted: k.stopped,
         onChunk: (start, n) => {
           if (chunks < 2) return;
-          where = ` ${start + 1}-${start + n}/${N}`;
+          where = ` ${start + 1}–${start + n}/${N}`;
           const left = N - start;
           const s = (performance.now() - tStart) / 1000;
           const eta = measuredImages ? ` (${duration((s / measuredImages) * left).replace(/^(\d)/, 'about $1')} left)` : '';
@@ -133,13 +139,13 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
         },
         onStage: (stage, points) => {
           bar?.stop();
-          bar = progressBar(`autoattack eps ${eps} ${stage}${where}`, points, '{rate} points/s', { rate: '-' });
+          bar = progressBar(`autoattack eps ${eps} ${stage}${where}`, points, '{rate} points/s', { rate: '–' });
           t0 = performance.now();
           total = points;
         },
         onProgress: (done) => {
           const s = (performance.now() - t0) / 1000;
-          bar?.update(Math.min(Math.round(done * 100) / 100, total), { rate: s > 0 ? (done / s).toFixed(done / s >= 10 ? 0 : 2) : '-' });
+          bar?.update(Math.min(Math.round(done * 100) / 100, total), { rate: s > 0 ? (done / s).toFixed(done / s >= 10 ? 0 : 2) : '–' });
         },
       });
     } catch (e) {

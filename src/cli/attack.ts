@@ -52,7 +52,8 @@ function withoutClass(ds: Dataset, cls: number, limit: number): Dataset {
 
 /**
  * One flag per setting the attacks read (attacks/settings.ts), merged by flag over `attacks`, in the shared record's
- * order; each flag's help names the attacks that read it, so a new attack's settings reach the CLI from its record.
+ * order; each flag's help names the attacks that read it, each with its default where it has one, so a new attack's
+ * settings reach the CLI from its record.
  */
 function settingFlags(cmd: Command, attacks: Record<string, Attack>): void {
   const order = Object.values(settings).map((s) => s.flag as string);
@@ -60,7 +61,7 @@ function settingFlags(cmd: Command, attacks: Record<string, Attack>): void {
   for (const [name, a] of Object.entries(attacks)) {
     for (const s of a.settings) {
       const e = byFlag.get(s.flag) ?? { setting: s, users: [] };
-      e.users.push(name);
+      e.users.push(s.default === undefined ? name : `${name} ${s.default}`);
       byFlag.set(s.flag, e);
     }
   }

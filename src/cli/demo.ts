@@ -11,6 +11,7 @@ import { renderGradientFigure } from '../report/gradient-figure.js';
 import { demoMarkdown } from '../report/demo-report.js';
 import { getBatch } from '../data/batches.js';
 import { argmax } from '../layers/predict.js';
+import { checkpointPath } from '../experiments/training-run.js';
 import { trainWithProgress } from './train.js';
 import type { DemoJson } from '../report/json-types.js';
 import { claimOutputs, int, num, plural, printJson, result, say } from './util.js';
@@ -78,7 +79,7 @@ export function registerDemo(program: Command): void {
       if (o.json) printJson(report);
       else {
         result(`test accuracy ${(100 * t.accuracy).toFixed(2)}% on ${plural(t.count, 'official test image')}; model ${modelPath}`);
-        say(`wrote ${join(o.out, 'report.md')}, report.json and gradients.png`);
+        say(`wrote ${join(o.out, 'report.md')}, report.json and gradients.png; the last epoch's checkpoint is ${checkpointPath(modelPath)}`);
       }
     });
 }

@@ -98,6 +98,13 @@ export async function writeAttackFolder(dir: string, f: AttackFolder): Promise<v
   writeFileAtomic(join(dir, 'report.md'), attackMarkdown(f.modelFile, f.data, f.rows, pictures) + f.autoattack.map((r) => '\n' + autoAttackTable(r)).join(''));
 }
 
+/**
+ * Whether a run used fewer iterations or Square queries than the reference's versions (100, 5,000).
+ * @example
+ *   reducedBudget({ steps: 20, squareQueries: 5000 });   // true
+ */
+export const reducedBudget = (r: Pick<AutoAttackReport, 'steps' | 'squareQueries'>): boolean => r.steps < 100 || r.squareQueries < 5000;
+
 /** A fraction as a percentage with two decimals (AutoAttack's tables). */
 const pct2 = (v: number) => `${(100 * v).toFixed(2)}%`;
 
@@ -145,7 +152,10 @@ export function attackMarkdown(modelFile: string, data: string, rows: AttackRowJ
  */
 export function autoAttackTable(r: AutoAttackReport): string {
   return [
-    `AutoAttack ${r.version}, ${r.norm} eps ${r.eps}, ${r.count} images: clean ${pct2(r.cleanAccuracy)}, robust ${pct2(r.robustAccuracy)}`,
+    `AutoAttack ${r.version}, ${r.norm} eps ${r.eps}, ${plural(r.count, 'image')}: clean ${pct2(r.cleanAccuracy)}, robust ${pct2(r.robustAccuracy)}`,
+    '',
+    `Budget: ${plural(r.steps, 'iteration')} per APGD and FAB run, Square ${plural(r.squareQueries, 'query', 'queries')}` +
+      (reducedBudget(r) ? ' (reduced: below the reference\'s 100 and 5,000, so not comparable with published AutoAttack figures).' : ' (the reference\'s).'),
     '',
     '| stage | attacked | broken | robust accuracy after | seconds |',
     '|---|---|---|---|---|',

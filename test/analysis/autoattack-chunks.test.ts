@@ -99,6 +99,8 @@ describe('combineChunks: the checks of a run in chunks speak of the whole run', 
 
   it("takes Square's drop and the zero-gradient count over all the images, and gives each warning once", () => {
     const r = combineChunks([chunk(0, 3, 2), chunk(1000, 3, 3, ['2 NaN values in the adversarial images']), chunk(2000, 3, 0)], 3000, 0.3, 'linf', 'standard');
+    expect([r.steps, r.squareQueries]).toEqual([100, 5000]); // the reference's budget unless told otherwise
+    expect(combineChunks([chunk(0, 3, 2)], 1000, 0.3, 'linf', 'standard', { steps: 20, squareQueries: 500 })).toMatchObject({ steps: 20, squareQueries: 500 });
     const sq = r.checks.find((k) => k.name === 'square')!;
     expect(sq.value).toBeCloseTo(0.003, 12); // 9 of 3,000 points, not the largest chunk's 3 of 1,000 counted thrice
     expect(sq.flagged).toBe(true);

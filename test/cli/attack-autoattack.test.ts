@@ -29,6 +29,9 @@ describe('nablax attack --attack autoattack', () => {
     expect(aa.robustAccuracy).toBeLessThanOrEqual(doc.results[0].accuracy + 1e-12);
     expect(aa.robustAccuracy).toBeLessThan(aa.cleanAccuracy);
     for (const stage of aa.stages) expect(r.stderr).toContain(`autoattack eps 0.05 ${stage.attack} `);
+    // the reduced budget is in the report and said before the work
+    expect([aa.version, aa.steps, aa.squareQueries]).toEqual(['standard', 10, 50]);
+    expect(r.stderr).toMatch(/notice: autoattack with 10 iterations per APGD and FAB run and Square 50 queries, below the reference's 100 and 5,000/);
   });
 
   it('--norm l2 runs APGD in L2 (ε above 1 allowed); bad flags are one-line usage errors', () => {
@@ -80,6 +83,7 @@ describe('nablax attack --attack autoattack', () => {
     expect(md).not.toMatch(/Clean accuracy: –/);
     expect(md).not.toMatch(/\n\n\n/);
     expect(md).toMatch(/^# Attacks on .*\n\nData: .*\n\nAutoAttack standard, /);
+    expect(md).toMatch(/Budget: 5 iterations per APGD and FAB run, Square 20 queries \(reduced: below the reference's 100 and 5,000/);
 
     // a --resume with another setting would throw the kept chunks away: refused before any work, naming the setting
     const before = readFileSync(store, 'utf8');
