@@ -3,7 +3,7 @@
 // fast adaptive boundary attack", ICML 2020 (arXiv 1907.02044), §2.2 and Appendix: the box-constrained projection
 // reduces to one piecewise-linear monotone equation in a scalar λ, whose breakpoints are where coordinates hit the box.
 // The reference sorts the breakpoints; here a quickselect-style search finds λ's segment in expected O(D) (the same
-// exact λ, without a sort: the projection runs twice per example per FAB iteration).
+// λ up to rounding, without a sort: the projection runs twice per example per FAB iteration).
 // Shapes: one point at a time, t and w of length D (float32 or float64); d is written into `out` (float64).
 // When the hyperplane cannot be reached inside the box, d moves every coordinate with w ≠ 0 as far as the box allows
 // in the direction that brings w·z closest to b (as the reference implementation does).
@@ -13,10 +13,12 @@ export class ProjectionScratch {
   readonly key: Float64Array;
   readonly lin: Float64Array;
   readonly idx: Int32Array;
+  readonly idx2: Int32Array;
   constructor(readonly D: number) {
     this.key = new Float64Array(D);
     this.lin = new Float64Array(D);
     this.idx = new Int32Array(D);
+    this.idx2 = new Int32Array(D);
   }
 }
 
@@ -24,46 +26,48 @@ type Vec = ArrayLike<number>;
 
 /**
  * Solve F(λ) = c for F(λ) = Σ_j min(λ, key_j)·lin_j (continuous, non-decreasing; lin ≥ 0) over the coordinates listed
- * in idx[0..n); returns λ ≥ 0, or −1 when F(∞) = Σ key_j·lin_j < c (unreachable). Three-way partitions around a
- * pivot breakpoint p: F(p) ≥ c puts λ at or below p (the coordinates with key ≥ p are linear in λ), else above it
- * (those with key ≤ p are saturated at key·lin).
+ * in idx[0..n); returns λ ≥ 0, or −1 when F(∞) = Σ key_j·lin_j < c (unreachable). Each round takes a pivot
+ * breakpoint p from the coordinates still undecided and, in one pass, evaluates F(p) and splits them into key < p
+ * and key > p: F(p) ≥ c puts λ at or below p, so the coordinates with key ≥ p are linear in λ (their lin joins the
+ * slope) and those below stay; else λ is above p, those with key ≤ p are saturated at key·lin and those above stay.
+ * p's own coordinates are decided either way, so the list shrinks every round (by about half on average: expected
+ * O(n) in all). The pass has no branch per coordinate (comparisons become 0/1 factors; each coordinate is written to
+ * both ends of the other list and only its side's end advances): on real gradients the breakpoints are close to
+ * random, and a branch per coordinate mispredicts half the time.
  */
 function solveBreakpoints(s: ProjectionScratch, n: number, c: number): number {
-  const { key, lin, idx } = s;
+  const { key, lin, D } = s;
+  let src = s.idx, dst = s.idx2;
   let total = 0;
-  for (let k = 0; k < n; k++) total += key[idx[k]] * lin[idx[k]];
+  for (let k = 0; k < n; k++) total += key[src[k]] * lin[src[k]];
   if (total < c) return -1;
-  let lo = 0, hi = n, sat = 0, slope = 0;
-  while (lo < hi) {
-    const p = key[idx[(lo + hi) >>> 1]];
-    // Dutch-flag partition of idx[lo..hi): [< p][= p][> p]
-    let lt = lo, i = lo, gt = hi;
-    let satLt = 0, satEq = 0, linEq = 0, linGt = 0;
-    while (i < gt) {
-      const j = idx[i], kj = key[j];
-      if (kj < p) {
-        satLt += kj * lin[j];
-        idx[i] = idx[lt];
-        idx[lt++] = j;
-        i++;
-      } else if (kj > p) {
-        linGt += lin[j];
-        idx[i] = idx[--gt];
-        idx[gt] = j;
-      } else {
-        satEq += kj * lin[j];
-        linEq += lin[j];
-        i++;
-      }
+  let sat = 0, slope = 0, off = 0, m = n;
+  while (m > 0) {
+    const p = key[src[off + (m >>> 1)]];
+    let lo = 0, hi = D - 1, belowKL = 0, eqKL = 0, restL = 0;
+    for (let k = off; k < off + m; k++) {
+      const j = src[k], kj = key[j], lj = lin[j];
+      const below = +(kj < p), above = +(kj > p);
+      dst[lo] = j;
+      dst[hi] = j;
+      lo += below;
+      hi -= above;
+      belowKL += kj * lj * below;
+      eqKL += kj * lj * (1 - below - above);
+      restL += lj * (1 - below);
     }
-    const fp = sat + satLt + satEq + p * (slope + linGt);
-    if (fp >= c) {
-      slope += linEq + linGt;
-      hi = lt;
+    if (sat + slope * p + belowKL + p * restL >= c) {
+      slope += restL; // λ ≤ p: key ≥ p linear; key < p (dst[0..lo)) undecided
+      off = 0;
+      m = lo;
     } else {
-      sat += satLt + satEq;
-      lo = gt;
+      sat += belowKL + eqKL; // λ > p: key ≤ p saturated; key > p (dst(hi..D)) undecided
+      off = hi + 1;
+      m = D - 1 - hi;
     }
+    const swap = src;
+    src = dst;
+    dst = swap;
   }
   return slope > 0 ? Math.max((c - sat) / slope, 0) : 0;
 }
@@ -85,23 +89,23 @@ export function projectLinf(t: Vec, w: Vec, b: number, out: Float64Array, s: Pro
   for (let j = 0; j < D; j++) c += w[j] * t[j];
   const sg = c >= 0 ? 1 : -1; // after the flip, w·z must go down by c ≥ 0
   c *= sg;
+  const { key, lin, idx } = s;
   let n = 0;
   for (let j = 0; j < D; j++) {
-    const wj = sg * w[j];
-    s.key[j] = wj < 0 ? 1 - t[j] : t[j]; // p_j, the room to move coordinate j in its descending direction
-    s.lin[j] = Math.abs(wj);
-    if (wj !== 0) s.idx[n++] = j;
+    // without branches (the signs of a gradient are close to random): p_j = 1 − t_j where w_j < 0, else t_j (exactly:
+    // t + (1 − 2t) = 1 − t in float64 for a float32 or float64 t in [0, 1]), the room to move coordinate j in its
+    // descending direction; w_j = 0 coordinates are written to idx but not counted
+    const wj = sg * w[j], tj = t[j], neg = +(wj < 0);
+    key[j] = tj + neg * (1 - 2 * tj);
+    lin[j] = Math.abs(wj);
+    idx[n] = j;
+    n += +(wj !== 0);
   }
   const lambda = solveBreakpoints(s, n, c);
   for (let j = 0; j < D; j++) {
-    const wj = sg * w[j];
-    if (wj === 0) {
-      out[j] = 0;
-      continue;
-    }
-    const p = s.key[j];
+    const wj = sg * w[j], p = key[j];
     const m = lambda < 0 ? p : Math.min(lambda, p); // λ < 0: unreachable, move as far as the box allows
-    out[j] = wj > 0 ? -m : m;
+    out[j] = (+(wj < 0) - +(wj > 0)) * m + 0; // −m, m, or 0 where w_j = 0 (+ 0 turns −0 into 0)
   }
 }
 

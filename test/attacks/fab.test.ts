@@ -68,6 +68,25 @@ describe('FAB projections', () => {
     expect(reachable).toBeGreaterThan(100);
   });
 
+  it('equal the bisection on image-sized rows with many ties (MNIST-like 0s and 1s, repeated gradient values)', () => {
+    const rng = new Rng(8);
+    const D = 784;
+    for (let trial = 0; trial < 12; trial++) {
+      const t = Array.from({ length: D }, () => { const u = rng.next(); return u < 0.6 ? 0 : u < 0.7 ? 1 : Math.round(rng.next() * 16) / 16; });
+      const w = Array.from({ length: D }, () => (rng.next() < 0.1 ? 0 : Math.round(rng.normal() * 4) / 4 || 0.5));
+      const wt = t.reduce((a, tj, j) => a + w[j] * tj, 0);
+      const b = wt + (trial % 2 ? 1 : -1) * (0.5 + rng.next() * 20); // either side, near and far
+      for (const norm of ['linf', 'l2'] as const) {
+        const out = new Float64Array(D);
+        (norm === 'linf' ? projectLinf : projectL2)(t, w, b, out, new ProjectionScratch(D));
+        const ref = bisect(t, w, b, norm);
+        expect(ref, `trial ${trial} ${norm}: reachable`).not.toBeNull();
+        for (let j = 0; j < D; j++) expect(out[j]).toBeCloseTo(ref![j], 7);
+        expect(Math.abs(t.reduce((a, tj, j) => a + w[j] * (tj + out[j]), 0) - b)).toBeLessThan(1e-8);
+      }
+    }
+  });
+
   it('give the textbook answers on a small example', () => {
     const d = new Float64Array(2);
     projectLinf([0.5, 0.5], [1, 1], 0.6, d, new ProjectionScratch(2));
