@@ -7,7 +7,7 @@
 // points after it / N, as one run over the N images would count them (each chunk draws its own random starts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { autoAttack, autoAttackStages, type AutoAttackOptions, type AutoAttackReport, type AutoAttackStageName } from '../attacks/autoattack.js';
+import { AUTOATTACK_BUDGET, autoAttack, autoAttackStages, type AutoAttackOptions, type AutoAttackReport, type AutoAttackStageName } from '../attacks/autoattack.js';
 import { checkSquare, checkZeroGradients, type AutoAttackCheck } from '../attacks/autoattack-checks.js';
 import { getBatch } from '../data/batches.js';
 import { subset, type Dataset } from '../data/datasets.js';
@@ -64,7 +64,7 @@ export const chunkFile = (dir: string, eps: number) => join(dir, `autoattack-chu
  */
 export function chunkStore(dir: string, s: ChunkStoreSettings): ChunkStore {
   const key = { model: s.model, data: s.data, eps: s.eps, norm: s.norm, version: s.version, seed: s.seed,
-    steps: s.steps ?? 100, squareQueries: s.squareQueries ?? 5000, batchSize: s.batchSize ?? 250, chunk: s.chunk };
+    steps: s.steps ?? AUTOATTACK_BUDGET.steps, squareQueries: s.squareQueries ?? AUTOATTACK_BUDGET.squareQueries, batchSize: s.batchSize ?? 250, chunk: s.chunk };
   return { path: chunkFile(dir, s.eps), key };
 }
 
@@ -241,7 +241,7 @@ export function combineChunks(
   ])];
   const brokenBy = chunks.every((c) => c.brokenBy?.length === c.count) ? chunks.flatMap((c) => c.brokenBy!) : [];
   return {
-    version, norm, eps, steps: budget.steps ?? 100, squareQueries: budget.squareQueries ?? 5000, count: N, cleanAccuracy: frac(clean), robustAccuracy: frac(robust), stages, brokenBy, checks,
+    version, norm, eps, steps: budget.steps ?? AUTOATTACK_BUDGET.steps, squareQueries: budget.squareQueries ?? AUTOATTACK_BUDGET.squareQueries, count: N, cleanAccuracy: frac(clean), robustAccuracy: frac(robust), stages, brokenBy, checks,
     warnings,
     maxPerturbation: chunks.reduce((m, c) => Math.max(m, c.maxPerturbation ?? 0), 0),
   };

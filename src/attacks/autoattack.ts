@@ -73,6 +73,24 @@ export interface AutoAttackResult extends AttackResult {
   report: AutoAttackReport;
 }
 
+/** The reference's budget in every version: iterations per APGD and FAB run, and Square's queries. */
+export const AUTOATTACK_BUDGET = { steps: 100, squareQueries: 5000 } as const;
+
+/**
+ * How a run's budget compares with the reference's: 'reduced' when it ran fewer iterations, or fewer Square queries
+ * in a version that runs Square (a quick look, not comparable with published figures); 'above' when it ran more of
+ * either and fewer of neither; else 'reference'.
+ * @example
+ *   autoAttackBudget({ version: 'standard', steps: 20, squareQueries: 5000 });   // 'reduced'
+ *   autoAttackBudget({ version: 'rand', steps: 100, squareQueries: 10 });        // 'reference' (no Square in rand)
+ */
+export function autoAttackBudget(r: Pick<AutoAttackReport, 'version' | 'steps' | 'squareQueries'>): 'reference' | 'reduced' | 'above' {
+  const square = autoAttackStages(r.version).includes('square');
+  const q = square ? r.squareQueries : AUTOATTACK_BUDGET.squareQueries;
+  if (r.steps < AUTOATTACK_BUDGET.steps || q < AUTOATTACK_BUDGET.squareQueries) return 'reduced';
+  return r.steps > AUTOATTACK_BUDGET.steps || q > AUTOATTACK_BUDGET.squareQueries ? 'above' : 'reference';
+}
+
 /**
  * The stages of a version, as the reference's set_version defines them.
  * @example
@@ -243,7 +261,7 @@ function check(x: Tensor, y: Int32Array, o: AutoAttackOptions) {
   };
   const seed = o.seed ?? 0;
   if (!Number.isFinite(seed)) throw new Error(`${f}: seed must be a finite number, got ${seed}`);
-  return { eps: o.eps, norm, version, seed, attacksToRun: o.attacksToRun, batchSize: int('batchSize', o.batchSize ?? 250), steps: int('steps', o.steps ?? 100), squareQueries: int('squareQueries', o.squareQueries ?? 5000) };
+  return { eps: o.eps, norm, version, seed, attacksToRun: o.attacksToRun, batchSize: int('batchSize', o.batchSize ?? 250), steps: int('steps', o.steps ?? AUTOATTACK_BUDGET.steps), squareQueries: int('squareQueries', o.squareQueries ?? AUTOATTACK_BUDGET.squareQueries) };
 }
 
 /**

@@ -35,11 +35,9 @@ type Vec = ArrayLike<number>;
  * both ends of the other list and only its side's end advances): on real gradients the breakpoints are close to
  * random, and a branch per coordinate mispredicts half the time.
  */
-function solveBreakpoints(s: ProjectionScratch, n: number, c: number): number {
+function solveBreakpoints(s: ProjectionScratch, n: number, c: number, total = listedTotal(s, n)): number {
   const { key, lin, D } = s;
   let src = s.idx, dst = s.idx2;
-  let total = 0;
-  for (let k = 0; k < n; k++) total += key[src[k]] * lin[src[k]];
   if (total < c) return -1;
   let sat = 0, slope = 0, off = 0, m = n;
   while (m > 0) {
@@ -72,6 +70,13 @@ function solveBreakpoints(s: ProjectionScratch, n: number, c: number): number {
   return slope > 0 ? Math.max((c - sat) / slope, 0) : 0;
 }
 
+/** F(∞) = Σ key_j·lin_j over the listed coordinates. */
+function listedTotal(s: ProjectionScratch, n: number): number {
+  let total = 0;
+  for (let k = 0; k < n; k++) total += s.key[s.idx[k]] * s.lin[s.idx[k]];
+  return total;
+}
+
 /**
  * L∞ projection onto {z : w·z = b} ∩ [0,1]ᴰ: d = argmin ‖d‖∞ s.t. w·(t + d) = b, 0 ≤ t + d ≤ 1.
  * With c = w·t − b ≥ 0 (flip w, b otherwise), d_j = −sign(w_j)·min(λ, p_j) where p_j is how far coordinate j can move
@@ -90,18 +95,19 @@ export function projectLinf(t: Vec, w: Vec, b: number, out: Float64Array, s: Pro
   const sg = c >= 0 ? 1 : -1; // after the flip, w·z must go down by c ≥ 0
   c *= sg;
   const { key, lin, idx } = s;
-  let n = 0;
+  let n = 0, total = 0;
   for (let j = 0; j < D; j++) {
-    // without branches (the signs of a gradient are close to random): p_j = 1 − t_j where w_j < 0, else t_j (exactly:
-    // t + (1 − 2t) = 1 − t in float64 for a float32 or float64 t in [0, 1]), the room to move coordinate j in its
-    // descending direction; w_j = 0 coordinates are written to idx but not counted
+    // without branches (the signs of a gradient are close to random): p_j = 1 − t_j where w_j < 0, else t_j (each
+    // term is exact: one of them is multiplied by 0), the room to move coordinate j in its descending direction;
+    // w_j = 0 coordinates are written to idx but not counted
     const wj = sg * w[j], tj = t[j], neg = +(wj < 0);
-    key[j] = tj + neg * (1 - 2 * tj);
+    key[j] = neg * (1 - tj) + (1 - neg) * tj;
     lin[j] = Math.abs(wj);
     idx[n] = j;
     n += +(wj !== 0);
+    total += key[j] * lin[j]; // F(∞), in the listed coordinates' order (an unlisted one adds key·0 = 0)
   }
-  const lambda = solveBreakpoints(s, n, c);
+  const lambda = solveBreakpoints(s, n, c, total);
   for (let j = 0; j < D; j++) {
     const wj = sg * w[j], p = key[j];
     const m = lambda < 0 ? p : Math.min(lambda, p); // λ < 0: unreachable, move as far as the box allows

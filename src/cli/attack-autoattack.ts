@@ -6,11 +6,10 @@
 import {
   AutoAttackChunksStopped, autoAttackInChunks, ChunkFileUnreadable, chunkStore, readChunkStore, type ChunkedAutoAttackReport, type ChunkStoreState,
 } from '../analysis/autoattack-chunks.js';
-import type { AutoAttackReport, AutoAttackVersion } from '../attacks/autoattack.js';
+import { AUTOATTACK_BUDGET, autoAttackBudget, type AutoAttackReport, type AutoAttackVersion } from '../attacks/autoattack.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Dataset } from '../data/datasets.js';
-import { autoAttackTable, reducedBudget } from '../report/attack-report.js';
-import { plural } from '../report/text.js';
+import { autoAttackTable, budgetLine } from '../report/attack-report.js';
 import { Interrupted, progressBar, say, UsageError } from './util.js';
 
 export interface AutoAttackCliOptions {
@@ -104,11 +103,8 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
   const out: AutoAttackReport[] = [];
   const N = Math.min(count, ds.count);
   const chunks = Math.ceil(N / k.chunk);
-  const budget = { steps: o.steps ?? 100, squareQueries: o.maxQueries ?? 5000 };
-  if (reducedBudget(budget)) {
-    say(`notice: autoattack with ${plural(budget.steps, 'iteration')} per APGD and FAB run and Square ${plural(budget.squareQueries, 'query', 'queries')}, ` +
-      'below the reference\'s 100 and 5,000: a quick look, not comparable with published AutoAttack figures');
-  }
+  const budget = { version: o.version, steps: o.steps ?? AUTOATTACK_BUDGET.steps, squareQueries: o.maxQueries ?? AUTOATTACK_BUDGET.squareQueries };
+  if (autoAttackBudget(budget) === 'reduced') say(`notice: autoattack ${budgetLine(budget).replace(/^Budget: /, 'with ').replace(/\.$/, '')}`);
   for (const eps of epsList) {
     let bar: ReturnType<typeof progressBar> | null = null;
     let t0 = 0, total = 0, where = '';

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { AttackExample, AttackMetrics } from '../analysis/attack-evaluation.js';
 import type { TargetCell } from '../analysis/target-matrix.js';
-import type { AutoAttackReport } from '../attacks/autoattack.js';
+import { AUTOATTACK_BUDGET, autoAttackBudget, autoAttackStages, type AutoAttackReport } from '../attacks/autoattack.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { adversarialGrid, targetGrid } from './attack-figures.js';
 import type { AttackRowJson } from './json-types.js';
@@ -99,11 +99,19 @@ export async function writeAttackFolder(dir: string, f: AttackFolder): Promise<v
 }
 
 /**
- * Whether a run used fewer iterations or Square queries than the reference's versions (100, 5,000).
+ * The budget an AutoAttack run used, said against the reference's (Square's queries only for a version with Square).
  * @example
- *   reducedBudget({ steps: 20, squareQueries: 5000 });   // true
+ *   budgetLine({ version: 'standard', steps: 20, squareQueries: 5000 });
+ *   // 'Budget: 20 iterations per APGD and FAB run, Square 5,000 queries (reduced: below the reference's …).'
  */
-export const reducedBudget = (r: Pick<AutoAttackReport, 'steps' | 'squareQueries'>): boolean => r.steps < 100 || r.squareQueries < 5000;
+export function budgetLine(r: Pick<AutoAttackReport, 'version' | 'steps' | 'squareQueries'>): string {
+  const stages = autoAttackStages(r.version);
+  const square = stages.includes('square'), fab = stages.some((s) => s.startsWith('fab'));
+  const kind = autoAttackBudget(r);
+  const ref = `the reference's ${AUTOATTACK_BUDGET.steps}${square ? ` and ${AUTOATTACK_BUDGET.squareQueries.toLocaleString('en-US')}` : ''}`;
+  const note = kind === 'reduced' ? `reduced: below ${ref}, so not comparable with published AutoAttack figures` : kind === 'above' ? `above ${ref}` : 'the reference\'s';
+  return `Budget: ${plural(r.steps, 'iteration')} per APGD${fab ? ' and FAB' : ''} run${square ? `, Square ${plural(r.squareQueries, 'query', 'queries')}` : ''} (${note}).`;
+}
 
 /** A fraction as a percentage with two decimals (AutoAttack's tables). */
 const pct2 = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -154,8 +162,7 @@ export function autoAttackTable(r: AutoAttackReport): string {
   return [
     `AutoAttack ${r.version}, ${r.norm} eps ${r.eps}, ${plural(r.count, 'image')}: clean ${pct2(r.cleanAccuracy)}, robust ${pct2(r.robustAccuracy)}`,
     '',
-    `Budget: ${plural(r.steps, 'iteration')} per APGD and FAB run, Square ${plural(r.squareQueries, 'query', 'queries')}` +
-      (reducedBudget(r) ? ' (reduced: below the reference\'s 100 and 5,000, so not comparable with published AutoAttack figures).' : ' (the reference\'s).'),
+    budgetLine(r),
     '',
     '| stage | attacked | broken | robust accuracy after | seconds |',
     '|---|---|---|---|---|',

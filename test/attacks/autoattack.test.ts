@@ -2,7 +2,8 @@
 // accuracy per stage, who broke each point), the checks and their warnings, and the attack properties.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apgdCe } from '../../src/attacks/apgd.js';
-import { autoAttack, autoattack, autoAttackStages } from '../../src/attacks/autoattack.js';
+import { autoAttack, autoattack, autoAttackBudget, autoAttackStages } from '../../src/attacks/autoattack.js';
+import { budgetLine } from '../../src/report/attack-report.js';
 import { checkProbabilities, checkRandomized, checkSquare, checkZeroGradients } from '../../src/attacks/autoattack-checks.js';
 import { softmax } from '../../src/engine/ops/loss.js';
 import { noGrad } from '../../src/engine/tape.js';
@@ -113,5 +114,22 @@ describe('AutoAttack checks', () => {
     expect(checkZeroGradients(2).warning).toMatch(/2 points with zero gradient/);
     expect(checkSquare(0.9, 0.899).flagged).toBe(false);
     expect(checkSquare(0.9, 0.85).warning).toMatch(/Square lowered the robust accuracy by 5.00 points/);
+  });
+});
+
+describe('AutoAttack budget against the reference', () => {
+  it('is reduced when either the iterations or (with Square) the queries are below 100 and 5,000, above when more', () => {
+    const b = (version: 'standard' | 'plus' | 'rand', steps: number, squareQueries: number) => autoAttackBudget({ version, steps, squareQueries });
+    expect([b('standard', 100, 5000), b('standard', 99, 5000), b('standard', 100, 4999), b('plus', 100, 100)]).toEqual(['reference', 'reduced', 'reduced', 'reduced']);
+    expect([b('standard', 200, 5000), b('standard', 100, 10000), b('standard', 200, 100)]).toEqual(['above', 'above', 'reduced']);
+    expect([b('rand', 100, 10), b('rand', 20, 5000)]).toEqual(['reference', 'reduced']); // rand runs no Square
+  });
+
+  it('is said in report.md: what ran, against the reference\'s budget', () => {
+    expect(budgetLine({ version: 'standard', steps: 100, squareQueries: 5000 })).toBe("Budget: 100 iterations per APGD and FAB run, Square 5,000 queries (the reference's).");
+    expect(budgetLine({ version: 'standard', steps: 1000, squareQueries: 5000 })).toBe("Budget: 1,000 iterations per APGD and FAB run, Square 5,000 queries (above the reference's 100 and 5,000).");
+    expect(budgetLine({ version: 'rand', steps: 10, squareQueries: 5000 })).toBe(
+      "Budget: 10 iterations per APGD run (reduced: below the reference's 100, so not comparable with published AutoAttack figures).",
+    );
   });
 });

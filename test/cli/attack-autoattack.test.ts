@@ -31,7 +31,7 @@ describe('nablax attack --attack autoattack', () => {
     for (const stage of aa.stages) expect(r.stderr).toContain(`autoattack eps 0.05 ${stage.attack} `);
     // the reduced budget is in the report and said before the work
     expect([aa.version, aa.steps, aa.squareQueries]).toEqual(['standard', 10, 50]);
-    expect(r.stderr).toMatch(/notice: autoattack with 10 iterations per APGD and FAB run and Square 50 queries, below the reference's 100 and 5,000/);
+    expect(r.stderr).toMatch(/notice: autoattack with 10 iterations per APGD and FAB run, Square 50 queries \(reduced: below the reference's 100 and 5,000/);
   });
 
   it('--norm l2 runs APGD in L2 (ε above 1 allowed); bad flags are one-line usage errors', () => {

@@ -3,14 +3,16 @@
 // and without weight decay, over several steps; float64 operands take the reference's own path; and the Adam
 // optimiser gives the same parameters with either kernels. Builds build/kernels.wasm first when it is missing.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKernels, type Kernels } from '../../src/engine/kernels/kernels.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
-import { consecutiveRuns } from '../../src/engine/kernels/wasm-optim.js';
+import { consecutiveRuns, makeApgdLinfStep } from '../../src/engine/kernels/wasm-optim.js';
+import type { WasmExports } from '../../src/engine/kernels/wasm-exports.js';
+import { LinearMemory } from '../../src/engine/kernels/wasm-memory.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { Adam } from '../../src/train/optimizers.js';
@@ -131,7 +133,7 @@ describe('Adam in WebAssembly', () => {
 
 describe("APGD's L∞ step in WebAssembly", () => {
   /** Iterates, previous iterates and gradients as APGD meets them, around clean rows x0 with ε-ball bounds. */
-  function iterates(rng: Rng, R: number, D: number, eps: number, Arr: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array) {
+  function iterates(rng: Rng, R: number, D: number, eps: number, Arr: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array, special = false) {
     const N = R + 3; // the bounds' rows are indexed separately from the iterates' rows
     const x0 = new Arr(N * D), lo = new Arr(N * D), hi = new Arr(N * D);
     for (let i = 0; i < N * D; i++) {
@@ -147,7 +149,9 @@ describe("APGD's L∞ step in WebAssembly", () => {
         const b = bounds[r] * D + j, i = r * D + j;
         const pick = (u: number) => (u < 0.25 ? lo[b] : u < 0.5 ? hi[b] : rng.uniform(lo[b], hi[b])); // on the box's faces or inside
         xa[i] = pick(rng.uniform());
-        xo[i] = pick(rng.uniform());
+        if (special && xa[i] === 0 && rng.uniform() < 0.2) xa[i] = -0;
+        const o = special ? rng.uniform() : 1;
+        xo[i] = o < 0.01 ? NaN : o < 0.02 ? Infinity : o < 0.03 ? -Infinity : pick(rng.uniform()); // special: −0, NaN and ±∞
         const v = rng.uniform();
         g[i] = v < 0.1 ? 0 : v < 0.12 ? -0 : v < 0.13 ? NaN : rng.uniform(-1, 1) * (v < 0.5 ? 1e-6 : 1);
       }
@@ -159,7 +163,7 @@ describe("APGD's L∞ step in WebAssembly", () => {
     const rng = new Rng(11);
     for (const [R, D] of [[1, 1], [3, 3], [2, 4], [5, 5], [7, 7], [40, 784], [100, 784], [3, 33000], [64, 1023]] as const) {
       for (const a of [1, 0.75]) {
-        const s = iterates(rng, R, D, 0.3);
+        const s = iterates(rng, R, D, 0.3, Float32Array, true);
         // α 1: a subset of the rows in a shuffled order; α 0.75: runs of consecutive rows with consecutive bounds
         // rows (copied a run at a time) and gaps. Each row has its own step size.
         const all = Int32Array.from({ length: R }, (_, i) => i);
@@ -211,5 +215,25 @@ describe("APGD's L∞ step in WebAssembly", () => {
     kernels[1].apgdLinfStep(got[0], got[1], s.g, s.lo, s.hi, 100, rows, s.bounds, steps, 0.75);
     expect(got[0]).toBeInstanceOf(Float64Array);
     expect(differing(got[0], want[0])).toEqual([]);
+    expect(differing(got[1], want[1])).toEqual([]);
+  });
+
+  it('runs in WebAssembly for float32 rows (not the reference behind the same interface)', () => {
+    // the host side over a module instance whose linf_step export counts its calls
+    const bytes = readFileSync(join(root, 'build', 'kernels.wasm'));
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const ex = { ...new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports, memory } as unknown as WasmExports;
+    let calls = 0;
+    const counted: WasmExports = { ...ex, linf_step: (...a: Parameters<WasmExports['linf_step']>) => { calls++; ex.linf_step(...a); } };
+    const step = makeApgdLinfStep(counted, new LinearMemory(memory));
+    const rng = new Rng(14);
+    const D = 784, R = 90, s = iterates(rng, R, D, 0.3);
+    const rows = Int32Array.from({ length: R }, (_, i) => i), steps = new Float64Array(R).fill(0.1);
+    const want = [s.xa.slice(), s.xo.slice()], got = [s.xa.slice(), s.xo.slice()];
+    ref.apgdLinfStep(want[0], want[1], s.g, s.lo, s.hi, D, rows, s.bounds, steps, 0.75);
+    step(got[0], got[1], s.g, s.lo, s.hi, D, rows, s.bounds, steps, 0.75);
+    expect(calls).toBe(Math.ceil(R / Math.floor(32768 / D))); // one call a chunk of ⌊32 Ki / D⌋ rows
+    expect(differing(got[0], want[0])).toEqual([]);
+    expect(differing(got[1], want[1])).toEqual([]);
   });
 });

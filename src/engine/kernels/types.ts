@@ -83,7 +83,8 @@ export interface Kernels {
    * once, in this order):
    *   z = clip(x + (g > 0 ? η : g < 0 ? −η : 0)),  w = clip(x + (z − x)·α + (x − x_old)·(1 − α)),  x_old ← x,  x ← w
    * with clip(v) = v < lo ? lo : v > hi ? hi : v, and the stores rounded to the arrays' type. The same bits in
-   * every implementation.
+   * every implementation, given what APGD guarantees: lo ≤ hi elementwise (the ε-ball ∩ [0, 1] of an x in [0, 1])
+   * and no row listed twice.
    */
   apgdLinfStep(xa: Data, xo: Data, g: Data, lo: Data, hi: Data, D: number, rows: Int32Array, bounds: Int32Array, steps: Float64Array, a: number): void;
   /**
