@@ -166,7 +166,7 @@ export function autoAttackTable(r: AutoAttackReport): string {
     '',
     '| stage | attacked | broken | robust accuracy after | seconds |',
     '|---|---|---|---|---|',
-    ...r.stages.map((s) => `| ${s.attack} | ${s.attacked} | ${s.broken} | ${pct2(s.robustAccuracy)} | ${s.seconds.toFixed(1)} |`),
+    ...r.stages.map((s) => `| ${s.attack} | ${s.attacked.toLocaleString('en-US')} | ${s.broken.toLocaleString('en-US')} | ${pct2(s.robustAccuracy)} | ${s.seconds.toFixed(1)} |`),
     '',
     `Checks: ${r.checks.map((c) => `${c.name} ${c.flagged ? 'FLAGGED' : 'ok'}`).join(', ')}; max ${r.norm} perturbation ${r.maxPerturbation.toFixed(5)}.`,
     ...r.warnings.map((w) => `Warning: ${w}`),

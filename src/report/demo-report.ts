@@ -15,8 +15,8 @@ export function demoMarkdown(r: DemoJson): string {
   return [
     '# nablax main job',
     '',
-    `The \`cnn\` trained for ${plural(r.epochs, 'epoch')} (Adam, lr ${r.lr} with cosine decay, batch ${r.batchSize}, seed ${r.seed}) on the ${r.trainCount} digits of the \`mnist\` package,`,
-    `tested on the ${r.testCount} official MNIST test images.`,
+    `The \`cnn\` trained for ${plural(r.epochs, 'epoch')} (Adam, lr ${r.lr} with cosine decay, batch ${r.batchSize}, seed ${r.seed}) on the ${r.trainCount.toLocaleString('en-US')} digits of the \`mnist\` package,`,
+    `tested on the ${r.testCount.toLocaleString('en-US')} official MNIST test images.`,
     '',
     `- **test accuracy: ${(100 * t.accuracy).toFixed(2)}%** (loss ${t.loss.toFixed(4)})`,
     `- training time: ${r.trainSeconds.toFixed(1)} s (${last ? last.imagesPerSecond.toFixed(0) : '–'} images/s in the last epoch, kernels: ${r.kernels})`,
