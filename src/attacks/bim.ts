@@ -28,7 +28,7 @@ export const bim: WhiteBoxAttack<BimOptions> = {
   name: 'bim',
   kind: 'white-box',
   norm: 'linf',
-  settings: [{ ...settings.steps, default: 'round(min(255ε + 4, 1.25·255ε))' }, { ...settings.stepSize, default: '1/255' }, settings.earlyStop],
+  settings: [{ ...settings.steps, default: 'min(255ε + 4 and 1.25·255ε) rounded' }, { ...settings.stepSize, default: '1/255' }, settings.earlyStop],
   run(model, x, y, opts) {
     // x' ← clip[0,1](Π_ε(x' + α·sign(∇ₓJ(x', y))))
     return gradientAttack(model, x, y, {

@@ -60,7 +60,8 @@ describe('nablax attack', () => {
       for (const s of attack.settings) {
         const flag = s.flag.split(' ')[0];
         const users = new RegExp(`${flag}[ <>\\w]*? [^[]*\\[([^\\]]*)\\]`).exec(help)?.[1].split(', ');
-        expect(users, `${flag} in attack --help`).toContain(name);
+        // each entry is the attack's name, then its default where the record declares one
+        expect(users, `${flag} in attack --help`).toContain(s.default === undefined ? name : `${name} ${s.default}`);
       }
     }
     // one BIM step of size ε is FGSM: --steps and --step-size reach BIM; --pixels (one-pixel's) is ignored by both
