@@ -6,6 +6,7 @@
 // most likely clean classes in turn. Defaults and bookkeeping follow the reference code (fra31/auto-attack, autopgd_base.py).
 import { Rng } from '../engine/random.js';
 import { kernels } from '../engine/kernels/kernels.js';
+import { consecutiveRuns } from '../engine/kernels/split-range.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Data } from '../engine/nd.js';
@@ -229,7 +230,8 @@ function apgdRun(
   // ∇x of the loss at the active rows (averaged over `eot` passes), scattered into g; one forward + backward each.
   function evaluate(act: number[]): { values: Float64Array; pred: Int32Array; dx: Data } {
     const xb = new Tensor(mk(act.length * D), [act.length, ...x.shape.slice(1)]);
-    forRuns(act, (b, i, m) => xb.data.set(xAdv.subarray(b * D, (b + m) * D), i * D));
+    const runs = consecutiveRuns([act], 0, act.length); // one copy per run of consecutive rows
+    for (const [i, m] of runs) xb.data.set(xAdv.subarray(act[i] * D, (act[i] + m) * D), i * D);
     const yy = Int32Array.from(act, (b) => yB[b]);
     const tt = tB ? Int32Array.from(act, (b) => tB[b]) : undefined;
     let res = lossGradient(model, xb, yy, loss, tt);
@@ -243,19 +245,8 @@ function apgdRun(
       dx = mk(acc.length);
       for (let j = 0; j < acc.length; j++) dx[j] = acc[j] / eot;
     }
-    forRuns(act, (b, i, m) => g.set(dx.subarray(i * D, (i + m) * D), b * D));
+    for (const [i, m] of runs) g.set(dx.subarray(i * D, (i + m) * D), act[i] * D);
     return { values: res.values, pred: argmax(res.logits), dx };
-  }
-}
-
-/** f(b, i, m) for each maximal run act[i … i + m − 1] = b, b + 1, …: one copy per run of rows instead of per row. */
-function forRuns(act: number[], f: (b: number, i: number, m: number) => void): void {
-  let i = 0;
-  for (let j = 1; j <= act.length; j++) {
-    if (j === act.length || act[j] !== act[j - 1] + 1) {
-      f(act[i], i, j - i);
-      i = j;
-    }
   }
 }
 

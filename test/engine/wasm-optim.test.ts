@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKernels, type Kernels } from '../../src/engine/kernels/kernels.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
-import { consecutiveRuns, makeApgdLinfStep } from '../../src/engine/kernels/wasm-optim.js';
+import { makeApgdLinfStep } from '../../src/engine/kernels/wasm-optim.js';
+import { consecutiveRuns } from '../../src/engine/kernels/split-range.js';
 import type { WasmExports } from '../../src/engine/kernels/wasm-exports.js';
 import { LinearMemory } from '../../src/engine/kernels/wasm-memory.js';
 import { Rng } from '../../src/engine/random.js';
@@ -186,9 +187,9 @@ describe("APGD's L∞ step in WebAssembly", () => {
   });
 
   it('copies runs of rows that are consecutive in both lists at once', () => {
-    expect(consecutiveRuns(Int32Array.of(0, 1, 5), Int32Array.of(3, 4, 9), 0, 3)).toEqual([[0, 2], [2, 1]]);
-    expect(consecutiveRuns(Int32Array.of(0, 1, 2, 3), Int32Array.of(0, 1, 7, 8), 1, 3)).toEqual([[0, 1], [1, 2]]);
-    expect(consecutiveRuns(Int32Array.of(4), Int32Array.of(4), 0, 1)).toEqual([[0, 1]]);
+    expect(consecutiveRuns([Int32Array.of(0, 1, 5), Int32Array.of(3, 4, 9)], 0, 3)).toEqual([[0, 2], [2, 1]]);
+    expect(consecutiveRuns([Int32Array.of(0, 1, 2, 3), Int32Array.of(0, 1, 7, 8)], 1, 3)).toEqual([[0, 1], [1, 2]]);
+    expect(consecutiveRuns([Int32Array.of(4), Int32Array.of(4)], 0, 1)).toEqual([[0, 1]]);
   });
 
   it('keeps every element in its box [lo, hi] and moves x_old to the previous x', () => {

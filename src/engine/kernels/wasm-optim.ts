@@ -7,7 +7,7 @@
 import type { Data } from '../nd.js';
 import type { Kernels } from './types.js';
 import { referenceKernels } from './reference.js';
-import { splitRange } from './split-range.js';
+import { consecutiveRuns, splitRange } from './split-range.js';
 import type { Threads } from './thread-pool.js';
 import type { WasmExports } from './wasm-exports.js';
 import { carve, isF32, type LinearMemory } from './wasm-memory.js';
@@ -79,7 +79,7 @@ export function makeApgdLinfStep(ex: WasmExports, mem: LinearMemory): Kernels['a
       const len = Math.min(rc, R - i0);
       for (let i = 0; i < len; i++) st[i] = steps[i0 + i];
       // Copy runs of consecutive rows (consecutive in both lists) at once: APGD's active rows mostly are.
-      const runs = consecutiveRuns(rows, bounds, i0, len);
+      const runs = consecutiveRuns([rows, bounds], i0, len);
       for (const [i, count] of runs) {
         const off = rows[i0 + i] * D, base = bounds[i0 + i] * D, to = i * D, m = count * D;
         f32.set(xa.subarray(off, off + m), at.xa / 4 + to);
@@ -98,20 +98,3 @@ export function makeApgdLinfStep(ex: WasmExports, mem: LinearMemory): Kernels['a
   };
 }
 
-/**
- * The maximal runs [start, count] (start relative to i0) of list positions i0 … i0 + len − 1 where both lists go up
- * by one from each position to the next.
- * @example
- *   consecutiveRuns(Int32Array.of(0, 1, 5), Int32Array.of(3, 4, 9), 0, 3); // [[0, 2], [2, 1]]
- */
-export function consecutiveRuns(a: Int32Array, b: Int32Array, i0: number, len: number): [number, number][] {
-  const out: [number, number][] = [];
-  let start = 0;
-  for (let i = 1; i <= len; i++) {
-    if (i === len || a[i0 + i] !== a[i0 + i - 1] + 1 || b[i0 + i] !== b[i0 + i - 1] + 1) {
-      out.push([start, i - start]);
-      start = i;
-    }
-  }
-  return out;
-}
