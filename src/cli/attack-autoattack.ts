@@ -91,6 +91,20 @@ export function checkChunkStores(k: AutoAttackChunkCli, data: string, count: num
 }
 
 /**
+ * The notice for a run below AutoAttack's reference budget (fewer APGD/FAB iterations or Square queries than Croce
+ * & Hein's code), else null. The CLI prints it before any attack runs, so a reduced figure is never read as the
+ * standard one.
+ * @example
+ *   autoAttackBudgetNotice({ norm: 'linf', version: 'standard', seed: 0, steps: 10, json: false });
+ *   // "notice: autoattack with 10 iterations per APGD and FAB run, Square 5,000 queries (reduced: …)"
+ */
+export function autoAttackBudgetNotice(o: AutoAttackCliOptions): string | null {
+  const budget = { version: o.version, steps: o.steps ?? AUTOATTACK_BUDGET.steps, squareQueries: o.maxQueries ?? AUTOATTACK_BUDGET.squareQueries };
+  if (autoAttackBudget(budget) !== 'reduced') return null;
+  return `notice: autoattack ${budgetLine(budget).replace(/^Budget: /, 'with ').replace(/\.$/, '')}`;
+}
+
+/**
  * Run AutoAttack at every ε on the first `count` images of `ds`, in chunks (analysis/autoattack-chunks.ts), kept in
  * `k.dir` when given; prints the stage table per ε unless --json.
  * @throws Interrupted when Ctrl-C stopped the run between chunks (the chunks measured are kept).
@@ -103,8 +117,6 @@ export async function runAutoAttackCli(model: Sequential, ds: Dataset, count: nu
   const out: AutoAttackReport[] = [];
   const N = Math.min(count, ds.count);
   const chunks = Math.ceil(N / k.chunk);
-  const budget = { version: o.version, steps: o.steps ?? AUTOATTACK_BUDGET.steps, squareQueries: o.maxQueries ?? AUTOATTACK_BUDGET.squareQueries };
-  if (autoAttackBudget(budget) === 'reduced') say(`notice: autoattack ${budgetLine(budget).replace(/^Budget: /, 'with ').replace(/\.$/, '')}`);
   for (const eps of epsList) {
     let bar: ReturnType<typeof progressBar> | null = null;
     let t0 = 0, total = 0, where = '';

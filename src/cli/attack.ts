@@ -16,7 +16,7 @@ import { loadDataset } from '../data/datasets.js';
 import { outputClasses } from '../layers/predict.js';
 import { dataOption, epsList as epsListParser, jsonOption, limitOptions, outOption } from './options.js';
 import { claimOutputs, int, num, printJson, progressBar, result, say, uninterrupted, UsageError, withInterrupt } from './util.js';
-import { autoAttackFlags, checkChunkStores, runAutoAttackCli } from './attack-autoattack.js';
+import { autoAttackBudgetNotice, autoAttackFlags, checkChunkStores, runAutoAttackCli } from './attack-autoattack.js';
 import { fileHash } from '../io/hash.js';
 import { attackRow, writeAttackFolder } from '../report/attack-report.js';
 import type { AttackJson, AttackRowJson } from '../report/json-types.js';
@@ -84,6 +84,31 @@ function settingValues(attack: Attack, o: Record<string, unknown>): Record<strin
   return out;
 }
 
+/**
+ * Refuse a setting that none of the chosen attacks reads (`--attack fgsm --steps 100`), naming the attacks that do:
+ * silently ignoring it would report a run the user did not ask for. The same for --norm (the attacks whose norm it
+ * picks) and an explicit --aa-version (AutoAttack only).
+ * @throws UsageError naming the flag, the chosen attacks and the ones that read it.
+ */
+function checkSettingsRead(names: string[], o: Record<string, unknown>, given: (attr: string) => boolean): void {
+  const chosen = names.join(', ');
+  const seen = new Set<string>();
+  for (const a of Object.values(allAttacks)) {
+    for (const s of a.settings) {
+      const attr = flagAttribute(s.flag);
+      if (seen.has(s.flag) || !(s.type === 'off' ? o[attr] === false : o[attr] !== undefined)) continue;
+      seen.add(s.flag);
+      if (names.some((n) => allAttacks[n].settings.some((t) => t.flag === s.flag))) continue;
+      const readers = Object.keys(allAttacks).filter((n) => allAttacks[n].settings.some((t) => t.flag === s.flag));
+      throw new UsageError(`${s.flag.split(' ')[0]} is not read by ${chosen}; it sets ${readers.join(', ')}`);
+    }
+  }
+  if (o.norm !== undefined && !names.some(normFlag)) {
+    throw new UsageError(`--norm is not read by ${chosen} (its norm is fixed); it picks the norm of ${Object.keys(allAttacks).filter(normFlag).join(', ')}`);
+  }
+  if (given('aaVersion') && !names.includes('autoattack')) throw new UsageError('--aa-version sets the version of an AutoAttack run: it needs --attack autoattack');
+}
+
 /** commander's attribute for a flag: '--step-size <α>' → 'stepSize', '--no-early-stop' → 'earlyStop'. */
 const flagAttribute = (flag: string) => flag.split(' ')[0].replace(/^--(no-)?/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -120,6 +145,7 @@ export function registerAttack(program: Command): void {
       if (o.resume && !names.includes('autoattack')) throw new UsageError('--resume continues an AutoAttack run: it needs --attack autoattack');
       if (o.resume && !o.out) throw new UsageError('--resume needs --out (the folder holding the AutoAttack chunks measured so far)');
       if (o.aaChunk !== undefined && !names.includes('autoattack')) throw new UsageError('--aa-chunk sets the chunks of an AutoAttack run: it needs --attack autoattack');
+      checkSettingsRead(names, o, (attr) => cmd.getOptionValueSource(attr) === 'cli');
       claimOutputs([o.out && { path: o.out, kind: 'dir', flag: '--out' }]);
       const { model } = loadModelOption(o);
       let ds = loadDataset(o.data, 'test', outputClasses(model));
@@ -133,6 +159,9 @@ export function registerAttack(program: Command): void {
       const aaOptions = { ...aa, seed: o.seed, batchSize: o.batchSize, steps: aaSet.steps, maxQueries: aaSet.squareQueries, json: Boolean(o.json) };
       const aaChunks = { chunk: (o.aaChunk as number | undefined) ?? 1000, dir: o.out as string | undefined, resume: Boolean(o.resume), modelKey: o.out ? fileHash(o.modelFile) : '' };
       if (names.includes('autoattack')) checkChunkStores({ ...aaChunks, stopped: () => false }, ds.name, count, epsList, aaOptions);
+      // a reduced AutoAttack budget is said before any attack runs, not after the other attacks' bars
+      const notice = names.includes('autoattack') ? autoAttackBudgetNotice(aaOptions) : null;
+      if (notice) say(notice);
       const withNorm = (n: string) => (normFlag(n) && o.norm ? { ...optionsOf(n), norm: aa.norm } : optionsOf(n));
 
       const rows: AttackRowJson[] = [];

@@ -32,6 +32,9 @@ describe('nablax attack --attack autoattack', () => {
     // the reduced budget is in the report and said before the work
     expect([aa.version, aa.steps, aa.squareQueries]).toEqual(['standard', 10, 50]);
     expect(r.stderr).toMatch(/notice: autoattack with 10 iterations per APGD and FAB run, Square 50 queries \(reduced: below the reference's 100 and 5,000/);
+    // before any attack's work, APGD-CE's own run (ahead of AutoAttack) included
+    expect(r.stderr.indexOf('notice: autoattack')).toBeLessThan(r.stderr.indexOf('apgd-ce eps 0.05'));
+    expect(r.stderr.indexOf('apgd-ce eps 0.05')).toBeGreaterThan(0);
   });
 
   it('--norm l2 runs APGD in L2 (ε above 1 allowed); bad flags are one-line usage errors', () => {

@@ -64,8 +64,8 @@ describe('nablax attack', () => {
         expect(users, `${flag} in attack --help`).toContain(s.default === undefined ? name : `${name} ${s.default}`);
       }
     }
-    // one BIM step of size ε is FGSM: --steps and --step-size reach BIM; --pixels (one-pixel's) is ignored by both
-    const args = ['--model-file', modelFile, '--eps', '0.05', '--test-limit', '40', '--pixels', '3', '--json'];
+    // one BIM step of size ε is FGSM: --steps and --step-size reach BIM
+    const args = ['--model-file', modelFile, '--eps', '0.05', '--test-limit', '40', '--json'];
     const fgsm = run(['attack', '--attack', 'fgsm', ...args]);
     const bim = run(['attack', '--attack', 'bim', '--steps', '1', '--step-size', '0.05', ...args]);
     const bimSmall = run(['attack', '--attack', 'bim', '--steps', '1', '--step-size', '0.01', ...args]);
@@ -88,6 +88,12 @@ describe('nablax attack', () => {
     ['unknown attack', ['--attack', 'no-such-attack'], /unknown attack 'no-such-attack'/],
     ['target out of range', ['--target', '10'], /--target must be a class in 0..9/],
     ['missing model file', ['--model-file', '/no/such/model.safetensors'], /no such file: \/no\/such\/model.safetensors/],
+    // a setting no chosen attack reads is refused, not ignored: the run would not be the one asked for
+    ['a setting fgsm does not read', ['--steps', '100'], /--steps is not read by fgsm; it sets bim, pgd, .*apgd-ce/],
+    ['an off-switch fgsm does not read', ['--no-early-stop'], /--no-early-stop is not read by fgsm; it sets /],
+    ["one-pixel's setting with a gradient attack", ['--attack', 'fgsm,pgd', '--pixels', '3'], /--pixels is not read by fgsm, pgd; it sets one-pixel/],
+    ['--norm for an attack of fixed norm', ['--norm', 'l2'], /--norm is not read by fgsm \(its norm is fixed\); it picks the norm of apgd-ce/],
+    ['--aa-version without autoattack', ['--aa-version', 'plus'], /--aa-version sets the version of an AutoAttack run: it needs --attack autoattack/],
   ];
   for (const [name, args, re] of bad) {
     it(`rejects ${name} with one line and a non-zero exit`, () => {
