@@ -13,7 +13,7 @@ import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { argmax, inEvalMode, predict } from '../layers/predict.js';
 import type { AttackOptions } from './attack.js';
-import { ProjectionScratch, projectL2, projectLinf } from './fab-projections.js';
+import { kernels } from '../engine/kernels/kernels.js';
 import { logitDiffGradient, logitJacobian } from './logit-jacobian.js';
 import {
   checkInt, checkMinNormInput, checkRange, finishMinNorm, perturbationNorm, withinEps, type MinNormAttack, type MinNormResult,
@@ -39,11 +39,9 @@ export interface FABOptions extends AttackOptions {
   onProgress?: (fraction: number) => void;
 }
 
-/** ‖·‖ of a row of perturbations and the dual norm of a gradient row (L∞ ↔ L1, L2 ↔ L2). */
+/** The dual norm of a gradient row (L∞ ↔ L1, L2 ↔ L2), which picks the closest boundary. */
 function norms(norm: 'linf' | 'l2') {
-  return norm === 'linf'
-    ? { dual: (g: ArrayLike<number>) => sumAbs(g), size: (d: ArrayLike<number>) => maxAbs(d) }
-    : { dual: (g: ArrayLike<number>) => Math.sqrt(sumSq(g)), size: (d: ArrayLike<number>) => Math.sqrt(sumSq(d)) };
+  return norm === 'linf' ? { dual: (g: ArrayLike<number>) => sumAbs(g) } : { dual: (g: ArrayLike<number>) => Math.sqrt(sumSq(g)) };
 }
 
 interface RunSpec {
@@ -70,44 +68,42 @@ function fabRun(s: RunSpec): { adv: Float32Array; dist: Float64Array } {
   const { model, x0, y, norm, steps, eta, beta, alphaMax } = s;
   const bs = y.length;
   const D = bs ? x0.length / bs : 0;
-  const { dual, size } = norms(norm);
-  const project = norm === 'linf' ? projectLinf : projectL2;
-  const scratch = new ProjectionScratch(D);
+  const { dual } = norms(norm);
   const x1 = x0.slice();
   const adv = x0.slice();
   const dist = new Float64Array(bs).fill(Infinity);
   if (s.rng) randomStart(x1, x0, bs, D, s.eps, norm, s.rng);
-  const w = new Float64Array(D), d1 = new Float64Array(D), d2 = new Float64Array(D);
+  // per row: w, the gradient of the linearised boundary function, and f, its value at x⁽ⁱ⁾
+  const w = new Float64Array(bs * D), f = new Float64Array(bs);
   for (let it = 0; it < steps; it++) {
     const xt = new Tensor(x1, [bs, ...s.shape]);
     if (s.target) {
       const { logits, dx } = logitDiffGradient(model, xt, s.target, y);
       const C = logits.shape[1];
-      for (let i = 0; i < bs; i++) {
-        // f = z_t − z_y, ∇f from the one backward pass
-        const f = logits.data[i * C + s.target[i]] - logits.data[i * C + y[i]];
-        w.set(dx.data.subarray(i * D, (i + 1) * D));
-        step(i, f);
-      }
+      // f = z_t − z_y, ∇f from the one backward pass
+      for (let i = 0; i < bs; i++) f[i] = logits.data[i * C + s.target[i]] - logits.data[i * C + y[i]];
+      w.set(dx.data);
     } else {
       const { logits, jacobian, C } = logitJacobian(model, xt);
       for (let i = 0; i < bs; i++) {
         // s = argmin_{k≠y} |z_k − z_y| / ‖∇z_k − ∇z_y‖_q  (the reference adds 1e-12 to the denominator)
-        const yi = y[i];
+        const yi = y[i], wi = w.subarray(i * D, (i + 1) * D);
         const gy = jacobian.subarray((i * C + yi) * D, (i * C + yi + 1) * D);
         let best = -1, bestDist = Infinity;
         for (let k = 0; k < C; k++) {
           if (k === yi) continue;
           const gk = jacobian.subarray((i * C + k) * D, (i * C + k + 1) * D);
-          for (let j = 0; j < D; j++) w[j] = gk[j] - gy[j];
-          const dk = Math.abs(logits.data[i * C + k] - logits.data[i * C + yi]) / (1e-12 + dual(w));
+          for (let j = 0; j < D; j++) wi[j] = gk[j] - gy[j];
+          const dk = Math.abs(logits.data[i * C + k] - logits.data[i * C + yi]) / (1e-12 + dual(wi));
           if (best < 0 || dk < bestDist) { best = k; bestDist = dk; }
         }
         const gk = jacobian.subarray((i * C + best) * D, (i * C + best + 1) * D);
-        for (let j = 0; j < D; j++) w[j] = gk[j] - gy[j];
-        step(i, logits.data[i * C + best] - logits.data[i * C + yi]);
+        for (let j = 0; j < D; j++) wi[j] = gk[j] - gy[j];
+        f[i] = logits.data[i * C + best] - logits.data[i * C + yi];
       }
     }
+    // the projection step of every row (the kernel's reference: fabStep in engine/kernels/fab-projections.ts)
+    kernels().fabStep(x1, x0, w, f, D, norm, eta, alphaMax);
     // Which iterates are adversarial now; keep the closest and step back toward x.
     const pred = argmax(predict(model, new Tensor(x1, [bs, ...s.shape])));
     for (let i = 0; i < bs; i++) {
@@ -124,23 +120,6 @@ function fabRun(s: RunSpec): { adv: Float32Array; dist: Float64Array } {
     s.progress((it + 1) / steps);
   }
   return { adv, dist };
-
-  // The projection step for example i, given f = f_s(x⁽ⁱ⁾) and w = ∇f_s in `w`.
-  function step(i: number, f: number): void {
-    const xi = x1.subarray(i * D, (i + 1) * D), o = x0.subarray(i * D, (i + 1) * D);
-    // The hyperplane w·z = b with b = w·x⁽ⁱ⁾ − f: the linearisation of f_s at x⁽ⁱ⁾.
-    let b = -f;
-    for (let j = 0; j < D; j++) b += w[j] * xi[j];
-    project(xi, w, b, d1, scratch);
-    project(o, w, b, d2, scratch);
-    const a1 = Math.max(size(d1), 1e-8), a2 = Math.max(size(d2), 1e-8);
-    const alpha = Math.min(Math.max(a1 / (a1 + a2), 0), alphaMax);
-    // x⁽ⁱ⁺¹⁾ = clip[0,1]((1 − α)(x⁽ⁱ⁾ + η·d₁) + α(x + η·d₂))
-    for (let j = 0; j < D; j++) {
-      const v = (xi[j] + eta * d1[j]) * (1 - alpha) + (o[j] + eta * d2[j]) * alpha;
-      xi[j] = Math.min(1, Math.max(0, v));
-    }
-  }
 }
 
 /** The reference's random start: x + (ε/2)·t/‖t‖ with t uniform in [−1, 1]ᴰ (L∞) or gaussian (L2), clipped to [0, 1]. */

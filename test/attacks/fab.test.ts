@@ -3,7 +3,7 @@
 // [0, 1] in float32, ε = 0 returns x, seeded reruns bit-identical, success only over the initially correct).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fab, fabT } from '../../src/attacks/fab.js';
-import { ProjectionScratch, projectL2, projectLinf } from '../../src/attacks/fab-projections.js';
+import { ProjectionScratch, projectL2, projectLinf } from '../../src/engine/kernels/fab-projections.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { Dense } from '../../src/layers/dense.js';

@@ -4,6 +4,7 @@
 import type { Data } from '../nd.js';
 import type { Kernels, Window2d } from './types.js';
 import { ROUTE_NONE, poolRoute } from './pool-route.js';
+import { fabStep } from './fab-projections.js';
 
 let packA: Float64Array = new Float64Array(0);
 let packB: Float64Array = new Float64Array(0);
@@ -403,6 +404,7 @@ export const referenceKernels: Kernels = {
   reluBackward,
   adamUpdate,
   apgdLinfStep,
+  fabStep,
   getThreads: () => 1,
   setThreads: () => {},
 };

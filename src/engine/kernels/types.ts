@@ -88,6 +88,14 @@ export interface Kernels {
    */
   apgdLinfStep(xa: Data, xo: Data, g: Data, lo: Data, hi: Data, D: number, rows: Int32Array, bounds: Int32Array, steps: Float64Array, a: number): void;
   /**
+   * FAB's iterate update (Croce & Hein 2020, Algorithm 1: the two box-constrained projections onto the linearised
+   * boundary, the bias α toward x, the extrapolation η) in place, for R = f.length rows of D values: x1 [R·D] the
+   * iterates (overwritten, rounded to float32), x0 [R·D] the original points, w [R·D] each row's boundary gradient
+   * and f [R] its value at the iterate; norm 'linf' or 'l2', η = eta, α_max = alphaMax. The operations and their
+   * order are fabStep's in ./fab-projections.ts, so the same bits in every implementation, for any thread count.
+   */
+  fabStep(x1: Float32Array, x0: Float32Array, w: Float64Array, f: Float64Array, D: number, norm: 'linf' | 'l2', eta: number, alphaMax: number): void;
+  /**
    * The machine's multiply-add ceiling for these kernels in GFLOP/s: a SIMD loop of independent (fused, in the
    * fma build) multiply-adds on every thread at once, the best of a few rounds taking about `ms` milliseconds
    * (default 300). Absent for kernels with no such loop (the TypeScript reference).

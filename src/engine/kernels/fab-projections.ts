@@ -7,6 +7,8 @@
 // Shapes: one point at a time, t and w of length D (float32 or float64); d is written into `out` (float64).
 // When the hyperplane cannot be reached inside the box, d moves every coordinate with w ≠ 0 as far as the box allows
 // in the direction that brings w·z closest to b (as the reference implementation does).
+// fabStep, FAB's whole iterate update over a batch of rows (two projections each), is the kernel contract's reference
+// (./types.ts: Kernels.fabStep); wasm/fab.wat repeats it for L∞, the rows split among the threads.
 
 /** Buffers reused across calls of the same dimension D. */
 export class ProjectionScratch {
@@ -157,4 +159,46 @@ export function projectL2(t: Vec, w: Vec, b: number, out: Float64Array, s: Proje
     const sat = wj > 0 ? -t[j] : 1 - t[j];
     out[j] = lambda < 0 || lambda >= r ? sat : -lambda * wj;
   }
+}
+
+/**
+ * FAB's iterate update for R = f.length rows of D values, in place (Croce & Hein 2020, Algorithm 1, the step after
+ * the gradient): for row i, with x⁽ⁱ⁾ = x1's row, x = x0's row, w = w's row (the gradient of the linearised boundary
+ * function, float64) and f = f[i] its value at x⁽ⁱ⁾, the hyperplane w·z = b with b = w·x⁽ⁱ⁾ − f, then
+ *   d₁ = π(x⁽ⁱ⁾) − x⁽ⁱ⁾,  d₂ = π(x) − x  (π: the box-constrained projection of the norm, projectLinf / projectL2)
+ *   α = min(max(‖d₁‖ / (‖d₁‖ + ‖d₂‖), 0), α_max)  (each norm at least 1e-8)
+ *   x⁽ⁱ⁺¹⁾ = clip[0,1]((1 − α)(x⁽ⁱ⁾ + η·d₁) + α(x + η·d₂)), rounded to float32 into x1.
+ * The operations and their order are the contract (./types.ts): wasm/fab.wat repeats them for L∞.
+ * @example
+ *   fabStep(x1, x0, w, f, 784, 'linf', 1.05, 0.1);   // every row of x1 moves toward its boundary
+ */
+export function fabStep(x1: Float32Array, x0: Float32Array, w: Float64Array, f: Float64Array, D: number, norm: 'linf' | 'l2', eta: number, alphaMax: number): void {
+  const project = norm === 'linf' ? projectLinf : projectL2;
+  const scratch = new ProjectionScratch(D);
+  const d1 = new Float64Array(D), d2 = new Float64Array(D);
+  for (let i = 0; i < f.length; i++) {
+    const xi = x1.subarray(i * D, (i + 1) * D), o = x0.subarray(i * D, (i + 1) * D), wi = w.subarray(i * D, (i + 1) * D);
+    // The hyperplane w·z = b with b = w·x⁽ⁱ⁾ − f: the linearisation of f at x⁽ⁱ⁾.
+    let b = -f[i];
+    for (let j = 0; j < D; j++) b += wi[j] * xi[j];
+    project(xi, wi, b, d1, scratch);
+    project(o, wi, b, d2, scratch);
+    const a1 = Math.max(size(d1, norm), 1e-8), a2 = Math.max(size(d2, norm), 1e-8);
+    const alpha = Math.min(Math.max(a1 / (a1 + a2), 0), alphaMax);
+    for (let j = 0; j < D; j++) {
+      const v = (xi[j] + eta * d1[j]) * (1 - alpha) + (o[j] + eta * d2[j]) * alpha;
+      xi[j] = Math.min(1, Math.max(0, v));
+    }
+  }
+}
+
+/** ‖d‖∞ (NaN propagates) or ‖d‖₂, summed in order. */
+function size(d: Float64Array, norm: 'linf' | 'l2'): number {
+  let m = 0;
+  if (norm === 'linf') for (let j = 0; j < d.length; j++) m = Math.max(m, Math.abs(d[j]));
+  else {
+    for (let j = 0; j < d.length; j++) m += d[j] * d[j];
+    m = Math.sqrt(m);
+  }
+  return m;
 }
