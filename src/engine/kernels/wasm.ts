@@ -6,6 +6,7 @@
 //   block, a chunk of images per GEMM, split among threads with the same bits for any thread count;
 // - ./wasm-pool-relu.ts (pool-relu.wat): ReLU and 2×2 max pooling;
 // - ./wasm-optim.ts (optim.wat): Adam's update, split among threads, the same bits as the TypeScript loop;
+// - ./wasm-fab.ts (fab.wat): FAB's L∞ iterate update, its rows split among threads, the same bits as the reference;
 // - ./wasm-peak.ts (peak.wat): the machine's multiply-add ceiling, for `nablax bench`;
 // with ./wasm-memory.ts (linear memory, named layouts), ./wasm-exports.ts and ./thread-pool.ts beneath them.
 // Computation is float32: Float64Array operands fall back to the exact TypeScript reference (unless asked otherwise,
@@ -20,6 +21,7 @@ import { exportNames, type WasmExports } from './wasm-exports.js';
 import { fusesMultiplyAdd, makeGemm, type Float64Policy } from './wasm-gemm.js';
 import { LinearMemory } from './wasm-memory.js';
 import { makeAdam, makeApgdLinfStep } from './wasm-optim.js';
+import { makeFabStep } from './wasm-fab.js';
 import { measurePeak } from './wasm-peak.js';
 import { makePoolReluKernels } from './wasm-pool-relu.js';
 
@@ -76,6 +78,7 @@ export function instantiateKernels(
     ...makePoolReluKernels(ex, mem),
     adamUpdate: makeAdam(ex, mem, pool),
     apgdLinfStep: makeApgdLinfStep(ex, mem),
+    fabStep: makeFabStep(ex, mem, pool),
     peakGflops: (ms?: number) => measurePeak(ex, mem, pool, ms),
     memoryBytes: () => ex.memory.buffer.byteLength,
     getThreads: () => pool.count,
