@@ -27,13 +27,13 @@ export interface WasmExports {
   adam(th: number, g: number, m: number, v: number, n: number, k: number): void;
   linf_step(xa: number, xo: number, g: number, lo: number, hi: number, st: number, R: number, D: number, k: number): void;
   // fab.wat
-  fab_linf_rows(x1: number, x0: number, w: number, f: number, r0: number, r1: number, D: number, k: number, scr: number): void;
+  fab_rows(x1: number, x0: number, w: number, f: number, r0: number, r1: number, D: number, k: number, scr: number, l2: number): void;
 }
 
 /** Every function export the host needs: a module lacking one (a stale build) is refused. */
 export const exportNames: readonly Exclude<keyof WasmExports, 'memory'>[] = [
   'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'peak_fma', 'copy2d', 'adam',
-  'linf_step', 'fab_linf_rows',
+  'linf_step', 'fab_rows',
 ];
 
 /**

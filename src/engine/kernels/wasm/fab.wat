@@ -1,8 +1,8 @@
-;; FAB's iterate update for L∞ (Croce & Hein, ICML 2020, Algorithm 1): per row, the box-constrained L∞ projections of
+;; FAB's iterate update (Croce & Hein, ICML 2020, Algorithm 1), L∞ and L2: per row, the box-constrained projections of
 ;; the iterate and of the original point onto the linearised boundary, the bias α toward the original point and the
 ;; extrapolation η. Scalar float64, the same operations in the same order as the TypeScript reference (fabStep,
-;; projectLinf and solveBreakpoints in ../fab-projections.ts), so the same bits; rows are independent, so the host
-;; splits them among the threads. Host side: ../wasm-fab.ts.
+;; projectLinf, projectL2 and solveBreakpoints in ../fab-projections.ts), so the same bits; rows are independent, so
+;; the host splits them among the threads. Host side: ../wasm-fab.ts.
 ;; Functions only: scripts/build-wasm.mjs splices this file with the other families into one module.
 
   ;; Solve F(λ) = c for F(λ) = Σ_j min(λ, key_j)·lin_j over the n coordinates listed at $src (i32), as
@@ -128,6 +128,88 @@
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $l2))))
 
+  ;; The L2 projection of the float32 point t [D] onto {z : w·z = b} ∩ [0,1]ᴰ as projectL2: d_j = clip(−λ·w_j, −t_j,
+  ;; 1 − t_j), λ from the breakpoints r_j where coordinate j saturates; |w_j| < 1e-8 never moves. Scratch as above.
+  (func $fab_project_l2 (param $t i32) (param $w i32) (param $b f64) (param $out i32) (param $D i32)
+    (param $key i32) (param $lin i32) (param $idx i32) (param $idx2 i32)
+    (local $c f64) (local $sg f64) (local $j i32) (local $wj f64) (local $tj f64) (local $n i32) (local $k i32)
+    (local $total f64) (local $lambda f64) (local $r f64) (local $sat f64) (local $at i32) (local $d f64)
+    ;; c = w·t − b, in coordinate order
+    (local.set $c (f64.neg (local.get $b)))
+    (block $d0
+      (loop $l0
+        (br_if $d0 (i32.ge_u (local.get $j) (local.get $D)))
+        (local.set $c (f64.add (local.get $c)
+          (f64.mul (f64.load (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 3))))
+            (f64.promote_f32 (f32.load (i32.add (local.get $t) (i32.shl (local.get $j) (i32.const 2))))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $l0)))
+    (local.set $sg (select (f64.const 1) (f64.const -1) (f64.ge (local.get $c) (f64.const 0))))
+    (local.set $c (f64.mul (local.get $c) (local.get $sg)))
+    ;; key_j = r_j = max(t_j / w_j, (t_j − 1) / w_j) (∞ where |w_j| < 1e-8, unlisted), lin_j = w_j²
+    (local.set $j (i32.const 0))
+    (block $d1
+      (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $j) (local.get $D)))
+        (local.set $wj (f64.mul (local.get $sg) (f64.load (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 3))))))
+        (local.set $at (i32.add (local.get $key) (i32.shl (local.get $j) (i32.const 3))))
+        (if (f64.lt (f64.abs (local.get $wj)) (f64.const 1e-8))
+          (then (f64.store (local.get $at) (f64.const inf)))
+          (else
+            (local.set $tj (f64.promote_f32 (f32.load (i32.add (local.get $t) (i32.shl (local.get $j) (i32.const 2))))))
+            (f64.store (local.get $at)
+              (select
+                (f64.div (local.get $tj) (local.get $wj))
+                (f64.div (f64.sub (local.get $tj) (f64.const 1)) (local.get $wj))
+                (f64.gt (local.get $wj) (f64.const 0))))
+            (f64.store (i32.add (local.get $lin) (i32.shl (local.get $j) (i32.const 3))) (f64.mul (local.get $wj) (local.get $wj)))
+            (i32.store (i32.add (local.get $idx) (i32.shl (local.get $n) (i32.const 2))) (local.get $j))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $l1)))
+    ;; F(∞) = Σ key·lin over the listed coordinates, in list order
+    (block $d2
+      (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $k) (local.get $n)))
+        (local.set $j (i32.load (i32.add (local.get $idx) (i32.shl (local.get $k) (i32.const 2)))))
+        (local.set $total (f64.add (local.get $total)
+          (f64.mul (f64.load (i32.add (local.get $key) (i32.shl (local.get $j) (i32.const 3))))
+            (f64.load (i32.add (local.get $lin) (i32.shl (local.get $j) (i32.const 3)))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $l2)))
+    (local.set $lambda (call $fab_solve (local.get $key) (local.get $lin) (local.get $idx) (local.get $idx2)
+      (local.get $n) (local.get $D) (local.get $c) (local.get $total)))
+    ;; d_j = 0 (never moves), the box's face (λ unreachable or past r_j), else −λ·w_j
+    (local.set $j (i32.const 0))
+    (block $d3
+      (loop $l3
+        (br_if $d3 (i32.ge_u (local.get $j) (local.get $D)))
+        (local.set $wj (f64.mul (local.get $sg) (f64.load (i32.add (local.get $w) (i32.shl (local.get $j) (i32.const 3))))))
+        (local.set $r (f64.load (i32.add (local.get $key) (i32.shl (local.get $j) (i32.const 3)))))
+        (local.set $tj (f64.promote_f32 (f32.load (i32.add (local.get $t) (i32.shl (local.get $j) (i32.const 2))))))
+        (if (f64.eq (local.get $r) (f64.const inf))
+          (then (local.set $d (f64.const 0)))
+          (else
+            (local.set $sat (select (f64.neg (local.get $tj)) (f64.sub (f64.const 1) (local.get $tj)) (f64.gt (local.get $wj) (f64.const 0))))
+            (local.set $d (select (local.get $sat) (f64.mul (f64.neg (local.get $lambda)) (local.get $wj))
+              (i32.or (f64.lt (local.get $lambda) (f64.const 0)) (f64.ge (local.get $lambda) (local.get $r)))))))
+        (f64.store (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 3))) (local.get $d))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $l3))))
+
+  ;; √(Σ_j d_j²) over d (f64 [D]), summed in order, as the reference's ‖d‖₂.
+  (func $fab_norm_l2 (param $d i32) (param $D i32) (result f64)
+    (local $s f64) (local $e i32) (local $v f64)
+    (local.set $e (i32.add (local.get $d) (i32.shl (local.get $D) (i32.const 3))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $d) (local.get $e)))
+        (local.set $v (f64.load (local.get $d)))
+        (local.set $s (f64.add (local.get $s) (f64.mul (local.get $v) (local.get $v))))
+        (local.set $d (i32.add (local.get $d) (i32.const 8)))
+        (br $l)))
+    (f64.sqrt (local.get $s)))
+
   ;; max(m, |d_j|) over d (f64 [D]) in order, from 0 (NaN propagates), as the reference's ‖d‖∞.
   (func $fab_max_abs (param $d i32) (param $D i32) (result f64)
     (local $m f64) (local $e i32)
@@ -140,12 +222,13 @@
         (br $l)))
     (local.get $m))
 
-  ;; FAB's L∞ step for rows [r0, r1) of x1 (f32 [R, D], overwritten), x0 (f32 [R, D]), w (f64 [R, D]) and f (f64 [R]),
+  ;; FAB's step for rows [r0, r1) of x1 (f32 [R, D], overwritten), x0 (f32 [R, D]), w (f64 [R, D]) and f (f64 [R]),
   ;; as fabStep: b = w·x⁽ⁱ⁾ − f, d₁ and d₂ the projections of x⁽ⁱ⁾ and x, α = min(max(‖d₁‖/(‖d₁‖ + ‖d₂‖), 0), α_max)
   ;; (norms at least 1e-8), x⁽ⁱ⁺¹⁾ = clip[0,1]((x⁽ⁱ⁾ + η·d₁)(1 − α) + (x + η·d₂)α). $k: f64 [η, α_max]. $scr, this
-  ;; thread's scratch: key, lin, d1, d2 (f64 [D] each), then idx, idx2 (i32 [D] each), 40·D bytes.
-  (func (export "fab_linf_rows") (param $x1 i32) (param $x0 i32) (param $w i32) (param $f i32) (param $r0 i32) (param $r1 i32)
-    (param $D i32) (param $k i32) (param $scr i32)
+  ;; thread's scratch: key, lin, d1, d2 (f64 [D] each), then idx, idx2 (i32 [D] each), 40·D bytes. $l2: 0 for the
+  ;; L∞ projection and ‖·‖∞, 1 for the L2 projection and ‖·‖₂.
+  (func (export "fab_rows") (param $x1 i32) (param $x0 i32) (param $w i32) (param $f i32) (param $r0 i32) (param $r1 i32)
+    (param $D i32) (param $k i32) (param $scr i32) (param $l2 i32)
     (local $eta f64) (local $amax f64) (local $key i32) (local $lin i32) (local $d1 i32) (local $d2 i32) (local $idx i32) (local $idx2 i32)
     (local $r i32) (local $xi i32) (local $o i32) (local $wr i32) (local $b f64) (local $j i32)
     (local $a1 f64) (local $a2 f64) (local $alpha f64) (local $oneMinus f64) (local $v f64)
@@ -175,12 +258,21 @@
                 (f64.promote_f32 (f32.load (i32.add (local.get $xi) (i32.shl (local.get $j) (i32.const 2))))))))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $bl)))
-        (call $fab_project_linf (local.get $xi) (local.get $wr) (local.get $b) (local.get $d1) (local.get $D)
-          (local.get $key) (local.get $lin) (local.get $idx) (local.get $idx2))
-        (call $fab_project_linf (local.get $o) (local.get $wr) (local.get $b) (local.get $d2) (local.get $D)
-          (local.get $key) (local.get $lin) (local.get $idx) (local.get $idx2))
-        (local.set $a1 (f64.max (call $fab_max_abs (local.get $d1) (local.get $D)) (f64.const 1e-8)))
-        (local.set $a2 (f64.max (call $fab_max_abs (local.get $d2) (local.get $D)) (f64.const 1e-8)))
+        (if (local.get $l2)
+          (then
+            (call $fab_project_l2 (local.get $xi) (local.get $wr) (local.get $b) (local.get $d1) (local.get $D)
+              (local.get $key) (local.get $lin) (local.get $idx) (local.get $idx2))
+            (call $fab_project_l2 (local.get $o) (local.get $wr) (local.get $b) (local.get $d2) (local.get $D)
+              (local.get $key) (local.get $lin) (local.get $idx) (local.get $idx2))
+            (local.set $a1 (f64.max (call $fab_norm_l2 (local.get $d1) (local.get $D)) (f64.const 1e-8)))
+            (local.set $a2 (f64.max (call $fab_norm_l2 (local.get $d2) (local.get $D)) (f64.const 1e-8))))
+          (else
+            (call $fab_project_linf (local.get $xi) (local.get $wr) (local.get $b) (local.get $d1) (local.get $D)
+              (local.get $key) (local.get $lin) (local.get $idx) (local.get $idx2))
+            (call $fab_project_linf (local.get $o) (local.get $wr) (local.get $b) (local.get $d2) (local.get $D)
+              (local.get $key) (local.get $lin) (local.get $idx) (local.get $idx2))
+            (local.set $a1 (f64.max (call $fab_max_abs (local.get $d1) (local.get $D)) (f64.const 1e-8)))
+            (local.set $a2 (f64.max (call $fab_max_abs (local.get $d2) (local.get $D)) (f64.const 1e-8)))))
         (local.set $alpha (f64.min (f64.max (f64.div (local.get $a1) (f64.add (local.get $a1) (local.get $a2))) (f64.const 0)) (local.get $amax)))
         (local.set $oneMinus (f64.sub (f64.const 1) (local.get $alpha)))
         (local.set $j (i32.const 0))
