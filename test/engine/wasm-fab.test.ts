@@ -3,15 +3,12 @@
 // (exact 0s and 1s, gradients of mixed scales with exact zeros, values below L2's 1e-8 cut and ties, hyperplanes that
 // cannot be reached inside the box, all-zero gradients), row lengths around the edge cases, with 1–3 threads; the
 // export is the one that runs; and FAB-T gives the same points with either step. Builds the kernels when missing.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKernels, type Kernels } from '../../src/engine/kernels/kernels.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
 import { Threads } from '../../src/engine/kernels/thread-pool.js';
-import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { makeFabStep } from '../../src/engine/kernels/wasm-fab.js';
 import type { WasmExports } from '../../src/engine/kernels/wasm-exports.js';
 import { LinearMemory } from '../../src/engine/kernels/wasm-memory.js';
@@ -20,19 +17,12 @@ import { Tensor } from '../../src/engine/tensor.js';
 import { fabT } from '../../src/attacks/fab.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
+import { loadThreadedKernels, root } from './threaded-kernels.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let kernels: Kernels[] = [];
 
 beforeAll(() => {
-  if (!existsSync(join(root, 'build', 'kernels.wasm')) || !existsSync(join(root, 'build', 'kernels-fma.wasm'))) {
-    execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs')], { cwd: root, stdio: 'pipe' });
-  }
-  kernels = [1, 2, 3].map((threads) => {
-    const k = loadWasmKernels({ threads });
-    if (k === null) throw new Error('wasm-fab.test: build/kernels.wasm does not load');
-    return k;
-  });
+  kernels = loadThreadedKernels('wasm-fab.test');
 });
 afterAll(() => {
   for (const k of kernels) k.setThreads(1); // stops their workers

@@ -2,10 +2,6 @@
 // shapes (odd sizes, padding, strides that fall back, batches that span several chunks and several threads),
 // and the threading contract: the same bits on every run and for any thread count, within float32 rounding of the
 // reference. Builds build/kernels.wasm first when it is missing.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels, Window2d } from '../../src/engine/kernels/kernels.js';
 import { ROUTE_NONE } from '../../src/engine/kernels/pool-route.js';
@@ -14,20 +10,12 @@ import { setWideMaxWaste, wideGeometry } from '../../src/engine/kernels/wasm.js'
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { window2d } from '../../src/engine/ops/conv.js';
 import { Rng } from '../../src/engine/random.js';
+import { loadThreadedKernels } from './threaded-kernels.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let one: Kernels, two: Kernels, three: Kernels;
 
 beforeAll(() => {
-  if (!existsSync(join(root, 'build', 'kernels.wasm')) || !existsSync(join(root, 'build', 'kernels-fma.wasm'))) {
-    execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs')], { cwd: root, stdio: 'pipe' });
-  }
-  const load = (threads: number) => {
-    const k = loadWasmKernels({ threads });
-    if (k === null) throw new Error('wasm-nn-kernels.test: build/kernels.wasm does not load');
-    return k;
-  };
-  [one, two, three] = [load(1), load(2), load(3)];
+  [one, two, three] = loadThreadedKernels('wasm-nn-kernels.test');
 });
 afterAll(() => {
   for (const k of [one, two, three]) k?.setThreads(1); // stops their workers

@@ -2,14 +2,11 @@
 // bits for every element, on lengths around the vector width, the chunk and the thread split, with 1–3 threads, with
 // and without weight decay, over several steps; float64 operands take the reference's own path; and the Adam
 // optimiser gives the same parameters with either kernels. Builds build/kernels.wasm first when it is missing.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useKernels, type Kernels } from '../../src/engine/kernels/kernels.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
-import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { makeApgdLinfStep } from '../../src/engine/kernels/wasm-optim.js';
 import { consecutiveRuns } from '../../src/engine/kernels/split-range.js';
 import type { WasmExports } from '../../src/engine/kernels/wasm-exports.js';
@@ -17,19 +14,12 @@ import { LinearMemory } from '../../src/engine/kernels/wasm-memory.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { Adam } from '../../src/train/optimizers.js';
+import { loadThreadedKernels, root } from './threaded-kernels.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let kernels: Kernels[] = [];
 
 beforeAll(() => {
-  if (!existsSync(join(root, 'build', 'kernels.wasm')) || !existsSync(join(root, 'build', 'kernels-fma.wasm'))) {
-    execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs')], { cwd: root, stdio: 'pipe' });
-  }
-  kernels = [1, 2, 3].map((threads) => {
-    const k = loadWasmKernels({ threads });
-    if (k === null) throw new Error('wasm-optim.test: build/kernels.wasm does not load');
-    return k;
-  });
+  kernels = loadThreadedKernels('wasm-optim.test');
 });
 afterAll(() => {
   for (const k of kernels) k.setThreads(1); // stops their workers
