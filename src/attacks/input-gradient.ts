@@ -7,6 +7,7 @@ import { mul } from '../engine/ops/elementwise.js';
 import { crossEntropyDirection, softmaxCrossEntropy } from '../engine/ops/loss.js';
 import { sum } from '../engine/ops/reduce.js';
 import { grad } from '../engine/tape.js';
+import { recycling } from '../engine/recycle.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { inEvalMode } from '../layers/predict.js';
@@ -73,11 +74,17 @@ export function inputGradient(model: Sequential, x: Tensor, labels: ArrayLike<nu
     }
     const wrt = opts.layers ? [xi, ...outs] : [xi];
     const [dx, ...dOuts] = grad(total, wrt);
-    const result: InputGradient = { loss: losses.reduce((a, b) => a + b, 0) / Math.max(losses.length, 1), losses, logits, dx };
+    // logits without their graph: with recycling, the activations behind them are pooled when this returns
+    const out = opts.layers ? logits : new Tensor(logits.data, logits.shape);
+    const result: InputGradient = { loss: losses.reduce((a, b) => a + b, 0) / Math.max(losses.length, 1), losses, logits: out, dx };
     if (opts.layers) {
       result.layers = outs.map((output, i) => ({ index: i, type: model.layers[i].spec().type, output, grad: dOuts[i] }));
     }
     return result;
   };
-  return opts.mode === 'train' ? run() : inEvalMode(model, run);
+  if (opts.mode === 'train') return run();
+  // evaluation mode without the layer trace: only the logits and ∇x outlive the call, so its activations and
+  // intermediate gradients are recycled for the next call (engine/recycle.ts)
+  if (opts.layers) return inEvalMode(model, run);
+  return inEvalMode(model, () => recycling(run, (r) => [r.logits.data, r.dx.data]));
 }

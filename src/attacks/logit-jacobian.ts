@@ -3,6 +3,7 @@
 // or a single backward for a difference z_a − z_b with upstream e_a − e_b. Shapes: x [N, ...], logits [N, C],
 // jacobian [N, C, D] with D the size of one example; always in evaluation mode (the caller's mode is restored).
 import { grad } from '../engine/tape.js';
+import { recycling } from '../engine/recycle.js';
 import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { inEvalMode } from '../layers/predict.js';
@@ -24,7 +25,8 @@ export interface LogitJacobian {
 export function logitJacobian(model: Sequential, x: Tensor): LogitJacobian {
   const N = x.shape[0];
   const D = N ? x.size / N : 0;
-  return inEvalMode(model, () => {
+  // only the logits (without their graph) and the Jacobian (not a Tensor.zeros array) outlive the call
+  return inEvalMode(model, () => recycling(() => {
     const xi = new Tensor(x.data, x.shape).requireGrad();
     const logits = model.forward(xi);
     if (logits.ndim !== 2 || logits.shape[0] !== N) throw new Error(`logitJacobian: the model must map x ${shapeStr(x.shape)} to logits [${N}, C], got ${shapeStr(logits.shape)}`);
@@ -41,7 +43,7 @@ export function logitJacobian(model: Sequential, x: Tensor): LogitJacobian {
       }
     }
     return { logits: detachLogits(logits), jacobian, C, D };
-  });
+  }, (r) => [r.logits.data]));
 }
 
 /**
@@ -70,14 +72,15 @@ export function logitDiffGradient(model: Sequential, x: Tensor, a: ArrayLike<num
  *   const { dx } = logitVjp(model, x, (z) => oneHotOf(argmax(z), z.shape));   // ∇x of each row's top logit
  */
 export function logitVjp(model: Sequential, x: Tensor, upstream: (logits: Tensor) => Tensor): { logits: Tensor; dx: Tensor } {
-  return inEvalMode(model, () => {
+  // only the logits (without their graph) and ∇x outlive the call: the rest is recycled (engine/recycle.ts)
+  return inEvalMode(model, () => recycling(() => {
     const xi = new Tensor(x.data, x.shape).requireGrad();
     const logits = model.forward(xi);
     const dOut = upstream(detachLogits(logits));
     // dX = (∂z/∂x)ᵀ·u
     const [dx] = grad(logits, [xi], { dOut });
     return { logits: detachLogits(logits), dx };
-  });
+  }, (r) => [r.logits.data, r.dx.data]));
 }
 
 function detachLogits(z: Tensor): Tensor {

@@ -4,6 +4,7 @@
 // targeted. Every loss is one the attack MAXIMISES: larger means closer to (or further past) success.
 // lossGradient: one forward and one backward through the model with the per-example dLogits as the upstream gradient.
 import { grad } from '../engine/tape.js';
+import { recycling } from '../engine/recycle.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { inEvalMode } from '../layers/predict.js';
@@ -175,13 +176,14 @@ export function lossGradient(model: Sequential, x: Tensor, y: ArrayLike<number>,
   if (loss.targeted && (!targets || targets.length !== N)) {
     throw new Error(`lossGradient: the loss '${loss.name}' needs ${N} targets, got ${targets ? targets.length : 'none'}`);
   }
-  return inEvalMode(model, () => {
+  // only the logits (without their graph) and ∇x outlive the call: the rest is recycled (engine/recycle.ts)
+  return inEvalMode(model, () => recycling(() => {
     const xi = new Tensor(x.data, x.shape).requireGrad();
     const logits = model.forward(xi);
     const { values, dLogits } = lossValues(logits, y, loss, targets);
     const [dx] = grad(logits, [xi], { dOut: new Tensor(logits.dtype === 'float64' ? dLogits : Float32Array.from(dLogits), logits.shape) });
-    return { values, logits, dx };
-  });
+    return { values, logits: new Tensor(logits.data, logits.shape), dx };
+  }, (r) => [r.logits.data, r.dx.data]));
 }
 
 /**

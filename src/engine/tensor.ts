@@ -3,6 +3,7 @@
 // Op outputs are always contiguous: kernels index `.data` directly.
 import { copyContiguous, isContiguous, view, type Data, type NdArray } from './nd.js';
 import type { Rng } from './random.js';
+import { noteAllocation, takeRecycled } from './recycle.js';
 
 export type DType = 'float32' | 'float64';
 export type Shape = readonly number[];
@@ -122,7 +123,11 @@ export class Tensor {
   }
 
   static zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
-    return new Tensor(alloc(dtype, sizeOf(shape)), shape);
+    const n = sizeOf(shape);
+    // inside a recycling scope (./recycle.ts) a pooled array of this type and length, zeroed, serves first
+    const data = takeRecycled(dtype === 'float64', n) ?? alloc(dtype, n);
+    noteAllocation(data);
+    return new Tensor(data, shape);
   }
 
   static full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {

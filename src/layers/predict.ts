@@ -2,6 +2,7 @@
 // temporary mode switch restoring the model's and each layer's own flag. A floor below attacks and training, which
 // both run models this way. Shapes: x [N, ...input], logits [N, classes].
 import { noGrad } from '../engine/tape.js';
+import { recycling } from '../engine/recycle.js';
 import { Tensor } from '../engine/tensor.js';
 import type { Sequential } from './sequential.js';
 
@@ -41,7 +42,8 @@ export function inEvalMode<T>(model: Sequential, fn: () => T): T {
  *   const logits = predict(model, x);   // [N, classes]
  */
 export function predict(model: Sequential, x: Tensor): Tensor {
-  return inEvalMode(model, () => noGrad(() => model.forward(x)));
+  // only the logits outlive the call: the activations are recycled for the next one (engine/recycle.ts)
+  return inEvalMode(model, () => recycling(() => noGrad(() => model.forward(x)), (z) => [z.data]));
 }
 
 /**

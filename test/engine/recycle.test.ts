@@ -1,0 +1,97 @@
+// Recycling of large op outputs (engine/recycle.ts): what a scope keeps is never pooled, what it drops is handed out
+// again zeroed, nested scopes pass kept arrays outward, a throw pools nothing, the pool stays bounded; and the
+// helpers that recycle (predict, inputGradient, lossGradient, logitVjp, logitJacobian) return results that later
+// calls never overwrite, equal bit for bit to the same call in a fresh state.
+import { describe, expect, it } from 'vitest';
+import { recycledBytes, recycling } from '../../src/engine/recycle.js';
+import { Rng } from '../../src/engine/random.js';
+import { Tensor } from '../../src/engine/tensor.js';
+import { inputGradient } from '../../src/attacks/input-gradient.js';
+import { attackLosses, lossGradient } from '../../src/attacks/losses.js';
+import { logitDiffGradient, logitJacobian } from '../../src/attacks/logit-jacobian.js';
+import { predict } from '../../src/layers/predict.js';
+import { buildModel } from '../../src/layers/spec.js';
+import { zooSpec } from '../../src/layers/zoo.js';
+
+const N = 1 << 13; // above the pooling threshold
+
+describe('recycling', () => {
+  it('pools what a scope drops, hands it out again zeroed, and never pools what it keeps', () => {
+    let dropped: Tensor | null = null;
+    const kept = recycling(() => {
+      dropped = Tensor.full([N], 7);
+      return Tensor.full([N], 3);
+    }, (t) => [t.data]);
+    const again = Tensor.zeros([N]);
+    expect(again.data).toBe(dropped!.data); // the dropped array, reused …
+    expect(again.data.every((v) => v === 0)).toBe(true); // … zeroed
+    expect(kept.data.every((v) => v === 3)).toBe(true);
+    expect(Tensor.zeros([N]).data).not.toBe(kept.data);
+  });
+
+  it('keeps arrays that share a buffer with a kept view, passes inner keeps to the outer scope, and pools nothing on a throw', () => {
+    let base: Tensor | null = null;
+    const view = recycling(() => {
+      base = Tensor.full([2, N], 5);
+      return new Tensor(base.data.subarray(N), [N]); // a view of half of it
+    }, (t) => [t.data]);
+    expect(Tensor.zeros([2 * N]).data).not.toBe(base!.data);
+    expect(view.data.every((v) => v === 5)).toBe(true);
+
+    let inner: Tensor | null = null;
+    recycling(() => {
+      inner = recycling(() => Tensor.full([3 * N], 1), (t) => [t.data]);
+      return 0;
+    }, () => []);
+    expect(Tensor.zeros([3 * N]).data).toBe(inner!.data); // the outer scope dropped it
+
+    let lost: Tensor | null = null;
+    expect(() => recycling(() => {
+      lost = Tensor.full([5 * N], 2);
+      throw new Error('boom');
+    }, () => [])).toThrow('boom');
+    expect(Tensor.zeros([5 * N]).data).not.toBe(lost!.data);
+    expect(lost!.data.every((v) => v === 2)).toBe(true);
+  });
+
+  it('stays within its bound over many shapes', () => {
+    for (let k = 1; k <= 40; k++) recycling(() => Tensor.zeros([k * (1 << 20)]), () => []);
+    expect(recycledBytes()).toBeLessThanOrEqual(128 * 2 ** 20);
+  });
+});
+
+describe('helpers that recycle', () => {
+  const model = buildModel(zooSpec('cnn'), { seed: 5 });
+  const rng = new Rng(6);
+  const batch = (n: number) => new Tensor(Float32Array.from({ length: n * 784 }, () => rng.uniform()), [n, 1, 28, 28]);
+  const labels = (n: number) => Int32Array.from({ length: n }, (_, i) => i % 10);
+  const targets = (n: number) => Int32Array.from({ length: n }, (_, i) => (i + 3) % 10);
+  /** Each helper's results on x, and copies of them taken as each call returns. */
+  const calls = (x: Tensor) => {
+    const n = x.shape[0];
+    const arrays: (Float32Array | Float64Array)[] = [], copies: (Float32Array | Float64Array)[] = [];
+    const call = (...out: (Float32Array | Float64Array)[]) => {
+      arrays.push(...out);
+      copies.push(...out.map((a) => a.slice()));
+    };
+    call(predict(model, x).data);
+    const g = inputGradient(model, x, labels(n));
+    call(g.logits.data, g.dx.data);
+    const l = lossGradient(model, x, labels(n), attackLosses['dlr-targeted'], targets(n));
+    call(l.logits.data, l.dx.data);
+    const d = logitDiffGradient(model, x, targets(n), labels(n));
+    call(d.logits.data, d.dx.data);
+    const j = logitJacobian(model, x);
+    call(j.logits.data, j.jacobian);
+    return { arrays, copies };
+  };
+
+  it('return results that later calls do not overwrite, the same bits as a call in a fresh state', () => {
+    const x = batch(40);
+    const first = calls(x);
+    // many later calls, on the same shape (whose arrays the pool hands back) and others
+    for (let k = 0; k < 6; k++) calls(batch(k % 2 ? 40 : 17));
+    first.arrays.forEach((a, i) => expect(a, `result ${i}`).toEqual(first.copies[i]));
+    calls(x).copies.forEach((a, i) => expect(a, `result ${i} again`).toEqual(first.copies[i]));
+  });
+});
