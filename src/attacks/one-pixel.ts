@@ -116,12 +116,15 @@ function runOnePixel(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: OnePix
   }
 
   // Score a list of (example, candidate vector) pairs through the oracle, batchSize images at a time.
+  let queryBuf: Data | null = null;
   const score = (jobs: { n: number; cand: Float64Array }[]): { fit: Float64Array; ok: Uint8Array } => {
     const fit = new Float64Array(jobs.length);
     const ok = new Uint8Array(jobs.length);
     for (let start = 0; start < jobs.length; start += batchSize) {
       const B = Math.min(batchSize, jobs.length - start);
-      const imgs = new Tensor(alloc(x.dtype, B * per), [B, C, H, W]);
+      // the batch's array is reused while batches keep their size (every row is written below)
+      if (queryBuf === null || queryBuf.length !== B * per) queryBuf = alloc(x.dtype, B * per);
+      const imgs = new Tensor(queryBuf, [B, C, H, W]);
       for (let b = 0; b < B; b++) {
         const { n, cand } = jobs[start + b];
         imgs.data.set(xd.subarray(n * per, (n + 1) * per), b * per);

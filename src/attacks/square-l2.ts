@@ -123,12 +123,15 @@ function runSquareL2(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: Square
   }
 
   const cand = new Float64Array(N * per);
+  let queryBuf: Data | null = null;
   for (let it = 0; active.length && it < maxQueries - 2; it++) {
     const pFrac = squareP(pInit, it, maxQueries, opts.rescaleSchedule ?? true);
     let s = Math.max(Math.round(Math.sqrt((pFrac * per) / C)), 3);
     if (s % 2 === 0) s++;
     s = Math.min(s, H, W);
-    const imgs = new Tensor(alloc(x.dtype, active.length * per), [active.length, C, H, W]);
+    // the query batch's array is reused while the batch keeps its size (every row is written below)
+    if (queryBuf === null || queryBuf.length !== active.length * per) queryBuf = alloc(x.dtype, active.length * per);
+    const imgs = new Tensor(queryBuf, [active.length, C, H, W]);
     active.forEach((n, b) => {
       const rng = rngs.get(n)!;
       const cur = delta.subarray(n * per, (n + 1) * per), d = cand.subarray(n * per, (n + 1) * per);

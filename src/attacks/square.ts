@@ -127,11 +127,15 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
   }
 
   const side = Math.max(1, Math.min(H, W) - 1);
+  let queryBuf: Data | null = null;
   for (let it = 0; active.length && it < maxQueries - 2; it++) {
     const p = squareP(pInit, it, maxQueries, opts.rescaleSchedule ?? true);
     const s = Math.min(Math.max(Math.round(Math.sqrt((p * per) / C)), 1), side);
     const B = active.length;
-    const imgs = new Tensor(alloc(x.dtype, B * per), [B, C, H, W]);
+    // the query batch's array is reused while the batch keeps its size (every row is written below): a fresh one
+    // per query cost page faults on each of the 5,000 queries
+    if (queryBuf === null || queryBuf.length !== B * per) queryBuf = alloc(x.dtype, B * per);
+    const imgs = new Tensor(queryBuf, [B, C, H, W]);
     const img = imgs.data;
     active.forEach(({ n, rng }, b) => {
       img.set(best.subarray(n * per, (n + 1) * per), b * per);
