@@ -1,4 +1,4 @@
-// FAB's iterate update in WebAssembly (wasm/fab.wat, host ./wasm-fab.ts) against the TypeScript reference
+// FAB's iterate update in WebAssembly (wasm/fab-step.wat, host ./wasm-fab.ts) against the TypeScript reference
 // (fabStep in engine/kernels/fab-projections.ts), L∞ and L2: the same bits for every row, on rows as FAB meets them
 // (exact 0s and 1s, gradients of mixed scales with exact zeros, values below L2's 1e-8 cut and ties, hyperplanes that
 // cannot be reached inside the box, all-zero gradients), row lengths around the edge cases, with 1–3 threads; the

@@ -8,7 +8,7 @@
 // When the hyperplane cannot be reached inside the box, d moves every coordinate with w ≠ 0 as far as the box allows
 // in the direction that brings w·z closest to b (as the reference implementation does).
 // fabStep, FAB's whole iterate update over a batch of rows (two projections each), is the kernel contract's reference
-// (./types.ts: Kernels.fabStep); wasm/fab.wat repeats it, the rows split among the threads.
+// (./types.ts: Kernels.fabStep); wasm/fab-step.wat repeats it, the rows split among the threads.
 
 /** Buffers reused across calls of the same dimension D. */
 export class ProjectionScratch {
@@ -168,7 +168,7 @@ export function projectL2(t: Vec, w: Vec, b: number, out: Float64Array, s: Proje
  *   d₁ = π(x⁽ⁱ⁾) − x⁽ⁱ⁾,  d₂ = π(x) − x  (π: the box-constrained projection of the norm, projectLinf / projectL2)
  *   α = min(max(‖d₁‖ / (‖d₁‖ + ‖d₂‖), 0), α_max)  (each norm at least 1e-8)
  *   x⁽ⁱ⁺¹⁾ = clip[0,1]((1 − α)(x⁽ⁱ⁾ + η·d₁) + α(x + η·d₂)), rounded to float32 into x1.
- * The operations and their order are the contract (./types.ts): wasm/fab.wat repeats them.
+ * The operations and their order are the contract (./types.ts): wasm/fab-step.wat repeats them.
  * @example
  *   fabStep(x1, x0, w, f, 784, 'linf', 1.05, 0.1);   // every row of x1 moves toward its boundary
  */

@@ -26,7 +26,7 @@ export interface WasmExports {
   // optim.wat
   adam(th: number, g: number, m: number, v: number, n: number, k: number): void;
   linf_step(xa: number, xo: number, g: number, lo: number, hi: number, st: number, R: number, D: number, k: number): void;
-  // fab.wat
+  // fab-step.wat
   fab_rows(x1: number, x0: number, w: number, f: number, r0: number, r1: number, D: number, k: number, scr: number, l2: number): void;
 }
 

@@ -1,4 +1,4 @@
-// FAB's iterate update in WebAssembly, host side (wasm/fab.wat): the L∞ or L2 step of every row of a batch (two
+// FAB's iterate update in WebAssembly, host side (wasm/fab-step.wat): the L∞ or L2 step of every row of a batch (two
 // box-constrained projections each, then the step), the rows split among the threads. The arrays are copied into
 // linear memory once per call and the iterates copied back. Each row is computed alone, in float64 in the
 // reference's order (fabStep in ./fab-projections.ts), so the result is the reference's bit for bit for any thread

@@ -6,7 +6,7 @@
 //   block, a chunk of images per GEMM, split among threads with the same bits for any thread count;
 // - ./wasm-pool-relu.ts (pool-relu.wat): ReLU and 2×2 max pooling;
 // - ./wasm-optim.ts (optim.wat): Adam's update, split among threads, the same bits as the TypeScript loop;
-// - ./wasm-fab.ts (fab.wat): FAB's iterate update (L∞ and L2), its rows split among threads, the same bits as the reference;
+// - ./wasm-fab.ts (fab-step.wat): FAB's iterate update (L∞ and L2), its rows split among threads, the same bits as the reference;
 // - ./wasm-peak.ts (peak.wat): the machine's multiply-add ceiling, for `nablax bench`;
 // with ./wasm-memory.ts (linear memory, named layouts), ./wasm-exports.ts and ./thread-pool.ts beneath them.
 // Computation is float32: Float64Array operands fall back to the exact TypeScript reference (unless asked otherwise,
