@@ -148,7 +148,10 @@ export async function evaluateAttackSweep(
     opts.onProgress?.(e, n);
     await new Promise<void>((r) => setImmediate(r));
   }
-  return runs.map((r) => r.finish(attack, n, !!opts.target));
+  // the norm the attack ran in: one picked through its options (APGD, AutoAttack: options.norm), else its own
+  const picked = opts.attackOptions?.norm;
+  const norm = attack.kind === 'white-box' && attack.norms && typeof picked === 'string' ? picked : attack.norm;
+  return runs.map((r) => r.finish(attack, n, !!opts.target, norm));
 }
 
 /** A min-norm attack's one run over a batch, shared by the ε of a sweep (null until the first ε runs it). */
@@ -244,11 +247,11 @@ class EpsRun {
     this.seconds += (performance.now() - t0) / 1000;
   }
 
-  finish(attack: Attack, n: number, targeted: boolean): { metrics: AttackMetrics; examples: AttackExample[] } {
+  finish(attack: Attack, n: number, targeted: boolean, norm: string = attack.norm): { metrics: AttackMetrics; examples: AttackExample[] } {
     const metrics: AttackMetrics = {
       attack: attack.name,
       eps: this.eps,
-      norm: attack.norm,
+      norm,
       targeted,
       count: n,
       cleanAccuracy: this.cleanCorrect / n,

@@ -41,6 +41,7 @@ describe('nablax attack --attack autoattack', () => {
     const ok = run(['attack', '--model-file', modelFile, '--attack', 'apgd-dlr', '--norm', 'l2', '--eps', '1.5', '--test-limit', '10', '--steps', '5', '--json']);
     expect(ok.status, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout).results[0].maxL2).toBeLessThanOrEqual(1.5);
+    expect(JSON.parse(ok.stdout).results[0].norm).toBe('l2'); // the norm it ran in, not the record's default
     for (const [args, re] of [
       [['--attack', 'autoattack', '--aa-version', 'fast'], /--aa-version must be 'standard', 'plus' or 'rand', got 'fast'/],
       [['--attack', 'apgd-ce', '--norm', 'l1'], /--norm must be 'linf' or 'l2', got 'l1'/],
