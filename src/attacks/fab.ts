@@ -40,8 +40,8 @@ export interface FABOptions extends AttackOptions {
 }
 
 /** The dual norm of a gradient row (L∞ ↔ L1, L2 ↔ L2), which picks the closest boundary. */
-function norms(norm: 'linf' | 'l2') {
-  return norm === 'linf' ? { dual: (g: ArrayLike<number>) => sumAbs(g) } : { dual: (g: ArrayLike<number>) => Math.sqrt(sumSq(g)) };
+function dualNorm(norm: 'linf' | 'l2'): (g: ArrayLike<number>) => number {
+  return norm === 'linf' ? sumAbs : (g) => Math.sqrt(sumSq(g));
 }
 
 interface RunSpec {
@@ -68,7 +68,7 @@ function fabRun(s: RunSpec): { adv: Float32Array; dist: Float64Array } {
   const { model, x0, y, norm, steps, eta, beta, alphaMax } = s;
   const bs = y.length;
   const D = bs ? x0.length / bs : 0;
-  const { dual } = norms(norm);
+  const dual = dualNorm(norm);
   const x1 = x0.slice();
   const adv = x0.slice();
   const dist = new Float64Array(bs).fill(Infinity);
