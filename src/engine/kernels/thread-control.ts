@@ -20,14 +20,21 @@ export const SPIN_MS = 2;
  * The worker's call loop, as JavaScript source for a worker to evaluate. It expects in scope: `ctl` (the Int32Array),
  * `base` (its slot's first word), `fns` (the module's exports by function index), `spinMs`, and `seq` (the sequence
  * number it has seen). It returns when the sequence number goes negative.
+ *
+ * A call is a new sequence number, never a wake-up: the caller stores the number, then notifies, and a caller
+ * descheduled between the two (a busy machine) notifies only after the worker has seen the number, run the call and
+ * gone back to sleep. That late notify must not run the call a second time (which, for a kernel that accumulates
+ * into its output, doubled a GEMM's columns), so the worker sleeps again until the number changes.
  */
 export const workerCallLoop = `
 for (;;) {
   // spin a little before sleeping: the next call usually comes within a millisecond
   const until = performance.now() + spinMs;
   while (Atomics.load(ctl, base) === seq && performance.now() < until) {}
-  Atomics.wait(ctl, base, seq);
-  seq = Atomics.load(ctl, base);
+  // sleep until the sequence number changes (a notify that finds it unchanged is the last call's, come late)
+  let next;
+  while ((next = Atomics.load(ctl, base)) === seq) Atomics.wait(ctl, base, seq);
+  seq = next;
   if (seq < 0) break;
   const args = [];
   for (let i = 0, n = ctl[base + 2]; i < n; i++) args.push(ctl[base + 3 + i]);
