@@ -42,7 +42,8 @@ describe('worker call loop', () => {
     // The late notifies: each one finds the worker asleep (notify returns how many it woke) with the sequence number
     // unchanged. A loop that took a wake-up for a call would run the last call again on each.
     for (let i = 0; i < 3; i++) await until(`notify ${i + 1} woke the sleeping worker`, () => Atomics.notify(cb.ctl, SLOT) === 1);
-    // the worker must be asleep again before the count is read: a rerun would have finished by then
+    // A fourth wake shows the worker asleep again, so the reruns of the first three have finished (the old loop then
+    // counts 4, or 5 if the fourth's rerun is done too); the fixed loop never runs the call again.
     await until('the worker slept again', () => Atomics.notify(cb.ctl, SLOT) === 1);
     expect(Atomics.load(runs, 0)).toBe(1);
     cb.post(1, 0, [], 'test');
