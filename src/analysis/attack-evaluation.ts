@@ -247,7 +247,7 @@ class EpsRun {
     this.seconds += (performance.now() - t0) / 1000;
   }
 
-  finish(attack: Attack, n: number, targeted: boolean, norm: string = attack.norm): { metrics: AttackMetrics; examples: AttackExample[] } {
+  finish(attack: Attack, n: number, targeted: boolean, norm: string): { metrics: AttackMetrics; examples: AttackExample[] } {
     const metrics: AttackMetrics = {
       attack: attack.name,
       eps: this.eps,
