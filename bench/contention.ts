@@ -19,10 +19,17 @@ import { loadWasmKernels } from '../src/engine/kernels/wasm-node.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { loadModel } from '../src/io/model-file.js';
 
-const { values } = parseArgs({ options: { busy: { type: 'string', default: '2' }, runs: { type: 'string', default: '1' } } });
+const rule = '--busy must be an integer ≥ 0 and --runs an integer ≥ 1';
+let values: { busy: string; runs: string };
+try {
+  values = parseArgs({ options: { busy: { type: 'string', default: '2' }, runs: { type: 'string', default: '1' } } }).values;
+} catch (e) {
+  console.error(`bench/contention: ${(e as Error).message.split('\n')[0]} (${rule})`);
+  process.exit(2);
+}
 const busy = Number(values.busy), runs = Number(values.runs);
-if (!Number.isInteger(busy) || busy < 0 || !Number.isInteger(runs) || runs < 1) {
-  console.error('bench/contention: --busy must be an integer ≥ 0 and --runs an integer ≥ 1');
+if (!/^\d+$/.test(values.busy) || !/^\d+$/.test(values.runs) || runs < 1) {
+  console.error(`bench/contention: ${rule}`);
   process.exit(2);
 }
 const fast = kernels();
