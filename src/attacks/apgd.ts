@@ -7,6 +7,7 @@
 import { Rng } from '../engine/random.js';
 import { kernels } from '../engine/kernels/kernels.js';
 import { consecutiveRuns } from '../engine/kernels/split-range.js';
+import { recycling } from '../engine/recycle.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Data } from '../engine/nd.js';
@@ -109,12 +110,9 @@ function apgdRun(
 
   // The first gradient, at the start point.
   let active = rows.map((_, b) => b);
-  const first = evaluate(active);
-  let zero = 0;
+  const first = evaluate(active, true);
+  const zero = first.zero;
   active.forEach((b, i) => {
-    let any = false;
-    for (let j = 0; j < D; j++) if (first.dx[i * D + j] !== 0) { any = true; break; }
-    if (!any) zero++;
     lossBest[b] = first.values[i];
     lossBestLast[b] = first.values[i];
   });
@@ -228,25 +226,44 @@ function apgdRun(
     });
   }
   // ∇x of the loss at the active rows (averaged over `eot` passes), scattered into g; one forward + backward each.
-  function evaluate(act: number[]): { values: Float64Array; pred: Int32Array; dx: Data } {
-    const xb = new Tensor(mk(act.length * D), [act.length, ...x.shape.slice(1)]);
-    const runs = consecutiveRuns([act], 0, act.length); // one copy per run of consecutive rows
-    for (const [i, m] of runs) xb.data.set(xAdv.subarray(act[i] * D, (act[i] + m) * D), i * D);
-    const yy = Int32Array.from(act, (b) => yB[b]);
-    const tt = tB ? Int32Array.from(act, (b) => tB[b]) : undefined;
-    let res = lossGradient(model, xb, yy, loss, tt);
-    let dx: Data = res.dx.data;
-    if (eot > 1) {
-      const acc = new Float64Array(dx);
-      for (let e = 1; e < eot; e++) {
-        res = lossGradient(model, xb, yy, loss, tt);
-        for (let j = 0; j < acc.length; j++) acc[j] += res.dx.data[j];
+  // With `countZero`, also how many of the rows have a gradient that is exactly zero. The batch, ∇x and the logits do
+  // not outlive the call (g holds the gradient, pred the labels): they go back to the recycling pool, so the next
+  // iteration's arrays come from it instead of fresh pages. Rows that are consecutive in xAdv (all of them until one
+  // succeeds) are passed as a view of it, without a copy.
+  function evaluate(act: number[], countZero = false): { values: Float64Array; pred: Int32Array; zero: number } {
+    return recycling(() => {
+      const runs = consecutiveRuns([act], 0, act.length); // one copy per run of consecutive rows
+      const shape = [act.length, ...x.shape.slice(1)];
+      let xb: Tensor;
+      if (runs.length === 1) xb = new Tensor(xAdv.subarray(act[0] * D, (act[0] + act.length) * D), shape);
+      else {
+        xb = Tensor.zeros(shape, x.dtype);
+        for (const [i, m] of runs) xb.data.set(xAdv.subarray(act[i] * D, (act[i] + m) * D), i * D);
       }
-      dx = mk(acc.length);
-      for (let j = 0; j < acc.length; j++) dx[j] = acc[j] / eot;
-    }
-    for (const [i, m] of runs) g.set(dx.subarray(i * D, (i + m) * D), act[i] * D);
-    return { values: res.values, pred: argmax(res.logits), dx };
+      const yy = Int32Array.from(act, (b) => yB[b]);
+      const tt = tB ? Int32Array.from(act, (b) => tB[b]) : undefined;
+      let res = lossGradient(model, xb, yy, loss, tt);
+      let dx: Data = res.dx.data;
+      if (eot > 1) {
+        const acc = new Float64Array(dx);
+        for (let e = 1; e < eot; e++) {
+          res = lossGradient(model, xb, yy, loss, tt);
+          for (let j = 0; j < acc.length; j++) acc[j] += res.dx.data[j];
+        }
+        dx = mk(acc.length);
+        for (let j = 0; j < acc.length; j++) dx[j] = acc[j] / eot;
+      }
+      for (const [i, m] of runs) g.set(dx.subarray(i * D, (i + m) * D), act[i] * D);
+      let zero = 0;
+      if (countZero) {
+        for (let i = 0; i < act.length; i++) {
+          let any = false;
+          for (let j = 0; j < D; j++) if (dx[i * D + j] !== 0) { any = true; break; }
+          if (!any) zero++;
+        }
+      }
+      return { values: res.values, pred: argmax(res.logits), zero };
+    }, () => []);
   }
 }
 

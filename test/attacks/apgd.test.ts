@@ -136,6 +136,26 @@ describe('APGD-CE, APGD-DLR, APGD-T on a trained cnn', () => {
     }
   });
 
+  it('early stop changes nothing for the rows it keeps: the batch is a view of the iterates, then gathered from scattered rows', () => {
+    // Until a row succeeds the active rows are consecutive and pass as a view of the iterates; after, they are gathered.
+    // Each row's trajectory is its own, so a row never broken ends at the same bits with and without early stop.
+    for (const [attack, o] of [attacks[0], attacks[3]]) {
+      const a = attack.run(cnn, x, y, { ...o, seed: 3, earlyStop: true });
+      const b = attack.run(cnn, x, y, { ...o, seed: 3, earlyStop: false });
+      const mid = Array.from(a.iterations).filter((it, n) => a.success[n] && it > 0 && it < o.steps!).length;
+      expect(mid).toBeGreaterThan(0); // rows dropped mid-run: the later batches were gathered
+      let kept = 0;
+      for (let n = 0; n < 24; n++) {
+        if (a.success[n] || b.success[n]) continue;
+        kept++;
+        expect(a.iterations[n]).toBe(o.steps);
+        const ra = a.adversarial.data.subarray(n * 784, (n + 1) * 784), rb = b.adversarial.data.subarray(n * 784, (n + 1) * 784);
+        expect(ra.every((v, j) => Object.is(v, rb[j]))).toBe(true);
+      }
+      expect(kept).toBeGreaterThan(0);
+    }
+  });
+
   it('APGD-CE (100 iterations) is at least as strong as PGD-40 at ε = 0.1', () => {
     const p = pgd.run(cnn, x, y, { eps: 0.1, seed: 1 });
     const a = apgdCe.run(cnn, x, y, { eps: 0.1, seed: 1 });
