@@ -21,16 +21,17 @@ const scopes: Data[][] = [];
 const keyOf = (f64: boolean, n: number) => `${f64 ? 'f64' : 'f32'}:${n}`;
 
 /**
- * A pooled array of the type and length, zeroed, or null when none waits (then the caller allocates).
+ * A pooled array of the type and length, zeroed (with `zero` false: as it was left, for a caller that writes every
+ * element before reading any), or null when none waits (then the caller allocates).
  * @example
  *   const a = takeRecycled(false, 1 << 16) ?? new Float32Array(1 << 16);
  */
-export function takeRecycled(f64: boolean, n: number): Data | null {
+export function takeRecycled(f64: boolean, n: number, zero = true): Data | null {
   if (n < MIN_LENGTH || pooledBytes === 0) return null;
   const a = pool.get(keyOf(f64, n))?.pop();
   if (a === undefined) return null;
   pooledBytes -= a.byteLength;
-  a.fill(0);
+  if (zero) a.fill(0);
   return a;
 }
 

@@ -130,6 +130,20 @@ export class Tensor {
     return new Tensor(data, shape);
   }
 
+  /**
+   * A tensor whose elements are unspecified, as torch.empty: for an op's output that its kernel writes in full before
+   * anything reads it. Fresh arrays are zero; inside a recycling scope (./recycle.ts) a pooled array comes as it was
+   * left, which spares zeroing what the kernel overwrites anyway (the cnn's convolution outputs: megabytes a call).
+   * @example
+   *   const out = Tensor.empty([N, OC, OH, OW]); kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
+   */
+  static empty(shape: Shape, dtype: DType = 'float32'): Tensor {
+    const n = sizeOf(shape);
+    const data = takeRecycled(dtype === 'float64', n, false) ?? alloc(dtype, n);
+    noteAllocation(data);
+    return new Tensor(data, shape);
+  }
+
   static full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
     const t = Tensor.zeros(shape, dtype);
     t.data.fill(value);

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { recycledBytes, recycling } from '../../src/engine/recycle.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
+import { grad } from '../../src/engine/tape.js';
+import { conv2d, conv2dReluMaxPool } from '../../src/engine/ops/conv.js';
 import { inputGradient } from '../../src/attacks/input-gradient.js';
 import { attackLosses, lossGradient } from '../../src/attacks/losses.js';
 import { logitDiffGradient, logitJacobian } from '../../src/attacks/logit-jacobian.js';
@@ -93,5 +95,43 @@ describe('helpers that recycle', () => {
     for (let k = 0; k < 6; k++) calls(batch(k % 2 ? 40 : 17));
     first.arrays.forEach((a, i) => expect(a, `result ${i}`).toEqual(first.copies[i]));
     calls(x).copies.forEach((a, i) => expect(a, `result ${i} again`).toEqual(first.copies[i]));
+  });
+});
+
+describe('Tensor.empty', () => {
+  // The convolutions take their outputs and gradients empty (not zeroed) from the pool: their kernels must write every
+  // element. Two runs whose pools hold arrays poisoned with different values must agree bit for bit, and be finite.
+  const rng = new Rng(5);
+  const rand = (shape: number[]) => Tensor.from(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
+  const x = rand([8, 4, 12, 12]), w = rand([128, 4, 3, 3]), b = rand([128]);
+  const poison = (value: number, lengths: number[]) =>
+    recycling(() => {
+      for (const n of lengths) for (let k = 0; k < 3; k++) Tensor.full([n], value);
+      return null;
+    }, () => []);
+  const run = (op: typeof conv2d, padding: number, value: number) => {
+    const side = 12 + 2 * padding - 2, pooled = op === conv2dReluMaxPool;
+    const outLength = 8 * 128 * (pooled ? (side >> 1) ** 2 : side * side);
+    poison(value, [outLength, x.size, w.size]);
+    return recycling(() => {
+      const xs = x.detach().requireGrad(), ws = w.detach().requireGrad(), bs = b.detach().requireGrad();
+      const out = op(xs, ws, bs, { padding });
+      const dOut = Tensor.full(out.shape, 0.5);
+      const grads = grad(out, [xs, ws, bs], { dOut });
+      return [out, ...grads].map((t) => Array.from(t.data));
+    }, () => []);
+  };
+
+  it('a convolution’s output and gradients are written in full (a pool of poisoned arrays changes nothing)', () => {
+    expect(Tensor.empty([4]).data).toEqual(new Float32Array(4)); // fresh: zero
+    for (const op of [conv2d, conv2dReluMaxPool]) {
+      for (const padding of [0, 1]) {
+        const a = run(op, padding, NaN), c = run(op, padding, 1e30);
+        a.forEach((values, i) => {
+          expect(values.every(Number.isFinite), `${op.name} pad ${padding} result ${i}`).toBe(true);
+          expect(values, `${op.name} pad ${padding} result ${i}`).toEqual(c[i]);
+        });
+      }
+    }
   });
 });

@@ -53,15 +53,18 @@ function convGeometry(op: string, x: Tensor, w: Tensor, b: Tensor, stride: numbe
   return { N, OC, g: window2d(op, C, H, W, KH, KW, stride, padding) };
 }
 
-/** Zero gradients for the inputs of a convolution that need one (null for the others), in input order. */
+/**
+ * Gradient tensors for the inputs of a convolution that need one (null for the others), in input order. Empty: both
+ * kernels write every element (the reference zeroes them first, the WebAssembly one copies its result over them).
+ */
 function convGrads(x: Tensor, w: Tensor, b: Tensor, needs: boolean[]): [Tensor | null, Tensor | null, Tensor | null] {
-  return [x, w, b].map((t, i) => (needs[i] ? Tensor.zeros(t.shape, t.dtype) : null)) as [Tensor | null, Tensor | null, Tensor | null];
+  return [x, w, b].map((t, i) => (needs[i] ? Tensor.empty(t.shape, t.dtype) : null)) as [Tensor | null, Tensor | null, Tensor | null];
 }
 
 /** y = conv2d(x, w, b), a fresh output (kernels().conv2dForward; the reference is referenceKernels.conv2dForward). */
 function convForward(op: string, x: Tensor, w: Tensor, b: Tensor, { stride, padding }: Conv2dAttrs): Tensor {
   const { N, OC, g } = convGeometry(op, x, w, b, stride, padding);
-  const out = Tensor.zeros([N, OC, g.OH, g.OW], x.dtype);
+  const out = Tensor.empty([N, OC, g.OH, g.OW], x.dtype); // the kernels write every output
   kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
   return out;
 }
@@ -113,7 +116,7 @@ export const convOps = {
     forward([x, w, b], { stride, padding }) {
       const { N, OC, g } = convGeometry('conv2dReluMaxPool', x, w, b, stride, padding);
       expect(g.OH >= 2 && g.OW >= 2, `conv2dReluMaxPool: a ${g.OH}×${g.OW} convolution output is too small for 2×2 pooling`);
-      const out = Tensor.zeros([N, OC, g.OH >> 1, g.OW >> 1], x.dtype);
+      const out = Tensor.empty([N, OC, g.OH >> 1, g.OW >> 1], x.dtype); // the kernels write every output
       const route = willRecord([x, w, b]) ? new Uint8Array(out.size) : null;
       // the kernel to read: referenceKernels.conv2dReluPoolForward (../kernels/reference.ts), which the fast kernels must match
       kernels().conv2dReluPoolForward(x.data, N, g, w.data, OC, b.data, out.data, route);
