@@ -6,6 +6,7 @@
 import { Rng } from '../engine/random.js';
 import type { Data } from '../engine/nd.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
+import { consecutiveRuns } from '../engine/kernels/split-range.js';
 import { linfClamp } from './ball.js';
 import { checkTargets, type AttackOptions, type AttackResult, type BlackBoxAttack } from './attack.js';
 import type { ScoreOracle } from './oracle.js';
@@ -127,6 +128,15 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
   }
 
   const side = Math.max(1, Math.min(H, W) - 1);
+  // A square's pixel is x ± ε held to the ball and [0, 1]: its two possible values, computed once per pixel (the same
+  // linfClamp, so the same bits) instead of once per proposal.
+  const up = alloc(x.dtype, N * per), down = alloc(x.dtype, N * per);
+  for (const { n } of active) {
+    for (let i = n * per; i < (n + 1) * per; i++) {
+      up[i] = linfClamp(xd[i] + eps, xd[i], eps, up);
+      down[i] = linfClamp(xd[i] - eps, xd[i], eps, down);
+    }
+  }
   let queryBuf: Data | null = null;
   for (let it = 0; active.length && it < maxQueries - 2; it++) {
     const p = squareP(pInit, it, maxQueries, opts.rescaleSchedule ?? true);
@@ -137,19 +147,21 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
     if (queryBuf === null || queryBuf.length !== B * per) queryBuf = alloc(x.dtype, B * per);
     const imgs = new Tensor(queryBuf, [B, C, H, W]);
     const img = imgs.data;
+    // every row starts as its x_best: one copy per run of consecutive examples (all of them until one is fooled)
+    const rows = active.map(({ n }) => n);
+    for (const [i, m] of consecutiveRuns([rows], 0, rows.length)) img.set(best.subarray(rows[i] * per, (rows[i] + m) * per), i * per);
     active.forEach(({ n, rng }, b) => {
-      img.set(best.subarray(n * per, (n + 1) * per), b * per);
       const h0 = rng.int(H - s + 1);
       const w0 = rng.int(W - s + 1);
       // x' = clip(x ± ε) on the square, per channel (held to |x' − x| ≤ fround(ε) exactly, ball.ts); redraw signs that would change nothing (as the paper does).
       for (let tries = 0; tries < 100; tries++) {
         let changed = false;
         for (let c = 0; c < C; c++) {
-          const d = rng.next() < 0.5 ? -eps : eps;
+          const pick = rng.next() < 0.5 ? down : up;
           for (let h = h0; h < h0 + s; h++) {
             for (let w = w0; w < w0 + s; w++) {
               const j = c * plane + h * W + w;
-              img[b * per + j] = linfClamp(xd[n * per + j] + d, xd[n * per + j], eps, img);
+              img[b * per + j] = pick[n * per + j];
               if (img[b * per + j] !== best[n * per + j]) changed = true;
             }
           }
