@@ -2,11 +2,13 @@
 // thousands of times on batches of one shape; each call allocates the same activations and gradients afresh, and a
 // fresh multi-megabyte array costs page faults and garbage collection on its first writes, more than the
 // arithmetic on it (cnn: ∇x 8% and inference 3% of a call, measured by pooling them). Inside `recycling(fn, kept)`,
-// every array Tensor.zeros allocates is noted; when fn returns, the noted arrays that share no buffer with what it
-// returns (`kept`) go to a pool, from which Tensor.zeros takes an array of the same type and length (zeroed) before
-// allocating one. Only code that knows every array that outlives the call may use it: the attacks' gradient and
-// prediction helpers in evaluation mode (a training step keeps optimiser state and batch-norm statistics). A throw
-// releases nothing. Values never change: a recycled array is zeroed exactly as a fresh one is.
+// every array Tensor.zeros or Tensor.empty allocates is noted; when fn returns, the noted arrays that share no buffer
+// with what it returns (`kept`) go to a pool, from which Tensor.zeros takes an array of the same type and length
+// (zeroed) before allocating one, and Tensor.empty likewise without zeroing it (for outputs their kernels write in
+// full). Only code that knows every array that outlives the call may use it: the attacks' gradient and prediction
+// helpers in evaluation mode (a training step keeps optimiser state and batch-norm statistics). A throw releases
+// nothing. Values never change: a recycled array is zeroed exactly as a fresh one is, or written in full before it
+// is read.
 import type { Data } from './nd.js';
 
 /** Arrays shorter than this are cheap to allocate and are not pooled. */
@@ -35,14 +37,14 @@ export function takeRecycled(f64: boolean, n: number, zero = true): Data | null 
   return a;
 }
 
-/** Note an array Tensor.zeros just handed out: inside a recycling scope it may be pooled when the scope ends. */
+/** Note an array Tensor.zeros or Tensor.empty just handed out: inside a recycling scope it may be pooled at its end. */
 export function noteAllocation(a: Data): void {
   if (scopes.length > 0 && a.length >= MIN_LENGTH) scopes[scopes.length - 1].push(a);
 }
 
 /**
- * Run fn; then pool the arrays Tensor.zeros allocated during it, except those sharing a buffer with `kept(result)`
- * (every array the caller may still read: the returned tensors' data, views included). Scopes nest: what an inner
+ * Run fn; then pool the arrays Tensor.zeros and Tensor.empty allocated during it, except those sharing a buffer with
+ * `kept(result)` (every array the caller may still read: the returned tensors' data, views included). Scopes nest: what an inner
  * scope keeps belongs to the outer one. On a throw nothing is pooled.
  * @example
  *   const logits = recycling(() => noGrad(() => model.forward(x)), (z) => [z.data]);

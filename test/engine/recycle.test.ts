@@ -101,21 +101,25 @@ describe('helpers that recycle', () => {
 describe('Tensor.empty', () => {
   // The convolutions take their outputs and gradients empty (not zeroed) from the pool: their kernels must write every
   // element. Two runs whose pools hold arrays poisoned with different values must agree bit for bit, and be finite.
+  // Geometries for each WebAssembly path: im2col (3×3, unpadded and padded), the implicit GEMM (unpadded, output width
+  // 8) and the widened forward (14×14 padded by 2: output width 14 computed as 16).
   const rng = new Rng(5);
   const rand = (shape: number[]) => Tensor.from(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
-  const x = rand([8, 4, 12, 12]), w = rand([128, 4, 3, 3]), b = rand([128]);
+  const cases = [
+    { H: 12, K: 3, padding: 0 }, { H: 12, K: 3, padding: 1 }, { H: 12, K: 5, padding: 0 }, { H: 14, K: 5, padding: 2 },
+  ].map((c) => ({ ...c, x: rand([8, 4, c.H, c.H]), w: rand([128, 4, c.K, c.K]), b: rand([128]) }));
   const poison = (value: number, lengths: number[]) =>
     recycling(() => {
       for (const n of lengths) for (let k = 0; k < 3; k++) Tensor.full([n], value);
       return null;
     }, () => []);
-  const run = (op: typeof conv2d, padding: number, value: number) => {
-    const side = 12 + 2 * padding - 2, pooled = op === conv2dReluMaxPool;
+  const run = (op: typeof conv2d, c: (typeof cases)[number], value: number) => {
+    const side = c.H + 2 * c.padding - c.K + 1, pooled = op === conv2dReluMaxPool;
     const outLength = 8 * 128 * (pooled ? (side >> 1) ** 2 : side * side);
-    poison(value, [outLength, x.size, w.size]);
+    poison(value, [outLength, c.x.size, c.w.size]);
     return recycling(() => {
-      const xs = x.detach().requireGrad(), ws = w.detach().requireGrad(), bs = b.detach().requireGrad();
-      const out = op(xs, ws, bs, { padding });
+      const xs = c.x.detach().requireGrad(), ws = c.w.detach().requireGrad(), bs = c.b.detach().requireGrad();
+      const out = op(xs, ws, bs, { padding: c.padding });
       const dOut = Tensor.full(out.shape, 0.5);
       const grads = grad(out, [xs, ws, bs], { dOut });
       return [out, ...grads].map((t) => Array.from(t.data));
@@ -125,11 +129,11 @@ describe('Tensor.empty', () => {
   it('a convolution’s output and gradients are written in full (a pool of poisoned arrays changes nothing)', () => {
     expect(Tensor.empty([4]).data).toEqual(new Float32Array(4)); // fresh: zero
     for (const op of [conv2d, conv2dReluMaxPool]) {
-      for (const padding of [0, 1]) {
-        const a = run(op, padding, NaN), c = run(op, padding, 1e30);
+      for (const c of cases) {
+        const a = run(op, c, NaN), z = run(op, c, 1e30), at = `${op.name} ${c.H}×${c.H} ${c.K}×${c.K} pad ${c.padding}`;
         a.forEach((values, i) => {
-          expect(values.every(Number.isFinite), `${op.name} pad ${padding} result ${i}`).toBe(true);
-          expect(values, `${op.name} pad ${padding} result ${i}`).toEqual(c[i]);
+          expect(values.every(Number.isFinite), `${at} result ${i}`).toBe(true);
+          expect(values, `${at} result ${i}`).toEqual(z[i]);
         });
       }
     }
