@@ -237,7 +237,7 @@ function apgdRun(
       let xb: Tensor;
       if (runs.length === 1) xb = new Tensor(xAdv.subarray(act[0] * D, (act[0] + act.length) * D), shape);
       else {
-        xb = Tensor.zeros(shape, x.dtype);
+        xb = Tensor.empty(shape, x.dtype); // every row is written just below
         for (const [i, m] of runs) xb.data.set(xAdv.subarray(act[i] * D, (act[i] + m) * D), i * D);
       }
       const yy = Int32Array.from(act, (b) => yB[b]);

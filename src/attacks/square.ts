@@ -102,16 +102,26 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
   }
   if (eps === 0 || maxQueries < 2) todo = [];
 
+  // Every pixel the search sets is x ± ε held to the ball and [0, 1] (|x' − x| ≤ fround(ε) exactly, ball.ts): its two
+  // possible values, computed once per pixel of the examples attacked, for the stripes and every proposal.
+  const up = alloc(x.dtype, N * per), down = alloc(x.dtype, N * per);
+  for (const n of todo) {
+    for (let i = n * per; i < (n + 1) * per; i++) {
+      up[i] = linfClamp(xd[i] + eps, xd[i], eps, up);
+      down[i] = linfClamp(xd[i] - eps, xd[i], eps, down);
+    }
+  }
+
   // Start: vertical stripes, one ±ε per channel and column.
   const rngs = todo.map((n) => Rng.derive(seed, n));
   todo.forEach((n, a) => {
     const rng = rngs[a];
     for (let c = 0; c < C; c++) {
       for (let w = 0; w < W; w++) {
-        const d = rng.next() < 0.5 ? -eps : eps;
+        const pick = rng.next() < 0.5 ? down : up;
         for (let h = 0; h < H; h++) {
           const i = n * per + c * plane + h * W + w;
-          best[i] = linfClamp(xd[i] + d, xd[i], eps, best);
+          best[i] = pick[i];
         }
       }
     }
@@ -128,15 +138,6 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
   }
 
   const side = Math.max(1, Math.min(H, W) - 1);
-  // A square's pixel is x ± ε held to the ball and [0, 1]: its two possible values, computed once per pixel (the same
-  // linfClamp, so the same bits) instead of once per proposal.
-  const up = alloc(x.dtype, N * per), down = alloc(x.dtype, N * per);
-  for (const { n } of active) {
-    for (let i = n * per; i < (n + 1) * per; i++) {
-      up[i] = linfClamp(xd[i] + eps, xd[i], eps, up);
-      down[i] = linfClamp(xd[i] - eps, xd[i], eps, down);
-    }
-  }
   let queryBuf: Data | null = null;
   for (let it = 0; active.length && it < maxQueries - 2; it++) {
     const p = squareP(pInit, it, maxQueries, opts.rescaleSchedule ?? true);
@@ -153,7 +154,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
     active.forEach(({ n, rng }, b) => {
       const h0 = rng.int(H - s + 1);
       const w0 = rng.int(W - s + 1);
-      // x' = clip(x ± ε) on the square, per channel (held to |x' − x| ≤ fround(ε) exactly, ball.ts); redraw signs that would change nothing (as the paper does).
+      // x' = x ± ε on the square, per channel (up / down above); redraw signs that would change nothing (as the paper does).
       for (let tries = 0; tries < 100; tries++) {
         let changed = false;
         for (let c = 0; c < C; c++) {

@@ -44,8 +44,8 @@ export function noteAllocation(a: Data): void {
 
 /**
  * Run fn; then pool the arrays Tensor.zeros and Tensor.empty allocated during it, except those sharing a buffer with
- * `kept(result)` (every array the caller may still read: the returned tensors' data, views included). Scopes nest: what an inner
- * scope keeps belongs to the outer one. On a throw nothing is pooled.
+ * `kept(result)` (every array the caller may still read: the returned tensors' data, views included). Scopes nest:
+ * what an inner scope keeps belongs to the outer one. On a throw nothing is pooled.
  * @example
  *   const logits = recycling(() => noGrad(() => model.forward(x)), (z) => [z.data]);
  */
