@@ -204,18 +204,33 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
     expect(tested).toBeGreaterThan(25);
   });
 
-  it('computes the same output without routes (a forward that will have no backward), wasm and reference', () => {
+  it('computes the same output bits without routes (a plain maximum) as with them: ties, signed zeros, NaN, padding, tails', () => {
     const rng = new Rng(18);
+    // quantised data makes exact ties inside windows and exact zeros (of either sign) common
+    const quantised = (n: number, levels: number[]) => Float32Array.from({ length: n }, () => levels[rng.int(levels.length)]);
+    const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
     for (const c of [
-      { N: 40, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 },
-      { N: 9, C: 3, H: 11, W: 9, OC: 5, KH: 3, KW: 2, stride: 1, pad: 1 },
+      { N: 40, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 }, // the cnn's first block (implicit GEMM)
+      { N: 21, C: 16, H: 12, W: 12, OC: 32, KH: 5, KW: 5, stride: 1, pad: 0 }, // its second
+      { N: 6, C: 1, H: 28, W: 28, OC: 8, KH: 5, KW: 5, stride: 1, pad: 2 }, // madry's first (widened)
+      { N: 9, C: 3, H: 11, W: 9, OC: 5, KH: 3, KW: 2, stride: 1, pad: 1 }, // im2col, odd pooled width
+      { N: 7, C: 2, H: 13, W: 14, OC: 6, KH: 3, KW: 3, stride: 1, pad: 0 }, // im2col, pooled width 6: a vector and a tail
     ]) {
       const { g, x, w, b } = convData(rng, c);
-      for (const k of [ref, one, two]) {
-        const withArg = new Float32Array(pooled(c, g)), without = withArg.slice().fill(NaN);
-        k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, withArg, new Uint8Array(withArg.length));
-        k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, without, null);
-        expect(firstDiff(without, withArg)).toBe(-1);
+      const variants: [string, Float32Array, Float32Array, Float32Array][] = [
+        ['random', x, w, b],
+        ['ties and zeros', quantised(x.length, [0, 1, 0.5]), quantised(w.length, [-1, 0, 1, -0]), quantised(b.length, [0, -0, 1])],
+      ];
+      const withNaN = x.slice();
+      for (let i = 0; i < withNaN.length; i += 97) withNaN[i] = NaN;
+      variants.push(['NaN inputs', withNaN, w, b]);
+      for (const [name, xv, wv, bv] of variants) {
+        for (const k of [ref, one, two]) {
+          const withArg = new Float32Array(pooled(c, g)), without = withArg.slice().fill(7);
+          k.conv2dReluPoolForward(xv, c.N, g, wv, c.OC, bv, withArg, new Uint8Array(withArg.length));
+          k.conv2dReluPoolForward(xv, c.N, g, wv, c.OC, bv, without, null);
+          expect(firstDiff(bits(without), bits(withArg)), `${JSON.stringify(c)} ${name} ${k.getThreads()} threads`).toBe(-1);
+        }
       }
     }
   });

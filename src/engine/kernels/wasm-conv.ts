@@ -16,7 +16,7 @@ import { align, carve, carveEach, isF32, type LinearMemory } from './wasm-memory
 /** conv_fwd's parameters (wasm/conv.wat), in order: byte addresses, the image range, chunk size and geometry. */
 export const convFwdParams = [
   'x', 'y', 'n0', 'n1', 'nb', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'wPack', 'bias',
-  'cols', 'bPack', 'cbuf', 'scr', 'route', 'ctr',
+  'cols', 'bPack', 'cbuf', 'scr', 'route', 'ctr', 'pooled',
 ] as const;
 export type ConvFwdArgs = Record<(typeof convFwdParams)[number], number>;
 
@@ -111,7 +111,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     const nb = claimChunk(S, CKK, L);
     // routes are bytes: their regions count ⌈bytes/4⌉ floats
     const at = carve({
-      x: S * CHWi, y: S * OC * YLi, route: fused ? Math.ceil((S * OC * YLi) / 4) : 0,
+      x: S * CHWi, y: S * OC * YLi, route: fused && route ? Math.ceil((S * OC * YLi) / 4) : 0,
       wRaw: OC * CKK, wPack: Math.ceil(OC / 4) * 4 * CKK, bias: OC, counter: 1,
       xRaw: wide ? S * CHW : 0, yCrop: wide ? S * OC * YL : 0, routeCrop: wide && fused ? Math.ceil((S * OC * YL) / 4) : 0,
     });
@@ -138,7 +138,9 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
         const my = work.at[t];
         const args: ConvFwdArgs = {
           x: at.x, y: at.y, n0, n1, nb, C, H: gi.H, W: gi.W, KH, KW, pad: gi.pad, OH, OW: gi.OW, OC, wPack: at.wPack,
-          bias: at.bias, cols: my.cols, bPack: my.bPack, cbuf: my.cbuf, scr: my.scr, route: fused ? at.route : 0, ctr: at.counter,
+          bias: at.bias, cols: my.cols, bPack: my.bPack, cbuf: my.cbuf, scr: my.scr,
+          // the routes only when they are returned: without them the epilogue is a plain maximum (pool2_bias_relu_value)
+          route: fused && route ? at.route : 0, ctr: at.counter, pooled: fused ? 1 : 0,
         };
         return positional(convFwdParams, args);
       });

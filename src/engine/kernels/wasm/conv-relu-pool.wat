@@ -107,6 +107,81 @@
       (local.set $a (i32.add (local.get $a) (i32.const 1)))
       (br_if $as (i32.lt_u (local.get $a) (local.get $OC)))))
 
+  ;; pool2_bias_relu without the routes, for a forward that no backward follows (inference, an attack's queries):
+  ;; each window's maximum taken with f32x4.pmax (pmax(m, v) = m < v ? v : m, the same select as pool2_bias_relu's
+  ;; strict v > m compare, so the same value on ties, signed zeros and NaN), then ReLU; stored at the same places.
+  ;; The compares and selects that track the route were most of the epilogue's work.
+  (func $pool2_bias_relu_value
+    (param $src i32) (param $OC i32) (param $nc i32) (param $OH i32) (param $OW i32) (param $dst i32) (param $bias i32)
+    (local $a i32) (local $b i32) (local $PH i32) (local $PW i32) (local $PL i32) (local $pw4 i32) (local $L i32)
+    (local $plane i32) (local $d i32) (local $oh i32) (local $ow i32) (local $r0 i32) (local $r1 i32)
+    (local $bs f32) (local $fa f32) (local $f f32)
+    (local $bv v128) (local $va v128) (local $vb v128) (local $m v128)
+    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
+    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
+    (local.set $PL (i32.mul (local.get $PH) (local.get $PW)))
+    (local.set $pw4 (i32.and (local.get $PW) (i32.const -4)))
+    (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
+    (if (i32.eqz (local.get $PL)) (then (return)))
+    (loop $as
+      (local.set $bs (f32.load (i32.add (local.get $bias) (i32.shl (local.get $a) (i32.const 2)))))
+      (local.set $bv (f32x4.splat (local.get $bs)))
+      (local.set $b (i32.const 0))
+      (loop $bs_
+        (local.set $plane (i32.add (local.get $src)
+          (i32.shl (i32.mul (i32.add (i32.mul (local.get $a) (local.get $nc)) (local.get $b)) (local.get $L)) (i32.const 2))))
+        (local.set $d (i32.add (local.get $dst)
+          (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OC)) (local.get $a)) (local.get $PL)) (i32.const 2))))
+        (local.set $oh (i32.const 0))
+        (loop $ohs
+          (local.set $r0 (i32.add (local.get $plane) (i32.shl (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $OW)) (i32.const 2))))
+          (local.set $r1 (i32.add (local.get $r0) (i32.shl (local.get $OW) (i32.const 2))))
+          (local.set $ow (i32.const 0))
+          (block $v_done
+            (loop $vs
+              (br_if $v_done (i32.ge_u (local.get $ow) (local.get $pw4)))
+              ;; window order (0, 0), (0, 1), (1, 0), (1, 1), as pool2_bias_relu
+              (local.set $va (f32x4.add (v128.load (local.get $r0)) (local.get $bv)))
+              (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r0)) (local.get $bv)))
+              (local.set $m (f32x4.pmax
+                (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb))
+                (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb))))
+              (local.set $va (f32x4.add (v128.load (local.get $r1)) (local.get $bv)))
+              (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r1)) (local.get $bv)))
+              (local.set $m (f32x4.pmax (local.get $m)
+                (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb))))
+              (local.set $m (f32x4.pmax (local.get $m)
+                (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb))))
+              (v128.store (local.get $d) (f32x4.max (local.get $m) (v128.const i32x4 0 0 0 0)))
+              (local.set $d (i32.add (local.get $d) (i32.const 16)))
+              (local.set $r0 (i32.add (local.get $r0) (i32.const 32)))
+              (local.set $r1 (i32.add (local.get $r1) (i32.const 32)))
+              (local.set $ow (i32.add (local.get $ow) (i32.const 4)))
+              (br $vs)))
+          ;; the last PW mod 4 windows one at a time
+          (block $t_done
+            (loop $ts
+              (br_if $t_done (i32.ge_u (local.get $ow) (local.get $PW)))
+              (local.set $fa (f32.add (f32.load (local.get $r0)) (local.get $bs)))
+              (local.set $f (f32.add (f32.load offset=4 (local.get $r0)) (local.get $bs)))
+              (if (f32.gt (local.get $f) (local.get $fa)) (then (local.set $fa (local.get $f))))
+              (local.set $f (f32.add (f32.load (local.get $r1)) (local.get $bs)))
+              (if (f32.gt (local.get $f) (local.get $fa)) (then (local.set $fa (local.get $f))))
+              (local.set $f (f32.add (f32.load offset=4 (local.get $r1)) (local.get $bs)))
+              (if (f32.gt (local.get $f) (local.get $fa)) (then (local.set $fa (local.get $f))))
+              (f32.store (local.get $d) (f32.max (local.get $fa) (f32.const 0)))
+              (local.set $d (i32.add (local.get $d) (i32.const 4)))
+              (local.set $r0 (i32.add (local.get $r0) (i32.const 8)))
+              (local.set $r1 (i32.add (local.get $r1) (i32.const 8)))
+              (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+              (br $ts)))
+          (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+          (br_if $ohs (i32.lt_u (local.get $oh) (local.get $PH))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $bs_ (i32.lt_u (local.get $b) (local.get $nc))))
+      (local.set $a (i32.add (local.get $a) (i32.const 1)))
+      (br_if $as (i32.lt_u (local.get $a) (local.get $OC)))))
+
   ;; The upstream gradient of the convolution in a fused block, straight into conv_bwd's channel-major layout:
   ;; dyP [OC, nc·L] = 0 except, for each pooled output i = ((n0 + b)·OC + a)·PL + ph·PW + pw of images n0 … n0 + nc
   ;; whose route r (a byte, see pool2_bias_relu) is not 255, dyP[a, b·L + (2·ph + r/2)·OW + 2·pw + r%2] = g[i]

@@ -173,7 +173,8 @@
   ;; bPack (its 8-column panels), cbuf [⌈OC/4⌉·4, nb·L], scr 128 bytes. Per chunk: im2col → pack (in one pass when
   ;; OW is a multiple of 8) → one GEMM, or, unpadded with OW a multiple of 8, conv_implicit (no im2col at all; cols
   ;; holds its offset table), → permute to NCHW adding the bias. With $route ≠ 0 the epilogue is
-  ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and route (bytes) each output's route.
+  ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and route (bytes) each output's route; with
+  ;; $route = 0 and $pooled ≠ 0 it is pool2_bias_relu_value (the same pooled output, no routes).
   ;; Every thread gets the whole range [n0, n1) and claims chunks of nb images from the i32 counter at $ctr (zeroed
   ;; by the caller) until none is left, so a thread slowed by a busy core does fewer chunks instead of holding the
   ;; others up. Each output depends only on its own image, so any split gives the same bits.
@@ -182,6 +183,7 @@
     (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wPack i32) (param $bias i32)
     (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32) (param $route i32) (param $ctr i32)
+    (param $pooled i32)
     (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $PL i32) (local $start i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $PL (i32.mul (i32.shr_u (local.get $OH) (i32.const 1)) (i32.shr_u (local.get $OW) (i32.const 1))))
@@ -226,10 +228,15 @@
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
               (i32.add (local.get $route) (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)))
               (local.get $bias)))
+          (else (if (local.get $pooled)
+          (then
+            (call $pool2_bias_relu_value (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
+              (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
+              (local.get $bias)))
           (else
             (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
-              (local.get $bias))))
+              (local.get $bias))))))
         (local.set $n0 (i32.add (local.get $n0) (local.get $nc)))
         (br $chunks))))
 
