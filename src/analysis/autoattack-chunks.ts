@@ -5,12 +5,15 @@
 // that stops (Ctrl-C, a closed laptop) loses at most the chunk in progress; the next run with the same key measures
 // only the chunks that are missing. The chunks' counts are summed: per stage, robust accuracy over all N = Σ robust
 // points after it / N, as one run over the N images would count them (each chunk draws its own random starts).
+// Each chunk records the code that measured it (io/code-version.ts), and a report that combines chunks measured by
+// different code says so in its warnings.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AUTOATTACK_BUDGET, autoAttack, autoAttackStages, type AutoAttackOptions, type AutoAttackReport, type AutoAttackStageName } from '../attacks/autoattack.js';
 import { checkSquare, checkZeroGradients, type AutoAttackCheck } from '../attacks/autoattack-checks.js';
 import { getBatch } from '../data/batches.js';
 import { subset, type Dataset } from '../data/datasets.js';
+import { codeVersion } from '../io/code-version.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Sequential } from '../layers/sequential.js';
 
@@ -28,6 +31,8 @@ export interface AutoAttackChunk {
   maxPerturbation?: number;
   /** Per point: 'clean', the stage that broke it, or null (robust). */
   brokenBy?: AutoAttackReport['brokenBy'];
+  /** The code that measured the chunk (codeVersion(): version, git commit, kernels); absent in older files. */
+  code?: string;
 }
 
 /** Where the chunks are kept, and what they must have been measured with to be reused (compared as JSON). */
@@ -74,20 +79,25 @@ export class ChunkFileUnreadable extends Error {}
 /** What a chunk file holds for a run over the first `count` images. */
 export type ChunkStoreState =
   | { exists: false }
-  /** chunks: those inside the first `count` images; differences: the key's settings that differ from the store's key. */
-  | { exists: true; chunks: number; differences: { name: string; now: unknown; kept: unknown }[] };
+  /**
+   * chunks: those inside the first `count` images; differences: the key's settings that differ from the store's key;
+   * otherCode: how many of those chunks were measured by code other than `code` (readChunkStore's argument), by
+   * each other code (null: not recorded, a file from before chunks recorded it).
+   */
+  | { exists: true; chunks: number; differences: { name: string; now: unknown; kept: unknown }[]; otherCode: { code: string | null; chunks: number }[] };
 
 /**
  * Look into a run's chunk file before any work: whether it exists, how many of its chunks fall in the first `count`
- * images, and which settings of its key differ from `store.key` (those chunks would be measured again).
+ * images, which settings of its key differ from `store.key` (those chunks would be measured again), and which of
+ * them were measured by code other than `code` (default: this process's codeVersion()).
  * @throws ChunkFileUnreadable when the file is not JSON.
  * @example
  *   const s = readChunkStore(chunkStore(dir, settings), 10000);
  *   if (s.exists && s.differences.length) console.log(s.differences.map((d) => d.name));
  */
-export function readChunkStore(store: ChunkStore, count: number): ChunkStoreState {
+export function readChunkStore(store: ChunkStore, count: number, code: string = codeVersion()): ChunkStoreState {
   if (!existsSync(store.path)) return { exists: false };
-  let saved: { key?: Record<string, unknown>; chunks?: { start: number }[] };
+  let saved: { key?: Record<string, unknown>; chunks?: { start: number; code?: string }[] };
   try {
     saved = JSON.parse(readFileSync(store.path, 'utf8')) as typeof saved;
   } catch (e) {
@@ -97,7 +107,15 @@ export function readChunkStore(store: ChunkStore, count: number): ChunkStoreStat
   const now = store.key as Record<string, unknown>;
   const differences = Object.keys({ ...was, ...now }).filter((name) => JSON.stringify(was[name]) !== JSON.stringify(now[name]))
     .map((name) => ({ name, now: now[name], kept: was[name] }));
-  return { exists: true, chunks: (saved.chunks ?? []).filter((c) => c.start < count).length, differences };
+  const inside = (saved.chunks ?? []).filter((c) => c.start < count);
+  return { exists: true, chunks: inside.length, differences, otherCode: countByCode(inside.filter((c) => c.code !== code)) };
+}
+
+/** Chunks grouped by the code that measured them (null: not recorded), most chunks first. */
+function countByCode(chunks: { code?: string }[]): { code: string | null; chunks: number }[] {
+  const by = new Map<string | null, number>();
+  for (const c of chunks) by.set(c.code ?? null, (by.get(c.code ?? null) ?? 0) + 1);
+  return [...by].map(([code, n]) => ({ code, chunks: n })).sort((a, b) => b.chunks - a.chunks);
 }
 
 /** The run stopped between chunks; `kept` images' chunks are on disk (in `path` when there is a store). */
@@ -116,6 +134,8 @@ export interface ChunkedAutoAttackOptions extends Pick<AutoAttackOptions, 'eps' 
   reuse?: boolean;
   /** Asked between chunks: true stops the run (AutoAttackChunksStopped) with the chunks measured so far kept. */
   interrupted?: () => boolean;
+  /** The code recorded with each chunk measured now (default codeVersion(): version, git commit, kernels). */
+  code?: string;
   /** A chunk starts: images start+1 … start+count of total (not called for reused chunks). */
   onChunk?: (start: number, count: number, total: number) => void;
   /** A chunk was measured and kept; `done` chunks cover `images` images so far, `robust` of them still robust. */
@@ -163,7 +183,7 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
     const n = (acc: number) => Math.round(acc * part.count);
     const chunk: AutoAttackChunk = {
       start, count: part.count, clean: n(report.cleanAccuracy), warnings: report.warnings, checks: report.checks,
-      maxPerturbation: report.maxPerturbation, brokenBy: report.brokenBy,
+      maxPerturbation: report.maxPerturbation, brokenBy: report.brokenBy, code: o.code ?? codeVersion(),
       stages: report.stages.map((g) => ({ attack: g.attack, robust: n(g.robustAccuracy), attacked: g.attacked, broken: g.broken, seconds: g.seconds })),
     };
     chunks.push(chunk);
@@ -183,7 +203,8 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
  * stage a chunk did not run, for lack of robust points, left its count as it was); checks flagged when any chunk's
  * was (the measured values their maximum), except the two that count points, taken again over all N: the
  * zero-gradient points summed, and Square's drop below the stage before it (so a 0.1-point drop in each chunk is
- * 0.1 points, not flagged ten times). Each warning once; brokenBy concatenated when every chunk kept it.
+ * 0.1 points, not flagged ten times). Each warning once, and one more when the chunks record different code;
+ * brokenBy concatenated when every chunk kept it.
  * @example
  *   combineChunks(chunks, 10000, 0.3, 'linf', 'standard').stages.map((s) => s.robustAccuracy);
  */
@@ -239,6 +260,11 @@ export function combineChunks(
     ...checks.filter((k) => k.flagged && k.warning).map((k) => k.warning!),
     ...chunks.flatMap((c) => c.warnings).filter((w) => !fromChecks.has(w)),
   ])];
+  const codes = countByCode(chunks);
+  if (codes.length > 1) {
+    const by = codes.map((g) => `${g.chunks} by ${g.code ?? 'code not recorded'}`).join('; ');
+    warnings.push(`the chunks were measured by different code (${by}): measure them again without resuming for one code's figures`);
+  }
   const brokenBy = chunks.every((c) => c.brokenBy?.length === c.count) ? chunks.flatMap((c) => c.brokenBy!) : [];
   return {
     version, norm, eps, steps: budget.steps ?? AUTOATTACK_BUDGET.steps, squareQueries: budget.squareQueries ?? AUTOATTACK_BUDGET.squareQueries, count: N, cleanAccuracy: frac(clean), robustAccuracy: frac(robust), stages, brokenBy, checks,

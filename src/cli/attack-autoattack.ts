@@ -9,6 +9,7 @@ import {
 import { AUTOATTACK_BUDGET, autoAttackBudget, type AutoAttackReport, type AutoAttackVersion } from '../attacks/autoattack.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Dataset } from '../data/datasets.js';
+import { codeVersion } from '../io/code-version.js';
 import { autoAttackTable, budgetLine } from '../report/attack-report.js';
 import { Interrupted, progressBar, say, UsageError } from './util.js';
 
@@ -87,6 +88,8 @@ export function checkChunkStores(k: AutoAttackChunkCli, data: string, count: num
     const diff = state.differences.map((d) => (d.name === 'model' ? 'the model file (another SHA-256)' : `${d.name} ${show(d.now)} (kept: ${show(d.kept)})`));
     if (diff.length) throw new UsageError(`--resume: ${store.path} was measured with other settings: ${diff.join(', ')}; give the same settings, or another --out`);
     say(`autoattack eps ${eps}: resuming, ${n} of ${Math.ceil(count / k.chunk)} chunks already measured in ${store.path}`);
+    const other = state.otherCode.map((g) => `${g.chunks} by ${g.code ?? 'code not recorded'}`).join('; ');
+    if (other) say(`notice: kept chunks measured by other code than this (${codeVersion()}): ${other}; the report combines them as they are`);
   }
 }
 

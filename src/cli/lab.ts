@@ -5,21 +5,17 @@
 import type { Command } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import sirv from 'sirv';
+import { packageRoot } from '../engine/package-root.js';
 import { loadModel } from '../io/model-file.js';
 import { int, UsageError } from './util.js';
 
-/** The package root (holding package.json), walking up from this module: src/cli under tsx, dist/src/cli built. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('lab: cannot find the nablax package root');
-    dir = up;
-  }
-  return dir;
+/** The package root (holding package.json). */
+function labRoot(): string {
+  const root = packageRoot();
+  if (root === null) throw new Error('lab: cannot find the nablax package root');
+  return root;
 }
 
 /** Headers on every response: cross-origin isolation (SharedArrayBuffer, shared WebAssembly.Memory) and no caching surprises. */
@@ -55,7 +51,7 @@ export function registerLab(program: Command): void {
     .addHelpText('after', '\nBuild the page first with `npm run build:lab` (lab/dist/). The page runs nablax itself in the tab; nothing leaves it.')
     .action(async (o: { port: number; host: string; modelFile?: string[] }) => {
       if (o.port > 65535) throw new UsageError(`--port must be at most 65535, got ${o.port}`);
-      const dist = join(packageRoot(), 'lab', 'dist');
+      const dist = join(labRoot(), 'lab', 'dist');
       if (!existsSync(join(dist, 'index.html'))) throw new Error(`${dist} is not built: run \`npm run build:lab\` first`);
       const extra = (o.modelFile ?? []).map(checkModelFile);
       const shipped = JSON.parse(readFileSync(join(dist, 'models.json'), 'utf8')) as { name: string; url: string }[];

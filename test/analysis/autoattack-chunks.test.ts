@@ -12,6 +12,7 @@ import { autoAttack } from '../../src/attacks/autoattack.js';
 import { getBatch } from '../../src/data/batches.js';
 import { loadMnistData, subset, type Dataset } from '../../src/data/datasets.js';
 import type { Sequential } from '../../src/layers/sequential.js';
+import { codeVersion } from '../../src/io/code-version.js';
 import { trainedModel } from '../attacks/fixtures.js';
 
 let model: Sequential, ds: Dataset;
@@ -56,9 +57,38 @@ describe('autoAttackInChunks', () => {
     expect(whole.brokenBy).toEqual(parts.flatMap((r) => r.brokenBy));
     expect(whole.stages[0].attacked).toBe(parts.reduce((s, r) => s + (r.stages[0]?.attacked ?? 0), 0));
 
+    // each chunk records the code that measured it (here the default, this process's)
+    expect(JSON.parse(readFileSync(path, 'utf8')).chunks.map((c: AutoAttackChunk) => c.code)).toEqual(Array(3).fill(codeVersion()));
+    expect(resumed.warnings.join('\n')).not.toMatch(/different code/);
+
     // another key (another model or setting) reuses nothing
     const fresh = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store: { path, key: { model: 'other' } } });
     expect([fresh.chunksMeasured, fresh.chunksReused]).toEqual([3, 0]);
+  });
+});
+
+describe('the code that measured each chunk', () => {
+  it('is kept with each chunk; a resume by other code is counted before any work, and the mixed report warns', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'nablax-aa-code-')), 'chunks.json');
+    const store = { path, key: { model: 'm', ...settings } };
+    let started = 0;
+    await expect(autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store, code: 'old', interrupted: () => started === 2, onChunk: () => started++ }))
+      .rejects.toThrow(AutoAttackChunksStopped);
+    // a chunk from a file written before chunks recorded their code
+    const saved = JSON.parse(readFileSync(path, 'utf8'));
+    delete saved.chunks[1].code;
+    writeFileSync(path, JSON.stringify(saved));
+    const state = readChunkStore(store, 25, 'new');
+    expect(state.exists && state.otherCode).toEqual([{ code: 'old', chunks: 1 }, { code: null, chunks: 1 }]);
+    const same = readChunkStore(store, 25, 'old');
+    expect(same.exists && same.otherCode).toEqual([{ code: null, chunks: 1 }]);
+
+    const mixed = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store, code: 'new' });
+    expect(JSON.parse(readFileSync(path, 'utf8')).chunks.map((c: AutoAttackChunk) => c.code ?? null)).toEqual(['old', null, 'new']);
+    expect(mixed.warnings).toContain('the chunks were measured by different code (1 by old; 1 by code not recorded; 1 by new): measure them again without resuming for one code\'s figures');
+    // the counts are those of one run: only the warning differs
+    const whole = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10 });
+    expect(noTime({ ...mixed, warnings: [] })).toEqual(noTime({ ...whole, warnings: [], chunksMeasured: 1, chunksReused: 2 }));
   });
 });
 
@@ -71,10 +101,11 @@ describe('chunkStore and readChunkStore', () => {
     expect(store.key).toEqual(chunkStore(dir, { ...base, steps: 100, squareQueries: 5000, batchSize: 250 }).key);
     expect(readChunkStore(store, 10000)).toEqual({ exists: false });
     writeFileSync(store.path, JSON.stringify({ key: store.key, chunks: [{ start: 0 }, { start: 1000 }, { start: 2000 }] }));
-    expect(readChunkStore(store, 2000)).toEqual({ exists: true, chunks: 2, differences: [] });
+    expect(readChunkStore(store, 2000)).toEqual({ exists: true, chunks: 2, differences: [], otherCode: [{ code: null, chunks: 2 }] });
     const other = chunkStore(dir, { ...base, model: 'cd34', steps: 20 });
     expect(readChunkStore(other, 10000)).toEqual({
       exists: true, chunks: 3, differences: [{ name: 'model', now: 'cd34', kept: 'ab12' }, { name: 'steps', now: 20, kept: 100 }],
+      otherCode: [{ code: null, chunks: 3 }],
     });
     writeFileSync(store.path, '{ not json');
     expect(() => readChunkStore(store, 10)).toThrow(ChunkFileUnreadable);

@@ -1,7 +1,7 @@
 // `nablax attack --attack autoattack` (and apgd-*) end to end on a small softmax model: the JSON report, the
 // per-stage progress bars on stderr, --norm, and the usage errors of the new flags.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,20 @@ describe('nablax attack --attack autoattack', () => {
     expect(md).not.toMatch(/\n\n\n/);
     expect(md).toMatch(/^# Attacks on .*\n\nData: .*\n\nAutoAttack standard, /);
     expect(md).toMatch(/Budget: 5 iterations per APGD and FAB run, Square 20 queries \(reduced: below the reference's 100 and 5,000/);
+    // each chunk records the code that measured it; resuming with the same code says nothing about it
+    expect(kept.chunks.map((c: { code: string }) => c.code)).toEqual(Array(3).fill(kept.chunks[0].code));
+    expect(kept.chunks[0].code).toMatch(/^nablax \d+\.\d+\.\d+(, git [0-9a-f]{12}\+?)?, kernels (wasm-simd-fma|wasm-simd|typescript)$/);
+    expect(again.stderr).not.toMatch(/other code|different code/);
+    // a chunk kept from other code, and one measured now: a notice before the work, a warning in the report
+    const edited = JSON.parse(readFileSync(store, 'utf8'));
+    edited.chunks[0].code = 'nablax 0.0.9, git 0123456789ab, kernels typescript';
+    edited.chunks.pop();
+    writeFileSync(store, JSON.stringify(edited));
+    const mixed = run([...args, '--resume']);
+    expect(mixed.status, mixed.stderr).toBe(0);
+    expect(mixed.stderr).toMatch(/notice: kept chunks measured by other code than this \(nablax .*\): 1 by nablax 0\.0\.9, git 0123456789ab, kernels typescript; the report combines them/);
+    expect(JSON.parse(mixed.stdout).autoattack[0].warnings.join('\n')).toMatch(/the chunks were measured by different code \(2 by nablax .*; 1 by nablax 0\.0\.9, git 0123456789ab, kernels typescript\)/);
+    expect(mixed.stderr).toMatch(/warning: autoattack eps 0\.05: the chunks were measured by different code/);
 
     // a --resume with another setting would throw the kept chunks away: refused before any work, naming the setting
     const before = readFileSync(store, 'utf8');

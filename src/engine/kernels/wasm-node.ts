@@ -2,25 +2,14 @@
 // root, read and compile it (turning on V8's relaxed-SIMD flag where the fused build needs it), and start worker
 // threads over the shared memory. ./wasm.ts instantiates the kernels from a compiled module and needs no Node API,
 // so the browser lab runs the same kernels from fetched bytes (lab/src/platform/ stands in for this file there).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import v8 from 'node:v8';
+import { packageRoot } from '../package-root.js';
 import type { Kernels } from './types.js';
 import { KernelThreads } from './threads.js';
 import { checkThreads, instantiateKernels, type WasmKernelOptions } from './wasm.js';
-
-/** The directory holding package.json, walking up from this module (src/… under tsx, dist/src/… after tsc). */
-function packageRoot(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
 
 /** build/<file> under the package root, or null when no package.json is found above this module. */
 function buildPath(file: string): string | null {

@@ -6,8 +6,8 @@
 // PyTorch comes from Debian's packages (python3-torch, with libopenblas0-pthread as its BLAS) or not at all.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../engine/package-root.js';
 import type { BenchResult, Measure } from './throughput.js';
 
 /** The JavaScript peers (bench/peers/run.mjs); a bare `--peers` measures these. */
@@ -159,15 +159,11 @@ export function formatPeerTable(nablax: BenchResult[], peers: PeerResult[]): str
   ];
 }
 
-/** The directory holding package.json, walking up from this module (src/… under tsx, dist/src/… after tsc). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('--peers: no package.json above this module');
-    dir = up;
-  }
+/** The package root (holding package.json). */
+function peersRoot(): string {
+  const root = packageRoot();
+  if (root === null) throw new Error('--peers: no package.json above this module');
+  return root;
 }
 
 /**
@@ -176,7 +172,7 @@ function packageRoot(): string {
  *   const dir = peersDir(); // …/nablax/bench/peers
  */
 export function peersDir(): string {
-  const dir = join(packageRoot(), 'bench', 'peers');
+  const dir = join(peersRoot(), 'bench', 'peers');
   if (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'run.mjs'))) {
     throw new Error(`--peers: ${dir} with package.json and run.mjs not found (a source checkout has it)`);
   }
