@@ -162,6 +162,38 @@ function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return -1;
 }
 
+describe('wasm convolution → ReLU in one pass (conv2dReluForward)', () => {
+  it('gives the bits of conv2dForward then reluForward: 40 random geometries, the implicit, widened and im2col paths, NaN and signed zeros, 1–3 threads', () => {
+    const rng = new Rng(19);
+    // NaN where the two-pass result has NaN (its sign bit is not specified: wasm's scalar and vector max differ), else
+    // the same bits, so +0 and -0 differ
+    const bits = (a: Float32Array, nan: Float32Array) => Uint32Array.from(a, (v, j) => (Number.isNaN(v) && Number.isNaN(nan[j]) ? 0x7fc00000 : new Uint32Array(Float32Array.of(v).buffer)[0]));
+    const cases: ConvCase[] = Array.from({ length: 40 }, () => convCase(rng));
+    cases.push(
+      { N: 19, C: 1, H: 28, W: 28, OC: 32, KH: 3, KW: 3, stride: 1, pad: 0 }, // smallcnn's first (26 wide: im2col)
+      { N: 5, C: 32, H: 12, W: 12, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 }, // its third
+      { N: 7, C: 2, H: 12, W: 12, OC: 6, KH: 5, KW: 5, stride: 1, pad: 0 }, // 8 wide: the implicit GEMM
+      { N: 3, C: 1, H: 28, W: 28, OC: 8, KH: 5, KW: 5, stride: 1, pad: 2 }, // madry's first: widened
+    );
+    let i = 0;
+    for (const c of cases) {
+      const { g, x, w, b } = convData(rng, c);
+      if (i % 3 === 1) for (let j = 0; j < x.length; j += 13) x[j] = NaN;
+      if (i % 3 === 2) b.fill(-0).fill(0, 0, b.length >> 1); // quantised: exact zeros of both signs where x is 0
+      if (i % 3 === 2) x.fill(0, 0, x.length >> 1);
+      const L = g.OH * g.OW;
+      for (const k of [ref, one, two, three]) {
+        const want = new Float32Array(c.N * c.OC * L), got = want.slice().fill(7);
+        k.conv2dForward(x, c.N, g, w, c.OC, b, want);
+        k.reluForward(want, want);
+        k.conv2dReluForward(x, c.N, g, w, c.OC, b, got);
+        expect(firstDiff(bits(got, want), bits(want, got)), `case ${i} ${JSON.stringify(c)} ${k.getThreads()} threads`).toBe(-1);
+      }
+      i++;
+    }
+  });
+});
+
 interface BlockResult { out: Float32Array; route: Uint8Array; dx: Float32Array; dw: Float32Array; db: Float32Array }
 
 /** The fused convolution → ReLU → 2×2 max-pool block, forward then backward for upstream dOut. */

@@ -309,6 +309,11 @@ const like = (a: Data, n: number): Data => (a instanceof Float64Array ? new Floa
 
 // The fused block as the three kernels in turn; pooling before ReLU gives the same values (ReLU is monotone) and
 // the argmax of the convolution's output itself, which becomes each output's route.
+function conv2dReluForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void {
+  conv2dForward(x, N, g, w, OC, b, y);
+  reluForward(y, y);
+}
+
 function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, route: Uint8Array | null): void {
   const y = like(out, N * OC * g.OH * g.OW);
   conv2dForward(x, N, g, w, OC, b, y);
@@ -397,6 +402,7 @@ export const referenceKernels: Kernels = {
   avgPoolForward,
   avgPoolBackward,
   conv2dForward,
+  conv2dReluForward,
   conv2dBackward,
   conv2dReluPoolForward,
   conv2dReluPoolBackward,

@@ -45,6 +45,11 @@ export interface Kernels {
    */
   conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void;
   /**
+   * conv2dForward, then ReLU (reluForward) on its output in the same pass: y = max(W·im2col(xₙ) + b, 0), the same
+   * bits as the two kernels in turn. y is overwritten.
+   */
+  conv2dReluForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void;
+  /**
    * The gradients of conv2dForward for upstream dY [N, OC, OH, OW]: dXₙ = col2im(Wᵀ·dYₙ), dW = Σₙ dYₙ·im2col(xₙ)ᵀ,
    * dB = Σ dY over images and positions. Each non-null output is overwritten; a null one is skipped.
    */

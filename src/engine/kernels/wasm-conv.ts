@@ -16,9 +16,16 @@ import { align, carve, carveEach, isF32, type LinearMemory } from './wasm-memory
 /** conv_fwd's parameters (wasm/conv.wat), in order: byte addresses, the image range, chunk size and geometry. */
 export const convFwdParams = [
   'x', 'y', 'n0', 'n1', 'nb', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'wPack', 'bias',
-  'cols', 'bPack', 'cbuf', 'scr', 'route', 'ctr', 'pooled',
+  'cols', 'bPack', 'cbuf', 'scr', 'route', 'ctr', 'epilogue',
 ] as const;
 export type ConvFwdArgs = Record<(typeof convFwdParams)[number], number>;
+
+/**
+ * What conv_fwd does with a chunk's GEMM output: add the bias ('bias'), add it and apply ReLU ('relu'), or add it,
+ * apply ReLU and 2×2 max pooling ('pool', the fused block); conv_fwd's `epilogue` codes them 0, 2 and 1.
+ */
+type Epilogue = 'bias' | 'relu' | 'pool';
+const EPILOGUE_CODE: Record<Epilogue, number> = { bias: 0, pool: 1, relu: 2 };
 
 /** conv_bwd's parameters (wasm/conv.wat), in order. */
 export const convBwdParams = [
@@ -85,11 +92,12 @@ const claimChunk = (S: number, CKK: number, L: number) => Math.max(1, Math.min(c
  *   const { conv2dForward } = makeConvKernels(ex, mem, pool); conv2dForward(x, N, g, w, OC, b, y);
  */
 export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<Kernels,
-  'conv2dForward' | 'conv2dBackward' | 'conv2dReluPoolForward' | 'conv2dReluPoolBackward'> {
+  'conv2dForward' | 'conv2dReluForward' | 'conv2dBackward' | 'conv2dReluPoolForward' | 'conv2dReluPoolBackward'> {
   const ref = referenceKernels;
 
   /**
-   * The batched convolution; with `fused`, followed by ReLU and 2×2/2 max pooling: y is then the pooled output
+   * The batched convolution with its bias added, then ReLU for epilogue 'relu'; for 'pool' ReLU and 2×2/2 max
+   * pooling too (the fused block): y is then the pooled output
    * [N, OC, ⌊OH/2⌋, ⌊OW/2⌋], the convolution's own output never leaves the threads' work buffers, and the routes
    * are copied out when `route` is given (a forward with no backward to come needs none). A padded convolution, or
    * one whose output width is not a multiple of 8, runs as the unpadded implicit GEMM over widened images when
@@ -97,8 +105,9 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
    * output is a multiple of 8, and the output (or pooled output and routes) is cropped back.
    */
   function convForward(
-    x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data, fused: boolean, route: Uint8Array | null,
+    x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data, epilogue: Epilogue, route: Uint8Array | null,
   ): boolean {
+    const fused = epilogue === 'pool';
     const { C, H, W, KH, KW, pad, OH, OW } = g;
     const wide = wideGeometry(g);
     const gi = wide ?? g; // the geometry the kernel runs
@@ -140,7 +149,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
           x: at.x, y: at.y, n0, n1, nb, C, H: gi.H, W: gi.W, KH, KW, pad: gi.pad, OH, OW: gi.OW, OC, wPack: at.wPack,
           bias: at.bias, cols: my.cols, bPack: my.bPack, cbuf: my.cbuf, scr: my.scr,
           // the routes only when they are returned: without them the epilogue is a plain maximum (pool2_bias_relu_value)
-          route: fused && route ? at.route : 0, ctr: at.counter, pooled: fused ? 1 : 0,
+          route: fused && route ? at.route : 0, ctr: at.counter, epilogue: EPILOGUE_CODE[epilogue],
         };
         return positional(convFwdParams, args);
       });
@@ -161,12 +170,17 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
 
   // y = W·im2col(x) + b, as referenceKernels.conv2dForward
   function conv2dForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void {
-    if (g.stride !== 1 || !isF32(x, w, b, y) || !convForward(x, N, g, w, OC, b, y, false, null)) ref.conv2dForward(x, N, g, w, OC, b, y);
+    if (g.stride !== 1 || !isF32(x, w, b, y) || !convForward(x, N, g, w, OC, b, y, 'bias', null)) ref.conv2dForward(x, N, g, w, OC, b, y);
+  }
+
+  // y = max(W·im2col(x) + b, 0), as referenceKernels.conv2dReluForward
+  function conv2dReluForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void {
+    if (g.stride !== 1 || !isF32(x, w, b, y) || !convForward(x, N, g, w, OC, b, y, 'relu', null)) ref.conv2dReluForward(x, N, g, w, OC, b, y);
   }
 
   // out = maxpool2(relu(W·im2col(x) + b)), as referenceKernels.conv2dReluPoolForward
   function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, route: Uint8Array | null): void {
-    if (g.stride !== 1 || g.OH < 2 || g.OW < 2 || !isF32(x, w, b, out) || !convForward(x, N, g, w, OC, b, out, true, route)) {
+    if (g.stride !== 1 || g.OH < 2 || g.OW < 2 || !isF32(x, w, b, out) || !convForward(x, N, g, w, OC, b, out, 'pool', route)) {
       ref.conv2dReluPoolForward(x, N, g, w, OC, b, out, route);
     }
   }
@@ -254,5 +268,5 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, route, dOut, dX, dW, dB);
   }
 
-  return { conv2dForward, conv2dBackward, conv2dReluPoolForward, conv2dReluPoolBackward };
+  return { conv2dForward, conv2dReluForward, conv2dBackward, conv2dReluPoolForward, conv2dReluPoolBackward };
 }

@@ -88,15 +88,18 @@ export const convOps = {
   } as Op<Conv2dAttrs, null>,
 
   // relu(conv2d(x, w, b)) as one op, for a convolution followed by a ReLU but no 2×2 pooling (smallcnn's first and
-  // third): the ReLU runs in place on the convolution's output, so the full-size pre-activation is never kept, copied
-  // or allocated a second time (large fresh arrays cost page faults, not only bandwidth). The same values and
+  // third): the ReLU is applied as the kernel writes the convolution's output (conv2dReluForward), so the full-size
+  // pre-activation is never kept, copied, passed over again or allocated a second time (large fresh arrays cost page
+  // faults, not only bandwidth). The same values and
   // gradients as the two ops: backward passes dOut where out > 0 (out > 0 exactly where the pre-activation is > 0),
   // then as conv2d.
   conv2dRelu: {
     name: 'conv2dRelu',
     forward([x, w, b], attrs) {
-      const out = convForward('conv2dRelu', x, w, b, attrs);
-      kernels().reluForward(out.data, out.data); // in place (referenceKernels.reluForward)
+      const { N, OC, g } = convGeometry('conv2dRelu', x, w, b, attrs.stride, attrs.padding);
+      const out = Tensor.empty([N, OC, g.OH, g.OW], x.dtype); // the kernels write every output
+      // the ReLU in the convolution's own output pass (referenceKernels.conv2dReluForward: conv2dForward, reluForward)
+      kernels().conv2dReluForward(x.data, N, g, w.data, OC, b.data, out.data);
       return { out, saved: null };
     },
     backward(dOut, { inputs: [x, w, b], out, attrs, needs }) {

@@ -5,9 +5,10 @@
 ;; shared linear memory. All pointers are byte addresses; counts and strides are in float32 elements.
 
   ;; Swap the first two axes of an A×B×L array: dst[(b·A + a)·L + l] = src[(a·B + b)·L + l] (+ bias[a] when
-  ;; $bias ≠ 0). Moves a batched convolution's GEMM output [OC, N·L] to NCHW and its upstream gradient back.
+  ;; $bias ≠ 0, then max(·, 0) when $relu ≠ 0 too: relu_fwd's f32x4.max, so the same bits as a ReLU pass after it).
+  ;; Moves a batched convolution's GEMM output [OC, N·L] to NCHW and its upstream gradient back.
   (func $permute
-    (param $src i32) (param $A i32) (param $B i32) (param $L i32) (param $dst i32) (param $bias i32)
+    (param $src i32) (param $A i32) (param $B i32) (param $L i32) (param $dst i32) (param $bias i32) (param $relu i32)
     (local $a i32) (local $b i32) (local $s i32) (local $d i32) (local $e i32) (local $bv v128) (local $bs f32)
     (local.set $s (local.get $src))
     (loop $as
@@ -21,6 +22,26 @@
           (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $A)) (local.get $a)) (local.get $L)) (i32.const 2))))
         (if (i32.eqz (local.get $bias))
           (then (call $copy_f32 (local.get $d) (local.get $s) (local.get $L)))
+          (else (if (local.get $relu)
+          (then
+            (local.set $e (i32.add (local.get $s) (i32.shl (i32.and (local.get $L) (i32.const -4)) (i32.const 2))))
+            (block $v_done
+              (loop $v
+                (br_if $v_done (i32.ge_u (local.get $s) (local.get $e)))
+                (v128.store (local.get $d)
+                  (f32x4.max (f32x4.add (v128.load (local.get $s)) (local.get $bv)) (v128.const i32x4 0 0 0 0)))
+                (local.set $s (i32.add (local.get $s) (i32.const 16)))
+                (local.set $d (i32.add (local.get $d) (i32.const 16)))
+                (br $v)))
+            (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $L) (i32.const 3)) (i32.const 2))))
+            (block $t_done
+              (loop $t
+                (br_if $t_done (i32.ge_u (local.get $s) (local.get $e)))
+                (f32.store (local.get $d) (f32.max (f32.add (f32.load (local.get $s)) (local.get $bs)) (f32.const 0)))
+                (local.set $s (i32.add (local.get $s) (i32.const 4)))
+                (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                (br $t)))
+            (local.set $s (i32.sub (local.get $s) (i32.shl (local.get $L) (i32.const 2)))))
           (else
             (local.set $e (i32.add (local.get $s) (i32.shl (i32.and (local.get $L) (i32.const -4)) (i32.const 2))))
             (block $v_done
@@ -39,7 +60,7 @@
                 (local.set $d (i32.add (local.get $d) (i32.const 4)))
                 (br $t)))
             ;; the vector loop advanced s by L; undo so the common advance below applies to both branches
-            (local.set $s (i32.sub (local.get $s) (i32.shl (local.get $L) (i32.const 2))))))
+            (local.set $s (i32.sub (local.get $s) (i32.shl (local.get $L) (i32.const 2))))))))
         (local.set $s (i32.add (local.get $s) (i32.shl (local.get $L) (i32.const 2))))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br_if $bs_ (i32.lt_u (local.get $b) (local.get $B))))
@@ -174,7 +195,8 @@
   ;; OW is a multiple of 8) → one GEMM, or, unpadded with OW a multiple of 8, conv_implicit (no im2col at all; cols
   ;; holds its offset table), → permute to NCHW adding the bias. With $route ≠ 0 the epilogue is
   ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and route (bytes) each output's route; with
-  ;; $route = 0 and $pooled ≠ 0 it is pool2_bias_relu_value (the same pooled output, no routes).
+  ;; $route = 0, $epilogue 1 is pool2_bias_relu_value (the same pooled output, no routes), 2 the permute with the
+  ;; bias and ReLU (a convolution followed by a ReLU), 0 the permute with the bias.
   ;; Every thread gets the whole range [n0, n1) and claims chunks of nb images from the i32 counter at $ctr (zeroed
   ;; by the caller) until none is left, so a thread slowed by a busy core does fewer chunks instead of holding the
   ;; others up. Each output depends only on its own image, so any split gives the same bits.
@@ -183,7 +205,7 @@
     (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32)
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wPack i32) (param $bias i32)
     (param $cols i32) (param $bPack i32) (param $cbuf i32) (param $scr i32) (param $route i32) (param $ctr i32)
-    (param $pooled i32)
+    (param $epilogue i32)
     (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $PL i32) (local $start i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $PL (i32.mul (i32.shr_u (local.get $OH) (i32.const 1)) (i32.shr_u (local.get $OW) (i32.const 1))))
@@ -228,7 +250,7 @@
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
               (i32.add (local.get $route) (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)))
               (local.get $bias)))
-          (else (if (local.get $pooled)
+          (else (if (i32.eq (local.get $epilogue) (i32.const 1))
           (then
             (call $pool2_bias_relu_value (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
@@ -236,7 +258,7 @@
           (else
             (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
-              (local.get $bias))))))
+              (local.get $bias) (i32.eq (local.get $epilogue) (i32.const 2)))))))
         (local.set $n0 (i32.add (local.get $n0) (local.get $nc)))
         (br $chunks))))
 
@@ -381,7 +403,7 @@
             ;; [nc, OC, L] → [OC, nc·L]
             (call $permute
               (i32.add (local.get $dY) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
-              (local.get $nc) (local.get $OC) (local.get $L) (local.get $dYP) (i32.const 0))))
+              (local.get $nc) (local.get $OC) (local.get $L) (local.get $dYP) (i32.const 0) (i32.const 0))))
         (if (local.get $dBAcc)
           (then
             (call $zero_f32 (local.get $dBSlot) (local.get $OC))
