@@ -47,6 +47,7 @@ async function loadTree(dir) {
     spec: await d('layers/spec.js'), zoo: await d('layers/zoo.js'), tape: await d('engine/tape.js'),
     ig: await d('attacks/input-gradient.js'), loop: await d('train/loop.js'), optim: await d('train/optimizers.js'),
     random: await d('engine/random.js'),
+    predict: existsSync(join(root, 'dist', 'src', 'layers', 'predict.js')) ? (await d('layers/predict.js')).predict : undefined,
   };
 }
 
@@ -95,7 +96,8 @@ function steps(t, name) {
       opt.step(t.tape.grad(loss, tensors));
     }],
     inputGradient: [256, () => { model.train(); t.ig.inputGradient(model, b256.x, b256.y); }],
-    inference: [256, () => { model.eval(); t.tape.noGrad(() => model.forward(b256.x)); }],
+    // the bench's inference: predict where the tree has it (evaluation mode, no graph, recycled activations)
+    inference: [256, t.predict ? () => { t.predict(model, b256.x); } : () => { model.eval(); t.tape.noGrad(() => model.forward(b256.x)); }],
   };
 }
 

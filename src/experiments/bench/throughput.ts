@@ -1,10 +1,10 @@
 // The benchmark: images per second for training (batch 128, Adam), the input gradient (batch 256: the cost of
-// one FGSM step) and inference (batch 256) of each zoo model, on real MNIST digits, after a warm-up.
+// one FGSM step) and inference (batch 256, `predict`) of each zoo model, on real MNIST digits, after a warm-up.
 // Each figure is the median of several timed rounds; speed claims in the README come from here.
 import { median } from '../../analysis/stats.js';
 import { inputGradient } from '../../attacks/input-gradient.js';
 import { kernels } from '../../engine/kernels/kernels.js';
-import { noGrad } from '../../engine/tape.js';
+import { predict } from '../../layers/predict.js';
 import { buildModel } from '../../layers/spec.js';
 import { zooSpec, type ZooName } from '../../layers/zoo.js';
 import { getBatch } from '../../data/batches.js';
@@ -103,8 +103,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult[]> 
       } else if (measure === 'inputGradient') {
         rate = time(() => void inputGradient(model, b256.x, b256.y), 256, seconds, rounds);
       } else {
-        model.eval();
-        rate = time(() => void noGrad(() => model.forward(b256.x)), 256, seconds, rounds);
+        // the library's inference (evaluation, attacks' queries): no graph, and its activations recycled between calls
+        rate = time(() => void predict(model, b256.x), 256, seconds, rounds);
       }
       const gflops = (rate * flopsPerImage(macs, measure)) / 1e9;
       const peak = opts.peakGflops ?? null;
