@@ -92,8 +92,10 @@ function steps(t, name) {
   return {
     train: [128, () => {
       model.train();
-      const { loss } = t.loop.crossEntropyObjective(model, b128.x, b128.y, { rng: new t.random.Rng(0), epoch: 0, step: 0 });
-      opt.step(t.tape.grad(loss, tensors));
+      const ctx = { rng: new t.random.Rng(0), epoch: 0, step: 0 };
+      // the bench's (and train()'s) step where the tree has it: a recyclable objective's arrays reused between steps
+      if (t.loop.trainingStep) t.loop.trainingStep(model, opt, tensors, t.loop.crossEntropyObjective, b128.x, b128.y, ctx);
+      else opt.step(t.tape.grad(t.loop.crossEntropyObjective(model, b128.x, b128.y, ctx).loss, tensors));
     }],
     inputGradient: [256, () => { model.train(); t.ig.inputGradient(model, b256.x, b256.y); }],
     // the bench's inference: predict where the tree has it (evaluation mode, no graph, recycled activations)

@@ -24,7 +24,7 @@ export { initParams, type InitScheme } from './layers/init.js';
 
 export { loadDataset, loadMnistData, loadMnistPackage, loadIdxDir, readIdx, parseIdx, subset, shuffled, type Dataset } from './data/datasets.js';
 export { getBatch, type Batch } from './data/batches.js';
-export { train, crossEntropyObjective, type Objective, type TrainOptions, type EpochRecord } from './train/loop.js';
+export { train, trainingStep, crossEntropyObjective, recyclableObjective, type Objective, type TrainOptions, type EpochRecord } from './train/loop.js';
 export { evaluate, evaluateAsync, type Evaluation, type EvaluateOptions } from './train/evaluate.js';
 export { argmax, inEvalMode, predict } from './layers/predict.js';
 export { SGD, Adam, makeOptimizer, type Optimizer } from './train/optimizers.js';

@@ -6,7 +6,8 @@
 // with what it returns (`kept`) go to a pool, from which Tensor.zeros takes an array of the same type and length
 // (zeroed) before allocating one, and Tensor.empty likewise without zeroing it (for outputs their kernels write in
 // full). Only code that knows every array that outlives the call may use it: the attacks' gradient and prediction
-// helpers in evaluation mode (a training step keeps optimiser state and batch-norm statistics). A throw releases
+// helpers in evaluation mode, and a training step of a recyclable objective (train/objective.ts: the optimiser's
+// state, the parameters and batch-norm statistics are allocated outside the step and updated in place). A throw releases
 // nothing. Values never change: a recycled array is zeroed exactly as a fresh one is, or written in full before it
 // is read.
 import type { Data } from './nd.js';

@@ -20,7 +20,7 @@ import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc } from '../engine/tensor.js';
 import { checkAttackInput, crossEntropyLoss, gradientSteps, linf, randomStart, type StepLoss } from '../attacks/step.js';
 import type { Sequential } from '../layers/sequential.js';
-import type { Objective, ObjectiveContext } from './loop.js';
+import { recyclableObjective, type Objective, type ObjectiveContext } from './objective.js';
 import { attackAt, type StepsSchedule } from './schedules.js';
 
 /**
@@ -208,7 +208,7 @@ export function goodfellowObjective(opts: GoodfellowOptions = {}): Objective {
   const alpha = finite('goodfellowObjective', 'alpha', opts.alpha ?? 0.5, 0, 1);
   const eps = finite('goodfellowObjective', 'eps', opts.eps ?? 0.25, 0);
   // J̃(θ, x, y) = α·J(θ, x, y) + (1−α)·J(θ, x + ε·sign(∇ₓJ(θ, x, y)), y)
-  return (model, x, y) => goodfellowLoss(model, x, fgsmExample(model, x, y, { eps }), y, alpha);
+  return recyclableObjective((model, x, y) => goodfellowLoss(model, x, fgsmExample(model, x, y, { eps }), y, alpha));
 }
 
 export interface AugmentOptions {
@@ -231,7 +231,7 @@ export function augmentObjective(opts: AugmentOptions): Objective {
     throw new Error(`augmentObjective: direction must be 'fgsm' or 'invfgsm', got '${direction as string}'`);
   }
   // J_aug = ½·mean J(x, y) + ½·mean J(x ± ε·sign(∇ₓJ(x, y)), y)
-  return (model, x, y) => augmentLoss(model, x, fgsmExample(model, x, y, { eps, direction }), y);
+  return recyclableObjective((model, x, y) => augmentLoss(model, x, fgsmExample(model, x, y, { eps, direction }), y));
 }
 
 export interface PgdObjectiveOptions {
@@ -283,14 +283,14 @@ export function pgdObjective(opts: PgdObjectiveOptions = {}): Objective {
   const warmup = finite(f, 'warmupEpochs', opts.warmupEpochs ?? 0, 0);
   // min_θ E[ max_{‖δ‖∞ ≤ ε} J(θ, x + δ, y) ],  the max approximated by PGD
   const schedule = opts.stepsSchedule;
-  return (model, x, y, ctx) => {
+  return recyclableObjective((model, x, y, ctx) => {
     const w = warmupFraction(warmup, ctx);
     if (schedule) {
       const a = attackAt({ eps, steps, stepSize }, schedule, opts.stepSize, ctx.epoch, w);
       return adversarialLoss(model, x, pgdExample(model, x, y, { ...a, randomStart }, ctx.rng), y);
     }
     return adversarialLoss(model, x, pgdExample(model, x, y, { eps: w * eps, steps, stepSize: w * stepSize, randomStart }, ctx.rng), y);
-  };
+  });
 }
 
 export interface FastObjectiveOptions {
@@ -313,8 +313,8 @@ export function fastObjective(opts: FastObjectiveOptions = {}): Objective {
   const alpha = finite('fastObjective', 'alpha', opts.alpha ?? 1.25 * eps, 0);
   const warmup = finite('fastObjective', 'warmupEpochs', opts.warmupEpochs ?? 0, 0);
   // δ = Π_ε(U(−ε, ε) + α·sign(∇_δ J(x + δ, y)));   min_θ J(θ, x + δ, y)
-  return (model, x, y, ctx) => {
+  return recyclableObjective((model, x, y, ctx) => {
     const w = warmupFraction(warmup, ctx);
     return adversarialLoss(model, x, fastExample(model, x, y, { eps: w * eps, alpha: w * alpha }, ctx.rng), y);
-  };
+  });
 }

@@ -11,7 +11,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { hasAuxBatchNorm, withAuxBatchNorm } from '../layers/batchnorm.js';
 import type { Sequential } from '../layers/sequential.js';
 import { pgdExample, pgdSettings, type ObjectiveValue } from './adversarial.js';
-import type { Objective } from './loop.js';
+import { recyclableObjective, type Objective } from './objective.js';
 
 /**
  * AdvProp's loss for a fixed adversarial batch: the clean batch through the main batch-norm, the adversarial batch
@@ -47,11 +47,11 @@ export interface AdvpropOptions {
 export function advpropObjective(opts: AdvpropOptions = {}): Objective {
   const f = 'advpropObjective';
   const settings = pgdSettings(f, opts, 5);
-  return (model, x, y, ctx) => {
+  return recyclableObjective((model, x, y, ctx) => {
     if (!hasAuxBatchNorm(model)) {
       throw new Error(`${f}: the model needs an auxiliary batch-norm: call enableAuxBatchNorm(model) before train(), so the optimiser trains it`);
     }
     const xAdv = withAuxBatchNorm(model, () => pgdExample(model, x, y, settings, ctx.rng));
     return advpropLoss(model, x, xAdv, y);
-  };
+  });
 }

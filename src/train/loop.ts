@@ -6,6 +6,7 @@
 // channel) and one example is the noisiest step; every example is still seen once per epoch.
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
 import { Rng } from '../engine/random.js';
+import { recycling } from '../engine/recycle.js';
 import { grad } from '../engine/tape.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
@@ -15,25 +16,36 @@ import type { Dataset } from '../data/datasets.js';
 import { argmax } from '../layers/predict.js';
 import { evaluate } from './evaluate.js';
 import { makeOptimizer, type Optimizer } from './optimizers.js';
+import { isRecyclable, recyclableObjective, type Objective, type ObjectiveContext } from './objective.js';
 import { oneCycleLr } from './schedules.js';
 
-export interface ObjectiveContext {
-  rng: Rng;
-  epoch: number;
-  /** Optimiser steps taken before this one, over the whole run. */
-  step: number;
-  /** Optimiser steps per epoch (for schedules inside an objective, such as a warm-up of ε). */
-  stepsPerEpoch?: number;
-}
-
-/** A training objective: returns the scalar loss to minimise and the logits of the clean batch. */
-export type Objective = (model: Sequential, x: Tensor, y: Int32Array, ctx: ObjectiveContext) => { loss: Tensor; logits: Tensor };
+export type { Objective, ObjectiveContext } from './objective.js';
+export { recyclableObjective } from './objective.js';
 
 /** Plain cross-entropy J(x, y). */
-export const crossEntropyObjective: Objective = (model, x, y) => {
+export const crossEntropyObjective: Objective = recyclableObjective((model, x, y) => {
   const logits = model.forward(x);
   return { loss: softmaxCrossEntropy(logits, y), logits };
-};
+});
+
+/**
+ * One optimiser step of `objective` on a batch: the loss, its gradient with respect to `tensors` (the optimiser's
+ * parameters, in order), the update. A recyclable objective's step runs in a recycling scope (engine/recycle.ts):
+ * the arrays it allocates go back to the pool when it ends, except the returned loss and logits, so the next step
+ * reuses them (the same values, fewer page faults and collections).
+ * @example
+ *   const { loss, logits } = trainingStep(model, opt, tensors, crossEntropyObjective, x, y, { rng, epoch: 0, step: 0 });
+ */
+export function trainingStep(
+  model: Sequential, opt: Optimizer, tensors: Tensor[], objective: Objective, x: Tensor, y: Int32Array, ctx: ObjectiveContext,
+): { loss: Tensor; logits: Tensor } {
+  const step = () => {
+    const value = objective(model, x, y, ctx);
+    opt.step(grad(value.loss, tensors));
+    return value;
+  };
+  return isRecyclable(objective) ? recycling(step, (v) => [v.loss.data, v.logits.data]) : step();
+}
 
 export type LrSchedule = 'constant' | 'cosine' | 'onecycle';
 
@@ -162,9 +174,7 @@ export async function train(model: Sequential, data: Dataset, opts: TrainOptions
     for (let b = 0; b < batches; b++) {
       const { x, y } = getBatch(data, order, b * B, b === batches - 1 ? data.count : (b + 1) * B);
       opt.lr = scheduledLr(opts.lrSchedule ?? 'constant', opts.lr, step, opts.epochs * batches);
-      const { loss, logits } = objective(model, x, y, { rng, epoch, step, stepsPerEpoch: batches });
-      const grads = grad(loss, tensors);
-      opt.step(grads);
+      const { loss, logits } = trainingStep(model, opt, tensors, objective, x, y, { rng, epoch, step, stepsPerEpoch: batches });
       step++;
       const l = loss.item();
       if (!Number.isFinite(l)) throw new Error(`train: loss became ${l} at epoch ${epoch + 1}, batch ${b + 1} (lower the learning rate?)`);

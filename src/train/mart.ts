@@ -15,7 +15,7 @@ import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
 import { crossEntropyLoss } from '../attacks/step.js';
 import type { Sequential } from '../layers/sequential.js';
 import { checkBatch, finite, pgdSettings, signSteps, warmupFraction, type ObjectiveValue } from './adversarial.js';
-import type { Objective } from './loop.js';
+import { recyclableObjective, type Objective } from './objective.js';
 import { attackAt, type TrainingAttackOptions } from './schedules.js';
 import { gaussianStart, klDivergence, logSoftmaxRows64 } from './trades.js';
 import { expectRank } from '../engine/ops/check.js';
@@ -182,8 +182,8 @@ export function martObjective(opts: MartOptions = {}): Objective {
   const lambda = finite(f, 'lambda', opts.lambda ?? 6, 0);
   const base = pgdSettings(f, { eps: opts.eps, steps: opts.steps ?? 40, stepSize: opts.stepSize ?? 0.01 }, 40);
   const warmup = finite(f, 'warmupEpochs', opts.warmupEpochs ?? 0, 0);
-  return (model, x, y, ctx) => {
+  return recyclableObjective((model, x, y, ctx) => {
     const a = attackAt(base, opts.stepsSchedule, opts.stepSize, ctx.epoch, warmupFraction(warmup, ctx));
     return martLoss(model, x, martExample(model, x, y, a, ctx.rng), y, lambda);
-  };
+  });
 }

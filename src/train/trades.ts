@@ -16,7 +16,7 @@ import type { Sequential } from '../layers/sequential.js';
 import type { StepLoss } from '../attacks/step.js';
 import { checkBatch, finite, pgdSettings, signSteps, warmupFraction, type ObjectiveValue } from './adversarial.js';
 import { inEvalMode } from '../layers/predict.js';
-import type { Objective } from './loop.js';
+import { recyclableObjective, type Objective } from './objective.js';
 import { attackAt, type TrainingAttackOptions } from './schedules.js';
 
 type Data = Float32Array | Float64Array;
@@ -179,8 +179,8 @@ export function tradesObjective(opts: TradesOptions = {}): Objective {
   const beta = finite(f, 'beta', opts.beta ?? 1.0, 0);
   const base = pgdSettings(f, { eps: opts.eps, steps: opts.steps ?? 40, stepSize: opts.stepSize ?? 0.01 }, 40);
   const warmup = finite(f, 'warmupEpochs', opts.warmupEpochs ?? 0, 0);
-  return (model, x, y, ctx) => {
+  return recyclableObjective((model, x, y, ctx) => {
     const a = attackAt(base, opts.stepsSchedule, opts.stepSize, ctx.epoch, warmupFraction(warmup, ctx));
     return tradesLoss(model, x, tradesExample(model, x, a, ctx.rng), y, beta);
-  };
+  });
 }

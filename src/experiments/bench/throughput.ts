@@ -9,9 +9,8 @@ import { buildModel } from '../../layers/spec.js';
 import { zooSpec, type ZooName } from '../../layers/zoo.js';
 import { getBatch } from '../../data/batches.js';
 import { loadMnistPackage } from '../../data/datasets.js';
-import { crossEntropyObjective } from '../../train/loop.js';
+import { crossEntropyObjective, trainingStep } from '../../train/loop.js';
 import { Adam } from '../../train/optimizers.js';
-import { grad } from '../../engine/tape.js';
 import { Rng } from '../../engine/random.js';
 import { flopsPerImage, modelMacs, type Measure } from './macs.js';
 
@@ -97,8 +96,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult[]> 
         const opt = new Adam(params, { lr: 1e-3 });
         model.train();
         rate = time(() => {
-          const { loss } = crossEntropyObjective(model, b128.x, b128.y, { rng: new Rng(0), epoch: 0, step: 0 });
-          opt.step(grad(loss, tensors));
+          trainingStep(model, opt, tensors, crossEntropyObjective, b128.x, b128.y, { rng: new Rng(0), epoch: 0, step: 0 });
         }, 128, seconds, rounds);
       } else if (measure === 'inputGradient') {
         rate = time(() => void inputGradient(model, b256.x, b256.y), 256, seconds, rounds);
