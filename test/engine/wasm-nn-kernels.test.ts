@@ -194,6 +194,41 @@ describe('wasm convolution → ReLU in one pass (conv2dReluForward)', () => {
   });
 });
 
+describe('wasm convolution → ReLU backward in one pass (conv2dReluBackward)', () => {
+  it('gives the bits of reluBackward then conv2dBackward: 40 random geometries and the smallcnn layers, zeros of both signs, 1–3 threads', () => {
+    const rng = new Rng(20);
+    const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+    const cases: ConvCase[] = Array.from({ length: 40 }, () => convCase(rng));
+    cases.push(
+      { N: 19, C: 1, H: 28, W: 28, OC: 32, KH: 3, KW: 3, stride: 1, pad: 0 }, // smallcnn's first
+      { N: 37, C: 32, H: 12, W: 12, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 }, // its third, several chunks
+    );
+    let i = 0;
+    for (const c of cases) {
+      const { g, x, w, b, dy } = convData(rng, c);
+      const out = new Float32Array(dy.length);
+      ref.conv2dReluForward(x, c.N, g, w, c.OC, b, out);
+      if (i % 2) for (let j = 0; j < out.length; j += 7) out[j] = -0; // exact zeros of either sign pass nothing
+      for (const k of [ref, one, two, three]) {
+        const masked = new Float32Array(dy.length);
+        k.reluBackward(dy, out, masked);
+        const want = { dx: new Float32Array(x.length), dw: new Float32Array(w.length), db: new Float32Array(c.OC) };
+        k.conv2dBackward(x, c.N, g, w, c.OC, masked, want.dx, want.dw, want.db);
+        const got = { dx: want.dx.slice().fill(NaN), dw: want.dw.slice().fill(NaN), db: want.db.slice().fill(NaN) };
+        k.conv2dReluBackward(x, c.N, g, w, c.OC, out, dy, got.dx, got.dw, got.db);
+        for (const key of ['dx', 'dw', 'db'] as const) {
+          expect(firstDiff(bits(got[key]), bits(want[key])), `case ${i} ${JSON.stringify(c)} ${k.getThreads()} threads ${key}`).toBe(-1);
+        }
+        // gradients not asked for are skipped
+        const onlyDx = want.dx.slice().fill(NaN);
+        k.conv2dReluBackward(x, c.N, g, w, c.OC, out, dy, onlyDx, null, null);
+        expect(firstDiff(bits(onlyDx), bits(want.dx)), `case ${i} dx alone`).toBe(-1);
+      }
+      i++;
+    }
+  });
+});
+
 interface BlockResult { out: Float32Array; route: Uint8Array; dx: Float32Array; dw: Float32Array; db: Float32Array }
 
 /** The fused convolution → ReLU → 2×2 max-pool block, forward then backward for upstream dOut. */

@@ -55,6 +55,13 @@ export interface Kernels {
    */
   conv2dBackward(x: Data, N: number, g: Window2d, w: Data, OC: number, dY: Data, dX: Data | null, dW: Data | null, dB: Data | null): void;
   /**
+   * The gradients of conv2dReluForward for the upstream gradient dOut of its output out: reluBackward (dOut where
+   * out > 0, else 0) as the convolution's dY, then conv2dBackward, without writing that dY out.
+   */
+  conv2dReluBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, out: Data, dOut: Data, dX: Data | null, dW: Data | null, dB: Data | null,
+  ): void;
+  /**
    * conv2dForward, ReLU and 2×2/stride-2 max pooling in one pass (the cnn's block): out [N, OC, ⌊OH/2⌋, ⌊OW/2⌋],
    * and where each output's gradient goes (route, see ./pool-route.ts), or no route (null) when there will be no
    * backward. Equal to the three kernels in turn; the full-size convolution output is never materialised.

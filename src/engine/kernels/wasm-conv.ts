@@ -30,7 +30,7 @@ const EPILOGUE_CODE: Record<Epilogue, number> = { bias: 0, pool: 1, relu: 2 };
 /** conv_bwd's parameters (wasm/conv.wat), in order. */
 export const convBwdParams = [
   'x', 'dY', 'n0', 'n1', 'nb', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'wtPack', 'dX', 'dWAcc', 'dBAcc',
-  'cols', 'dYP', 'aPack', 'bPack', 'scr', 'dOut', 'route', 'ctr', 'slotB',
+  'cols', 'dYP', 'aPack', 'bPack', 'scr', 'dOut', 'route', 'ctr', 'slotB', 'mask',
 ] as const;
 export type ConvBwdArgs = Record<(typeof convBwdParams)[number], number>;
 
@@ -92,7 +92,7 @@ const claimChunk = (S: number, CKK: number, L: number) => Math.max(1, Math.min(c
  *   const { conv2dForward } = makeConvKernels(ex, mem, pool); conv2dForward(x, N, g, w, OC, b, y);
  */
 export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<Kernels,
-  'conv2dForward' | 'conv2dReluForward' | 'conv2dBackward' | 'conv2dReluPoolForward' | 'conv2dReluPoolBackward'> {
+  'conv2dForward' | 'conv2dReluForward' | 'conv2dBackward' | 'conv2dReluBackward' | 'conv2dReluPoolForward' | 'conv2dReluPoolBackward'> {
   const ref = referenceKernels;
 
   /**
@@ -186,13 +186,15 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
   }
 
   /**
-   * The batched convolution's backward for upstream dY [N, OC, OH, OW], or, for a fused block (`pooled`), from
-   * the block's routes and upstream gradient dOut [N, OC, ⌊OH/2⌋, ⌊OW/2⌋]: each thread then builds its chunks' dY in
-   * its own work buffer. False when linear memory cannot hold the problem.
+   * The batched convolution's backward for upstream dY [N, OC, OH, OW]; for a convolution followed by a ReLU
+   * (`reluOut`, the ReLU's output), dY is the ReLU's upstream gradient, passed where reluOut > 0 as each chunk is
+   * laid out for the GEMM; for a fused block (`pooled`), from the block's routes and upstream gradient dOut [N, OC,
+   * ⌊OH/2⌋, ⌊OW/2⌋]: each thread then builds its chunks' dY in its own work buffer. False when linear memory cannot
+   * hold the problem.
    */
   function convBackward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, dY: Data | null, dX: Data | null, dW: Data | null, dB: Data | null,
-    pooled: { route: Uint8Array; dOut: Data } | null,
+    pooled: { route: Uint8Array; dOut: Data } | null, reluOut: Data | null = null,
   ): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;
     const L = OH * OW, CKK = C * KH * KW, CHW = C * H * W, PL = (OH >> 1) * (OW >> 1);
@@ -208,7 +210,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     const slotFloats = align((OC * CKK + OC) * 4) / 4; // a chunk's dW [OC, CKK] then dB [OC]
     const up = S * OC * YL;
     const at = carve({
-      x: dW ? S * CHW : 0, dY: up, route: pooled ? Math.ceil(up / 4) : 0, dX: dX ? S * CHW : 0, wRaw: OC * CKK,
+      x: dW ? S * CHW : 0, dY: up, route: pooled ? Math.ceil(up / 4) : 0, mask: reluOut ? up : 0, dX: dX ? S * CHW : 0, wRaw: OC * CKK,
       wtPack: dX ? Math.ceil(CKK / 4) * 4 * OC : 0, counter: 1, slots: dW || dB ? chunks * slotFloats : 0, total: dW || dB ? slotFloats : 0,
     });
     // per thread: cols (also dCols), dYP, aPack, bPack, scratch
@@ -229,6 +231,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
       const span = (a: { subarray(b: number, e: number): ArrayLike<number> }) => a.subarray(s0 * OC * YL, (s0 + sn) * OC * YL);
       f32.set(span(pooled ? pooled.dOut : dY!), at.dY / 4);
       if (pooled) u8.set(span(pooled.route), at.route);
+      if (reluOut) f32.set(span(reluOut), at.mask / 4);
       if (dW) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
       i32[at.counter / 4] = 0;
       pool.run('conv_bwd', sameRange(sn, T), (t) => {
@@ -238,6 +241,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
           dX: dX ? at.dX : 0, dWAcc: dW ? at.slots : 0, dBAcc: dB ? at.slots + OC * CKK * 4 : 0,
           cols: my.cols, dYP: my.dYP, aPack: my.aPack, bPack: my.bPack, scr: my.scr,
           dOut: pooled ? at.dY : 0, route: pooled ? at.route : 0, ctr: at.counter, slotB: slotFloats * 4,
+          mask: reluOut ? at.mask : 0,
         };
         return positional(convBwdParams, args);
       });
@@ -258,6 +262,14 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     if (!ok) ref.conv2dBackward(x, N, g, w, OC, dY, dX, dW, dB);
   }
 
+  // dY = dOut where out > 0, else 0; then as conv2dBackward (referenceKernels.conv2dReluBackward)
+  function conv2dReluBackward(
+    x: Data, N: number, g: Window2d, w: Data, OC: number, out: Data, dOut: Data, dX: Data | null, dW: Data | null, dB: Data | null,
+  ): void {
+    const ok = g.stride === 1 && isF32(x, w, out, dOut, dX, dW, dB) && convBackward(x, N, g, w, OC, dOut, dX, dW, dB, null, out);
+    if (!ok) ref.conv2dReluBackward(x, N, g, w, OC, out, dOut, dX, dW, dB);
+  }
+
   // dY = dOut at each window's routed position, 0 elsewhere; then as conv2dBackward (referenceKernels.conv2dReluPoolBackward)
   function conv2dReluPoolBackward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
@@ -268,5 +280,5 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, route, dOut, dX, dW, dB);
   }
 
-  return { conv2dForward, conv2dReluForward, conv2dBackward, conv2dReluPoolForward, conv2dReluPoolBackward };
+  return { conv2dForward, conv2dReluForward, conv2dBackward, conv2dReluBackward, conv2dReluPoolForward, conv2dReluPoolBackward };
 }

@@ -4,7 +4,7 @@
 // Per image: cols = im2col(xₙ) [C·KH·KW, OH·OW], yₙ = W·cols + b.
 import { kernels, type Window2d } from '../kernels/kernels.js';
 import { apply, willRecord, type Op } from '../tape.js';
-import { Tensor, alloc, shapeStr, type DType } from '../tensor.js';
+import { Tensor, shapeStr } from '../tensor.js';
 import type { Data } from '../nd.js';
 import { expect, expectRank, expectSameDtype } from './check.js';
 
@@ -21,24 +21,6 @@ export function window2d(op: string, C: number, H: number, W: number, KH: number
   const OW = Math.floor((W + 2 * pad - KW) / stride) + 1;
   expect(OH >= 1 && OW >= 1, `${op}: window ${KH}×${KW} (padding ${pad}) does not fit input ${H}×${W}`);
   return { C, H, W, KH, KW, stride, pad, OH, OW };
-}
-
-/**
- * A reusable array for an op's internal temporary (written in full before it is read, never returned or kept past
- * the call), one per dtype and length, the last few kept. A large fresh array costs a fresh set of page faults on
- * its first writes, more than the arithmetic on it (a 22 MB one about 13 ms on a VM); reusing it costs nothing.
- * Ops run synchronously on one thread, so no two calls share one at once.
- */
-const scratch = new Map<string, Data>();
-function scratchOf(dtype: DType, n: number): Data {
-  const key = `${dtype}:${n}`;
-  let a = scratch.get(key);
-  if (a === undefined) {
-    a = alloc(dtype, n);
-    if (scratch.size >= 4) scratch.delete(scratch.keys().next().value!);
-  } else scratch.delete(key);
-  scratch.set(key, a); // most recently used last
-  return a;
 }
 
 /** Checked shapes of a convolution's inputs and its window geometry, or an error naming `op`. */
@@ -103,10 +85,12 @@ export const convOps = {
       return { out, saved: null };
     },
     backward(dOut, { inputs: [x, w, b], out, attrs, needs }) {
-      // dY is this call's temporary: reluBackward writes every element of it, conv2dBackward only reads it
-      const dY = scratchOf(out.dtype, out.size);
-      kernels().reluBackward(dOut.data, out.data, dY);
-      return convBackward('conv2dRelu', x, w, b, attrs, dY, needs);
+      // dY = dOut where out > 0 (referenceKernels.conv2dReluBackward: reluBackward, then conv2dBackward), built as the
+      // kernel lays out each chunk's upstream gradient, never as an array of its own
+      const { N, OC, g } = convGeometry('conv2dRelu', x, w, b, attrs.stride, attrs.padding);
+      const [dX, dW, dB] = convGrads(x, w, b, needs);
+      kernels().conv2dReluBackward(x.data, N, g, w.data, OC, out.data, dOut.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
+      return [dX, dW, dB];
     },
   } as Op<Conv2dAttrs, null>,
 

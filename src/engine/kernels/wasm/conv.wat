@@ -67,6 +67,45 @@
       (local.set $a (i32.add (local.get $a) (i32.const 1)))
       (br_if $as (i32.lt_u (local.get $a) (local.get $A)))))
 
+;; permute's [A, B, L] → [B, A, L] swap for the upstream gradient of a convolution followed by a ReLU: dst gets
+  ;; src where the ReLU's output (mask, in src's layout) is positive, else +0 (relu_bwd's operations: v128.and with
+  ;; f32x4.gt, and select in the tail, so the same bits as relu_bwd then permute).
+  (func $permute_relu_mask
+    (param $src i32) (param $mask i32) (param $A i32) (param $B i32) (param $L i32) (param $dst i32)
+    (local $a i32) (local $b i32) (local $s i32) (local $m i32) (local $d i32) (local $e i32) (local $tail i32)
+    (local.set $s (local.get $src))
+    (local.set $m (local.get $mask))
+    (local.set $tail (i32.shl (i32.and (local.get $L) (i32.const 3)) (i32.const 2)))
+    (loop $as
+      (local.set $b (i32.const 0))
+      (loop $bs_
+        (local.set $d (i32.add (local.get $dst)
+          (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $A)) (local.get $a)) (local.get $L)) (i32.const 2))))
+        (local.set $e (i32.add (local.get $s) (i32.shl (i32.and (local.get $L) (i32.const -4)) (i32.const 2))))
+        (block $v_done
+          (loop $v
+            (br_if $v_done (i32.ge_u (local.get $s) (local.get $e)))
+            (v128.store (local.get $d)
+              (v128.and (v128.load (local.get $s)) (f32x4.gt (v128.load (local.get $m)) (v128.const i32x4 0 0 0 0))))
+            (local.set $s (i32.add (local.get $s) (i32.const 16)))
+            (local.set $m (i32.add (local.get $m) (i32.const 16)))
+            (local.set $d (i32.add (local.get $d) (i32.const 16)))
+            (br $v)))
+        (local.set $e (i32.add (local.get $e) (local.get $tail)))
+        (block $t_done
+          (loop $t
+            (br_if $t_done (i32.ge_u (local.get $s) (local.get $e)))
+            (f32.store (local.get $d)
+              (select (f32.load (local.get $s)) (f32.const 0) (f32.gt (f32.load (local.get $m)) (f32.const 0))))
+            (local.set $s (i32.add (local.get $s) (i32.const 4)))
+            (local.set $m (i32.add (local.get $m) (i32.const 4)))
+            (local.set $d (i32.add (local.get $d) (i32.const 4)))
+            (br $t)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $bs_ (i32.lt_u (local.get $b) (local.get $B))))
+      (local.set $a (i32.add (local.get $a) (i32.const 1)))
+      (br_if $as (i32.lt_u (local.get $a) (local.get $A)))))
+
   ;; dst[m] += Σ_j src[m·N + j] for m < M (the bias gradient of a batched convolution).
   (func $row_sums (param $src i32) (param $M i32) (param $N i32) (param $dst i32)
     (local $m i32) (local $e i32) (local $acc v128) (local $s f32)
@@ -363,7 +402,9 @@
       (br_if $taps (i32.lt_u (local.get $j) (local.get $CKK)))))
 
   ;; The backward of conv_fwd over images [n0, n1): dY [N, OC, OH, OW] at $dY, or, for a fused block ($route ≠ 0),
-  ;; the block's upstream gradient dOut [N, OC, OH/2·OW/2] and the routes (bytes) at $route (see unpool_relu). Adds
+  ;; the block's upstream gradient dOut [N, OC, OH/2·OW/2] and the routes (bytes) at $route (see unpool_relu), or,
+  ;; for a convolution followed by a ReLU ($mask ≠ 0), the ReLU's upstream gradient at $dY and its output at $mask
+  ;; (dY where that output is positive: permute_relu_mask). Adds
   ;; this range's weight and bias gradients into dWAcc [OC, CKK] and dBAcc [OC] (pointer 0: not wanted) and writes dX
   ;; for its images (0: not wanted) using wtPack, Wᵀ packed in 4-row panels. Work buffers: cols [CKK, nb·L] (reused
   ;; for dCols), dYP [OC, nb·L], aPack, bPack, scr. dW = dY·colsᵀ and dCols = Wᵀ·dY per chunk, then col2im. Threads
@@ -376,7 +417,7 @@
     (param $OH i32) (param $OW i32) (param $OC i32) (param $wtPack i32)
     (param $dX i32) (param $dWAcc i32) (param $dBAcc i32)
     (param $cols i32) (param $dYP i32) (param $aPack i32) (param $bPack i32) (param $scr i32)
-    (param $dOut i32) (param $route i32) (param $ctr i32) (param $slotB i32)
+    (param $dOut i32) (param $route i32) (param $ctr i32) (param $slotB i32) (param $mask i32)
     (local $L i32) (local $CKK i32) (local $CHW i32) (local $nc i32) (local $NL i32) (local $dXn i32) (local $start i32)
     (local $c i32) (local $dWSlot i32) (local $dBSlot i32)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
@@ -399,11 +440,18 @@
             ;; a fused block: dY from the pooled gradient
             (call $unpool_relu (local.get $dOut) (local.get $route) (local.get $n0) (local.get $nc)
               (local.get $OC) (local.get $OH) (local.get $OW) (local.get $dYP)))
+          (else (if (local.get $mask)
+          (then
+            ;; a convolution followed by a ReLU: [nc, OC, L] → [OC, nc·L] where the ReLU's output is positive
+            (call $permute_relu_mask
+              (i32.add (local.get $dY) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
+              (i32.add (local.get $mask) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
+              (local.get $nc) (local.get $OC) (local.get $L) (local.get $dYP)))
           (else
             ;; [nc, OC, L] → [OC, nc·L]
             (call $permute
               (i32.add (local.get $dY) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
-              (local.get $nc) (local.get $OC) (local.get $L) (local.get $dYP) (i32.const 0) (i32.const 0))))
+              (local.get $nc) (local.get $OC) (local.get $L) (local.get $dYP) (i32.const 0) (i32.const 0))))))
         (if (local.get $dBAcc)
           (then
             (call $zero_f32 (local.get $dBSlot) (local.get $OC))
