@@ -164,6 +164,7 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
   if (!Number.isInteger(size) || size < 1) throw new Error(`autoAttackInChunks: chunk must be an integer ≥ 1, got ${size}`);
   const version = o.version ?? 'standard', norm = o.norm ?? 'linf';
   const store = o.store;
+  const code = o.code ?? codeVersion();
   const saved = store && o.reuse !== false && existsSync(store.path) ? (JSON.parse(readFileSync(store.path, 'utf8')) as { key: unknown; chunks: AutoAttackChunk[] }) : null;
   const chunks: AutoAttackChunk[] = saved && JSON.stringify(saved.key) === JSON.stringify(store!.key)
     ? saved.chunks.filter((c) => c.start % size === 0 && c.start < N && c.count === Math.min(size, N - c.start))
@@ -183,7 +184,7 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
     const n = (acc: number) => Math.round(acc * part.count);
     const chunk: AutoAttackChunk = {
       start, count: part.count, clean: n(report.cleanAccuracy), warnings: report.warnings, checks: report.checks,
-      maxPerturbation: report.maxPerturbation, brokenBy: report.brokenBy, code: o.code ?? codeVersion(),
+      maxPerturbation: report.maxPerturbation, brokenBy: report.brokenBy, code,
       stages: report.stages.map((g) => ({ attack: g.attack, robust: n(g.robustAccuracy), attacked: g.attacked, broken: g.broken, seconds: g.seconds })),
     };
     chunks.push(chunk);
@@ -195,7 +196,13 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
     });
     await new Promise<void>((resolve) => setImmediate(resolve)); // let Ctrl-C and the progress timers run
   }
-  return { ...combineChunks(chunks, N, o.eps, norm, version, { steps: o.steps, squareQueries: o.squareQueries }), chunkSize: size, chunksMeasured: measured, chunksReused: reused };
+  const report = combineChunks(chunks, N, o.eps, norm, version, { steps: o.steps, squareQueries: o.squareQueries });
+  // every chunk kept from one other code (combineChunks warns when the chunks' codes differ among themselves)
+  const codes = countByCode(chunks);
+  if (codes.length === 1 && codes[0].code !== code) {
+    report.warnings.push(`every chunk was measured by other code than this run's (${codes[0].code ?? 'code not recorded'}; this run: ${code}): the figures are that code's`);
+  }
+  return { ...report, chunkSize: size, chunksMeasured: measured, chunksReused: reused };
 }
 
 /**
@@ -203,7 +210,8 @@ export async function autoAttackInChunks(model: Sequential, ds: Dataset, count: 
  * stage a chunk did not run, for lack of robust points, left its count as it was); checks flagged when any chunk's
  * was (the measured values their maximum), except the two that count points, taken again over all N: the
  * zero-gradient points summed, and Square's drop below the stage before it (so a 0.1-point drop in each chunk is
- * 0.1 points, not flagged ten times). Each warning once, and one more when the chunks record different code;
+ * 0.1 points, not flagged ten times). Each warning once, and one more when the chunks record different code
+ * (autoAttackInChunks adds one when they all record one code other than the running one);
  * brokenBy concatenated when every chunk kept it.
  * @example
  *   combineChunks(chunks, 10000, 0.3, 'linf', 'standard').stages.map((s) => s.robustAccuracy);

@@ -86,6 +86,15 @@ describe('the code that measured each chunk', () => {
     const mixed = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store, code: 'new' });
     expect(JSON.parse(readFileSync(path, 'utf8')).chunks.map((c: AutoAttackChunk) => c.code ?? null)).toEqual(['old', null, 'new']);
     expect(mixed.warnings).toContain('the chunks were measured by different code (1 by old; 1 by code not recorded; 1 by new): measure them again without resuming for one code\'s figures');
+    // all kept, all from one other code: said too
+    const later = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store, code: 'newer' });
+    expect(later.chunksMeasured).toBe(0);
+    expect(later.warnings.filter((w) => /code/.test(w))).toEqual(['the chunks were measured by different code (1 by old; 1 by code not recorded; 1 by new): measure them again without resuming for one code\'s figures']);
+    const one = { path: join(mkdtempSync(join(tmpdir(), 'nablax-aa-code-')), 'chunks.json'), key: store.key };
+    await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store: one, code: 'new' });
+    const allOther = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store: one, code: 'newer' });
+    expect(allOther.warnings).toContain("every chunk was measured by other code than this run's (new; this run: newer): the figures are that code's");
+    expect((await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10, store: one, code: 'new' })).warnings.join()).not.toMatch(/code/);
     // the counts are those of one run: only the warning differs
     const whole = await autoAttackInChunks(model, ds, 25, { ...settings, chunk: 10 });
     expect(noTime({ ...mixed, warnings: [] })).toEqual(noTime({ ...whole, warnings: [], chunksMeasured: 1, chunksReused: 2 }));

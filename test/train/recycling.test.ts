@@ -1,18 +1,28 @@
 // train() runs a built-in objective's steps in a recycling scope (engine/recycle.ts): the arrays of one step are
 // reused by the next. That must change nothing: every method gives the same parameter bits as the same objective
 // run without recycling (wrapped in a plain function, which is not marked recyclable), batch-norm statistics and
-// dropout included, and the pool is actually used.
+// dropout included; one scope per step; and what a step returns survives the next step.
 import { describe, expect, it, vi } from 'vitest';
 import { loadDataset, subset } from '../../src/data/datasets.js';
 import * as recycle from '../../src/engine/recycle.js';
 import { enableAuxBatchNorm } from '../../src/layers/batchnorm.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
-import { crossEntropyObjective, recyclableObjective, train, type Objective } from '../../src/train/loop.js';
+import { getBatch } from '../../src/data/batches.js';
+import { Rng } from '../../src/engine/random.js';
+import { recycledBytes } from '../../src/engine/recycle.js';
+import { crossEntropyObjective, recyclableObjective, train, trainingStep, type Objective } from '../../src/train/loop.js';
+import { Adam } from '../../src/train/optimizers.js';
 import { adversarialMethods, methodObjective } from '../../src/train/methods.js';
 import { isRecyclable } from '../../src/train/objective.js';
 
 const digits = subset(loadDataset('mnist', 'train'), 0, 96);
+
+/** The first index where a and b differ bit for bit, or -1. */
+function firstChanged(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return a.length === b.length ? -1 : a.length;
+}
 
 function bytes(m: ReturnType<typeof buildModel>): string {
   return m.stateDict().map(([n, t]) => n + Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64')).join('|');
@@ -48,6 +58,25 @@ describe('training steps recycle their arrays without changing a bit', () => {
       expect(withPool === without).toBe(true);
     });
   }
+
+  it("trainingStep keeps the loss and logits it returns: the next step's recycled arrays do not overwrite them", () => {
+    // batch 512: 5,120 logits, large enough to be pooled (smaller arrays never are)
+    const data = subset(loadDataset('mnist', 'train'), 0, 1024);
+    const model = buildModel(zooSpec('cnn'), { seed: 0 });
+    model.train();
+    const params = model.parameters();
+    const opt = new Adam(params, { lr: 2e-3 });
+    const tensors = params.map(([, t]) => t);
+    const b1 = getBatch(data, null, 0, 512), b2 = getBatch(data, null, 512, 1024);
+    const before = recycledBytes();
+    const s1 = trainingStep(model, opt, tensors, crossEntropyObjective, b1.x, b1.y, { rng: new Rng(0), epoch: 0, step: 0 });
+    expect(recycledBytes()).toBeGreaterThan(before); // the step's activations went back to the pool
+    const logits = s1.logits.data.slice(), loss = s1.loss.item();
+    const s2 = trainingStep(model, opt, tensors, crossEntropyObjective, b2.x, b2.y, { rng: new Rng(0), epoch: 0, step: 1 });
+    expect(s2.logits.data.buffer).not.toBe(s1.logits.data.buffer);
+    expect(firstChanged(s1.logits.data, logits)).toBe(-1);
+    expect(s1.loss.item()).toBe(loss);
+  });
 
   it('a custom objective runs without recycling unless it is marked', () => {
     const custom: Objective = (m, x, y, ctx) => crossEntropyObjective(m, x, y, ctx);
