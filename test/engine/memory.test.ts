@@ -10,10 +10,10 @@ import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { kernels } from '../../src/engine/kernels/kernels.js';
 import { Rng } from '../../src/engine/random.js';
-import { grad } from '../../src/engine/tape.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { buildModel } from '../../src/layers/spec.js';
-import { crossEntropyObjective } from '../../src/train/loop.js';
+import { recycledBytes } from '../../src/engine/recycle.js';
+import { crossEntropyObjective, trainingStep } from '../../src/train/loop.js';
 import { Adam } from '../../src/train/optimizers.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -43,18 +43,19 @@ describe('memory over 1,000 training steps', () => {
       const params = model.parameters();
       const tensors = params.map(([, t]) => t);
       const opt = new Adam(params, { lr: 1e-3 });
-      const x = Tensor.uniform([16, 1, 12, 12], 0, 1, new Rng(1));
-      const y = Int32Array.from({ length: 16 }, (_, i) => i % 10);
-      const step = () => {
-        const { loss } = crossEntropyObjective(model, x, y, { rng: new Rng(0), epoch: 0, step: 0 });
-        opt.step(grad(loss, tensors));
-        return loss.data[0];
-      };
+      const x = Tensor.uniform([64, 1, 12, 12], 0, 1, new Rng(1));
+      const y = Int32Array.from({ length: 64 }, (_, i) => i % 10);
+      // train()'s step: its activations and gradients (9,216 floats for the block's pooled output) go through the
+      // recycling pool, which must not grow either
+      const step = () => trainingStep(model, opt, tensors, crossEntropyObjective, x, y, { rng: new Rng(0), epoch: 0, step: 0 }).loss.data[0];
       for (let i = 0; i < 100; i++) step();
       const at100 = snapshot();
+      const pooled100 = recycledBytes();
+      expect(pooled100, 'the steps recycle their arrays').toBeGreaterThan(0);
       let last = 0;
       for (let i = 100; i < 1000; i++) last = step();
       const at1000 = snapshot();
+      expect(recycledBytes(), 'the pool holds one step\'s arrays, not more every step').toBe(pooled100);
       expect(Number.isFinite(last)).toBe(true);
       expect(at1000.js - at100.js, 'JS heap + external').toBeLessThan(2 * MiB);
       expect(at1000.wasm, 'linear memory only grows for a larger problem').toBe(at100.wasm);
