@@ -307,8 +307,6 @@ function pool2Window(g: Window2d, OC: number): Window2d {
 
 const like = (a: Data, n: number): Data => (a instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
 
-// The fused block as the three kernels in turn; pooling before ReLU gives the same values (ReLU is monotone) and
-// the argmax of the convolution's output itself, which becomes each output's route.
 function conv2dReluForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, y: Data): void {
   conv2dForward(x, N, g, w, OC, b, y);
   reluForward(y, y);
@@ -341,6 +339,8 @@ function conv2dReluBackward(
   conv2dBackward(x, N, g, w, OC, dY, dX, dW, dB);
 }
 
+// The fused block as the three kernels in turn; pooling before ReLU gives the same values (ReLU is monotone) and
+// the argmax of the convolution's output itself, which becomes each output's route.
 function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: number, b: Data, out: Data, route: Uint8Array | null): void {
   const y = like(out, N * OC * g.OH * g.OW);
   conv2dForward(x, N, g, w, OC, b, y);

@@ -122,7 +122,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     const at = carve({
       x: S * CHWi, y: S * OC * YLi, route: fused && route ? Math.ceil((S * OC * YLi) / 4) : 0,
       wRaw: OC * CKK, wPack: Math.ceil(OC / 4) * 4 * CKK, bias: OC, counter: 1,
-      xRaw: wide ? S * CHW : 0, yCrop: wide ? S * OC * YL : 0, routeCrop: wide && fused ? Math.ceil((S * OC * YL) / 4) : 0,
+      xRaw: wide ? S * CHW : 0, yCrop: wide ? S * OC * YL : 0, routeCrop: wide && fused && route ? Math.ceil((S * OC * YL) / 4) : 0,
     });
     // per thread: cols (or the implicit GEMM's offset table), bPack, cbuf (rows up to a multiple of 4: the implicit
     // GEMM writes whole 4-row tiles), scratch
@@ -148,7 +148,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
         const args: ConvFwdArgs = {
           x: at.x, y: at.y, n0, n1, nb, C, H: gi.H, W: gi.W, KH, KW, pad: gi.pad, OH, OW: gi.OW, OC, wPack: at.wPack,
           bias: at.bias, cols: my.cols, bPack: my.bPack, cbuf: my.cbuf, scr: my.scr,
-          // the routes only when they are returned: without them the epilogue is a plain maximum (pool2_bias_relu_value)
+          // the routes only when they are returned: without them the epilogue skips finding where each maximum was
           route: fused && route ? at.route : 0, ctr: at.counter, epilogue: EPILOGUE_CODE[epilogue],
         };
         return positional(convFwdParams, args);

@@ -43,11 +43,15 @@ function convGrads(x: Tensor, w: Tensor, b: Tensor, needs: boolean[]): [Tensor |
   return [x, w, b].map((t, i) => (needs[i] ? Tensor.empty(t.shape, t.dtype) : null)) as [Tensor | null, Tensor | null, Tensor | null];
 }
 
-/** y = conv2d(x, w, b), a fresh output (kernels().conv2dForward; the reference is referenceKernels.conv2dForward). */
-function convForward(op: string, x: Tensor, w: Tensor, b: Tensor, { stride, padding }: Conv2dAttrs): Tensor {
+/**
+ * y = conv2d(x, w, b), or relu(conv2d(x, w, b)) with `relu`, a fresh output (kernels().conv2dForward or
+ * conv2dReluForward; the references are referenceKernels' of the same names).
+ */
+function convForward(op: string, x: Tensor, w: Tensor, b: Tensor, { stride, padding }: Conv2dAttrs, relu = false): Tensor {
   const { N, OC, g } = convGeometry(op, x, w, b, stride, padding);
   const out = Tensor.empty([N, OC, g.OH, g.OW], x.dtype); // the kernels write every output
-  kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
+  if (relu) kernels().conv2dReluForward(x.data, N, g, w.data, OC, b.data, out.data);
+  else kernels().conv2dForward(x.data, N, g, w.data, OC, b.data, out.data);
   return out;
 }
 
@@ -77,13 +81,8 @@ export const convOps = {
   // then as conv2d.
   conv2dRelu: {
     name: 'conv2dRelu',
-    forward([x, w, b], attrs) {
-      const { N, OC, g } = convGeometry('conv2dRelu', x, w, b, attrs.stride, attrs.padding);
-      const out = Tensor.empty([N, OC, g.OH, g.OW], x.dtype); // the kernels write every output
-      // the ReLU in the convolution's own output pass (referenceKernels.conv2dReluForward: conv2dForward, reluForward)
-      kernels().conv2dReluForward(x.data, N, g, w.data, OC, b.data, out.data);
-      return { out, saved: null };
-    },
+    // the ReLU in the convolution's own output pass (referenceKernels.conv2dReluForward: conv2dForward, reluForward)
+    forward: ([x, w, b], attrs) => ({ out: convForward('conv2dRelu', x, w, b, attrs, true), saved: null }),
     backward(dOut, { inputs: [x, w, b], out, attrs, needs }) {
       // dY = dOut where out > 0 (referenceKernels.conv2dReluBackward: reluBackward, then conv2dBackward), built as the
       // kernel lays out each chunk's upstream gradient, never as an array of its own

@@ -5,19 +5,21 @@
 
   ;; The fused epilogue of conv_fwd for a convolution followed by ReLU and 2×2/2 max pooling, in one pass over a
   ;; chunk's GEMM output src [OC, nc, OH, OW]: per window, add the channel's bias to the four values as they are
-  ;; loaded, keep the maximum and where in the window it is (first on ties, the order of maxpool2_fwd), apply ReLU
-  ;; to it (max(relu(z)) = relu(max(z))) and store it and its route (one byte: 2·dy + dx, or 255 where the output is
-  ;; not positive, see src/engine/kernels/pool-route.ts) straight at their [nc, OC, PH·PW] places in dst / route.
-  ;; The same operations in the same order as adding the bias, pooling, ReLU and permuting in separate passes, so
-  ;; the same bits, without writing and re-reading the chunk three times.
+  ;; loaded, take their maximum in the order (0, 0), (0, 1), (1, 0), (1, 1) with f32x4.pmax (pmax(m, v) = m < v ? v : m:
+  ;; the first on ties, the order of maxpool2_fwd, signed zeros and NaN included), apply ReLU to it
+  ;; (max(relu(z)) = relu(max(z))) and store it straight at its [nc, OC, PH·PW] place in dst. With $route ≠ 0 also
+  ;; each output's route there (one byte: 2·dy + dx, where the maximum was, found with the same strict compares, or
+  ;; 255 where the output is not positive, see src/engine/kernels/pool-route.ts); a forward that no backward follows
+  ;; passes 0 and skips that work. The same operations in the same order as adding the bias, pooling, ReLU and
+  ;; permuting in separate passes, so the same bits, without writing and re-reading the chunk three times.
   (func $pool2_bias_relu
     (param $src i32) (param $OC i32) (param $nc i32) (param $OH i32) (param $OW i32)
     (param $dst i32) (param $route i32) (param $bias i32)
     (local $a i32) (local $b i32) (local $PH i32) (local $PW i32) (local $PL i32) (local $pw4 i32) (local $L i32)
     (local $plane i32) (local $d i32) (local $g i32) (local $oh i32) (local $ow i32) (local $r0 i32) (local $r1 i32)
     (local $bs f32) (local $fa f32) (local $f f32) (local $fi i32)
-    (local $bv v128) (local $va v128) (local $vb v128) (local $m v128) (local $id v128)
-    (local $v v128) (local $c v128)
+    (local $bv v128) (local $va v128) (local $vb v128) (local $v00 v128) (local $v01 v128) (local $v10 v128)
+    (local $v11 v128) (local $m01 v128) (local $m2 v128) (local $m v128) (local $id v128)
     (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
     (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
     (local.set $PL (i32.mul (local.get $PH) (local.get $PW)))
@@ -42,32 +44,30 @@
           (block $v_done
             (loop $vs
               (br_if $v_done (i32.ge_u (local.get $ow) (local.get $pw4)))
+              ;; four windows: their (0, 0), (0, 1), (1, 0) and (1, 1) values as four vectors
               (local.set $va (f32x4.add (v128.load (local.get $r0)) (local.get $bv)))
               (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r0)) (local.get $bv)))
-              (local.set $m (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
-              (local.set $id (v128.const i32x4 0 0 0 0))
-              ;; (0, 1)
-              (local.set $v (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
-              (local.set $c (f32x4.gt (local.get $v) (local.get $m)))
-              (local.set $m (v128.bitselect (local.get $v) (local.get $m) (local.get $c)))
-              (local.set $id (v128.bitselect (v128.const i32x4 1 1 1 1) (local.get $id) (local.get $c)))
-              ;; (1, 0) and (1, 1)
+              (local.set $v00 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
+              (local.set $v01 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
               (local.set $va (f32x4.add (v128.load (local.get $r1)) (local.get $bv)))
               (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r1)) (local.get $bv)))
-              (local.set $v (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
-              (local.set $c (f32x4.gt (local.get $v) (local.get $m)))
-              (local.set $m (v128.bitselect (local.get $v) (local.get $m) (local.get $c)))
-              (local.set $id (v128.bitselect (v128.const i32x4 2 2 2 2) (local.get $id) (local.get $c)))
-              (local.set $v (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
-              (local.set $c (f32x4.gt (local.get $v) (local.get $m)))
-              (local.set $m (v128.bitselect (local.get $v) (local.get $m) (local.get $c)))
-              (local.set $id (v128.bitselect (v128.const i32x4 3 3 3 3) (local.get $id) (local.get $c)))
+              (local.set $v10 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
+              (local.set $v11 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
+              (local.set $m01 (f32x4.pmax (local.get $v00) (local.get $v01)))
+              (local.set $m2 (f32x4.pmax (local.get $m01) (local.get $v10)))
+              (local.set $m (f32x4.pmax (local.get $m2) (local.get $v11)))
               (v128.store (local.get $d) (f32x4.max (local.get $m) (v128.const i32x4 0 0 0 0)))
-              ;; route 255 where the output is not positive, then the four routes as four bytes
-              (local.set $id (v128.bitselect (local.get $id) (v128.const i32x4 255 255 255 255)
-                (f32x4.gt (local.get $m) (v128.const i32x4 0 0 0 0))))
-              (local.set $id (i16x8.narrow_i32x4_u (local.get $id) (local.get $id)))
-              (v128.store32_lane 0 (local.get $g) (i8x16.narrow_i16x8_u (local.get $id) (local.get $id)))
+              (if (local.get $route)
+                (then
+                  ;; where the maximum was: the last strict improvement, as pmax took it
+                  (local.set $id (v128.and (f32x4.gt (local.get $v01) (local.get $v00)) (v128.const i32x4 1 1 1 1)))
+                  (local.set $id (v128.bitselect (v128.const i32x4 2 2 2 2) (local.get $id) (f32x4.gt (local.get $v10) (local.get $m01))))
+                  (local.set $id (v128.bitselect (v128.const i32x4 3 3 3 3) (local.get $id) (f32x4.gt (local.get $v11) (local.get $m2))))
+                  ;; route 255 where the output is not positive, then the four routes as four bytes
+                  (local.set $id (v128.bitselect (local.get $id) (v128.const i32x4 255 255 255 255)
+                    (f32x4.gt (local.get $m) (v128.const i32x4 0 0 0 0))))
+                  (local.set $id (i16x8.narrow_i32x4_u (local.get $id) (local.get $id)))
+                  (v128.store32_lane 0 (local.get $g) (i8x16.narrow_i16x8_u (local.get $id) (local.get $id)))))
               (local.set $d (i32.add (local.get $d) (i32.const 16)))
               (local.set $g (i32.add (local.get $g) (i32.const 4)))
               (local.set $r0 (i32.add (local.get $r0) (i32.const 32)))
@@ -93,84 +93,10 @@
                 (then (local.set $fa (local.get $f))
                       (local.set $fi (i32.const 3))))
               (f32.store (local.get $d) (f32.max (local.get $fa) (f32.const 0)))
-              (i32.store8 (local.get $g) (select (local.get $fi) (i32.const 255) (f32.gt (local.get $fa) (f32.const 0))))
+              (if (local.get $route)
+                (then (i32.store8 (local.get $g) (select (local.get $fi) (i32.const 255) (f32.gt (local.get $fa) (f32.const 0))))))
               (local.set $d (i32.add (local.get $d) (i32.const 4)))
               (local.set $g (i32.add (local.get $g) (i32.const 1)))
-              (local.set $r0 (i32.add (local.get $r0) (i32.const 8)))
-              (local.set $r1 (i32.add (local.get $r1) (i32.const 8)))
-              (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
-              (br $ts)))
-          (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
-          (br_if $ohs (i32.lt_u (local.get $oh) (local.get $PH))))
-        (local.set $b (i32.add (local.get $b) (i32.const 1)))
-        (br_if $bs_ (i32.lt_u (local.get $b) (local.get $nc))))
-      (local.set $a (i32.add (local.get $a) (i32.const 1)))
-      (br_if $as (i32.lt_u (local.get $a) (local.get $OC)))))
-
-  ;; pool2_bias_relu without the routes, for a forward that no backward follows (inference, an attack's queries):
-  ;; each window's maximum taken with f32x4.pmax (pmax(m, v) = m < v ? v : m, the same select as pool2_bias_relu's
-  ;; strict v > m compare, so the same value on ties, signed zeros and NaN), then ReLU; stored at the same places.
-  ;; The compares and selects that track the route were most of the epilogue's work.
-  (func $pool2_bias_relu_value
-    (param $src i32) (param $OC i32) (param $nc i32) (param $OH i32) (param $OW i32) (param $dst i32) (param $bias i32)
-    (local $a i32) (local $b i32) (local $PH i32) (local $PW i32) (local $PL i32) (local $pw4 i32) (local $L i32)
-    (local $plane i32) (local $d i32) (local $oh i32) (local $ow i32) (local $r0 i32) (local $r1 i32)
-    (local $bs f32) (local $fa f32) (local $f f32)
-    (local $bv v128) (local $va v128) (local $vb v128) (local $m v128)
-    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
-    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
-    (local.set $PL (i32.mul (local.get $PH) (local.get $PW)))
-    (local.set $pw4 (i32.and (local.get $PW) (i32.const -4)))
-    (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
-    (if (i32.eqz (local.get $PL)) (then (return)))
-    (loop $as
-      (local.set $bs (f32.load (i32.add (local.get $bias) (i32.shl (local.get $a) (i32.const 2)))))
-      (local.set $bv (f32x4.splat (local.get $bs)))
-      (local.set $b (i32.const 0))
-      (loop $bs_
-        (local.set $plane (i32.add (local.get $src)
-          (i32.shl (i32.mul (i32.add (i32.mul (local.get $a) (local.get $nc)) (local.get $b)) (local.get $L)) (i32.const 2))))
-        (local.set $d (i32.add (local.get $dst)
-          (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OC)) (local.get $a)) (local.get $PL)) (i32.const 2))))
-        (local.set $oh (i32.const 0))
-        (loop $ohs
-          (local.set $r0 (i32.add (local.get $plane) (i32.shl (i32.mul (i32.shl (local.get $oh) (i32.const 1)) (local.get $OW)) (i32.const 2))))
-          (local.set $r1 (i32.add (local.get $r0) (i32.shl (local.get $OW) (i32.const 2))))
-          (local.set $ow (i32.const 0))
-          (block $v_done
-            (loop $vs
-              (br_if $v_done (i32.ge_u (local.get $ow) (local.get $pw4)))
-              ;; window order (0, 0), (0, 1), (1, 0), (1, 1), as pool2_bias_relu
-              (local.set $va (f32x4.add (v128.load (local.get $r0)) (local.get $bv)))
-              (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r0)) (local.get $bv)))
-              (local.set $m (f32x4.pmax
-                (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb))
-                (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb))))
-              (local.set $va (f32x4.add (v128.load (local.get $r1)) (local.get $bv)))
-              (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r1)) (local.get $bv)))
-              (local.set $m (f32x4.pmax (local.get $m)
-                (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb))))
-              (local.set $m (f32x4.pmax (local.get $m)
-                (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb))))
-              (v128.store (local.get $d) (f32x4.max (local.get $m) (v128.const i32x4 0 0 0 0)))
-              (local.set $d (i32.add (local.get $d) (i32.const 16)))
-              (local.set $r0 (i32.add (local.get $r0) (i32.const 32)))
-              (local.set $r1 (i32.add (local.get $r1) (i32.const 32)))
-              (local.set $ow (i32.add (local.get $ow) (i32.const 4)))
-              (br $vs)))
-          ;; the last PW mod 4 windows one at a time
-          (block $t_done
-            (loop $ts
-              (br_if $t_done (i32.ge_u (local.get $ow) (local.get $PW)))
-              (local.set $fa (f32.add (f32.load (local.get $r0)) (local.get $bs)))
-              (local.set $f (f32.add (f32.load offset=4 (local.get $r0)) (local.get $bs)))
-              (if (f32.gt (local.get $f) (local.get $fa)) (then (local.set $fa (local.get $f))))
-              (local.set $f (f32.add (f32.load (local.get $r1)) (local.get $bs)))
-              (if (f32.gt (local.get $f) (local.get $fa)) (then (local.set $fa (local.get $f))))
-              (local.set $f (f32.add (f32.load offset=4 (local.get $r1)) (local.get $bs)))
-              (if (f32.gt (local.get $f) (local.get $fa)) (then (local.set $fa (local.get $f))))
-              (f32.store (local.get $d) (f32.max (local.get $fa) (f32.const 0)))
-              (local.set $d (i32.add (local.get $d) (i32.const 4)))
               (local.set $r0 (i32.add (local.get $r0) (i32.const 8)))
               (local.set $r1 (i32.add (local.get $r1) (i32.const 8)))
               (local.set $ow (i32.add (local.get $ow) (i32.const 1)))

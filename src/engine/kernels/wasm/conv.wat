@@ -5,11 +5,15 @@
 ;; shared linear memory. All pointers are byte addresses; counts and strides are in float32 elements.
 
   ;; Swap the first two axes of an A×B×L array: dst[(b·A + a)·L + l] = src[(a·B + b)·L + l] (+ bias[a] when
-  ;; $bias ≠ 0, then max(·, 0) when $relu ≠ 0 too: relu_fwd's f32x4.max, so the same bits as a ReLU pass after it).
-  ;; Moves a batched convolution's GEMM output [OC, N·L] to NCHW and its upstream gradient back.
+  ;; $bias ≠ 0, then, with $relu ≠ 0 too, max(·, 0): relu_fwd's f32x4.max, so the same bits as a ReLU pass after it;
+  ;; without, max(·, −∞), which changes no number). Moves a batched convolution's GEMM output [OC, N·L] to NCHW and
+  ;; its upstream gradient back.
   (func $permute
     (param $src i32) (param $A i32) (param $B i32) (param $L i32) (param $dst i32) (param $bias i32) (param $relu i32)
     (local $a i32) (local $b i32) (local $s i32) (local $d i32) (local $e i32) (local $bv v128) (local $bs f32)
+    (local $lo v128) (local $flo f32)
+    (local.set $flo (select (f32.const 0) (f32.const -inf) (local.get $relu)))
+    (local.set $lo (f32x4.splat (local.get $flo)))
     (local.set $s (local.get $src))
     (loop $as
       (if (local.get $bias)
@@ -22,32 +26,12 @@
           (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $A)) (local.get $a)) (local.get $L)) (i32.const 2))))
         (if (i32.eqz (local.get $bias))
           (then (call $copy_f32 (local.get $d) (local.get $s) (local.get $L)))
-          (else (if (local.get $relu)
-          (then
-            (local.set $e (i32.add (local.get $s) (i32.shl (i32.and (local.get $L) (i32.const -4)) (i32.const 2))))
-            (block $v_done
-              (loop $v
-                (br_if $v_done (i32.ge_u (local.get $s) (local.get $e)))
-                (v128.store (local.get $d)
-                  (f32x4.max (f32x4.add (v128.load (local.get $s)) (local.get $bv)) (v128.const i32x4 0 0 0 0)))
-                (local.set $s (i32.add (local.get $s) (i32.const 16)))
-                (local.set $d (i32.add (local.get $d) (i32.const 16)))
-                (br $v)))
-            (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $L) (i32.const 3)) (i32.const 2))))
-            (block $t_done
-              (loop $t
-                (br_if $t_done (i32.ge_u (local.get $s) (local.get $e)))
-                (f32.store (local.get $d) (f32.max (f32.add (f32.load (local.get $s)) (local.get $bs)) (f32.const 0)))
-                (local.set $s (i32.add (local.get $s) (i32.const 4)))
-                (local.set $d (i32.add (local.get $d) (i32.const 4)))
-                (br $t)))
-            (local.set $s (i32.sub (local.get $s) (i32.shl (local.get $L) (i32.const 2)))))
           (else
             (local.set $e (i32.add (local.get $s) (i32.shl (i32.and (local.get $L) (i32.const -4)) (i32.const 2))))
             (block $v_done
               (loop $v
                 (br_if $v_done (i32.ge_u (local.get $s) (local.get $e)))
-                (v128.store (local.get $d) (f32x4.add (v128.load (local.get $s)) (local.get $bv)))
+                (v128.store (local.get $d) (f32x4.max (f32x4.add (v128.load (local.get $s)) (local.get $bv)) (local.get $lo)))
                 (local.set $s (i32.add (local.get $s) (i32.const 16)))
                 (local.set $d (i32.add (local.get $d) (i32.const 16)))
                 (br $v)))
@@ -55,19 +39,19 @@
             (block $t_done
               (loop $t
                 (br_if $t_done (i32.ge_u (local.get $s) (local.get $e)))
-                (f32.store (local.get $d) (f32.add (f32.load (local.get $s)) (local.get $bs)))
+                (f32.store (local.get $d) (f32.max (f32.add (f32.load (local.get $s)) (local.get $bs)) (local.get $flo)))
                 (local.set $s (i32.add (local.get $s) (i32.const 4)))
                 (local.set $d (i32.add (local.get $d) (i32.const 4)))
                 (br $t)))
             ;; the vector loop advanced s by L; undo so the common advance below applies to both branches
-            (local.set $s (i32.sub (local.get $s) (i32.shl (local.get $L) (i32.const 2))))))))
+            (local.set $s (i32.sub (local.get $s) (i32.shl (local.get $L) (i32.const 2))))))
         (local.set $s (i32.add (local.get $s) (i32.shl (local.get $L) (i32.const 2))))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br_if $bs_ (i32.lt_u (local.get $b) (local.get $B))))
       (local.set $a (i32.add (local.get $a) (i32.const 1)))
       (br_if $as (i32.lt_u (local.get $a) (local.get $A)))))
 
-;; permute's [A, B, L] → [B, A, L] swap for the upstream gradient of a convolution followed by a ReLU: dst gets
+  ;; permute's [A, B, L] → [B, A, L] swap for the upstream gradient of a convolution followed by a ReLU: dst gets
   ;; src where the ReLU's output (mask, in src's layout) is positive, else +0 (relu_bwd's operations: v128.and with
   ;; f32x4.gt, and select in the tail, so the same bits as relu_bwd then permute).
   (func $permute_relu_mask
@@ -232,10 +216,9 @@
   ;; wPack: W [OC, C·KH·KW] packed in 4-row panels; bias: OC floats. Work buffers: cols [CKK, nb·L],
   ;; bPack (its 8-column panels), cbuf [⌈OC/4⌉·4, nb·L], scr 128 bytes. Per chunk: im2col → pack (in one pass when
   ;; OW is a multiple of 8) → one GEMM, or, unpadded with OW a multiple of 8, conv_implicit (no im2col at all; cols
-  ;; holds its offset table), → permute to NCHW adding the bias. With $route ≠ 0 the epilogue is
-  ;; pool2_bias_relu instead: y is the pooled output [N, OC, OH/2, OW/2] and route (bytes) each output's route; with
-  ;; $route = 0, $epilogue 1 is pool2_bias_relu_value (the same pooled output, no routes), 2 the permute with the
-  ;; bias and ReLU (a convolution followed by a ReLU), 0 the permute with the bias.
+  ;; holds its offset table), → the epilogue: $epilogue 0 permutes to NCHW adding the bias, 2 also applies ReLU (a
+  ;; convolution followed by a ReLU), 1 is pool2_bias_relu (the fused block): y is the pooled output [N, OC, OH/2, OW/2]
+  ;; and, when $route ≠ 0, route (bytes) each output's route.
   ;; Every thread gets the whole range [n0, n1) and claims chunks of nb images from the i32 counter at $ctr (zeroed
   ;; by the caller) until none is left, so a thread slowed by a busy core does fewer chunks instead of holding the
   ;; others up. Each output depends only on its own image, so any split gives the same bits.
@@ -283,21 +266,16 @@
               (i32.add (local.get $x) (i32.shl (i32.mul (local.get $n0) (local.get $CHW)) (i32.const 2)))
               (local.get $C) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $OH) (local.get $OW)
               (local.get $OC) (local.get $wPack) (local.get $cbuf) (local.get $nc) (local.get $cols))))
-        (if (local.get $route)
+        (if (i32.eq (local.get $epilogue) (i32.const 1))
           (then
             (call $pool2_bias_relu (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
-              (i32.add (local.get $route) (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)))
-              (local.get $bias)))
-          (else (if (i32.eq (local.get $epilogue) (i32.const 1))
-          (then
-            (call $pool2_bias_relu_value (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
-              (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
+              (select (i32.add (local.get $route) (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL))) (i32.const 0) (local.get $route))
               (local.get $bias)))
           (else
             (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
-              (local.get $bias) (i32.eq (local.get $epilogue) (i32.const 2)))))))
+              (local.get $bias) (i32.eq (local.get $epilogue) (i32.const 2)))))
         (local.set $n0 (i32.add (local.get $n0) (local.get $nc)))
         (br $chunks))))
 
