@@ -302,6 +302,33 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
     }
   });
 
+  it('with NaN inputs gives the values of convolution, ReLU and max pooling one after another, with and without routes', () => {
+    // NaN never wins a window unless it comes first (the strict compare of maxPoolForward): a NaN-propagating max
+    // in the fused epilogue would spread it
+    const rng = new Rng(21);
+    for (const c of [
+      { N: 40, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 },
+      { N: 9, C: 3, H: 11, W: 9, OC: 5, KH: 3, KW: 2, stride: 1, pad: 1 },
+    ]) {
+      const { g, x, w, b } = convData(rng, c);
+      for (let i = 0; i < x.length; i += 97) x[i] = NaN;
+      for (const k of [one, two]) {
+        const y = new Float32Array(c.N * c.OC * g.OH * g.OW);
+        k.conv2dForward(x, c.N, g, w, c.OC, b, y);
+        k.reluForward(y, y);
+        const pg = { C: c.OC, H: g.OH, W: g.OW, KH: 2, KW: 2, stride: 2, pad: 0, OH: g.OH >> 1, OW: g.OW >> 1 };
+        const want = new Float32Array(pooled(c, g));
+        k.maxPoolForward(y, c.N, pg, want, new Int32Array(want.length));
+        expect(want.some(Number.isNaN) && want.some((v) => v > 0)).toBe(true);
+        for (const route of [new Uint8Array(want.length), null]) {
+          const got = want.slice().fill(7);
+          k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, got, route);
+          expect(firstDiff(got, want), `${JSON.stringify(c)} ${k.getThreads()} threads, routes ${route !== null}`).toBe(-1);
+        }
+      }
+    }
+  });
+
   it('equals convolution, ReLU and max pooling run one after another (the cnn layers, several chunks and threads)', () => {
     const rng = new Rng(17);
     for (const c of [
