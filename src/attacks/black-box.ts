@@ -16,4 +16,4 @@ export const blackBoxAttacks = { 'one-pixel': onePixel, square, 'square-l2': squ
 export { onePixel, type OnePixelOptions } from './one-pixel.js';
 export { square, squareP, type SquareOptions } from './square.js';
 export { squareL2, squareEta } from './square-l2.js';
-export { ScoreOracle } from './oracle.js';
+export { ScoreOracle, type WindowedScores } from './oracle.js';

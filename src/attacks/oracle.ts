@@ -7,6 +7,20 @@ import { logProbabilities, softmax } from '../engine/ops/loss.js';
 import { Tensor, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
 import { predict } from '../layers/predict.js';
+import { WindowedForward } from '../layers/windowed.js';
+import type { Data } from '../engine/nd.js';
+
+/** Queries that each change one window of a base image (ScoreOracle.windowed). */
+export interface WindowedScores {
+  /**
+   * Log-probabilities [B, classes] (float64, as ScoreOracle.logProbabilities) of base image rows[b] with the window
+   * rows h0[b] … + height, columns w0[b] … + width of every channel replaced by patch[b] ([B, C, height, width] in
+   * all); each image counts as one query.
+   */
+  logProbabilities(rows: Int32Array, h0: Int32Array, w0: Int32Array, height: number, width: number, patch: Data): Tensor;
+  /** Make query b of the last call its row's base image. */
+  accept(b: number): void;
+}
 
 /**
  * Query-counting access to a model's output scores.
@@ -22,9 +36,13 @@ export class ScoreOracle {
   // The model is held in a closure rather than a field, so an attack cannot reach it through the oracle.
   readonly #forward: (x: Tensor) => Tensor;
 
-  constructor(model: Sequential) {
+  readonly #windowed: (base: Tensor) => WindowedForward;
+
+  /** @param opts.windowed false: answer windowed queries with whole-image passes (the same bits; for comparisons). */
+  constructor(model: Sequential, opts: { windowed?: boolean } = {}) {
     this.inputShape = model.input.slice();
     this.#forward = (x) => predict(model, x);
+    this.#windowed = (base) => new WindowedForward(model, base, { crop: opts.windowed !== false });
     this.classes = this.#forward(Tensor.zeros([1, ...model.input])).shape[1];
   }
 
@@ -47,6 +65,28 @@ export class ScoreOracle {
   logProbabilities(x: Tensor): Tensor {
     const z = this.#query('logProbabilities', x);
     return new Tensor(logProbabilities(z), z.shape);
+  }
+
+  /**
+   * Scores of images that differ from base images ([M, ...inputShape], not counted as queries) inside one window
+   * each, the Square attack's proposals. The model's leading local layers are recomputed only around each window
+   * (layers/windowed.ts): the same bits as logProbabilities on the whole images, with less work.
+   * @example
+   *   const ws = oracle.windowed(xBest);
+   *   const lp = ws.logProbabilities(rows, h0, w0, 2, 2, patch);   // patch [B, C, 2, 2]
+   *   ws.accept(0);                                                // query 0 replaces base image rows[0]
+   */
+  windowed(base: Tensor): WindowedScores {
+    if (base.ndim !== this.inputShape.length + 1) throw new Error(`ScoreOracle.windowed: base must be [M, ${this.inputShape.join(', ')}], got ${shapeStr(base.shape)}`);
+    const wf = this.#windowed(base);
+    return {
+      logProbabilities: (rows, h0, w0, height, width, patch) => {
+        const z = wf.forward(rows, h0, w0, height, width, patch);
+        this.queries += rows.length;
+        return new Tensor(logProbabilities(z), z.shape);
+      },
+      accept: (b) => wf.accept(b),
+    };
   }
 
   #query(method: string, x: Tensor): Tensor {

@@ -6,7 +6,6 @@
 import { Rng } from '../engine/random.js';
 import type { Data } from '../engine/nd.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
-import { consecutiveRuns } from '../engine/kernels/split-range.js';
 import { linfClamp } from './ball.js';
 import { checkTargets, type AttackOptions, type AttackResult, type BlackBoxAttack } from './attack.js';
 import type { ScoreOracle } from './oracle.js';
@@ -126,7 +125,7 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
       }
     }
   });
-  let active = todo.map((n, a) => ({ n, rng: rngs[a] }));
+  let active = todo.map((n, a) => ({ n, rng: rngs[a], row: 0 }));
   if (active.length) {
     const p = oracle.logProbabilities(gather(best, active, per, x.shape)).data;
     active.forEach(({ n }, b) => {
@@ -136,48 +135,51 @@ function runSquare(oracle: ScoreOracle, x: Tensor, y: Int32Array, opts: SquareOp
     });
     if (earlyStop) active = active.filter(({ n }) => !success[n]);
   }
+  // Each proposal changes one square of x_best: the oracle's windowed queries recompute the model's leading local
+  // layers only around it (the same scores as whole images). Row r of its base is active[r]'s x_best.
+  active.forEach((e, r) => (e.row = r));
+  const proposals = active.length ? oracle.windowed(gather(best, active, per, x.shape)) : null;
 
   const side = Math.max(1, Math.min(H, W) - 1);
-  let queryBuf: Data | null = null;
-  for (let it = 0; active.length && it < maxQueries - 2; it++) {
+  for (let it = 0; proposals && active.length && it < maxQueries - 2; it++) {
     const p = squareP(pInit, it, maxQueries, opts.rescaleSchedule ?? true);
     const s = Math.min(Math.max(Math.round(Math.sqrt((p * per) / C)), 1), side);
-    const B = active.length;
-    // the query batch's array is reused while the batch keeps its size (every row is written below): a fresh one
-    // per query cost page faults on each of the 5,000 queries
-    if (queryBuf === null || queryBuf.length !== B * per) queryBuf = alloc(x.dtype, B * per);
-    const imgs = new Tensor(queryBuf, [B, C, H, W]);
-    const img = imgs.data;
-    // every row starts as its x_best: one copy per run of consecutive examples (all of them until one is fooled)
-    const rows = active.map(({ n }) => n);
-    for (const [i, m] of consecutiveRuns([rows], 0, rows.length)) img.set(best.subarray(rows[i] * per, (rows[i] + m) * per), i * per);
+    const B = active.length, area = s * s;
+    const rows = Int32Array.from(active, (e) => e.row), h0s = new Int32Array(B), w0s = new Int32Array(B);
+    const patch = alloc(x.dtype, B * C * area); // [B, C, s, s]: the square of each proposal
     active.forEach(({ n, rng }, b) => {
-      const h0 = rng.int(H - s + 1);
-      const w0 = rng.int(W - s + 1);
+      const h0 = (h0s[b] = rng.int(H - s + 1));
+      const w0 = (w0s[b] = rng.int(W - s + 1));
       // x' = x ± ε on the square, per channel (up / down above); redraw signs that would change nothing (as the paper does).
       for (let tries = 0; tries < 100; tries++) {
         let changed = false;
         for (let c = 0; c < C; c++) {
           const pick = rng.next() < 0.5 ? down : up;
-          for (let h = h0; h < h0 + s; h++) {
-            for (let w = w0; w < w0 + s; w++) {
-              const j = c * plane + h * W + w;
-              img[b * per + j] = pick[n * per + j];
-              if (img[b * per + j] !== best[n * per + j]) changed = true;
+          for (let h = 0; h < s; h++) {
+            for (let w = 0; w < s; w++) {
+              const j = n * per + c * plane + (h0 + h) * W + w0 + w;
+              patch[(b * C + c) * area + h * s + w] = pick[j];
+              if (pick[j] !== best[j]) changed = true;
             }
           }
         }
         if (changed) break;
       }
     });
-    const scores = oracle.logProbabilities(imgs).data;
+    const scores = proposals.logProbabilities(rows, h0s, w0s, s, s, patch).data;
     active.forEach(({ n }, b) => {
       queries[n]++;
       iterations[n]++;
       const m = marginOf(n, scores, b * classes);
       const ok = fooled(n, scores, b * classes);
       if (m < margin[n] || (ok && !success[n])) {
-        best.set(img.subarray(b * per, (b + 1) * per), n * per);
+        for (let c = 0; c < C; c++) {
+          for (let h = 0; h < s; h++) {
+            const at = n * per + c * plane + (h0s[b] + h) * W + w0s[b];
+            best.set(patch.subarray((b * C + c) * area + h * s, (b * C + c) * area + (h + 1) * s), at);
+          }
+        }
+        proposals.accept(b);
         margin[n] = m;
         success[n] = ok ? 1 : 0;
       }

@@ -41,9 +41,18 @@ export class Sequential {
 
   forward(x: Tensor): Tensor {
     this.checkInput(x);
-    let h = x;
-    const ls = this.layers;
-    for (let i = 0; i < ls.length; i++) {
+    return this.forwardRange(x, 0, this.layers.length);
+  }
+
+  /**
+   * Run layers [start, end) on h, the output of layer start − 1 (x itself for start 0), fused as forward fuses them
+   * within the range; h is not checked. For callers that keep an intermediate activation (layers/windowed.ts).
+   * @example
+   *   const logits = model.forwardRange(h, 3, model.layers.length);   // the layers after the first block
+   */
+  forwardRange(h: Tensor, start: number, end: number): Tensor {
+    const ls = this.layers.slice(0, end);
+    for (let i = start; i < ls.length; i++) {
       if (this.fuse && isConvReluPool(ls[i], ls[i + 1], ls[i + 2])) {
         h = (ls[i] as Conv2D).forwardReluPool(h);
         i += 2;

@@ -52,10 +52,16 @@ beforeAll(async () => {
 });
 
 describe('black-box attacks never use a gradient', () => {
-  it('the oracle exposes only scores (logits, log-probabilities, probabilities), labels and its counter', () => {
+  it('the oracle exposes only scores (logits, log-probabilities, probabilities, windowed queries), labels and its counter', () => {
     const oracle = new ScoreOracle(cnn);
     expect(Object.keys(oracle).sort()).toEqual(['classes', 'inputShape', 'queries']);
-    expect(Object.getOwnPropertyNames(ScoreOracle.prototype).sort()).toEqual(['constructor', 'labels', 'logProbabilities', 'logits', 'scores']);
+    expect(Object.getOwnPropertyNames(ScoreOracle.prototype).sort()).toEqual(['constructor', 'labels', 'logProbabilities', 'logits', 'scores', 'windowed']);
+    // windowed queries: scores and the choice of base image, nothing else
+    const ws = oracle.windowed(small.x);
+    expect(Object.keys(ws).sort()).toEqual(['accept', 'logProbabilities']);
+    const q = oracle.queries;
+    ws.logProbabilities(Int32Array.of(0, 1), Int32Array.of(0, 3), Int32Array.of(5, 0), 2, 2, new Float32Array(8));
+    expect(oracle.queries).toBe(q + 2);
     expect(Object.keys(blackBoxAttacks).sort()).toEqual(['one-pixel', 'square', 'square-l2']);
     for (const a of Object.values(blackBoxAttacks)) expect(a.kind).toBe('black-box');
   });
@@ -225,6 +231,21 @@ describe('square (Andriushchenko et al. 2020), L∞ random search', () => {
     expect(Array.from(a.adversarial.data)).toEqual(Array.from(b.adversarial.data));
     expect(Array.from(a.queries!)).toEqual(Array.from(b.queries!));
     expect(Array.from(a.adversarial.data)).not.toEqual(Array.from(c.adversarial.data));
+  });
+
+  it('gives the same bits whether its proposals run on crops around each square or on whole images', () => {
+    // the oracle's windowed queries recompute the model's first block only around the square (layers/windowed.ts)
+    const go = (windowed: boolean) => {
+      const oracle = new ScoreOracle(cnn, { windowed });
+      const r = square.run(oracle, correct.x, correct.y, { eps: 0.2, maxQueries: 300, seed: 3, rescaleSchedule: false });
+      return { r, queries: oracle.queries };
+    };
+    const a = go(true), b = go(false);
+    expect(sum(a.r.success)).toBeGreaterThan(0);
+    expect(sum(a.r.success)).toBeLessThan(correct.y.length);
+    expect(Array.from(a.r.adversarial.data)).toEqual(Array.from(b.r.adversarial.data));
+    expect(Array.from(a.r.queries!)).toEqual(Array.from(b.r.queries!));
+    expect(a.queries).toBe(b.queries);
   });
 
   it('rejects a negative ε with a one-line error', () => {
