@@ -12,7 +12,7 @@
 import { noGrad } from '../engine/tape.js';
 import { recycling } from '../engine/recycle.js';
 import type { Data } from '../engine/nd.js';
-import { Tensor, alloc, shapeStr } from '../engine/tensor.js';
+import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import { ReLU, Sigmoid, Tanh } from './activations.js';
 import { Conv2D } from './conv2d.js';
 import type { Layer } from './layer.js';
@@ -90,7 +90,8 @@ function convWork(layers: readonly Layer[], reach: readonly (Reach | null)[], fr
  * Logits of windowed changes to a set of base images, recomputing the model's leading local block only around each
  * window; the same bits as `predict` on the whole images. A model with no local leading layers (or a window too large
  * for a crop to save work) runs every layer on the whole image, which also gives predict's bits.
- * Errors: base not [N, ...model.input]; rows, windows or patches out of range or of the wrong length.
+ * Errors: base not [N, ...model.input]; rows, windows or patches out of range or of the wrong length; NaN or
+ * infinite values in base or a patch (as Sequential.forward rejects them).
  * @example
  *   const wf = new WindowedForward(model, xBest);                      // xBest [N, 1, 28, 28]
  *   const z = wf.forward(rows, h0, w0, 2, 2, patch);                   // patch [B, 1, 2, 2]
@@ -119,6 +120,7 @@ export class WindowedForward {
     if (model.input.length !== 3 || base.ndim !== 4 || base.shape[1] !== C || base.shape[2] !== H || base.shape[3] !== W) {
       throw new Error(`WindowedForward: base must be [N, ${model.input.join(', ')}] images, got ${shapeStr(base.shape)}`);
     }
+    assertFinite(base, 'WindowedForward');
     this.#model = model;
     this.#base = base.data.slice();
     const layers = model.layers;
@@ -164,6 +166,7 @@ export class WindowedForward {
       throw bad(`the window must be 1 … ${H} × 1 … ${W}, got ${height} × ${width}`);
     }
     if (patch.length !== B * C * height * width) throw bad(`patch must have ${B} × ${C} × ${height} × ${width} values, got ${patch.length}`);
+    assertFinite(new Tensor(patch, [B, C, height, width]), 'WindowedForward.forward: patch'); // as forward rejects x
     for (let b = 0; b < B; b++) {
       if (!(rows[b] >= 0 && rows[b] < N)) throw bad(`rows[${b}] = ${rows[b]} is not a base image (0 … ${N - 1})`);
       if (!(h0[b] >= 0 && h0[b] + height <= H && w0[b] >= 0 && w0[b] + width <= W)) {

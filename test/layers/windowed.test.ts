@@ -128,6 +128,10 @@ describe('WindowedForward: the same logits as predict on the whole images', () =
     expect(() => wf.forward(one, one, one, 0, 2, p4)).toThrow(/the window must be 1 … 28 × 1 … 28, got 0 × 2/);
     expect(() => wf.forward(one, one, one, 2, 2, new Float32Array(3))).toThrow(/patch must have 1 × 1 × 2 × 2 values, got 3/);
     expect(() => wf.forward(one, Int32Array.of(0, 1), one, 2, 2, p4)).toThrow(/h0 and w0 must have 1 entries/);
+    expect(() => wf.forward(one, one, one, 2, 2, Float32Array.of(0, NaN, 0, 0))).toThrow(/^WindowedForward.forward: patch: input contains NaN at flat index 1/);
+    const nan = Tensor.zeros([1, 1, 28, 28]);
+    nan.data[5] = Infinity;
+    expect(() => new WindowedForward(m, nan)).toThrow(/^WindowedForward: input contains Infinity at flat index 5/);
     wf.forward(Int32Array.of(1, 1), Int32Array.of(0, 3), Int32Array.of(0, 3), 2, 2, new Float32Array(8));
     wf.accept(1);
     expect(() => wf.accept(0)).toThrow(/^WindowedForward.accept: base image 1 already took another query of the last forward$/);
