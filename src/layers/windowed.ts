@@ -100,6 +100,8 @@ function convWork(layers: readonly Layer[], reach: readonly (Reach | null)[], fr
 export class WindowedForward {
   /** Layers [0, split) are the block run on crops; its output is kept per base image. */
   readonly split: number;
+  /** Queries answered from crops so far (the others ran the block on whole images). */
+  cropped = 0;
   readonly #model: Sequential;
   readonly #base: Data;
   readonly #act: Data;
@@ -208,6 +210,7 @@ export class WindowedForward {
         }
       }
       const part = this.#model.forwardRange(new Tensor(crops, [B, C, ch, cw]), 0, k).data;
+      this.cropped += B;
       // each query's activation: its base image's (the buffer holds it but for the cells the last query recomputed),
       // with the recomputed cells written over it
       for (let b = 0; b < B; b++) {
@@ -219,7 +222,8 @@ export class WindowedForward {
       return this.#model.forwardRange(new Tensor(act, [B, Ck, hk, wk]), k, L);
     });
     this.#last = { h0: h0.slice(), w0: w0.slice(), height, width, patch: patch.slice(), accepted: new Set() };
-    return logits;
+    // layers after the block that only reshape (Flatten) return a view of the reused buffer: the caller's copy
+    return logits.data.buffer === act.buffer ? new Tensor(logits.data.slice(), logits.shape) : logits;
   }
 
   /**
@@ -228,7 +232,9 @@ export class WindowedForward {
    */
   accept(b: number): void {
     const q = this.#last, buf = this.#buf;
-    if (q === null || buf === null || !(b >= 0 && b < buf.rows.length)) throw new Error(`WindowedForward.accept: ${b} is not a query of the last forward`);
+    if (q === null || buf === null || !Number.isInteger(b) || !(b >= 0 && b < buf.rows.length)) {
+      throw new Error(`WindowedForward.accept: ${b} is not a query of the last forward`);
+    }
     const [C, H, W] = this.#model.input;
     const n = buf.rows[b], per = C * H * W, aPer = this.#act.length / (this.#base.length / per);
     // a second query of the same row was computed from the image the first one replaced

@@ -26,9 +26,9 @@ const models: [string, ModelSpec, number][] = [
     layers: [conv(3, 4, 3, 2), { type: 'tanh' }, pool('avgpool2d', 2, 1), conv(4, 6, 3), { type: 'relu' }, { type: 'flatten' }, { type: 'dense', in: 6 * 6 * 5, out: 5 }],
   }, 2],
   ['max pool 3 / 2 first, sigmoid', {
-    input: [1, 21, 21],
-    layers: [pool('maxpool2d', 3, 2), conv(1, 8, 4), { type: 'sigmoid' }, conv(8, 8, 2), { type: 'flatten' }, { type: 'dense', in: 8 * 6 * 6, out: 4 }],
-  }, 3],
+    input: [1, 41, 41],
+    layers: [pool('maxpool2d', 3, 2), conv(1, 8, 4), { type: 'sigmoid' }, conv(8, 8, 2), { type: 'flatten' }, { type: 'dense', in: 8 * 16 * 16, out: 4 }],
+  }, 4],
 ];
 
 function images(m: Sequential, N: number, rng: Rng): Tensor {
@@ -82,6 +82,8 @@ function checkAgainstPredict(m: Sequential, seed: number): number {
       expect(Array.from(wf.base)).toEqual(Array.from(base));
     }
   }
+  // a model with a block answers the small windows from crops
+  if (wf.split > 0) expect(wf.cropped).toBeGreaterThan(checked / 3);
   return checked;
 }
 
@@ -106,6 +108,43 @@ describe('WindowedForward: the same logits as predict on the whole images', () =
       }
     });
   }
+
+  it('the same rows over many calls (the reused buffer restored cell by cell), repeats and accepts among them', () => {
+    for (const spec of [zooSpec('cnn'), zooSpec('smallcnn')]) {
+      const m = buildModel(spec, { seed: 6 });
+      const rng = new Rng(8);
+      const x = images(m, 5, rng);
+      const wf = new WindowedForward(m, x);
+      const base = Float32Array.from(x.data);
+      const rows = Int32Array.of(3, 0, 3, 1, 4, 0), B = rows.length;
+      let crops = 0;
+      for (let call = 0; call < 30; call++) {
+        const s: [number, number] = call % 7 === 6 ? [13, 13] : [1 + rng.int(3), 1 + rng.int(3)]; // a whole-image call now and then
+        const h0 = Int32Array.from({ length: B }, () => rng.int(29 - s[0])), w0 = Int32Array.from({ length: B }, () => rng.int(29 - s[1]));
+        const patch = Float32Array.from({ length: B * s[0] * s[1] }, () => rng.next());
+        const z = wf.forward(rows, h0, w0, s[0], s[1], patch);
+        expect(Array.from(z.data), `call ${call}`).toEqual(Array.from(predict(m, pasted(base, rows, h0, w0, s, patch, m.input)).data));
+        if (s[0] < 13) crops++;
+        const b = rng.int(B + 2); // sometimes none
+        if (b < B) {
+          wf.accept(b);
+          base.set(pasted(base, rows.subarray(b, b + 1), h0.subarray(b, b + 1), w0.subarray(b, b + 1), s, patch.subarray(b * s[0] * s[1], (b + 1) * s[0] * s[1]), m.input).data, rows[b] * 784);
+        }
+      }
+      expect(crops).toBeGreaterThan(20);
+    }
+  });
+
+  it('logits that would be a view of its buffer (only Flatten after the block) are the caller’s own', () => {
+    const m = buildModel({ input: [1, 12, 12], layers: [conv(1, 4, 3), { type: 'relu' }, pool('maxpool2d', 2), { type: 'flatten' }] }, { seed: 2 });
+    const wf = new WindowedForward(m, images(m, 2, new Rng(4)));
+    expect(wf.split).toBe(3);
+    const one = Int32Array.of(0);
+    const a = wf.forward(one, one, one, 1, 1, Float32Array.of(0.25));
+    const kept = Array.from(a.data);
+    wf.forward(one, Int32Array.of(5), Int32Array.of(5), 1, 1, Float32Array.of(0.75));
+    expect(Array.from(a.data)).toEqual(kept);
+  });
 
   it('with crops off, the same logits (the comparison path)', () => {
     const m = buildModel(zooSpec('cnn'), { seed: 4 });
@@ -135,5 +174,6 @@ describe('WindowedForward: the same logits as predict on the whole images', () =
     wf.forward(Int32Array.of(1, 1), Int32Array.of(0, 3), Int32Array.of(0, 3), 2, 2, new Float32Array(8));
     wf.accept(1);
     expect(() => wf.accept(0)).toThrow(/^WindowedForward.accept: base image 1 already took another query of the last forward$/);
+    expect(() => wf.accept(0.5)).toThrow(/^WindowedForward.accept: 0.5 is not a query of the last forward$/);
   });
 });
