@@ -5,10 +5,10 @@
 // every array Tensor.zeros or Tensor.empty allocates is noted; when fn returns, the noted arrays that share no buffer
 // with what it returns (`kept`) go to a pool, from which Tensor.zeros takes an array of the same type and length
 // (zeroed) before allocating one, and Tensor.empty likewise without zeroing it (for outputs their kernels write in
-// full). Only code that knows every array that outlives the call may use it: the attacks' gradient and prediction
-// helpers in evaluation mode, and a training step of a recyclable objective (train/objective.ts: the optimiser's
-// state, the parameters and batch-norm statistics are allocated outside the step and updated in place). A throw releases
-// nothing. Values never change: a recycled array is zeroed exactly as a fresh one is, or written in full before it
+// full), and so are the fused block's byte arrays of routes (recycledByteArray, zeroed). Only code that knows every
+// array that outlives the call may use it: the attacks' gradient and prediction helpers in evaluation mode, and a
+// training step of a recyclable objective (train/objective.ts: the optimiser's state, the parameters and batch-norm
+// statistics are allocated outside the step and updated in place). A throw releases nothing. Values never change: a recycled array is zeroed exactly as a fresh one is, or written in full before it
 // is read.
 import type { Data } from './nd.js';
 
@@ -17,11 +17,25 @@ const MIN_LENGTH = 1 << 12;
 /** The pool holds at most this many bytes; a release beyond it empties the pool first (lengths change over a run). */
 const MAX_POOL_BYTES = 128 * 2 ** 20;
 
-const pool = new Map<string, Data[]>();
-let pooledBytes = 0;
-const scopes: Data[][] = [];
+/** What the pool holds: float arrays, and the byte arrays of a fused block's routes (ops/conv.ts). */
+type Pooled = Data | Uint8Array;
+type Kind = 'f32' | 'f64' | 'u8';
 
-const keyOf = (f64: boolean, n: number) => `${f64 ? 'f64' : 'f32'}:${n}`;
+const pool = new Map<string, Pooled[]>();
+let pooledBytes = 0;
+const scopes: Pooled[][] = [];
+
+const keyOf = (kind: Kind, n: number) => `${kind}:${n}`;
+const kindOf = (a: Pooled): Kind => (a instanceof Float64Array ? 'f64' : a instanceof Uint8Array ? 'u8' : 'f32');
+
+function take(kind: Kind, n: number, zero: boolean): Pooled | null {
+  if (n < MIN_LENGTH || pooledBytes === 0) return null;
+  const a = pool.get(keyOf(kind, n))?.pop();
+  if (a === undefined) return null;
+  pooledBytes -= a.byteLength;
+  if (zero) a.fill(0);
+  return a;
+}
 
 /**
  * A pooled array of the type and length, zeroed (with `zero` false: as it was left, for a caller that writes every
@@ -30,16 +44,24 @@ const keyOf = (f64: boolean, n: number) => `${f64 ? 'f64' : 'f32'}:${n}`;
  *   const a = takeRecycled(false, 1 << 16) ?? new Float32Array(1 << 16);
  */
 export function takeRecycled(f64: boolean, n: number, zero = true): Data | null {
-  if (n < MIN_LENGTH || pooledBytes === 0) return null;
-  const a = pool.get(keyOf(f64, n))?.pop();
-  if (a === undefined) return null;
-  pooledBytes -= a.byteLength;
-  if (zero) a.fill(0);
+  return take(f64 ? 'f64' : 'f32', n, zero) as Data | null;
+}
+
+/**
+ * A zeroed byte array of length n: a pooled one when one waits, else a fresh one; noted, so inside a recycling scope
+ * it goes back to the pool at the scope's end (the fused block's routes: a fresh half-megabyte array per block per
+ * step costs page faults on its first writes).
+ * @example
+ *   const route = recycledByteArray(out.size);
+ */
+export function recycledByteArray(n: number): Uint8Array {
+  const a = (take('u8', n, true) as Uint8Array | null) ?? new Uint8Array(n);
+  noteAllocation(a);
   return a;
 }
 
 /** Note an array Tensor.zeros or Tensor.empty just handed out: inside a recycling scope it may be pooled at its end. */
-export function noteAllocation(a: Data): void {
+export function noteAllocation(a: Pooled): void {
   if (scopes.length > 0 && a.length >= MIN_LENGTH) scopes[scopes.length - 1].push(a);
 }
 
@@ -51,7 +73,7 @@ export function noteAllocation(a: Data): void {
  *   const logits = recycling(() => noGrad(() => model.forward(x)), (z) => [z.data]);
  */
 export function recycling<T>(fn: () => T, kept: (result: T) => readonly Data[]): T {
-  const mine: Data[] = [];
+  const mine: Pooled[] = [];
   scopes.push(mine);
   let result: T;
   try {
@@ -71,14 +93,14 @@ export function recycling<T>(fn: () => T, kept: (result: T) => readonly Data[]):
   return result;
 }
 
-function release(a: Data): void {
+function release(a: Pooled): void {
   if (a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) return; // only whole arrays
   if (pooledBytes + a.byteLength > MAX_POOL_BYTES) {
     pool.clear();
     pooledBytes = 0;
     if (a.byteLength > MAX_POOL_BYTES) return;
   }
-  const k = keyOf(a instanceof Float64Array, a.length);
+  const k = keyOf(kindOf(a), a.length);
   let list = pool.get(k);
   if (list === undefined) pool.set(k, (list = []));
   list.push(a);

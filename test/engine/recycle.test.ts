@@ -3,7 +3,7 @@
 // helpers that recycle (predict, inputGradient, lossGradient, logitVjp, logitJacobian) return results that later
 // calls never overwrite, equal bit for bit to the same call in a fresh state.
 import { describe, expect, it } from 'vitest';
-import { recycledBytes, recycling } from '../../src/engine/recycle.js';
+import { recycledByteArray, recycledBytes, recycling } from '../../src/engine/recycle.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { grad } from '../../src/engine/tape.js';
@@ -54,6 +54,27 @@ describe('recycling', () => {
     }, () => [])).toThrow('boom');
     expect(Tensor.zeros([5 * N]).data).not.toBe(lost!.data);
     expect(lost!.data.every((v) => v === 2)).toBe(true);
+  });
+
+  it('pools the fused block’s route bytes and hands them out zeroed: the same gradients with pooled routes', () => {
+    const rng = new Rng(9);
+    const r = (shape: number[]) => Tensor.from(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
+    const x = r([8, 4, 12, 12]), w = r([128, 4, 5, 5]), b = r([128]);
+    const n = 8 * 128 * 4 * 4; // one route byte per pooled output
+    const run = () => recycling(() => {
+      const xs = x.detach().requireGrad(), ws = w.detach().requireGrad(), bs = b.detach().requireGrad();
+      const out = conv2dReluMaxPool(xs, ws, bs);
+      return [out, ...grad(out, [xs, ws, bs], { dOut: Tensor.full(out.shape, 0.5) })].map((t) => Array.from(t.data));
+    }, () => []);
+    const fresh = run();
+    // the scope gave its route array back: outside any scope it is handed out (zeroed) instead of a fresh one
+    const pooled = recycledBytes();
+    const routes = recycledByteArray(n);
+    expect(recycledBytes()).toBe(pooled - n);
+    expect(routes.every((v) => v === 0)).toBe(true);
+    // poisoned route bytes in the pool change nothing
+    recycling(() => recycledByteArray(n).fill(255), () => []);
+    expect(run()).toEqual(fresh);
   });
 
   it('stays within its bound over many shapes', () => {

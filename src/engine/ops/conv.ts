@@ -3,6 +3,7 @@
 // x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] → y [N, OC, OH, OW], OH = ⌊(H + 2p − KH)/s⌋ + 1.
 // Per image: cols = im2col(xₙ) [C·KH·KW, OH·OW], yₙ = W·cols + b.
 import { kernels, type Window2d } from '../kernels/kernels.js';
+import { recycledByteArray } from '../recycle.js';
 import { apply, willRecord, type Op } from '../tape.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import type { Data } from '../nd.js';
@@ -103,7 +104,7 @@ export const convOps = {
       const { N, OC, g } = convGeometry('conv2dReluMaxPool', x, w, b, stride, padding);
       expect(g.OH >= 2 && g.OW >= 2, `conv2dReluMaxPool: a ${g.OH}×${g.OW} convolution output is too small for 2×2 pooling`);
       const out = Tensor.empty([N, OC, g.OH >> 1, g.OW >> 1], x.dtype); // the kernels write every output
-      const route = willRecord([x, w, b]) ? new Uint8Array(out.size) : null;
+      const route = willRecord([x, w, b]) ? recycledByteArray(out.size) : null; // pooled inside a recycling scope
       // the kernel to read: referenceKernels.conv2dReluPoolForward (../kernels/reference.ts), which the fast kernels must match
       kernels().conv2dReluPoolForward(x.data, N, g, w.data, OC, b.data, out.data, route);
       return { out, saved: route };
