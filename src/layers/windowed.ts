@@ -261,7 +261,7 @@ export class WindowedForward {
   #plan(height: number, width: number): { h: AxisPlan; w: AxisPlan } | null {
     const key = `${height}×${width}`;
     if (!this.#plans.has(key)) {
-      const k = this.split, layers = this.#model.layers, reach = layers.map(reachOf);
+      const k = this.split, layers = this.#model.layers, reach = this.#reach; // convWork reads the block's layers only
       const [, H, W] = this.#model.input;
       let plan: { h: AxisPlan; w: AxisPlan } | null = null;
       if (k > 0) {

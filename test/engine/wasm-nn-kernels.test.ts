@@ -240,6 +240,20 @@ function runBlock(k: Kernels, c: ConvCase, g: Window2d, x: Float32Array, w: Floa
   return { out, route, dx, dw, db };
 }
 
+/**
+ * The block's forward as three kernels one after another: the convolution y, its ReLU r, then 2×2 max pooling (out,
+ * and arg, each window's maximum as an index into y); pg is the pooling's window.
+ */
+function unfusedBlock(k: Kernels, c: ConvCase, g: Window2d, x: Float32Array, w: Float32Array, b: Float32Array) {
+  const y = new Float32Array(c.N * c.OC * g.OH * g.OW), r = y.slice();
+  k.conv2dForward(x, c.N, g, w, c.OC, b, y);
+  k.reluForward(y, r);
+  const pg = { C: c.OC, H: g.OH, W: g.OW, KH: 2, KW: 2, stride: 2, pad: 0, OH: g.OH >> 1, OW: g.OW >> 1 };
+  const out = new Float32Array(c.N * c.OC * pg.OH * pg.OW), arg = new Int32Array(out.length);
+  k.maxPoolForward(r, c.N, pg, out, arg);
+  return { y, pg, out, arg };
+}
+
 describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
   const pooled = (c: ConvCase, g: Window2d) => c.N * c.OC * (g.OH >> 1) * (g.OW >> 1);
 
@@ -313,12 +327,7 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
       const { g, x, w, b } = convData(rng, c);
       for (let i = 0; i < x.length; i += 97) x[i] = NaN;
       for (const k of [one, two]) {
-        const y = new Float32Array(c.N * c.OC * g.OH * g.OW);
-        k.conv2dForward(x, c.N, g, w, c.OC, b, y);
-        k.reluForward(y, y);
-        const pg = { C: c.OC, H: g.OH, W: g.OW, KH: 2, KW: 2, stride: 2, pad: 0, OH: g.OH >> 1, OW: g.OW >> 1 };
-        const want = new Float32Array(pooled(c, g));
-        k.maxPoolForward(y, c.N, pg, want, new Int32Array(want.length));
+        const want = unfusedBlock(k, c, g, x, w, b).out;
         expect(want.some(Number.isNaN) && want.some((v) => v > 0)).toBe(true);
         for (const route of [new Uint8Array(want.length), null]) {
           const got = want.slice().fill(7);
@@ -338,12 +347,7 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
       const { g, x, w, b } = convData(rng, c);
       const dOut = random(rng, pooled(c, g));
       for (const k of [one, two]) {
-        const y = new Float32Array(c.N * c.OC * g.OH * g.OW), r = y.slice();
-        k.conv2dForward(x, c.N, g, w, c.OC, b, y);
-        k.reluForward(y, r);
-        const pg = { C: c.OC, H: g.OH, W: g.OW, KH: 2, KW: 2, stride: 2, pad: 0, OH: g.OH >> 1, OW: g.OW >> 1 };
-        const out = new Float32Array(dOut.length), arg = new Int32Array(dOut.length);
-        k.maxPoolForward(r, c.N, pg, out, arg);
+        const { y, pg, out, arg } = unfusedBlock(k, c, g, x, w, b);
         const dr = new Float32Array(y.length), dy = y.slice();
         k.maxPoolBackward(dOut, arg, dr);
         k.reluBackward(dr, y, dy);

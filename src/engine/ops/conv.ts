@@ -59,11 +59,17 @@ function convForward(op: string, x: Tensor, w: Tensor, b: Tensor, { stride, padd
 /**
  * The gradients of conv2d for upstream dY (kernels().conv2dBackward; the reference is referenceKernels.conv2dBackward):
  * dW = Σₙ dYₙ·colsₙᵀ   dXₙ = col2im(Wᵀ·dYₙ)   dB = Σₙ,ₕ,ᵥ dY
+ * With `reluOut` (the output of relu(conv2d(…))), dY is the ReLU's upstream gradient, taken where reluOut > 0
+ * (kernels().conv2dReluBackward, as the kernel lays out each chunk's dY: never an array of its own).
  */
-function convBackward(op: string, x: Tensor, w: Tensor, b: Tensor, { stride, padding }: Conv2dAttrs, dY: Data, needs: boolean[]) {
+function convBackward(
+  op: string, x: Tensor, w: Tensor, b: Tensor, { stride, padding }: Conv2dAttrs, dY: Data, needs: boolean[], reluOut: Data | null = null,
+) {
   const { N, OC, g } = convGeometry(op, x, w, b, stride, padding);
   const [dX, dW, dB] = convGrads(x, w, b, needs);
-  kernels().conv2dBackward(x.data, N, g, w.data, OC, dY, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
+  const [gx, gw, gb] = [dX?.data ?? null, dW?.data ?? null, dB?.data ?? null];
+  if (reluOut) kernels().conv2dReluBackward(x.data, N, g, w.data, OC, reluOut, dY, gx, gw, gb);
+  else kernels().conv2dBackward(x.data, N, g, w.data, OC, dY, gx, gw, gb);
   return [dX, dW, dB];
 }
 
@@ -84,14 +90,8 @@ export const convOps = {
     name: 'conv2dRelu',
     // the ReLU in the convolution's own output pass (referenceKernels.conv2dReluForward: conv2dForward, reluForward)
     forward: ([x, w, b], attrs) => ({ out: convForward('conv2dRelu', x, w, b, attrs, true), saved: null }),
-    backward(dOut, { inputs: [x, w, b], out, attrs, needs }) {
-      // dY = dOut where out > 0 (referenceKernels.conv2dReluBackward: reluBackward, then conv2dBackward), built as the
-      // kernel lays out each chunk's upstream gradient, never as an array of its own
-      const { N, OC, g } = convGeometry('conv2dRelu', x, w, b, attrs.stride, attrs.padding);
-      const [dX, dW, dB] = convGrads(x, w, b, needs);
-      kernels().conv2dReluBackward(x.data, N, g, w.data, OC, out.data, dOut.data, dX?.data ?? null, dW?.data ?? null, dB?.data ?? null);
-      return [dX, dW, dB];
-    },
+    // dY = dOut where out > 0 (referenceKernels.conv2dReluBackward: reluBackward, then conv2dBackward)
+    backward: (dOut, { inputs: [x, w, b], out, attrs, needs }) => convBackward('conv2dRelu', x, w, b, attrs, dOut.data, needs, out.data),
   } as Op<Conv2dAttrs, null>,
 
   // The cnn's block, maxPool2d(relu(conv2d(x, w, b)), 2) as one op: the same values and gradients as the three ops
