@@ -211,14 +211,15 @@ export function registerAttack(program: Command): void {
         return { key: n, name: allAttacks[n].name, l0: allAttacks[n].norm === 'l0', examples: kept.get(n) ?? [], ...(cells ? { targets: { cells, eps: maxEps } } : {}) };
       });
       // the report folder is written whole or not at all: Ctrl-C during it waits until it ends
+      let pictures: string[] = [];
       if (o.out) {
         const dir = o.out as string;
-        await uninterrupted(() => writeAttackFolder(dir, {
+        pictures = await uninterrupted(() => writeAttackFolder(dir, {
           modelFile: o.modelFile, data: ds.name, testCount: count, rows, attacks, targeted: Boolean(target), height: ds.height, width: ds.width, autoattack: autoReports,
         }));
       }
       const doc: AttackJson = { modelFile: o.modelFile, data: ds.name, testCount: count, target: o.target ?? null, results: rows, count, ...autoJson };
       if (o.json) printJson(doc);
-      else if (o.out) say(`wrote ${join(o.out, 'report.md')}, report.json and the pictures`);
+      else if (o.out) say(`wrote ${join(o.out, 'report.md')}, report.json${pictures.length ? ` and ${pictures.join(', ')}` : ''}`);
     });
 }

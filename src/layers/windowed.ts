@@ -150,9 +150,9 @@ export class WindowedForward {
     this.#act = this.#run(() => model.forwardRange(new Tensor(this.#base, base.shape), 0, best)).data.slice();
   }
 
-  /** Base images [N, C, H, W] as they stand (accepted queries included). */
+  /** A copy of the base images [N, C, H, W] as they stand (accepted queries included). */
   get base(): Data {
-    return this.#base;
+    return this.#base.slice();
   }
 
   /**
@@ -175,6 +175,7 @@ export class WindowedForward {
         throw bad(`window ${b} at (${h0[b]}, ${w0[b]}) does not fit a ${H} × ${W} image`);
       }
     }
+    this.#last = null; // accept() refers to this call's queries, once it has returned them
     const plan = this.#plan(height, width);
     const k = this.split, L = this.#model.layers.length;
     const per = C * H * W, aPer = this.#act.length / N;

@@ -66,11 +66,12 @@ export interface AttackFolder {
 /**
  * Write `nablax attack`'s report folder: <key>.png per attack (original | δ | x'), targets-<key>.png for targeted
  * white-box runs, accuracy.svg (accuracy against ε per attack, from the clean accuracy at ε = 0), report.json and
- * report.md (which links the pictures). Each file is written atomically.
+ * report.md (which links the pictures). Each file is written atomically. Returns the pictures' file names (none for
+ * an AutoAttack-only run).
  * @example
- *   await writeAttackFolder('runs/attack', { modelFile, data: ds.name, testCount: 1000, rows, attacks, targeted: false, height: 28, width: 28, autoattack: [] });
+ *   const pictures = await writeAttackFolder('runs/attack', { modelFile, data: ds.name, testCount: 1000, rows, attacks, targeted: false, height: 28, width: 28, autoattack: [] });
  */
-export async function writeAttackFolder(dir: string, f: AttackFolder): Promise<void> {
+export async function writeAttackFolder(dir: string, f: AttackFolder): Promise<string[]> {
   const pictures: string[] = [];
   for (const a of f.attacks) {
     if (!a.examples.length) continue;
@@ -96,6 +97,7 @@ export async function writeAttackFolder(dir: string, f: AttackFolder): Promise<v
   const autoJson = f.autoattack.length ? { autoattack: f.autoattack } : {};
   writeFileAtomic(join(dir, 'report.json'), jsonText({ modelFile: f.modelFile, data: f.data, testCount: f.testCount, results: f.rows, count: f.testCount, ...autoJson }));
   writeFileAtomic(join(dir, 'report.md'), attackMarkdown(f.modelFile, f.data, f.rows, pictures) + f.autoattack.map((r) => '\n' + autoAttackTable(r)).join(''));
+  return pictures;
 }
 
 /**

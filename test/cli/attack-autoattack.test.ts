@@ -1,7 +1,7 @@
 // `nablax attack --attack autoattack` (and apgd-*) end to end on a small softmax model: the JSON report, the
 // per-stage progress bars on stderr, --norm, and the usage errors of the new flags.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +82,11 @@ describe('nablax attack --attack autoattack', () => {
     const b = JSON.parse(again.stdout).autoattack[0];
     expect({ ...b, stages: b.stages.map((s: { seconds: number }) => ({ ...s, seconds: 0 })) }).toEqual({ ...a, stages: a.stages.map((s: { seconds: number }) => ({ ...s, seconds: 0 })) });
     expect(existsSync(join(dir, 'report.json'))).toBe(true);
+    // AutoAttack alone writes no pictures, and the closing line names none
+    const plain = run([...args.filter((x) => x !== '--json'), '--resume']);
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(plain.stdout + plain.stderr).toMatch(/wrote .*report\.md, report\.json\n/);
+    expect(readdirSync(dir).filter((f) => /\.(png|svg)$/.test(f))).toEqual([]);
     // AutoAttack alone: report.md has no empty table of other attacks and no doubled blank line before its own
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     expect(md).not.toMatch(/Clean accuracy: –/);
