@@ -1,4 +1,4 @@
-// The trace: the same ∇x as inputGradient, statistics that agree with the layer outputs, the chain rule written
+// The trace: the same ∇x as inputGradient through every layer, statistics that agree with the layer outputs, the chain rule written
 // out for the cnn, a picture of a sane size, and `nablax trace` end to end through commander (in-process).
 import { Command } from 'commander';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -27,11 +27,16 @@ beforeAll(() => {
 });
 
 describe('traceExample', () => {
-  it('gives exactly the ∇x, loss and logits of inputGradient', () => {
-    const g = inputGradient(model, x, [y[0]]);
+  it('gives exactly the ∇x, loss and logits of inputGradient through every layer, and the fused model’s ∇x within float32 rounding', () => {
+    const g = inputGradient(model, x, [y[0]], { layers: true });
     expect(trace.dx.shape).toEqual([1, 1, 28, 28]);
     expect(Array.from(trace.dx.data)).toEqual(Array.from(g.dx.data));
     expect(trace.loss).toBe(g.loss);
+    // the fused blocks' dX (conv_pool_dx) adds the same products in another order
+    const fused = inputGradient(model, x, [y[0]]);
+    expect(fused.loss).toBe(g.loss);
+    const scale = Math.max(...Array.from(g.dx.data, Math.abs));
+    expect(Math.max(...Array.from(g.dx.data, (v, i) => Math.abs(v - fused.dx.data[i])))).toBeLessThan(1e-5 * scale);
     let best = 0;
     for (let c = 1; c < 10; c++) if (g.logits.data[c] > g.logits.data[best]) best = c;
     expect(trace.predicted).toBe(best);

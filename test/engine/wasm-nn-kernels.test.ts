@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels, Window2d } from '../../src/engine/kernels/kernels.js';
 import { ROUTE_NONE } from '../../src/engine/kernels/pool-route.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
-import { setWideMaxWaste, wideGeometry } from '../../src/engine/kernels/wasm.js';
+import { setPoolDx, setWideMaxWaste, wideGeometry } from '../../src/engine/kernels/wasm.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { window2d } from '../../src/engine/ops/conv.js';
 import { Rng } from '../../src/engine/random.js';
@@ -357,9 +357,17 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
         const what = `${JSON.stringify(c)} threads ${k.getThreads()}`;
         // the same GEMM and the same max: the same bits
         expect(firstDiff(got.out, out), `${what} out`).toBe(-1);
-        expect(firstDiff(got.dx, dx), `${what} dx`).toBe(-1);
         expect(firstDiff(got.dw, dw), `${what} dw`).toBe(-1);
         expect(firstDiff(got.db, db), `${what} db`).toBe(-1);
+        // dX from the routes alone (conv_pool_dx) sums the same products in another order; through conv_bwd's GEMM
+        // over the full upstream gradient, the same bits
+        expectClose(got.dx, dx, 1e-5, `${what} dx`);
+        const prev = setPoolDx(false);
+        try {
+          expect(firstDiff(runBlock(k, c, g, x, w, b, dOut).dx, dx), `${what} dx through conv_bwd`).toBe(-1);
+        } finally {
+          setPoolDx(prev);
+        }
         // where the window's maximum is positive the route leads to the same element, elsewhere there is none
         let positive = 0, sameWinner = 0, noneElsewhere = 0;
         const PW = pg.OW, PL = pg.OH * pg.OW, L = g.OH * g.OW;
@@ -386,6 +394,73 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
     for (const key of ['out', 'route', 'dx', 'dw', 'db'] as const) expect(firstDiff(again[key], a[key]), key).toBe(-1);
     const single = runBlock(one, c, g, x, w, b, dOut);
     for (const key of ['out', 'route', 'dx', 'dw', 'db'] as const) expect(firstDiff(single[key], a[key]), `1 thread ${key}`).toBe(-1);
+  });
+});
+
+describe("a fused block's dX from its routes (conv_pool_dx)", () => {
+  const pooled = (c: ConvCase, g: Window2d) => c.N * c.OC * (g.OH >> 1) * (g.OW >> 1);
+  const geometries: ConvCase[] = [
+    { N: 600, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 }, // the cnn's first block: routes read in place
+    { N: 77, C: 16, H: 12, W: 12, OC: 32, KH: 5, KW: 5, stride: 1, pad: 0 }, // its second: the cells' lists
+    { N: 9, C: 1, H: 28, W: 28, OC: 32, KH: 5, KW: 5, stride: 1, pad: 2 }, // madry's first: patches clipped at the border
+    { N: 5, C: 32, H: 14, W: 14, OC: 64, KH: 5, KW: 5, stride: 1, pad: 2 }, // madry's second
+    { N: 7, C: 3, H: 13, W: 11, OC: 5, KH: 4, KW: 4, stride: 1, pad: 1 }, // odd sizes: the last row and column dropped
+    { N: 6, C: 2, H: 12, W: 9, OC: 7, KH: 5, KW: 4, stride: 1, pad: 2 }, // a 6 × 5 patch, clipped
+  ];
+
+  it('matches the reference and the GEMM path, with the same bits for 1, 2 and 3 threads', () => {
+    const rng = new Rng(31);
+    for (const c of geometries) {
+      const { g, x, w, b } = convData(rng, c);
+      const dOut = random(rng, pooled(c, g));
+      const want = runBlock(ref, c, g, x, w, b, dOut);
+      const prev = setPoolDx(false);
+      let gemm: Float32Array;
+      try {
+        gemm = runBlock(two, c, g, x, w, b, dOut).dx;
+      } finally {
+        setPoolDx(prev);
+      }
+      const first = runBlock(one, c, g, x, w, b, dOut).dx;
+      expectClose(first, want.dx, 1e-5, `${JSON.stringify(c)} against the reference`);
+      expectClose(first, gemm, 1e-5, `${JSON.stringify(c)} against conv_bwd`);
+      expect(firstDiff(first, gemm), `${JSON.stringify(c)}: a different order of sums`).toBeGreaterThanOrEqual(0);
+      for (const k of [two, three]) expect(firstDiff(runBlock(k, c, g, x, w, b, dOut).dx, first), `${JSON.stringify(c)} ${k.getThreads()} threads`).toBe(-1);
+    }
+  });
+
+  it('leaves 3 × 3 blocks (smallcnn) on the GEMM path, whose 36 multiply-adds per cell it would not beat', () => {
+    const rng = new Rng(33);
+    const c = { N: 5, C: 64, H: 10, W: 10, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 };
+    const { g, x, w, b } = convData(rng, c);
+    const dOut = random(rng, pooled(c, g));
+    const prev = setPoolDx(false);
+    let gemm: Float32Array;
+    try {
+      gemm = runBlock(two, c, g, x, w, b, dOut).dx;
+    } finally {
+      setPoolDx(prev);
+    }
+    expect(firstDiff(runBlock(two, c, g, x, w, b, dOut).dx, gemm)).toBe(-1);
+  });
+
+  it('takes no gradient where a route is none: NaN or ∞ upstream there leaves dX finite, as in the reference', () => {
+    const rng = new Rng(32);
+    for (const c of [geometries[0], geometries[1], geometries[2]]) {
+      const { g, x, w, b } = convData(rng, c);
+      const dOut = random(rng, pooled(c, g));
+      for (let i = 0; i < b.length; i++) b[i] -= 1; // more outputs that ReLU stops
+      const out = new Float32Array(dOut.length), route = new Uint8Array(dOut.length);
+      two.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, out, route);
+      let none = 0;
+      for (let o = 0; o < route.length; o++) if (route[o] === ROUTE_NONE) dOut[o] = none++ % 2 ? NaN : -Infinity;
+      expect(none).toBeGreaterThan(route.length / 10);
+      for (const k of [ref, one, two]) {
+        const dx = new Float32Array(x.length).fill(NaN);
+        k.conv2dReluPoolBackward(x, c.N, g, w, c.OC, route, dOut, dx, null, null);
+        expect(dx.every(Number.isFinite), `${JSON.stringify(c)} ${k.name} ${k.getThreads?.() ?? ''}`).toBe(true);
+      }
+    }
   });
 });
 

@@ -34,6 +34,55 @@ export const convBwdParams = [
 ] as const;
 export type ConvBwdArgs = Record<(typeof convBwdParams)[number], number>;
 
+/** conv_pool_dx's parameters (wasm/conv-relu-pool.wat), in order. */
+export const convPoolDxParams = [
+  'g', 'route', 'n0', 'n1', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'table', 'dX', 'list', 'scr', 'ctr',
+] as const;
+export type ConvPoolDxArgs = Record<(typeof convPoolDxParams)[number], number>;
+
+/** Floats per row of conv_pool_dx's shifted-weight table: a (KH+1) × (KW+1) patch of at most 36, nine vectors. */
+const PATCH = 36;
+
+let poolDxOn = true;
+
+/**
+ * True when conv_pool_dx takes a fused block's dX: its (KH+1) × (KW+1) patch fits a table row, and the kernel is
+ * large enough that the row's 36 multiply-adds per channel pair and cell beat the GEMM's 4·KH·KW (KH·KW ≥ 16).
+ * Measured per block against conv_bwd's dX (medians of 15 alternating calls on 250 images, idle): `cnn` 1.45× and
+ * 1.85×, `madry` 1.18× and 1.45×, `cnn-w4`'s second 1.42×; `smallcnn`'s 3 × 3 blocks 0.66–0.68×, so they stay on the GEMM.
+ */
+const poolDxFits = (g: Window2d) => poolDxOn && (g.KH + 1) * (g.KW + 1) <= PATCH && g.KH * g.KW >= 16;
+
+/**
+ * Whether a fused block's dX goes through conv_pool_dx (true by default) or conv_bwd's GEMM over the full upstream
+ * gradient: for A/B measurements and tests, which run both. Returns the previous setting.
+ * @example
+ *   const prev = setPoolDx(false); try { ... } finally { setPoolDx(prev); }
+ */
+export function setPoolDx(on: boolean): boolean {
+  const prev = poolDxOn;
+  poolDxOn = on;
+  return prev;
+}
+
+/**
+ * conv_pool_dx's table for weights w [OC, C, KH, KW]: row (c·OC + a)·4 + r holds W[a, c] shifted down r/2 rows and
+ * right r%2 columns inside a (KH+1) × (KW+1) patch, zeros elsewhere, in PATCH floats.
+ */
+export function shiftedWeights(w: Data, C: number, KH: number, KW: number, OC: number, table: Float32Array): void {
+  const PWd = KW + 1;
+  table.fill(0, 0, C * OC * 4 * PATCH);
+  for (let c = 0; c < C; c++) {
+    for (let a = 0; a < OC; a++) {
+      const src = (a * C + c) * KH * KW;
+      for (let r = 0; r < 4; r++) {
+        const row = ((c * OC + a) * 4 + r) * PATCH + (r >> 1) * PWd + (r & 1);
+        for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) table[row + i * PWd + j] = w[src + i * KW + j];
+      }
+    }
+  }
+}
+
 /**
  * How much wider than the true output a widened convolution forward may compute (its extra columns are wasted work).
  * Measured (bench/ab-wide.ts and per layer, one thread, alternating, on a busy machine): madry's forward blocks
@@ -270,13 +319,49 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     if (!ok) ref.conv2dReluBackward(x, N, g, w, OC, out, dOut, dX, dW, dB);
   }
 
-  // dY = dOut at each window's routed position, 0 elsewhere; then as conv2dBackward (referenceKernels.conv2dReluPoolBackward)
+  /**
+   * A fused block's dX from its routes and upstream gradient dOut (conv_pool_dx: only the routed quarter of the
+   * convolution's upstream gradient is multiplied, as patches of shifted weights). False when linear memory cannot
+   * hold the problem.
+   */
+  function poolDx(N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data, dX: Data): boolean {
+    const { C, H, W, KH, KW, pad, OH, OW } = g;
+    const PL = (OH >> 1) * (OW >> 1), CHW = C * H * W;
+    const T = pool.threadsFor(N);
+    const S = Math.min(N, SUPER);
+    const at = carve({ g: S * OC * PL, route: Math.ceil((S * OC * PL) / 4), table: C * OC * 4 * PATCH, dX: S * CHW, counter: 1 });
+    const work = carveEach({ list: PL * OC * 2 + PL, scr: PATCH }, T, at.end);
+    if (!mem.ensure(work.end)) return false;
+    const { f32, u8, i32 } = mem;
+    shiftedWeights(w, C, KH, KW, OC, f32.subarray(at.table / 4, at.table / 4 + C * OC * 4 * PATCH));
+    for (let s0 = 0; s0 < N; s0 += S) {
+      const sn = Math.min(S, N - s0);
+      f32.set(dOut.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.g / 4);
+      u8.set(route.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.route);
+      i32[at.counter / 4] = 0;
+      pool.run('conv_pool_dx', sameRange(sn, T), (t) => {
+        const my = work.at[t];
+        const args: ConvPoolDxArgs = {
+          g: at.g, route: at.route, n0: 0, n1: sn, C, H, W, KH, KW, pad, OH, OW, OC, table: at.table, dX: at.dX,
+          list: my.list, scr: my.scr, ctr: at.counter,
+        };
+        return positional(convPoolDxParams, args);
+      });
+      dX.set(f32.subarray(at.dX / 4, at.dX / 4 + sn * CHW), s0 * CHW);
+    }
+    return true;
+  }
+
+  // dY = dOut at each window's routed position, 0 elsewhere; then as conv2dBackward (referenceKernels.conv2dReluPoolBackward).
+  // dX through conv_pool_dx when the block's patch fits its table (then dW and dB, if wanted, through conv_bwd alone).
   function conv2dReluPoolBackward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
     dX: Data | null, dW: Data | null, dB: Data | null,
   ): void {
-    const ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, dOut, dX, dW, dB) &&
-      convBackward(x, N, g, w, OC, null, dX, dW, dB, { route, dOut });
+    let ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, dOut, dX, dW, dB);
+    if (ok && dX && poolDxFits(g)) {
+      ok = poolDx(N, g, w, OC, route, dOut, dX) && (!(dW || dB) || convBackward(x, N, g, w, OC, null, null, dW, dB, { route, dOut }));
+    } else if (ok) ok = convBackward(x, N, g, w, OC, null, dX, dW, dB, { route, dOut });
     if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, route, dOut, dX, dW, dB);
   }
 

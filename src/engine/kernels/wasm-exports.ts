@@ -1,6 +1,6 @@
 // What the assembled kernel module (build/kernels*.wasm, from the families in ./wasm/*.wat) exports, as the host
 // calls it: every pointer is a byte address in the shared linear memory, every count an i32.
-// conv_fwd and conv_bwd take 23 and 28 parameters; ./wasm-conv.ts builds them from named records (ConvFwdArgs,
+// conv_fwd, conv_bwd and conv_pool_dx take 23, 28 and 18 parameters; ./wasm-conv.ts builds them from named records (ConvFwdArgs,
 // ConvBwdArgs) in the order of their `(param …)` lists, which test/engine/wasm-layout.test.ts checks against conv.wat.
 
 /** The module's exports, by family (the .wat file each comes from). */
@@ -16,6 +16,7 @@ export interface WasmExports {
   // conv.wat (with im2col.wat and conv-relu-pool.wat behind them)
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
+  conv_pool_dx(...args: number[]): void;
   // pool-relu.wat
   relu_fwd(x: number, out: number, n: number): void;
   relu_bwd(dOut: number, x: number, dX: number, n: number): void;
@@ -32,7 +33,7 @@ export interface WasmExports {
 
 /** Every function export the host needs: a module lacking one (a stale build) is refused. */
 export const exportNames: readonly Exclude<keyof WasmExports, 'memory'>[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'peak_fma', 'copy2d', 'adam',
+  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'peak_fma', 'copy2d', 'adam',
   'linf_step', 'fab_rows',
 ];
 

@@ -183,3 +183,190 @@
           (br_if $as (i32.lt_u (local.get $a) (local.get $OC))))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $bs))))
+
+  ;; dX of a fused block straight from its routes, without the full-size upstream gradient: pooling passes each
+  ;; output's gradient to one position of its 2×2 window (route r: row 2·ph + r/2, column 2·pw + r%2), so of the
+  ;; convolution's OH·OW upstream values per channel at most one in four is not zero, and a GEMM over all of them
+  ;; (conv_bwd's dCols = Wᵀ·dY) spends three quarters of its multiply-adds on zeros. Here each pooled cell (ph, pw)
+  ;; instead adds, for every channel a whose route at the cell is not 255, g·T[c][a][r] into the (KH+1) × (KW+1)
+  ;; patch of dX[c] whose top-left corner is (2·ph − pad, 2·pw − pad): T[c][a][r] is W[a, c] shifted down r/2 rows and
+  ;; right r%2 columns inside that patch (zeros elsewhere), 36 floats (9 vectors) per row of the table, which the
+  ;; host builds. Per image n of [n0, n1) (claimed one at a time from the counter at $ctr, so any thread may do any
+  ;; image and its bits do not depend on which): the active (g, row) pairs of every cell are listed once at $list
+  ;; (cell p's at $list + p·OC·8, its count at $list + PL·OC·8 + 4·p), dX[n] is zeroed, then for each input channel c
+  ;; (whose table slice, OC·4 rows, stays in cache) and each cell in row-major order the nine accumulators sum the
+  ;; cell's channels in ascending a, go to the scratch at $scr (144 bytes) and are added into dX[n, c] row by row,
+  ;; clipped to the image. Needs (KH+1)·(KW+1) ≤ 36. g [N, OC, PH·PW] floats, route [N, OC, PH·PW] bytes, dX [N, C, H, W].
+;; Two rows of a 6 × 6 patch held in three vectors (p0 = floats 0–3, p1 = 4–7, p2 = 8–11: row 0 is p0 and p1's
+  ;; low half, row 1 p1's high half and p2) added into the rows at $row and $row + $rowB (bytes).
+  (func $patch_rows (param $row i32) (param $rowB i32) (param $p0 v128) (param $p1 v128) (param $p2 v128)
+    (local $r1 i32)
+    (v128.store (local.get $row) (f32x4.add (v128.load (local.get $row)) (local.get $p0)))
+    (v128.store64_lane offset=16 0 (local.get $row)
+      (f32x4.add (v128.load64_zero offset=16 (local.get $row)) (local.get $p1)))
+    (local.set $r1 (i32.add (local.get $row) (local.get $rowB)))
+    (v128.store (local.get $r1) (f32x4.add (v128.load (local.get $r1))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $p1) (local.get $p2))))
+    (v128.store64_lane offset=16 1 (local.get $r1)
+      (f32x4.add (v128.load64_lane offset=16 1 (local.get $r1) (v128.const i32x4 0 0 0 0)) (local.get $p2))))
+
+  (func (export "conv_pool_dx")
+    (param $g i32) (param $route i32) (param $n0 i32) (param $n1 i32) (param $C i32) (param $H i32) (param $W i32)
+    (param $KH i32) (param $KW i32) (param $pad i32) (param $OH i32) (param $OW i32) (param $OC i32)
+    (param $table i32) (param $dX i32) (param $list i32) (param $scr i32) (param $ctr i32)
+    (local $n i32) (local $PH i32) (local $PW i32) (local $PL i32) (local $HW i32) (local $p i32) (local $a i32)
+    (local $k i32) (local $r i32) (local $gi i32) (local $ri i32) (local $e i32) (local $end i32) (local $cnt i32)
+    (local $c i32) (local $tc i32) (local $dxn i32) (local $dxc i32) (local $ph i32) (local $pw i32) (local $t i32)
+    (local $top i32) (local $left i32) (local $i i32) (local $j i32) (local $j0 i32) (local $j1 i32) (local $ih i32)
+    (local $PWd i32) (local $row i32) (local $s i32) (local $sliceB i32) (local $fast i32)
+    (local $gv v128) (local $w0 v128) (local $w1 v128) (local $w2 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128)
+    (local $a6 v128) (local $a7 v128) (local $a8 v128)
+    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
+    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
+    (local.set $PL (i32.mul (local.get $PH) (local.get $PW)))
+    (local.set $HW (i32.mul (local.get $H) (local.get $W)))
+    (local.set $PWd (i32.add (local.get $KW) (i32.const 1)))
+    (local.set $cnt (i32.add (local.get $list) (i32.shl (i32.mul (local.get $PL) (local.get $OC)) (i32.const 3))))
+    (local.set $sliceB (i32.mul (local.get $OC) (i32.const 576))) ;; OC·4 rows of 144 bytes
+    (local.set $fast (i32.and (i32.and (i32.eq (local.get $KH) (i32.const 5)) (i32.eq (local.get $KW) (i32.const 5))) (i32.eqz (local.get $pad))))
+    (block $done
+      (loop $images
+        (local.set $n (i32.add (local.get $n0) (i32.atomic.rmw.add (local.get $ctr) (i32.const 1))))
+        (br_if $done (i32.ge_u (local.get $n) (local.get $n1)))
+        ;; the cells' lists: (g, byte offset of row a·4 + r in a slice) for each channel whose route is not 255
+        (local.set $gi (i32.shl (i32.mul (i32.mul (local.get $n) (local.get $OC)) (local.get $PL)) (i32.const 2)))
+        (local.set $ri (i32.add (local.get $route) (i32.shr_u (local.get $gi) (i32.const 2))))
+        (local.set $gi (i32.add (local.get $g) (local.get $gi)))
+        (local.set $p (i32.const 0))
+        (block $p_done
+          (loop $ps
+            (br_if $p_done (i32.ge_u (local.get $p) (local.get $PL)))
+            (local.set $e (i32.add (local.get $list) (i32.shl (i32.mul (local.get $p) (local.get $OC)) (i32.const 3))))
+            (local.set $k (i32.const 0))
+            (local.set $a (i32.const 0))
+            ;; without branches: every channel's pair is written, and the next one overwrites it unless its route is
+            ;; not 255 (a route of 255, ReLU's zero, is a coin flip a branch would mispredict)
+            (loop $as
+              (local.set $r (i32.load8_u (i32.add (local.get $ri) (i32.add (i32.mul (local.get $a) (local.get $PL)) (local.get $p)))))
+              (f32.store (i32.add (local.get $e) (i32.shl (local.get $k) (i32.const 3)))
+                (f32.load (i32.add (local.get $gi) (i32.shl (i32.add (i32.mul (local.get $a) (local.get $PL)) (local.get $p)) (i32.const 2)))))
+              (i32.store offset=4 (i32.add (local.get $e) (i32.shl (local.get $k) (i32.const 3)))
+                (i32.mul (i32.add (i32.shl (local.get $a) (i32.const 2)) (i32.and (local.get $r) (i32.const 3))) (i32.const 144)))
+              (local.set $k (i32.add (local.get $k) (i32.ne (local.get $r) (i32.const 255))))
+              (local.set $a (i32.add (local.get $a) (i32.const 1)))
+              (br_if $as (i32.lt_u (local.get $a) (local.get $OC))))
+            (i32.store (i32.add (local.get $cnt) (i32.shl (local.get $p) (i32.const 2))) (local.get $k))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $ps)))
+        (local.set $dxn (i32.add (local.get $dX) (i32.shl (i32.mul (i32.mul (local.get $n) (local.get $C)) (local.get $HW)) (i32.const 2))))
+        (call $zero_f32 (local.get $dxn) (i32.mul (local.get $C) (local.get $HW)))
+        (local.set $c (i32.const 0))
+        (block $c_done
+          (loop $cs
+            (br_if $c_done (i32.ge_u (local.get $c) (local.get $C)))
+            (local.set $tc (i32.add (local.get $table) (i32.mul (local.get $c) (local.get $sliceB))))
+            (local.set $dxc (i32.add (local.get $dxn) (i32.shl (i32.mul (local.get $c) (local.get $HW)) (i32.const 2))))
+            (local.set $p (i32.const 0))
+            (local.set $ph (i32.const 0))
+            (block $ph_done
+              (loop $phs
+                (br_if $ph_done (i32.ge_u (local.get $ph) (local.get $PH)))
+                (local.set $pw (i32.const 0))
+                (loop $pws
+                  (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+                  (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+                  (local.set $a4 (v128.const i32x4 0 0 0 0)) (local.set $a5 (v128.const i32x4 0 0 0 0))
+                  (local.set $a6 (v128.const i32x4 0 0 0 0)) (local.set $a7 (v128.const i32x4 0 0 0 0))
+                  (local.set $a8 (v128.const i32x4 0 0 0 0))
+                  (local.set $e (i32.add (local.get $list) (i32.shl (i32.mul (local.get $p) (local.get $OC)) (i32.const 3))))
+                  (local.set $end (i32.add (local.get $e)
+                    (i32.shl (i32.load (i32.add (local.get $cnt) (i32.shl (local.get $p) (i32.const 2)))) (i32.const 3))))
+                  (block $e_done
+                    (loop $es
+                      (br_if $e_done (i32.ge_u (local.get $e) (local.get $end)))
+                      (local.set $gv (v128.load32_splat (local.get $e)))
+                      (local.set $t (i32.add (local.get $tc) (i32.load offset=4 (local.get $e))))
+                      (local.set $w0 (v128.load offset=0 (local.get $t)))
+                      (local.set $w1 (v128.load offset=16 (local.get $t)))
+                      (local.set $w2 (v128.load offset=32 (local.get $t)))
+                      (local.set $a0 (f32x4.relaxed_madd (local.get $gv) (local.get $w0) (local.get $a0)))
+                      (local.set $a1 (f32x4.relaxed_madd (local.get $gv) (local.get $w1) (local.get $a1)))
+                      (local.set $a2 (f32x4.relaxed_madd (local.get $gv) (local.get $w2) (local.get $a2)))
+                      (local.set $w0 (v128.load offset=48 (local.get $t)))
+                      (local.set $w1 (v128.load offset=64 (local.get $t)))
+                      (local.set $w2 (v128.load offset=80 (local.get $t)))
+                      (local.set $a3 (f32x4.relaxed_madd (local.get $gv) (local.get $w0) (local.get $a3)))
+                      (local.set $a4 (f32x4.relaxed_madd (local.get $gv) (local.get $w1) (local.get $a4)))
+                      (local.set $a5 (f32x4.relaxed_madd (local.get $gv) (local.get $w2) (local.get $a5)))
+                      (local.set $w0 (v128.load offset=96 (local.get $t)))
+                      (local.set $w1 (v128.load offset=112 (local.get $t)))
+                      (local.set $w2 (v128.load offset=128 (local.get $t)))
+                      (local.set $a6 (f32x4.relaxed_madd (local.get $gv) (local.get $w0) (local.get $a6)))
+                      (local.set $a7 (f32x4.relaxed_madd (local.get $gv) (local.get $w1) (local.get $a7)))
+                      (local.set $a8 (f32x4.relaxed_madd (local.get $gv) (local.get $w2) (local.get $a8)))
+                      (local.set $e (i32.add (local.get $e) (i32.const 8)))
+                      (br $es)))
+                  (local.set $top (i32.sub (i32.shl (local.get $ph) (i32.const 1)) (local.get $pad)))
+                  (local.set $left (i32.sub (i32.shl (local.get $pw) (i32.const 1)) (local.get $pad)))
+                  (if (local.get $fast)
+                    (then
+                      ;; 5 × 5, unpadded: the 6 × 6 patch never leaves the image; its rows straight from the accumulators
+                      ;; (row i is floats 6i … 6i + 5 of a0 … a8: rows 0, 2, 4 start a vector, rows 1, 3, 5 straddle two)
+                      (local.set $row (i32.add (local.get $dxc) (i32.shl (i32.add (i32.mul (local.get $top) (local.get $W)) (local.get $left)) (i32.const 2))))
+                      (local.set $s (i32.shl (local.get $W) (i32.const 2)))
+                      (call $patch_rows (local.get $row) (local.get $s) (local.get $a0) (local.get $a1) (local.get $a2))
+                      (call $patch_rows (i32.add (local.get $row) (i32.shl (local.get $s) (i32.const 1))) (local.get $s)
+                        (local.get $a3) (local.get $a4) (local.get $a5))
+                      (call $patch_rows (i32.add (local.get $row) (i32.shl (local.get $s) (i32.const 2))) (local.get $s)
+                        (local.get $a6) (local.get $a7) (local.get $a8)))
+                    (else
+                  (v128.store offset=0 (local.get $scr) (local.get $a0))
+                  (v128.store offset=16 (local.get $scr) (local.get $a1))
+                  (v128.store offset=32 (local.get $scr) (local.get $a2))
+                  (v128.store offset=48 (local.get $scr) (local.get $a3))
+                  (v128.store offset=64 (local.get $scr) (local.get $a4))
+                  (v128.store offset=80 (local.get $scr) (local.get $a5))
+                  (v128.store offset=96 (local.get $scr) (local.get $a6))
+                  (v128.store offset=112 (local.get $scr) (local.get $a7))
+                  (v128.store offset=128 (local.get $scr) (local.get $a8))
+                  ;; add the patch into dX[n, c], rows and columns clipped to the image
+                  (local.set $j0 (i32.const 0))
+                  (if (i32.lt_s (local.get $left) (i32.const 0)) (then (local.set $j0 (i32.sub (i32.const 0) (local.get $left)))))
+                  (local.set $j1 (local.get $PWd))
+                  (if (i32.gt_s (i32.add (local.get $left) (local.get $j1)) (local.get $W))
+                    (then (local.set $j1 (i32.sub (local.get $W) (local.get $left)))))
+                  (local.set $i (i32.const 0))
+                  (loop $is
+                    (local.set $ih (i32.add (local.get $top) (local.get $i)))
+                    (if (i32.and (i32.ge_s (local.get $ih) (i32.const 0)) (i32.lt_s (local.get $ih) (local.get $H)))
+                      (then
+                        (local.set $row (i32.add (local.get $dxc) (i32.shl (i32.add (i32.mul (local.get $ih) (local.get $W)) (local.get $left)) (i32.const 2))))
+                        (local.set $s (i32.add (local.get $scr) (i32.shl (i32.mul (local.get $i) (local.get $PWd)) (i32.const 2))))
+                        (local.set $j (local.get $j0))
+                        (block $v_done
+                          (loop $vs
+                            (br_if $v_done (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $j1)))
+                            (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))
+                              (f32x4.add (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                                         (v128.load (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))))))
+                            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                            (br $vs)))
+                        (block $t_done
+                          (loop $ts
+                            (br_if $t_done (i32.ge_s (local.get $j) (local.get $j1)))
+                            (f32.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))
+                              (f32.add (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                                       (f32.load (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 2))))))
+                            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                            (br $ts)))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $is (i32.le_u (local.get $i) (local.get $KH))))))
+                  (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                  (local.set $pw (i32.add (local.get $pw) (i32.const 1)))
+                  (br_if $pws (i32.lt_u (local.get $pw) (local.get $PW))))
+                (local.set $ph (i32.add (local.get $ph) (i32.const 1)))
+                (br $phs)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $cs)))
+        (br $images))))
