@@ -39,6 +39,16 @@ function expectClose(a: Float32Array, b: Float32Array, tol: number, what: string
   expect(worst <= tol * (1 + scale), `${what}: max |diff| ${worst} at ${at} (scale ${scale})`).toBe(true);
 }
 
+/** f() with a fused block's dX through conv_bwd's GEMM over the full upstream gradient instead of conv_pool_dx. */
+function viaGemm<T>(f: () => T): T {
+  const prev = setPoolDx(false);
+  try {
+    return f();
+  } finally {
+    setPoolDx(prev);
+  }
+}
+
 interface ConvCase { N: number; C: number; H: number; W: number; OC: number; KH: number; KW: number; stride: number; pad: number }
 
 function convCase(rng: Rng): ConvCase {
@@ -362,12 +372,7 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
         // dX from the routes alone (conv_pool_dx) sums the same products in another order; through conv_bwd's GEMM
         // over the full upstream gradient, the same bits
         expectClose(got.dx, dx, 1e-5, `${what} dx`);
-        const prev = setPoolDx(false);
-        try {
-          expect(firstDiff(runBlock(k, c, g, x, w, b, dOut).dx, dx), `${what} dx through conv_bwd`).toBe(-1);
-        } finally {
-          setPoolDx(prev);
-        }
+        expect(firstDiff(viaGemm(() => runBlock(k, c, g, x, w, b, dOut).dx), dx), `${what} dx through conv_bwd`).toBe(-1);
         // where the window's maximum is positive the route leads to the same element, elsewhere there is none
         let positive = 0, sameWinner = 0, noneElsewhere = 0;
         const PW = pg.OW, PL = pg.OH * pg.OW, L = g.OH * g.OW;
@@ -414,13 +419,7 @@ describe("a fused block's dX from its routes (conv_pool_dx)", () => {
       const { g, x, w, b } = convData(rng, c);
       const dOut = random(rng, pooled(c, g));
       const want = runBlock(ref, c, g, x, w, b, dOut);
-      const prev = setPoolDx(false);
-      let gemm: Float32Array;
-      try {
-        gemm = runBlock(two, c, g, x, w, b, dOut).dx;
-      } finally {
-        setPoolDx(prev);
-      }
+      const gemm = viaGemm(() => runBlock(two, c, g, x, w, b, dOut).dx);
       const first = runBlock(one, c, g, x, w, b, dOut).dx;
       expectClose(first, want.dx, 1e-5, `${JSON.stringify(c)} against the reference`);
       expectClose(first, gemm, 1e-5, `${JSON.stringify(c)} against conv_bwd`);
@@ -434,13 +433,7 @@ describe("a fused block's dX from its routes (conv_pool_dx)", () => {
     const c = { N: 5, C: 64, H: 10, W: 10, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 };
     const { g, x, w, b } = convData(rng, c);
     const dOut = random(rng, pooled(c, g));
-    const prev = setPoolDx(false);
-    let gemm: Float32Array;
-    try {
-      gemm = runBlock(two, c, g, x, w, b, dOut).dx;
-    } finally {
-      setPoolDx(prev);
-    }
+    const gemm = viaGemm(() => runBlock(two, c, g, x, w, b, dOut).dx);
     expect(firstDiff(runBlock(two, c, g, x, w, b, dOut).dx, gemm)).toBe(-1);
   });
 
