@@ -428,6 +428,27 @@ describe("a fused block's dX from its routes (conv_pool_dx)", () => {
     }
   });
 
+  it('takes the GEMM path when a routed upstream value is ±∞ or NaN: non-finite dX exactly where the reference has it', () => {
+    // the table's zeros would turn ∞ into NaN on the patch's extra row and column, which the reference leaves at 0
+    const tiny = { N: 1, C: 1, H: 6, W: 6, OC: 1, KH: 5, KW: 5, stride: 1, pad: 0 };
+    const rng = new Rng(34);
+    for (const c of [tiny, geometries[0], geometries[1], geometries[2]]) {
+      const { g, x, w, b } = convData(rng, c);
+      x.fill(1);
+      w.fill(1);
+      b.fill(0); // every output positive: every route is one of the window's four
+      const dOut = random(rng, pooled(c, g));
+      for (let o = 0; o < dOut.length; o += 7) dOut[o] = o % 2 ? Infinity : NaN;
+      const want = runBlock(ref, c, g, x, w, b, dOut).dx;
+      const gemm = viaGemm(() => runBlock(two, c, g, x, w, b, dOut).dx);
+      for (const k of [one, two]) {
+        const got = runBlock(k, c, g, x, w, b, dOut).dx;
+        expect(firstDiff(got, gemm), `${JSON.stringify(c)} ${k.getThreads()} threads`).toBe(-1);
+        expect(got.map(Number.isFinite), `${JSON.stringify(c)}: where dX is finite`).toEqual(want.map(Number.isFinite));
+      }
+    }
+  });
+
   it('leaves 3 × 3 blocks (smallcnn) on the GEMM path, whose 36 multiply-adds per cell it would not beat', () => {
     const rng = new Rng(33);
     const c = { N: 5, C: 64, H: 10, W: 10, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 };

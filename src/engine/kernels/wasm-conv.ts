@@ -36,7 +36,7 @@ export type ConvBwdArgs = Record<(typeof convBwdParams)[number], number>;
 
 /** conv_pool_dx's parameters (wasm/conv-relu-pool.wat), in order. */
 export const convPoolDxParams = [
-  'g', 'route', 'n0', 'n1', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'table', 'dX', 'list', 'scr', 'ctr',
+  'g', 'route', 'n0', 'n1', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'table', 'dX', 'list', 'scr', 'ctr', 'flag',
 ] as const;
 export type ConvPoolDxArgs = Record<(typeof convPoolDxParams)[number], number>;
 
@@ -322,14 +322,15 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
   /**
    * A fused block's dX from its routes and upstream gradient dOut (conv_pool_dx: only the routed quarter of the
    * convolution's upstream gradient is multiplied, as patches of shifted weights). False when linear memory cannot
-   * hold the problem.
+   * hold the problem, or when a routed upstream value is ±∞ or NaN (the table's zeros would turn it into NaN where
+   * the GEMM path and the reference leave 0): the caller then takes the GEMM path.
    */
   function poolDx(N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data, dX: Data): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;
     const PL = (OH >> 1) * (OW >> 1), CHW = C * H * W;
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
-    const at = carve({ g: S * OC * PL, route: Math.ceil((S * OC * PL) / 4), table: C * OC * 4 * PATCH, dX: S * CHW, counter: 1 });
+    const at = carve({ g: S * OC * PL, route: Math.ceil((S * OC * PL) / 4), table: C * OC * 4 * PATCH, dX: S * CHW, counter: 1, flag: 1 });
     const work = carveEach({ list: PL * OC * 2 + PL, scr: PATCH }, T, at.end);
     if (!mem.ensure(work.end)) return false;
     const { f32, u8, i32 } = mem;
@@ -339,14 +340,16 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
       f32.set(dOut.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.g / 4);
       u8.set(route.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.route);
       i32[at.counter / 4] = 0;
+      i32[at.flag / 4] = 0;
       pool.run('conv_pool_dx', sameRange(sn, T), (t) => {
         const my = work.at[t];
         const args: ConvPoolDxArgs = {
           g: at.g, route: at.route, n0: 0, n1: sn, C, H, W, KH, KW, pad, OH, OW, OC, table: at.table, dX: at.dX,
-          list: my.list, scr: my.scr, ctr: at.counter,
+          list: my.list, scr: my.scr, ctr: at.counter, flag: at.flag,
         };
         return positional(convPoolDxParams, args);
       });
+      if (i32[at.flag / 4] !== 0) return false;
       dX.set(f32.subarray(at.dX / 4, at.dX / 4 + sn * CHW), s0 * CHW);
     }
     return true;
@@ -358,10 +361,12 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
     dX: Data | null, dW: Data | null, dB: Data | null,
   ): void {
-    let ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, dOut, dX, dW, dB);
-    if (ok && dX && poolDxFits(g)) {
-      ok = poolDx(N, g, w, OC, route, dOut, dX) && (!(dW || dB) || convBackward(x, N, g, w, OC, null, null, dW, dB, { route, dOut }));
-    } else if (ok) ok = convBackward(x, N, g, w, OC, null, dX, dW, dB, { route, dOut });
+    const pooled = { route, dOut };
+    const ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, dOut, dX, dW, dB) && (
+      dX && poolDxFits(g) && poolDx(N, g, w, OC, route, dOut, dX)
+        ? !(dW || dB) || convBackward(x, N, g, w, OC, null, null, dW, dB, pooled)
+        : convBackward(x, N, g, w, OC, null, dX, dW, dB, pooled) // (also where poolDx met a non-finite value)
+    );
     if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, route, dOut, dX, dW, dB);
   }
 

@@ -1,6 +1,6 @@
 // What the assembled kernel module (build/kernels*.wasm, from the families in ./wasm/*.wat) exports, as the host
 // calls it: every pointer is a byte address in the shared linear memory, every count an i32.
-// conv_fwd, conv_bwd and conv_pool_dx take 23, 28 and 18 parameters; ./wasm-conv.ts builds them from named records (ConvFwdArgs,
+// conv_fwd, conv_bwd and conv_pool_dx take 23, 28 and 19 parameters; ./wasm-conv.ts builds them from named records (ConvFwdArgs,
 // ConvBwdArgs) in the order of their `(param …)` lists, which test/engine/wasm-layout.test.ts checks against conv.wat.
 
 /** The module's exports, by family (the .wat file each comes from). */
