@@ -322,8 +322,8 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
   /**
    * A fused block's dX from its routes and upstream gradient dOut (conv_pool_dx: only the routed quarter of the
    * convolution's upstream gradient is multiplied, as patches of shifted weights). False when linear memory cannot
-   * hold the problem, or when a routed upstream value is ±∞ or NaN (the table's zeros would turn it into NaN where
-   * the GEMM path and the reference leave 0): the caller then takes the GEMM path.
+   * hold the problem, or when an upstream value is ±∞ or NaN (at a routed cell the table's zeros would turn it into
+   * NaN where the GEMM path and the reference leave 0): the caller then takes the GEMM path.
    */
   function poolDx(N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data, dX: Data): boolean {
     const { C, H, W, KH, KW, pad, OH, OW } = g;

@@ -196,8 +196,8 @@
   ;; (cell p's at $list + p·OC·8, its count at $list + PL·OC·8 + 4·p), dX[n] is zeroed, then for each input channel c
   ;; (whose table slice, OC·4 rows, stays in cache) and each cell in row-major order the nine accumulators sum the
   ;; cell's channels in ascending a, go to the scratch at $scr (144 bytes) and are added into dX[n, c] row by row,
-  ;; clipped to the image. A listed g that is ±∞ or NaN sets the i32 at $flag to 1 (the host then takes the GEMM path:
-  ;; here the table's zeros would spread it). Needs (KH+1)·(KW+1) ≤ 36. g [N, OC, PH·PW] floats, route [N, OC, PH·PW] bytes, dX [N, C, H, W].
+  ;; clipped to the image. A g that is ±∞ or NaN sets the i32 at $flag to 1 (the host then takes the GEMM path: here
+  ;; the table's zeros would spread it). Needs (KH+1)·(KW+1) ≤ 36. g [N, OC, PH·PW] floats, route [N, OC, PH·PW] bytes, dX [N, C, H, W].
 ;; Two rows of a 6 × 6 patch held in three vectors (p0 = floats 0–3, p1 = 4–7, p2 = 8–11: row 0 is p0 and p1's
   ;; low half, row 1 p1's high half and p2) added into the rows at $row and $row + $rowB (bytes).
   (func $patch_rows (param $row i32) (param $rowB i32) (param $p0 v128) (param $p1 v128) (param $p2 v128)
@@ -219,7 +219,7 @@
     (local $k i32) (local $r i32) (local $gi i32) (local $ri i32) (local $e i32) (local $end i32) (local $cnt i32)
     (local $c i32) (local $tc i32) (local $dxn i32) (local $dxc i32) (local $ph i32) (local $pw i32) (local $t i32)
     (local $top i32) (local $left i32) (local $i i32) (local $j i32) (local $j0 i32) (local $j1 i32) (local $ih i32)
-    (local $PWd i32) (local $row i32) (local $s i32) (local $sliceB i32) (local $fast i32) (local $bad f32)
+    (local $PWd i32) (local $row i32) (local $s i32) (local $sliceB i32) (local $fast i32)
     (local $gv v128) (local $w0 v128) (local $w1 v128) (local $w2 v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128)
     (local $a6 v128) (local $a7 v128) (local $a8 v128)
@@ -239,6 +239,26 @@
         (local.set $gi (i32.shl (i32.mul (i32.mul (local.get $n) (local.get $OC)) (local.get $PL)) (i32.const 2)))
         (local.set $ri (i32.add (local.get $route) (i32.shr_u (local.get $gi) (i32.const 2))))
         (local.set $gi (i32.add (local.get $g) (local.get $gi)))
+        ;; a g that is not finite (g − g is NaN exactly for ±∞ and NaN): the table's zeros would turn it into NaN
+        ;; outside its KH × KW footprint, where the GEMM path leaves 0, so the host takes that path instead
+        (local.set $t (local.get $gi))
+        (local.set $end (i32.add (local.get $gi) (i32.shl (i32.mul (local.get $OC) (local.get $PL)) (i32.const 2))))
+        (local.set $gv (v128.const i32x4 0 0 0 0))
+        (block $f_done
+          (loop $fs
+            (br_if $f_done (i32.gt_u (i32.add (local.get $t) (i32.const 16)) (local.get $end)))
+            (local.set $w0 (f32x4.sub (v128.load (local.get $t)) (v128.load (local.get $t))))
+            (local.set $gv (v128.or (local.get $gv) (f32x4.ne (local.get $w0) (local.get $w0))))
+            (local.set $t (i32.add (local.get $t) (i32.const 16)))
+            (br $fs)))
+        (block $f1_done
+          (loop $f1s
+            (br_if $f1_done (i32.ge_u (local.get $t) (local.get $end)))
+            (local.set $w0 (f32x4.sub (v128.load32_splat (local.get $t)) (v128.load32_splat (local.get $t))))
+            (local.set $gv (v128.or (local.get $gv) (f32x4.ne (local.get $w0) (local.get $w0))))
+            (local.set $t (i32.add (local.get $t) (i32.const 4)))
+            (br $f1s)))
+        (if (v128.any_true (local.get $gv)) (then (i32.store (local.get $flag) (i32.const 1))))
         (local.set $p (i32.const 0))
         (block $p_done
           (loop $ps
@@ -254,12 +274,6 @@
                 (f32.load (i32.add (local.get $gi) (i32.shl (i32.add (i32.mul (local.get $a) (local.get $PL)) (local.get $p)) (i32.const 2)))))
               (i32.store offset=4 (i32.add (local.get $e) (i32.shl (local.get $k) (i32.const 3)))
                 (i32.mul (i32.add (i32.shl (local.get $a) (i32.const 2)) (i32.and (local.get $r) (i32.const 3))) (i32.const 144)))
-              ;; a listed g that is not finite: the table's zeros would turn it into NaN outside its 5 × 5 (or KH × KW)
-              ;; footprint, where the GEMM path leaves 0; g − g is NaN exactly for ±∞ and NaN
-              (local.set $bad (f32.add (local.get $bad) (select
-                (f32.sub (f32.load (i32.add (local.get $e) (i32.shl (local.get $k) (i32.const 3))))
-                         (f32.load (i32.add (local.get $e) (i32.shl (local.get $k) (i32.const 3)))))
-                (f32.const 0) (i32.ne (local.get $r) (i32.const 255)))))
               (local.set $k (i32.add (local.get $k) (i32.ne (local.get $r) (i32.const 255))))
               (local.set $a (i32.add (local.get $a) (i32.const 1)))
               (br_if $as (i32.lt_u (local.get $a) (local.get $OC))))
@@ -376,5 +390,4 @@
                 (br $phs)))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $cs)))
-        (if (f32.ne (local.get $bad) (local.get $bad)) (then (i32.store (local.get $flag) (i32.const 1))))
         (br $images))))
