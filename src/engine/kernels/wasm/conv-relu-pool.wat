@@ -196,9 +196,12 @@
   ;; (cell p's at $list + p·OC·8, its count at $list + PL·OC·8 + 4·p), dX[n] is zeroed, then for each input channel c
   ;; (whose table slice, OC·4 rows, stays in cache) and each cell in row-major order the nine accumulators sum the
   ;; cell's channels in ascending a, go to the scratch at $scr (144 bytes) and are added into dX[n, c] row by row,
-  ;; clipped to the image. A g that is ±∞ or NaN sets the i32 at $flag to 1 (the host then takes the GEMM path: here
-  ;; the table's zeros would spread it). Needs (KH+1)·(KW+1) ≤ 36. g [N, OC, PH·PW] floats, route [N, OC, PH·PW] bytes, dX [N, C, H, W].
-;; Two rows of a 6 × 6 patch held in three vectors (p0 = floats 0–3, p1 = 4–7, p2 = 8–11: row 0 is p0 and p1's
+  ;; clipped to the image (an unpadded 5 × 5 kernel's patch never leaves the image: its rows go straight from the
+  ;; accumulators, $patch_rows). A g that is ±∞ or NaN sets the i32 at $flag to 1 (the host then takes the GEMM path:
+  ;; here the table's zeros would spread it). Needs (KH+1)·(KW+1) ≤ 36. g [N, OC, PH·PW] floats, route [N, OC, PH·PW]
+  ;; bytes, dX [N, C, H, W].
+
+  ;; Two rows of a 6 × 6 patch held in three vectors (p0 = floats 0–3, p1 = 4–7, p2 = 8–11: row 0 is p0 and p1's
   ;; low half, row 1 p1's high half and p2) added into the rows at $row and $row + $rowB (bytes).
   (func $patch_rows (param $row i32) (param $rowB i32) (param $p0 v128) (param $p1 v128) (param $p2 v128)
     (local $r1 i32)
