@@ -11,6 +11,7 @@ import { zooSpec } from '../src/layers/zoo.js';
 import { getBatch } from '../src/data/batches.js';
 import { loadMnistPackage } from '../src/data/datasets.js';
 import { crossEntropyObjective } from '../src/train/loop.js';
+import { recycling } from '../src/engine/recycle.js';
 import { Adam } from '../src/train/optimizers.js';
 import { inputGradient } from '../src/attacks/input-gradient.js';
 
@@ -59,13 +60,15 @@ const opt = new Adam(params, { lr: 1e-3 });
 instrument();
 const b128 = getBatch(data, order, 0, 128);
 const b256 = getBatch(data, order, 0, 256);
-const trainStep = () => {
-  const { loss } = crossEntropyObjective(model, b128.x, b128.y, { rng: new Rng(0), epoch: 0, step: 0 });
-  const g = grad(loss, tensors);
+// in a recycling scope, as trainingStep runs it (src/train/loop.ts): the same allocations as `nablax bench`
+const trainStep = () => recycling(() => {
+  const value = crossEntropyObjective(model, b128.x, b128.y, { rng: new Rng(0), epoch: 0, step: 0 });
+  const g = grad(value.loss, tensors);
   const t0 = performance.now();
   opt.step(g);
   add('optimizer step', performance.now() - t0);
-};
+  return value;
+}, (v) => [v.loss.data, v.logits.data]);
 model.train();
 for (let i = 0; i < 3; i++) trainStep();
 times.clear();

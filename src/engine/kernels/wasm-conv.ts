@@ -66,19 +66,18 @@ export function setPoolDx(on: boolean): boolean {
 }
 
 /**
- * conv_pool_dx's table for weights w [OC, C, KH, KW]: row (c·OC + a)·4 + r holds W[a, c] shifted down r/2 rows and
- * right r%2 columns inside a (KH+1) × (KW+1) patch, zeros elsewhere, in PATCH floats.
+ * conv_pool_dx's table (at byte `table`) for weights [OC, C, KH, KW] at byte `wRaw` in linear memory: row
+ * (c·OC + a)·4 + r holds W[a, c] shifted down r/2 rows and right r%2 columns inside a (KH+1) × (KW+1) patch, zeros
+ * elsewhere, in PATCH floats. One strided copy per channel a and route (in WebAssembly: the table is rebuilt on every
+ * call, and element by element in JavaScript it cost a tenth of the kernel's own time).
  */
-export function shiftedWeights(w: Data, C: number, KH: number, KW: number, OC: number, table: Float32Array): void {
-  const PWd = KW + 1;
-  table.fill(0, 0, C * OC * 4 * PATCH);
-  for (let c = 0; c < C; c++) {
-    for (let a = 0; a < OC; a++) {
-      const src = (a * C + c) * KH * KW;
-      for (let r = 0; r < 4; r++) {
-        const row = ((c * OC + a) * 4 + r) * PATCH + (r >> 1) * PWd + (r & 1);
-        for (let i = 0; i < KH; i++) for (let j = 0; j < KW; j++) table[row + i * PWd + j] = w[src + i * KW + j];
-      }
+function shiftWeights(ex: WasmExports, wRaw: number, C: number, KH: number, KW: number, OC: number, table: number): void {
+  const PWd = KW + 1, KK = KH * KW;
+  ex.zero_f32(table, C * OC * 4 * PATCH);
+  for (let a = 0; a < OC; a++) {
+    for (let r = 0; r < 4; r++) {
+      const dst = table + ((a * 4 + r) * PATCH + (r >> 1) * PWd + (r & 1)) * 4;
+      ex.copy2d(wRaw + a * C * KK * 4, KW * 4, KK * 4, dst, PWd * 4, OC * 4 * PATCH * 4, C, KH, KW * 4);
     }
   }
 }
@@ -330,11 +329,14 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     const PL = (OH >> 1) * (OW >> 1), CHW = C * H * W;
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
-    const at = carve({ g: S * OC * PL, route: Math.ceil((S * OC * PL) / 4), table: C * OC * 4 * PATCH, dX: S * CHW, counter: 1, flag: 1 });
+    const at = carve({
+      g: S * OC * PL, route: Math.ceil((S * OC * PL) / 4), wRaw: OC * C * KH * KW, table: C * OC * 4 * PATCH, dX: S * CHW, counter: 1, flag: 1,
+    });
     const work = carveEach({ list: PL * OC * 2 + PL, scr: PATCH }, T, at.end);
     if (!mem.ensure(work.end)) return false;
     const { f32, u8, i32 } = mem;
-    shiftedWeights(w, C, KH, KW, OC, f32.subarray(at.table / 4, at.table / 4 + C * OC * 4 * PATCH));
+    f32.set(w.subarray(0, OC * C * KH * KW), at.wRaw / 4);
+    shiftWeights(ex, at.wRaw, C, KH, KW, OC, at.table);
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
       f32.set(dOut.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.g / 4);
