@@ -194,9 +194,10 @@
   ;; host builds. Per image n of [n0, n1) (claimed one at a time from the counter at $ctr, so any thread may do any
   ;; image and its bits do not depend on which): the active (g, row) pairs of every cell are listed once at $list
   ;; (cell p's at $list + p·OC·8, its count at $list + PL·OC·8 + 4·p), dX[n] is zeroed, then for each input channel c
-  ;; (whose table slice, OC·4 rows, stays in cache) and each cell in row-major order the nine accumulators sum the
-  ;; cell's channels in ascending a, go to the scratch at $scr (144 bytes) and are added into dX[n, c] row by row,
-  ;; clipped to the image (an unpadded 5 × 5 kernel's patch never leaves the image: its rows go straight from the
+  ;; (whose table slice, OC·4 rows, stays in cache) and each cell in row-major order three passes over the cell's
+  ;; list each sum three of the patch's nine vectors (the even-numbered channels of the list and the odd ones apart,
+  ;; then added), which go to the scratch at $scr (144 bytes) and are added into dX[n, c] row by row, clipped to the
+  ;; image (an unpadded 5 × 5 kernel's patch never leaves the image: each pass's two rows go straight from the
   ;; accumulators, $patch_rows). A g that is ±∞ or NaN sets the i32 at $flag to 1 (the host then takes the GEMM path:
   ;; here the table's zeros would spread it). Needs (KH+1)·(KW+1) ≤ 36. g [N, OC, PH·PW] floats, route [N, OC, PH·PW]
   ;; bytes, dX [N, C, H, W].
