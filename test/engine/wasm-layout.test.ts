@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { convBwdParams, convFwdParams, convPoolDxParams } from '../../src/engine/kernels/wasm-conv.js';
+import { convBwdParams, convFwdParams, convPoolDwParams, convPoolDxParams } from '../../src/engine/kernels/wasm-conv.js';
 import { exportNames, positional } from '../../src/engine/kernels/wasm-exports.js';
 import { carve, carveEach, SCRATCH } from '../../src/engine/kernels/wasm-memory.js';
 
@@ -37,13 +37,15 @@ describe('named layouts of linear memory', () => {
 });
 
 describe('the kernel module’s exports and parameters', () => {
-  it('conv_fwd, conv_bwd and conv_pool_dx take their named arguments in the order of their (param …) lists', () => {
+  it('conv_fwd, conv_bwd, conv_pool_dx and conv_pool_dw take their named arguments in the order of their (param …) lists', () => {
     expect(convFwdParams).toEqual(watParams(wat('conv.wat'), 'conv_fwd'));
     expect(convBwdParams).toEqual(watParams(wat('conv.wat'), 'conv_bwd'));
     expect(convFwdParams).toHaveLength(23);
     expect(convBwdParams).toHaveLength(28);
     expect(convPoolDxParams).toEqual(watParams(wat('conv-relu-pool.wat'), 'conv_pool_dx'));
     expect(convPoolDxParams).toHaveLength(19);
+    expect(convPoolDwParams).toEqual(watParams(wat('conv-relu-pool.wat'), 'conv_pool_dw'));
+    expect(convPoolDwParams).toHaveLength(22);
   });
 
   it('positional puts each named value at its parameter’s place', () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels, Window2d } from '../../src/engine/kernels/kernels.js';
 import { ROUTE_NONE } from '../../src/engine/kernels/pool-route.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
-import { setPoolDx, setWideMaxWaste, wideGeometry } from '../../src/engine/kernels/wasm.js';
+import { setPoolDw, setPoolDx, setWideMaxWaste, wideGeometry } from '../../src/engine/kernels/wasm.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { window2d } from '../../src/engine/ops/conv.js';
 import { Rng } from '../../src/engine/random.js';
@@ -39,13 +39,17 @@ function expectClose(a: Float32Array, b: Float32Array, tol: number, what: string
   expect(worst <= tol * (1 + scale), `${what}: max |diff| ${worst} at ${at} (scale ${scale})`).toBe(true);
 }
 
-/** f() with a fused block's dX through conv_bwd's GEMM over the full upstream gradient instead of conv_pool_dx. */
+/**
+ * f() with a fused block's dX, dW and dB through conv_bwd's GEMM over the full upstream gradient instead of
+ * conv_pool_dx and conv_pool_dw.
+ */
 function viaGemm<T>(f: () => T): T {
-  const prev = setPoolDx(false);
+  const prev = [setPoolDx(false), setPoolDw(false)];
   try {
     return f();
   } finally {
-    setPoolDx(prev);
+    setPoolDx(prev[0]);
+    setPoolDw(prev[1]);
   }
 }
 
@@ -367,12 +371,15 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
         const what = `${JSON.stringify(c)} threads ${k.getThreads()}`;
         // the same GEMM and the same max: the same bits
         expect(firstDiff(got.out, out), `${what} out`).toBe(-1);
-        expect(firstDiff(got.dw, dw), `${what} dw`).toBe(-1);
-        expect(firstDiff(got.db, db), `${what} db`).toBe(-1);
-        // dX from the routes alone (conv_pool_dx) sums the same products in another order; through conv_bwd's GEMM
-        // over the full upstream gradient, the same bits
+        // dX, dW and dB from the routes alone (conv_pool_dx, conv_pool_dw) sum the same products in another order;
+        // through conv_bwd's GEMM over the full upstream gradient, the same bits
         expectClose(got.dx, dx, 1e-5, `${what} dx`);
-        expect(firstDiff(viaGemm(() => runBlock(k, c, g, x, w, b, dOut).dx), dx), `${what} dx through conv_bwd`).toBe(-1);
+        expectClose(got.dw, dw, 1e-5, `${what} dw`);
+        expectClose(got.db, db, 1e-5, `${what} db`);
+        const gemm = viaGemm(() => runBlock(k, c, g, x, w, b, dOut));
+        for (const [key, want] of [['dx', dx], ['dw', dw], ['db', db]] as const) {
+          expect(firstDiff(gemm[key], want), `${what} ${key} through conv_bwd`).toBe(-1);
+        }
         // where the window's maximum is positive the route leads to the same element, elsewhere there is none
         let positive = 0, sameWinner = 0, noneElsewhere = 0;
         const PW = pg.OW, PL = pg.OH * pg.OW, L = g.OH * g.OW;
@@ -402,16 +409,19 @@ describe('wasm fused convolution → ReLU → 2×2 max pooling', () => {
   });
 });
 
+/** Fused blocks whose dX, dW and dB go through the routed kernels (conv_pool_dx, conv_pool_dw). */
+const routedGeometries: ConvCase[] = [
+  { N: 600, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 }, // the cnn's first block, more images than one step's 512
+  { N: 77, C: 16, H: 12, W: 12, OC: 32, KH: 5, KW: 5, stride: 1, pad: 0 }, // its second: the cells' lists
+  { N: 9, C: 1, H: 28, W: 28, OC: 32, KH: 5, KW: 5, stride: 1, pad: 2 }, // madry's first: patches clipped at the border
+  { N: 5, C: 32, H: 14, W: 14, OC: 64, KH: 5, KW: 5, stride: 1, pad: 2 }, // madry's second
+  { N: 7, C: 3, H: 13, W: 11, OC: 5, KH: 4, KW: 4, stride: 1, pad: 1 }, // odd sizes: the last row and column dropped
+  { N: 6, C: 2, H: 12, W: 9, OC: 7, KH: 5, KW: 4, stride: 1, pad: 2 }, // a 6 × 5 patch, clipped
+];
+
 describe("a fused block's dX from its routes (conv_pool_dx)", () => {
   const pooled = (c: ConvCase, g: Window2d) => c.N * c.OC * (g.OH >> 1) * (g.OW >> 1);
-  const geometries: ConvCase[] = [
-    { N: 600, C: 1, H: 28, W: 28, OC: 16, KH: 5, KW: 5, stride: 1, pad: 0 }, // the cnn's first block: routes read in place
-    { N: 77, C: 16, H: 12, W: 12, OC: 32, KH: 5, KW: 5, stride: 1, pad: 0 }, // its second: the cells' lists
-    { N: 9, C: 1, H: 28, W: 28, OC: 32, KH: 5, KW: 5, stride: 1, pad: 2 }, // madry's first: patches clipped at the border
-    { N: 5, C: 32, H: 14, W: 14, OC: 64, KH: 5, KW: 5, stride: 1, pad: 2 }, // madry's second
-    { N: 7, C: 3, H: 13, W: 11, OC: 5, KH: 4, KW: 4, stride: 1, pad: 1 }, // odd sizes: the last row and column dropped
-    { N: 6, C: 2, H: 12, W: 9, OC: 7, KH: 5, KW: 4, stride: 1, pad: 2 }, // a 6 × 5 patch, clipped
-  ];
+  const geometries = routedGeometries;
 
   it('matches the reference and the GEMM path, with the same bits for 1, 2 and 3 threads', () => {
     const rng = new Rng(31);
@@ -474,6 +484,86 @@ describe("a fused block's dX from its routes (conv_pool_dx)", () => {
         k.conv2dReluPoolBackward(x, c.N, g, w, c.OC, route, dOut, dx, null, null);
         expect(dx.every(Number.isFinite), `${JSON.stringify(c)} ${k.name} ${k.getThreads?.() ?? ''}`).toBe(true);
       }
+    }
+  });
+});
+
+describe("a fused block's dW and dB from its routes (conv_pool_dw)", () => {
+  const pooled = (c: ConvCase, g: Window2d) => c.N * c.OC * (g.OH >> 1) * (g.OW >> 1);
+  /** dW and dB alone (no dX): the training step's last block. */
+  function grads(k: Kernels, c: ConvCase, g: Window2d, x: Float32Array, w: Float32Array, b: Float32Array, dOut: Float32Array) {
+    const out = new Float32Array(dOut.length), route = new Uint8Array(dOut.length);
+    k.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, out, route);
+    const dw = new Float32Array(w.length).fill(NaN), db = new Float32Array(c.OC).fill(NaN);
+    k.conv2dReluPoolBackward(x, c.N, g, w, c.OC, route, dOut, null, dw, db);
+    const dwOnly = new Float32Array(w.length).fill(NaN), dbOnly = new Float32Array(c.OC).fill(NaN);
+    k.conv2dReluPoolBackward(x, c.N, g, w, c.OC, route, dOut, null, dwOnly, null);
+    k.conv2dReluPoolBackward(x, c.N, g, w, c.OC, route, dOut, null, null, dbOnly);
+    return { dw, db, dwOnly, dbOnly };
+  }
+
+  it('matches the reference and the GEMM path, with the same bits for 1, 2 and 3 threads, dW or dB alone too', () => {
+    const rng = new Rng(35);
+    for (const c of routedGeometries) {
+      const what = JSON.stringify(c);
+      const { g, x, w, b } = convData(rng, c);
+      const dOut = random(rng, pooled(c, g));
+      const want = grads(ref, c, g, x, w, b, dOut);
+      const gemm = viaGemm(() => grads(two, c, g, x, w, b, dOut));
+      const first = grads(one, c, g, x, w, b, dOut);
+      for (const key of ['dw', 'db'] as const) {
+        expectClose(first[key], want[key], 1e-5, `${what} ${key} against the reference`);
+        expectClose(first[key], gemm[key], 1e-5, `${what} ${key} against conv_bwd`);
+      }
+      expect(firstDiff(first.dw, gemm.dw), `${what}: a different order of sums`).toBeGreaterThanOrEqual(0);
+      expect(firstDiff(first.dwOnly, first.dw), `${what} dW alone`).toBe(-1);
+      expect(firstDiff(first.dbOnly, first.db), `${what} dB alone`).toBe(-1);
+      for (const k of [two, three]) {
+        const other = grads(k, c, g, x, w, b, dOut);
+        for (const key of ['dw', 'db'] as const) expect(firstDiff(other[key], first[key]), `${what} ${k.getThreads()} threads ${key}`).toBe(-1);
+      }
+    }
+  });
+
+  it('leaves 3 × 3 blocks (smallcnn) on the GEMM path', () => {
+    const rng = new Rng(36);
+    const c = { N: 5, C: 64, H: 10, W: 10, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 };
+    const { g, x, w, b } = convData(rng, c);
+    const dOut = random(rng, pooled(c, g));
+    const gemm = viaGemm(() => grads(two, c, g, x, w, b, dOut));
+    const got = grads(two, c, g, x, w, b, dOut);
+    for (const key of ['dw', 'db'] as const) expect(firstDiff(got[key], gemm[key]), key).toBe(-1);
+  });
+
+  it('sums no gradient where a route is none, and is not finite exactly where the reference is not', () => {
+    const rng = new Rng(37);
+    for (const c of [routedGeometries[0], routedGeometries[1], routedGeometries[2]]) {
+      const what = JSON.stringify(c);
+      const { g, x, w, b } = convData(rng, c);
+      for (let i = 0; i < b.length; i++) b[i] -= 1.5; // more outputs that ReLU stops
+      const out = new Float32Array(pooled(c, g)), route = new Uint8Array(out.length);
+      two.conv2dReluPoolForward(x, c.N, g, w, c.OC, b, out, route);
+      // NaN and −∞ where the route is none: ignored
+      const dOut = random(rng, out.length);
+      let none = 0;
+      for (let o = 0; o < route.length; o++) if (route[o] === ROUTE_NONE) dOut[o] = none++ % 2 ? NaN : -Infinity;
+      expect(none).toBeGreaterThan(route.length / 10);
+      for (const k of [ref, one, two]) {
+        const dw = new Float32Array(w.length).fill(NaN), db = new Float32Array(c.OC).fill(NaN);
+        k.conv2dReluPoolBackward(x, c.N, g, w, c.OC, route, dOut, null, dw, db);
+        expect(dw.every(Number.isFinite) && db.every(Number.isFinite), `${what} ${k.name} ${k.getThreads?.() ?? ''}`).toBe(true);
+      }
+      // ∞ at a few routed cells: the same products, so ±∞ and NaN land on the same elements
+      let routed = 0;
+      for (let o = 0; o < route.length && routed < 3; o++) if (route[o] !== ROUTE_NONE) dOut[o] = routed++ % 2 ? -Infinity : Infinity;
+      const finite = (k: Kernels) => {
+        const dw = new Float32Array(w.length), db = new Float32Array(c.OC);
+        k.conv2dReluPoolBackward(x, c.N, g, w, c.OC, route, dOut, null, dw, db);
+        return [...Array.from(dw, Number.isFinite), ...Array.from(db, Number.isFinite)];
+      };
+      const want = finite(ref);
+      expect(want.some((f) => !f), what).toBe(true);
+      for (const k of [one, two]) expect(finite(k), `${what} ${k.getThreads()} threads`).toEqual(want);
     }
   });
 });

@@ -1,7 +1,7 @@
 // Every layer passes a float64 finite-difference check for its input and each parameter; modes and specs behave.
 import { describe, expect, it, vi } from 'vitest';
 import { gradcheck } from '../../src/engine/gradcheck.js';
-import { setPoolDx } from '../../src/engine/kernels/wasm.js';
+import { setPoolDw, setPoolDx } from '../../src/engine/kernels/wasm.js';
 import { Rng } from '../../src/engine/random.js';
 import { convOps } from '../../src/engine/ops/conv.js';
 import { softmaxCrossEntropy } from '../../src/engine/ops/loss.js';
@@ -94,8 +94,8 @@ describe('Sequential fuses Conv2D → ReLU → MaxPool2D(2) into one op', () => 
 
   it('the cnn gives the same logits and gradients fused and unfused (float32 wasm kernels, float64 reference)', () => {
     for (const dtype of ['float32', 'float64'] as const) {
-      for (const poolDx of [false, true]) {
-        const prev = setPoolDx(poolDx);
+      for (const routed of [false, true]) {
+        const prev = [setPoolDx(routed), setPoolDw(routed)];
         try {
           const m = buildModel(zooSpec('cnn'), { seed: 6, dtype });
           const x = Tensor.uniform([5, 1, 28, 28], 0, 1, new Rng(16), dtype);
@@ -107,16 +107,17 @@ describe('Sequential fuses Conv2D → ReLU → MaxPool2D(2) into one op', () => 
           const plain = run(m, x);
           // logits [0], then ∇x [1], conv1.weight [2], conv1.bias [3], conv2's and the dense layers' gradients
           fused.forEach((a, i) => {
-            const what = `${dtype} output ${i}, conv_pool_dx ${poolDx}`;
-            // in float32 the fused blocks' dX from their routes adds the same products in another order: ∇x and the
-            // first block's gradients (which come through the second block's dX) agree within rounding
-            if (dtype === 'float32' && poolDx && i >= 1 && i <= 3) {
+            const what = `${dtype} output ${i}, conv_pool_dx and conv_pool_dw ${routed}`;
+            // in float32 the fused blocks' dX, dW and dB from their routes add the same products in another order: ∇x
+            // and both blocks' gradients agree within rounding
+            if (dtype === 'float32' && routed && i >= 1 && i <= 5) {
               const scale = Math.max(...plain[i].map(Math.abs));
               expect(Math.max(...a.map((v, j) => Math.abs(v - plain[i][j]))), what).toBeLessThan(1e-5 * scale);
             } else expect(a, what).toEqual(plain[i]);
           });
         } finally {
-          setPoolDx(prev);
+          setPoolDx(prev[0]);
+          setPoolDw(prev[1]);
         }
       }
     }

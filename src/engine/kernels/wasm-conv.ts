@@ -40,6 +40,13 @@ export const convPoolDxParams = [
 ] as const;
 export type ConvPoolDxArgs = Record<(typeof convPoolDxParams)[number], number>;
 
+/** conv_pool_dw's parameters (wasm/conv-relu-pool.wat), in order. */
+export const convPoolDwParams = [
+  'x', 'g', 'route', 'n0', 'n1', 'nb', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'slots', 'slotB', 'patches', 'list',
+  'cnt', 'scr', 'ctr',
+] as const;
+export type ConvPoolDwArgs = Record<(typeof convPoolDwParams)[number], number>;
+
 /** Floats per row of conv_pool_dx's shifted-weight table: a (KH+1) × (KW+1) patch of at most 36, nine vectors. */
 const PATCH = 36;
 
@@ -62,6 +69,21 @@ const poolDxFits = (g: Window2d) => poolDxOn && (g.KH + 1) * (g.KW + 1) <= PATCH
 export function setPoolDx(on: boolean): boolean {
   const prev = poolDxOn;
   poolDxOn = on;
+  return prev;
+}
+
+let poolDwOn = true;
+
+/**
+ * Whether a fused block's weight and bias gradients go through conv_pool_dw (true by default, for the blocks
+ * conv_pool_dx takes) or conv_bwd's GEMM over the full upstream gradient: for A/B measurements and tests. Returns the
+ * previous setting.
+ * @example
+ *   const prev = setPoolDw(false); try { ... } finally { setPoolDw(prev); }
+ */
+export function setPoolDw(on: boolean): boolean {
+  const prev = poolDwOn;
+  poolDwOn = on;
   return prev;
 }
 
@@ -357,18 +379,65 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     return true;
   }
 
+  /**
+   * A fused block's dW and dB from its routes and upstream gradient dOut (conv_pool_dw: only the routed quarter of the
+   * convolution's upstream gradient is multiplied, by patches of the input). Chunks of images as convBackward's, each
+   * with its own slot, added in chunk order: the same bits for any thread count. False when linear memory cannot
+   * hold the problem.
+   */
+  function poolDw(x: Data, N: number, g: Window2d, OC: number, route: Uint8Array, dOut: Data, dW: Data | null, dB: Data | null): boolean {
+    const { C, H, W, KH, KW, OH, OW } = g;
+    const PL = (OH >> 1) * (OW >> 1), CHW = C * H * W, CKK = C * KH * KW;
+    const T = pool.threadsFor(N);
+    const S = Math.min(N, SUPER);
+    const nb = claimChunk(S, CKK, OH * OW);
+    const cap = nb * PL;
+    const slotFloats = align((OC * CKK + OC) * 4) / 4; // a chunk's dW [OC, CKK] then dB [OC]
+    const at = carve({
+      x: S * CHW, g: S * OC * PL, route: Math.ceil((S * OC * PL) / 4), counter: 1, slots: Math.ceil(S / nb) * slotFloats, total: slotFloats,
+    });
+    // per thread: the chunk's patches, its lists of (g, patch offset) per channel and route (and route 255), their
+    // counts, the four route sums
+    const work = carveEach({ patches: C * cap * PATCH, list: OC * 5 * cap * 2, cnt: OC * 5, scr: 4 * PATCH }, T, at.end);
+    if (!mem.ensure(work.end)) return false;
+    const { f32, u8, i32 } = mem;
+    ex.zero_f32(at.total, slotFloats);
+    for (let s0 = 0; s0 < N; s0 += S) {
+      const sn = Math.min(S, N - s0);
+      f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
+      f32.set(dOut.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.g / 4);
+      u8.set(route.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.route);
+      i32[at.counter / 4] = 0;
+      pool.run('conv_pool_dw', sameRange(sn, T), (t) => {
+        const my = work.at[t];
+        const args: ConvPoolDwArgs = {
+          x: at.x, g: at.g, route: at.route, n0: 0, n1: sn, nb, C, H, W, KH, KW, pad: g.pad, OH, OW, OC,
+          slots: at.slots, slotB: slotFloats * 4, patches: my.patches, list: my.list, cnt: my.cnt, scr: my.scr, ctr: at.counter,
+        };
+        return positional(convPoolDwParams, args);
+      });
+      for (let c = 0; c < Math.ceil(sn / nb); c++) ex.add_f32(at.total, at.slots + c * slotFloats * 4, OC * CKK + OC);
+    }
+    if (dW) dW.set(f32.subarray(at.total / 4, at.total / 4 + OC * CKK));
+    if (dB) dB.set(f32.subarray(at.total / 4 + OC * CKK, at.total / 4 + OC * CKK + OC));
+    return true;
+  }
+
   // dY = dOut at each window's routed position, 0 elsewhere; then as conv2dBackward (referenceKernels.conv2dReluPoolBackward).
-  // dX through conv_pool_dx when the block's patch fits its table (then dW and dB, if wanted, through conv_bwd alone).
+  // dX through conv_pool_dx, dW and dB through conv_pool_dw when the block's patch fits (poolDxFits); what they do not
+  // take (another geometry, a non-finite upstream value for dX) through conv_bwd.
   function conv2dReluPoolBackward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
     dX: Data | null, dW: Data | null, dB: Data | null,
   ): void {
     const pooled = { route, dOut };
-    const ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, dOut, dX, dW, dB) && (
-      dX && poolDxFits(g) && poolDx(N, g, w, OC, route, dOut, dX)
-        ? !(dW || dB) || convBackward(x, N, g, w, OC, null, null, dW, dB, pooled)
-        : convBackward(x, N, g, w, OC, null, dX, dW, dB, pooled) // (also where poolDx met a non-finite value)
-    );
+    let ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, dOut, dX, dW, dB);
+    if (ok) {
+      const routedDx = dX !== null && poolDxFits(g) && poolDx(N, g, w, OC, route, dOut, dX);
+      const routedDw = (dW !== null || dB !== null) && poolDwOn && poolDxFits(g) && poolDw(x, N, g, OC, route, dOut, dW, dB);
+      const restDx = routedDx ? null : dX, restDw = routedDw ? null : dW, restDb = routedDw ? null : dB;
+      ok = !(restDx || restDw || restDb) || convBackward(x, N, g, w, OC, null, restDx, restDw, restDb, pooled);
+    }
     if (!ok) ref.conv2dReluPoolBackward(x, N, g, w, OC, route, dOut, dX, dW, dB);
   }
 

@@ -1,7 +1,7 @@
 // What the assembled kernel module (build/kernels*.wasm, from the families in ./wasm/*.wat) exports, as the host
 // calls it: every pointer is a byte address in the shared linear memory, every count an i32.
-// conv_fwd, conv_bwd and conv_pool_dx take 23, 28 and 19 parameters; ./wasm-conv.ts builds them from named records (ConvFwdArgs,
-// ConvBwdArgs) in the order of their `(param …)` lists, which test/engine/wasm-layout.test.ts checks against conv.wat.
+// conv_fwd, conv_bwd, conv_pool_dx and conv_pool_dw take 23, 28, 19 and 22 parameters; ./wasm-conv.ts builds them from named
+// records (ConvFwdArgs, …) in the order of their `(param …)` lists, which test/engine/wasm-layout.test.ts checks against the .wat.
 
 /** The module's exports, by family (the .wat file each comes from). */
 export interface WasmExports {
@@ -17,6 +17,7 @@ export interface WasmExports {
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
   conv_pool_dx(...args: number[]): void;
+  conv_pool_dw(...args: number[]): void;
   // pool-relu.wat
   relu_fwd(x: number, out: number, n: number): void;
   relu_bwd(dOut: number, x: number, dX: number, n: number): void;
@@ -33,7 +34,7 @@ export interface WasmExports {
 
 /** Every function export the host needs: a module lacking one (a stale build) is refused. */
 export const exportNames: readonly Exclude<keyof WasmExports, 'memory'>[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'peak_fma', 'copy2d', 'adam',
+  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'peak_fma', 'copy2d', 'adam',
   'linf_step', 'fab_rows',
 ];
 

@@ -27,7 +27,7 @@ import { makePoolReluKernels } from './wasm-pool-relu.js';
 
 export type { Float64Policy } from './wasm-gemm.js';
 export type { KernelThreadPool, StartThreads } from './thread-pool.js';
-export { setPoolDx, setWideMaxWaste, wideGeometry } from './wasm-conv.js';
+export { setPoolDw, setPoolDx, setWideMaxWaste, wideGeometry } from './wasm-conv.js';
 
 export interface WasmKernelOptions {
   /** See {@link Float64Policy}. Default 'reference'. */

@@ -404,3 +404,224 @@
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $cs)))
         (br $images))))
+
+  ;; dW and dB of a fused block straight from its routes, as conv_pool_dx does dX: of the convolution's OH·OW
+  ;; upstream values per channel at most one in four is not zero (pooling passed each output's gradient g to one
+  ;; position of its 2×2 window, route r: row 2·ph + r/2, column 2·pw + r%2), and the GEMM over all of them (conv_bwd's
+  ;; dW = dY·colsᵀ) spends three quarters of its multiply-adds on zeros. Here, for each pooled cell (ph, pw), the
+  ;; (KH+1) × (KW+1) patch of x[c] whose top-left corner is (2·ph − pad, 2·pw − pad) (zeros outside the image) holds
+  ;; every input that any of the four routed positions multiplies, so
+  ;;   dW[a, c, i, j] = Σ_r Σ_{cells with route r for a} g · patch[c][(i + r/2)·(KW+1) + j + r%2]:
+  ;; per channel a and route r the patches of the cells routed there are summed, weighted by g (36 multiply-adds per
+  ;; channel pair and cell instead of the GEMM's 4·KH·KW), then the four route sums are folded into the KH × KW kernel.
+  ;; Threads claim chunks of nb images of [n0, n1) from the i32 counter at $ctr; chunk k writes its dW [OC, C·KH·KW]
+  ;; and dB [OC] (dB[a]: the sum of the routed g) to its own slot at $slots + k·$slotB (dB right after dW), which the
+  ;; host adds in chunk order: the same bits for any thread count. Per chunk: the patches at $patches (channel c's at
+  ;; + c·cap·144, cell (n − chunk start)·PL + ph·PW + pw at + cell·144, cap = nb·PL, each 36 floats with zeros past the
+  ;; patch), the cells of each (a, r) listed as (g, patch offset) at $list + ((a·5 + r)·cap)·8 with their counts at
+  ;; $cnt + (a·5 + r)·4 (r = 4: cells whose route is 255, ReLU's zero, listed to keep the loop free of branches and
+  ;; never summed), then for each channel c and each a the route sums in three passes of three vectors (the even
+  ;; and the odd entries of a list apart, as in conv_pool_dx) to the scratch at $scr (576 bytes), folded into the
+  ;; slot. Needs (KH+1)·(KW+1) ≤ 36. x [N, C, H, W] floats, g [N, OC, PH·PW] floats, route [N, OC, PH·PW] bytes.
+  (func (export "conv_pool_dw")
+    (param $x i32) (param $g i32) (param $route i32) (param $n0 i32) (param $n1 i32) (param $nb i32)
+    (param $C i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $pad i32) (param $OH i32)
+    (param $OW i32) (param $OC i32) (param $slots i32) (param $slotB i32) (param $patches i32) (param $list i32)
+    (param $cnt i32) (param $scr i32) (param $ctr i32)
+    (local $k i32) (local $s i32) (local $nc i32) (local $PH i32) (local $PW i32) (local $PL i32) (local $PWd i32)
+    (local $KK i32) (local $cap i32) (local $capB i32) (local $slot i32) (local $dBs i32) (local $fast i32)
+    (local $n i32) (local $c i32) (local $ph i32) (local $pw i32) (local $p i32) (local $dst i32) (local $src i32)
+    (local $i i32) (local $j i32) (local $ih i32) (local $iw i32) (local $top i32) (local $left i32) (local $rowB i32)
+    (local $a i32) (local $r i32) (local $ri i32) (local $idx i32) (local $ca i32) (local $m i32) (local $sum f32)
+    (local $gf f32) (local $pc i32) (local $e i32) (local $end i32) (local $t i32) (local $q i32) (local $tq i32)
+    (local $ta i32) (local $tb i32) (local $dw i32) (local $u i32)
+    (local $gv v128) (local $hv v128) (local $w0 v128) (local $w1 v128) (local $w2 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128)
+    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
+    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
+    (local.set $PL (i32.mul (local.get $PH) (local.get $PW)))
+    (local.set $PWd (i32.add (local.get $KW) (i32.const 1)))
+    (local.set $KK (i32.mul (local.get $KH) (local.get $KW)))
+    (local.set $cap (i32.mul (local.get $nb) (local.get $PL)))
+    (local.set $capB (i32.mul (local.get $cap) (i32.const 144)))
+    (local.set $rowB (i32.shl (local.get $W) (i32.const 2)))
+    (local.set $fast (i32.and (i32.and (i32.eq (local.get $KH) (i32.const 5)) (i32.eq (local.get $KW) (i32.const 5))) (i32.eqz (local.get $pad))))
+    (block $done
+      (loop $chunks
+        (local.set $k (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)))
+        (local.set $s (i32.add (local.get $n0) (i32.mul (local.get $k) (local.get $nb))))
+        (br_if $done (i32.ge_u (local.get $s) (local.get $n1)))
+        (local.set $nc (i32.sub (local.get $n1) (local.get $s)))
+        (if (i32.gt_u (local.get $nc) (local.get $nb)) (then (local.set $nc (local.get $nb))))
+        (local.set $slot (i32.add (local.get $slots) (i32.mul (local.get $k) (local.get $slotB))))
+        (local.set $dBs (i32.add (local.get $slot) (i32.shl (i32.mul (i32.mul (local.get $OC) (local.get $C)) (local.get $KK)) (i32.const 2))))
+        ;; the chunk's patches
+        (local.set $n (i32.const 0))
+        (block $pn_done
+          (loop $pns
+            (br_if $pn_done (i32.ge_u (local.get $n) (local.get $nc)))
+            (local.set $c (i32.const 0))
+            (loop $pcs
+              (local.set $src (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (local.get $s) (local.get $n)) (local.get $C)) (local.get $c))
+                (i32.mul (local.get $H) (local.get $W))) (i32.const 2))))
+              (local.set $dst (i32.add (i32.add (local.get $patches) (i32.mul (local.get $c) (local.get $capB)))
+                (i32.mul (i32.mul (local.get $n) (local.get $PL)) (i32.const 144))))
+              (local.set $ph (i32.const 0))
+              (loop $pphs
+                (local.set $pw (i32.const 0))
+                (loop $ppws
+                  (local.set $top (i32.sub (i32.shl (local.get $ph) (i32.const 1)) (local.get $pad)))
+                  (local.set $left (i32.sub (i32.shl (local.get $pw) (i32.const 1)) (local.get $pad)))
+                  (if (local.get $fast)
+                    (then
+                      ;; unpadded 5 × 5: the 6 × 6 patch lies inside the image, six rows of six floats
+                      (local.set $t (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $top) (local.get $W)) (local.get $left)) (i32.const 2))))
+                      (local.set $i (i32.const 0))
+                      (loop $frs
+                        (v128.store (local.get $dst) (v128.load (local.get $t)))
+                        (v128.store64_lane offset=16 0 (local.get $dst) (v128.load64_zero offset=16 (local.get $t)))
+                        (local.set $t (i32.add (local.get $t) (local.get $rowB)))
+                        (local.set $dst (i32.add (local.get $dst) (i32.const 24)))
+                        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                        (br_if $frs (i32.lt_u (local.get $i) (i32.const 6)))))
+                    (else
+                      (call $zero_f32 (local.get $dst) (i32.const 36))
+                      (local.set $i (i32.const 0))
+                      (loop $grs
+                        (local.set $ih (i32.add (local.get $top) (local.get $i)))
+                        (if (i32.and (i32.ge_s (local.get $ih) (i32.const 0)) (i32.lt_s (local.get $ih) (local.get $H)))
+                          (then
+                            (local.set $j (i32.const 0))
+                            (loop $gcs
+                              (local.set $iw (i32.add (local.get $left) (local.get $j)))
+                              (if (i32.and (i32.ge_s (local.get $iw) (i32.const 0)) (i32.lt_s (local.get $iw) (local.get $W)))
+                                (then
+                                  (f32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $PWd)) (local.get $j)) (i32.const 2)))
+                                    (f32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $ih) (local.get $W)) (local.get $iw)) (i32.const 2)))))))
+                              (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                              (br_if $gcs (i32.le_u (local.get $j) (local.get $KW))))))
+                        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                        (br_if $grs (i32.le_u (local.get $i) (local.get $KH))))
+                      (local.set $dst (i32.add (local.get $dst) (i32.const 144)))))
+                  (local.set $pw (i32.add (local.get $pw) (i32.const 1)))
+                  (br_if $ppws (i32.lt_u (local.get $pw) (local.get $PW))))
+                (local.set $ph (i32.add (local.get $ph) (i32.const 1)))
+                (br_if $pphs (i32.lt_u (local.get $ph) (local.get $PH))))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br_if $pcs (i32.lt_u (local.get $c) (local.get $C))))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $pns)))
+        ;; the lists of each channel a's cells by route, without branches (a route is a coin flip a branch would
+        ;; mispredict), and dB[a] the sum of the routed g in image and cell order
+        (local.set $a (i32.const 0))
+        (loop $las
+          (local.set $ca (i32.add (local.get $cnt) (i32.mul (local.get $a) (i32.const 20))))
+          (v128.store (local.get $ca) (v128.const i32x4 0 0 0 0))
+          (i32.store offset=16 (local.get $ca) (i32.const 0))
+          (local.set $sum (f32.const 0))
+          (local.set $n (i32.const 0))
+          (block $ln_done
+            (loop $lns
+              (br_if $ln_done (i32.ge_u (local.get $n) (local.get $nc)))
+              (local.set $idx (i32.mul (i32.add (i32.mul (i32.add (local.get $s) (local.get $n)) (local.get $OC)) (local.get $a)) (local.get $PL)))
+              (local.set $p (i32.const 0))
+              (loop $lps
+                (local.set $r (i32.load8_u (i32.add (local.get $route) (i32.add (local.get $idx) (local.get $p)))))
+                (local.set $gf (f32.load (i32.add (local.get $g) (i32.shl (i32.add (local.get $idx) (local.get $p)) (i32.const 2)))))
+                (local.set $ri (select (i32.const 4) (i32.and (local.get $r) (i32.const 3)) (i32.eq (local.get $r) (i32.const 255))))
+                (local.set $t (i32.add (local.get $ca) (i32.shl (local.get $ri) (i32.const 2))))
+                (local.set $m (i32.load (local.get $t)))
+                (local.set $e (i32.add (local.get $list)
+                  (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $a) (i32.const 5)) (local.get $ri)) (local.get $cap)) (local.get $m)) (i32.const 3))))
+                (f32.store (local.get $e) (local.get $gf))
+                (i32.store offset=4 (local.get $e) (i32.mul (i32.add (i32.mul (local.get $n) (local.get $PL)) (local.get $p)) (i32.const 144)))
+                (i32.store (local.get $t) (i32.add (local.get $m) (i32.const 1)))
+                (local.set $sum (f32.add (local.get $sum) (select (f32.const 0) (local.get $gf) (i32.eq (local.get $r) (i32.const 255)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br_if $lps (i32.lt_u (local.get $p) (local.get $PL))))
+              (local.set $n (i32.add (local.get $n) (i32.const 1)))
+              (br $lns)))
+          (f32.store (i32.add (local.get $dBs) (i32.shl (local.get $a) (i32.const 2))) (local.get $sum))
+          (local.set $a (i32.add (local.get $a) (i32.const 1)))
+          (br_if $las (i32.lt_u (local.get $a) (local.get $OC))))
+        ;; for each input channel (its patches stay in cache) and output channel: the four route sums, then the fold
+        (local.set $c (i32.const 0))
+        (loop $ccs
+          (local.set $pc (i32.add (local.get $patches) (i32.mul (local.get $c) (local.get $capB))))
+          (local.set $a (i32.const 0))
+          (loop $cas
+            (local.set $r (i32.const 0))
+            (loop $crs
+              (local.set $e (i32.add (local.get $list) (i32.shl (i32.mul (i32.add (i32.mul (local.get $a) (i32.const 5)) (local.get $r)) (local.get $cap)) (i32.const 3))))
+              (local.set $end (i32.add (local.get $e)
+                (i32.shl (i32.load (i32.add (local.get $cnt) (i32.shl (i32.add (i32.mul (local.get $a) (i32.const 5)) (local.get $r)) (i32.const 2)))) (i32.const 3))))
+              (local.set $q (i32.const 0))
+              (loop $qs
+                (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+                (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+                (local.set $a4 (v128.const i32x4 0 0 0 0)) (local.set $a5 (v128.const i32x4 0 0 0 0))
+                (local.set $tq (i32.add (local.get $pc) (local.get $q)))
+                (local.set $t (local.get $e))
+                (block $e_done
+                  (loop $es
+                    (br_if $e_done (i32.gt_u (i32.add (local.get $t) (i32.const 16)) (local.get $end)))
+                    (local.set $gv (v128.load32_splat (local.get $t)))
+                    (local.set $ta (i32.add (local.get $tq) (i32.load offset=4 (local.get $t))))
+                    (local.set $hv (v128.load32_splat offset=8 (local.get $t)))
+                    (local.set $tb (i32.add (local.get $tq) (i32.load offset=12 (local.get $t))))
+                    (local.set $w0 (v128.load offset=0 (local.get $ta)))
+                    (local.set $a0 (f32x4.relaxed_madd (local.get $gv) (local.get $w0) (local.get $a0)))
+                    (local.set $w1 (v128.load offset=0 (local.get $tb)))
+                    (local.set $a3 (f32x4.relaxed_madd (local.get $hv) (local.get $w1) (local.get $a3)))
+                    (local.set $w2 (v128.load offset=16 (local.get $ta)))
+                    (local.set $a1 (f32x4.relaxed_madd (local.get $gv) (local.get $w2) (local.get $a1)))
+                    (local.set $w0 (v128.load offset=16 (local.get $tb)))
+                    (local.set $a4 (f32x4.relaxed_madd (local.get $hv) (local.get $w0) (local.get $a4)))
+                    (local.set $w1 (v128.load offset=32 (local.get $ta)))
+                    (local.set $a2 (f32x4.relaxed_madd (local.get $gv) (local.get $w1) (local.get $a2)))
+                    (local.set $w2 (v128.load offset=32 (local.get $tb)))
+                    (local.set $a5 (f32x4.relaxed_madd (local.get $hv) (local.get $w2) (local.get $a5)))
+                    (local.set $t (i32.add (local.get $t) (i32.const 16)))
+                    (br $es)))
+                (if (i32.lt_u (local.get $t) (local.get $end))
+                  (then
+                    (local.set $gv (v128.load32_splat (local.get $t)))
+                    (local.set $ta (i32.add (local.get $tq) (i32.load offset=4 (local.get $t))))
+                    (local.set $w0 (v128.load offset=0 (local.get $ta)))
+                    (local.set $a0 (f32x4.relaxed_madd (local.get $gv) (local.get $w0) (local.get $a0)))
+                    (local.set $w1 (v128.load offset=16 (local.get $ta)))
+                    (local.set $a1 (f32x4.relaxed_madd (local.get $gv) (local.get $w1) (local.get $a1)))
+                    (local.set $w2 (v128.load offset=32 (local.get $ta)))
+                    (local.set $a2 (f32x4.relaxed_madd (local.get $gv) (local.get $w2) (local.get $a2)))))
+                (local.set $u (i32.add (i32.add (local.get $scr) (i32.mul (local.get $r) (i32.const 144))) (local.get $q)))
+                (v128.store offset=0 (local.get $u) (f32x4.add (local.get $a0) (local.get $a3)))
+                (v128.store offset=16 (local.get $u) (f32x4.add (local.get $a1) (local.get $a4)))
+                (v128.store offset=32 (local.get $u) (f32x4.add (local.get $a2) (local.get $a5)))
+                (local.set $q (i32.add (local.get $q) (i32.const 48)))
+                (br_if $qs (i32.lt_u (local.get $q) (i32.const 144))))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br_if $crs (i32.lt_u (local.get $r) (i32.const 4))))
+            ;; fold: dW[a, c, i, j] = Σ_r sum_r[(i + r/2)·(KW+1) + j + r%2]
+            (local.set $dw (i32.add (local.get $slot) (i32.shl (i32.mul (i32.add (i32.mul (local.get $a) (local.get $C)) (local.get $c)) (local.get $KK)) (i32.const 2))))
+            (local.set $i (i32.const 0))
+            (loop $fis
+              (local.set $j (i32.const 0))
+              (local.set $u (i32.add (local.get $scr) (i32.shl (i32.mul (local.get $i) (local.get $PWd)) (i32.const 2))))
+              (local.set $t (i32.shl (local.get $PWd) (i32.const 2)))
+              (loop $fjs
+                (f32.store (local.get $dw)
+                  (f32.add
+                    (f32.add (f32.load offset=0 (local.get $u)) (f32.load offset=148 (local.get $u)))
+                    (f32.add (f32.load offset=288 (i32.add (local.get $u) (local.get $t)))
+                             (f32.load offset=436 (i32.add (local.get $u) (local.get $t))))))
+                (local.set $dw (i32.add (local.get $dw) (i32.const 4)))
+                (local.set $u (i32.add (local.get $u) (i32.const 4)))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br_if $fjs (i32.lt_u (local.get $j) (local.get $KW))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $fis (i32.lt_u (local.get $i) (local.get $KH))))
+            (local.set $a (i32.add (local.get $a) (i32.const 1)))
+            (br_if $cas (i32.lt_u (local.get $a) (local.get $OC))))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br_if $ccs (i32.lt_u (local.get $c) (local.get $C))))
+        (br $chunks))))
