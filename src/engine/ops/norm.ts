@@ -13,8 +13,13 @@ export interface BatchNormAttrs {
   eps: number;
 }
 
+/**
+ * Per channel, the mean and 1/σ the forward normalised with; backward recomputes x̂ = (x − mean)·invstd from the
+ * op's input with the same float64 operations (the same values), instead of keeping x̂ for every element: a float64
+ * array twice the activation's size per layer, whose fresh pages cost more than the normalisation itself.
+ */
 export interface BatchNormSaved {
-  xhat: Float64Array;
+  mean: Float64Array;
   invstd: Float64Array;
 }
 
@@ -37,7 +42,7 @@ export const normOps = {
       const M = N * S;
       if (a.training) expect(M > 1, `batchNorm: training needs more than one value per channel, got x ${shapeStr(x.shape)}`);
       const d = x.data;
-      const xhat = new Float64Array(x.size);
+      const mean = new Float64Array(C);
       const invstd = new Float64Array(C);
       const out = Tensor.zeros(x.shape, x.dtype);
       const y = out.data, g = gamma.data, bt = beta.data, rm = a.runningMean.data, rv = a.runningVar.data;
@@ -57,41 +62,39 @@ export const normOps = {
           v = rv[c];
         }
         const is = 1 / Math.sqrt(v + a.eps);
+        mean[c] = mu;
         invstd[c] = is;
         for (let n = 0; n < N; n++) {
-          for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
-            const h = (d[i] - mu) * is;
-            xhat[i] = h;
-            y[i] = g[c] * h + bt[c];
-          }
+          for (let i = (n * C + c) * S, e = i + S; i < e; i++) y[i] = g[c] * ((d[i] - mu) * is) + bt[c];
         }
       }
-      return { out, saved: { xhat, invstd } };
+      return { out, saved: { mean, invstd } };
     },
     // dγ = Σ dY·x̂   dβ = Σ dY   training: dX = γ·σ⁻¹/M·(M·dY − Σ dY − x̂·Σ dY·x̂)   eval: dX = γ·σ⁻¹·dY
-    backward(dOut, { inputs: [x, gamma, beta], saved: { xhat, invstd }, attrs, needs }) {
+    backward(dOut, { inputs: [x, gamma, beta], saved: { mean, invstd }, attrs, needs }) {
       const [N, C, S] = dims(x);
       const M = N * S;
-      const gy = dOut.data, g = gamma.data;
+      const gy = dOut.data, g = gamma.data, d = x.data;
       const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
       const dG = needs[1] ? Tensor.zeros(gamma.shape, gamma.dtype) : null;
       const dBt = needs[2] ? Tensor.zeros(beta.shape, beta.dtype) : null;
       for (let c = 0; c < C; c++) {
+        const mu = mean[c], is = invstd[c];
         let sdy = 0, sdyx = 0;
         for (let n = 0; n < N; n++) {
           for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
             sdy += gy[i];
-            sdyx += gy[i] * xhat[i];
+            sdyx += gy[i] * ((d[i] - mu) * is);
           }
         }
         if (dG) dG.data[c] = sdyx;
         if (dBt) dBt.data[c] = sdy;
         if (!dX) continue;
         const r = dX.data;
-        const k = g[c] * invstd[c];
+        const k = g[c] * is;
         for (let n = 0; n < N; n++) {
           for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
-            r[i] = attrs.training ? (k / M) * (M * gy[i] - sdy - xhat[i] * sdyx) : k * gy[i];
+            r[i] = attrs.training ? (k / M) * (M * gy[i] - sdy - ((d[i] - mu) * is) * sdyx) : k * gy[i];
           }
         }
       }
