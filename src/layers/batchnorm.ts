@@ -6,7 +6,9 @@
 // The auxiliary set is trained (Sequential.parameters lists it, through auxBatchNormTensors) and checkpointed, but it
 // is no part of the state_dict, so a saved model is the plain network with its main batch-norm. It lives here, not in
 // the base Layer: no other layer has one.
+import { add, mul, sub } from '../engine/ops/elementwise.js';
 import { batchNorm } from '../engine/ops/norm.js';
+import { reshape } from '../engine/ops/shape.js';
 import { Tensor, shapeStr, type DType } from '../engine/tensor.js';
 import { Layer } from './layer.js';
 
@@ -75,6 +77,34 @@ export class BatchNorm extends Layer<BatchNormSpec> {
       eps: this.eps,
     });
   }
+  /**
+   * In evaluation mode a batch-norm after a convolution is an affine map per channel, so the two are one convolution:
+   * W'[a] = W[a]·γ[a]/σ[a] and b'[a] = (b[a] − μ[a])·γ[a]/σ[a] + β[a], with μ and σ² + eps the running statistics
+   * (the set forward would use: the auxiliary one while routed there). Built from the tape's ops, so gradients reach W,
+   * b, γ and β as through the two layers; equal to them up to float32 rounding (the folded weights are rounded once,
+   * where the layer rounds its output). Sequential runs Conv2D → BatchNorm2d → ReLU → MaxPool2D(2) in evaluation mode
+   * as the fused block with these weights (PyTorch's fuse_conv_bn_eval does the same fold).
+   * Shapes: weight [OC, C, KH, KW], bias [OC] for a convolution of OC = features outputs.
+   * @example
+   *   const { weight, bias } = bn.foldInto(conv.weight, conv.bias);   // bn in evaluation mode
+   */
+  foldInto(weight: Tensor, bias: Tensor): { weight: Tensor; bias: Tensor } {
+    if (this.training) throw new Error(`BatchNorm${this.dims}d.foldInto: only in evaluation mode (training normalises with the batch's statistics)`);
+    if (this.useAux && !this.aux) throw new Error(`BatchNorm${this.dims}d.foldInto: routed to the auxiliary set, which was never created (enableAuxBatchNorm)`);
+    if (weight.ndim !== 4 || weight.shape[0] !== this.features || bias.ndim !== 1 || bias.shape[0] !== this.features) {
+      throw new Error(`BatchNorm${this.dims}d.foldInto: a convolution of ${this.features} outputs, got weight ${shapeStr(weight.shape)} and bias ${shapeStr(bias.shape)}`);
+    }
+    const s: BatchNormState = this.useAux ? this.aux! : this;
+    // 1/σ in float64 as the batch-norm op computes it, a constant (the running variance is a buffer)
+    const invstd = Tensor.zeros([this.features], weight.dtype);
+    for (let c = 0; c < this.features; c++) invstd.data[c] = 1 / Math.sqrt(s.runningVar.data[c] + this.eps);
+    const k = mul(s.weight, invstd);
+    return {
+      weight: mul(weight, reshape(k, [this.features, 1, 1, 1])),
+      bias: add(mul(sub(bias, s.runningMean), k), s.bias),
+    };
+  }
+
   /** Create the auxiliary set as a copy of the main one (no-op if it exists). */
   enableAux(): BatchNormState {
     this.aux ??= {

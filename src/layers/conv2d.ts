@@ -49,10 +49,13 @@ export class Conv2D extends Layer<Conv2dSpec> {
     this.checkInput(x);
     return conv2dRelu(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
   }
-  /** This layer, then ReLU, then 2×2 max pooling, as one fused op (what Sequential runs for that run of layers). */
-  forwardReluPool(x: Tensor): Tensor {
+  /**
+   * This layer, then ReLU, then 2×2 max pooling, as one fused op (what Sequential runs for that run of layers); with
+   * `weight` and `bias` given (a following batch-norm folded in, BatchNorm.foldInto), those instead of its own.
+   */
+  forwardReluPool(x: Tensor, weight: Tensor = this.weight, bias: Tensor = this.bias): Tensor {
     this.checkInput(x);
-    return conv2dReluMaxPool(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+    return conv2dReluMaxPool(x, weight, bias, { stride: this.stride, padding: this.padding });
   }
   private checkInput(x: Tensor): void {
     if (x.ndim !== 4 || x.shape[1] !== this.inChannels) {

@@ -2,10 +2,11 @@
 // saved model maps one-to-one onto the equivalent torch.nn.Sequential. The per-example input shape
 // ([C, H, W]) is part of the model: forward checks it, and rejects NaN or infinite inputs at the boundary.
 // forward runs each Conv2D → ReLU → MaxPool2D(2) run of layers as one fused op, and each other Conv2D → ReLU as
-// another (same values and gradients).
+// another (same values and gradients); in evaluation mode Conv2D → BatchNorm2d → ReLU → MaxPool2D(2) too, the
+// batch-norm folded into the convolution (equal up to float32 rounding).
 import { assertFinite, shapeStr, type Tensor } from '../engine/tensor.js';
 import { ReLU } from './activations.js';
-import { auxBatchNormTensors } from './batchnorm.js';
+import { auxBatchNormTensors, BatchNorm } from './batchnorm.js';
 import { Conv2D } from './conv2d.js';
 import type { Layer } from './layer.js';
 import type { LayerSpec } from './layer-types.js';
@@ -53,7 +54,13 @@ export class Sequential {
   forwardRange(h: Tensor, start: number, end: number): Tensor {
     const ls = this.layers.slice(0, end);
     for (let i = start; i < ls.length; i++) {
-      if (this.fuse && isConvReluPool(ls[i], ls[i + 1], ls[i + 2])) {
+      if (this.fuse && isConvBnReluPool(ls[i], ls[i + 1], ls[i + 2], ls[i + 3])) {
+        // evaluation mode: the batch-norm folded into the convolution (BatchNorm.foldInto), then the fused block
+        const conv = ls[i] as Conv2D;
+        const { weight, bias } = (ls[i + 1] as BatchNorm).foldInto(conv.weight, conv.bias);
+        h = conv.forwardReluPool(h, weight, bias);
+        i += 3;
+      } else if (this.fuse && isConvReluPool(ls[i], ls[i + 1], ls[i + 2])) {
         h = (ls[i] as Conv2D).forwardReluPool(h);
         i += 2;
       } else if (this.fuse && ls[i] instanceof Conv2D && ls[i + 1] instanceof ReLU) {
@@ -151,6 +158,15 @@ export class Sequential {
     // A layer of a type outside allLayers (a learner's own) has its own spec, which buildModel cannot rebuild.
     return { input: this.input.slice(), layers: this.layers.map((l) => l.spec() as LayerSpec) };
   }
+}
+
+/**
+ * Whether four consecutive layers are a convolution, a BatchNorm2d of its outputs in evaluation mode (in either
+ * mode with `anyMode`), ReLU and 2×2/stride-2 max pooling: in evaluation mode forward folds the batch-norm into the
+ * convolution and runs the fused block.
+ */
+export function isConvBnReluPool(a: Layer | undefined, b: Layer | undefined, c: Layer | undefined, d: Layer | undefined, anyMode = false): boolean {
+  return a instanceof Conv2D && b instanceof BatchNorm && b.dims === 2 && (anyMode || !b.training) && b.features === a.outChannels && isConvReluPool(a, c, d);
 }
 
 /** Whether three consecutive layers are a convolution, ReLU and 2×2/stride-2 max pooling (conv2dReluMaxPool). */

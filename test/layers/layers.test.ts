@@ -8,7 +8,7 @@ import { softmaxCrossEntropy } from '../../src/engine/ops/loss.js';
 import { grad, noGrad } from '../../src/engine/tape.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { Flatten, Maxout, ReLU, Sigmoid, Tanh } from '../../src/layers/activations.js';
-import { BatchNorm } from '../../src/layers/batchnorm.js';
+import { BatchNorm, enableAuxBatchNorm, withAuxBatchNorm } from '../../src/layers/batchnorm.js';
 import { Conv2D } from '../../src/layers/conv2d.js';
 import { Dense } from '../../src/layers/dense.js';
 import { Dropout } from '../../src/layers/dropout.js';
@@ -121,6 +121,55 @@ describe('Sequential fuses Conv2D → ReLU → MaxPool2D(2) into one op', () => 
         }
       }
     }
+  });
+
+  it('folds cnn-bn\'s batch-norms into its blocks in evaluation mode: logits and every gradient as the layers one by one, up to rounding', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const m = buildModel(zooSpec('cnn-bn'), { seed: 7, dtype });
+      const x = Tensor.uniform([5, 1, 28, 28], 0, 1, new Rng(17), dtype);
+      run(m, x); // one training step's statistics: running means and variances away from 0 and 1
+      const bns = m.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
+      for (const bn of bns) bn.weight.data.forEach((_, c, a) => { a[c] = 0.5 + c / 10; });
+      expect(bns[0].runningMean.data.some((v) => Math.abs(v) > 1e-3)).toBe(true);
+      m.eval();
+      const fwd = vi.spyOn(convOps.conv2dReluMaxPool, 'forward');
+      const fused = run(m, x);
+      expect(fwd).toHaveBeenCalledTimes(2); // both blocks, each with its batch-norm folded in
+      fwd.mockRestore();
+      m.fuse = false;
+      const plain = run(m, x);
+      fused.forEach((a, i) => {
+        const scale = Math.max(...plain[i].map(Math.abs));
+        expect(Math.max(...a.map((v, j) => Math.abs(v - plain[i][j]))), `${dtype} output ${i}`).toBeLessThan((dtype === 'float32' ? 1e-5 : 1e-12) * scale);
+      });
+      // routed through AdvProp's auxiliary set, the fold takes that set
+      m.fuse = true;
+      enableAuxBatchNorm(m);
+      for (const bn of bns) bn.aux!.runningMean.data.forEach((_, c, a) => { a[c] = 0.1 * c; });
+      const auxFused = withAuxBatchNorm(m, () => run(m, x));
+      m.fuse = false;
+      const auxPlain = withAuxBatchNorm(m, () => run(m, x));
+      expect(Math.max(...auxFused[0].map((v, j) => Math.abs(v - auxPlain[0][j]))), `${dtype} auxiliary logits`).toBeLessThan(1e-5 * Math.max(...auxPlain[0].map(Math.abs)));
+      expect(auxFused[0]).not.toEqual(fused[0]);
+      // in training mode the batch's statistics normalise: nothing to fold, nothing fused
+      m.fuse = true;
+      m.train();
+      const trainFwd = vi.spyOn(convOps.conv2dReluMaxPool, 'forward');
+      run(m, x);
+      expect(trainFwd).not.toHaveBeenCalled();
+      trainFwd.mockRestore();
+    }
+  });
+
+  it('BatchNorm.foldInto refuses training mode and a convolution of another width, one line each', () => {
+    const bn = new BatchNorm(4, 2);
+    const w = Tensor.zeros([4, 1, 3, 3]), b = Tensor.zeros([4]);
+    expect(() => bn.foldInto(w, b)).toThrow(/foldInto: only in evaluation mode/);
+    bn.eval();
+    expect(() => bn.foldInto(Tensor.zeros([3, 1, 3, 3]), Tensor.zeros([3]))).toThrow(/foldInto: a convolution of 4 outputs, got weight \[3, 1, 3, 3\]/);
+    const { weight, bias } = bn.foldInto(w, b);
+    expect(weight.shape).toEqual([4, 1, 3, 3]);
+    expect(bias.shape).toEqual([4]);
   });
 
   it('runs a convolution and ReLU without 2×2 pooling as conv2dRelu: the same logits and gradients as the layers one by one', () => {

@@ -21,6 +21,7 @@ const models: [string, ModelSpec, number][] = [
   ['cnn', zooSpec('cnn'), 3],
   ['smallcnn (3×3, a ReLU between convolutions)', zooSpec('smallcnn'), 5],
   ['madry (padded: no crops)', zooSpec('madry', [1, 16, 16]), 0],
+  ['cnn-bn (its batch-norms folded into the blocks: no split inside one, so no crops)', zooSpec('cnn-bn'), 0],
   ['strided conv, tanh, avg pool, 3 channels', {
     input: [3, 20, 18],
     layers: [conv(3, 4, 3, 2), { type: 'tanh' }, pool('avgpool2d', 2, 1), conv(4, 6, 3), { type: 'relu' }, { type: 'flatten' }, { type: 'dense', in: 6 * 6 * 5, out: 5 }],
