@@ -525,6 +525,29 @@ describe("a fused block's dW and dB from its routes (conv_pool_dw)", () => {
     }
   });
 
+  it('has its own switch: setPoolDx(false) leaves dW routed, setPoolDw(false) leaves dX routed', () => {
+    const rng = new Rng(38);
+    const c = routedGeometries[1];
+    const { g, x, w, b } = convData(rng, c);
+    const dOut = random(rng, pooled(c, g));
+    const routed = runBlock(two, c, g, x, w, b, dOut), gemm = viaGemm(() => runBlock(two, c, g, x, w, b, dOut));
+    const only = (dx: boolean, dw: boolean) => {
+      const prev = [setPoolDx(dx), setPoolDw(dw)];
+      try {
+        return runBlock(two, c, g, x, w, b, dOut);
+      } finally {
+        setPoolDx(prev[0]);
+        setPoolDw(prev[1]);
+      }
+    };
+    const dwOnly = only(false, true), dxOnly = only(true, false);
+    expect(firstDiff(dwOnly.dw, routed.dw), 'dW routed with dX off').toBe(-1);
+    expect(firstDiff(dwOnly.dx, gemm.dx), 'dX through the GEMM with dX off').toBe(-1);
+    expect(firstDiff(dxOnly.dx, routed.dx), 'dX routed with dW off').toBe(-1);
+    expect(firstDiff(dxOnly.dw, gemm.dw), 'dW through the GEMM with dW off').toBe(-1);
+    expect(firstDiff(routed.dw, gemm.dw)).toBeGreaterThanOrEqual(0); // the two paths do differ
+  });
+
   it('leaves 3 × 3 blocks (smallcnn) on the GEMM path', () => {
     const rng = new Rng(36);
     const c = { N: 5, C: 64, H: 10, W: 10, OC: 64, KH: 3, KW: 3, stride: 1, pad: 0 };

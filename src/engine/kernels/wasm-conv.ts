@@ -53,12 +53,13 @@ const PATCH = 36;
 let poolDxOn = true;
 
 /**
- * True when conv_pool_dx takes a fused block's dX: its (KH+1) × (KW+1) patch fits a table row, and the kernel is
+ * True when the routed kernels (conv_pool_dx for dX, conv_pool_dw for dW and dB) suit a fused block, each when its
+ * switch (setPoolDx, setPoolDw) is on: its (KH+1) × (KW+1) patch fits a table row, and the kernel is
  * large enough that the row's 36 multiply-adds per channel pair and cell beat the GEMM's 4·KH·KW (KH·KW ≥ 16).
  * Measured per block against conv_bwd's dX (medians of 15 alternating calls on 250 images, idle): `cnn` 1.45× and
  * 1.85×, `madry` 1.18× and 1.45×, `cnn-w4`'s second 1.42×; `smallcnn`'s 3 × 3 blocks 0.66–0.68×, so they stay on the GEMM.
  */
-const poolDxFits = (g: Window2d) => poolDxOn && (g.KH + 1) * (g.KW + 1) <= PATCH && g.KH * g.KW >= 16;
+const routedFits = (g: Window2d) => (g.KH + 1) * (g.KW + 1) <= PATCH && g.KH * g.KW >= 16;
 
 /**
  * Whether a fused block's dX goes through conv_pool_dx (true by default) or conv_bwd's GEMM over the full upstream
@@ -424,7 +425,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
   }
 
   // dY = dOut at each window's routed position, 0 elsewhere; then as conv2dBackward (referenceKernels.conv2dReluPoolBackward).
-  // dX through conv_pool_dx, dW and dB through conv_pool_dw when the block's patch fits (poolDxFits); what they do not
+  // dX through conv_pool_dx, dW and dB through conv_pool_dw when the block's patch fits (routedFits); what they do not
   // take (another geometry, a non-finite upstream value for dX) through conv_bwd.
   function conv2dReluPoolBackward(
     x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
@@ -433,8 +434,8 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     const pooled = { route, dOut };
     let ok = g.stride === 1 && g.OH >= 2 && g.OW >= 2 && isF32(x, w, dOut, dX, dW, dB);
     if (ok) {
-      const routedDx = dX !== null && poolDxFits(g) && poolDx(N, g, w, OC, route, dOut, dX);
-      const routedDw = (dW !== null || dB !== null) && poolDwOn && poolDxFits(g) && poolDw(x, N, g, OC, route, dOut, dW, dB);
+      const routedDx = dX !== null && poolDxOn && routedFits(g) && poolDx(N, g, w, OC, route, dOut, dX);
+      const routedDw = (dW !== null || dB !== null) && poolDwOn && routedFits(g) && poolDw(x, N, g, OC, route, dOut, dW, dB);
       const restDx = routedDx ? null : dX, restDw = routedDw ? null : dW, restDb = routedDw ? null : dB;
       ok = !(restDx || restDw || restDb) || convBackward(x, N, g, w, OC, null, restDx, restDw, restDb, pooled);
     }
