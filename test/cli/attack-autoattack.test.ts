@@ -95,7 +95,7 @@ describe('nablax attack --attack autoattack', () => {
     expect(md).toMatch(/Budget: 5 iterations per APGD and FAB run, Square 20 queries \(reduced: below the reference's 100 and 5,000/);
     // each chunk records the code that measured it; resuming with the same code says nothing about it
     expect(kept.chunks.map((c: { code: string }) => c.code)).toEqual(Array(3).fill(kept.chunks[0].code));
-    expect(kept.chunks[0].code).toMatch(/^nablax \d+\.\d+\.\d+(, git [0-9a-f]{12}\+?)?, kernels (wasm-simd-fma|wasm-simd|typescript)$/);
+    expect(kept.chunks[0].code).toMatch(/^nablax \d+\.\d+\.\d+(, git [0-9a-f]{12}(\+[0-9a-f]{8})?)?, kernels (wasm-simd-fma|wasm-simd|typescript)$/);
     expect(again.stderr).not.toMatch(/other code|different code/);
     // a chunk kept from other code, and one measured now: a notice before the work, a warning in the report
     const edited = JSON.parse(readFileSync(store, 'utf8'));
