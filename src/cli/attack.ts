@@ -185,8 +185,6 @@ export function registerAttack(program: Command): void {
           kept.set(n, examples);
           if (!o.json) {
             const pct = (v: number | null, d: number) => (v === null ? '–' : `${(100 * v).toFixed(d)}%`);
-            // the same images for every attack: their clean accuracy once, before the first row
-            if (rows.length === 1) result(`clean accuracy ${pct(row.cleanAccuracy, 2)} on ${row.testCount.toLocaleString('en-US')} images`);
             const q = row.queries;
             result(`${n}${eps !== null ? ` eps ${eps}` : ''}: accuracy ${pct(row.robustAccuracy, 2)}, success ${pct(row.attackSuccessRate, 1)}, ` +
               `confidence ${row.meanWrongConfidence === null ? '–' : row.meanWrongConfidence.toFixed(3)}` +

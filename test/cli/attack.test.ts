@@ -46,17 +46,6 @@ describe('nablax attack', () => {
     expect(readdirSync(out).some((f) => f.includes('.tmp-'))).toBe(false);
   });
 
-  it('without --json: the clean accuracy once, then one line per (attack, ε)', () => {
-    const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm,pgd', '--eps', '0,0.1', '--test-limit', '40', '--steps', '5', '--step-size', '0.05']);
-    expect(r.status, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^clean accuracy \d+\.\d\d% on 40 images$/);
-    expect(lines.filter((l) => l.startsWith('clean accuracy'))).toHaveLength(1);
-    const clean = lines[0].match(/(\d+\.\d\d)%/)![1];
-    expect(lines.find((l) => l.startsWith('fgsm eps 0:'))).toContain(`accuracy ${clean}%`); // ε = 0 changes nothing
-    expect(lines.filter((l) => / eps 0(\.1)?: accuracy /.test(l))).toHaveLength(4);
-  });
-
   it('targeted runs add the 10×10 source/target grid', () => {
     const out = join(dir, 'targeted');
     const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm', '--eps', '0.2', '--test-limit', '20', '--target', 'random', '--out', out, '--json']);
