@@ -15,7 +15,7 @@ import v8 from 'node:v8';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmDir = join(root, 'src', 'engine', 'kernels', 'wasm');
 /** The kernel families, one .wat file each (functions only), in the order they are spliced into the module. */
-const families = ['memory', 'gemm', 'im2col', 'conv', 'conv-relu-pool', 'pool-relu', 'peak', 'optim', 'fab-step'];
+const families = ['memory', 'gemm', 'im2col', 'conv', 'conv-relu-pool', 'pool-relu', 'norm', 'peak', 'optim', 'fab-step'];
 const outDir = join(root, 'build');
 
 /**

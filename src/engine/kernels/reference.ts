@@ -385,6 +385,54 @@ function reluBackward(dOut: Data, x: Data, dX: Data): void {
   for (let i = 0; i < x.length; i++) dX[i] = dOut[i] * +(x[i] > 0); // branch-free, as above
 }
 
+// Batch normalisation per channel over planes of S values at (n·C + c)·S: sums in float64 in index order.
+function batchNormForward(
+  x: Data, N: number, C: number, S: number, gamma: Data, beta: Data, eps: number,
+  mean: Float64Array, invstd: Float64Array, sq: Float64Array | null, y: Data,
+): void {
+  const M = N * S;
+  for (let c = 0; c < C; c++) {
+    if (sq) {
+      let s = 0;
+      for (let n = 0; n < N; n++) for (let i = (n * C + c) * S, e = i + S; i < e; i++) s += x[i];
+      const mu = s / M;
+      let q = 0;
+      for (let n = 0; n < N; n++) for (let i = (n * C + c) * S, e = i + S; i < e; i++) q += (x[i] - mu) * (x[i] - mu);
+      mean[c] = mu;
+      sq[c] = q;
+      invstd[c] = 1 / Math.sqrt(q / M + eps);
+    }
+    const mu = mean[c], is = invstd[c], gc = gamma[c], bc = beta[c];
+    for (let n = 0; n < N; n++) for (let i = (n * C + c) * S, e = i + S; i < e; i++) y[i] = gc * ((x[i] - mu) * is) + bc;
+  }
+}
+
+function batchNormBackward(
+  dY: Data, x: Data, N: number, C: number, S: number, gamma: Data, mean: Float64Array, invstd: Float64Array,
+  training: boolean, sdy: Float64Array, sdyx: Float64Array, dX: Data | null,
+): void {
+  const M = N * S;
+  for (let c = 0; c < C; c++) {
+    const mu = mean[c], is = invstd[c];
+    let s = 0, t = 0;
+    for (let n = 0; n < N; n++) {
+      for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
+        s += dY[i];
+        t += dY[i] * ((x[i] - mu) * is);
+      }
+    }
+    sdy[c] = s;
+    sdyx[c] = t;
+    if (!dX) continue;
+    const k = gamma[c] * is;
+    for (let n = 0; n < N; n++) {
+      for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
+        dX[i] = training ? (k / M) * (M * dY[i] - s - ((x[i] - mu) * is) * t) : k * dY[i];
+      }
+    }
+  }
+}
+
 // One Adam update: a plain loop over typed arrays, so it compiles to straight-line float64 arithmetic. The
 // operations and their order are the contract (./types.ts): wasm/optim.wat repeats them lane by lane.
 function adamUpdate(
@@ -436,6 +484,8 @@ export const referenceKernels: Kernels = {
   conv2dReluPoolBackward,
   reluForward,
   reluBackward,
+  batchNormForward,
+  batchNormBackward,
   adamUpdate,
   apgdLinfStep,
   fabStep,

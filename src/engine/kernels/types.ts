@@ -81,6 +81,25 @@ export interface Kernels {
   /** dX = dOut where x > 0, else 0. */
   reluBackward(dOut: Data, x: Data, dX: Data): void;
   /**
+   * Batch normalisation's forward (Ioffe & Szegedy 2015, Algorithm 1) over x [N, C, S] (S = H·W, 1 for [N, C]) per
+   * channel c, M = N·S values each. With `sq` (training): mean[c] = Σ x / M, sq[c] = Σ (x − mean[c])² and
+   * invstd[c] = 1/√(sq[c]/M + eps) are computed and written (float64); without it (evaluation) mean and invstd are
+   * read. Then y = γ[c]·(x − mean[c])·invstd[c] + β[c]; y is overwritten.
+   */
+  batchNormForward(
+    x: Data, N: number, C: number, S: number, gamma: Data, beta: Data, eps: number,
+    mean: Float64Array, invstd: Float64Array, sq: Float64Array | null, y: Data,
+  ): void;
+  /**
+   * Its gradients for the upstream dY, with x̂ = (x − mean[c])·invstd[c]: sdy[c] = Σ dY and sdyx[c] = Σ dY·x̂ (the
+   * gradients of β and γ, float64), and when dX is given, dX = γ·invstd/M·(M·dY − sdy − x̂·sdyx) in training,
+   * γ·invstd·dY in evaluation (dX overwritten).
+   */
+  batchNormBackward(
+    dY: Data, x: Data, N: number, C: number, S: number, gamma: Data, mean: Float64Array, invstd: Float64Array,
+    training: boolean, sdy: Float64Array, sdyx: Float64Array, dX: Data | null,
+  ): void;
+  /**
    * One Adam update in place over a parameter's arrays of equal length (Kingma & Ba 2015, Algorithm 1, with
    * PyTorch's arrangement of the bias corrections), each element in float64: g' = g + λ·θ, m = β1·m + (1 − β1)·g',
    * v = β2·v + ((1 − β2)·g')·g', θ −= (step·m) / (√v·invSqrtC2 + ε), where step = lr / (1 − β1ᵗ) and

@@ -5,6 +5,7 @@
 // - ./wasm-conv.ts (conv.wat, im2col.wat, conv-relu-pool.wat): stride-1 convolutions and the fused conv → ReLU → pool
 //   block, a chunk of images per GEMM, split among threads with the same bits for any thread count;
 // - ./wasm-pool-relu.ts (pool-relu.wat): ReLU and 2×2 max pooling;
+// - ./wasm-norm.ts (norm.wat): batch normalisation's forward and backward, channels split among threads;
 // - ./wasm-optim.ts (optim.wat): Adam's update, split among threads, the same bits as the TypeScript loop;
 // - ./wasm-fab.ts (fab-step.wat): FAB's iterate update (L∞ and L2), its rows split among threads, the same bits as the reference;
 // - ./wasm-peak.ts (peak.wat): the machine's multiply-add ceiling, for `nablax bench`;
@@ -24,6 +25,7 @@ import { makeAdam, makeApgdLinfStep } from './wasm-optim.js';
 import { makeFabStep } from './wasm-fab.js';
 import { measurePeak } from './wasm-peak.js';
 import { makePoolReluKernels } from './wasm-pool-relu.js';
+import { makeBatchNormKernels } from './wasm-norm.js';
 
 export type { Float64Policy } from './wasm-gemm.js';
 export type { KernelThreadPool, StartThreads } from './thread-pool.js';
@@ -76,6 +78,7 @@ export function instantiateKernels(
     gemm,
     ...makeConvKernels(ex, mem, pool),
     ...makePoolReluKernels(ex, mem),
+    ...makeBatchNormKernels(ex, mem, pool),
     adamUpdate: makeAdam(ex, mem, pool),
     apgdLinfStep: makeApgdLinfStep(ex, mem),
     fabStep: makeFabStep(ex, mem, pool),

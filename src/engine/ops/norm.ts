@@ -3,6 +3,7 @@
 // unbiased variance (PyTorch's convention). Evaluation: normalise with the running statistics.
 import { apply, type Op } from '../tape.js';
 import { Tensor, shapeStr } from '../tensor.js';
+import { kernels } from '../kernels/kernels.js';
 import { expect, expectSameDtype } from './check.js';
 
 export interface BatchNormAttrs {
@@ -41,31 +42,22 @@ export const normOps = {
       }
       const M = N * S;
       if (a.training) expect(M > 1, `batchNorm: training needs more than one value per channel, got x ${shapeStr(x.shape)}`);
-      const d = x.data;
       const mean = new Float64Array(C);
       const invstd = new Float64Array(C);
-      const out = Tensor.zeros(x.shape, x.dtype);
-      const y = out.data, g = gamma.data, bt = beta.data, rm = a.runningMean.data, rv = a.runningVar.data;
-      for (let c = 0; c < C; c++) {
-        let mu: number, v: number;
-        if (a.training) {
-          let s = 0;
-          for (let n = 0; n < N; n++) for (let i = (n * C + c) * S, e = i + S; i < e; i++) s += d[i];
-          mu = s / M;
-          let q = 0;
-          for (let n = 0; n < N; n++) for (let i = (n * C + c) * S, e = i + S; i < e; i++) q += (d[i] - mu) * (d[i] - mu);
-          v = q / M;
-          rm[c] = (1 - a.momentum) * rm[c] + a.momentum * mu;
-          rv[c] = (1 - a.momentum) * rv[c] + a.momentum * (q / (M - 1));
-        } else {
-          mu = rm[c];
-          v = rv[c];
+      const rm = a.runningMean.data, rv = a.runningVar.data;
+      const sq = a.training ? new Float64Array(C) : null;
+      if (!sq) {
+        for (let c = 0; c < C; c++) {
+          mean[c] = rm[c];
+          invstd[c] = 1 / Math.sqrt(rv[c] + a.eps);
         }
-        const is = 1 / Math.sqrt(v + a.eps);
-        mean[c] = mu;
-        invstd[c] = is;
-        for (let n = 0; n < N; n++) {
-          for (let i = (n * C + c) * S, e = i + S; i < e; i++) y[i] = g[c] * ((d[i] - mu) * is) + bt[c];
+      }
+      const out = Tensor.empty(x.shape, x.dtype);
+      kernels().batchNormForward(x.data, N, C, S, gamma.data, beta.data, a.eps, mean, invstd, sq, out.data);
+      if (sq) {
+        for (let c = 0; c < C; c++) {
+          rm[c] = (1 - a.momentum) * rm[c] + a.momentum * mean[c];
+          rv[c] = (1 - a.momentum) * rv[c] + a.momentum * (sq[c] / (M - 1));
         }
       }
       return { out, saved: { mean, invstd } };
@@ -73,31 +65,13 @@ export const normOps = {
     // dγ = Σ dY·x̂   dβ = Σ dY   training: dX = γ·σ⁻¹/M·(M·dY − Σ dY − x̂·Σ dY·x̂)   eval: dX = γ·σ⁻¹·dY
     backward(dOut, { inputs: [x, gamma, beta], saved: { mean, invstd }, attrs, needs }) {
       const [N, C, S] = dims(x);
-      const M = N * S;
-      const gy = dOut.data, g = gamma.data, d = x.data;
-      const dX = needs[0] ? Tensor.zeros(x.shape, x.dtype) : null;
+      const dX = needs[0] ? Tensor.empty(x.shape, x.dtype) : null;
+      const sdy = new Float64Array(C), sdyx = new Float64Array(C);
+      kernels().batchNormBackward(dOut.data, x.data, N, C, S, gamma.data, mean, invstd, attrs.training, sdy, sdyx, dX ? dX.data : null);
       const dG = needs[1] ? Tensor.zeros(gamma.shape, gamma.dtype) : null;
       const dBt = needs[2] ? Tensor.zeros(beta.shape, beta.dtype) : null;
-      for (let c = 0; c < C; c++) {
-        const mu = mean[c], is = invstd[c];
-        let sdy = 0, sdyx = 0;
-        for (let n = 0; n < N; n++) {
-          for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
-            sdy += gy[i];
-            sdyx += gy[i] * ((d[i] - mu) * is);
-          }
-        }
-        if (dG) dG.data[c] = sdyx;
-        if (dBt) dBt.data[c] = sdy;
-        if (!dX) continue;
-        const r = dX.data;
-        const k = g[c] * is;
-        for (let n = 0; n < N; n++) {
-          for (let i = (n * C + c) * S, e = i + S; i < e; i++) {
-            r[i] = attrs.training ? (k / M) * (M * gy[i] - sdy - ((d[i] - mu) * is) * sdyx) : k * gy[i];
-          }
-        }
-      }
+      if (dG) dG.data.set(sdyx);
+      if (dBt) dBt.data.set(sdy);
       return [dX, dG, dBt];
     },
   } as Op<BatchNormAttrs, BatchNormSaved>,

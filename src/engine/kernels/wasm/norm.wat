@@ -1,0 +1,241 @@
+;; Batch normalisation (Ioffe & Szegedy 2015) in WebAssembly 128-bit SIMD over x [N, C, S] (S = H·W), per channel:
+;; its statistics, its affine output, and its backward's two sums and input gradient. Host side: ../wasm-norm.ts;
+;; reference: ../reference.ts (batchNormForward, batchNormBackward). A thread runs whole channels [c0, c1), each
+;; channel's N planes in order, so the results are the same bits for any thread count. Sums run in float32 within a
+;; plane (two 4-lane accumulators, then the lanes) and in float64 across planes.
+;; Per channel c the host and the kernels share a 32-byte record at $k + 32·c: two float64s at +0 and +8 (what a
+;; sum phase writes) and four float32s at +16, +20, +24, +28 (the coefficients a phase reads).
+;; Functions only: scripts/build-wasm.mjs splices this file with the other families into one module over one
+;; shared linear memory. All pointers are byte addresses; counts are in float32 elements.
+
+  ;; Σ p[0…S) in float32: two 4-lane accumulators over 8 elements a step, their lanes, then the tail in order.
+  (func $bn_sum (param $p i32) (param $S i32) (result f32)
+    (local $e i32) (local $a v128) (local $b v128) (local $s f32)
+    (local.set $e (i32.add (local.get $p) (i32.shl (i32.and (local.get $S) (i32.const -8)) (i32.const 2))))
+    (block $v_done
+      (loop $v
+        (br_if $v_done (i32.ge_u (local.get $p) (local.get $e)))
+        (local.set $a (f32x4.add (local.get $a) (v128.load (local.get $p))))
+        (local.set $b (f32x4.add (local.get $b) (v128.load offset=16 (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (i32.const 32)))
+        (br $v)))
+    (local.set $a (f32x4.add (local.get $a) (local.get $b)))
+    (local.set $s (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $a)) (f32x4.extract_lane 1 (local.get $a)))
+      (f32.add (f32x4.extract_lane 2 (local.get $a)) (f32x4.extract_lane 3 (local.get $a)))))
+    (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $S) (i32.const 7)) (i32.const 2))))
+    (block $t_done
+      (loop $t
+        (br_if $t_done (i32.ge_u (local.get $p) (local.get $e)))
+        (local.set $s (f32.add (local.get $s) (f32.load (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $t)))
+    (local.get $s))
+
+  ;; Σ (p[i] − mu)·(q[i] − nu) over i ∈ [0, S) in float32, in the order of $bn_sum: with q = p and nu = mu the
+  ;; squared deviations, with nu = 0 a dot product with the deviations.
+  (func $bn_dev_dot (param $p i32) (param $q i32) (param $S i32) (param $mu f32) (param $nu f32) (result f32)
+    (local $e i32) (local $a v128) (local $b v128) (local $m v128) (local $u v128) (local $d v128) (local $s f32)
+    (local.set $m (f32x4.splat (local.get $mu)))
+    (local.set $u (f32x4.splat (local.get $nu)))
+    (local.set $e (i32.add (local.get $p) (i32.shl (i32.and (local.get $S) (i32.const -8)) (i32.const 2))))
+    (block $v_done
+      (loop $v
+        (br_if $v_done (i32.ge_u (local.get $p) (local.get $e)))
+        (local.set $d (f32x4.sub (v128.load (local.get $p)) (local.get $m)))
+        (local.set $a (f32x4.add (local.get $a) (f32x4.mul (local.get $d) (f32x4.sub (v128.load (local.get $q)) (local.get $u)))))
+        (local.set $d (f32x4.sub (v128.load offset=16 (local.get $p)) (local.get $m)))
+        (local.set $b (f32x4.add (local.get $b) (f32x4.mul (local.get $d) (f32x4.sub (v128.load offset=16 (local.get $q)) (local.get $u)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 32)))
+        (local.set $q (i32.add (local.get $q) (i32.const 32)))
+        (br $v)))
+    (local.set $a (f32x4.add (local.get $a) (local.get $b)))
+    (local.set $s (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $a)) (f32x4.extract_lane 1 (local.get $a)))
+      (f32.add (f32x4.extract_lane 2 (local.get $a)) (f32x4.extract_lane 3 (local.get $a)))))
+    (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $S) (i32.const 7)) (i32.const 2))))
+    (block $t_done
+      (loop $t
+        (br_if $t_done (i32.ge_u (local.get $p) (local.get $e)))
+        (local.set $s (f32.add (local.get $s)
+          (f32.mul (f32.sub (f32.load (local.get $p)) (local.get $mu)) (f32.sub (f32.load (local.get $q)) (local.get $nu)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+        (br $t)))
+    (local.get $s))
+
+  ;; out[i] = k·(p[i] − mu) + β for i ∈ [0, S) (out may be p).
+  (func $bn_scale_shift (param $p i32) (param $out i32) (param $S i32) (param $k f32) (param $beta f32) (param $mu f32)
+    (local $e i32) (local $vk v128) (local $vb v128) (local $vm v128)
+    (local.set $vk (f32x4.splat (local.get $k)))
+    (local.set $vb (f32x4.splat (local.get $beta)))
+    (local.set $vm (f32x4.splat (local.get $mu)))
+    (local.set $e (i32.add (local.get $p) (i32.shl (i32.and (local.get $S) (i32.const -4)) (i32.const 2))))
+    (block $v_done
+      (loop $v
+        (br_if $v_done (i32.ge_u (local.get $p) (local.get $e)))
+        (v128.store (local.get $out)
+          (f32x4.add (f32x4.mul (local.get $vk) (f32x4.sub (v128.load (local.get $p)) (local.get $vm))) (local.get $vb)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $v)))
+    (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $S) (i32.const 3)) (i32.const 2))))
+    (block $t_done
+      (loop $t
+        (br_if $t_done (i32.ge_u (local.get $p) (local.get $e)))
+        (f32.store (local.get $out)
+          (f32.add (f32.mul (local.get $k) (f32.sub (f32.load (local.get $p)) (local.get $mu))) (local.get $beta)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br $t))))
+
+  ;; out[i] = a·g[i] + b·(p[i] − mu) + c for i ∈ [0, S), in that order of operations (out may be g or p).
+  ;; With $useP 0: out[i] = a·g[i] (p is not read, so a non-finite p cannot leak in).
+  (func $bn_affine (param $g i32) (param $p i32) (param $out i32) (param $S i32)
+    (param $a f32) (param $b f32) (param $c f32) (param $mu f32) (param $useP i32)
+    (local $e i32) (local $va v128) (local $vb v128) (local $vc v128) (local $vm v128)
+    (local.set $va (f32x4.splat (local.get $a)))
+    (local.set $vb (f32x4.splat (local.get $b)))
+    (local.set $vc (f32x4.splat (local.get $c)))
+    (local.set $vm (f32x4.splat (local.get $mu)))
+    (local.set $e (i32.add (local.get $g) (i32.shl (i32.and (local.get $S) (i32.const -4)) (i32.const 2))))
+    (if (local.get $useP)
+      (then
+        (block $v_done
+          (loop $v
+            (br_if $v_done (i32.ge_u (local.get $g) (local.get $e)))
+            (v128.store (local.get $out)
+              (f32x4.add
+                (f32x4.add (f32x4.mul (local.get $va) (v128.load (local.get $g)))
+                           (f32x4.mul (local.get $vb) (f32x4.sub (v128.load (local.get $p)) (local.get $vm))))
+                (local.get $vc)))
+            (local.set $g (i32.add (local.get $g) (i32.const 16)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $out (i32.add (local.get $out) (i32.const 16)))
+            (br $v)))
+        (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $S) (i32.const 3)) (i32.const 2))))
+        (block $t_done
+          (loop $t
+            (br_if $t_done (i32.ge_u (local.get $g) (local.get $e)))
+            (f32.store (local.get $out)
+              (f32.add
+                (f32.add (f32.mul (local.get $a) (f32.load (local.get $g)))
+                         (f32.mul (local.get $b) (f32.sub (f32.load (local.get $p)) (local.get $mu))))
+                (local.get $c)))
+            (local.set $g (i32.add (local.get $g) (i32.const 4)))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (local.set $out (i32.add (local.get $out) (i32.const 4)))
+            (br $t))))
+      (else
+        (block $v_done
+          (loop $v
+            (br_if $v_done (i32.ge_u (local.get $g) (local.get $e)))
+            (v128.store (local.get $out) (f32x4.mul (local.get $va) (v128.load (local.get $g))))
+            (local.set $g (i32.add (local.get $g) (i32.const 16)))
+            (local.set $out (i32.add (local.get $out) (i32.const 16)))
+            (br $v)))
+        (local.set $e (i32.add (local.get $e) (i32.shl (i32.and (local.get $S) (i32.const 3)) (i32.const 2))))
+        (block $t_done
+          (loop $t
+            (br_if $t_done (i32.ge_u (local.get $g) (local.get $e)))
+            (f32.store (local.get $out) (f32.mul (local.get $a) (f32.load (local.get $g))))
+            (local.set $g (i32.add (local.get $g) (i32.const 4)))
+            (local.set $out (i32.add (local.get $out) (i32.const 4)))
+            (br $t))))))
+
+  ;; The forward over channels [c0, c1) of x at $x:
+  ;; phase 0 (statistics): mean = Σ x / (N·S) into the record's first float64, Σ (x − f32(mean))² into its second;
+  ;; phase 1 (output): y = k·(x − mu) + β with the record's float32s (+16 k, +20 β, +28 mu), y at $y (may be $x).
+  (func $bn_fwd (export "bn_fwd")
+    (param $x i32) (param $y i32) (param $N i32) (param $C i32) (param $S i32) (param $c0 i32) (param $c1 i32)
+    (param $k i32) (param $phase i32)
+    (local $c i32) (local $n i32) (local $off i32) (local $rec i32) (local $plane i32) (local $s f64) (local $mu f32)
+    (local.set $plane (i32.shl (local.get $S) (i32.const 2)))
+    (local.set $c (local.get $c0))
+    (block $c_done
+      (loop $cl
+        (br_if $c_done (i32.ge_u (local.get $c) (local.get $c1)))
+        (local.set $rec (i32.add (local.get $k) (i32.shl (local.get $c) (i32.const 5))))
+        (if (i32.eqz (local.get $phase))
+          (then
+            (local.set $s (f64.const 0))
+            (local.set $n (i32.const 0))
+            (block $n_done
+              (loop $nl
+                (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
+                (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
+                (local.set $s (f64.add (local.get $s)
+                  (f64.promote_f32 (call $bn_sum (i32.add (local.get $x) (local.get $off)) (local.get $S)))))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                (br $nl)))
+            (local.set $s (f64.div (local.get $s) (f64.convert_i32_u (i32.mul (local.get $N) (local.get $S)))))
+            (f64.store (local.get $rec) (local.get $s))
+            (local.set $mu (f32.demote_f64 (local.get $s)))
+            (local.set $s (f64.const 0))
+            (local.set $n (i32.const 0))
+            (block $n_done
+              (loop $nl
+                (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
+                (local.set $off (i32.add (local.get $x)
+                  (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane))))
+                (local.set $s (f64.add (local.get $s)
+                  (f64.promote_f32 (call $bn_dev_dot (local.get $off) (local.get $off) (local.get $S) (local.get $mu) (local.get $mu)))))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                (br $nl)))
+            (f64.store offset=8 (local.get $rec) (local.get $s)))
+          (else
+            (local.set $n (i32.const 0))
+            (block $n_done
+              (loop $nl
+                (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
+                (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
+                (call $bn_scale_shift (i32.add (local.get $x) (local.get $off)) (i32.add (local.get $y) (local.get $off))
+                  (local.get $S) (f32.load offset=16 (local.get $rec)) (f32.load offset=20 (local.get $rec))
+                  (f32.load offset=28 (local.get $rec)))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                (br $nl)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $cl))))
+
+  ;; The backward over channels [c0, c1) for upstream dY at $dy and input x at $x:
+  ;; phase 0 (sums): Σ dY into the record's first float64, Σ dY·(x − mu) into its second (mu: the float32 at +28);
+  ;; phase 1 (training dX): dX = a·dY + b·(x − mu) + c with the record's float32s (+16 a, +20 b, +24 c, +28 mu);
+  ;; phase 2 (evaluation dX): dX = a·dY. dX at $dx (may be $dy).
+  (func $bn_bwd (export "bn_bwd")
+    (param $dy i32) (param $x i32) (param $dx i32) (param $N i32) (param $C i32) (param $S i32) (param $c0 i32)
+    (param $c1 i32) (param $k i32) (param $phase i32)
+    (local $c i32) (local $n i32) (local $off i32) (local $rec i32) (local $plane i32) (local $s f64) (local $t f64)
+    (local.set $plane (i32.shl (local.get $S) (i32.const 2)))
+    (local.set $c (local.get $c0))
+    (block $c_done
+      (loop $cl
+        (br_if $c_done (i32.ge_u (local.get $c) (local.get $c1)))
+        (local.set $rec (i32.add (local.get $k) (i32.shl (local.get $c) (i32.const 5))))
+        (local.set $s (f64.const 0))
+        (local.set $t (f64.const 0))
+        (local.set $n (i32.const 0))
+        (block $n_done
+          (loop $nl
+            (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
+            (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
+            (if (i32.eqz (local.get $phase))
+              (then
+                (local.set $s (f64.add (local.get $s)
+                  (f64.promote_f32 (call $bn_sum (i32.add (local.get $dy) (local.get $off)) (local.get $S)))))
+                (local.set $t (f64.add (local.get $t)
+                  (f64.promote_f32 (call $bn_dev_dot (i32.add (local.get $x) (local.get $off))
+                    (i32.add (local.get $dy) (local.get $off)) (local.get $S) (f32.load offset=28 (local.get $rec)) (f32.const 0))))))
+              (else
+                (call $bn_affine (i32.add (local.get $dy) (local.get $off)) (i32.add (local.get $x) (local.get $off))
+                  (i32.add (local.get $dx) (local.get $off)) (local.get $S)
+                  (f32.load offset=16 (local.get $rec)) (f32.load offset=20 (local.get $rec))
+                  (f32.load offset=24 (local.get $rec)) (f32.load offset=28 (local.get $rec))
+                  (i32.eq (local.get $phase) (i32.const 1)))))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $nl)))
+        (if (i32.eqz (local.get $phase))
+          (then
+            (f64.store (local.get $rec) (local.get $s))
+            (f64.store offset=8 (local.get $rec) (local.get $t))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $cl))))

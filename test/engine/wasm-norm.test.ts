@@ -1,0 +1,143 @@
+// The WebAssembly batch-norm kernels (wasm/norm.wat) against the TypeScript reference on seeded random shapes
+// (planes of 1 value, odd plane sizes, channels fewer than the threads), training and evaluation, and the threading
+// contract: the same bits for 1, 2 and 3 threads, within float32 rounding of the float64 reference.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kernels } from '../../src/engine/kernels/kernels.js';
+import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
+import { Rng } from '../../src/engine/random.js';
+import { loadThreadedKernels } from './threaded-kernels.js';
+
+let one: Kernels, two: Kernels, three: Kernels;
+
+beforeAll(() => {
+  [one, two, three] = loadThreadedKernels('wasm-norm.test');
+});
+afterAll(() => {
+  for (const k of [one, two, three]) k?.setThreads(1);
+});
+
+interface NormCase { N: number; C: number; S: number }
+interface NormResult {
+  mean: Float64Array; invstd: Float64Array; sq: Float64Array; y: Float32Array; yEval: Float32Array;
+  sdy: Float64Array; sdyx: Float64Array; dX: Float32Array; sdyEval: Float64Array; dXEval: Float32Array;
+}
+
+function data(rng: Rng, { N, C, S }: NormCase) {
+  const n = N * C * S;
+  // an offset per channel, so that the mean is not ~0 and the deviations are computed against a real mean
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = 3 * (Math.floor(i / S) % C) - 2 + rng.uniform(-1, 1);
+  const dY = new Float32Array(n).map(() => rng.uniform(-1, 1));
+  const gamma = new Float32Array(C).map(() => rng.uniform(0.5, 1.5));
+  const beta = new Float32Array(C).map(() => rng.uniform(-1, 1));
+  const runMean = new Float64Array(C).map(() => rng.uniform(-1, 1));
+  const runInvstd = new Float64Array(C).map(() => rng.uniform(0.5, 2));
+  return { x, dY, gamma, beta, runMean, runInvstd };
+}
+
+function run(k: Kernels, { N, C, S }: NormCase, d: ReturnType<typeof data>): NormResult {
+  const n = N * C * S;
+  const mean = new Float64Array(C), invstd = new Float64Array(C), sq = new Float64Array(C), y = new Float32Array(n);
+  k.batchNormForward(d.x, N, C, S, d.gamma, d.beta, 1e-5, mean, invstd, sq, y);
+  const sdy = new Float64Array(C), sdyx = new Float64Array(C), dX = new Float32Array(n);
+  k.batchNormBackward(d.dY, d.x, N, C, S, d.gamma, mean, invstd, true, sdy, sdyx, dX);
+  // evaluation: the running statistics given, not computed
+  const yEval = new Float32Array(n);
+  k.batchNormForward(d.x, N, C, S, d.gamma, d.beta, 1e-5, d.runMean.slice(), d.runInvstd.slice(), null, yEval);
+  const sdyEval = new Float64Array(C), sdyxEval = new Float64Array(C), dXEval = new Float32Array(n);
+  k.batchNormBackward(d.dY, d.x, N, C, S, d.gamma, d.runMean, d.runInvstd, false, sdyEval, sdyxEval, dXEval);
+  return { mean, invstd, sq, y, yEval, sdy, sdyx, dX, sdyEval, dXEval };
+}
+
+/** max |a − b| ≤ tol·max(|b|, 1). */
+function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
+  let scale = 1, worst = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  expect(worst <= tol * scale, `${what}: max |diff| ${worst} (scale ${scale})`).toBe(true);
+}
+
+const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
+
+const cases: NormCase[] = [
+  { N: 32, C: 16, S: 576 }, // the cnn-bn's first block at a small batch: over the threads' split size
+  { N: 7, C: 5, S: 13 }, // odd planes: vector loop and tail
+  { N: 9, C: 3, S: 1 }, // BatchNorm1d: planes of one value
+  { N: 5, C: 1, S: 30 }, // one channel: fewer channels than threads
+  { N: 64, C: 32, S: 64 },
+  { N: 4, C: 7, S: 8 },
+];
+
+describe('wasm batch normalisation (wasm/norm.wat)', () => {
+  it('matches the float64 reference within float32 rounding, training and evaluation', () => {
+    const rng = new Rng(11);
+    for (const c of cases) {
+      const d = data(rng, c);
+      const want = run(ref, c, d), got = run(one, c, d);
+      const what = `N ${c.N} C ${c.C} S ${c.S}`;
+      expectClose(got.mean, want.mean, 1e-6, `${what} mean`);
+      expectClose(got.invstd, want.invstd, 1e-6, `${what} invstd`);
+      expectClose(got.sq, want.sq, 1e-5, `${what} Σ(x − mean)²`);
+      expectClose(got.y, want.y, 1e-6, `${what} y`);
+      expectClose(got.sdy, want.sdy, 1e-5, `${what} Σ dY`);
+      expectClose(got.sdyx, want.sdyx, 1e-5, `${what} Σ dY·x̂`);
+      expectClose(got.dX, want.dX, 1e-5, `${what} dX`);
+      expectClose(got.yEval, want.yEval, 1e-6, `${what} y (evaluation)`);
+      expectClose(got.sdyEval, want.sdyEval, 1e-5, `${what} Σ dY (evaluation)`);
+      expectClose(got.dXEval, want.dXEval, 1e-6, `${what} dX (evaluation)`);
+      // the batch statistics normalise: per channel mean ≈ β and variance ≈ γ² (biased, over N·S values)
+      const M = c.N * c.S;
+      for (let ch = 0; ch < c.C; ch++) {
+        let s = 0, q = 0;
+        for (let n = 0; n < c.N; n++) for (let i = 0; i < c.S; i++) s += got.y[(n * c.C + ch) * c.S + i];
+        const mu = s / M;
+        for (let n = 0; n < c.N; n++) for (let i = 0; i < c.S; i++) q += (got.y[(n * c.C + ch) * c.S + i] - mu) ** 2;
+        if (M === 1) continue;
+        expect(Math.abs(mu - d.beta[ch])).toBeLessThan(1e-5);
+        expect(Math.abs(q / M - d.gamma[ch] ** 2 * (1 - 1e-5 * got.invstd[ch] ** 2))).toBeLessThan(1e-4);
+      }
+    }
+  });
+
+  it('the same bits for 1, 2 and 3 threads', () => {
+    const rng = new Rng(12);
+    for (const c of cases) {
+      const d = data(rng, c);
+      const a = run(one, c, d), b = run(two, c, d), e = run(three, c, d);
+      for (const key of Object.keys(a) as (keyof NormResult)[]) {
+        expect(sameBits(a[key], b[key]), `${key}: 1 vs 2 threads, N ${c.N} C ${c.C} S ${c.S}`).toBe(true);
+        expect(sameBits(a[key], e[key]), `${key}: 1 vs 3 threads, N ${c.N} C ${c.C} S ${c.S}`).toBe(true);
+      }
+    }
+  });
+
+  it('float64 operands run the reference exactly', () => {
+    const rng = new Rng(13);
+    const c = { N: 6, C: 4, S: 10 };
+    const d = data(rng, c);
+    const d64 = { ...d, x: Float64Array.from(d.x), dY: Float64Array.from(d.dY), gamma: Float64Array.from(d.gamma), beta: Float64Array.from(d.beta) };
+    const n = c.N * c.C * c.S;
+    const out = (k: Kernels) => {
+      const mean = new Float64Array(c.C), invstd = new Float64Array(c.C), sq = new Float64Array(c.C), y = new Float64Array(n);
+      k.batchNormForward(d64.x, c.N, c.C, c.S, d64.gamma, d64.beta, 1e-5, mean, invstd, sq, y);
+      const sdy = new Float64Array(c.C), sdyx = new Float64Array(c.C), dX = new Float64Array(n);
+      k.batchNormBackward(d64.dY, d64.x, c.N, c.C, c.S, d64.gamma, mean, invstd, true, sdy, sdyx, dX);
+      return [mean, invstd, sq, y, sdy, sdyx, dX];
+    };
+    const a = out(ref), b = out(two);
+    for (let i = 0; i < a.length; i++) expect(sameBits(a[i], b[i])).toBe(true);
+  });
+
+  it('evaluation dX reads no x: a non-finite input leaves the gradient finite', () => {
+    const c = { N: 3, C: 2, S: 9 };
+    const d = data(new Rng(14), c);
+    d.x[4] = Infinity;
+    d.x[20] = NaN;
+    const dX = new Float32Array(c.N * c.C * c.S);
+    two.batchNormBackward(d.dY, d.x, c.N, c.C, c.S, d.gamma, d.runMean, d.runInvstd, false, new Float64Array(2), new Float64Array(2), dX);
+    expect(dX.every(Number.isFinite)).toBe(true);
+    const want = new Float32Array(dX.length);
+    ref.batchNormBackward(d.dY, d.x, c.N, c.C, c.S, d.gamma, d.runMean, d.runInvstd, false, new Float64Array(2), new Float64Array(2), want);
+    expectClose(dX, want, 1e-6, 'evaluation dX');
+  });
+});
