@@ -7,7 +7,7 @@
 // is no part of the state_dict, so a saved model is the plain network with its main batch-norm. It lives here, not in
 // the base Layer: no other layer has one.
 import { add, mul, sub } from '../engine/ops/elementwise.js';
-import { batchNorm } from '../engine/ops/norm.js';
+import { batchNorm, batchNormReluMaxPool, type BatchNormAttrs } from '../engine/ops/norm.js';
 import { reshape } from '../engine/ops/shape.js';
 import { Tensor, shapeStr, type DType } from '../engine/tensor.js';
 import { Layer } from './layer.js';
@@ -67,15 +67,32 @@ export class BatchNorm extends Layer<BatchNormSpec> {
       const layout = this.dims === 1 ? `[N, ${this.features}]` : `[N, ${this.features}, H, W]`;
       throw new Error(`BatchNorm${this.dims}d.forward: x must be ${layout}, got ${shapeStr(x.shape)}`);
     }
-    if (this.useAux && !this.aux) throw new Error(`BatchNorm${this.dims}d.forward: routed to the auxiliary set, which was never created (enableAuxBatchNorm)`);
-    const s: BatchNormState = this.useAux ? this.aux! : this;
-    return batchNorm(x, s.weight, s.bias, {
-      training: this.training,
-      runningMean: s.runningMean,
-      runningVar: s.runningVar,
-      momentum: this.momentum,
-      eps: this.eps,
-    });
+    const s = this.state('forward');
+    return batchNorm(x, s.weight, s.bias, this.attrs(s));
+  }
+
+  /**
+   * forward, then ReLU and 2×2/stride-2 max pooling, as one op (batchNormReluMaxPool): Sequential runs BatchNorm2d →
+   * ReLU → MaxPool2D(2) with it, in either mode. x [N, features, H, W] → [N, features, ⌊H/2⌋, ⌊W/2⌋].
+   * @example
+   *   const h = bn.forwardReluPool(maps);  // [N, 16, 24, 24] → [N, 16, 12, 12]
+   */
+  forwardReluPool(x: Tensor): Tensor {
+    if (this.dims !== 2 || x.ndim !== 4 || x.shape[1] !== this.features) {
+      throw new Error(`BatchNorm${this.dims}d.forwardReluPool: x must be [N, ${this.features}, H, W] of a BatchNorm2d, got ${shapeStr(x.shape)}`);
+    }
+    const s = this.state('forwardReluPool');
+    return batchNormReluMaxPool(x, s.weight, s.bias, this.attrs(s));
+  }
+
+  /** The set forward uses: the auxiliary one while routed there (AdvProp), else the layer's own. */
+  private state(f: string): BatchNormState {
+    if (this.useAux && !this.aux) throw new Error(`BatchNorm${this.dims}d.${f}: routed to the auxiliary set, which was never created (enableAuxBatchNorm)`);
+    return this.useAux ? this.aux! : this;
+  }
+
+  private attrs(s: BatchNormState): BatchNormAttrs {
+    return { training: this.training, runningMean: s.runningMean, runningVar: s.runningVar, momentum: this.momentum, eps: this.eps };
   }
   /**
    * In evaluation mode a batch-norm after a convolution is an affine map per channel, so the two are one convolution:

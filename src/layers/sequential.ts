@@ -3,7 +3,8 @@
 // ([C, H, W]) is part of the model: forward checks it, and rejects NaN or infinite inputs at the boundary.
 // forward runs each Conv2D → ReLU → MaxPool2D(2) run of layers as one fused op, and each other Conv2D → ReLU as
 // another (same values and gradients); in evaluation mode Conv2D → BatchNorm2d → ReLU → MaxPool2D(2) too, the
-// batch-norm folded into the convolution (equal up to float32 rounding).
+// batch-norm folded into the convolution, and otherwise BatchNorm2d → ReLU → MaxPool2D(2) as one op (both equal up
+// to float32 rounding).
 import { assertFinite, shapeStr, type Tensor } from '../engine/tensor.js';
 import { ReLU } from './activations.js';
 import { auxBatchNormTensors, BatchNorm } from './batchnorm.js';
@@ -33,9 +34,10 @@ export interface ModelSpec {
 export class Sequential {
   training = true;
   /**
-   * Run Conv2D → ReLU → MaxPool2D(2) as one op (conv2dReluMaxPool) in forward, and any other Conv2D → ReLU as one
-   * op (conv2dRelu). Turn off to run every layer's own op (forwardAll always does, since it returns each layer's
-   * output).
+   * Run Conv2D → ReLU → MaxPool2D(2) as one op (conv2dReluMaxPool) in forward, any other Conv2D → ReLU as one op
+   * (conv2dRelu), BatchNorm2d → ReLU → MaxPool2D(2) as one (batchNormReluMaxPool) and, in evaluation mode, a
+   * convolution before such a batch-norm with it (BatchNorm.foldInto). Turn off to run every layer's own op
+   * (forwardAll always does, since it returns each layer's output).
    */
   fuse = true;
   constructor(readonly input: number[], readonly layers: Layer[]) {}
@@ -60,6 +62,10 @@ export class Sequential {
         const { weight, bias } = (ls[i + 1] as BatchNorm).foldInto(conv.weight, conv.bias);
         h = conv.forwardReluPool(h, weight, bias);
         i += 3;
+      } else if (this.fuse && isBnReluPool(ls[i], ls[i + 1], ls[i + 2])) {
+        // training mode (and a batch-norm after something other than a convolution): batch-norm, ReLU and pooling in one op
+        h = (ls[i] as BatchNorm).forwardReluPool(h);
+        i += 2;
       } else if (this.fuse && isConvReluPool(ls[i], ls[i + 1], ls[i + 2])) {
         h = (ls[i] as Conv2D).forwardReluPool(h);
         i += 2;
@@ -169,7 +175,14 @@ export function isConvBnReluPool(a: Layer | undefined, b: Layer | undefined, c: 
   return a instanceof Conv2D && b instanceof BatchNorm && b.dims === 2 && (anyMode || !b.training) && b.features === a.outChannels && isConvReluPool(a, c, d);
 }
 
+/** Whether three consecutive layers are a BatchNorm2d, ReLU and 2×2/stride-2 max pooling (batchNormReluMaxPool). */
+export function isBnReluPool(a: Layer | undefined, b: Layer | undefined, c: Layer | undefined): boolean {
+  return a instanceof BatchNorm && a.dims === 2 && b instanceof ReLU && isPool2(c);
+}
+
+const isPool2 = (c: Layer | undefined): boolean => c instanceof MaxPool2D && c.kernel === 2 && c.stride === 2 && c.padding === 0;
+
 /** Whether three consecutive layers are a convolution, ReLU and 2×2/stride-2 max pooling (conv2dReluMaxPool). */
 function isConvReluPool(a: Layer | undefined, b: Layer | undefined, c: Layer | undefined): boolean {
-  return a instanceof Conv2D && b instanceof ReLU && c instanceof MaxPool2D && c.kernel === 2 && c.stride === 2 && c.padding === 0;
+  return a instanceof Conv2D && b instanceof ReLU && isPool2(c);
 }

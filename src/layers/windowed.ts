@@ -18,7 +18,7 @@ import { Conv2D } from './conv2d.js';
 import type { Layer } from './layer.js';
 import { AvgPool2D, MaxPool2D } from './pool.js';
 import { inEvalMode } from './predict.js';
-import { isConvBnReluPool, type Sequential } from './sequential.js';
+import { isBnReluPool, isConvBnReluPool, type Sequential } from './sequential.js';
 
 /** A local layer's window along one axis: output i reads inputs [i·stride, i·stride + kernel); 1, 1 elementwise. */
 interface Reach {
@@ -339,6 +339,7 @@ function fusedAcross(layers: readonly Layer[], k: number): boolean {
   // windowed pass runs in, whatever the model's mode when this is built)
   for (let i = Math.max(0, k - 3); i < k; i++) if (isConvBnReluPool(layers[i], layers[i + 1], layers[i + 2], layers[i + 3], true)) return true;
   if (b instanceof Conv2D && c instanceof ReLU) return true;
+  if (isBnReluPool(a, b, c) || isBnReluPool(b, c, layers[k + 1])) return true;
   return a instanceof Conv2D && b instanceof ReLU && c instanceof MaxPool2D;
 }
 

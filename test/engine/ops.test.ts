@@ -110,6 +110,18 @@ const cases: Record<keyof typeof o.allOps, Case[]> = {
       f: ([x, g, b]) => o.batchNorm(x, g, b, { training: false, ...bnStats(2), momentum: 0.1, eps: 1e-5 }),
     },
   ],
+  batchNormReluMaxPool: [
+    {
+      name: 'training, odd size (5×7 → 2×3)',
+      inputs: () => [rand([3, 2, 5, 7], 64), rand([2], 65, 0.5, 1.5), rand([2], 66)],
+      f: ([x, g, b]) => o.batchNormReluMaxPool(x, g, b, { training: true, ...bnStats(2), momentum: 0.1, eps: 1e-5 }),
+    },
+    {
+      name: 'evaluation [2, 3, 4, 4]',
+      inputs: () => [rand([2, 3, 4, 4], 67), rand([3], 68, 0.5, 1.5), rand([3], 69)],
+      f: ([x, g, b]) => o.batchNormReluMaxPool(x, g, b, { training: false, ...bnStats(3), momentum: 0.1, eps: 1e-5 }),
+    },
+  ],
 };
 
 describe('every op passes a float64 finite-difference check for every input', () => {

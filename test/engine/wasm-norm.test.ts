@@ -141,3 +141,77 @@ describe('wasm batch normalisation (wasm/norm.wat)', () => {
     expectClose(dX, want, 1e-6, 'evaluation dX');
   });
 });
+
+describe('wasm batch-norm → ReLU → 2×2 max pooling in one pass', () => {
+  const pooledCases = [
+    { N: 16, C: 16, H: 24, W: 24 }, // the cnn-bn's first block at a small batch
+    { N: 5, C: 3, H: 7, W: 9 }, // odd sizes: the last row and column are in no window
+    { N: 3, C: 1, H: 2, W: 2 },
+    { N: 8, C: 32, H: 8, W: 8 },
+  ];
+  type Pooled = { out: Float32Array; route: Uint8Array; mean: Float64Array; sdy: Float64Array; sdyx: Float64Array; dX: Float32Array };
+
+  function runPooled(k: Kernels, c: { N: number; C: number; H: number; W: number }, d: ReturnType<typeof data>, training: boolean): Pooled {
+    const { N, C, H, W } = c;
+    const P = N * C * (H >> 1) * (W >> 1);
+    const mean = training ? new Float64Array(C) : d.runMean.slice(), invstd = training ? new Float64Array(C) : d.runInvstd.slice();
+    const out = new Float32Array(P), route = new Uint8Array(P);
+    k.batchNormReluPoolForward(d.x, N, C, H, W, d.gamma, d.beta, 1e-5, mean, invstd, training ? new Float64Array(C) : null, out, route);
+    const dOut = d.dY.subarray(0, P);
+    const sdy = new Float64Array(C), sdyx = new Float64Array(C), dX = new Float32Array(N * C * H * W);
+    k.batchNormReluPoolBackward(dOut, route, d.x, N, C, H, W, d.gamma, mean, invstd, training, sdy, sdyx, dX);
+    return { out, route, mean, sdy, sdyx, dX };
+  }
+
+  /** The three wasm kernels in turn (batch-norm, ReLU, max pooling) and their backwards, routes from the argmax. */
+  function unfused(k: Kernels, c: { N: number; C: number; H: number; W: number }, d: ReturnType<typeof data>): Omit<Pooled, 'route'> {
+    const { N, C, H, W } = c, S = H * W, n = N * C * S;
+    const mean = new Float64Array(C), invstd = new Float64Array(C), y = new Float32Array(n);
+    k.batchNormForward(d.x, N, C, S, d.gamma, d.beta, 1e-5, mean, invstd, new Float64Array(C), y);
+    const z = new Float32Array(n);
+    k.reluForward(y, z);
+    const g = { C, H, W, KH: 2, KW: 2, stride: 2, pad: 0, OH: H >> 1, OW: W >> 1 };
+    const out = new Float32Array(N * C * g.OH * g.OW), argmax = new Int32Array(out.length);
+    k.maxPoolForward(z, N, g, out, argmax);
+    const dZ = new Float32Array(n), dYn = new Float32Array(n);
+    k.maxPoolBackward(d.dY.subarray(0, out.length), argmax, dZ);
+    k.reluBackward(dZ, y, dYn);
+    const sdy = new Float64Array(C), sdyx = new Float64Array(C), dX = new Float32Array(n);
+    k.batchNormBackward(dYn, d.x, N, C, S, d.gamma, mean, invstd, true, sdy, sdyx, dX);
+    return { out, mean, sdy, sdyx, dX };
+  }
+
+  it('matches the reference (the three kernels in turn) within float32 rounding, training and evaluation', () => {
+    const rng = new Rng(21);
+    for (const c of pooledCases) {
+      const d = data(rng, { N: c.N, C: c.C, S: c.H * c.W });
+      for (const training of [true, false]) {
+        const want = runPooled(ref, c, d, training), got = runPooled(one, c, d, training);
+        const what = `N ${c.N} C ${c.C} ${c.H}×${c.W} ${training ? 'training' : 'evaluation'}`;
+        expect(sameBits(got.route, want.route), `${what} routes`).toBe(true);
+        if (c.N * c.C > 3) expect(got.route.some((r) => r === 255) && got.route.some((r) => r !== 255), `${what}: both routed and stopped outputs`).toBe(true);
+        expectClose(got.out, want.out, 1e-6, `${what} out`);
+        expectClose(got.mean, want.mean, 1e-6, `${what} mean`);
+        expectClose(got.sdy, want.sdy, 1e-5, `${what} Σ dY`);
+        expectClose(got.sdyx, want.sdyx, 1e-5, `${what} Σ dY·x̂`);
+        expectClose(got.dX, want.dX, 1e-5, `${what} dX`);
+      }
+    }
+  });
+
+  it('the same bits as the wasm batch-norm, ReLU and max-pool kernels in turn, and for 1, 2 and 3 threads', () => {
+    const rng = new Rng(22);
+    for (const c of pooledCases) {
+      const d = data(rng, { N: c.N, C: c.C, S: c.H * c.W });
+      const a = runPooled(one, c, d, true), b = runPooled(two, c, d, true), e = runPooled(three, c, d, true);
+      const u = unfused(two, c, d);
+      for (const key of ['out', 'mean', 'sdy', 'sdyx', 'dX'] as const) {
+        const what = `${key}, N ${c.N} C ${c.C} ${c.H}×${c.W}`;
+        expect(sameBits(a[key], u[key]), `${what}: fused vs one by one`).toBe(true);
+        expect(sameBits(a[key], b[key]), `${what}: 1 vs 2 threads`).toBe(true);
+        expect(sameBits(a[key], e[key]), `${what}: 1 vs 3 threads`).toBe(true);
+      }
+      expect(sameBits(a.route, b.route) && sameBits(a.route, e.route)).toBe(true);
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { setPoolDw, setPoolDx } from '../../src/engine/kernels/wasm.js';
 import { Rng } from '../../src/engine/random.js';
 import { convOps } from '../../src/engine/ops/conv.js';
 import { softmaxCrossEntropy } from '../../src/engine/ops/loss.js';
+import { normOps } from '../../src/engine/ops/norm.js';
 import { grad, noGrad } from '../../src/engine/tape.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { Flatten, Maxout, ReLU, Sigmoid, Tanh } from '../../src/layers/activations.js';
@@ -159,6 +160,35 @@ describe('Sequential fuses Conv2D → ReLU → MaxPool2D(2) into one op', () => 
       expect(trainFwd).not.toHaveBeenCalled();
       trainFwd.mockRestore();
     }
+  });
+
+  it("runs cnn-bn's BatchNorm2d → ReLU → MaxPool2D(2) as one op in training mode: the same logits, gradients and running statistics", () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const aux of [false, true]) {
+        const stats = (m: Sequential) => m.buffers().map(([, t]) => Array.from(t.data));
+        const x = Tensor.uniform([5, 1, 28, 28], 0, 1, new Rng(19), dtype);
+        const fusedModel = buildModel(zooSpec('cnn-bn'), { seed: 9, dtype }), plainModel = buildModel(zooSpec('cnn-bn'), { seed: 9, dtype });
+        plainModel.fuse = false;
+        if (aux) for (const m of [fusedModel, plainModel]) enableAuxBatchNorm(m);
+        const fwd = vi.spyOn(normOps.batchNormReluMaxPool, 'forward');
+        const fused = aux ? withAuxBatchNorm(fusedModel, () => run(fusedModel, x)) : run(fusedModel, x);
+        expect(fwd).toHaveBeenCalledTimes(2); // both blocks' batch-norms
+        fwd.mockRestore();
+        const plain = aux ? withAuxBatchNorm(plainModel, () => run(plainModel, x)) : run(plainModel, x);
+        // the wasm kernels fused and one by one do the same operations (float32); so does the reference (float64)
+        fused.forEach((a, i) => expect(a, `${dtype} output ${i}${aux ? ', auxiliary set' : ''}`).toEqual(plain[i]));
+        expect(stats(fusedModel)).toEqual(stats(plainModel));
+        const fresh = buildModel(zooSpec('cnn-bn'), { seed: 9, dtype });
+        if (aux) enableAuxBatchNorm(fresh);
+        expect(stats(fusedModel)).not.toEqual(stats(fresh)); // the step moved them (the auxiliary set's, when routed there)
+      }
+    }
+  });
+
+  it('BatchNorm.forwardReluPool refuses a BatchNorm1d and a map of another width, one line each', () => {
+    expect(() => new BatchNorm(4, 1).forwardReluPool(Tensor.zeros([2, 4]))).toThrow(/BatchNorm1d.forwardReluPool: x must be \[N, 4, H, W\] of a BatchNorm2d, got \[2, 4\]/);
+    expect(() => new BatchNorm(4, 2).forwardReluPool(Tensor.zeros([2, 3, 4, 4]))).toThrow(/BatchNorm2d.forwardReluPool: x must be \[N, 4, H, W\]/);
+    expect(() => new BatchNorm(4, 2).forwardReluPool(Tensor.zeros([2, 4, 1, 4]))).toThrow(/batchNormReluMaxPool: 1×4 maps are too small for 2×2 pooling/);
   });
 
   it('BatchNorm.foldInto refuses training mode and a convolution of another width, one line each', () => {

@@ -300,9 +300,35 @@ function conv2dBackward(
   }
 }
 
-/** The geometry of 2×2/stride-2 max pooling over a convolution's output [OC, OH, OW] (g: the convolution's). */
-function pool2Window(g: Window2d, OC: number): Window2d {
-  return { C: OC, H: g.OH, W: g.OW, KH: 2, KW: 2, stride: 2, pad: 0, OH: g.OH >> 1, OW: g.OW >> 1 };
+/** The geometry of 2×2/stride-2 max pooling over planes [C, H, W]. */
+function pool2Of(C: number, H: number, W: number): Window2d {
+  return { C, H, W, KH: 2, KW: 2, stride: 2, pad: 0, OH: H >> 1, OW: W >> 1 };
+}
+
+/**
+ * Each pooled output's route (./pool-route.ts) from its argmax (a flat index into the H×W planes pooled), or none where
+ * the output (after ReLU) is not positive.
+ */
+function routesOf(argmax: Int32Array, out: Data, H: number, W: number, route: Uint8Array): void {
+  // from the flat index to the position within the window (the window of o starts at row 2·ph, column 2·pw)
+  const PW = W >> 1, PL = (H >> 1) * PW, L = H * W;
+  for (let o = 0; o < out.length; o++) {
+    const p = o % PL, ph = Math.floor(p / PW), pw = p - ph * PW;
+    const at = argmax[o] - Math.floor(o / PL) * L - (2 * ph * W + 2 * pw); // 0, 1, W or W + 1
+    route[o] = out[o] > 0 ? poolRoute(at >= W ? 1 : 0, at >= W ? at - W : at) : ROUTE_NONE;
+  }
+}
+
+/** dY [planes, H, W] = dOut at each window's routed position, 0 elsewhere (dY zeroed first). */
+function unpool(dOut: Data, route: Uint8Array, H: number, W: number, dY: Data): void {
+  dY.fill(0);
+  const PW = W >> 1, PL = (H >> 1) * PW, L = H * W;
+  for (let o = 0; o < dOut.length; o++) {
+    const r = route[o];
+    if (r === ROUTE_NONE) continue;
+    const p = o % PL, ph = Math.floor(p / PW), pw = p - ph * PW;
+    dY[Math.floor(o / PL) * L + (2 * ph + (r >> 1)) * W + 2 * pw + (r & 1)] = dOut[o];
+  }
 }
 
 const like = (a: Data, n: number): Data => (a instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
@@ -345,16 +371,9 @@ function conv2dReluPoolForward(x: Data, N: number, g: Window2d, w: Data, OC: num
   const y = like(out, N * OC * g.OH * g.OW);
   conv2dForward(x, N, g, w, OC, b, y);
   const argmax = new Int32Array(out.length);
-  maxPoolForward(y, N, pool2Window(g, OC), out, argmax);
+  maxPoolForward(y, N, pool2Of(OC, g.OH, g.OW), out, argmax);
   reluForward(out, out);
-  if (route === null) return;
-  // from the flat index into y to the position within the window (the window of o starts at row 2·ph, column 2·pw)
-  const PW = g.OW >> 1, PL = (g.OH >> 1) * PW, L = g.OH * g.OW;
-  for (let o = 0; o < out.length; o++) {
-    const p = o % PL, ph = Math.floor(p / PW), pw = p - ph * PW;
-    const at = argmax[o] - Math.floor(o / PL) * L - (2 * ph * g.OW + 2 * pw); // 0, 1, OW or OW + 1
-    route[o] = out[o] > 0 ? poolRoute(at >= g.OW ? 1 : 0, at >= g.OW ? at - g.OW : at) : ROUTE_NONE;
-  }
+  if (route !== null) routesOf(argmax, out, g.OH, g.OW, route);
 }
 
 // dY = dOut at each window's routed position, 0 elsewhere.
@@ -363,13 +382,7 @@ function conv2dReluPoolBackward(
   dX: Data | null, dW: Data | null, dB: Data | null,
 ): void {
   const dY = like(dOut, N * OC * g.OH * g.OW);
-  const PW = g.OW >> 1, PL = (g.OH >> 1) * PW, L = g.OH * g.OW;
-  for (let o = 0; o < dOut.length; o++) {
-    const r = route[o];
-    if (r === ROUTE_NONE) continue;
-    const p = o % PL, ph = Math.floor(p / PW), pw = p - ph * PW;
-    dY[Math.floor(o / PL) * L + (2 * ph + (r >> 1)) * g.OW + 2 * pw + (r & 1)] = dOut[o];
-  }
+  unpool(dOut, route, g.OH, g.OW, dY);
   conv2dBackward(x, N, g, w, OC, dY, dX, dW, dB);
 }
 
@@ -433,6 +446,29 @@ function batchNormBackward(
   }
 }
 
+// The fused batch-norm → ReLU → 2×2 max-pool pair as the kernels in turn (pooling before ReLU: the same values, see
+// conv2dReluPoolForward).
+function batchNormReluPoolForward(
+  x: Data, N: number, C: number, H: number, W: number, gamma: Data, beta: Data, eps: number,
+  mean: Float64Array, invstd: Float64Array, sq: Float64Array | null, out: Data, route: Uint8Array | null,
+): void {
+  const y = like(out, N * C * H * W);
+  batchNormForward(x, N, C, H * W, gamma, beta, eps, mean, invstd, sq, y);
+  const argmax = new Int32Array(out.length);
+  maxPoolForward(y, N, pool2Of(C, H, W), out, argmax);
+  reluForward(out, out);
+  if (route !== null) routesOf(argmax, out, H, W, route);
+}
+
+function batchNormReluPoolBackward(
+  dOut: Data, route: Uint8Array, x: Data, N: number, C: number, H: number, W: number, gamma: Data,
+  mean: Float64Array, invstd: Float64Array, training: boolean, sdy: Float64Array, sdyx: Float64Array, dX: Data | null,
+): void {
+  const dY = like(dOut, N * C * H * W);
+  unpool(dOut, route, H, W, dY);
+  batchNormBackward(dY, x, N, C, H * W, gamma, mean, invstd, training, sdy, sdyx, dX);
+}
+
 // One Adam update: a plain loop over typed arrays, so it compiles to straight-line float64 arithmetic. The
 // operations and their order are the contract (./types.ts): wasm/optim.wat repeats them lane by lane.
 function adamUpdate(
@@ -486,6 +522,8 @@ export const referenceKernels: Kernels = {
   reluBackward,
   batchNormForward,
   batchNormBackward,
+  batchNormReluPoolForward,
+  batchNormReluPoolBackward,
   adamUpdate,
   apgdLinfStep,
   fabStep,

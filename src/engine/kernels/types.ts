@@ -100,6 +100,23 @@ export interface Kernels {
     training: boolean, sdy: Float64Array, sdyx: Float64Array, dX: Data | null,
   ): void;
   /**
+   * batchNormForward (S = H·W), then ReLU and 2×2/stride-2 max pooling in one pass: out [N, C, ⌊H/2⌋, ⌊W/2⌋] and each
+   * output's route (./pool-route.ts), or none (null) when no backward follows. Equal to the three kernels in turn up
+   * to the batch-norm's float32 rounding; the full-size normalised array is never written out.
+   */
+  batchNormReluPoolForward(
+    x: Data, N: number, C: number, H: number, W: number, gamma: Data, beta: Data, eps: number,
+    mean: Float64Array, invstd: Float64Array, sq: Float64Array | null, out: Data, route: Uint8Array | null,
+  ): void;
+  /**
+   * Its gradients: the batch-norm's upstream gradient is dOut[o] at the window position route[o] of output o (none
+   * where route[o] = ROUTE_NONE) and 0 elsewhere, then as batchNormBackward.
+   */
+  batchNormReluPoolBackward(
+    dOut: Data, route: Uint8Array, x: Data, N: number, C: number, H: number, W: number, gamma: Data,
+    mean: Float64Array, invstd: Float64Array, training: boolean, sdy: Float64Array, sdyx: Float64Array, dX: Data | null,
+  ): void;
+  /**
    * One Adam update in place over a parameter's arrays of equal length (Kingma & Ba 2015, Algorithm 1, with
    * PyTorch's arrangement of the bias corrections), each element in float64: g' = g + λ·θ, m = β1·m + (1 − β1)·g',
    * v = β2·v + ((1 − β2)·g')·g', θ −= (step·m) / (√v·invSqrtC2 + ε), where step = lr / (1 − β1ᵗ) and

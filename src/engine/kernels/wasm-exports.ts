@@ -24,8 +24,8 @@ export interface WasmExports {
   maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number): void;
   maxpool_bwd(dOut: number, arg: number, n: number, dX: number): void;
   // norm.wat
-  bn_fwd(x: number, y: number, N: number, C: number, S: number, c0: number, c1: number, k: number, phase: number): void;
-  bn_bwd(dy: number, x: number, dx: number, N: number, C: number, S: number, c0: number, c1: number, k: number, phase: number): void;
+  bn_fwd(x: number, y: number, N: number, C: number, S: number, c0: number, c1: number, k: number, phase: number, W: number, out: number, route: number): void;
+  bn_bwd(dy: number, x: number, dx: number, N: number, C: number, S: number, c0: number, c1: number, k: number, phase: number, W: number, g: number, route: number): void;
   // peak.wat
   peak_fma(iters: number, out: number): void;
   // optim.wat

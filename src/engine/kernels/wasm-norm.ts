@@ -7,11 +7,11 @@
 // the mean rounded to float32 (hi); what that rounding left out (lo = mean − hi) is folded into the float64 per-channel
 // terms here, so that a mean far from 0 costs no more than float32 rounding of the result.
 // Float64 operands run the reference itself.
+import type { Data } from '../nd.js';
 import type { Kernels } from './types.js';
 import { referenceKernels } from './reference.js';
 import { splitRange } from './split-range.js';
 import type { Threads } from './thread-pool.js';
-import type { WasmExports } from './wasm-exports.js';
 import { carve, isF32, type LinearMemory } from './wasm-memory.js';
 
 /** Elements from which a call's channels are split among the threads (a dispatch costs a few microseconds). */
@@ -20,31 +20,37 @@ const SPLIT = 1 << 14;
 const RECORD = 32;
 
 /**
- * The batch-norm kernels over one instance, as referenceKernels.batchNormForward and batchNormBackward within
- * float32 rounding.
+ * The batch-norm kernels over one instance, as referenceKernels' batchNormForward, batchNormBackward and the fused
+ * batch-norm → ReLU → 2×2 max-pool pair within float32 rounding.
  * @example
- *   const { batchNormForward } = makeBatchNormKernels(ex, mem, pool);
+ *   const { batchNormForward } = makeBatchNormKernels(mem, pool);
  */
-export function makeBatchNormKernels(ex: WasmExports, mem: LinearMemory, pool: Threads): Pick<Kernels, 'batchNormForward' | 'batchNormBackward'> {
+export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Kernels,
+  'batchNormForward' | 'batchNormBackward' | 'batchNormReluPoolForward' | 'batchNormReluPoolBackward'> {
   const ref = referenceKernels;
 
   /** The channel ranges of a call over n elements and C channels. */
   const ranges = (n: number, C: number): [number, number][] => splitRange(C, n >= SPLIT ? pool.threadsFor(C) : 1);
 
-  const batchNormForward: Kernels['batchNormForward'] = (x, N, C, S, gamma, beta, eps, mean, invstd, sq, y) => {
+  /**
+   * The forward: statistics (with sq), then y = k·(x − mean) + β, or with `pooled` ReLU and 2×2/2 max pooling of y
+   * into out and route (y then stays in linear memory). S = H·W; W matters only when pooled.
+   */
+  function forward(
+    x: Data, N: number, C: number, S: number, W: number, gamma: Data, beta: Data, eps: number,
+    mean: Float64Array, invstd: Float64Array, sq: Float64Array | null, y: Data | null, pooled: { out: Data; route: Uint8Array | null } | null,
+  ): boolean {
     const n = N * C * S;
-    const at = carve({ k: (RECORD / 4) * C, x: n });
-    if (!isF32(x, gamma, beta, y) || n === 0 || !mem.ensure(at.end)) {
-      ref.batchNormForward(x, N, C, S, gamma, beta, eps, mean, invstd, sq, y);
-      return;
-    }
+    const P = pooled ? pooled.out.length : 0;
+    const at = carve({ k: (RECORD / 4) * C, x: n, out: P, route: pooled?.route ? Math.ceil(P / 4) : 0 });
+    if (!isF32(x, gamma, beta, y, pooled?.out ?? null) || n === 0 || !mem.ensure(at.end)) return false;
     const f32 = mem.f32;
     f32.set(x.subarray(0, n), at.x / 4);
     const parts = ranges(n, C);
     const rec64 = new Float64Array(mem.memory.buffer, at.k, (RECORD / 8) * C);
     const rec32 = new Float32Array(mem.memory.buffer, at.k, (RECORD / 4) * C);
     if (sq) {
-      pool.run('bn_fwd', parts, (_t, [c0, c1]) => [at.x, at.x, N, C, S, c0, c1, at.k, 0]);
+      pool.run('bn_fwd', parts, (_t, [c0, c1]) => [at.x, at.x, N, C, S, c0, c1, at.k, 0, W, 0, 0]);
       for (let c = 0; c < C; c++) {
         const mu = rec64[4 * c], lo = mu - Math.fround(mu);
         mean[c] = mu;
@@ -56,33 +62,45 @@ export function makeBatchNormKernels(ex: WasmExports, mem: LinearMemory, pool: T
       const k = gamma[c] * invstd[c], lo = mean[c] - Math.fround(mean[c]);
       rec32[8 * c + 4] = k;
       rec32[8 * c + 5] = beta[c] - k * lo; // y = k·(x − hi) + β − k·lo
+      rec32[8 * c + 6] = 0; // the pooling's bias
       rec32[8 * c + 7] = mean[c]; // hi
     }
-    pool.run('bn_fwd', parts, (_t, [c0, c1]) => [at.x, at.x, N, C, S, c0, c1, at.k, 1]);
-    y.set(f32.subarray(at.x / 4, at.x / 4 + n));
-  };
-
-  const batchNormBackward: Kernels['batchNormBackward'] = (dY, x, N, C, S, gamma, mean, invstd, training, sdy, sdyx, dX) => {
-    const n = N * C * S, M = N * S;
-    const at = carve({ k: (RECORD / 4) * C, dy: n, x: n });
-    if (!isF32(dY, x, gamma, dX) || n === 0 || !mem.ensure(at.end)) {
-      ref.batchNormBackward(dY, x, N, C, S, gamma, mean, invstd, training, sdy, sdyx, dX);
-      return;
+    const route = pooled?.route ? at.route : 0;
+    pool.run('bn_fwd', parts, (_t, [c0, c1]) => [at.x, at.x, N, C, S, c0, c1, at.k, pooled ? 2 : 1, W, at.out, route]);
+    if (y) y.set(f32.subarray(at.x / 4, at.x / 4 + n));
+    if (pooled) {
+      pooled.out.set(f32.subarray(at.out / 4, at.out / 4 + P));
+      pooled.route?.set(mem.u8.subarray(at.route, at.route + P));
     }
+    return true;
+  }
+
+  /** The backward: dY given, or with `pooled` built from the pooled gradient and routes; then sums and dX. */
+  function backward(
+    dY: Data | null, x: Data, N: number, C: number, S: number, W: number, gamma: Data, mean: Float64Array, invstd: Float64Array,
+    training: boolean, sdy: Float64Array, sdyx: Float64Array, dX: Data | null, pooled: { dOut: Data; route: Uint8Array } | null,
+  ): boolean {
+    const n = N * C * S, M = N * S;
+    const P = pooled ? pooled.dOut.length : 0;
+    const at = carve({ k: (RECORD / 4) * C, dy: n, x: n, g: P, route: Math.ceil(P / 4) });
+    if (!isF32(dY, x, gamma, dX, pooled?.dOut ?? null) || n === 0 || !mem.ensure(at.end)) return false;
     const f32 = mem.f32;
-    f32.set(dY.subarray(0, n), at.dy / 4);
+    if (pooled) {
+      f32.set(pooled.dOut, at.g / 4);
+      mem.u8.set(pooled.route, at.route);
+    } else f32.set(dY!.subarray(0, n), at.dy / 4);
     f32.set(x.subarray(0, n), at.x / 4);
     const parts = ranges(n, C);
     const rec64 = new Float64Array(mem.memory.buffer, at.k, (RECORD / 8) * C);
     const rec32 = new Float32Array(mem.memory.buffer, at.k, (RECORD / 4) * C);
     for (let c = 0; c < C; c++) rec32[8 * c + 7] = mean[c];
-    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [at.dy, at.x, at.dy, N, C, S, c0, c1, at.k, 0]);
+    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [at.dy, at.x, at.dy, N, C, S, c0, c1, at.k, pooled ? 3 : 0, W, at.g, at.route]);
     for (let c = 0; c < C; c++) {
       sdy[c] = rec64[4 * c];
       // Σ dY·(x − mean)·invstd = (Σ dY·(x − hi) − lo·Σ dY)·invstd
       sdyx[c] = (rec64[4 * c + 1] - (mean[c] - Math.fround(mean[c])) * sdy[c]) * invstd[c];
     }
-    if (!dX) return;
+    if (!dX) return true;
     // training: dX = k·dY − (k/M)·sdyx·invstd·(x − mean) − (k/M)·sdy, k = γ·invstd; evaluation: dX = k·dY
     for (let c = 0; c < C; c++) {
       const k = gamma[c] * invstd[c], b = training ? (-k / M) * sdyx[c] * invstd[c] : 0;
@@ -91,9 +109,29 @@ export function makeBatchNormKernels(ex: WasmExports, mem: LinearMemory, pool: T
       // b·(x − mean) = b·(x − hi) − b·lo
       rec32[8 * c + 6] = training ? (-k / M) * sdy[c] - b * (mean[c] - Math.fround(mean[c])) : 0;
     }
-    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [at.dy, at.x, at.dy, N, C, S, c0, c1, at.k, training ? 1 : 2]);
+    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [at.dy, at.x, at.dy, N, C, S, c0, c1, at.k, training ? 1 : 2, W, 0, 0]);
     dX.set(f32.subarray(at.dy / 4, at.dy / 4 + n));
-  };
+    return true;
+  }
 
-  return { batchNormForward, batchNormBackward };
+  return {
+    batchNormForward(x, N, C, S, gamma, beta, eps, mean, invstd, sq, y) {
+      if (!forward(x, N, C, S, 1, gamma, beta, eps, mean, invstd, sq, y, null)) ref.batchNormForward(x, N, C, S, gamma, beta, eps, mean, invstd, sq, y);
+    },
+    batchNormBackward(dY, x, N, C, S, gamma, mean, invstd, training, sdy, sdyx, dX) {
+      if (!backward(dY, x, N, C, S, 1, gamma, mean, invstd, training, sdy, sdyx, dX, null)) {
+        ref.batchNormBackward(dY, x, N, C, S, gamma, mean, invstd, training, sdy, sdyx, dX);
+      }
+    },
+    batchNormReluPoolForward(x, N, C, H, W, gamma, beta, eps, mean, invstd, sq, out, route) {
+      if (!forward(x, N, C, H * W, W, gamma, beta, eps, mean, invstd, sq, null, { out, route })) {
+        ref.batchNormReluPoolForward(x, N, C, H, W, gamma, beta, eps, mean, invstd, sq, out, route);
+      }
+    },
+    batchNormReluPoolBackward(dOut, route, x, N, C, H, W, gamma, mean, invstd, training, sdy, sdyx, dX) {
+      if (!backward(null, x, N, C, H * W, W, gamma, mean, invstd, training, sdy, sdyx, dX, { dOut, route })) {
+        ref.batchNormReluPoolBackward(dOut, route, x, N, C, H, W, gamma, mean, invstd, training, sdy, sdyx, dX);
+      }
+    },
+  };
 }

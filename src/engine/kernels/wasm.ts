@@ -78,7 +78,7 @@ export function instantiateKernels(
     gemm,
     ...makeConvKernels(ex, mem, pool),
     ...makePoolReluKernels(ex, mem),
-    ...makeBatchNormKernels(ex, mem, pool),
+    ...makeBatchNormKernels(mem, pool),
     adamUpdate: makeAdam(ex, mem, pool),
     apgdLinfStep: makeApgdLinfStep(ex, mem),
     fabStep: makeFabStep(ex, mem, pool),

@@ -8,15 +8,18 @@
 ;; Functions only: scripts/build-wasm.mjs splices this file with the other families into one module over one
 ;; shared linear memory. All pointers are byte addresses; counts are in float32 elements.
 
-  ;; Σ p[0…S) in float32: two 4-lane accumulators over 8 elements a step, their lanes, then the tail in order.
-  (func $bn_sum (param $p i32) (param $S i32) (result f32)
-    (local $e i32) (local $a v128) (local $b v128) (local $s f32)
+  ;; Σ (p[i] − mu) over i ∈ [0, S) in float32: two 4-lane accumulators over 8 elements a step, their lanes, then the
+  ;; tail in order. (The statistics pass shifts by one of the channel's values, so that a mean far from 0 is not
+  ;; summed at its own magnitude; the backward's sum of dY passes 0, which changes nothing.)
+  (func $bn_sum (param $p i32) (param $S i32) (param $mu f32) (result f32)
+    (local $e i32) (local $a v128) (local $b v128) (local $m v128) (local $s f32)
+    (local.set $m (f32x4.splat (local.get $mu)))
     (local.set $e (i32.add (local.get $p) (i32.shl (i32.and (local.get $S) (i32.const -8)) (i32.const 2))))
     (block $v_done
       (loop $v
         (br_if $v_done (i32.ge_u (local.get $p) (local.get $e)))
-        (local.set $a (f32x4.add (local.get $a) (v128.load (local.get $p))))
-        (local.set $b (f32x4.add (local.get $b) (v128.load offset=16 (local.get $p))))
+        (local.set $a (f32x4.add (local.get $a) (f32x4.sub (v128.load (local.get $p)) (local.get $m))))
+        (local.set $b (f32x4.add (local.get $b) (f32x4.sub (v128.load offset=16 (local.get $p)) (local.get $m))))
         (local.set $p (i32.add (local.get $p) (i32.const 32)))
         (br $v)))
     (local.set $a (f32x4.add (local.get $a) (local.get $b)))
@@ -27,7 +30,7 @@
     (block $t_done
       (loop $t
         (br_if $t_done (i32.ge_u (local.get $p) (local.get $e)))
-        (local.set $s (f32.add (local.get $s) (f32.load (local.get $p))))
+        (local.set $s (f32.add (local.get $s) (f32.sub (f32.load (local.get $p)) (local.get $mu))))
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (br $t)))
     (local.get $s))
@@ -144,13 +147,22 @@
             (br $t))))))
 
   ;; The forward over channels [c0, c1) of x at $x:
-  ;; phase 0 (statistics): mean = Σ x / (N·S) into the record's first float64, Σ (x − f32(mean))² into its second;
-  ;; phase 1 (output): y = k·(x − mu) + β with the record's float32s (+16 k, +20 β, +28 mu), y at $y (may be $x).
+  ;; phase 0 (statistics): mean = x₀ + Σ (x − x₀) / (N·S) (x₀: the channel's first value) into the record's first
+  ;; float64, Σ (x − f32(mean))² into its second;
+  ;; phase 1 (output): y = k·(x − mu) + β with the record's float32s (+16 k, +20 β, +28 mu), y at $y (may be $x);
+  ;; phase 2 (output, then ReLU and 2×2/2 max pooling of each plane of H × W, H = S / W): as phase 1, then
+  ;; conv-relu-pool.wat's pool2_bias_relu on the plane while it is in cache (its bias: the record's float32 at +24,
+  ;; which must be 0), the pooled planes [N, C, H/2, W/2] at $out and their routes at $route (none when $route is 0).
   (func $bn_fwd (export "bn_fwd")
     (param $x i32) (param $y i32) (param $N i32) (param $C i32) (param $S i32) (param $c0 i32) (param $c1 i32)
-    (param $k i32) (param $phase i32)
+    (param $k i32) (param $phase i32) (param $W i32) (param $out i32) (param $route i32)
     (local $c i32) (local $n i32) (local $off i32) (local $rec i32) (local $plane i32) (local $s f64) (local $mu f32)
+    (local $H i32) (local $PL i32) (local $p i32)
     (local.set $plane (i32.shl (local.get $S) (i32.const 2)))
+    (if (i32.eq (local.get $phase) (i32.const 2))
+      (then
+        (local.set $H (i32.div_u (local.get $S) (local.get $W)))
+        (local.set $PL (i32.mul (i32.shr_u (local.get $H) (i32.const 1)) (i32.shr_u (local.get $W) (i32.const 1))))))
     (local.set $c (local.get $c0))
     (block $c_done
       (loop $cl
@@ -158,6 +170,8 @@
         (local.set $rec (i32.add (local.get $k) (i32.shl (local.get $c) (i32.const 5))))
         (if (i32.eqz (local.get $phase))
           (then
+            ;; the shift: the channel's first value (image 0, position 0)
+            (local.set $mu (f32.load (i32.add (local.get $x) (i32.mul (local.get $c) (local.get $plane)))))
             (local.set $s (f64.const 0))
             (local.set $n (i32.const 0))
             (block $n_done
@@ -165,10 +179,11 @@
                 (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
                 (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
                 (local.set $s (f64.add (local.get $s)
-                  (f64.promote_f32 (call $bn_sum (i32.add (local.get $x) (local.get $off)) (local.get $S)))))
+                  (f64.promote_f32 (call $bn_sum (i32.add (local.get $x) (local.get $off)) (local.get $S) (local.get $mu)))))
                 (local.set $n (i32.add (local.get $n) (i32.const 1)))
                 (br $nl)))
-            (local.set $s (f64.div (local.get $s) (f64.convert_i32_u (i32.mul (local.get $N) (local.get $S)))))
+            (local.set $s (f64.add (f64.promote_f32 (local.get $mu))
+              (f64.div (local.get $s) (f64.convert_i32_u (i32.mul (local.get $N) (local.get $S))))))
             (f64.store (local.get $rec) (local.get $s))
             (local.set $mu (f32.demote_f64 (local.get $s)))
             (local.set $s (f64.const 0))
@@ -192,6 +207,14 @@
                 (call $bn_scale_shift (i32.add (local.get $x) (local.get $off)) (i32.add (local.get $y) (local.get $off))
                   (local.get $S) (f32.load offset=16 (local.get $rec)) (f32.load offset=20 (local.get $rec))
                   (f32.load offset=28 (local.get $rec)))
+                (if (i32.eq (local.get $phase) (i32.const 2))
+                  (then
+                    ;; plane p = n·C + c: one channel of one image, pooled as pool2_bias_relu's [1, 1, H, W] chunk
+                    (local.set $p (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $PL)))
+                    (call $pool2_bias_relu (i32.add (local.get $y) (local.get $off)) (i32.const 1) (i32.const 1)
+                      (local.get $H) (local.get $W) (i32.add (local.get $out) (i32.shl (local.get $p) (i32.const 2)))
+                      (select (i32.add (local.get $route) (local.get $p)) (i32.const 0) (local.get $route))
+                      (i32.add (local.get $rec) (i32.const 24)))))
                 (local.set $n (i32.add (local.get $n) (i32.const 1)))
                 (br $nl)))))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
@@ -200,10 +223,12 @@
   ;; The backward over channels [c0, c1) for upstream dY at $dy and input x at $x:
   ;; phase 0 (sums): Σ dY into the record's first float64, Σ dY·(x − mu) into its second (mu: the float32 at +28);
   ;; phase 1 (training dX): dX = a·dY + b·(x − mu) + c with the record's float32s (+16 a, +20 b, +24 c, +28 mu);
-  ;; phase 2 (evaluation dX): dX = a·dY. dX at $dx (may be $dy).
+  ;; phase 2 (evaluation dX): dX = a·dY. dX at $dx (may be $dy);
+  ;; phase 3 (sums after ReLU and 2×2/2 max pooling): first each plane of dY (H × W, H = S / W) from the pooled
+  ;; planes' gradient at $g and routes at $route (conv-relu-pool.wat's unpool_relu), then as phase 0.
   (func $bn_bwd (export "bn_bwd")
     (param $dy i32) (param $x i32) (param $dx i32) (param $N i32) (param $C i32) (param $S i32) (param $c0 i32)
-    (param $c1 i32) (param $k i32) (param $phase i32)
+    (param $c1 i32) (param $k i32) (param $phase i32) (param $W i32) (param $g i32) (param $route i32)
     (local $c i32) (local $n i32) (local $off i32) (local $rec i32) (local $plane i32) (local $s f64) (local $t f64)
     (local.set $plane (i32.shl (local.get $S) (i32.const 2)))
     (local.set $c (local.get $c0))
@@ -218,10 +243,15 @@
           (loop $nl
             (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
             (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
-            (if (i32.eqz (local.get $phase))
+            (if (i32.eq (local.get $phase) (i32.const 3))
+              (then
+                (call $unpool_relu (local.get $g) (local.get $route) (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c))
+                  (i32.const 1) (i32.const 1) (i32.div_u (local.get $S) (local.get $W)) (local.get $W)
+                  (i32.add (local.get $dy) (local.get $off)))))
+            (if (i32.or (i32.eqz (local.get $phase)) (i32.eq (local.get $phase) (i32.const 3)))
               (then
                 (local.set $s (f64.add (local.get $s)
-                  (f64.promote_f32 (call $bn_sum (i32.add (local.get $dy) (local.get $off)) (local.get $S)))))
+                  (f64.promote_f32 (call $bn_sum (i32.add (local.get $dy) (local.get $off)) (local.get $S) (f32.const 0)))))
                 (local.set $t (f64.add (local.get $t)
                   (f64.promote_f32 (call $bn_dev_dot (i32.add (local.get $x) (local.get $off))
                     (i32.add (local.get $dy) (local.get $off)) (local.get $S) (f32.load offset=28 (local.get $rec)) (f32.const 0))))))
@@ -233,7 +263,7 @@
                   (i32.eq (local.get $phase) (i32.const 1)))))
             (local.set $n (i32.add (local.get $n) (i32.const 1)))
             (br $nl)))
-        (if (i32.eqz (local.get $phase))
+        (if (i32.or (i32.eqz (local.get $phase)) (i32.eq (local.get $phase) (i32.const 3)))
           (then
             (f64.store (local.get $rec) (local.get $s))
             (f64.store offset=8 (local.get $rec) (local.get $t))))
