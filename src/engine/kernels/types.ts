@@ -1,4 +1,4 @@
-// The kernel contract: the few hot loops (GEMM, convolution, pooling, ReLU) that dominate the cost of a step, as
+// The kernel contract: the few hot loops (GEMM, convolution, pooling, ReLU, batch-norm) that dominate a step, as
 // one interface that the TypeScript reference (./reference.ts) and the WebAssembly SIMD kernels (./wasm.ts and its
 // families) implement; ./kernels.ts selects one. Only types here, so implementations and selection import it without
 // a cycle. Gradients carry the ops' names: dY (a convolution's upstream), dOut (a pool's, a ReLU's or a fused
