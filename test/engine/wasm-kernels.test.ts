@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels } from '../../src/engine/kernels/kernels.js';
 import { referenceKernels } from '../../src/engine/kernels/reference.js';
+import { setParallelPack } from '../../src/engine/kernels/wasm.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { Rng } from '../../src/engine/random.js';
 
@@ -201,6 +202,28 @@ for (const build of ['default', 'portable'] as const) describe(`wasm-simd kernel
       }
     } finally {
       for (const k of byThreads) k.setThreads(1); // stops their workers
+    }
+  });
+
+  it('packs the operands of a threaded product on its threads: the same bytes as packing them on one', () => {
+    const rng = new Rng(9);
+    const two = loadWasmKernels({ threads: 2, fma: build === 'default' })!;
+    try {
+      for (const [M, N, K] of [[77, 203, 129], [128, 1024, 64], [5, 999, 300]]) {
+        for (const [transA, transB] of TRANS) {
+          const c = randomCase(rng, transA, transB, M, N, K, rng.uniform() < 0.5);
+          const o = operands(c, rng);
+          const split = run(two, c, o);
+          const prev = setParallelPack(false);
+          try {
+            expect(run(two, c, o)).toEqual(split);
+          } finally {
+            setParallelPack(prev);
+          }
+        }
+      }
+    } finally {
+      two.setThreads(1);
     }
   });
 

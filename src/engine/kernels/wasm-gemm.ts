@@ -23,6 +23,14 @@ const NR = 8; // columns per B panel: must match gemm.wat
 /** Multiply-adds (M·N·K) from which a GEMM is worth splitting across threads (a dispatch costs microseconds). */
 const SPLIT_FLOPS = 1 << 20;
 
+let parallelPack = true;
+/** Split the packing of a threaded GEMM's operands among its threads (default) or not; returns the previous setting. For A/B measurements. */
+export function setParallelPack(on: boolean): boolean {
+  const prev = parallelPack;
+  parallelPack = on;
+  return prev;
+}
+
 /**
  * Make the gemm function over one instance.
  * @example
@@ -50,6 +58,20 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
     const whole = (rows - 1) * ld + cols;
     // Copying the gaps too is one memcpy; worth it unless they would double the bytes moved.
     return whole <= 2 * rows * cols + 1024 ? [whole, false] : [rows * cols, true];
+  }
+
+  /**
+   * `pack` of n rows into panels of w, the panels split among T threads (each packs whole panels of its own: the
+   * same bytes for any T).
+   */
+  function pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number, T: number): void {
+    const panels = Math.ceil(n / w);
+    if (T === 1 || !parallelPack) {
+      ex.pack(src, rs, ks, n, K, dst, w);
+      return;
+    }
+    pool.run('pack', splitRange(panels, pool.threadsFor(panels)), (_t, [q0, q1]) =>
+      [src + q0 * w * rs * 4, rs, ks, Math.min(n, q1 * w) - q0 * w, K, dst + q0 * w * K * 4, w]);
   }
 
   // C = op(A)·op(B) (or +=), as referenceKernels.gemm
@@ -84,10 +106,10 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
     const la = copyIn(A, aOff, aRows, aCols, lda, at.aRaw, aByRow);
     const lb = copyIn(B, bOff, bRows, bCols, ldb, at.bRaw, bByRow);
     // op(A)[i][k] = raw[i·rs + k·ks]; op(B)[k][j] likewise with j as the panel index.
-    if (transA) ex.pack(at.aRaw, 1, la, M, K, at.aPack, MR);
-    else ex.pack(at.aRaw, la, 1, M, K, at.aPack, MR);
-    if (transB) ex.pack(at.bRaw, lb, 1, N, K, at.bPack, NR);
-    else ex.pack(at.bRaw, 1, lb, N, K, at.bPack, NR);
+    if (transA) pack(at.aRaw, 1, la, M, K, at.aPack, MR, T);
+    else pack(at.aRaw, la, 1, M, K, at.aPack, MR, T);
+    if (transB) pack(at.bRaw, lb, 1, N, K, at.bPack, NR, T);
+    else pack(at.bRaw, 1, lb, N, K, at.bPack, NR, T);
 
     // Accumulating into float32 C happens in WASM (vector adds); into float64 C in JS, to keep C's precision.
     const accInWasm = accumulate && C instanceof Float32Array;
