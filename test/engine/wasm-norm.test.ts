@@ -128,6 +128,35 @@ describe('wasm batch normalisation (wasm/norm.wat)', () => {
     for (let i = 0; i < a.length; i++) expect(sameBits(a[i], b[i])).toBe(true);
   });
 
+  it('runs the float64 reference where float32 sums or coefficients cannot hold the values, or a value is not finite', () => {
+    const out = (k: Kernels, x: Float32Array, N: number, C: number, S: number, eps: number) => {
+      const mean = new Float64Array(C), invstd = new Float64Array(C), sq = new Float64Array(C), y = new Float32Array(x.length);
+      const g = new Float32Array(C).fill(1), b = new Float32Array(C);
+      k.batchNormForward(x, N, C, S, g, b, eps, mean, invstd, sq, y);
+      const dY = Float32Array.from(x, (_, i) => (i % 3) - 1);
+      const sdy = new Float64Array(C), sdyx = new Float64Array(C), dX = new Float32Array(x.length);
+      k.batchNormBackward(dY, x, N, C, S, g, mean, invstd, true, sdy, sdyx, dX);
+      return [mean, invstd, sq, y, sdy, sdyx, dX];
+    };
+    const cases: [string, Float32Array, number, number, number, number][] = [
+      ['deviations near 1e19 (float32 squares overflow)', new Float32Array([3e19, -1e19, 2e19, -4e19]), 4, 1, 1, 1e-5],
+      ['eps 0 on a nearly constant channel (float32 coefficients overflow)', Float32Array.from({ length: 8 }, (_, i) => 1e-20 * Math.sin(i + 1)), 2, 1, 4, 0],
+      ['+∞ as the channel\'s first value', new Float32Array([Infinity, 1, 2, 3]), 2, 1, 2, 1e-5],
+    ];
+    for (const [what, x, N, C, S, eps] of cases) {
+      const want = out(ref, x, N, C, S, eps), got = out(two, x, N, C, S, eps);
+      // the forward (statistics and y) is the reference's; the backward too, unless its own sums fit float32 (the
+      // first case's: dY·(x − mean) stays below 1e20), where it is within float32 rounding of it
+      for (let i = 0; i < want.length; i++) {
+        if (sameBits(got[i], want[i])) continue;
+        expect(i >= 4 && want[i].every(Number.isFinite) && got[i].every(Number.isFinite), `${what}: output ${i}`).toBe(true);
+        expectClose(got[i], want[i], 1e-5, `${what}: output ${i}`);
+      }
+    }
+    // and the first case's output is the reference's real answer, not β
+    expect(Math.abs(out(two, cases[0][1], 4, 1, 1, 1e-5)[3][0] - 1.0954)).toBeLessThan(1e-3);
+  });
+
   it('evaluation dX reads no x: a non-finite input leaves the gradient finite', () => {
     const c = { N: 3, C: 2, S: 9 };
     const d = data(new Rng(14), c);

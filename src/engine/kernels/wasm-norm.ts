@@ -5,7 +5,11 @@
 // They differ from the reference (./reference.ts, float64 throughout) by float32 rounding; the per-channel
 // arithmetic between the passes (means, 1/σ, the backward's coefficients) runs here in float64. The kernels subtract
 // the mean rounded to float32 (hi); what that rounding left out (lo = mean − hi) is folded into the float64 per-channel
-// terms here, so that a mean far from 0 costs no more than float32 rounding of the result.
+// terms here, so that a mean far from 0 costs no more than float32 rounding of the result. A float32 sum that
+// overflows (deviations near 1e19) or loses its precision to subnormals (a nearly constant channel, variance below
+// 2⁻¹⁰⁰), a per-channel term that float32 cannot hold (eps = 0 on such a channel),
+// and non-finite values (whose float32 sums are NaN where the reference may say ±∞), make the call run the float64
+// reference instead: the kernels are never less exact than the reference, only faster where both are finite.
 // Float64 operands run the reference itself.
 import type { Data } from '../nd.js';
 import type { Kernels } from './types.js';
@@ -18,6 +22,13 @@ import { carve, isF32, type LinearMemory } from './wasm-memory.js';
 const SPLIT = 1 << 14;
 /** Bytes per channel of the record the host and wasm/norm.wat share: two float64s, then four float32s. */
 const RECORD = 32;
+
+/** A variance below which (and above 0) the float32 squares of the deviations lose precision: 2⁻¹⁰⁰ ≈ 7.9e-31. */
+const TINY_VARIANCE = 2 ** -100;
+
+/** Whether channel c's four float32 coefficients (as stored, rounded to float32) are finite. */
+const finiteRecord = (rec32: Float32Array, c: number): boolean =>
+  Number.isFinite(rec32[8 * c + 4]) && Number.isFinite(rec32[8 * c + 5]) && Number.isFinite(rec32[8 * c + 6]) && Number.isFinite(rec32[8 * c + 7]);
 
 /**
  * The batch-norm kernels over one instance, as referenceKernels' batchNormForward, batchNormBackward and the fused
@@ -56,6 +67,10 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
         mean[c] = mu;
         sq[c] = rec64[4 * c + 1] - N * S * lo * lo; // Σ (x − mean)² = Σ (x − hi)² − M·lo²
         invstd[c] = 1 / Math.sqrt(sq[c] / (N * S) + eps);
+        // the reference overwrites all three: non-finite sums, and variances so small that float32 squares of the
+        // deviations are subnormal (a nearly constant channel, whose 1/σ float32 would get wrong)
+        const v = rec64[4 * c + 1] / (N * S);
+        if (!Number.isFinite(mu) || !Number.isFinite(v) || (v > 0 && v < TINY_VARIANCE)) return false;
       }
     }
     for (let c = 0; c < C; c++) {
@@ -64,6 +79,7 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
       rec32[8 * c + 5] = beta[c] - k * lo; // y = k·(x − hi) + β − k·lo
       rec32[8 * c + 6] = 0; // the pooling's bias
       rec32[8 * c + 7] = mean[c]; // hi
+      if (!finiteRecord(rec32, c)) return false;
     }
     const route = pooled?.route ? at.route : 0;
     pool.run('bn_fwd', parts, (_t, [c0, c1]) => [at.x, at.x, N, C, S, c0, c1, at.k, pooled ? 2 : 1, W, at.out, route]);
@@ -99,6 +115,7 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
       sdy[c] = rec64[4 * c];
       // Σ dY·(x − mean)·invstd = (Σ dY·(x − hi) − lo·Σ dY)·invstd
       sdyx[c] = (rec64[4 * c + 1] - (mean[c] - Math.fround(mean[c])) * sdy[c]) * invstd[c];
+      if (!Number.isFinite(sdy[c]) || !Number.isFinite(sdyx[c])) return false; // the reference overwrites both
     }
     if (!dX) return true;
     // training: dX = k·dY − (k/M)·sdyx·invstd·(x − mean) − (k/M)·sdy, k = γ·invstd; evaluation: dX = k·dY
@@ -108,6 +125,7 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
       rec32[8 * c + 5] = b;
       // b·(x − mean) = b·(x − hi) − b·lo
       rec32[8 * c + 6] = training ? (-k / M) * sdy[c] - b * (mean[c] - Math.fround(mean[c])) : 0;
+      if (!finiteRecord(rec32, c)) return false;
     }
     pool.run('bn_bwd', parts, (_t, [c0, c1]) => [at.dy, at.x, at.dy, N, C, S, c0, c1, at.k, training ? 1 : 2, W, 0, 0]);
     dX.set(f32.subarray(at.dy / 4, at.dy / 4 + n));
