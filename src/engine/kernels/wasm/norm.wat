@@ -9,8 +9,8 @@
 ;; shared linear memory. All pointers are byte addresses; counts are in float32 elements.
 
   ;; Σ (p[i] − mu) over i ∈ [0, S) in float32: two 4-lane accumulators over 8 elements a step, their lanes, then the
-  ;; tail in order. (The statistics pass shifts by one of the channel's values, so that a mean far from 0 is not
-  ;; summed at its own magnitude; the backward's sum of dY passes 0, which changes nothing.)
+  ;; tail in order. (The statistics pass shifts by the mean of the channel's first plane, so that a mean far from 0 is
+  ;; not summed at its own magnitude; the backward's sum of dY passes 0, which changes nothing.)
   (func $bn_sum (param $p i32) (param $S i32) (param $mu f32) (result f32)
     (local $e i32) (local $a v128) (local $b v128) (local $m v128) (local $s f32)
     (local.set $m (f32x4.splat (local.get $mu)))
@@ -147,7 +147,7 @@
             (br $t))))))
 
   ;; The forward over channels [c0, c1) of x at $x:
-  ;; phase 0 (statistics): mean = x₀ + Σ (x − x₀) / (N·S) (x₀: the channel's first value) into the record's first
+  ;; phase 0 (statistics): mean = x₀ + Σ (x − x₀) / (N·S) (x₀: the mean of the channel's first plane) into the record's first
   ;; float64, Σ (x − f32(mean))² into its second;
   ;; phase 1 (output): y = k·(x − mu) + β with the record's float32s (+16 k, +20 β, +28 mu), y at $y (may be $x);
   ;; phase 2 (output, then ReLU and 2×2/2 max pooling of each plane of H × W, H = S / W): as phase 1, then
@@ -170,8 +170,9 @@
         (local.set $rec (i32.add (local.get $k) (i32.shl (local.get $c) (i32.const 5))))
         (if (i32.eqz (local.get $phase))
           (then
-            ;; the shift: the channel's first value (image 0, position 0)
-            (local.set $mu (f32.load (i32.add (local.get $x) (i32.mul (local.get $c) (local.get $plane)))))
+            ;; the shift: the mean of the channel's first plane (image 0), in float32 (NaN there: the host sees NaN sums)
+            (local.set $mu (f32.div (call $bn_sum (i32.add (local.get $x) (i32.mul (local.get $c) (local.get $plane)))
+              (local.get $S) (f32.const 0)) (f32.convert_i32_u (local.get $S))))
             (local.set $s (f64.const 0))
             (local.set $n (i32.const 0))
             (block $n_done
