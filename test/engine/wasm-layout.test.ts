@@ -41,7 +41,7 @@ describe('the kernel module’s exports and parameters', () => {
     expect(convFwdParams).toEqual(watParams(wat('conv.wat'), 'conv_fwd'));
     expect(convBwdParams).toEqual(watParams(wat('conv.wat'), 'conv_bwd'));
     expect(convFwdParams).toHaveLength(23);
-    expect(convBwdParams).toHaveLength(28);
+    expect(convBwdParams).toHaveLength(29);
     expect(convPoolDxParams).toEqual(watParams(wat('conv-relu-pool.wat'), 'conv_pool_dx'));
     expect(convPoolDxParams).toHaveLength(19);
     expect(convPoolDwParams).toEqual(watParams(wat('conv-relu-pool.wat'), 'conv_pool_dw'));

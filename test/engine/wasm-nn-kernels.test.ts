@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels, Window2d } from '../../src/engine/kernels/kernels.js';
 import { ROUTE_NONE } from '../../src/engine/kernels/pool-route.js';
 import { referenceKernels as ref } from '../../src/engine/kernels/reference.js';
-import { setPoolDw, setPoolDx, setWideMaxWaste, wideGeometry } from '../../src/engine/kernels/wasm.js';
+import { setDirectDx, setPoolDw, setPoolDx, setWideMaxWaste, wideGeometry } from '../../src/engine/kernels/wasm.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { window2d } from '../../src/engine/ops/conv.js';
 import { Rng } from '../../src/engine/random.js';
@@ -175,6 +175,35 @@ function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(a[i] !== a[i] && b[i] !== b[i])) return i;
   return -1;
 }
+
+describe("conv_bwd's dX straight from the GEMM's tiles (gemm_col2im: unpadded, OW a multiple of 8)", () => {
+  const cases: ConvCase[] = [
+    { N: 3, C: 16, H: 12, W: 12, OC: 32, KH: 5, KW: 5, stride: 1, pad: 0 }, // the cnn-bn's second convolution
+    { N: 5, C: 1, H: 10, W: 10, OC: 7, KH: 3, KW: 3, stride: 1, pad: 0 }, // 9 taps: the last row panel is partial
+    { N: 2, C: 3, H: 5, W: 19, OC: 4, KH: 2, KW: 4, stride: 1, pad: 0 }, // OW 16: two tiles per output row, OH 4
+    { N: 600, C: 2, H: 9, W: 9, OC: 3, KH: 2, KW: 2, stride: 1, pad: 0 }, // OW 8, many chunks
+  ];
+  it('matches the reference and the product-then-col2im path, 1–3 threads the same bits', () => {
+    const rng = new Rng(31);
+    for (const c of cases) {
+      const { g, x, w, b, dy } = convData(rng, c);
+      expect(g.OW % 8).toBe(0);
+      const what = `N ${c.N} C ${c.C} ${c.H}×${c.W} OC ${c.OC} ${c.KH}×${c.KW}`;
+      const [a1, a2, a3] = [one, two, three].map((k) => runConv(k, c, g, x, w, b, dy));
+      expectConvClose(a1, runConv(ref, c, g, x, w, b, dy), what);
+      expect(a2.dx, `${what}: 2 threads`).toEqual(a1.dx);
+      expect(a3.dx, `${what}: 3 threads`).toEqual(a1.dx);
+      const prev = setDirectDx(false);
+      try {
+        const viaCols = runConv(two, c, g, x, w, b, dy);
+        expectClose(a1.dx, viaCols.dx, 1e-5, `${what}: against col2im`);
+        if (c.C * c.KH * c.KW > 1) expect(firstDiff(a1.dx, viaCols.dx), `${what}: the direct path ran`).toBeGreaterThanOrEqual(0);
+      } finally {
+        setDirectDx(prev);
+      }
+    }
+  });
+});
 
 describe('wasm convolution → ReLU in one pass (conv2dReluForward)', () => {
   it('gives the bits of conv2dForward then reluForward: 40 random geometries, the implicit, widened and im2col paths, NaN and signed zeros, 1–3 threads', () => {

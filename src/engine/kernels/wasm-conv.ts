@@ -30,7 +30,7 @@ const EPILOGUE_CODE: Record<Epilogue, number> = { bias: 0, pool: 1, relu: 2 };
 /** conv_bwd's parameters (wasm/conv.wat), in order. */
 export const convBwdParams = [
   'x', 'dY', 'n0', 'n1', 'nb', 'C', 'H', 'W', 'KH', 'KW', 'pad', 'OH', 'OW', 'OC', 'wtPack', 'dX', 'dWAcc', 'dBAcc',
-  'cols', 'dYP', 'aPack', 'bPack', 'scr', 'dOut', 'route', 'ctr', 'slotB', 'mask',
+  'cols', 'dYP', 'aPack', 'bPack', 'scr', 'dOut', 'route', 'ctr', 'slotB', 'mask', 'rowOff',
 ] as const;
 export type ConvBwdArgs = Record<(typeof convBwdParams)[number], number>;
 
@@ -74,6 +74,21 @@ export function setPoolDx(on: boolean): boolean {
 }
 
 let poolDwOn = true;
+
+let directDx = true;
+
+/**
+ * Whether conv_bwd's dX of an unpadded convolution whose output width is a multiple of 8 adds the GEMM's tiles
+ * straight into dX (gemm_col2im, true by default) or writes the product out for col2im: for A/B measurements and
+ * tests. Returns the previous setting.
+ * @example
+ *   const prev = setDirectDx(false); try { ... } finally { setDirectDx(prev); }
+ */
+export function setDirectDx(on: boolean): boolean {
+  const prev = directDx;
+  directDx = on;
+  return prev;
+}
 
 /**
  * Whether a fused block's weight and bias gradients go through conv_pool_dw (true by default, for the blocks
@@ -277,12 +292,15 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     // same bits for any number of threads, whichever thread did which chunk.
     const nb = claimChunk(S, CKK, L);
     const NL = nb * L;
+    // dX straight from the GEMM's tiles (gemm_col2im) where each 8 columns are one run of an output row
+    const direct = pad === 0 && OW % 8 === 0 && directDx;
     const chunks = Math.ceil(S / nb);
     const slotFloats = align((OC * CKK + OC) * 4) / 4; // a chunk's dW [OC, CKK] then dB [OC]
     const up = S * OC * YL;
     const at = carve({
       x: dW ? S * CHW : 0, dY: up, route: pooled ? Math.ceil(up / 4) : 0, mask: reluOut ? up : 0, dX: dX ? S * CHW : 0, wRaw: OC * CKK,
       wtPack: dX ? Math.ceil(CKK / 4) * 4 * OC : 0, counter: 1, slots: dW || dB ? chunks * slotFloats : 0, total: dW || dB ? slotFloats : 0,
+      rowOff: dX && direct ? Math.ceil(CKK / 4) * 4 : 0,
     });
     // per thread: cols (also dCols), dYP, aPack, bPack, scratch
     const work = carveEach({
@@ -295,6 +313,13 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     if (dX) {
       f32.set(w.subarray(0, OC * CKK), at.wRaw / 4);
       ex.pack(at.wRaw, 1, CKK, CKK, OC, at.wtPack, 4); // Wᵀ as the A operand: row i of Wᵀ is column i of W
+      if (direct) {
+        // row i = (c, kh, kw) of the product adds at (c·H + kh)·W + kw from its column's output position
+        for (let i = 0; i < CKK; i++) {
+          const c = Math.floor(i / (KH * KW)), t = i % (KH * KW);
+          i32[at.rowOff / 4 + i] = (c * H + Math.floor(t / KW)) * W + (t % KW);
+        }
+      }
     }
     if (dW || dB) ex.zero_f32(at.total, slotFloats);
     for (let s0 = 0; s0 < N; s0 += S) {
@@ -312,7 +337,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
           dX: dX ? at.dX : 0, dWAcc: dW ? at.slots : 0, dBAcc: dB ? at.slots + OC * CKK * 4 : 0,
           cols: my.cols, dYP: my.dYP, aPack: my.aPack, bPack: my.bPack, scr: my.scr,
           dOut: pooled ? at.dY : 0, route: pooled ? at.route : 0, ctr: at.counter, slotB: slotFloats * 4,
-          mask: reluOut ? at.mask : 0,
+          mask: reluOut ? at.mask : 0, rowOff: dX && direct ? at.rowOff : 0,
         };
         return positional(convBwdParams, args);
       });

@@ -1,6 +1,6 @@
 // What the assembled kernel module (build/kernels*.wasm, from the families in ./wasm/*.wat) exports, as the host
 // calls it: every pointer is a byte address in the shared linear memory, every count an i32.
-// conv_fwd, conv_bwd, conv_pool_dx and conv_pool_dw take 23, 28, 19 and 22 parameters; ./wasm-conv.ts builds them from named
+// conv_fwd, conv_bwd, conv_pool_dx and conv_pool_dw take 23, 29, 19 and 22 parameters; ./wasm-conv.ts builds them from named
 // records (ConvFwdArgs, …) in the order of their `(param …)` lists, which test/engine/wasm-layout.test.ts checks against the .wat.
 
 /** The module's exports, by family (the .wat file each comes from). */

@@ -29,7 +29,7 @@ import { makeBatchNormKernels } from './wasm-norm.js';
 
 export type { Float64Policy } from './wasm-gemm.js';
 export type { KernelThreadPool, StartThreads } from './thread-pool.js';
-export { setPoolDw, setPoolDx, setWideMaxWaste, wideGeometry } from './wasm-conv.js';
+export { setDirectDx, setPoolDw, setPoolDx, setWideMaxWaste, wideGeometry } from './wasm-conv.js';
 export { setParallelPack } from './wasm-gemm.js';
 
 export interface WasmKernelOptions {
