@@ -176,7 +176,7 @@ function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return -1;
 }
 
-describe("conv_bwd's dX straight from the GEMM's tiles (gemm_col2im: unpadded, OW a multiple of 8)", () => {
+describe("conv_bwd's dX straight from the GEMM's tiles (gemm_tiles with rowOff: unpadded, OW a multiple of 8)", () => {
   const cases: ConvCase[] = [
     { N: 3, C: 16, H: 12, W: 12, OC: 32, KH: 5, KW: 5, stride: 1, pad: 0 }, // the cnn-bn's second convolution
     { N: 5, C: 1, H: 10, W: 10, OC: 7, KH: 3, KW: 3, stride: 1, pad: 0 }, // 9 taps: the last row panel is partial

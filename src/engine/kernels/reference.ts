@@ -319,9 +319,8 @@ function routesOf(argmax: Int32Array, out: Data, H: number, W: number, route: Ui
   }
 }
 
-/** dY [planes, H, W] = dOut at each window's routed position, 0 elsewhere (dY zeroed first). */
+/** dY [planes, H, W] = dOut at each window's routed position; dY comes in zeroed (a fresh array) and stays 0 elsewhere. */
 function unpool(dOut: Data, route: Uint8Array, H: number, W: number, dY: Data): void {
-  dY.fill(0);
   const PW = W >> 1, PL = (H >> 1) * PW, L = H * W;
   for (let o = 0; o < dOut.length; o++) {
     const r = route[o];

@@ -79,7 +79,7 @@ let directDx = true;
 
 /**
  * Whether conv_bwd's dX of an unpadded convolution whose output width is a multiple of 8 adds the GEMM's tiles
- * straight into dX (gemm_col2im, true by default) or writes the product out for col2im: for A/B measurements and
+ * straight into dX (gemm.wat gemm_tiles with $rowOff, true by default) or writes the product out for col2im: for A/B measurements and
  * tests. Returns the previous setting.
  * @example
  *   const prev = setDirectDx(false); try { ... } finally { setDirectDx(prev); }
@@ -292,7 +292,7 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     // same bits for any number of threads, whichever thread did which chunk.
     const nb = claimChunk(S, CKK, L);
     const NL = nb * L;
-    // dX straight from the GEMM's tiles (gemm_col2im) where each 8 columns are one run of an output row
+    // dX straight from the GEMM's tiles (gemm_tiles with rowOff) where each 8 columns are one run of an output row
     const direct = pad === 0 && OW % 8 === 0 && directDx;
     const chunks = Math.ceil(S / nb);
     const slotFloats = align((OC * CKK + OC) * 4) / 4; // a chunk's dW [OC, CKK] then dB [OC]

@@ -379,101 +379,6 @@
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br_if $taps (i32.lt_u (local.get $j) (local.get $CKK)))))
 
-;; dX of an unpadded convolution whose output width is a multiple of 8, straight from the GEMM's tiles: the product
-  ;; Wᵀ·dY [CKK, nc·L] (A = Wᵀ in 4-row panels at $pA, B = dY in 8-column panels at $pB, K = OC) as gemm_packed
-  ;; computes it, but each 4 × 8 tile added into dX [nc, C, H, W] at $dX (zeroed by the caller) instead of stored:
-  ;; row i of the product is the tap (c, kh, kw), whose offset (c·H + kh)·W + kw the host lists at $rowOff (i32 per
-  ;; row), and 8 columns j … j + 7 are one run of output row (b, oh) at ow … ow + 7 (OW mod 8 = 0), so a tile row is
-  ;; two vectors added at dX + b·C·H·W + oh·W + ow + rowOff[i]. col2im's adds without writing the product out and
-  ;; reading it back. Rows past M (the last panel's padding) are skipped.
-  (func $gemm_col2im
-    (param $M i32) (param $N i32) (param $K i32) (param $pA i32) (param $pB i32) (param $dX i32) (param $rowOff i32)
-    (param $CHW i32) (param $W i32) (param $OH i32) (param $OW i32)
-    (local $i i32) (local $j i32) (local $a i32) (local $b i32) (local $aEnd i32) (local $aPanel i32) (local $bPanel i32)
-    (local $strideA i32) (local $strideB i32) (local $col i32) (local $ow i32) (local $oh i32) (local $addr i32)
-    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
-    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
-    (local $b0 v128) (local $b1 v128) (local $av v128)
-    (local.set $strideA (i32.shl (local.get $K) (i32.const 4)))
-    (local.set $strideB (i32.shl (local.get $K) (i32.const 5)))
-    (local.set $bPanel (local.get $pB))
-    ;; col: the byte address in dX of column j's output position (image b, row oh, column ow), before the tap's offset
-    (local.set $col (local.get $dX))
-    (loop $jloop
-      (local.set $i (i32.const 0))
-      (local.set $aPanel (local.get $pA))
-      (loop $iloop
-        (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
-        (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
-        (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
-        (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
-        (local.set $a (local.get $aPanel))
-        (local.set $b (local.get $bPanel))
-        (local.set $aEnd (i32.add (local.get $aPanel) (local.get $strideA)))
-        ;; gemm_packed's k-step, as written there (TurboFan unrolls it without spilling)
-        (loop $kloop
-          (local.set $b0 (v128.load (local.get $b)))
-          (local.set $b1 (v128.load offset=16 (local.get $b)))
-          (local.set $av (v128.load32_splat (local.get $a)))
-          (local.set $c00 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c00)))
-          (local.set $c01 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c01)))
-          (local.set $av (v128.load32_splat offset=4 (local.get $a)))
-          (local.set $c10 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c10)))
-          (local.set $c11 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c11)))
-          (local.set $av (v128.load32_splat offset=8 (local.get $a)))
-          (local.set $c20 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c20)))
-          (local.set $c21 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c21)))
-          (local.set $av (v128.load32_splat offset=12 (local.get $a)))
-          (local.set $c30 (f32x4.relaxed_madd (local.get $av) (local.get $b0) (local.get $c30)))
-          (local.set $c31 (f32x4.relaxed_madd (local.get $av) (local.get $b1) (local.get $c31)))
-          (local.set $a (i32.add (local.get $a) (i32.const 16)))
-          (local.set $b (i32.add (local.get $b) (i32.const 32)))
-          (br_if $kloop (i32.lt_u (local.get $a) (local.get $aEnd))))
-        ;; the tile's four rows added at their taps' offsets (rows i … i + 3; those past M skipped)
-        (local.set $addr (i32.add (local.get $col)
-          (i32.shl (i32.load (i32.add (local.get $rowOff) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 2))))
-        (v128.store (local.get $addr) (f32x4.add (v128.load (local.get $addr)) (local.get $c00)))
-        (v128.store offset=16 (local.get $addr) (f32x4.add (v128.load offset=16 (local.get $addr)) (local.get $c01)))
-        (if (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $M))
-          (then
-            (local.set $addr (i32.add (local.get $col)
-              (i32.shl (i32.load offset=4 (i32.add (local.get $rowOff) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 2))))
-            (v128.store (local.get $addr) (f32x4.add (v128.load (local.get $addr)) (local.get $c10)))
-            (v128.store offset=16 (local.get $addr) (f32x4.add (v128.load offset=16 (local.get $addr)) (local.get $c11)))))
-        (if (i32.lt_u (i32.add (local.get $i) (i32.const 2)) (local.get $M))
-          (then
-            (local.set $addr (i32.add (local.get $col)
-              (i32.shl (i32.load offset=8 (i32.add (local.get $rowOff) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 2))))
-            (v128.store (local.get $addr) (f32x4.add (v128.load (local.get $addr)) (local.get $c20)))
-            (v128.store offset=16 (local.get $addr) (f32x4.add (v128.load offset=16 (local.get $addr)) (local.get $c21)))))
-        (if (i32.lt_u (i32.add (local.get $i) (i32.const 3)) (local.get $M))
-          (then
-            (local.set $addr (i32.add (local.get $col)
-              (i32.shl (i32.load offset=12 (i32.add (local.get $rowOff) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 2))))
-            (v128.store (local.get $addr) (f32x4.add (v128.load (local.get $addr)) (local.get $c30)))
-            (v128.store offset=16 (local.get $addr) (f32x4.add (v128.load offset=16 (local.get $addr)) (local.get $c31)))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (local.set $aPanel (i32.add (local.get $aPanel) (local.get $strideA)))
-        (br_if $iloop (i32.lt_u (local.get $i) (local.get $M))))
-      ;; the next 8 columns: ow + 8, else the next output row, else the next image
-      (local.set $ow (i32.add (local.get $ow) (i32.const 8)))
-      (local.set $col (i32.add (local.get $col) (i32.const 32)))
-      (if (i32.ge_u (local.get $ow) (local.get $OW))
-        (then
-          (local.set $ow (i32.const 0))
-          ;; back to the row's start, down one input row
-          (local.set $col (i32.add (local.get $col) (i32.shl (i32.sub (local.get $W) (local.get $OW)) (i32.const 2))))
-          (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
-          (if (i32.ge_u (local.get $oh) (local.get $OH))
-            (then
-              (local.set $oh (i32.const 0))
-              ;; from row OH of image b to row 0 of image b + 1
-              (local.set $col (i32.add (local.get $col)
-                (i32.shl (i32.sub (local.get $CHW) (i32.mul (local.get $OH) (local.get $W))) (i32.const 2))))))))
-      (local.set $j (i32.add (local.get $j) (i32.const 8)))
-      (local.set $bPanel (i32.add (local.get $bPanel) (local.get $strideB)))
-      (br_if $jloop (i32.lt_u (local.get $j) (local.get $N)))))
-
   ;; The backward of conv_fwd over images [n0, n1): dY [N, OC, OH, OW] at $dY, or, for a fused block ($route ≠ 0),
   ;; the block's upstream gradient dOut [N, OC, OH/2·OW/2] and the routes (bytes) at $route (see unpool_relu), or,
   ;; for a convolution followed by a ReLU ($mask ≠ 0), the ReLU's upstream gradient at $dY and its output at $mask
@@ -481,7 +386,7 @@
   ;; this range's weight and bias gradients into dWAcc [OC, CKK] and dBAcc [OC] (pointer 0: not wanted) and writes dX
   ;; for its images (0: not wanted) using wtPack, Wᵀ packed in 4-row panels. Work buffers: cols [CKK, nb·L] (reused
   ;; for dCols), dYP [OC, nb·L], aPack, bPack, scr. dW = dY·colsᵀ and dCols = Wᵀ·dY per chunk, then col2im (with
-  ;; $rowOff ≠ 0, for an unpadded convolution whose OW is a multiple of 8: gemm_col2im, the product's tiles added
+  ;; $rowOff ≠ 0, for an unpadded convolution whose OW is a multiple of 8: gemm.wat's gemm_tiles, the product's tiles added
   ;; straight into dX, the taps' offsets listed at $rowOff). Threads
   ;; claim chunks from the counter at $ctr as in conv_fwd; chunk c (the c-th of [n0, n1)) writes its own dW and dB
   ;; partial sums to slot c, at dWAcc + c·slotB and dBAcc + c·slotB, which the caller adds in chunk order: the same
@@ -565,9 +470,10 @@
             (call $zero_f32 (local.get $dXn) (i32.mul (local.get $nc) (local.get $CHW)))
             (if (local.get $rowOff)
               (then
-                ;; unpadded, OW a multiple of 8: the product's tiles added straight into dX
-                (call $gemm_col2im (local.get $CKK) (local.get $NL) (local.get $OC) (local.get $wtPack) (local.get $bPack)
-                  (local.get $dXn) (local.get $rowOff) (local.get $CHW) (local.get $W) (local.get $OH) (local.get $OW)))
+                ;; unpadded, OW a multiple of 8: the product's tiles added straight into dX (gemm.wat gemm_tiles)
+                (call $gemm_tiles (local.get $CKK) (local.get $NL) (local.get $OC) (local.get $wtPack) (local.get $bPack)
+                  (local.get $dXn) (i32.const 0) (i32.const 0) (local.get $scr)
+                  (local.get $rowOff) (local.get $CHW) (local.get $W) (local.get $OH) (local.get $OW)))
               (else
                 (call $gemm_packed (local.get $CKK) (local.get $NL) (local.get $OC) (local.get $wtPack) (local.get $bPack)
                   (local.get $cols) (local.get $NL) (i32.const 0) (local.get $scr))
