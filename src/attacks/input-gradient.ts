@@ -86,5 +86,5 @@ export function inputGradient(model: Sequential, x: Tensor, labels: ArrayLike<nu
   // evaluation mode without the layer trace: only the logits and ∇x outlive the call, so its activations and
   // intermediate gradients are recycled for the next call (engine/recycle.ts)
   if (opts.layers) return inEvalMode(model, run);
-  return inEvalMode(model, () => recycling(run, (r) => [r.logits.data, r.dx.data]));
+  return inEvalMode(model, () => recycling(run, (r) => [r.logits, r.dx]));
 }

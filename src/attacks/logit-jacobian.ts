@@ -43,7 +43,7 @@ export function logitJacobian(model: Sequential, x: Tensor): LogitJacobian {
       }
     }
     return { logits: detachLogits(logits), jacobian, C, D };
-  }, (r) => [r.logits.data]));
+  }, (r) => [r.logits]));
 }
 
 /**
@@ -80,7 +80,7 @@ export function logitVjp(model: Sequential, x: Tensor, upstream: (logits: Tensor
     // dX = (∂z/∂x)ᵀ·u
     const [dx] = grad(logits, [xi], { dOut });
     return { logits: detachLogits(logits), dx };
-  }, (r) => [r.logits.data, r.dx.data]));
+  }, (r) => [r.logits, r.dx]));
 }
 
 function detachLogits(z: Tensor): Tensor {

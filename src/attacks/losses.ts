@@ -183,7 +183,7 @@ export function lossGradient(model: Sequential, x: Tensor, y: ArrayLike<number>,
     const { values, dLogits } = lossValues(logits, y, loss, targets);
     const [dx] = grad(logits, [xi], { dOut: new Tensor(logits.dtype === 'float64' ? dLogits : Float32Array.from(dLogits), logits.shape) });
     return { values, logits: new Tensor(logits.data, logits.shape), dx };
-  }, (r) => [r.logits.data, r.dx.data]));
+  }, (r) => [r.logits, r.dx]));
 }
 
 /**

@@ -8,9 +8,31 @@
 // full), and so are the fused block's byte arrays of routes (recycledByteArray, zeroed). Only code that knows every
 // array that outlives the call may use it: the attacks' gradient and prediction helpers in evaluation mode, and a
 // training step of a recyclable objective (train/objective.ts: the optimiser's state, the parameters and batch-norm
-// statistics are allocated outside the step and updated in place). A throw releases nothing. Values never change: a recycled array is zeroed exactly as a fresh one is, or written in full before it
-// is read.
+// statistics are allocated outside the step and updated in place). A throw releases nothing. Values never change: a
+// recycled array is zeroed exactly as a fresh one is, or written in full before it is read.
+// When the kernels have an arena (the WebAssembly kernels' linear memory, useArena), float32 and byte arrays inside a
+// scope are views of it instead: the kernels then read and write them in place, with no copy in or out per call.
+// What a scope drops goes back to the arena; when the outermost scope ends, the kept tensors whose data lives there
+// get a copy on the JS heap (Tensor.moveToHeap) and the arena is emptied: nothing outside a scope is a view of it.
 import type { Data } from './nd.js';
+
+/** What a scope keeps: a tensor (./tensor.ts), as far as recycling needs it. */
+export interface Kept {
+  readonly data: Data;
+  /** Replace data by a copy on the JS heap (the same values). */
+  moveToHeap(): void;
+}
+
+/**
+ * Memory the kernels read in place (the WebAssembly kernels' linear memory, kernels/wasm-memory.ts): `take` a view of
+ * n float32s or bytes (null when it has no room), `release` one back, `reset` frees all, `owns` says whose a view is.
+ */
+export interface Arena {
+  take(kind: 'f32' | 'u8', n: number, zero: boolean): Float32Array | Uint8Array | null;
+  release(a: ArrayBufferView): void;
+  reset(): void;
+  owns(a: ArrayBufferView): boolean;
+}
 
 /** Arrays shorter than this are cheap to allocate and are not pooled. */
 const MIN_LENGTH = 1 << 12;
@@ -24,12 +46,37 @@ type Kind = 'f32' | 'f64' | 'u8';
 const pool = new Map<string, Pooled[]>();
 let pooledBytes = 0;
 const scopes: Pooled[][] = [];
+/** The arena scopes take float32 and byte arrays from (null: none), and the arenas handed out from since the outermost scope began. */
+let arena: Arena | null = null;
+const arenaOf = new WeakMap<Pooled, Arena>();
+const touched = new Set<Arena>();
+
+/**
+ * Take float32 and byte arrays inside recycling scopes from this arena (null: from the JS heap); kernels/kernels.ts
+ * sets the active kernels' arena. Returns the previous one.
+ * @example
+ *   const prev = useArena(null); // every array on the JS heap
+ */
+export function useArena(a: Arena | null): Arena | null {
+  const prev = arena;
+  arena = a;
+  return prev;
+}
 
 const keyOf = (kind: Kind, n: number) => `${kind}:${n}`;
 const kindOf = (a: Pooled): Kind => (a instanceof Float64Array ? 'f64' : a instanceof Uint8Array ? 'u8' : 'f32');
 
 function take(kind: Kind, n: number, zero: boolean): Pooled | null {
-  if (n < MIN_LENGTH || pooledBytes === 0) return null;
+  if (n < MIN_LENGTH) return null;
+  if (arena !== null && kind !== 'f64' && scopes.length > 0) {
+    const a = arena.take(kind, n, zero);
+    if (a !== null) {
+      arenaOf.set(a, arena);
+      touched.add(arena);
+      return a;
+    }
+  }
+  if (pooledBytes === 0) return null;
   const a = pool.get(keyOf(kind, n))?.pop();
   if (a === undefined) return null;
   pooledBytes -= a.byteLength;
@@ -66,13 +113,14 @@ export function noteAllocation(a: Pooled): void {
 }
 
 /**
- * Run fn; then pool the arrays Tensor.zeros and Tensor.empty allocated during it, except those sharing a buffer with
- * `kept(result)` (every array the caller may still read: the returned tensors' data, views included). Scopes nest:
- * what an inner scope keeps belongs to the outer one. On a throw nothing is pooled.
+ * Run fn; then pool the arrays Tensor.zeros and Tensor.empty allocated during it, except those sharing memory with
+ * `kept(result)` (every tensor the caller may still read; a view keeps the array it views). Scopes nest: what an inner
+ * scope keeps belongs to the outer one. When the outermost scope ends, a kept tensor whose data is a view of the
+ * arena moves to the JS heap (same values). On a throw nothing is pooled (an outermost scope's arena is emptied).
  * @example
- *   const logits = recycling(() => noGrad(() => model.forward(x)), (z) => [z.data]);
+ *   const logits = recycling(() => noGrad(() => model.forward(x)), (z) => [z]);
  */
-export function recycling<T>(fn: () => T, kept: (result: T) => readonly Data[]): T {
+export function recycling<T>(fn: () => T, kept: (result: T) => readonly Kept[]): T {
   const mine: Pooled[] = [];
   scopes.push(mine);
   let result: T;
@@ -80,17 +128,36 @@ export function recycling<T>(fn: () => T, kept: (result: T) => readonly Data[]):
     result = fn();
   } catch (e) {
     scopes.pop();
-    scopes[scopes.length - 1]?.push(...mine);
+    if (scopes.length > 0) scopes[scopes.length - 1].push(...mine);
+    else resetArenas();
     throw e;
   }
   scopes.pop();
-  const keep = new Set<ArrayBufferLike>(kept(result).map((a) => a.buffer));
+  const keptTensors = kept(result);
+  const keep = new Set<ArrayBufferLike>(keptTensors.map((t) => t.data.buffer));
   const outer = scopes[scopes.length - 1];
   for (const a of mine) {
-    if (keep.has(a.buffer)) outer?.push(a);
-    else release(a);
+    const home = arenaOf.get(a);
+    if (home === undefined) {
+      if (keep.has(a.buffer)) outer?.push(a);
+      else release(a);
+    } else if (keptTensors.some((t) => home.owns(t.data) && overlaps(t.data, a))) outer?.push(a);
+    else home.release(a);
+  }
+  if (outer === undefined) {
+    for (const t of keptTensors) if (touched.size > 0 && [...touched].some((h) => h.owns(t.data))) t.moveToHeap();
+    resetArenas();
   }
   return result;
+}
+
+/** Whether two views of one arena share bytes (its views may be on different buffer objects of one memory). */
+const overlaps = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
+  a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+
+function resetArenas(): void {
+  for (const h of touched) h.reset();
+  touched.clear();
 }
 
 function release(a: Pooled): void {

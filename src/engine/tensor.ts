@@ -96,6 +96,15 @@ export class Tensor {
     return this;
   }
 
+  /**
+   * Replace the data by a copy on the JS heap, the same values (engine/recycle.ts, for a kept result whose data is a
+   * view of the kernels' arena, which the next scope reuses). Tensors that shared the old array keep it.
+   */
+  moveToHeap(): void {
+    (this as { data: Data }).data = this.data.slice();
+    this._nd = null;
+  }
+
   /** A new leaf sharing no history (and no memory) with this tensor. */
   detach(): Tensor {
     return new Tensor(this.data.slice(), this.shape);

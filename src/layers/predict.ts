@@ -43,7 +43,7 @@ export function inEvalMode<T>(model: Sequential, fn: () => T): T {
  */
 export function predict(model: Sequential, x: Tensor): Tensor {
   // only the logits outlive the call: the activations are recycled for the next one (engine/recycle.ts)
-  return inEvalMode(model, () => recycling(() => noGrad(() => model.forward(x)), (z) => [z.data]));
+  return inEvalMode(model, () => recycling(() => noGrad(() => model.forward(x)), (z) => [z]));
 }
 
 /**

@@ -277,7 +277,7 @@ export class WindowedForward {
 
   /** fn in evaluation mode, without the graph, its temporaries recycled. */
   #run(fn: () => Tensor): Tensor {
-    return inEvalMode(this.#model, () => recycling(() => noGrad(fn), (z) => [z.data]));
+    return inEvalMode(this.#model, () => recycling(() => noGrad(fn), (z) => [z]));
   }
 }
 

@@ -44,7 +44,7 @@ export function trainingStep(
     opt.step(grad(value.loss, tensors));
     return value;
   };
-  return isRecyclable(objective) ? recycling(step, (v) => [v.loss.data, v.logits.data]) : step();
+  return isRecyclable(objective) ? recycling(step, (v) => [v.loss, v.logits]) : step();
 }
 
 export type LrSchedule = 'constant' | 'cosine' | 'onecycle';

@@ -12,7 +12,7 @@ import { kernels } from '../../src/engine/kernels/kernels.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { buildModel } from '../../src/layers/spec.js';
-import { recycledBytes } from '../../src/engine/recycle.js';
+import { recycledBytes, useArena } from '../../src/engine/recycle.js';
 import { crossEntropyObjective, trainingStep } from '../../src/train/loop.js';
 import { Adam } from '../../src/train/optimizers.js';
 
@@ -29,9 +29,12 @@ function snapshot() {
 }
 
 describe('memory over 1,000 training steps', () => {
-  it('the heap, typed arrays, linear memory and resident set stay flat from step 100 to step 1,000', () => {
+  // with the kernels' arena (the steps' arrays are views of linear memory, emptied after each step) and without it
+  // (they go to the recycling pool on the JS heap)
+  it.each([true, false])('the heap, typed arrays, linear memory and resident set stay flat from step 100 to step 1,000 (arena %s)', (arenaOn) => {
     const prevThreads = kernels().getThreads();
     kernels().setThreads(1);
+    const prevArena = useArena(arenaOn ? kernels().arena! : null);
     try {
       const model = buildModel({
         input: [1, 12, 12],
@@ -51,7 +54,8 @@ describe('memory over 1,000 training steps', () => {
       for (let i = 0; i < 100; i++) step();
       const at100 = snapshot();
       const pooled100 = recycledBytes();
-      expect(pooled100, 'the steps recycle their arrays').toBeGreaterThan(0);
+      if (arenaOn) expect(kernels().arena!.owns(Tensor.zeros([64, 4, 12, 12]).data), 'outside a step: the JS heap').toBe(false);
+      else expect(pooled100, 'the steps recycle their arrays').toBeGreaterThan(0);
       let last = 0;
       for (let i = 100; i < 1000; i++) last = step();
       const at1000 = snapshot();
@@ -62,6 +66,7 @@ describe('memory over 1,000 training steps', () => {
       expect(at1000.rss - at100.rss, 'resident set').toBeLessThan(32 * MiB);
     } finally {
       kernels().setThreads(prevThreads);
+      useArena(prevArena);
     }
   });
 });

@@ -1,9 +1,12 @@
 // Recycling of large op outputs (engine/recycle.ts): what a scope keeps is never pooled, what it drops is handed out
-// again zeroed, nested scopes pass kept arrays outward, a throw pools nothing, the pool stays bounded; and the
-// helpers that recycle (predict, inputGradient, lossGradient, logitVjp, logitJacobian) return results that later
-// calls never overwrite, equal bit for bit to the same call in a fresh state.
-import { describe, expect, it } from 'vitest';
-import { recycledByteArray, recycledBytes, recycling } from '../../src/engine/recycle.js';
+// again zeroed, nested scopes pass kept arrays outward, a throw pools nothing, the pool stays bounded; with the
+// kernels' arena, arrays inside a scope are views of linear memory, kept results leave it for the JS heap when the
+// outermost scope ends and the arena is emptied; and the helpers that recycle (predict, inputGradient, lossGradient,
+// logitVjp, logitJacobian) return results that later calls never overwrite, equal bit for bit to the same call in a
+// fresh state and to the same call with the arena off.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kernels } from '../../src/engine/kernels/kernels.js';
+import { recycledByteArray, recycledBytes, recycling, useArena, type Arena } from '../../src/engine/recycle.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { grad } from '../../src/engine/tape.js';
@@ -17,13 +20,21 @@ import { zooSpec } from '../../src/layers/zoo.js';
 
 const N = 1 << 13; // above the pooling threshold
 
-describe('recycling', () => {
+describe('recycling on the JS heap (no arena)', () => {
+  let arena: Arena | null = null;
+  beforeAll(() => {
+    arena = useArena(null);
+  });
+  afterAll(() => {
+    useArena(arena);
+  });
+
   it('pools what a scope drops, hands it out again zeroed, and never pools what it keeps', () => {
     let dropped: Tensor | null = null;
     const kept = recycling(() => {
       dropped = Tensor.full([N], 7);
       return Tensor.full([N], 3);
-    }, (t) => [t.data]);
+    }, (t) => [t]);
     const again = Tensor.zeros([N]);
     expect(again.data).toBe(dropped!.data); // the dropped array, reused …
     expect(again.data.every((v) => v === 0)).toBe(true); // … zeroed
@@ -36,13 +47,13 @@ describe('recycling', () => {
     const view = recycling(() => {
       base = Tensor.full([2, N], 5);
       return new Tensor(base.data.subarray(N), [N]); // a view of half of it
-    }, (t) => [t.data]);
+    }, (t) => [t]);
     expect(Tensor.zeros([2 * N]).data).not.toBe(base!.data);
     expect(view.data.every((v) => v === 5)).toBe(true);
 
     let inner: Tensor | null = null;
     recycling(() => {
-      inner = recycling(() => Tensor.full([3 * N], 1), (t) => [t.data]);
+      inner = recycling(() => Tensor.full([3 * N], 1), (t) => [t]);
       return 0;
     }, () => []);
     expect(Tensor.zeros([3 * N]).data).toBe(inner!.data); // the outer scope dropped it
@@ -83,6 +94,78 @@ describe('recycling', () => {
   });
 });
 
+describe('recycling with the kernels’ arena', () => {
+  const arena = () => kernels().arena!;
+
+  it('hands out views of linear memory inside a scope (zeroed when asked), float64 and small arrays on the heap', () => {
+    expect(kernels().arena, 'the WebAssembly kernels are loaded').toBeDefined();
+    recycling(() => {
+      const dirty = Tensor.full([N], 9);
+      expect(arena().owns(dirty.data)).toBe(true);
+      expect(arena().owns(Tensor.zeros([N], 'float64').data)).toBe(false);
+      expect(arena().owns(Tensor.zeros([16]).data)).toBe(false);
+      expect(arena().owns(recycledByteArray(N))).toBe(true);
+      // a block dropped by an inner scope serves the next request of its size, zeroed
+      const inner = recycling(() => Tensor.full([2 * N], 4), () => []);
+      expect(inner.data.every((v) => v === 4)).toBe(true);
+      const again = Tensor.zeros([2 * N]);
+      expect(again.data.byteOffset).toBe(inner.data.byteOffset);
+      expect(again.data.every((v) => v === 0)).toBe(true);
+      return null;
+    }, () => []);
+    expect(arena().owns(Tensor.zeros([N]).data), 'outside a scope: the JS heap').toBe(false);
+  });
+
+  it('moves kept results to the JS heap when the outermost scope ends, views included, and empties the arena', () => {
+    let first = -1;
+    let base: Tensor | null = null;
+    const [whole, half] = recycling(() => {
+      const inner = recycling(() => {
+        base = Tensor.full([2 * N], 5);
+        first = base.data.byteOffset;
+        base.data[2 * N - 1] = 6;
+        return new Tensor(base.data.subarray(N), [N]); // a view of its second half
+      }, (t) => [t]);
+      expect(arena().owns(inner.data), 'an inner scope keeps it where it is').toBe(true);
+      return [Tensor.full([3 * N], 7), inner];
+    }, (r) => r);
+    for (const t of [whole, half]) expect(arena().owns(t.data)).toBe(false);
+    expect(whole.data.every((v) => v === 7)).toBe(true);
+    expect(half.data.length).toBe(N);
+    expect(half.data[N - 1]).toBe(6);
+    expect(half.data.subarray(0, N - 1).every((v) => v === 5)).toBe(true);
+    // the next scope starts from the arena's first byte again: the kept values stay as they were
+    recycling(() => {
+      const t = Tensor.full([2 * N], -1);
+      expect(t.data.byteOffset).toBe(first);
+      return null;
+    }, () => []);
+    expect(whole.data.every((v) => v === 7) && half.data[0] === 5).toBe(true);
+  });
+
+  it('empties the arena on a throw from the outermost scope', () => {
+    let at = -1;
+    expect(() => recycling(() => {
+      at = Tensor.full([N], 1).data.byteOffset;
+      Tensor.full([N], 1);
+      throw new Error('boom');
+    }, () => [])).toThrow('boom');
+    recycling(() => expect(Tensor.zeros([N]).data.byteOffset).toBe(at), () => []);
+  });
+
+  it('does not grow linear memory over many scopes of one size', () => {
+    const step = () => recycling(() => {
+      const a = Tensor.full([4 * N], 1), b = Tensor.zeros([4 * N]);
+      b.data.set(a.data);
+      return Tensor.full([N], 2);
+    }, (t) => [t]);
+    step();
+    const bytes = kernels().memoryBytes!();
+    for (let i = 0; i < 200; i++) step();
+    expect(kernels().memoryBytes!()).toBe(bytes);
+  });
+});
+
 describe('helpers that recycle', () => {
   const model = buildModel(zooSpec('cnn'), { seed: 5 });
   const rng = new Rng(6);
@@ -109,13 +192,20 @@ describe('helpers that recycle', () => {
     return { arrays, copies };
   };
 
-  it('return results that later calls do not overwrite, the same bits as a call in a fresh state', () => {
+  it('return results that later calls do not overwrite, the same bits as a call in a fresh state and with the arena off', () => {
     const x = batch(40);
     const first = calls(x);
     // many later calls, on the same shape (whose arrays the pool hands back) and others
     for (let k = 0; k < 6; k++) calls(batch(k % 2 ? 40 : 17));
     first.arrays.forEach((a, i) => expect(a, `result ${i}`).toEqual(first.copies[i]));
     calls(x).copies.forEach((a, i) => expect(a, `result ${i} again`).toEqual(first.copies[i]));
+    first.arrays.forEach((a, i) => expect(kernels().arena!.owns(a), `result ${i} on the heap`).toBe(false));
+    const prev = useArena(null);
+    try {
+      calls(x).copies.forEach((a, i) => expect(a, `result ${i} without the arena`).toEqual(first.copies[i]));
+    } finally {
+      useArena(prev);
+    }
   });
 });
 

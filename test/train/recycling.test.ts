@@ -11,6 +11,7 @@ import { zooSpec } from '../../src/layers/zoo.js';
 import { getBatch } from '../../src/data/batches.js';
 import { Rng } from '../../src/engine/random.js';
 import { recycledBytes } from '../../src/engine/recycle.js';
+import { kernels } from '../../src/engine/kernels/kernels.js';
 import { crossEntropyObjective, recyclableObjective, train, trainingStep, type Objective } from '../../src/train/loop.js';
 import { Adam } from '../../src/train/optimizers.js';
 import { adversarialMethods, methodObjective } from '../../src/train/methods.js';
@@ -59,24 +60,34 @@ describe('training steps recycle their arrays without changing a bit', () => {
     });
   }
 
-  it("trainingStep keeps the loss and logits it returns: the next step's recycled arrays do not overwrite them", () => {
-    // batch 512: 5,120 logits, large enough to be pooled (smaller arrays never are)
-    const data = subset(loadDataset('mnist', 'train'), 0, 1024);
-    const model = buildModel(zooSpec('cnn'), { seed: 0 });
-    model.train();
-    const params = model.parameters();
-    const opt = new Adam(params, { lr: 2e-3 });
-    const tensors = params.map(([, t]) => t);
-    const b1 = getBatch(data, null, 0, 512), b2 = getBatch(data, null, 512, 1024);
-    const before = recycledBytes();
-    const s1 = trainingStep(model, opt, tensors, crossEntropyObjective, b1.x, b1.y, { rng: new Rng(0), epoch: 0, step: 0 });
-    expect(recycledBytes()).toBeGreaterThan(before); // the step's activations went back to the pool
-    const logits = s1.logits.data.slice(), loss = s1.loss.item();
-    const s2 = trainingStep(model, opt, tensors, crossEntropyObjective, b2.x, b2.y, { rng: new Rng(0), epoch: 0, step: 1 });
-    expect(s2.logits.data.buffer).not.toBe(s1.logits.data.buffer);
-    expect(firstChanged(s1.logits.data, logits)).toBe(-1);
-    expect(s1.loss.item()).toBe(loss);
-  });
+  for (const arenaOn of [true, false]) {
+    it(`trainingStep keeps the loss and logits it returns: the next step's recycled arrays do not overwrite them (arena ${arenaOn ? 'on' : 'off'})`, () => {
+      // batch 512: 5,120 logits, large enough to be pooled (smaller arrays never are)
+      const data = subset(loadDataset('mnist', 'train'), 0, 1024);
+      const model = buildModel(zooSpec('cnn'), { seed: 0 });
+      model.train();
+      const params = model.parameters();
+      const opt = new Adam(params, { lr: 2e-3 });
+      const tensors = params.map(([, t]) => t);
+      const b1 = getBatch(data, null, 0, 512), b2 = getBatch(data, null, 512, 1024);
+      const arena = kernels().arena!;
+      const prev = recycle.useArena(arenaOn ? arena : null);
+      try {
+        const before = recycledBytes();
+        const s1 = trainingStep(model, opt, tensors, crossEntropyObjective, b1.x, b1.y, { rng: new Rng(0), epoch: 0, step: 0 });
+        // the step's activations went back to the pool, or were views of the kernels' arena: the results are not
+        if (arenaOn) expect(arena.owns(s1.logits.data) || arena.owns(s1.loss.data)).toBe(false);
+        else expect(recycledBytes()).toBeGreaterThan(before);
+        const logits = s1.logits.data.slice(), loss = s1.loss.item();
+        const s2 = trainingStep(model, opt, tensors, crossEntropyObjective, b2.x, b2.y, { rng: new Rng(0), epoch: 0, step: 1 });
+        expect(s2.logits.data.buffer).not.toBe(s1.logits.data.buffer);
+        expect(firstChanged(s1.logits.data, logits)).toBe(-1);
+        expect(s1.loss.item()).toBe(loss);
+      } finally {
+        recycle.useArena(prev);
+      }
+    });
+  }
 
   it('a custom objective runs without recycling unless it is marked', () => {
     const custom: Objective = (m, x, y, ctx) => crossEntropyObjective(m, x, y, ctx);

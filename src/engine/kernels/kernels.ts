@@ -3,6 +3,7 @@
 // TypeScript reference in ./reference.ts, which every faster implementation is tested against; `useKernels` swaps.
 import { referenceKernels } from './reference.js';
 import { loadWasmKernels } from './wasm-node.js';
+import { useArena } from '../recycle.js';
 
 export type { Kernels, Window2d } from './types.js';
 import type { Kernels } from './types.js';
@@ -23,6 +24,7 @@ function pickDefault(): { k: Kernels; notice: string | null } {
 
 const initial = pickDefault();
 let active: Kernels = initial.k;
+useArena(active.arena ?? null);
 
 /** A one-line notice when the fast kernels could not be loaded, else null. */
 export const fastKernelsNotice: string | null = initial.notice;
@@ -62,5 +64,6 @@ export function kernels(): Kernels {
 export function useKernels(k: Kernels): Kernels {
   const prev = active;
   active = k;
+  useArena(k.arena ?? null); // recycling scopes take op outputs from the memory these kernels read in place
   return prev;
 }

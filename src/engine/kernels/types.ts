@@ -4,6 +4,7 @@
 // a cycle. Gradients carry the ops' names: dY (a convolution's upstream), dOut (a pool's, a ReLU's or a fused
 // block's upstream), dX, dW, dB.
 import type { Data } from '../nd.js';
+import type { Arena } from '../recycle.js';
 
 /** Geometry of a 2-D window (convolution or pooling) over an NCHW image. */
 export interface Window2d {
@@ -151,6 +152,11 @@ export interface Kernels {
   peakGflops?(ms?: number): number;
   /** Bytes of WebAssembly linear memory the kernels hold now (it only grows, to the largest problem seen); absent for the reference. */
   memoryBytes?(): number;
+  /**
+   * Memory these kernels read and write in place: inside a recycling scope (engine/recycle.ts) op outputs are views
+   * of it, so the next kernel takes them without a copy. Absent for the reference (it reads any array).
+   */
+  arena?: Arena;
   /** Threads the kernels use (1 for the reference). */
   getThreads(): number;
   /**

@@ -204,12 +204,16 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
     const nb = claimChunk(S, CKK, L);
+    // operands that live in linear memory (the arena) are read and written in place, the rest copied in and out
+    const ax = mem.addressOf(x), ay = mem.outputAddress(y, x), ar = route ? mem.outputAddress(route, x, y) : -1;
     // routes are bytes: their regions count ⌈bytes/4⌉ floats
     const at = carve({
-      x: S * CHWi, y: S * OC * YLi, route: fused && route ? Math.ceil((S * OC * YLi) / 4) : 0,
+      x: wide || ax < 0 ? S * CHWi : 0, y: wide || ay < 0 ? S * OC * YLi : 0,
+      route: fused && route && (wide || ar < 0) ? Math.ceil((S * OC * YLi) / 4) : 0,
       wRaw: OC * CKK, wPack: Math.ceil(OC / 4) * 4 * CKK, bias: OC, counter: 1,
-      xRaw: wide ? S * CHW : 0, yCrop: wide ? S * OC * YL : 0, routeCrop: wide && fused && route ? Math.ceil((S * OC * YL) / 4) : 0,
-    });
+      xRaw: wide && ax < 0 ? S * CHW : 0, yCrop: wide && ay < 0 ? S * OC * YL : 0,
+      routeCrop: wide && fused && route && ar < 0 ? Math.ceil((S * OC * YL) / 4) : 0,
+    }, mem.base);
     // per thread: cols (or the implicit GEMM's offset table), bPack, cbuf (rows up to a multiple of 4: the implicit
     // GEMM writes whole 4-row tiles), scratch
     const work = carveEach({
@@ -223,33 +227,42 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     if (wide) ex.zero_f32(at.x, S * CHWi); // the borders stay zero; each step overwrites the interior
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
+      let xAt = at.x;
+      const yOut = ay >= 0 ? ay + s0 * OC * YL * 4 : -1, routeOut = ar >= 0 ? ar + s0 * OC * YL : -1;
       if (wide) {
-        f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.xRaw / 4);
-        ex.copy2d(at.xRaw, W * 4, H * W * 4, at.x + (pad * gi.W + pad) * 4, gi.W * 4, gi.H * gi.W * 4, sn * C, H, W * 4);
-      } else f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
+        let raw = at.xRaw;
+        if (ax >= 0) raw = ax + s0 * CHW * 4;
+        else f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.xRaw / 4);
+        ex.copy2d(raw, W * 4, H * W * 4, at.x + (pad * gi.W + pad) * 4, gi.W * 4, gi.H * gi.W * 4, sn * C, H, W * 4);
+      } else if (ax >= 0) xAt = ax + s0 * CHW * 4;
+      else f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
+      const kernelY = !wide && yOut >= 0 ? yOut : at.y;
+      const kernelRoute = !wide && routeOut >= 0 ? routeOut : at.route;
       // every thread claims chunks of the whole range from one counter (see conv_fwd)
       i32[at.counter / 4] = 0;
       pool.run('conv_fwd', sameRange(sn, T), (t, [n0, n1]) => {
         const my = work.at[t];
         const args: ConvFwdArgs = {
-          x: at.x, y: at.y, n0, n1, nb, C, H: gi.H, W: gi.W, KH, KW, pad: gi.pad, OH, OW: gi.OW, OC, wPack: at.wPack,
+          x: xAt, y: kernelY, n0, n1, nb, C, H: gi.H, W: gi.W, KH, KW, pad: gi.pad, OH, OW: gi.OW, OC, wPack: at.wPack,
           bias: at.bias, cols: my.cols, bPack: my.bPack, cbuf: my.cbuf, scr: my.scr,
           // the routes only when they are returned: without them the epilogue skips finding where each maximum was
-          route: fused && route ? at.route : 0, ctr: at.counter, epilogue: EPILOGUE_CODE[epilogue],
+          route: fused && route ? kernelRoute : 0, ctr: at.counter, epilogue: EPILOGUE_CODE[epilogue],
         };
         return positional(convFwdParams, args);
       });
-      let yAt = at.y, routeAt = at.route;
+      let yAt = kernelY, routeAt = kernelRoute;
       if (wide) {
-        // crop the kernel's rows of gi.OW (pooled: gi.OW/2) outputs to OW (⌊OW/2⌋)
+        // crop the kernel's rows of gi.OW (pooled: gi.OW/2) outputs to OW (⌊OW/2⌋), into y itself when it lives here
         const [rows, cols, colsI] = fused ? [PH, PW, gi.OW >> 1] : [OH, OW, gi.OW];
-        ex.copy2d(at.y, colsI * 4, rows * colsI * 4, at.yCrop, cols * 4, rows * cols * 4, sn * OC, rows, cols * 4);
-        if (fused && route) ex.copy2d(at.route, colsI, rows * colsI, at.routeCrop, cols, rows * cols, sn * OC, rows, cols);
-        yAt = at.yCrop;
-        routeAt = at.routeCrop;
+        yAt = yOut >= 0 ? yOut : at.yCrop;
+        ex.copy2d(at.y, colsI * 4, rows * colsI * 4, yAt, cols * 4, rows * cols * 4, sn * OC, rows, cols * 4);
+        if (fused && route) {
+          routeAt = routeOut >= 0 ? routeOut : at.routeCrop;
+          ex.copy2d(at.route, colsI, rows * colsI, routeAt, cols, rows * cols, sn * OC, rows, cols);
+        }
       }
-      y.set(f32.subarray(yAt / 4, yAt / 4 + sn * OC * YL), s0 * OC * YL);
-      if (route) route.set(u8.subarray(routeAt, routeAt + sn * OC * YL), s0 * OC * YL);
+      if (yOut < 0) y.set(f32.subarray(yAt / 4, yAt / 4 + sn * OC * YL), s0 * OC * YL);
+      if (route && routeOut < 0) route.set(u8.subarray(routeAt, routeAt + sn * OC * YL), s0 * OC * YL);
     }
     return true;
   }
@@ -297,11 +310,16 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     const chunks = Math.ceil(S / nb);
     const slotFloats = align((OC * CKK + OC) * 4) / 4; // a chunk's dW [OC, CKK] then dB [OC]
     const up = S * OC * YL;
+    const upstream = pooled ? pooled.dOut : dY!;
+    // operands that live in linear memory (the arena) are read and written in place, the rest copied in and out
+    const ax = dW ? mem.addressOf(x) : -1, aUp = mem.addressOf(upstream), aRoute = pooled ? mem.addressOf(pooled.route) : -1;
+    const aMask = mem.addressOf(reluOut), aDx = dX ? mem.outputAddress(dX, x, upstream, pooled?.route ?? null, reluOut) : -1;
     const at = carve({
-      x: dW ? S * CHW : 0, dY: up, route: pooled ? Math.ceil(up / 4) : 0, mask: reluOut ? up : 0, dX: dX ? S * CHW : 0, wRaw: OC * CKK,
+      x: dW && ax < 0 ? S * CHW : 0, dY: aUp < 0 ? up : 0, route: pooled && aRoute < 0 ? Math.ceil(up / 4) : 0,
+      mask: reluOut && aMask < 0 ? up : 0, dX: dX && aDx < 0 ? S * CHW : 0, wRaw: OC * CKK,
       wtPack: dX ? Math.ceil(CKK / 4) * 4 * OC : 0, counter: 1, slots: dW || dB ? chunks * slotFloats : 0, total: dW || dB ? slotFloats : 0,
       rowOff: dX && direct ? Math.ceil(CKK / 4) * 4 : 0,
-    });
+    }, mem.base);
     // per thread: cols (also dCols), dYP, aPack, bPack, scratch
     const work = carveEach({
       cols: CKK * NL, dYP: OC * NL, aPack: Math.ceil(OC / 4) * 4 * NL,
@@ -324,24 +342,30 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     if (dW || dB) ex.zero_f32(at.total, slotFloats);
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
-      const span = (a: { subarray(b: number, e: number): ArrayLike<number> }) => a.subarray(s0 * OC * YL, (s0 + sn) * OC * YL);
-      f32.set(span(pooled ? pooled.dOut : dY!), at.dY / 4);
-      if (pooled) u8.set(span(pooled.route), at.route);
-      if (reluOut) f32.set(span(reluOut), at.mask / 4);
-      if (dW) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
+      const u0 = s0 * OC * YL, u1 = (s0 + sn) * OC * YL;
+      // each operand's address for this step: in place, or its work region after the copy in
+      const dYAt = aUp >= 0 ? aUp + 4 * u0 : at.dY;
+      if (aUp < 0) f32.set(upstream.subarray(u0, u1), at.dY / 4);
+      const routeAt = aRoute >= 0 ? aRoute + u0 : at.route;
+      if (pooled && aRoute < 0) u8.set(pooled.route.subarray(u0, u1), at.route);
+      const maskAt = aMask >= 0 ? aMask + 4 * u0 : at.mask;
+      if (reluOut && aMask < 0) f32.set(reluOut.subarray(u0, u1), at.mask / 4);
+      const xAt = ax >= 0 ? ax + s0 * CHW * 4 : at.x;
+      if (dW && ax < 0) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
+      const dXAt = aDx >= 0 ? aDx + s0 * CHW * 4 : at.dX;
       i32[at.counter / 4] = 0;
       pool.run('conv_bwd', sameRange(sn, T), (t) => {
         const my = work.at[t];
         const args: ConvBwdArgs = {
-          x: at.x, dY: at.dY, n0: 0, n1: sn, nb, C, H, W, KH, KW, pad, OH, OW, OC, wtPack: at.wtPack,
-          dX: dX ? at.dX : 0, dWAcc: dW ? at.slots : 0, dBAcc: dB ? at.slots + OC * CKK * 4 : 0,
+          x: xAt, dY: dYAt, n0: 0, n1: sn, nb, C, H, W, KH, KW, pad, OH, OW, OC, wtPack: at.wtPack,
+          dX: dX ? dXAt : 0, dWAcc: dW ? at.slots : 0, dBAcc: dB ? at.slots + OC * CKK * 4 : 0,
           cols: my.cols, dYP: my.dYP, aPack: my.aPack, bPack: my.bPack, scr: my.scr,
-          dOut: pooled ? at.dY : 0, route: pooled ? at.route : 0, ctr: at.counter, slotB: slotFloats * 4,
-          mask: reluOut ? at.mask : 0, rowOff: dX && direct ? at.rowOff : 0,
+          dOut: pooled ? dYAt : 0, route: pooled ? routeAt : 0, ctr: at.counter, slotB: slotFloats * 4,
+          mask: reluOut ? maskAt : 0, rowOff: dX && direct ? at.rowOff : 0,
         };
         return positional(convBwdParams, args);
       });
-      if (dX) dX.set(f32.subarray(at.dX / 4, at.dX / 4 + sn * CHW), s0 * CHW);
+      if (dX && aDx < 0) dX.set(f32.subarray(at.dX / 4, at.dX / 4 + sn * CHW), s0 * CHW);
       // the chunks' partial sums in chunk order (both parts of a slot: each is written when it is wanted)
       if (dW || dB) for (let c = 0; c < Math.ceil(sn / nb); c++) ex.add_f32(at.total, at.slots + c * slotFloats * 4, OC * CKK + OC);
     }
@@ -377,9 +401,11 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     const PL = (OH >> 1) * (OW >> 1), CHW = C * H * W;
     const T = pool.threadsFor(N);
     const S = Math.min(N, SUPER);
+    const ag = mem.addressOf(dOut), ar = mem.addressOf(route), aDx = mem.outputAddress(dX, dOut, route);
     const at = carve({
-      g: S * OC * PL, route: Math.ceil((S * OC * PL) / 4), wRaw: OC * C * KH * KW, table: C * OC * 4 * PATCH, dX: S * CHW, counter: 1, flag: 1,
-    });
+      g: ag < 0 ? S * OC * PL : 0, route: ar < 0 ? Math.ceil((S * OC * PL) / 4) : 0, wRaw: OC * C * KH * KW,
+      table: C * OC * 4 * PATCH, dX: aDx < 0 ? S * CHW : 0, counter: 1, flag: 1,
+    }, mem.base);
     const work = carveEach({ list: PL * OC * 2 + PL, scr: PATCH }, T, at.end);
     if (!mem.ensure(work.end)) return false;
     const { f32, u8, i32 } = mem;
@@ -387,20 +413,22 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     shiftWeights(ex, at.wRaw, C, KH, KW, OC, at.table);
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
-      f32.set(dOut.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.g / 4);
-      u8.set(route.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.route);
+      const u0 = s0 * OC * PL, u1 = (s0 + sn) * OC * PL;
+      const gAt = ag >= 0 ? ag + 4 * u0 : at.g, routeAt = ar >= 0 ? ar + u0 : at.route, dXAt = aDx >= 0 ? aDx + s0 * CHW * 4 : at.dX;
+      if (ag < 0) f32.set(dOut.subarray(u0, u1), at.g / 4);
+      if (ar < 0) u8.set(route.subarray(u0, u1), at.route);
       i32[at.counter / 4] = 0;
       i32[at.flag / 4] = 0;
       pool.run('conv_pool_dx', sameRange(sn, T), (t) => {
         const my = work.at[t];
         const args: ConvPoolDxArgs = {
-          g: at.g, route: at.route, n0: 0, n1: sn, C, H, W, KH, KW, pad, OH, OW, OC, table: at.table, dX: at.dX,
+          g: gAt, route: routeAt, n0: 0, n1: sn, C, H, W, KH, KW, pad, OH, OW, OC, table: at.table, dX: dXAt,
           list: my.list, scr: my.scr, ctr: at.counter, flag: at.flag,
         };
         return positional(convPoolDxParams, args);
       });
       if (i32[at.flag / 4] !== 0) return false;
-      dX.set(f32.subarray(at.dX / 4, at.dX / 4 + sn * CHW), s0 * CHW);
+      if (aDx < 0) dX.set(f32.subarray(at.dX / 4, at.dX / 4 + sn * CHW), s0 * CHW);
     }
     return true;
   }
@@ -419,9 +447,11 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     const nb = claimChunk(S, CKK, OH * OW);
     const cap = nb * PL;
     const slotFloats = align((OC * CKK + OC) * 4) / 4; // a chunk's dW [OC, CKK] then dB [OC]
+    const ax = mem.addressOf(x), ag = mem.addressOf(dOut), ar = mem.addressOf(route);
     const at = carve({
-      x: S * CHW, g: S * OC * PL, route: Math.ceil((S * OC * PL) / 4), counter: 1, slots: Math.ceil(S / nb) * slotFloats, total: slotFloats,
-    });
+      x: ax < 0 ? S * CHW : 0, g: ag < 0 ? S * OC * PL : 0, route: ar < 0 ? Math.ceil((S * OC * PL) / 4) : 0, counter: 1,
+      slots: Math.ceil(S / nb) * slotFloats, total: slotFloats,
+    }, mem.base);
     // per thread: the chunk's patches, its lists of (g, patch offset) per channel and route (and route 255), their
     // counts, the four route sums
     const work = carveEach({ patches: C * cap * PATCH, list: OC * 5 * cap * 2, cnt: OC * 5, scr: 4 * PATCH }, T, at.end);
@@ -430,14 +460,16 @@ export function makeConvKernels(ex: WasmExports, mem: LinearMemory, pool: Thread
     ex.zero_f32(at.total, slotFloats);
     for (let s0 = 0; s0 < N; s0 += S) {
       const sn = Math.min(S, N - s0);
-      f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
-      f32.set(dOut.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.g / 4);
-      u8.set(route.subarray(s0 * OC * PL, (s0 + sn) * OC * PL), at.route);
+      const u0 = s0 * OC * PL, u1 = (s0 + sn) * OC * PL;
+      const xAt = ax >= 0 ? ax + s0 * CHW * 4 : at.x, gAt = ag >= 0 ? ag + 4 * u0 : at.g, routeAt = ar >= 0 ? ar + u0 : at.route;
+      if (ax < 0) f32.set(x.subarray(s0 * CHW, (s0 + sn) * CHW), at.x / 4);
+      if (ag < 0) f32.set(dOut.subarray(u0, u1), at.g / 4);
+      if (ar < 0) u8.set(route.subarray(u0, u1), at.route);
       i32[at.counter / 4] = 0;
       pool.run('conv_pool_dw', sameRange(sn, T), (t) => {
         const my = work.at[t];
         const args: ConvPoolDwArgs = {
-          x: at.x, g: at.g, route: at.route, n0: 0, n1: sn, nb, C, H, W, KH, KW, pad: g.pad, OH, OW, OC,
+          x: xAt, g: gAt, route: routeAt, n0: 0, n1: sn, nb, C, H, W, KH, KW, pad: g.pad, OH, OW, OC,
           slots: at.slots, slotB: slotFloats * 4, patches: my.patches, list: my.list, cnt: my.cnt, scr: my.scr, ctr: at.counter,
         };
         return positional(convPoolDwParams, args);

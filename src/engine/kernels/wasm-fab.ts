@@ -21,7 +21,7 @@ export function makeFabStep(ex: WasmExports, mem: LinearMemory, pool: Threads): 
     const R = f.length;
     const T = pool.threadsFor(R);
     // floats: k holds η and α_max (two float64), f and w are float64 (two floats each)
-    const at = carve({ k: 4, f: 2 * R, x1: R * D, x0: R * D, w: 2 * R * D });
+    const at = carve({ k: 4, f: 2 * R, x1: R * D, x0: R * D, w: 2 * R * D }, mem.base);
     const work = carveEach({ scr: 10 * D }, T, at.end); // key, lin, d1, d2 (float64) and idx, idx2 (int32)
     if (R === 0 || D === 0 || x1.length !== R * D || x0.length !== R * D || w.length !== R * D || !mem.ensure(work.end)) {
       referenceKernels.fabStep(x1, x0, w, f, D, norm, eta, alphaMax);

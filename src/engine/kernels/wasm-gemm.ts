@@ -96,36 +96,43 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
     const Np = Math.ceil(N / NR) * NR;
     // Big products split their B panels (columns of C) among the threads; each has its own 128-byte edge scratch.
     const T = M * N * K >= SPLIT_FLOPS ? pool.threadsFor(Np / NR) : 1;
-    const at = carve({ aRaw: aLen, bRaw: bLen, aPack: Mp * K, bPack: Np * K, c: M * N, scratch: 32 * T });
+    // operands that live in linear memory (the arena) are packed from where they are, C written in place
+    const aIn = mem.addressOf(A), bIn = mem.addressOf(B), cIn = mem.outputAddress(C, A, B);
+    const at = carve({
+      aRaw: aIn < 0 ? aLen : 0, bRaw: bIn < 0 ? bLen : 0, aPack: Mp * K, bPack: Np * K, c: cIn < 0 ? M * N : 0, scratch: 32 * T,
+    }, mem.base);
     if (!mem.ensure(at.end)) {
       // Too big for one wasm32 memory: still correct, just not fast.
       referenceKernels.gemm(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);
       return;
     }
 
-    const la = copyIn(A, aOff, aRows, aCols, lda, at.aRaw, aByRow);
-    const lb = copyIn(B, bOff, bRows, bCols, ldb, at.bRaw, bByRow);
+    const aSrc = aIn >= 0 ? aIn + 4 * aOff : at.aRaw, bSrc = bIn >= 0 ? bIn + 4 * bOff : at.bRaw;
+    const la = aIn >= 0 ? lda : copyIn(A, aOff, aRows, aCols, lda, at.aRaw, aByRow);
+    const lb = bIn >= 0 ? ldb : copyIn(B, bOff, bRows, bCols, ldb, at.bRaw, bByRow);
     // op(A)[i][k] = raw[i·rs + k·ks]; op(B)[k][j] likewise with j as the panel index.
-    if (transA) pack(at.aRaw, 1, la, M, K, at.aPack, MR, T);
-    else pack(at.aRaw, la, 1, M, K, at.aPack, MR, T);
-    if (transB) pack(at.bRaw, lb, 1, N, K, at.bPack, NR, T);
-    else pack(at.bRaw, 1, lb, N, K, at.bPack, NR, T);
+    if (transA) pack(aSrc, 1, la, M, K, at.aPack, MR, T);
+    else pack(aSrc, la, 1, M, K, at.aPack, MR, T);
+    if (transB) pack(bSrc, lb, 1, N, K, at.bPack, NR, T);
+    else pack(bSrc, 1, lb, N, K, at.bPack, NR, T);
 
     // Accumulating into float32 C happens in WASM (vector adds); into float64 C in JS, to keep C's precision.
     const accInWasm = accumulate && C instanceof Float32Array;
+    const cAt = cIn >= 0 ? cIn + 4 * cOff : at.c, cld = cIn >= 0 ? ldc : N;
     const cBase = at.c / 4;
     const f32 = mem.f32;
-    if (accInWasm) {
+    if (accInWasm && cIn < 0) {
       if (ldc === N) f32.set(C.subarray(cOff, cOff + M * N), cBase);
       else for (let r = 0; r < M; r++) f32.set(C.subarray(cOff + r * ldc, cOff + r * ldc + N), cBase + r * N);
     }
-    if (T === 1) ex.gemm_packed(M, N, K, at.aPack, at.bPack, at.c, N, accInWasm ? 1 : 0, 0);
+    if (T === 1) ex.gemm_packed(M, N, K, at.aPack, at.bPack, cAt, cld, accInWasm ? 1 : 0, 0);
     else {
       // Every element of C is computed by one thread in the same order: the same bits for any thread count.
       pool.run('gemm_packed', splitRange(Np / NR, T), (t, [p0, p1]) =>
-        [M, Math.min(N, p1 * NR) - p0 * NR, K, at.aPack, at.bPack + p0 * NR * K * 4, at.c + p0 * NR * 4, N, accInWasm ? 1 : 0, at.scratch + 128 * t]);
+        [M, Math.min(N, p1 * NR) - p0 * NR, K, at.aPack, at.bPack + p0 * NR * K * 4, cAt + p0 * NR * 4, cld, accInWasm ? 1 : 0, at.scratch + 128 * t]);
     }
 
+    if (cIn >= 0) return;
     if (accumulate && !accInWasm) {
       for (let r = 0; r < M; r++) {
         const o = cOff + r * ldc, s = cBase + r * N;

@@ -1,13 +1,19 @@
 // The WebAssembly kernels' linear memory, seen from the host: float32/int32/byte views that follow memory.grow, and
 // named layouts (each call's regions carved one after another, cache-line aligned) instead of positional offsets.
-// Bytes [0, SCRATCH) are the main thread's scratch (the GEMM's edge tile); every layout starts after them.
-// Memory is shared with the worker threads (./threads.ts) and only grows, to the largest problem seen.
+// Bytes [0, SCRATCH) are the main thread's scratch (the GEMM's edge tile). Then the arena: blocks that hold tensors'
+// data between calls (inside a recycling scope, engine/recycle.ts hands out views of them as op outputs), so a
+// kernel reads its operands where the previous op wrote them instead of copying them in and out. Each call's work
+// layout starts after the arena's blocks (`base`). Memory is shared with the worker threads (./threads.ts) and only
+// grows, to the largest problem seen; views of a shared memory stay valid when it grows.
 import type { Data } from '../nd.js';
+import type { Arena } from '../recycle.js';
 
 /** Bytes [0, SCRATCH) hold the main thread's edge tile (wasm/gemm.wat). */
 export const SCRATCH = 256;
 const PAGE = 65536;
 const MAX_BYTES = 65536 * PAGE - PAGE; // wasm32 limit; byte addresses stay below 2³² for the i32 parameters
+/** The arena's blocks end below this byte: beyond it op outputs are ordinary arrays (linear memory never shrinks). */
+const ARENA_MAX = 2 ** 30;
 
 /** Round a byte count up to a 64-byte (cache line) boundary (arithmetic, not `&`: counts may pass 2³¹). */
 export const align = (n: number): number => Math.ceil(n / 64) * 64;
@@ -17,16 +23,89 @@ export const isF32 = (...arrays: (Data | null)[]): boolean => arrays.every((a) =
 
 /**
  * Linear memory of one instance with float32/int32/byte views. It is reused across calls and only grows, so a call
- * allocates nothing but the few subarray views used to copy.
+ * allocates nothing but the few subarray views used to copy. As an {@link Arena} it hands out float32 and byte
+ * views of blocks after the scratch bytes: a freed block waits for a request of its size, `reset` frees them all.
  */
-export class LinearMemory {
+export class LinearMemory implements Arena {
   f32: Float32Array;
   i32: Int32Array;
   u8: Uint8Array;
+  /** First byte after the arena's blocks: each call's work layout starts here. */
+  base = SCRATCH;
+  /** Freed blocks by byte length. */
+  readonly #free = new Map<number, number[]>();
+  /** The buffers the arena's views were made on (a shared memory's buffer object changes as it grows). */
+  readonly #mine = new WeakSet<ArrayBufferLike>();
+  /** Whether views stay valid when memory grows (a shared memory): else there is no arena. */
+  readonly #shared: boolean;
   constructor(readonly memory: WebAssembly.Memory) {
     this.f32 = new Float32Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
     this.u8 = new Uint8Array(memory.buffer);
+    this.#shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  }
+
+  /** A view of a block of n float32s ('f32') or bytes ('u8'), zeroed when asked; null when the arena is full. */
+  take(kind: 'f32' | 'u8', n: number, zero: boolean): Float32Array | Uint8Array | null {
+    if (!this.#shared) return null;
+    const bytes = align(kind === 'f32' ? 4 * n : n);
+    let at = this.#free.get(bytes)?.pop();
+    if (at === undefined) {
+      if (this.base + bytes > ARENA_MAX || !this.ensure(this.base + bytes)) return null;
+      at = this.base;
+      this.base += bytes;
+    }
+    const buffer = this.f32.buffer;
+    this.#mine.add(buffer);
+    const a = kind === 'f32' ? new Float32Array(buffer, at, n) : new Uint8Array(buffer, at, n);
+    if (zero) a.fill(0);
+    return a;
+  }
+
+  /** Give a view's block back (a view `take` returned). */
+  release(a: ArrayBufferView): void {
+    const bytes = align(a.byteLength);
+    let list = this.#free.get(bytes);
+    if (list === undefined) this.#free.set(bytes, (list = []));
+    list.push(a.byteOffset);
+  }
+
+  /** Free every block: the views handed out must no longer be read (their bytes become work space). */
+  reset(): void {
+    this.base = SCRATCH;
+    this.#free.clear();
+  }
+
+  /** Whether a is a view of this memory's arena. */
+  owns(a: ArrayBufferView): boolean {
+    return this.#mine.has(a.buffer);
+  }
+
+  /**
+   * The byte address of a's first element when a lives in this memory (a kernel then reads or writes it in place),
+   * else -1 (the caller copies it in or out). Null → -1.
+   * @example
+   *   const ax = mem.addressOf(x); if (ax < 0) mem.f32.set(x, at.x / 4);
+   */
+  addressOf(a: ArrayBufferView | null): number {
+    return a !== null && this.#mine.has(a.buffer) ? a.byteOffset : -1;
+  }
+
+  /**
+   * As addressOf, for an output a kernel writes in place: -1 also when it shares bytes with one of the inputs that
+   * live here (the kernels read their inputs while they write; a copy keeps them apart).
+   * @example
+   *   const ay = mem.outputAddress(y, x); // write y in place unless it overlaps x
+   */
+  outputAddress(out: ArrayBufferView | null, ...inputs: (ArrayBufferView | null)[]): number {
+    const at = this.addressOf(out);
+    if (at < 0) return -1;
+    const end = at + out!.byteLength;
+    for (const a of inputs) {
+      const b = this.addressOf(a);
+      if (b >= 0 && b < end && at < b + a!.byteLength) return -1;
+    }
+    return at;
   }
   /**
    * Make linear memory at least `bytes` long; false when it cannot grow that far (wasm32 tops out at 4 GiB,

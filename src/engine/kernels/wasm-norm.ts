@@ -1,7 +1,8 @@
 // The batch-normalisation family of the WebAssembly kernels, host side (wasm/norm.wat): the forward's statistics and
-// affine output, the backward's two sums and input gradient, over float32 tensors staged in linear memory once per
-// call (the output overwrites the staged input). The threads split the channels; each channel's planes are summed in
-// order (float32 within a plane, float64 across planes), so the results are the same bits for any thread count.
+// affine output, the backward's two sums and input gradient, over float32 tensors read where they live in linear
+// memory (the arena) or staged there once per call (the output then overwrites the staged input). The threads split
+// the channels; each channel's planes are summed in order (float32 within a plane, float64 across planes), so the
+// results are the same bits for any thread count.
 // They differ from the reference (./reference.ts, float64 throughout) by float32 rounding; the per-channel
 // arithmetic between the passes (means, 1/σ, the backward's coefficients) runs here in float64. The kernels subtract
 // the mean rounded to float32 (hi); what that rounding left out (lo = mean − hi) is folded into the float64 per-channel
@@ -53,15 +54,24 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
   ): boolean {
     const n = N * C * S;
     const P = pooled ? pooled.out.length : 0;
-    const at = carve({ k: (RECORD / 4) * C, x: n, out: P, route: pooled?.route ? Math.ceil(P / 4) : 0 });
+    // operands that live in linear memory (the arena) are read and written in place; y is written over the staged
+    // copy of x when neither lives there, into a work region when only x does
+    const ax = mem.addressOf(x), ay = mem.outputAddress(y, x);
+    const aOut = pooled ? mem.outputAddress(pooled.out, x, y) : -1, aRoute = pooled ? mem.outputAddress(pooled.route, x, y, pooled.out) : -1;
+    const at = carve({
+      k: (RECORD / 4) * C, x: ax < 0 ? n : 0, y: ax >= 0 && ay < 0 ? n : 0, out: aOut < 0 ? P : 0,
+      route: pooled?.route && aRoute < 0 ? Math.ceil(P / 4) : 0,
+    }, mem.base);
     if (!isF32(x, gamma, beta, y, pooled?.out ?? null) || n === 0 || !mem.ensure(at.end)) return false;
     const f32 = mem.f32;
-    f32.set(x.subarray(0, n), at.x / 4);
+    if (ax < 0) f32.set(x.subarray(0, n), at.x / 4);
+    const xAt = ax >= 0 ? ax : at.x, yAt = ay >= 0 ? ay : ax < 0 ? at.x : at.y;
+    const outAt = aOut >= 0 ? aOut : at.out, routeAt = aRoute >= 0 ? aRoute : at.route;
     const parts = ranges(n, C);
     const rec64 = new Float64Array(mem.memory.buffer, at.k, (RECORD / 8) * C);
     const rec32 = new Float32Array(mem.memory.buffer, at.k, (RECORD / 4) * C);
     if (sq) {
-      pool.run('bn_fwd', parts, (_t, [c0, c1]) => [at.x, at.x, N, C, S, c0, c1, at.k, 0, W, 0, 0]);
+      pool.run('bn_fwd', parts, (_t, [c0, c1]) => [xAt, xAt, N, C, S, c0, c1, at.k, 0, W, 0, 0]);
       for (let c = 0; c < C; c++) {
         const mu = rec64[4 * c], lo = mu - Math.fround(mu);
         mean[c] = mu;
@@ -81,12 +91,12 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
       rec32[8 * c + 7] = mean[c]; // hi
       if (!finiteRecord(rec32, c)) return false;
     }
-    const route = pooled?.route ? at.route : 0;
-    pool.run('bn_fwd', parts, (_t, [c0, c1]) => [at.x, at.x, N, C, S, c0, c1, at.k, pooled ? 2 : 1, W, at.out, route]);
-    if (y) y.set(f32.subarray(at.x / 4, at.x / 4 + n));
+    const route = pooled?.route ? routeAt : 0;
+    pool.run('bn_fwd', parts, (_t, [c0, c1]) => [xAt, yAt, N, C, S, c0, c1, at.k, pooled ? 2 : 1, W, outAt, route]);
+    if (y && ay < 0) y.set(f32.subarray(yAt / 4, yAt / 4 + n));
     if (pooled) {
-      pooled.out.set(f32.subarray(at.out / 4, at.out / 4 + P));
-      pooled.route?.set(mem.u8.subarray(at.route, at.route + P));
+      if (aOut < 0) pooled.out.set(f32.subarray(at.out / 4, at.out / 4 + P));
+      if (aRoute < 0) pooled.route?.set(mem.u8.subarray(at.route, at.route + P));
     }
     return true;
   }
@@ -98,19 +108,31 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
   ): boolean {
     const n = N * C * S, M = N * S;
     const P = pooled ? pooled.dOut.length : 0;
-    const at = carve({ k: (RECORD / 4) * C, dy: n, x: n, g: P, route: Math.ceil(P / 4) });
+    // operands that live in linear memory (the arena) are read and written in place. dY: pooled, built plane by plane
+    // in dX (then overwritten by it in place) or in a work region; else read where it is or from its staged copy,
+    // which dX then overwrites unless dY lives here (dX then in a work region of its own)
+    const ax = mem.addressOf(x), ady = pooled ? -1 : mem.addressOf(dY);
+    const ag = pooled ? mem.addressOf(pooled.dOut) : -1, ar = pooled ? mem.addressOf(pooled.route) : -1;
+    const adx = mem.outputAddress(dX, x, dY, pooled?.dOut ?? null, pooled?.route ?? null);
+    const at = carve({
+      k: (RECORD / 4) * C, dy: ady < 0 && !(pooled && adx >= 0) ? n : 0, dx: dX && adx < 0 && ady >= 0 ? n : 0,
+      x: ax < 0 ? n : 0, g: pooled && ag < 0 ? P : 0, route: pooled && ar < 0 ? Math.ceil(P / 4) : 0,
+    }, mem.base);
     if (!isF32(dY, x, gamma, dX, pooled?.dOut ?? null) || n === 0 || !mem.ensure(at.end)) return false;
     const f32 = mem.f32;
     if (pooled) {
-      f32.set(pooled.dOut, at.g / 4);
-      mem.u8.set(pooled.route, at.route);
-    } else f32.set(dY!.subarray(0, n), at.dy / 4);
-    f32.set(x.subarray(0, n), at.x / 4);
+      if (ag < 0) f32.set(pooled.dOut, at.g / 4);
+      if (ar < 0) mem.u8.set(pooled.route, at.route);
+    } else if (ady < 0) f32.set(dY!.subarray(0, n), at.dy / 4);
+    if (ax < 0) f32.set(x.subarray(0, n), at.x / 4);
+    const xAt = ax >= 0 ? ax : at.x, gAt = ag >= 0 ? ag : at.g, routeAt = ar >= 0 ? ar : at.route;
+    const dyAt = ady >= 0 ? ady : pooled && adx >= 0 ? adx : at.dy;
+    const dxAt = adx >= 0 ? adx : ady >= 0 ? at.dx : at.dy;
     const parts = ranges(n, C);
     const rec64 = new Float64Array(mem.memory.buffer, at.k, (RECORD / 8) * C);
     const rec32 = new Float32Array(mem.memory.buffer, at.k, (RECORD / 4) * C);
     for (let c = 0; c < C; c++) rec32[8 * c + 7] = mean[c];
-    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [at.dy, at.x, at.dy, N, C, S, c0, c1, at.k, pooled ? 3 : 0, W, at.g, at.route]);
+    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [dyAt, xAt, dyAt, N, C, S, c0, c1, at.k, pooled ? 3 : 0, W, gAt, routeAt]);
     for (let c = 0; c < C; c++) {
       sdy[c] = rec64[4 * c];
       // Σ dY·(x − mean)·invstd = (Σ dY·(x − hi) − lo·Σ dY)·invstd
@@ -127,8 +149,8 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
       rec32[8 * c + 6] = training ? (-k / M) * sdy[c] - b * (mean[c] - Math.fround(mean[c])) : 0;
       if (!finiteRecord(rec32, c)) return false;
     }
-    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [at.dy, at.x, at.dy, N, C, S, c0, c1, at.k, training ? 1 : 2, W, 0, 0]);
-    dX.set(f32.subarray(at.dy / 4, at.dy / 4 + n));
+    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [dyAt, xAt, dxAt, N, C, S, c0, c1, at.k, training ? 1 : 2, W, 0, 0]);
+    if (adx < 0) dX.set(f32.subarray(dxAt / 4, dxAt / 4 + n));
     return true;
   }
 

@@ -2,7 +2,7 @@
 // SIMD multiply-adds (fused in the fma build), no memory traffic, run on every thread at once.
 import { sameRange, type Threads } from './thread-pool.js';
 import type { WasmExports } from './wasm-exports.js';
-import { carveEach, SCRATCH, type LinearMemory } from './wasm-memory.js';
+import { carveEach, type LinearMemory } from './wasm-memory.js';
 
 /** FLOPs of one peak_fma iteration: 10 multiply-adds of 4 lanes, 2 FLOPs each (see peak.wat). */
 const PEAK_FLOPS_PER_ITER = 10 * 4 * 2;
@@ -17,7 +17,7 @@ const PEAK_FLOPS_PER_ITER = 10 * 4 * 2;
 export function measurePeak(ex: WasmExports, mem: LinearMemory, pool: Threads, ms = 300): number {
   if (!(ms > 0)) throw new Error(`peakGflops: ms must be a positive number of milliseconds, got ${ms}`);
   const T = pool.count;
-  const results = carveEach({ result: 4 }, T, SCRATCH); // each thread's 16-byte result, on a cache line of its own
+  const results = carveEach({ result: 4 }, T, mem.base); // each thread's 16-byte result, on a cache line of its own
   if (!mem.ensure(results.end)) return 0;
   const out = results.at.map((a) => a.result);
   // Calibrate on this thread: iterations for one round of ms/5.

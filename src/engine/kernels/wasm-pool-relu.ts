@@ -23,7 +23,9 @@ export function makePoolReluKernels(ex: WasmExports, mem: LinearMemory): Pick<Ke
   function reluForward(x: Data, out: Data): void {
     if (!isF32(x, out)) return ref.reluForward(x, out);
     const n = x.length;
-    const at = carve({ buf: Math.min(n, STREAM) });
+    const ax = mem.addressOf(x), aOut = mem.outputAddress(out, x);
+    if (ax >= 0 && aOut >= 0) return ex.relu_fwd(ax, aOut, n); // both in linear memory (the arena): in place
+    const at = carve({ buf: Math.min(n, STREAM) }, mem.base);
     if (!mem.ensure(at.end)) return ref.reluForward(x, out);
     const f32 = mem.f32;
     for (let i = 0; i < n; i += STREAM) {
@@ -38,7 +40,9 @@ export function makePoolReluKernels(ex: WasmExports, mem: LinearMemory): Pick<Ke
   function reluBackward(dOut: Data, x: Data, dX: Data): void {
     if (!isF32(dOut, x, dX)) return ref.reluBackward(dOut, x, dX);
     const n = x.length;
-    const at = carve({ dOut: Math.min(n, STREAM), x: Math.min(n, STREAM) });
+    const ag = mem.addressOf(dOut), ax = mem.addressOf(x), adx = mem.outputAddress(dX, dOut, x);
+    if (ag >= 0 && ax >= 0 && adx >= 0) return ex.relu_bwd(ag, ax, adx, n); // all in linear memory (the arena): in place
+    const at = carve({ dOut: Math.min(n, STREAM), x: Math.min(n, STREAM) }, mem.base);
     if (!mem.ensure(at.end)) return ref.reluBackward(dOut, x, dX);
     const f32 = mem.f32;
     for (let i = 0; i < n; i += STREAM) {
@@ -56,7 +60,7 @@ export function makePoolReluKernels(ex: WasmExports, mem: LinearMemory): Pick<Ke
     if (KH !== 2 || KW !== 2 || stride !== 2 || pad !== 0 || !isF32(x, out)) return ref.maxPoolForward(x, N, g, out, argmax);
     const planes = N * C, HW = H * W, OHW = OH * OW;
     const per = Math.max(1, Math.floor(STREAM / HW)); // planes per chunk
-    const at = carve({ x: per * HW, out: per * OHW, argmax: per * OHW });
+    const at = carve({ x: per * HW, out: per * OHW, argmax: per * OHW }, mem.base);
     if (!mem.ensure(at.end)) return ref.maxPoolForward(x, N, g, out, argmax);
     const { f32, i32 } = mem;
     for (let p0 = 0; p0 < planes; p0 += per) {
@@ -72,7 +76,7 @@ export function makePoolReluKernels(ex: WasmExports, mem: LinearMemory): Pick<Ke
   function maxPoolBackward(dOut: Data, argmax: Int32Array, dX: Data): void {
     if (!isF32(dOut, dX)) return ref.maxPoolBackward(dOut, argmax, dX);
     const n = dOut.length;
-    const at = carve({ dOut: n, argmax: n, dX: dX.length });
+    const at = carve({ dOut: n, argmax: n, dX: dX.length }, mem.base);
     if (!mem.ensure(at.end)) return ref.maxPoolBackward(dOut, argmax, dX);
     const { f32, i32 } = mem;
     f32.set(dOut, at.dOut / 4);

@@ -85,6 +85,7 @@ export function instantiateKernels(
     fabStep: makeFabStep(ex, mem, pool),
     peakGflops: (ms?: number) => measurePeak(ex, mem, pool, ms),
     memoryBytes: () => ex.memory.buffer.byteLength,
+    arena: mem,
     getThreads: () => pool.count,
     setThreads: (n: number) => pool.setCount(start === null ? 1 : checkThreads(n)),
   };
