@@ -29,6 +29,8 @@ export interface Kept {
  */
 export interface Arena {
   take(kind: 'f32' | 'u8', n: number, zero: boolean): Float32Array | Uint8Array | null;
+  /** A zeroed view of n float32s outside any scope, kept until the view is collected (null: none now). */
+  lasting(n: number): Float32Array | null;
   release(a: ArrayBufferView): void;
   reset(): void;
   owns(a: ArrayBufferView): boolean;
@@ -172,6 +174,16 @@ function release(a: Pooled): void {
   if (list === undefined) pool.set(k, (list = []));
   list.push(a);
   pooledBytes += a.byteLength;
+}
+
+/**
+ * n zeroed float32s that kernels read and write in place across calls (an optimiser's moments): a lasting view of
+ * the active kernels' arena when it has room and no recycling scope is open, else an ordinary array.
+ * @example
+ *   const m = lastingZeros(w.size);
+ */
+export function lastingZeros(n: number): Float32Array {
+  return (scopes.length === 0 && n >= MIN_LENGTH ? arena?.lasting(n) : null) ?? new Float32Array(n);
 }
 
 /** Bytes waiting in the pool (for tests and the memory report). */

@@ -3,6 +3,7 @@
 // Adam: m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − η·m̂/(√v̂ + ε), m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ)  (Kingma & Ba 2015)
 import { Tensor, sameShape, shapeStr } from '../engine/tensor.js';
 import { kernels } from '../engine/kernels/kernels.js';
+import { lastingZeros } from '../engine/recycle.js';
 
 export interface Optimizer {
   readonly name: string;
@@ -99,8 +100,10 @@ export class Adam implements Optimizer {
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
     this.t = Tensor.zeros([1], 'float64');
-    this.m = params.map(([, p]) => Tensor.zeros(p.shape, p.dtype));
-    this.v = params.map(([, p]) => Tensor.zeros(p.shape, p.dtype));
+    // float32 moments in the kernels' linear memory where it has room: the update reads and writes them in place
+    const moment = (p: Tensor) => (p.dtype === 'float32' ? new Tensor(lastingZeros(p.size), p.shape) : Tensor.zeros(p.shape, p.dtype));
+    this.m = params.map(([, p]) => moment(p));
+    this.v = params.map(([, p]) => moment(p));
   }
   step(grads: Tensor[]): void {
     checkGrads('Adam', this.params, grads);

@@ -6,7 +6,9 @@
 // fresh state and to the same call with the arena off.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernels } from '../../src/engine/kernels/kernels.js';
-import { recycledByteArray, recycledBytes, recycling, useArena, type Arena } from '../../src/engine/recycle.js';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { lastingZeros, recycledByteArray, recycledBytes, recycling, useArena, type Arena } from '../../src/engine/recycle.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { grad } from '../../src/engine/tape.js';
@@ -163,6 +165,43 @@ describe('recycling with the kernels’ arena', () => {
     const bytes = kernels().memoryBytes!();
     for (let i = 0; i < 200; i++) step();
     expect(kernels().memoryBytes!()).toBe(bytes);
+  });
+});
+
+describe('lasting blocks of the arena (an optimiser’s moments)', () => {
+  it('are zeroed views outside a scope, ordinary arrays inside one, and survive the scopes after them', () => {
+    const arena = kernels().arena!;
+    const m = lastingZeros(N);
+    expect(arena.owns(m)).toBe(true);
+    expect(m.every((v) => v === 0)).toBe(true);
+    m.fill(3);
+    recycling(() => {
+      expect(arena.owns(lastingZeros(N)), 'inside a scope: the JS heap').toBe(false);
+      Tensor.full([4 * N], -1); // a scope's block, above the lasting ones
+      return null;
+    }, () => []);
+    expect(m.every((v) => v === 3)).toBe(true);
+    expect(arena.owns(lastingZeros(16)), 'small: the JS heap').toBe(false);
+  });
+
+  it('go back to the arena when their views are collected: linear memory stays flat over many optimisers', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const settle = async () => {
+      gc();
+      await new Promise((r) => setTimeout(r, 10)); // finalisation callbacks run as tasks after a collection
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    };
+    const make = () => lastingZeros(1 << 18).fill(1); // 1 MiB
+    make();
+    await settle();
+    const bytes = kernels().memoryBytes!();
+    for (let i = 0; i < 64; i++) {
+      make();
+      if (i % 8 === 7) await settle();
+    }
+    expect(kernels().memoryBytes!() - bytes, 'at most a few of the 64 MiB made').toBeLessThan(16 * 2 ** 20);
   });
 });
 

@@ -25,6 +25,8 @@ interface Placer {
   u8(values: Uint8Array): Uint8Array;
   out(n: number): Float32Array;
   outU8(n: number): Uint8Array;
+  /** An array the kernel updates in place, with these values. */
+  inout(values: Float32Array): Float32Array;
 }
 
 const GUARD = 16; // floats on each side of an operand in the arena
@@ -35,6 +37,7 @@ const heap: Placer = {
   u8: (v) => v.slice(),
   out: (n) => new Float32Array(n).fill(NaN),
   outU8: (n) => new Uint8Array(n).fill(77),
+  inout: (v) => v.slice(),
 };
 
 /** A placer over k's arena: every operand between two guard blocks; `check` then says what was touched. */
@@ -61,6 +64,7 @@ function arenaPlacer(k: Kernels): Placer & { check(): void } {
     u8: (v) => { const a = place<Uint8Array>('u8', v.length); a.set(v); inputs.push([a, v]); return a; },
     out: (n) => place<Float32Array>('f32', n).fill(NaN),
     outU8: (n) => place<Uint8Array>('u8', n).fill(77),
+    inout: (v) => { const a = place<Float32Array>('f32', v.length); a.set(v); return a; },
     check() {
       guards.forEach((g, i) => expect(g.every((v) => v === SENTINEL), `guard block ${i} untouched`).toBe(true));
       inputs.forEach(([a, v], i) => expect(bits(a), `input ${i} unchanged`).toEqual(bits(v)));
@@ -217,14 +221,16 @@ describe('kernels over operands in the arena', () => {
           }
         }
       }
-      // Adam reads a gradient that lives in the arena where it is (θ, m and v stay on the heap)
+      // Adam reads a gradient and updates moments that live in the arena where they are (θ on the heap), or some of them
       for (const n of [5, 70001]) {
         const th = random(rng, n), g = random(rng, n), m = random(rng, n, -0.1, 0.1), v = random(rng, n, 0, 0.1);
-        samePlaced(k, (p) => {
-          const [t2, m2, v2] = [th.slice(), m.slice(), v.slice()];
-          k.adamUpdate(t2, p.f32(g), m2, v2, 0.9, 0.999, 1e-4, 1e-8, 1e-3 / 0.1, 1 / Math.sqrt(0.002));
-          return [t2, m2, v2];
-        }, `adam ${n}`);
+        for (const [gIn, mIn, vIn] of [[true, true, true], [true, false, false], [false, true, false], [false, false, true]]) {
+          samePlaced(k, (p) => {
+            const t2 = th.slice(), m2 = (mIn ? p : heap).inout(m), v2 = (vIn ? p : heap).inout(v);
+            k.adamUpdate(t2, (gIn ? p : heap).f32(g), m2, v2, 0.9, 0.999, 1e-4, 1e-8, 1e-3 / 0.1, 1 / Math.sqrt(0.002));
+            return [t2, m2, v2];
+          }, `adam ${n} ${gIn} ${mIn} ${vIn}`);
+        }
       }
       const x = random(rng, 100003), dOut = random(rng, x.length);
       samePlaced(k, (p) => { const y = p.out(x.length); k.reluForward(p.f32(x), y); return [y]; }, 'relu');

@@ -1,9 +1,10 @@
 // The WebAssembly kernels' linear memory, seen from the host: float32/int32/byte views that follow memory.grow, and
 // named layouts (each call's regions carved one after another, cache-line aligned) instead of positional offsets.
 // Bytes [0, SCRATCH) are the main thread's scratch (the GEMM's edge tile). Then the arena: blocks that hold tensors'
-// data between calls (inside a recycling scope, engine/recycle.ts hands out views of them as op outputs), so a
-// kernel reads its operands where the previous op wrote them instead of copying them in and out. Each call's work
-// layout starts after the arena's blocks (`base`). Memory is shared with the worker threads (./threads.ts) and only
+// data between calls, so a kernel reads its operands where the previous op wrote them instead of copying them in and
+// out: first the lasting blocks (an optimiser's state, freed when their view is collected), then the scope's blocks
+// (inside a recycling scope, engine/recycle.ts hands out views of them as op outputs; all freed when it ends). Each
+// call's work layout starts after the arena's blocks (`base`). Memory is shared with the worker threads (./threads.ts) and only
 // grows, to the largest problem seen; views of a shared memory stay valid when it grows.
 import type { Data } from '../nd.js';
 import type { Arena } from '../recycle.js';
@@ -32,8 +33,12 @@ export class LinearMemory implements Arena {
   u8: Uint8Array;
   /** First byte after the arena's blocks: each call's work layout starts here. */
   base = SCRATCH;
-  /** Freed blocks by byte length. */
+  /** First byte after the lasting blocks: the scope's blocks start here. */
+  #lastingEnd = SCRATCH;
+  /** Freed blocks by byte length: the scope's, and the lasting ones whose views were collected. */
   readonly #free = new Map<number, number[]>();
+  readonly #lastingFree = new Map<number, number[]>();
+  readonly #collected = new FinalizationRegistry<[number, number]>(([at, bytes]) => push(this.#lastingFree, bytes, at));
   /** The buffers the arena's views were made on (a shared memory's buffer object changes as it grows). */
   readonly #mine = new WeakSet<ArrayBufferLike>();
   /** Whether views stay valid when memory grows (a shared memory): else there is no arena. */
@@ -64,16 +69,33 @@ export class LinearMemory implements Arena {
 
   /** Give a view's block back (a view `take` returned). */
   release(a: ArrayBufferView): void {
-    const bytes = align(a.byteLength);
-    let list = this.#free.get(bytes);
-    if (list === undefined) this.#free.set(bytes, (list = []));
-    list.push(a.byteOffset);
+    push(this.#free, align(a.byteLength), a.byteOffset);
   }
 
-  /** Free every block: the views handed out must no longer be read (their bytes become work space). */
+  /** Free every block `take` handed out: those views must no longer be read (their bytes become work space). */
   reset(): void {
-    this.base = SCRATCH;
+    this.base = this.#lastingEnd;
     this.#free.clear();
+  }
+
+  /**
+   * A zeroed view of n float32s that lasts until the view is garbage-collected (an optimiser's moments), or null
+   * when the arena cannot place one now: while a scope's blocks are live above the lasting ones, or when full.
+   */
+  lasting(n: number): Float32Array | null {
+    if (!this.#shared || this.base !== this.#lastingEnd || n === 0) return null;
+    const bytes = align(4 * n);
+    let at = this.#lastingFree.get(bytes)?.pop();
+    if (at === undefined) {
+      if (this.base + bytes > ARENA_MAX || !this.ensure(this.base + bytes)) return null;
+      at = this.base;
+      this.base = this.#lastingEnd = this.base + bytes;
+    }
+    const buffer = this.f32.buffer;
+    this.#mine.add(buffer);
+    const a = new Float32Array(buffer, at, n).fill(0);
+    this.#collected.register(a, [at, bytes]);
+    return a;
   }
 
   /** Whether a is a view of this memory's arena. */
@@ -129,6 +151,12 @@ export class LinearMemory implements Arena {
     }
     return true;
   }
+}
+
+function push(lists: Map<number, number[]>, bytes: number, at: number): void {
+  let list = lists.get(bytes);
+  if (list === undefined) lists.set(bytes, (list = []));
+  list.push(at);
 }
 
 /** Byte addresses of a layout's named regions, and `end`, the first byte after the last one. */
