@@ -4,6 +4,7 @@
 // start; the projections are exact in the stored precision, ball.ts) and so is the loss (cross-entropy, rescaled or
 // plain, in evaluation or training mode, or any maximised loss of losses.ts). x, x' [N, ...] in [0, 1], y [N].
 // Early stop keeps a per-example mask (1 = still stepping); only the examples still stepping are forwarded.
+import { copyOf } from '../engine/nd.js';
 import type { Rng } from '../engine/random.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import type { Sequential } from '../layers/sequential.js';
@@ -272,7 +273,7 @@ function memoized(memo: GradientMemo, key: string, compute: () => { dx: Tensor; 
 
 function gather(x: Tensor, rows: number[]): Tensor {
   const N = x.shape[0];
-  if (rows.length === N) return new Tensor(x.data.slice(), x.shape);
+  if (rows.length === N) return new Tensor(copyOf(x.data), x.shape);
   const D = x.size / N;
   const out = alloc(x.dtype, rows.length * D);
   rows.forEach((n, i) => out.set(x.data.subarray(n * D, (n + 1) * D), i * D));

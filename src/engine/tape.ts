@@ -162,10 +162,9 @@ function accumulate(grads: Map<Tensor, Tensor>, t: Tensor, g: Tensor): void {
     grads.set(t, g);
     return;
   }
-  const sum = new Tensor(prev.data.slice(), prev.shape);
-  const s = sum.data;
-  const d = g.data;
-  for (let i = 0; i < s.length; i++) s[i] += d[i];
+  const sum = Tensor.empty(prev.shape, prev.dtype); // (inside a recycling scope: from the pool or arena)
+  const s = sum.data, p = prev.data, d = g.data;
+  for (let i = 0; i < s.length; i++) s[i] = p[i] + d[i];
   grads.set(t, sum);
 }
 

@@ -1,7 +1,7 @@
 // Tensor: a dense, row-major array (Float32Array by default, Float64Array for gradient checks) with an
 // ndarray view for slicing and a link to the op that produced it, so the tape can walk back to the leaves.
 // Op outputs are always contiguous: kernels index `.data` directly.
-import { copyContiguous, isContiguous, view, type Data, type NdArray } from './nd.js';
+import { copyContiguous, copyOf, isContiguous, view, type Data, type NdArray } from './nd.js';
 import type { Rng } from './random.js';
 import { noteAllocation, takeRecycled } from './recycle.js';
 
@@ -101,13 +101,13 @@ export class Tensor {
    * view of the kernels' arena, which the next scope reuses). Tensors that shared the old array keep it.
    */
   moveToHeap(): void {
-    (this as { data: Data }).data = this.data.slice();
+    (this as { data: Data }).data = copyOf(this.data);
     this._nd = null;
   }
 
   /** A new leaf sharing no history (and no memory) with this tensor. */
   detach(): Tensor {
-    return new Tensor(this.data.slice(), this.shape);
+    return new Tensor(copyOf(this.data), this.shape);
   }
 
   /** A copy converted to another dtype (float64 for gradient checks, float32 for speed). */

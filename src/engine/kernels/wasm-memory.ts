@@ -63,7 +63,7 @@ export class LinearMemory implements Arena {
     const buffer = this.f32.buffer;
     this.#mine.add(buffer);
     const a = kind === 'f32' ? new Float32Array(buffer, at, n) : new Uint8Array(buffer, at, n);
-    if (zero) a.fill(0);
+    if (zero) zeroShared(a);
     return a;
   }
 
@@ -93,7 +93,8 @@ export class LinearMemory implements Arena {
     }
     const buffer = this.f32.buffer;
     this.#mine.add(buffer);
-    const a = new Float32Array(buffer, at, n).fill(0);
+    const a = new Float32Array(buffer, at, n);
+    zeroShared(a);
     this.#collected.register(a, [at, bytes]);
     return a;
   }
@@ -151,6 +152,15 @@ export class LinearMemory implements Arena {
     }
     return true;
   }
+}
+
+/** Zeros to copy from: V8's fill() on a view of shared memory runs at a tenth of set()'s speed. */
+const ZEROS = new Uint8Array(1 << 18);
+
+/** Zero a view of shared memory by copies of ZEROS (its bytes, whatever its type). */
+function zeroShared(a: Float32Array | Uint8Array): void {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  for (let i = 0; i < bytes.length; i += ZEROS.length) bytes.set(i + ZEROS.length <= bytes.length ? ZEROS : ZEROS.subarray(0, bytes.length - i), i);
 }
 
 function push(lists: Map<number, number[]>, bytes: number, at: number): void {
