@@ -19,16 +19,18 @@ const FRAME: RGB = [150, 150, 150];
 const LABEL: RGB = [60, 60, 60];
 
 /**
- * A value in at most 7 characters, with a real minus sign: 0, 0.25, −1.5, 3.2e−5.
+ * A value in at most 7 characters, with a real minus sign: 0, 0.25, −1.5, 3.2e−5. Below 0.01 in exponent form, so
+ * that the small gradient magnitudes of one figure's rows (0.0015 in one, 0.00097 in the next) read alike.
  * @example
  *   tick(-0.0312); // '−0.0312'
+ *   tick(0.00148); // '1.5e−3'
  *   tick(3.2e-5);  // '3.2e−5'
  */
 export function tick(v: number): string {
   if (v === 0) return '0';
   if (!Number.isFinite(v)) return String(v);
   const a = Math.abs(v);
-  const s = a >= 1e4 || a < 1e-3 ? a.toExponential(1) : String(Number(a.toPrecision(3)));
+  const s = a >= 1e4 || a < 1e-2 ? a.toExponential(1) : String(Number(a.toPrecision(3)));
   return (v < 0 ? '−' : '') + s.replace('e-', 'e−').replace('e+', 'e');
 }
 

@@ -19,6 +19,8 @@ describe('tick', () => {
     expect(tick(0.25)).toBe('0.25');
     expect(tick(-0.0312)).toBe('−0.0312');
     expect(tick(3.2e-5)).toBe('3.2e−5');
+    expect(tick(0.00148)).toBe('1.5e−3'); // one form for a figure's small magnitudes
+    expect(tick(9.7e-4)).toBe('9.7e−4');
     expect(tick(12345)).toBe('1.2e4');
     expect(tick(0.020000000000000018)).toBe('0.02');
   });
