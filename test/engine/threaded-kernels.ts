@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kernels } from '../../src/engine/kernels/kernels.js';
+import { setPoolDw, setPoolDx } from '../../src/engine/kernels/wasm.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 
 /** The repository's root. */
@@ -25,4 +26,20 @@ export function loadThreadedKernels(test: string): Kernels[] {
     if (k === null) throw new Error(`${test}: build/kernels.wasm does not load`);
     return k;
   });
+}
+
+/**
+ * f() with a fused block's dX, dW and dB through conv_bwd's GEMM over the full upstream gradient instead of
+ * conv_pool_dx and conv_pool_dw.
+ * @example
+ *   const viaGemmGrads = viaGemm(() => backward(k));
+ */
+export function viaGemm<T>(f: () => T): T {
+  const prev = [setPoolDx(false), setPoolDw(false)];
+  try {
+    return f();
+  } finally {
+    setPoolDx(prev[0]);
+    setPoolDw(prev[1]);
+  }
 }

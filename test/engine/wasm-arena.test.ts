@@ -5,10 +5,9 @@
 // sides of every operand; and stay correct when an output overlaps an input (it then copies).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernels, Window2d } from '../../src/engine/kernels/kernels.js';
-import { setPoolDw, setPoolDx } from '../../src/engine/kernels/wasm.js';
 import { window2d } from '../../src/engine/ops/conv.js';
 import { Rng } from '../../src/engine/random.js';
-import { loadThreadedKernels } from './threaded-kernels.js';
+import { loadThreadedKernels, viaGemm } from './threaded-kernels.js';
 
 let one: Kernels, two: Kernels, three: Kernels;
 beforeAll(() => {
@@ -92,16 +91,6 @@ function random(rng: Rng, n: number, lo = -1, hi = 1): Float32Array {
 
 /** Routes of a fused block (one of the four window positions, or none) */
 const routes = (rng: Rng, n: number) => Uint8Array.from({ length: n }, () => (rng.uniform() < 0.1 ? 255 : rng.int(4)));
-
-function viaGemm<T>(f: () => T): T {
-  const prev = [setPoolDx(false), setPoolDw(false)];
-  try {
-    return f();
-  } finally {
-    setPoolDx(prev[0]);
-    setPoolDw(prev[1]);
-  }
-}
 
 // geometries for each convolution path: the implicit GEMM (unpadded, output width 8), the widened forward (padded,
 // output width 14), im2col (3×3 padded), the routed backward (5×5) and more than one outer step of 512 images

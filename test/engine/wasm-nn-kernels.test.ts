@@ -10,7 +10,7 @@ import { setDirectDx, setPoolDw, setPoolDx, setWideMaxWaste, wideGeometry } from
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { window2d } from '../../src/engine/ops/conv.js';
 import { Rng } from '../../src/engine/random.js';
-import { loadThreadedKernels } from './threaded-kernels.js';
+import { loadThreadedKernels, viaGemm } from './threaded-kernels.js';
 
 let one: Kernels, two: Kernels, three: Kernels;
 
@@ -37,20 +37,6 @@ function expectClose(a: Float32Array, b: Float32Array, tol: number, what: string
     if (!(d <= worst)) { worst = d; at = i; }
   }
   expect(worst <= tol * (1 + scale), `${what}: max |diff| ${worst} at ${at} (scale ${scale})`).toBe(true);
-}
-
-/**
- * f() with a fused block's dX, dW and dB through conv_bwd's GEMM over the full upstream gradient instead of
- * conv_pool_dx and conv_pool_dw.
- */
-function viaGemm<T>(f: () => T): T {
-  const prev = [setPoolDx(false), setPoolDw(false)];
-  try {
-    return f();
-  } finally {
-    setPoolDx(prev[0]);
-    setPoolDw(prev[1]);
-  }
 }
 
 interface ConvCase { N: number; C: number; H: number; W: number; OC: number; KH: number; KW: number; stride: number; pad: number }
