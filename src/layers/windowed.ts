@@ -11,7 +11,7 @@
 // [w0[b], w0[b] + width) of every channel replaced by patch[b] ([C, height, width]); logits [B, classes].
 import { noGrad } from '../engine/tape.js';
 import { recycling } from '../engine/recycle.js';
-import type { Data } from '../engine/nd.js';
+import { copyOf, type Data } from '../engine/nd.js';
 import { Tensor, alloc, assertFinite, shapeStr } from '../engine/tensor.js';
 import { ReLU, Sigmoid, Tanh } from './activations.js';
 import { Conv2D } from './conv2d.js';
@@ -147,7 +147,7 @@ export class WindowedForward {
     this.#reach = reach.slice(0, best) as Reach[];
     this.#hs = sizes(this.#reach, H);
     this.#ws = sizes(this.#reach, W);
-    this.#act = this.#run(() => model.forwardRange(new Tensor(this.#base, base.shape), 0, best)).data.slice();
+    this.#act = copyOf(this.#run(() => model.forwardRange(new Tensor(this.#base, base.shape), 0, best)).data);
   }
 
   /** A copy of the base images [N, C, H, W] as they stand (accepted queries included). */

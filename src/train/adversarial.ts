@@ -15,6 +15,7 @@
 // Randomness (PGD's and fast's random start) is drawn from ctx.rng, the loop's seeded per-epoch generator.
 import { add, scale } from '../engine/ops/elementwise.js';
 import { softmaxCrossEntropy } from '../engine/ops/loss.js';
+import { copyOf } from '../engine/nd.js';
 import type { Rng } from '../engine/random.js';
 import { noGrad } from '../engine/tape.js';
 import { Tensor, alloc } from '../engine/tensor.js';
@@ -167,7 +168,7 @@ export function augmentLoss(model: Sequential, x: Tensor, xAdv: Tensor, y: Int32
   // J_aug = (1/2B)·Σₙ [J(xₙ, yₙ) + J(x'ₙ, yₙ)]
   const logits = model.forward(new Tensor(both, [2 * B, ...x.shape.slice(1)]));
   const C = logits.shape[1];
-  return { loss: softmaxCrossEntropy(logits, yy), logits: new Tensor(logits.data.slice(0, B * C), [B, C]) };
+  return { loss: softmaxCrossEntropy(logits, yy), logits: new Tensor(copyOf(logits.data.subarray(0, B * C)), [B, C]) };
 }
 
 /**

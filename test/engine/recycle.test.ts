@@ -203,6 +203,17 @@ describe('lasting blocks of the arena (an optimiser’s moments)', () => {
     }
     expect(kernels().memoryBytes!() - bytes, 'at most a few of the 64 MiB made').toBeLessThan(16 * 2 ** 20);
   });
+
+  it('stop at 256 MiB of linear memory when nothing is collected: later ones are ordinary arrays', () => {
+    const held: Float32Array[] = []; // kept alive, as many optimisers made in a tight loop before a collection
+    const arena = kernels().arena!;
+    for (let i = 0; i < 80; i++) held.push(lastingZeros(1 << 20)); // 4 MiB each, 320 MiB in all
+    const inArena = held.filter((m) => arena.owns(m)).length;
+    expect(inArena, 'some in the arena').toBeGreaterThan(0);
+    expect(inArena, 'not all: the lasting region is capped').toBeLessThan(64);
+    expect(held.every((m) => m.length === 1 << 20 && m[0] === 0 && m[m.length - 1] === 0)).toBe(true);
+    expect(kernels().memoryBytes!(), 'linear memory').toBeLessThan(300 * 2 ** 20);
+  });
 });
 
 describe('helpers that recycle', () => {

@@ -15,6 +15,12 @@ const PAGE = 65536;
 const MAX_BYTES = 65536 * PAGE - PAGE; // wasm32 limit; byte addresses stay below 2³² for the i32 parameters
 /** The arena's blocks end below this byte: beyond it op outputs are ordinary arrays (linear memory never shrinks). */
 const ARENA_MAX = 2 ** 30;
+/**
+ * The lasting blocks end below this byte: they are freed only when the garbage collector finalises their views, so
+ * many optimisers made in a tight loop would otherwise fill the arena before a collection runs; beyond it an
+ * optimiser's state is an ordinary array.
+ */
+const LASTING_MAX = 2 ** 28;
 
 /** Round a byte count up to a 64-byte (cache line) boundary (arithmetic, not `&`: counts may pass 2³¹). */
 export const align = (n: number): number => Math.ceil(n / 64) * 64;
@@ -80,14 +86,15 @@ export class LinearMemory implements Arena {
 
   /**
    * A zeroed view of n float32s that lasts until the view is garbage-collected (an optimiser's moments), or null
-   * when the arena cannot place one now: while a scope's blocks are live above the lasting ones, or when full.
+   * when the arena cannot place one now: while a scope's blocks are live above the lasting ones, or when the lasting
+   * region is full (256 MiB).
    */
   lasting(n: number): Float32Array | null {
     if (!this.#shared || this.base !== this.#lastingEnd || n === 0) return null;
     const bytes = align(4 * n);
     let at = this.#lastingFree.get(bytes)?.pop();
     if (at === undefined) {
-      if (this.base + bytes > ARENA_MAX || !this.ensure(this.base + bytes)) return null;
+      if (this.base + bytes > LASTING_MAX || !this.ensure(this.base + bytes)) return null;
       at = this.base;
       this.base = this.#lastingEnd = this.base + bytes;
     }
