@@ -13,6 +13,8 @@ import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { grad } from '../../src/engine/tape.js';
 import { conv2d, conv2dReluMaxPool } from '../../src/engine/ops/conv.js';
+import { linear, matmul } from '../../src/engine/ops/matmul.js';
+import { add, dropout, mul, relu, scale, tanh } from '../../src/engine/ops/elementwise.js';
 import { inputGradient } from '../../src/attacks/input-gradient.js';
 import { attackLosses, lossGradient } from '../../src/attacks/losses.js';
 import { logitDiffGradient, logitJacobian } from '../../src/attacks/logit-jacobian.js';
@@ -292,6 +294,44 @@ describe('Tensor.empty', () => {
     for (const op of [conv2d, conv2dReluMaxPool]) {
       for (const c of cases) {
         const a = run(op, c, NaN), z = run(op, c, 1e30), at = `${op.name} ${c.H}×${c.H} ${c.K}×${c.K} pad ${c.padding}`;
+        a.forEach((values, i) => {
+          expect(values.every(Number.isFinite), `${at} result ${i}`).toBe(true);
+          expect(values, `${at} result ${i}`).toEqual(z[i]);
+        });
+      }
+    }
+  });
+
+  it('matrix products and elementwise ops write their outputs and gradients in full, float32 and float64', () => {
+    // odd sizes above the pooling threshold (4,757 / 6,767 / 7,171 elements), and an empty inner dimension
+    const M = 67, K = 101, O = 71;
+    const ops: [string, number[][], (t: Tensor[]) => Tensor][] = [
+      ['matmul', [[M, K], [K, O]], ([a, b]) => matmul(a, b)],
+      ['matmul K = 0', [[M * 64, 0], [0, O]], ([a, b]) => matmul(a, b)],
+      ['linear', [[M, K], [O, K], [O]], ([x, w, b]) => linear(x, w, b)],
+      ['relu', [[M, K]], ([x]) => relu(x)],
+      ['tanh', [[M, K]], ([x]) => tanh(x)],
+      ['scale', [[M, K]], ([x]) => scale(x, -1.5)],
+      ['dropout', [[M, K]], ([x]) => dropout(x, Float32Array.from({ length: M * K }, (_, i) => (i % 3 ? 1.5 : 0)))],
+      ['add, broadcast', [[M, K], [K]], ([a, b]) => add(a, b)],
+      ['mul', [[M, K], [M, K]], ([a, b]) => mul(a, b)],
+    ];
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const [name, shapes, f] of ops) {
+        const inputs = shapes.map((s) => rand(s));
+        const attempt = (value: number) => {
+          recycling(() => {
+            for (const n of [M * O, M * K, K * O, 64 * M * O]) for (let k = 0; k < 3; k++) Tensor.full([n], value, dtype);
+            return null;
+          }, () => []);
+          return recycling(() => {
+            const xs = inputs.map((t) => Tensor.from(Array.from(t.data), t.shape, dtype).requireGrad());
+            const out = f(xs);
+            const grads = grad(out, xs, { dOut: Tensor.full(out.shape, 0.5, dtype) });
+            return [out, ...grads].map((t) => Array.from(t.data));
+          }, () => []);
+        };
+        const a = attempt(NaN), z = attempt(1e30), at = `${name} ${dtype}`;
         a.forEach((values, i) => {
           expect(values.every(Number.isFinite), `${at} result ${i}`).toBe(true);
           expect(values, `${at} result ${i}`).toEqual(z[i]);

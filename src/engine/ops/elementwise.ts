@@ -58,7 +58,7 @@ function binaryForward(name: string, f: (a: number, b: number) => number) {
     const [a, b] = inputs;
     expectSameDtype(name, [a, b]);
     const shape = broadcastShapes(name, a.shape, b.shape);
-    const out = Tensor.zeros(shape, a.dtype);
+    const out = Tensor.empty(shape, a.dtype);
     const o = out.data, ad = a.data, bd = b.data;
     const mapA = sameShape(a.shape, shape) ? null : broadcastMap(shape, a.shape);
     const mapB = sameShape(b.shape, shape) ? null : broadcastMap(shape, b.shape);
@@ -69,11 +69,12 @@ function binaryForward(name: string, f: (a: number, b: number) => number) {
 
 /** Sum the per-output values `g` into a tensor of `shape` through a broadcast map. */
 function reduceTo(g: Float32Array | Float64Array, map: Int32Array | null, shape: Shape, like: Tensor): Tensor {
-  const out = Tensor.zeros(shape, like.dtype);
   if (!map) {
+    const out = Tensor.empty(shape, like.dtype);
     out.data.set(g);
     return out;
   }
+  const out = Tensor.zeros(shape, like.dtype);
   const d = out.data;
   for (let i = 0; i < g.length; i++) d[map[i]] += g[i];
   return out;
@@ -111,13 +112,13 @@ function unaryOp(
   return {
     name,
     forward([x]) {
-      const out = Tensor.zeros(x.shape, x.dtype);
+      const out = Tensor.empty(x.shape, x.dtype);
       const o = out.data, d = x.data;
       for (let i = 0; i < d.length; i++) o[i] = f(d[i]);
       return { out, saved: null };
     },
     backward(dOut, { inputs: [x], out }) {
-      const dX = Tensor.zeros(x.shape, x.dtype);
+      const dX = Tensor.empty(x.shape, x.dtype);
       const g = dOut.data, xd = x.data, yd = out.data, r = dX.data;
       for (let i = 0; i < g.length; i++) r[i] = g[i] * df(xd[i], yd[i]);
       return [dX];
@@ -145,14 +146,14 @@ export const elementwiseOps = {
   relu: {
     name: 'relu',
     forward([x]) {
-      const out = Tensor.zeros(x.shape, x.dtype);
+      const out = Tensor.empty(x.shape, x.dtype); // every output written, here and in the ops below
       // the kernel to read: referenceKernels.reluForward (../kernels/reference.ts), which the fast kernels must match
       kernels().reluForward(x.data, out.data);
       return { out, saved: null };
     },
     // dX = dOut where x > 0
     backward(dOut, { inputs: [x] }) {
-      const dX = Tensor.zeros(x.shape, x.dtype);
+      const dX = Tensor.empty(x.shape, x.dtype);
       // the kernel to read: referenceKernels.reluBackward (../kernels/reference.ts), which the fast kernels must match
       kernels().reluBackward(dOut.data, x.data, dX.data);
       return [dX];
@@ -166,13 +167,13 @@ export const elementwiseOps = {
   scale: {
     name: 'scale',
     forward([x], { c }) {
-      const out = Tensor.zeros(x.shape, x.dtype);
+      const out = Tensor.empty(x.shape, x.dtype);
       const o = out.data, d = x.data;
       for (let i = 0; i < d.length; i++) o[i] = c * d[i];
       return { out, saved: null };
     },
     backward(dOut, { attrs: { c } }) {
-      const dX = Tensor.zeros(dOut.shape, dOut.dtype);
+      const dX = Tensor.empty(dOut.shape, dOut.dtype);
       const g = dOut.data, r = dX.data;
       for (let i = 0; i < g.length; i++) r[i] = c * g[i];
       return [dX];
@@ -183,13 +184,13 @@ export const elementwiseOps = {
     name: 'dropout',
     forward([x], { mask }) {
       if (mask.length !== x.size) throw new Error(`dropout: mask has ${mask.length} elements, x has shape ${shapeStr(x.shape)}`);
-      const out = Tensor.zeros(x.shape, x.dtype);
+      const out = Tensor.empty(x.shape, x.dtype);
       const o = out.data, d = x.data;
       for (let i = 0; i < d.length; i++) o[i] = d[i] * mask[i];
       return { out, saved: null };
     },
     backward(dOut, { attrs: { mask } }) {
-      const dX = Tensor.zeros(dOut.shape, dOut.dtype);
+      const dX = Tensor.empty(dOut.shape, dOut.dtype);
       const g = dOut.data, r = dX.data;
       for (let i = 0; i < g.length; i++) r[i] = g[i] * mask[i];
       return [dX];

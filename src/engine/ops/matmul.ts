@@ -16,7 +16,7 @@ export const matmulOps = {
       const [M, K] = a.shape;
       const [K2, N] = b.shape;
       expect(K === K2, `matmul: inner dimensions differ: a is ${shapeStr(a.shape)}, b is ${shapeStr(b.shape)}`);
-      const out = Tensor.zeros([M, N], a.dtype);
+      const out = Tensor.empty([M, N], a.dtype); // the product overwrites every element
       kernels().gemm(false, false, M, N, K, a.data, 0, K, b.data, 0, N, out.data, 0, N, false);
       return { out, saved: null };
     },
@@ -27,11 +27,11 @@ export const matmulOps = {
       const k = kernels();
       let dA: Tensor | null = null, dB: Tensor | null = null;
       if (needs[0]) {
-        dA = Tensor.zeros(a.shape, a.dtype);
+        dA = Tensor.empty(a.shape, a.dtype);
         k.gemm(false, true, M, K, N, dOut.data, 0, N, b.data, 0, N, dA.data, 0, K, false);
       }
       if (needs[1]) {
-        dB = Tensor.zeros(b.shape, b.dtype);
+        dB = Tensor.empty(b.shape, b.dtype);
         k.gemm(true, false, K, N, M, a.data, 0, K, dOut.data, 0, N, dB.data, 0, N, false);
       }
       return [dA, dB];
@@ -48,7 +48,7 @@ export const matmulOps = {
       const [O, I2] = w.shape;
       expect(I === I2, `linear: x must be [N, ${I2}], got ${shapeStr(x.shape)}`);
       expect(b.ndim === 1 && b.shape[0] === O, `linear: bias must be [${O}], got ${shapeStr(b.shape)}`);
-      const out = Tensor.zeros([N, O], x.dtype);
+      const out = Tensor.empty([N, O], x.dtype); // each row starts as the bias
       const y = out.data, bd = b.data;
       for (let n = 0; n < N; n++) y.set(bd, n * O);
       kernels().gemm(false, true, N, O, I, x.data, 0, I, w.data, 0, I, y, 0, O, true);
@@ -62,11 +62,11 @@ export const matmulOps = {
       const g = dOut.data;
       let dX: Tensor | null = null, dW: Tensor | null = null, dB: Tensor | null = null;
       if (needs[0]) {
-        dX = Tensor.zeros(x.shape, x.dtype);
+        dX = Tensor.empty(x.shape, x.dtype);
         k.gemm(false, false, N, I, O, g, 0, O, w.data, 0, I, dX.data, 0, I, false);
       }
       if (needs[1]) {
-        dW = Tensor.zeros(w.shape, w.dtype);
+        dW = Tensor.empty(w.shape, w.dtype);
         k.gemm(true, false, O, I, N, g, 0, O, x.data, 0, I, dW.data, 0, I, false);
       }
       if (needs[2]) {
