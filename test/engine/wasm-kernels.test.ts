@@ -227,6 +227,29 @@ for (const build of ['default', 'portable'] as const) describe(`wasm-simd kernel
     }
   });
 
+  it('reads an untransposed A in place (gemm_rows): the same bits as the same A stored transposed and packed', () => {
+    const rng = new Rng(10);
+    const byThreads = [1, 2].map((threads) => loadWasmKernels({ threads, fma: build === 'default' })!);
+    try {
+      for (const [M, N, K] of [[1, 9, 5], [2, 8, 1], [3, 17, 31], [5, 16, 64], [7, 100, 13], [77, 203, 129], [130, 64, 784]]) {
+        for (const transB of [false, true]) {
+          const c = randomCase(rng, false, transB, M, N, K, rng.uniform() < 0.5);
+          const o = operands(c, rng);
+          // the same op(A) stored K×M (transposed), which the host packs into 4-row panels
+          const At = new Float32Array(M * K);
+          for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) At[k * M + i] = o.A[c.aOff + i * c.lda + k];
+          for (const k of byThreads) {
+            const rows = run(k, c, o);
+            const packed = run(k, { ...c, transA: true, aOff: 0, lda: M }, { ...o, A: At });
+            expect(rows, `M=${M} N=${N} K=${K} ${k.getThreads()} threads`).toEqual(packed);
+          }
+        }
+      }
+    } finally {
+      for (const k of byThreads) k.setThreads(1);
+    }
+  });
+
   it('copies row by row when the leading dimensions are much larger than the block', () => {
     const rng = new Rng(5);
     for (const [transA, transB] of TRANS) {

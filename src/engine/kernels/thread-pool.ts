@@ -20,7 +20,7 @@ export interface KernelThreadPool {
 export type StartThreads = (module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], count: number) => KernelThreadPool;
 
 /** Functions the worker threads may run, by index. */
-const threadFunctions = ['conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'gemm_packed', 'peak_fma', 'adam', 'fab_rows', 'bn_fwd', 'bn_bwd', 'pack'] as const;
+const threadFunctions = ['conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'gemm_packed', 'peak_fma', 'adam', 'fab_rows', 'bn_fwd', 'bn_bwd', 'pack', 'gemm_rows'] as const;
 export type ThreadFunction = (typeof threadFunctions)[number];
 
 /**

@@ -13,6 +13,7 @@ export interface WasmExports {
   // gemm.wat
   pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number): void;
   gemm_packed(M: number, N: number, K: number, pA: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
+  gemm_rows(M: number, N: number, K: number, pA: number, lda: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
   // conv.wat (with im2col.wat and conv-relu-pool.wat behind them)
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
@@ -37,7 +38,7 @@ export interface WasmExports {
 
 /** Every function export the host needs: a module lacking one (a stale build) is refused. */
 export const exportNames: readonly Exclude<keyof WasmExports, 'memory'>[] = [
-  'pack', 'gemm_packed', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'peak_fma', 'copy2d', 'adam',
+  'pack', 'gemm_packed', 'gemm_rows', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'peak_fma', 'copy2d', 'adam',
   'linf_step', 'fab_rows', 'bn_fwd', 'bn_bwd',
 ];
 

@@ -1,5 +1,6 @@
-// The GEMM family of the WebAssembly kernels, host side: copy op(A) and op(B) into linear memory as float32, pack
-// them into 4-row / 8-column panels (wasm/gemm.wat `pack`), run the 4×8 micro-kernel (`gemm_packed`, its columns
+// The GEMM family of the WebAssembly kernels, host side: copy op(A) and op(B) into linear memory as float32 (unless
+// they live there), pack them into 4-row / 8-column panels (wasm/gemm.wat `pack`; an A that is not transposed stays
+// as it is: `gemm_rows` reads its rows in place), run the 4×8 micro-kernel (`gemm_packed` / `gemm_rows`, its columns
 // split among threads for big products) and copy C out. Must equal referenceKernels.gemm (./reference.ts) within
 // float32 rounding; float64 operands run the reference itself unless the Float64Policy says otherwise.
 import type { Data } from '../nd.js';
@@ -98,8 +99,11 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
     const T = M * N * K >= SPLIT_FLOPS ? pool.threadsFor(Np / NR) : 1;
     // operands that live in linear memory (the arena) are packed from where they are, C written in place
     const aIn = mem.addressOf(A), bIn = mem.addressOf(B), cIn = mem.outputAddress(C, A, B);
+    // op(A) = A row-major (not transposed): the micro-kernel reads its rows where they are (gemm_rows), unpacked
+    const rowsA = !transA;
     const at = carve({
-      aRaw: aIn < 0 ? aLen : 0, bRaw: bIn < 0 ? bLen : 0, aPack: Mp * K, bPack: Np * K, c: cIn < 0 ? M * N : 0, scratch: 32 * T,
+      aRaw: aIn < 0 ? aLen : 0, bRaw: bIn < 0 ? bLen : 0, aPack: rowsA ? 0 : Mp * K, bPack: Np * K, c: cIn < 0 ? M * N : 0,
+      scratch: 32 * T,
     }, mem.base);
     if (!mem.ensure(at.end)) {
       // Too big for one wasm32 memory: still correct, just not fast.
@@ -112,7 +116,6 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
     const lb = bIn >= 0 ? ldb : copyIn(B, bOff, bRows, bCols, ldb, at.bRaw, bByRow);
     // op(A)[i][k] = raw[i·rs + k·ks]; op(B)[k][j] likewise with j as the panel index.
     if (transA) pack(aSrc, 1, la, M, K, at.aPack, MR, T);
-    else pack(aSrc, la, 1, M, K, at.aPack, MR, T);
     if (transB) pack(bSrc, lb, 1, N, K, at.bPack, NR, T);
     else pack(bSrc, 1, lb, N, K, at.bPack, NR, T);
 
@@ -125,11 +128,16 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
       if (ldc === N) f32.set(C.subarray(cOff, cOff + M * N), cBase);
       else for (let r = 0; r < M; r++) f32.set(C.subarray(cOff + r * ldc, cOff + r * ldc + N), cBase + r * N);
     }
-    if (T === 1) ex.gemm_packed(M, N, K, at.aPack, at.bPack, cAt, cld, accInWasm ? 1 : 0, 0);
-    else {
+    const acc = accInWasm ? 1 : 0;
+    if (T === 1) {
+      if (rowsA) ex.gemm_rows(M, N, K, aSrc, la, at.bPack, cAt, cld, acc, 0);
+      else ex.gemm_packed(M, N, K, at.aPack, at.bPack, cAt, cld, acc, 0);
+    } else {
       // Every element of C is computed by one thread in the same order: the same bits for any thread count.
-      pool.run('gemm_packed', splitRange(Np / NR, T), (t, [p0, p1]) =>
-        [M, Math.min(N, p1 * NR) - p0 * NR, K, at.aPack, at.bPack + p0 * NR * K * 4, cAt + p0 * NR * 4, cld, accInWasm ? 1 : 0, at.scratch + 128 * t]);
+      pool.run(rowsA ? 'gemm_rows' : 'gemm_packed', splitRange(Np / NR, T), (t, [p0, p1]) => {
+        const n = Math.min(N, p1 * NR) - p0 * NR, b = at.bPack + p0 * NR * K * 4, c = cAt + p0 * NR * 4, scr = at.scratch + 128 * t;
+        return rowsA ? [M, n, K, aSrc, la, b, c, cld, acc, scr] : [M, n, K, at.aPack, b, c, cld, acc, scr];
+      });
     }
 
     if (cIn >= 0) return;
