@@ -34,6 +34,8 @@ export interface Arena {
   release(a: ArrayBufferView): void;
   reset(): void;
   owns(a: ArrayBufferView): boolean;
+  /** Whether a is a view of one of the lasting blocks (which outlive every scope). */
+  lasts(a: ArrayBufferView): boolean;
 }
 
 /** Arrays shorter than this are cheap to allocate and are not pooled. */
@@ -147,7 +149,8 @@ export function recycling<T>(fn: () => T, kept: (result: T) => readonly Kept[]):
     else home.release(a);
   }
   if (outer === undefined) {
-    for (const t of keptTensors) if (touched.size > 0 && [...touched].some((h) => h.owns(t.data))) t.moveToHeap();
+    // a scope's blocks are freed now; a lasting block (a parameter, an optimiser's moment) stays where it is
+    for (const t of keptTensors) if (touched.size > 0 && [...touched].some((h) => h.owns(t.data) && !h.lasts(t.data))) t.moveToHeap();
     resetArenas();
   }
   return result;
@@ -184,6 +187,21 @@ function release(a: Pooled): void {
  */
 export function lastingZeros(n: number): Float32Array {
   return (scopes.length === 0 && n >= MIN_LENGTH ? arena?.lasting(n) : null) ?? new Float32Array(n);
+}
+
+/**
+ * The values of a as an array that kernels read and write in place across calls (a model's float32 parameters): a
+ * lasting view of the active kernels' arena holding a copy of them when it has room and no recycling scope is open,
+ * else a itself. A lasting block is freed when its view is collected: keep the view (the tensor), not only a
+ * subarray of it, for as long as its values are read.
+ * @example
+ *   const weight = new Tensor(lastingCopy(w.data), w.shape);
+ */
+export function lastingCopy(a: Float32Array): Float32Array {
+  const home = scopes.length === 0 && a.length >= MIN_LENGTH ? arena?.lasting(a.length) : null;
+  if (!home) return a;
+  home.set(a);
+  return home;
 }
 
 /** Bytes waiting in the pool (for tests and the memory report). */

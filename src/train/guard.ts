@@ -6,6 +6,7 @@
 //     a < ratio·best  and  a < floor        (defaults ratio 0.5, floor 0.2)
 // i.e. robust accuracy has more than halved from its best and is low in absolute terms; the trainer then stops and
 // restores the best weights.
+import { copyOf } from '../engine/nd.js';
 import { pgd } from '../attacks/pgd.js';
 import type { Sequential } from '../layers/sequential.js';
 import { saveModel } from '../io/model-file.js';
@@ -100,7 +101,7 @@ export class OverfittingGuard {
     }
     if (best && accuracy <= best.accuracy) return 'ok';
     this.best = p;
-    this.snapshot = model.stateDict().map(([, t]) => t.data.slice());
+    this.snapshot = model.stateDict().map(([, t]) => copyOf(t.data));
     if (this.opts.bestPath) {
       saveModel(this.opts.bestPath, model, {
         ...(this.opts.metadata ?? {}), guardAccuracy: String(accuracy), guardEpoch: String(p.epoch), guardStep: String(p.step),
@@ -139,7 +140,7 @@ export class OverfittingGuard {
     const fileBest: GuardPoint = { epoch: Number(m.guardEpoch), step: Number(m.guardStep), accuracy: Number(m.guardAccuracy) };
     if (!(fileBest.step <= step) || !(fileBest.accuracy >= (this.best?.accuracy ?? 0))) return;
     this.best = fileBest;
-    this.snapshot = bestWeights.model.stateDict().map(([, t]) => t.data.slice());
+    this.snapshot = bestWeights.model.stateDict().map(([, t]) => copyOf(t.data));
   }
 
   report(): GuardReport {

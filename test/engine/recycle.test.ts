@@ -21,6 +21,9 @@ import { logitDiffGradient, logitJacobian } from '../../src/attacks/logit-jacobi
 import { predict } from '../../src/layers/predict.js';
 import { buildModel } from '../../src/layers/spec.js';
 import { zooSpec } from '../../src/layers/zoo.js';
+import { Adam } from '../../src/train/optimizers.js';
+import { crossEntropyObjective, trainingStep } from '../../src/train/loop.js';
+import { encodeModel } from '../../src/io/model-bytes.js';
 
 const N = 1 << 13; // above the pooling threshold
 
@@ -167,6 +170,67 @@ describe('recycling with the kernels’ arena', () => {
     const bytes = kernels().memoryBytes!();
     for (let i = 0; i < 200; i++) step();
     expect(kernels().memoryBytes!()).toBe(bytes);
+  });
+});
+
+describe('a model’s parameters in the arena (lasting blocks)', () => {
+  const arena = () => kernels().arena!;
+  /** A model built with the arena off: its parameters are ordinary arrays. */
+  const onHeap = (name: 'mlp' | 'cnn', seed: number) => {
+    const prev = useArena(null);
+    try {
+      return buildModel(zooSpec(name), { seed });
+    } finally {
+      useArena(prev);
+    }
+  };
+
+  it('large float32 weights are views of linear memory; small ones, float64 and models built inside a scope are not', () => {
+    const owned = (m: ReturnType<typeof buildModel>) => m.parameters().map(([name, t]) => [name, arena().owns(t.data)]);
+    expect(owned(buildModel(zooSpec('mlp'), { seed: 1 }))).toEqual([
+      ['1.weight', true], ['1.bias', false], ['3.weight', true], ['3.bias', false], ['5.weight', false], ['5.bias', false],
+    ]);
+    expect(buildModel(zooSpec('mlp'), { seed: 1, dtype: 'float64' }).parameters().some(([, t]) => arena().owns(t.data))).toBe(false);
+    // built inside a scope: ordinary arrays of its own, which the scope's end leaves alone
+    const inScope = recycling(() => {
+      const m = buildModel(zooSpec('mlp'), { seed: 1 });
+      expect(m.parameters().some(([, t]) => arena().owns(t.data))).toBe(false);
+      Tensor.full([256 * 784], NaN); // a scope's block of the first weight's size, dropped
+      return m;
+    }, () => []);
+    recycling(() => Tensor.full([256 * 784], NaN), () => []); // a later scope reuses whatever was dropped
+    const outside = buildModel(zooSpec('mlp'), { seed: 1 }).parameters();
+    inScope.parameters().forEach(([key, t], i) => expect(Array.from(t.data), key).toEqual(Array.from(outside[i][1].data)));
+    expect(owned(onHeap('mlp', 1)).every(([, inArena]) => !inArena)).toBe(true);
+  });
+
+  it('train in place, to the same bits as parameters on the heap, and save to the same bytes', () => {
+    const rng = new Rng(3);
+    const x = new Tensor(Float32Array.from({ length: 32 * 784 }, () => rng.uniform()), [32, 1, 28, 28]);
+    const y = Int32Array.from({ length: 32 }, (_, i) => (i * 7) % 10);
+    for (const name of ['mlp', 'cnn'] as const) {
+      const a = buildModel(zooSpec(name), { seed: 2 }), b = onHeap(name, 2);
+      const views = a.parameters().map(([, t]) => t.data);
+      expect(views.some((d) => arena().owns(d)), name).toBe(true);
+      for (const m of [a, b]) {
+        const tensors = m.parameters().map(([, t]) => t);
+        const opt = new Adam(m.parameters(), { lr: 1e-3 });
+        for (let step = 0; step < 4; step++) trainingStep(m, opt, tensors, crossEntropyObjective, x, y, { rng: new Rng(0), epoch: 0, step });
+      }
+      a.parameters().forEach(([key, t], i) => {
+        expect(t.data, `${name} ${key}: updated where it lives`).toBe(views[i]);
+        expect(Array.from(t.data), `${name} ${key}`).toEqual(Array.from(b.parameters()[i][1].data));
+      });
+      expect(Buffer.from(encodeModel(a)).equals(Buffer.from(encodeModel(b))), `${name} model bytes`).toBe(true);
+    }
+  });
+
+  it('a parameter kept by a scope stays where it is when the outermost scope ends', () => {
+    const w = buildModel(zooSpec('mlp'), { seed: 4 }).parameters()[0][1];
+    const before = w.data;
+    expect(arena().owns(before)).toBe(true);
+    const kept = recycling(() => w, (t) => [t]);
+    expect(kept.data).toBe(before);
   });
 });
 

@@ -2,10 +2,11 @@
 // named layouts (each call's regions carved one after another, cache-line aligned) instead of positional offsets.
 // Bytes [0, SCRATCH) are the main thread's scratch (the GEMM's edge tile). Then the arena: blocks that hold tensors'
 // data between calls, so a kernel reads its operands where the previous op wrote them instead of copying them in and
-// out: first the lasting blocks (an optimiser's state, freed when their view is collected), then the scope's blocks
-// (inside a recycling scope, engine/recycle.ts hands out views of them as op outputs; all freed when it ends). Each
-// call's work layout starts after the arena's blocks (`base`). Memory is shared with the worker threads (./threads.ts) and only
-// grows, to the largest problem seen; views of a shared memory stay valid when it grows.
+// out: first the lasting blocks (a model's parameters, an optimiser's state; freed when their view is collected),
+// then the scope's blocks (inside a recycling scope, engine/recycle.ts hands out views of them as op outputs; all
+// freed when it ends). Each call's work layout starts after the arena's blocks (`base`). Memory is shared with the
+// worker threads (./threads.ts) and only grows, to the largest problem seen; views of a shared memory stay valid when
+// it grows.
 import type { Data } from '../nd.js';
 import type { Arena } from '../recycle.js';
 
@@ -18,7 +19,7 @@ const ARENA_MAX = 2 ** 30;
 /**
  * The lasting blocks end below this byte: they are freed only when the garbage collector finalises their views, so
  * many optimisers made in a tight loop would otherwise fill the arena before a collection runs; beyond it an
- * optimiser's state is an ordinary array.
+ * optimiser's state or a model's parameter is an ordinary array.
  */
 const LASTING_MAX = 2 ** 28;
 
@@ -85,7 +86,7 @@ export class LinearMemory implements Arena {
   }
 
   /**
-   * A zeroed view of n float32s that lasts until the view is garbage-collected (an optimiser's moments), or null
+   * A zeroed view of n float32s that lasts until the view is garbage-collected (a model's parameters, an optimiser's moments), or null
    * when the arena cannot place one now: while a scope's blocks are live above the lasting ones, or when the lasting
    * region is full (256 MiB).
    */
@@ -109,6 +110,11 @@ export class LinearMemory implements Arena {
   /** Whether a is a view of this memory's arena. */
   owns(a: ArrayBufferView): boolean {
     return this.#mine.has(a.buffer);
+  }
+
+  /** Whether a is a view of a lasting block (below the scope's blocks). */
+  lasts(a: ArrayBufferView): boolean {
+    return this.owns(a) && a.byteOffset < this.#lastingEnd;
   }
 
   /**

@@ -26,10 +26,11 @@ export function makeAdam(ex: WasmExports, mem: LinearMemory, pool: Threads): Ker
   return function adamUpdate(th, g, m, v, b1, b2, wd, eps, step, invSqrtC2): void {
     const n = th.length;
     const c = Math.min(n, CHUNK);
-    // operands that live in linear memory (a training step's gradient, from the arena; the moments, lasting blocks of
-    // it) are read and written where they are
+    // operands that live in linear memory (a training step's gradient, from the arena; the moments and the
+    // parameters, lasting blocks of it) are read and written where they are
     const ag = mem.addressOf(g), am = mem.outputAddress(m, g), av = mem.outputAddress(v, g, m);
-    const at = carve({ k: 16, th: c, g: ag < 0 ? c : 0, m: am < 0 ? c : 0, v: av < 0 ? c : 0 }, mem.base);
+    const ath = mem.outputAddress(th, g, m, v); // a model's parameters: lasting blocks too (layers/init.ts)
+    const at = carve({ k: 16, th: ath < 0 ? c : 0, g: ag < 0 ? c : 0, m: am < 0 ? c : 0, v: av < 0 ? c : 0 }, mem.base);
     // float64, mismatched or empty arrays, or no room in linear memory: the reference loop itself
     if (!isF32(th, g, m, v) || g.length !== n || m.length !== n || v.length !== n || n === 0 || !mem.ensure(at.end)) {
       referenceKernels.adamUpdate(th, g, m, v, b1, b2, wd, eps, step, invSqrtC2);
@@ -38,7 +39,7 @@ export function makeAdam(ex: WasmExports, mem: LinearMemory, pool: Threads): Ker
     // The constants as the loop's float64s: 1 − β computed here exactly as the reference computes it.
     new Float64Array(mem.memory.buffer, at.k, 8).set([b1, 1 - b1, b2, 1 - b2, wd, eps, step, invSqrtC2]);
     const f32 = mem.f32;
-    const io: [Data, number, number][] = [[th, -1, at.th], [g, ag, at.g], [m, am, at.m], [v, av, at.v]];
+    const io: [Data, number, number][] = [[th, ath, at.th], [g, ag, at.g], [m, am, at.m], [v, av, at.v]];
     for (let i = 0; i < n; i += c) {
       const len = Math.min(c, n - i);
       // each array's address for this chunk: where it lives, or its work region after the copy in
@@ -53,7 +54,7 @@ export function makeAdam(ex: WasmExports, mem: LinearMemory, pool: Threads): Ker
         const e0 = q0 * 4, e1 = Math.min(len, q1 * 4);
         return [thAt + 4 * e0, gAt + 4 * e0, mAt + 4 * e0, vAt + 4 * e0, e1 - e0, at.k];
       });
-      th.set(f32.subarray(at.th / 4, at.th / 4 + len), i);
+      if (ath < 0) th.set(f32.subarray(at.th / 4, at.th / 4 + len), i);
       if (am < 0) m.set(f32.subarray(at.m / 4, at.m / 4 + len), i);
       if (av < 0) v.set(f32.subarray(at.v / 4, at.v / 4 + len), i);
     }
