@@ -48,13 +48,15 @@ async function loadTree(dir) {
     ig: await d('attacks/input-gradient.js'), loop: await d('train/loop.js'), optim: await d('train/optimizers.js'),
     random: await d('engine/random.js'),
     predict: existsSync(join(root, 'dist', 'src', 'layers', 'predict.js')) ? (await d('layers/predict.js')).predict : undefined,
+    // a model's parameters in linear memory, as the bench and the training pipelines place them (trees that have it)
+    resident: existsSync(join(root, 'dist', 'src', 'layers', 'resident.js')) ? (await d('layers/resident.js')).residentParameters : (m) => m,
   };
 }
 
 /** Bytes of logits, ∇x and the parameters after three Adam steps of `name` in tree t. */
 function fingerprint(t, name) {
   const b128 = t.bench.benchBatch(128), b256 = t.bench.benchBatch(256);
-  const model = t.spec.buildModel(t.zoo.zooSpec(name), { seed: 0 });
+  const model = t.resident(t.spec.buildModel(t.zoo.zooSpec(name), { seed: 0 }));
   model.eval();
   const logits = t.tape.noGrad(() => model.forward(b256.x)).data;
   const dx = t.ig.inputGradient(model, b256.x, b256.y).dx.data;
@@ -86,7 +88,7 @@ if (rounds === 0) process.exit(identical ? 0 : 1);
 /** The three measured steps of `name` in tree t, as src/experiments/bench/throughput.ts runs them: [images, step]. */
 function steps(t, name) {
   const b128 = t.bench.benchBatch(128), b256 = t.bench.benchBatch(256);
-  const model = t.spec.buildModel(t.zoo.zooSpec(name), { seed: 0 });
+  const model = t.resident(t.spec.buildModel(t.zoo.zooSpec(name), { seed: 0 }));
   const params = model.parameters(), tensors = params.map(([, p]) => p);
   const opt = new t.optim.Adam(params, { lr: 1e-3 });
   return {

@@ -8,6 +8,7 @@ import { Rng } from '../src/engine/random.js';
 import { kernels } from '../src/engine/kernels/kernels.js';
 import { buildModel } from '../src/layers/spec.js';
 import { zooSpec } from '../src/layers/zoo.js';
+import { residentParameters } from '../src/layers/resident.js';
 import { getBatch } from '../src/data/batches.js';
 import { loadMnistPackage } from '../src/data/datasets.js';
 import { crossEntropyObjective } from '../src/train/loop.js';
@@ -53,7 +54,7 @@ const name = process.argv[2] ?? 'cnn';
 const steps = Number(process.argv[3] ?? 20);
 const data = loadMnistPackage();
 const order = new Rng(0).permutation(data.count);
-const model = buildModel(zooSpec(name), { seed: 0 });
+const model = residentParameters(buildModel(zooSpec(name), { seed: 0 })); // as `nablax bench` runs it
 const params = model.parameters();
 const tensors = params.map(([, t]) => t);
 const opt = new Adam(params, { lr: 1e-3 });

@@ -19,6 +19,7 @@ export * from './layers/dropout.js';
 export { BatchNorm, enableAuxBatchNorm, withAuxBatchNorm, hasAuxBatchNorm, type BatchNormState } from './layers/batchnorm.js';
 export { Sequential, type ModelSpec } from './layers/sequential.js';
 export { WindowedForward } from './layers/windowed.js';
+export { residentParameters } from './layers/resident.js';
 export { buildModel, buildLayer } from './layers/spec.js';
 export { zooSpec, zooNames, type ZooName } from './layers/zoo.js';
 export { initParams, type InitScheme } from './layers/init.js';

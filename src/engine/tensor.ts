@@ -101,7 +101,16 @@ export class Tensor {
    * view of the kernels' arena, which the next scope reuses). Tensors that shared the old array keep it.
    */
   moveToHeap(): void {
-    (this as { data: Data }).data = copyOf(this.data);
+    this.moveInto(copyOf(this.data));
+  }
+
+  /**
+   * Replace the data by `data`, which holds the same values in another place (a copy on the JS heap, or in the
+   * kernels' linear memory: layers/resident.ts). Tensors that shared the old array keep it.
+   */
+  moveInto(data: Data): void {
+    if (data.length !== this.data.length) throw new Error(`Tensor.moveInto: ${data.length} values for a tensor of ${this.data.length}`);
+    (this as { data: Data }).data = data;
     this._nd = null;
   }
 

@@ -25,6 +25,7 @@ import { loadDataset, subset, type Dataset } from '../data/datasets.js';
 import { argmax, predict } from '../layers/predict.js';
 import { train, type BatchProgress } from '../train/loop.js';
 import { evaluateAutoAttack, type AutoAttackEvalOptions, type AutoAttackSetting } from './autoattack-eval.js';
+import { residentParameters } from '../layers/resident.js';
 
 export const METHODS = ['vanilla', 'advprop'] as const;
 export type AdvpropMethod = (typeof METHODS)[number];
@@ -260,6 +261,7 @@ export async function runAdvprop(opts: AdvpropExperimentOptions): Promise<Advpro
     for (const method of METHODS) {
       const model = buildModel(zooSpec('cnn-bn', input, trainSet.numClasses), { seed });
       if (method === 'advprop') enableAuxBatchNorm(model);
+      residentParameters(model);
       say(`seed ${seed}, ${method}: ${sizes.epochs} epoch${sizes.epochs === 1 ? '' : 's'} on ${trainSet.count} images`);
       const ts = performance.now();
       await train(model, trainSet, {

@@ -33,6 +33,7 @@ import { evaluateAsync } from '../train/evaluate.js';
 import { train, type BatchProgress, type Objective } from '../train/loop.js';
 import type { Goodfellow2015Row } from '../report/reproduce-report.js';
 import { evaluateAutoAttack, type AutoAttackEvalOptions, type AutoAttackEvaluation, type AutoAttackSetting } from './autoattack-eval.js';
+import { residentParameters } from '../layers/resident.js';
 
 export const EPS = 0.25;
 
@@ -177,7 +178,7 @@ export async function runGoodfellow2015(opts: Goodfellow2015Options): Promise<Go
   const input = [trainSet.channels, trainSet.height, trainSet.width];
 
   const fit = async (key: string, label: string, name: 'softmax' | 'maxout', epochs: number, objective?: Objective): Promise<Sequential> => {
-    const model = buildModel(zooSpec(name, input, trainSet.numClasses), { seed: opts.seed });
+    const model = residentParameters(buildModel(zooSpec(name, input, trainSet.numClasses), { seed: opts.seed }));
     say(`${label}: ${count(epochs, 'epoch')} on ${count(trainSet.count, 'image')}`);
     const ts = performance.now();
     let lastReport = ts;

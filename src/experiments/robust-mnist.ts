@@ -23,6 +23,7 @@ import { methodObjective } from '../train/methods.js';
 import { parseStepsSchedule } from '../train/schedules.js';
 import { ExperimentInterrupted, measureModel, pct, pgd40, type ModelEvaluation, type RobustMnistHooks, type RobustMnistSettings } from './robust-mnist-measure.js';
 import type { ResolvedRun } from './robust-mnist-runs.js';
+import { residentParameters } from '../layers/resident.js';
 
 export { ExperimentInterrupted, measureModel, type ModelEvaluation, type RobustMnistHooks, type RobustMnistSettings };
 
@@ -108,6 +109,7 @@ export async function trainRun(run: ResolvedRun, a: { out: string; train: Datase
   const { objective } = methodObjective(run.method, method, schedule);
   const model = buildModel(zooSpec(run.model, [a.train.channels, a.train.height, a.train.width], 10), { seed: o.seed });
   if (run.method === 'advprop') enableAuxBatchNorm(model);
+  residentParameters(model);
   const resume = a.resume && existsSync(p.checkpoint);
   const done = resume ? checkpointEpoch(p.checkpoint) : 0;
   const saved = resume ? readJson<RunState>(p.state) : null;

@@ -11,6 +11,7 @@ import { loadDataset, subset, withClasses, type Dataset } from '../data/datasets
 import { evaluateAsync, type Evaluation } from '../train/evaluate.js';
 import { train, type BatchProgress, type EpochRecord, type Objective, type TrainOptions } from '../train/loop.js';
 import { checkpointHeader } from '../train/checkpoint.js';
+import { residentParameters } from '../layers/resident.js';
 
 /** Bad input found before any training: the message names it (the CLI prints it as a usage error, exit 2). */
 export class TrainingSetupError extends Error {}
@@ -163,6 +164,7 @@ export async function runTraining(a: TrainArgs, h: TrainingRunHooks = {}): Promi
     throw new TrainingSetupError(`${what}: layer ${bn1d} (batchnorm1d) needs batches of at least 2 examples in training; use --batch-size 2 or more and at least 2 training images`);
   }
   a.prepare?.(model);
+  residentParameters(model); // the products read the weights in place (layers/resident.ts)
   const ckpt = checkpointPath(a.out);
   // everything that shapes the run except the epochs: a resume with other values would train another run
   const runOptions: Record<string, unknown> = {

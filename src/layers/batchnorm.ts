@@ -9,7 +9,7 @@
 import { add, mul, sub } from '../engine/ops/elementwise.js';
 import { batchNorm, batchNormReluMaxPool, type BatchNormAttrs } from '../engine/ops/norm.js';
 import { reshape } from '../engine/ops/shape.js';
-import { Tensor, shapeStr, type DType } from '../engine/tensor.js';
+import { Tensor, alloc, shapeStr, type DType } from '../engine/tensor.js';
 import { Layer } from './layer.js';
 
 /** A batch-norm's spec; momentum defaults to 0.1, eps to 1e-5 (PyTorch's). */
@@ -56,10 +56,12 @@ export class BatchNorm extends Layer<BatchNormSpec> {
     dtype: DType = 'float32',
   ) {
     super();
-    this.weight = Tensor.full([features], 1, dtype).requireGrad();
-    this.bias = Tensor.zeros([features], dtype).requireGrad();
-    this.runningMean = Tensor.zeros([features], dtype);
-    this.runningVar = Tensor.full([features], 1, dtype);
+    // arrays of its own, never a recycling scope's: a model built inside a scope keeps them when the scope ends
+    const own = (value: number) => new Tensor(alloc(dtype, features).fill(value), [features]);
+    this.weight = own(1).requireGrad();
+    this.bias = own(0).requireGrad();
+    this.runningMean = own(0);
+    this.runningVar = own(1);
   }
   forward(x: Tensor): Tensor {
     const rank = this.dims === 1 ? 2 : 4;

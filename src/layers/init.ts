@@ -2,19 +2,16 @@
 // (kaiming_uniform with a = √5, i.e. U(±1/√fan_in), bias U(±1/√fan_in)), which the reference protocol uses;
 // 'he' is U(±√(6/fan_in)) (He et al. 2015) and 'glorot' U(±√(6/(fan_in+fan_out))) (Glorot & Bengio 2010).
 import { Rng } from '../engine/random.js';
-import { lastingCopy } from '../engine/recycle.js';
 import { Tensor, alloc, type DType } from '../engine/tensor.js';
 
 /**
  * A parameter of `shape` drawn from U(−bound, bound) in order (zeros for bound 0), as Tensor.uniform draws it. Its
- * array is its own, never a recycling scope's (a model built inside a scope keeps its weights when the scope ends);
- * float32 values go to the kernels' linear memory when there is room (engine/recycle.ts lastingCopy), so the products
- * read the weights and Adam updates them where they are, with no copy in or out per call.
+ * array is its own, never a recycling scope's: a model built inside a scope keeps its weights when the scope ends.
  */
 function draw(shape: number[], bound: number, rng: Rng, dtype: DType): Tensor {
   const data = alloc(dtype, shape.reduce((a, b) => a * b, 1));
   if (bound > 0) for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-bound, bound);
-  return new Tensor(data instanceof Float32Array ? lastingCopy(data) : data, shape);
+  return new Tensor(data, shape);
 }
 
 export type InitScheme = 'torch' | 'he' | 'glorot';

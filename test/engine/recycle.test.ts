@@ -24,6 +24,7 @@ import { zooSpec } from '../../src/layers/zoo.js';
 import { Adam } from '../../src/train/optimizers.js';
 import { crossEntropyObjective, trainingStep } from '../../src/train/loop.js';
 import { encodeModel } from '../../src/io/model-bytes.js';
+import { residentParameters } from '../../src/layers/resident.js';
 
 const N = 1 << 13; // above the pooling threshold
 
@@ -173,35 +174,41 @@ describe('recycling with the kernels’ arena', () => {
   });
 });
 
-describe('a model’s parameters in the arena (lasting blocks)', () => {
+describe('a model’s parameters in the arena (residentParameters: lasting blocks)', () => {
   const arena = () => kernels().arena!;
-  /** A model built with the arena off: its parameters are ordinary arrays. */
-  const onHeap = (name: 'mlp' | 'cnn', seed: number) => {
-    const prev = useArena(null);
-    try {
-      return buildModel(zooSpec(name), { seed });
-    } finally {
-      useArena(prev);
-    }
-  };
+  const mlp = (seed: number, dtype: 'float32' | 'float64' = 'float32') => buildModel(zooSpec('mlp'), { seed, dtype });
+  const owned = (m: ReturnType<typeof buildModel>) => m.parameters().map(([name, t]) => [name, arena().owns(t.data)]);
 
-  it('large float32 weights are views of linear memory; small ones, float64 and models built inside a scope are not', () => {
-    const owned = (m: ReturnType<typeof buildModel>) => m.parameters().map(([name, t]) => [name, arena().owns(t.data)]);
-    expect(owned(buildModel(zooSpec('mlp'), { seed: 1 }))).toEqual([
+  it('moves large float32 weights into linear memory on request only; small ones, float64 and inside a scope stay', () => {
+    expect(owned(mlp(1)).every(([, inArena]) => !inArena), 'buildModel alone: ordinary arrays').toBe(true);
+    const m = mlp(1), before = m.parameters().map(([, t]) => Array.from(t.data));
+    expect(owned(residentParameters(m))).toEqual([
       ['1.weight', true], ['1.bias', false], ['3.weight', true], ['3.bias', false], ['5.weight', false], ['5.bias', false],
     ]);
-    expect(buildModel(zooSpec('mlp'), { seed: 1, dtype: 'float64' }).parameters().some(([, t]) => arena().owns(t.data))).toBe(false);
-    // built inside a scope: ordinary arrays of its own, which the scope's end leaves alone
-    const inScope = recycling(() => {
-      const m = buildModel(zooSpec('mlp'), { seed: 1 });
-      expect(m.parameters().some(([, t]) => arena().owns(t.data))).toBe(false);
-      Tensor.full([256 * 784], NaN); // a scope's block of the first weight's size, dropped
-      return m;
+    m.parameters().forEach(([key, t], i) => expect(Array.from(t.data), key).toEqual(before[i]));
+    expect(residentParameters(mlp(1, 'float64')).parameters().some(([, t]) => arena().owns(t.data))).toBe(false);
+    recycling(() => {
+      expect(residentParameters(mlp(1)).parameters().some(([, t]) => arena().owns(t.data))).toBe(false);
+      return null;
     }, () => []);
-    recycling(() => Tensor.full([256 * 784], NaN), () => []); // a later scope reuses whatever was dropped
-    const outside = buildModel(zooSpec('mlp'), { seed: 1 }).parameters();
-    inScope.parameters().forEach(([key, t], i) => expect(Array.from(t.data), key).toEqual(Array.from(outside[i][1].data)));
-    expect(owned(onHeap('mlp', 1)).every(([, inArena]) => !inArena)).toBe(true);
+  });
+
+  it('a model built inside a scope keeps arrays of its own when the scope ends (dense, conv and batch-norm layers)', () => {
+    const wide = { input: [1, 28, 28], layers: [
+      { type: 'flatten' }, { type: 'dense', in: 784, out: 4096 }, { type: 'batchnorm1d', features: 4096 },
+      { type: 'relu' }, { type: 'dense', in: 4096, out: 10 },
+    ] } as Parameters<typeof buildModel>[0];
+    for (const spec of [zooSpec('mlp'), zooSpec('cnn-bn'), wide]) {
+      const inScope = recycling(() => {
+        const m = buildModel(spec, { seed: 1 });
+        expect(m.stateDict().some(([, t]) => arena().owns(t.data))).toBe(false);
+        for (const [, t] of m.stateDict()) Tensor.full([t.size], NaN); // scope blocks of each size, dropped
+        return m;
+      }, () => []);
+      for (const [, t] of inScope.stateDict()) recycling(() => Tensor.full([t.size], NaN), () => []); // later scopes reuse them
+      const outside = buildModel(spec, { seed: 1 }).stateDict();
+      inScope.stateDict().forEach(([key, t], i) => expect(Array.from(t.data), key).toEqual(Array.from(outside[i][1].data)));
+    }
   });
 
   it('train in place, to the same bits as parameters on the heap, and save to the same bytes', () => {
@@ -209,7 +216,7 @@ describe('a model’s parameters in the arena (lasting blocks)', () => {
     const x = new Tensor(Float32Array.from({ length: 32 * 784 }, () => rng.uniform()), [32, 1, 28, 28]);
     const y = Int32Array.from({ length: 32 }, (_, i) => (i * 7) % 10);
     for (const name of ['mlp', 'cnn'] as const) {
-      const a = buildModel(zooSpec(name), { seed: 2 }), b = onHeap(name, 2);
+      const a = residentParameters(buildModel(zooSpec(name), { seed: 2 })), b = buildModel(zooSpec(name), { seed: 2 });
       const views = a.parameters().map(([, t]) => t.data);
       expect(views.some((d) => arena().owns(d)), name).toBe(true);
       for (const m of [a, b]) {
@@ -226,7 +233,7 @@ describe('a model’s parameters in the arena (lasting blocks)', () => {
   });
 
   it('a parameter kept by a scope stays where it is when the outermost scope ends', () => {
-    const w = buildModel(zooSpec('mlp'), { seed: 4 }).parameters()[0][1];
+    const w = residentParameters(mlp(4)).parameters()[0][1];
     const before = w.data;
     expect(arena().owns(before)).toBe(true);
     const kept = recycling(() => w, (t) => [t]);

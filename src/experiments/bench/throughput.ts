@@ -13,6 +13,7 @@ import { crossEntropyObjective, trainingStep } from '../../train/loop.js';
 import { Adam } from '../../train/optimizers.js';
 import { Rng } from '../../engine/random.js';
 import { flopsPerImage, modelMacs, type Measure } from './macs.js';
+import { residentParameters } from '../../layers/resident.js';
 
 export type { Measure } from './macs.js';
 
@@ -87,7 +88,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult[]> 
   for (const name of models) {
     const spec = zooSpec(name);
     const macs = modelMacs(spec);
-    const model = buildModel(spec, { seed: 0 });
+    const model = residentParameters(buildModel(spec, { seed: 0 })); // as the training pipelines run it
     const params = model.parameters();
     const tensors = params.map(([, t]) => t);
     for (const measure of measures) {
