@@ -10,6 +10,12 @@ import { installInterruptHandler, Interrupted, stopAllProgress, UsageError } fro
 
 const program = buildProgram();
 setupKernels();
+// A reader that stops early (`nablax info … | head -1`) closes the pipe: the rest of the output has nowhere to go,
+// which is what the reader asked for, so leave quietly instead of dying on the write's EPIPE with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 // Ctrl-C: bars stopped, one line saying what was kept, exit 130, in every command (train, adv-train and demo keep
 // their own, which finishes the batch in progress and keeps the last checkpoint). A JavaScript handler runs only when
 // the event loop turns, so every command's work yields once per batch (letInterruptIn) and writes its files in one

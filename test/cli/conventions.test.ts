@@ -31,6 +31,16 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('results on stdout, progress and notices on stderr', () => {
+  it('a reader that closes the pipe early (`| head -1`): exit 0 and nothing on stderr, no EPIPE stack trace', async () => {
+    const child = spawn(process.execPath, args(['info', '--model-file', model]), { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the first line
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('train: the result line on stdout; the announcement ("1 epoch") and the progress on stderr', () => {
     expect(trained.status, show(trained)).toBe(0);
     expect(trained.stdout).toMatch(/^test accuracy \d+\.\d+% on 100 test images of .*; saved .*m\.safetensors\n$/);
