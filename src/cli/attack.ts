@@ -1,5 +1,5 @@
-// `nablax attack`: run attacks at several ε on the official test images of a saved model and report, per
-// (attack, ε), accuracy, error and success rates, the misclassified images' confidence, distances, queries and
+// `nablax attack`: run attacks at several ε on the official test images of a saved model and report the clean
+// accuracy and, per (attack, ε), accuracy, error and success rates, the misclassified images' confidence, distances, queries and
 // speed; --out adds report.json, report.md, a picture grid per attack, an accuracy-vs-ε plot and, for targeted
 // runs, a 10×10 source/target grid.
 import { join } from 'node:path';
@@ -166,6 +166,7 @@ export function registerAttack(program: Command): void {
 
       const rows: AttackRowJson[] = [];
       const kept = new Map<string, AttackExample[]>();
+      let cleanSaid = false; // the clean accuracy, once, before the first attack's line
       for (const n of names.filter((m) => m !== 'autoattack')) {
         const attack = allAttacks[n];
         const budgets: (number | null)[] = attack.norm === 'l0' ? [null] : epsList;
@@ -185,6 +186,10 @@ export function registerAttack(program: Command): void {
           kept.set(n, examples);
           if (!o.json) {
             const pct = (v: number | null, d: number) => (v === null ? '–' : `${(100 * v).toFixed(d)}%`);
+            if (!cleanSaid) {
+              result(`clean accuracy ${pct(metrics.cleanAccuracy, 2)} on ${metrics.count} test images${target?.kind === 'class' ? ` (class ${target.class} left out)` : ''}`);
+              cleanSaid = true;
+            }
             const q = row.queries;
             result(`${n}${eps !== null ? ` eps ${eps}` : ''}: accuracy ${pct(row.robustAccuracy, 2)}, success ${pct(row.attackSuccessRate, 1)}, ` +
               `confidence ${row.meanWrongConfidence === null ? '–' : row.meanWrongConfidence.toFixed(3)}` +

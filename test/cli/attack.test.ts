@@ -46,6 +46,21 @@ describe('nablax attack', () => {
     expect(readdirSync(out).some((f) => f.includes('.tmp-'))).toBe(false);
   });
 
+  it('the text report starts with the clean accuracy, the same as the JSON report’s ε = 0 accuracy', () => {
+    const common = ['attack', '--model-file', modelFile, '--attack', 'fgsm', '--test-limit', '60'];
+    const text = run([...common, '--eps', '0.1,0.2']);
+    expect(text.status, text.stderr).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    const clean = /^clean accuracy (\d+\.\d\d)% on 60 test images$/.exec(lines[0]);
+    expect(clean, lines[0]).not.toBeNull();
+    expect(lines[1]).toMatch(/^fgsm eps 0\.1: accuracy /);
+    const atZero = JSON.parse(run([...common, '--eps', '0', '--json']).stdout).results[0].robustAccuracy as number;
+    expect(Number(clean![1])).toBeCloseTo(100 * atZero, 2);
+    const targeted = run([...common, '--eps', '0.1', '--target', '7']);
+    expect(targeted.stdout).toMatch(/^clean accuracy \d+\.\d\d% on \d+ test images \(class 7 left out\)\n/);
+  });
+
   it('targeted runs add the 10×10 source/target grid', () => {
     const out = join(dir, 'targeted');
     const r = run(['attack', '--model-file', modelFile, '--attack', 'fgsm', '--eps', '0.2', '--test-limit', '20', '--target', 'random', '--out', out, '--json']);

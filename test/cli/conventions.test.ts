@@ -59,7 +59,7 @@ describe('results on stdout, progress and notices on stderr', () => {
       [['grad', '--model-file', model, '--index', '0,1', '--out', join(root, 'g.png')], /^#0 label 7 predicted \d .*\n#1 label 2/, /wrote .*g\.png/],
       [['trace', '--model-file', model, '--index', '0'], /^test image 0: label 7[\s\S]*forward:[\s\S]*backward:/, null],
       [['linear', '--model-file', model, '--test-limit', '20'], /network, true logit, 20 test images/, /linear: network, 5 ε 100% 20\/20 \| \d+ img\/s \| ETA 0s/],
-      [['attack', '--model-file', model, '--attack', 'fgsm', '--eps', '0.1', '--test-limit', '20'], /^fgsm eps 0\.1: accuracy [\d.]+%, success/, /fgsm eps 0\.1 100% 20\/20 \| \d+ img\/s \| ETA 0s/],
+      [['attack', '--model-file', model, '--attack', 'fgsm', '--eps', '0.1', '--test-limit', '20'], /^clean accuracy [\d.]+% on 20 test images\nfgsm eps 0\.1: accuracy [\d.]+%, success/, /fgsm eps 0\.1 100% 20\/20 \| \d+ img\/s \| ETA 0s/],
       [['bench', '--models', 'softmax', '--seconds', '0.05', '--rounds', '1'], /^model +measure +batch +images\/s +GFLOP\/s\nsoftmax +train +128 +\d+/, /^nablax bench: kernels /],
     ];
     for (const [a, out, err] of cases) {
