@@ -186,7 +186,12 @@ function release(a: Pooled): void {
  *   const m = lastingZeros(w.size);
  */
 export function lastingZeros(n: number): Float32Array {
-  return (scopes.length === 0 && n >= MIN_LENGTH ? arena?.lasting(n) : null) ?? new Float32Array(n);
+  return lastingBlock(n) ?? new Float32Array(n);
+}
+
+/** A zeroed lasting view of n float32s, or null: no arena, a scope open, too short to be worth it, or no room. */
+function lastingBlock(n: number): Float32Array | null {
+  return scopes.length === 0 && n >= MIN_LENGTH ? arena?.lasting(n) ?? null : null;
 }
 
 /**
@@ -198,7 +203,7 @@ export function lastingZeros(n: number): Float32Array {
  *   const weight = new Tensor(lastingCopy(w.data), w.shape);
  */
 export function lastingCopy(a: Float32Array): Float32Array {
-  const home = scopes.length === 0 && a.length >= MIN_LENGTH ? arena?.lasting(a.length) : null;
+  const home = lastingBlock(a.length);
   if (!home) return a;
   home.set(a);
   return home;

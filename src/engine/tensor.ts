@@ -184,14 +184,16 @@ export class Tensor {
     return new Tensor(c.data, c.shape);
   }
 
+  // Random tensors are initial values (a layer's weights), which outlive any recycling scope: their arrays are their
+  // own, never the pool's or the arena's.
   static uniform(shape: Shape, lo: number, hi: number, rng: Rng, dtype: DType = 'float32'): Tensor {
-    const t = Tensor.zeros(shape, dtype);
+    const t = new Tensor(alloc(dtype, sizeOf(shape)), shape);
     for (let i = 0; i < t.size; i++) t.data[i] = rng.uniform(lo, hi);
     return t;
   }
 
   static normal(shape: Shape, mean: number, std: number, rng: Rng, dtype: DType = 'float32'): Tensor {
-    const t = Tensor.zeros(shape, dtype);
+    const t = new Tensor(alloc(dtype, sizeOf(shape)), shape);
     for (let i = 0; i < t.size; i++) t.data[i] = rng.normal(mean, std);
     return t;
   }

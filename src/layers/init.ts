@@ -4,16 +4,6 @@
 import { Rng } from '../engine/random.js';
 import { Tensor, alloc, type DType } from '../engine/tensor.js';
 
-/**
- * A parameter of `shape` drawn from U(−bound, bound) in order (zeros for bound 0), as Tensor.uniform draws it. Its
- * array is its own, never a recycling scope's: a model built inside a scope keeps its weights when the scope ends.
- */
-function draw(shape: number[], bound: number, rng: Rng, dtype: DType): Tensor {
-  const data = alloc(dtype, shape.reduce((a, b) => a * b, 1));
-  if (bound > 0) for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-bound, bound);
-  return new Tensor(data, shape);
-}
-
 export type InitScheme = 'torch' | 'he' | 'glorot';
 
 /**
@@ -24,8 +14,9 @@ export type InitScheme = 'torch' | 'he' | 'glorot';
 export function initParams(scheme: InitScheme, shape: number[], fanIn: number, fanOut: number, rng: Rng, dtype: DType = 'float32') {
   const bound =
     scheme === 'torch' ? 1 / Math.sqrt(fanIn) : scheme === 'he' ? Math.sqrt(6 / fanIn) : Math.sqrt(6 / (fanIn + fanOut));
-  const weight = draw(shape, bound, rng, dtype).requireGrad();
+  // arrays of their own (Tensor.uniform, alloc), never a recycling scope's: a model built inside a scope keeps them
+  const weight = Tensor.uniform(shape, -bound, bound, rng, dtype).requireGrad();
   const bb = scheme === 'torch' ? 1 / Math.sqrt(fanIn) : 0;
-  const bias = draw([shape[0]], bb, rng, dtype).requireGrad();
+  const bias = (bb > 0 ? Tensor.uniform([shape[0]], -bb, bb, rng, dtype) : new Tensor(alloc(dtype, shape[0]), [shape[0]])).requireGrad();
   return { weight, bias };
 }

@@ -269,16 +269,10 @@
                 (v128.store offset=16 (local.get $addr) (local.get $c31)))))
           (else
             ;; Edge tile: only the rows/columns inside C, so nothing past M×N is touched.
-            (v128.store offset=0 (local.get $scr) (local.get $c00))
-            (v128.store offset=16 (local.get $scr) (local.get $c01))
-            (v128.store offset=32 (local.get $scr) (local.get $c10))
-            (v128.store offset=48 (local.get $scr) (local.get $c11))
-            (v128.store offset=64 (local.get $scr) (local.get $c20))
-            (v128.store offset=80 (local.get $scr) (local.get $c21))
-            (v128.store offset=96 (local.get $scr) (local.get $c30))
-            (v128.store offset=112 (local.get $scr) (local.get $c31))
             (call $edge_tile (local.get $c) (local.get $scr) (i32.sub (local.get $M) (local.get $i))
-              (i32.sub (local.get $N) (local.get $j)) (local.get $ldcB) (local.get $acc))))))
+              (i32.sub (local.get $N) (local.get $j)) (local.get $ldcB) (local.get $acc)
+              (local.get $c00) (local.get $c01) (local.get $c10) (local.get $c11)
+              (local.get $c20) (local.get $c21) (local.get $c30) (local.get $c31))))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (local.set $aPanel (i32.add (local.get $aPanel) (local.get $strideA)))
         (br_if $iloop (i32.lt_u (local.get $i) (local.get $M))))
@@ -302,11 +296,21 @@
       (local.set $bPanel (i32.add (local.get $bPanel) (local.get $strideB)))
       (br_if $jloop (i32.lt_u (local.get $j) (local.get $N)))))
 
-  ;; An edge tile of C at $c (leading dimension $ldcB bytes): the 4×8 accumulators spilled to the 128-byte scratch
+  ;; An edge tile of C at $c (leading dimension $ldcB bytes): the 4×8 accumulators, spilled to the 128-byte scratch
   ;; tile at $scr (one per thread, row-major), of which only min(rows, 4) × min(cols, 8) are inside C; stored, or
-  ;; added to what is there when $acc.
+  ;; added to what is there when $acc. Nothing past M×N is touched.
   (func $edge_tile (param $c i32) (param $scr i32) (param $rows i32) (param $cols i32) (param $ldcB i32) (param $acc i32)
+    (param $c00 v128) (param $c01 v128) (param $c10 v128) (param $c11 v128)
+    (param $c20 v128) (param $c21 v128) (param $c30 v128) (param $c31 v128)
     (local $r i32) (local $q i32) (local $addr i32) (local $v f32)
+    (v128.store offset=0 (local.get $scr) (local.get $c00))
+    (v128.store offset=16 (local.get $scr) (local.get $c01))
+    (v128.store offset=32 (local.get $scr) (local.get $c10))
+    (v128.store offset=48 (local.get $scr) (local.get $c11))
+    (v128.store offset=64 (local.get $scr) (local.get $c20))
+    (v128.store offset=80 (local.get $scr) (local.get $c21))
+    (v128.store offset=96 (local.get $scr) (local.get $c30))
+    (v128.store offset=112 (local.get $scr) (local.get $c31))
     (if (i32.gt_u (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
     (if (i32.gt_u (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
     (loop $erows
@@ -416,16 +420,10 @@
                 (v128.store (local.get $addr) (local.get $c30))
                 (v128.store offset=16 (local.get $addr) (local.get $c31)))))
           (else
-            (v128.store offset=0 (local.get $scr) (local.get $c00))
-            (v128.store offset=16 (local.get $scr) (local.get $c01))
-            (v128.store offset=32 (local.get $scr) (local.get $c10))
-            (v128.store offset=48 (local.get $scr) (local.get $c11))
-            (v128.store offset=64 (local.get $scr) (local.get $c20))
-            (v128.store offset=80 (local.get $scr) (local.get $c21))
-            (v128.store offset=96 (local.get $scr) (local.get $c30))
-            (v128.store offset=112 (local.get $scr) (local.get $c31))
             (call $edge_tile (local.get $c) (local.get $scr) (i32.sub (local.get $M) (local.get $i))
-              (i32.sub (local.get $N) (local.get $j)) (local.get $ldcB) (local.get $acc))))
+              (i32.sub (local.get $N) (local.get $j)) (local.get $ldcB) (local.get $acc)
+              (local.get $c00) (local.get $c01) (local.get $c10) (local.get $c11)
+              (local.get $c20) (local.get $c21) (local.get $c30) (local.get $c31))))
         ;; the next tile's first row: a0 advanced K floats along row i, so 4 rows on is 4·lda − K floats further
         (local.set $a0 (i32.add (local.get $a0)
           (i32.sub (i32.shl (local.get $ldaB) (i32.const 2)) (i32.shl (local.get $K) (i32.const 2)))))
