@@ -210,15 +210,16 @@ describe('kernels over operands in the arena', () => {
           }
         }
       }
-      // Adam reads a gradient and updates moments that live in the arena where they are (θ on the heap), or some of them
+      // Adam reads a gradient and updates moments (and θ: a resident model's parameters) that live in the arena where
+      // they are, or some of them; all four there take one pass over the whole array, its blocks claimed by the threads
       for (const n of [5, 70001]) {
         const th = random(rng, n), g = random(rng, n), m = random(rng, n, -0.1, 0.1), v = random(rng, n, 0, 0.1);
-        for (const [gIn, mIn, vIn] of [[true, true, true], [true, false, false], [false, true, false], [false, false, true]]) {
+        for (const [thIn, gIn, mIn, vIn] of [[true, true, true, true], [false, true, true, true], [false, true, false, false], [false, false, true, false], [false, false, false, true]]) {
           samePlaced(k, (p) => {
-            const t2 = th.slice(), m2 = (mIn ? p : heap).inout(m), v2 = (vIn ? p : heap).inout(v);
+            const t2 = (thIn ? p : heap).inout(th), m2 = (mIn ? p : heap).inout(m), v2 = (vIn ? p : heap).inout(v);
             k.adamUpdate(t2, (gIn ? p : heap).f32(g), m2, v2, 0.9, 0.999, 1e-4, 1e-8, 1e-3 / 0.1, 1 / Math.sqrt(0.002));
             return [t2, m2, v2];
-          }, `adam ${n} ${gIn} ${mIn} ${vIn}`);
+          }, `adam ${n} ${thIn} ${gIn} ${mIn} ${vIn}`);
         }
       }
       const x = random(rng, 100003), dOut = random(rng, x.length);

@@ -80,11 +80,15 @@ export class BrowserKernelThreads {
     this.stats.dispatched++;
   }
 
-  /** Wait (spinning: the page may not block) for every started call, then run the queued shares here; throws if one trapped. */
-  join(): void {
+  /**
+   * Wait (spinning: the page may not block) for every started call, then run the queued shares here; throws if one
+   * trapped. With `shared`, calls no worker has taken yet are withdrawn instead (as KernelThreads.join).
+   */
+  join(shared = false): void {
     let failed = -1;
     for (let t = 1; t < this.count; t++) {
       if (!this.cb.isBusy(t)) continue;
+      if (shared && this.cb.withdraw(t)) continue;
       const deadline = performance.now() + HANG_MS;
       while (!this.cb.isDone(t)) {
         if (performance.now() > deadline) throw new Error(`kernel worker ${t} did not finish ${this.names[this.cb.functionOf(t)]} within ${HANG_MS / 1000} s`);

@@ -3,12 +3,21 @@
 // written by the caller and read by the worker's call loop, with Atomics.notify to wake it. No Node API here.
 //
 // A worker's slot: [0] sequence number (negative: stop), [1] function, [2] argument count, [3 …] arguments,
-// [ERROR] 1 when the last call trapped, [DONE] the sequence number of the last call finished.
+// [CLAIM] who has the posted call (below), [ERROR] 1 when the last call trapped, [DONE] the sequence number of the
+// last call finished.
+//
+// CLAIM is the posted call's sequence number while no thread has taken it; the worker swaps in the number with
+// RUNNING set before it runs the call, and a caller that has done the call's work itself (a kernel whose threads
+// claim blocks of one range: wasm/gemm.wat's *_shared) may swap in 0 instead, withdrawing it, and go on without
+// waiting: a worker that was descheduled or asleep then costs the caller no wait. Exactly one of the two swaps wins.
 
 export const SLOT = 64;
 export const DONE = 63;
 export const ERROR = 62;
+export const CLAIM = 61;
 export const MAX_ARGS = 58;
+/** Set in CLAIM while the worker runs the call (sequence numbers stay below it). */
+export const RUNNING = 0x40000000;
 /**
  * Milliseconds a thread spins on the control block before it sleeps in Atomics.wait, when every thread has a core
  * of its own. Waking a sleeping thread costs ~50 µs (a round trip measured 90–120 µs on the 2-core VM, 2 µs with
@@ -38,6 +47,8 @@ for (;;) {
   if (seq < 0) break;
   const args = [];
   for (let i = 0, n = ctl[base + 2]; i < n; i++) args.push(ctl[base + 3 + i]);
+  // take the call, unless the caller withdrew it (then the arguments read may be the next call's, half written)
+  if (Atomics.compareExchange(ctl, base + ${CLAIM}, seq, seq | ${RUNNING}) !== seq) continue;
   try {
     fns[ctl[base + 1]](...args);
     ctl[base + ${ERROR}] = 0;
@@ -74,8 +85,9 @@ export class ControlBlock {
     c[base + 1] = fn;
     c[base + 2] = args.length;
     for (let i = 0; i < args.length; i++) c[base + 3 + i] = args[i];
-    this.seq[t] = (this.seq[t] + 1) & 0x3fffffff;
+    this.seq[t] = (this.seq[t] % (RUNNING - 1)) + 1; // 1 … RUNNING − 1: never 0, the withdrawn CLAIM
     this.busy[t] = true;
+    Atomics.store(c, base + CLAIM, this.seq[t]);
     Atomics.store(c, base, this.seq[t]);
     Atomics.notify(c, base);
   }
@@ -88,6 +100,17 @@ export class ControlBlock {
   /** The DONE word of worker t: the sequence number of the last call it finished (wait on it with Atomics.wait). */
   doneValue(t: number): number {
     return Atomics.load(this.ctl, t * SLOT + DONE);
+  }
+
+  /**
+   * Withdraw the call posted to worker t if it has not taken it yet; true when withdrawn (it will never run, and
+   * the call is settled). Only for calls whose work the caller's own share completes.
+   */
+  withdraw(t: number): boolean {
+    const s = this.seq[t];
+    if (Atomics.compareExchange(this.ctl, t * SLOT + CLAIM, s, 0) !== s) return false;
+    this.busy[t] = false;
+    return true;
   }
 
   /** Whether worker t finished the last call posted to it. */

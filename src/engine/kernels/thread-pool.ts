@@ -11,8 +11,11 @@ export interface KernelThreadPool {
   readonly count: number;
   /** Start `names[fn](...args)` on thread t ≥ 1 and return at once. */
   start(t: number, fn: number, args: number[]): void;
-  /** Wait for every started call; throws if one failed. */
-  join(): void;
+  /**
+   * Wait for every started call; throws if one failed. With `shared`, the calls claim blocks of one range that the
+   * caller's own share has finished claiming: a call no worker has taken yet is withdrawn, not waited for.
+   */
+  join(shared?: boolean): void;
   close(): void;
 }
 
@@ -20,7 +23,10 @@ export interface KernelThreadPool {
 export type StartThreads = (module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], count: number) => KernelThreadPool;
 
 /** Functions the worker threads may run, by index. */
-const threadFunctions = ['conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'gemm_packed', 'peak_fma', 'adam', 'fab_rows', 'bn_fwd', 'bn_bwd', 'pack', 'gemm_rows'] as const;
+const threadFunctions = [
+  'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'gemm_packed', 'peak_fma', 'adam', 'fab_rows', 'bn_fwd', 'bn_bwd', 'pack', 'gemm_rows',
+  'pack_shared', 'gemm_packed_shared', 'gemm_rows_shared', 'adam_shared',
+] as const;
 export type ThreadFunction = (typeof threadFunctions)[number];
 
 /**
@@ -50,6 +56,20 @@ export class Threads {
   }
   /** Run export `fn` on thread t with args(t, ranges[t]) for every range at once; returns when all are done. */
   run(fn: ThreadFunction, ranges: [number, number][], args: (t: number, range: [number, number]) => number[]): void {
+    this.dispatch(fn, ranges, args, false);
+  }
+
+  /**
+   * Run export `fn`, which claims blocks of one range from a counter until none is left, on `threads` threads with
+   * args(t); returns when every block is done. The caller claims too, so a worker that has not started by the time
+   * it runs out is withdrawn rather than waited for: a descheduled or sleeping worker costs a share of the work,
+   * never a wait.
+   */
+  share(fn: ThreadFunction, threads: number, args: (t: number) => number[]): void {
+    this.dispatch(fn, sameRange(1, threads), (t) => args(t), true);
+  }
+
+  private dispatch(fn: ThreadFunction, ranges: [number, number][], args: (t: number, range: [number, number]) => number[], shared: boolean): void {
     if (ranges.length > 1) {
       if (!this.pool || this.pool.count < ranges.length) {
         this.pool?.close();
@@ -62,7 +82,7 @@ export class Threads {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it: the export's own type takes a fixed argument list
       (this.ex[fn] as (...a: number[]) => void)(...args(0, ranges[0]));
     } finally {
-      if (ranges.length > 1) this.pool!.join(); // always wait, even after a trap here: the workers are still writing shared memory
+      if (ranges.length > 1) this.pool!.join(shared); // always wait, even after a trap here: the workers are still writing shared memory
     }
   }
 }

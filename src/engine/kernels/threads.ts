@@ -51,11 +51,15 @@ export class KernelThreads {
     this.cb.post(t, fn, args, 'KernelThreads');
   }
 
-  /** Wait for every started call to finish; throws if one of them trapped. */
-  join(): void {
+  /**
+   * Wait for every started call to finish; throws if one of them trapped. With `shared` (the calls claim blocks of
+   * one range, and the caller's own share has claimed the rest), calls no worker has taken yet are withdrawn instead.
+   */
+  join(shared = false): void {
     let failed = -1;
     for (let t = 1; t < this.count; t++) {
       if (!this.cb.isBusy(t)) continue;
+      if (shared && this.cb.withdraw(t)) continue;
       const until = performance.now() + this.spinMs;
       for (;;) {
         const value = this.cb.doneValue(t);

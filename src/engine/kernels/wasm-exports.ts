@@ -14,6 +14,10 @@ export interface WasmExports {
   pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number): void;
   gemm_packed(M: number, N: number, K: number, pA: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
   gemm_rows(M: number, N: number, K: number, pA: number, lda: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
+  // the same three, their threads claiming blocks of q panels from the i32 counter at ctr (the products pack B's as they go)
+  pack_shared(ctr: number, q: number, src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number): void;
+  gemm_packed_shared(ctr: number, q: number, M: number, N: number, K: number, pA: number, bSrc: number, brs: number, bks: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
+  gemm_rows_shared(ctr: number, q: number, M: number, N: number, K: number, pA: number, lda: number, bSrc: number, brs: number, bks: number, pB: number, pC: number, ldc: number, acc: number, scr: number): void;
   // conv.wat (with im2col.wat and conv-relu-pool.wat behind them)
   conv_fwd(...args: number[]): void;
   conv_bwd(...args: number[]): void;
@@ -31,6 +35,7 @@ export interface WasmExports {
   peak_fma(iters: number, out: number): void;
   // optim.wat
   adam(th: number, g: number, m: number, v: number, n: number, k: number): void;
+  adam_shared(ctr: number, q: number, th: number, g: number, m: number, v: number, n: number, k: number): void;
   linf_step(xa: number, xo: number, g: number, lo: number, hi: number, st: number, R: number, D: number, k: number): void;
   // fab-step.wat
   fab_rows(x1: number, x0: number, w: number, f: number, r0: number, r1: number, D: number, k: number, scr: number, l2: number): void;
@@ -38,7 +43,7 @@ export interface WasmExports {
 
 /** Every function export the host needs: a module lacking one (a stale build) is refused. */
 export const exportNames: readonly Exclude<keyof WasmExports, 'memory'>[] = [
-  'pack', 'gemm_packed', 'gemm_rows', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'peak_fma', 'copy2d', 'adam',
+  'pack', 'gemm_packed', 'gemm_rows', 'pack_shared', 'gemm_packed_shared', 'gemm_rows_shared', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'peak_fma', 'copy2d', 'adam', 'adam_shared',
   'linf_step', 'fab_rows', 'bn_fwd', 'bn_bwd',
 ];
 

@@ -1,12 +1,12 @@
 // The GEMM family of the WebAssembly kernels, host side: copy op(A) and op(B) into linear memory as float32 (unless
 // they live there), pack them into 4-row / 8-column panels (wasm/gemm.wat `pack`; an A that is not transposed stays
-// as it is: `gemm_rows` reads its rows in place), run the 4×8 micro-kernel (`gemm_packed` / `gemm_rows`, its columns
-// split among threads for big products) and copy C out. Must equal referenceKernels.gemm (./reference.ts) within
+// as it is: `gemm_rows` reads its rows in place), run the 4×8 micro-kernel (`gemm_packed` / `gemm_rows`; for big
+// products `*_shared`, whose threads claim blocks of B panels, pack them and multiply them) and copy C out. Must
+// equal referenceKernels.gemm (./reference.ts) within
 // float32 rounding; float64 operands run the reference itself unless the Float64Policy says otherwise.
 import type { Data } from '../nd.js';
 import type { Kernels } from './types.js';
 import { referenceKernels } from './reference.js';
-import { splitRange } from './split-range.js';
 import type { Threads } from './thread-pool.js';
 import type { WasmExports } from './wasm-exports.js';
 import { carve, type LinearMemory } from './wasm-memory.js';
@@ -23,6 +23,12 @@ const NR = 8; // columns per B panel: must match gemm.wat
 
 /** Multiply-adds (M·N·K) from which a GEMM is worth splitting across threads (a dispatch costs microseconds). */
 const SPLIT_FLOPS = 1 << 20;
+/**
+ * Blocks per thread that a threaded product's B panels (and a pack's panels) are claimed in: enough that a thread
+ * starting late leaves most of its share to the others, few enough that a claim (one atomic add) costs nothing.
+ */
+const GEMM_BLOCKS = 8;
+const PACK_BLOCKS = 4;
 
 let parallelPack = true;
 /** Split the packing of a threaded GEMM's operands among its threads (default) or not; returns the previous setting. For A/B measurements. */
@@ -62,17 +68,18 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
   }
 
   /**
-   * `pack` of n rows into panels of w, the panels split among T threads (each packs whole panels of its own: the
-   * same bytes for any T).
+   * `pack` of n rows into panels of w, on T threads that claim blocks of whole panels from the counter at byte
+   * address ctr (the same bytes for any T, and whichever thread packs a block).
    */
-  function pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number, T: number): void {
+  function pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number, T: number, ctr: number): void {
     const panels = Math.ceil(n / w);
     if (T === 1 || !parallelPack) {
       ex.pack(src, rs, ks, n, K, dst, w);
       return;
     }
-    pool.run('pack', splitRange(panels, pool.threadsFor(panels)), (_t, [q0, q1]) =>
-      [src + q0 * w * rs * 4, rs, ks, Math.min(n, q1 * w) - q0 * w, K, dst + q0 * w * K * 4, w]);
+    mem.i32[ctr >> 2] = 0;
+    const q = Math.ceil(panels / (PACK_BLOCKS * T));
+    pool.share('pack_shared', T, () => [ctr, q, src, rs, ks, n, K, dst, w]);
   }
 
   // C = op(A)·op(B) (or +=), as referenceKernels.gemm
@@ -103,7 +110,7 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
     const rowsA = !transA;
     const at = carve({
       aRaw: aIn < 0 ? aLen : 0, bRaw: bIn < 0 ? bLen : 0, aPack: rowsA ? 0 : Mp * K, bPack: Np * K, c: cIn < 0 ? M * N : 0,
-      scratch: 32 * T,
+      scratch: 32 * T, counters: 32,
     }, mem.base);
     if (!mem.ensure(at.end)) {
       // Too big for one wasm32 memory: still correct, just not fast.
@@ -115,9 +122,12 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
     const la = aIn >= 0 ? lda : copyIn(A, aOff, aRows, aCols, lda, at.aRaw, aByRow);
     const lb = bIn >= 0 ? ldb : copyIn(B, bOff, bRows, bCols, ldb, at.bRaw, bByRow);
     // op(A)[i][k] = raw[i·rs + k·ks]; op(B)[k][j] likewise with j as the panel index.
-    if (transA) pack(aSrc, 1, la, M, K, at.aPack, MR, T);
-    if (transB) pack(bSrc, lb, 1, N, K, at.bPack, NR, T);
-    else pack(bSrc, 1, lb, N, K, at.bPack, NR, T);
+    // two counters a cache line apart: A's pack, the product's blocks
+    const ctr = at.counters;
+    if (transA) pack(aSrc, 1, la, M, K, at.aPack, MR, T, ctr);
+    // op(B)[k][j] = raw[j·brs + k·bks]; with threads, each packs the panels it multiplies (below)
+    const brs = transB ? lb : 1, bks = transB ? 1 : lb;
+    if (T === 1) ex.pack(bSrc, brs, bks, N, K, at.bPack, NR);
 
     // Accumulating into float32 C happens in WASM (vector adds); into float64 C in JS, to keep C's precision.
     const accInWasm = accumulate && C instanceof Float32Array;
@@ -133,10 +143,15 @@ export function makeGemm(ex: WasmExports, mem: LinearMemory, float64: Float64Pol
       if (rowsA) ex.gemm_rows(M, N, K, aSrc, la, at.bPack, cAt, cld, acc, 0);
       else ex.gemm_packed(M, N, K, at.aPack, at.bPack, cAt, cld, acc, 0);
     } else {
-      // Every element of C is computed by one thread in the same order: the same bits for any thread count.
-      pool.run(rowsA ? 'gemm_rows' : 'gemm_packed', splitRange(Np / NR, T), (t, [p0, p1]) => {
-        const n = Math.min(N, p1 * NR) - p0 * NR, b = at.bPack + p0 * NR * K * 4, c = cAt + p0 * NR * 4, scr = at.scratch + 128 * t;
-        return rowsA ? [M, n, K, aSrc, la, b, c, cld, acc, scr] : [M, n, K, at.aPack, b, c, cld, acc, scr];
+      // Every element of C is computed by one thread in the same order: the same bits for any thread count. The
+      // threads claim blocks of B panels (columns of C), so one that starts late takes fewer.
+      const q = Math.ceil(Np / NR / (GEMM_BLOCKS * T)), c0 = ctr + 64;
+      mem.i32[c0 >> 2] = 0;
+      pool.share(rowsA ? 'gemm_rows_shared' : 'gemm_packed_shared', T, (t) => {
+        const scr = at.scratch + 128 * t;
+        return rowsA
+          ? [c0, q, M, N, K, aSrc, la, bSrc, brs, bks, at.bPack, cAt, cld, acc, scr]
+          : [c0, q, M, N, K, at.aPack, bSrc, brs, bks, at.bPack, cAt, cld, acc, scr];
       });
     }
 

@@ -7,7 +7,7 @@
 import type { Data } from '../nd.js';
 import type { Kernels } from './types.js';
 import { referenceKernels } from './reference.js';
-import { consecutiveRuns, splitRange } from './split-range.js';
+import { consecutiveRuns } from './split-range.js';
 import type { Threads } from './thread-pool.js';
 import type { WasmExports } from './wasm-exports.js';
 import { carve, isF32, type LinearMemory } from './wasm-memory.js';
@@ -16,6 +16,8 @@ import { carve, isF32, type LinearMemory } from './wasm-memory.js';
 const CHUNK = 1 << 15;
 /** Elements from which a chunk is split among the threads (a dispatch costs a few microseconds). */
 const SPLIT = 1 << 13;
+/** Elements per block the threads of one update claim (16 KiB of each array). */
+const BLOCK = 1 << 12;
 
 /**
  * Adam's update over one instance, as referenceKernels.adamUpdate.
@@ -25,12 +27,13 @@ const SPLIT = 1 << 13;
 export function makeAdam(ex: WasmExports, mem: LinearMemory, pool: Threads): Kernels['adamUpdate'] {
   return function adamUpdate(th, g, m, v, b1, b2, wd, eps, step, invSqrtC2): void {
     const n = th.length;
-    const c = Math.min(n, CHUNK);
     // operands that live in linear memory (a training step's gradient, from the arena; the moments and the
     // parameters, lasting blocks of it) are read and written where they are
     const ag = mem.addressOf(g), am = mem.outputAddress(m, g), av = mem.outputAddress(v, g, m);
-    const ath = mem.outputAddress(th, g, m, v); // a model's parameters: lasting blocks too (layers/init.ts)
-    const at = carve({ k: 16, th: ath < 0 ? c : 0, g: ag < 0 ? c : 0, m: am < 0 ? c : 0, v: av < 0 ? c : 0 }, mem.base);
+    const ath = mem.outputAddress(th, g, m, v); // a model's parameters: lasting blocks too (layers/resident.ts)
+    // chunks only for arrays that need copying in; all four in place: one pass over the whole array
+    const c = ath >= 0 && ag >= 0 && am >= 0 && av >= 0 ? n : Math.min(n, CHUNK);
+    const at = carve({ k: 16, ctr: 16, th: ath < 0 ? c : 0, g: ag < 0 ? c : 0, m: am < 0 ? c : 0, v: av < 0 ? c : 0 }, mem.base);
     // float64, mismatched or empty arrays, or no room in linear memory: the reference loop itself
     if (!isF32(th, g, m, v) || g.length !== n || m.length !== n || v.length !== n || n === 0 || !mem.ensure(at.end)) {
       referenceKernels.adamUpdate(th, g, m, v, b1, b2, wd, eps, step, invSqrtC2);
@@ -49,11 +52,12 @@ export function makeAdam(ex: WasmExports, mem: LinearMemory, pool: Threads): Ker
         return work;
       });
       const T = len >= SPLIT ? pool.threadsFor(Math.ceil(len / 4)) : 1;
-      // Each thread's part starts on a multiple of 4 elements (16 bytes), so its vector loads stay aligned.
-      pool.run('adam', splitRange(Math.ceil(len / 4), T), (_t, [q0, q1]) => {
-        const e0 = q0 * 4, e1 = Math.min(len, q1 * 4);
-        return [thAt + 4 * e0, gAt + 4 * e0, mAt + 4 * e0, vAt + 4 * e0, e1 - e0, at.k];
-      });
+      if (T === 1) ex.adam(thAt, gAt, mAt, vAt, len, at.k);
+      else {
+        // The threads claim blocks of BLOCK elements (a multiple of 4: 16-byte aligned vector loads).
+        mem.i32[at.ctr >> 2] = 0;
+        pool.share('adam_shared', T, () => [at.ctr, BLOCK / 4, thAt, gAt, mAt, vAt, len, at.k]);
+      }
       if (ath < 0) th.set(f32.subarray(at.th / 4, at.th / 4 + len), i);
       if (am < 0) m.set(f32.subarray(at.m / 4, at.m / 4 + len), i);
       if (av < 0) v.set(f32.subarray(at.v / 4, at.v / 4 + len), i);

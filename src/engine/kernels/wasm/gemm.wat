@@ -140,6 +140,78 @@
         (local.set $p0 (i32.add (local.get $p0) (local.get $w)))
         (br $panels))))
 
+;; The shared forms of pack, gemm_packed and gemm_rows that threads run together: each claims the next block of
+  ;; $q panels from the i32 counter at $ctr (zeroed by the caller) until none is left, so a thread that starts late
+  ;; (descheduled, or woken from sleep) leaves its blocks to the others instead of making them wait, and the caller,
+  ;; which claims too, may withdraw a call no worker has started (../thread-control.ts). A block's panels are
+  ;; computed exactly as the plain function computes them, whichever thread claims it: the same bits.
+
+  ;; pack's n rows as blocks of $q panels of w rows.
+  (func $pack_shared (export "pack_shared")
+    (param $ctr i32) (param $q i32)
+    (param $src i32) (param $rs i32) (param $ks i32) (param $n i32) (param $K i32) (param $dst i32) (param $w i32)
+    (local $r0 i32) (local $rows i32)
+    (local.set $rows (i32.mul (local.get $q) (local.get $w)))
+    (block $done
+      (loop $claim
+        ;; the block's first row
+        (local.set $r0 (i32.mul (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)) (local.get $rows)))
+        (br_if $done (i32.ge_u (local.get $r0) (local.get $n)))
+        (call $pack
+          (i32.add (local.get $src) (i32.shl (i32.mul (local.get $r0) (local.get $rs)) (i32.const 2)))
+          (local.get $rs) (local.get $ks)
+          (select (local.get $rows) (i32.sub (local.get $n) (local.get $r0))
+            (i32.le_u (i32.add (local.get $r0) (local.get $rows)) (local.get $n)))
+          (local.get $K)
+          (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $r0) (local.get $K)) (i32.const 2)))
+          (local.get $w))
+        (br $claim))))
+
+;; gemm_packed's N columns as blocks of $q B panels (8·q columns), each block's panels packed by the thread that
+  ;; multiplies them (so they are in its own cache) from B at $bSrc with element strides $brs/$bks as `pack` reads them.
+  (func $gemm_packed_shared (export "gemm_packed_shared")
+    (param $ctr i32) (param $q i32)
+    (param $M i32) (param $N i32) (param $K i32) (param $pA i32)
+    (param $bSrc i32) (param $brs i32) (param $bks i32) (param $pB i32) (param $pC i32)
+    (param $ldc i32) (param $acc i32) (param $scr i32)
+    (local $j i32) (local $cols i32) (local $n i32) (local $b i32)
+    (local.set $cols (i32.shl (local.get $q) (i32.const 3)))
+    (block $done
+      (loop $claim
+        (local.set $j (i32.mul (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)) (local.get $cols)))
+        (br_if $done (i32.ge_u (local.get $j) (local.get $N)))
+        (local.set $n (select (local.get $cols) (i32.sub (local.get $N) (local.get $j))
+          (i32.le_u (i32.add (local.get $j) (local.get $cols)) (local.get $N))))
+        (local.set $b (i32.add (local.get $pB) (i32.shl (i32.mul (local.get $j) (local.get $K)) (i32.const 2))))
+        (call $pack (i32.add (local.get $bSrc) (i32.shl (i32.mul (local.get $j) (local.get $brs)) (i32.const 2)))
+          (local.get $brs) (local.get $bks) (local.get $n) (local.get $K) (local.get $b) (i32.const 8))
+        (call $gemm_packed (local.get $M) (local.get $n) (local.get $K) (local.get $pA) (local.get $b)
+          (i32.add (local.get $pC) (i32.shl (local.get $j) (i32.const 2)))
+          (local.get $ldc) (local.get $acc) (local.get $scr))
+        (br $claim))))
+
+  ;; gemm_rows' N columns likewise, B's panels packed block by block as gemm_packed_shared's.
+  (func $gemm_rows_shared (export "gemm_rows_shared")
+    (param $ctr i32) (param $q i32)
+    (param $M i32) (param $N i32) (param $K i32) (param $pA i32) (param $lda i32)
+    (param $bSrc i32) (param $brs i32) (param $bks i32) (param $pB i32) (param $pC i32)
+    (param $ldc i32) (param $acc i32) (param $scr i32)
+    (local $j i32) (local $cols i32) (local $n i32) (local $b i32)
+    (local.set $cols (i32.shl (local.get $q) (i32.const 3)))
+    (block $done
+      (loop $claim
+        (local.set $j (i32.mul (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)) (local.get $cols)))
+        (br_if $done (i32.ge_u (local.get $j) (local.get $N)))
+        (local.set $n (select (local.get $cols) (i32.sub (local.get $N) (local.get $j))
+          (i32.le_u (i32.add (local.get $j) (local.get $cols)) (local.get $N))))
+        (local.set $b (i32.add (local.get $pB) (i32.shl (i32.mul (local.get $j) (local.get $K)) (i32.const 2))))
+        (call $pack (i32.add (local.get $bSrc) (i32.shl (i32.mul (local.get $j) (local.get $brs)) (i32.const 2)))
+          (local.get $brs) (local.get $bks) (local.get $n) (local.get $K) (local.get $b) (i32.const 8))
+        (call $gemm_rows (local.get $M) (local.get $n) (local.get $K) (local.get $pA) (local.get $lda) (local.get $b)
+          (i32.add (local.get $pC) (i32.shl (local.get $j) (i32.const 2)))
+          (local.get $ldc) (local.get $acc) (local.get $scr))
+        (br $claim))))
+
   ;; C[M×N] (=|+=) packedA · packedB, C row-major float32 at pC with leading dimension ldc (elements);
   ;; $scr: 128 bytes the edge tiles may use (each thread passes its own).
   ;; pA holds ceil(M/4) panels of 4×K, pB ceil(N/8) panels of K×8 (as written by `pack`); K ≥ 1.

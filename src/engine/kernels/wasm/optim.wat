@@ -11,7 +11,7 @@
   ;;   g' = g + λ·θ;  m = β1·m + (1 − β1)·g';  v = β2·v + ((1 − β2)·g')·g';  θ = θ − (step·m) / (√v·invSqrtC2 + ε)
   ;; and m, v, θ stored rounded to float32. Four elements a step as two f64x2 halves, then one at a time: both
   ;; paths compute the same bits per element, so a split among threads does not change the result.
-  (func (export "adam") (param $th i32) (param $g i32) (param $m i32) (param $v i32) (param $n i32) (param $k i32)
+  (func $adam (export "adam") (param $th i32) (param $g i32) (param $m i32) (param $v i32) (param $n i32) (param $k i32)
     (local $e i32)
     (local $b1 v128) (local $a1 v128) (local $b2 v128) (local $a2 v128) (local $wd v128) (local $eps v128)
     (local $step v128) (local $isc v128)
@@ -105,6 +105,25 @@
         (local.set $m (i32.add (local.get $m) (i32.const 4)))
         (local.set $v (i32.add (local.get $v) (i32.const 4)))
         (br $ss))))
+
+;; adam's n elements as blocks of 4·q, claimed by the threads of one call from the i32 counter at $ctr (zeroed by
+  ;; the caller) until none is left, as gemm.wat's *_shared: a thread that starts late leaves its blocks to the
+  ;; others. Each element is computed alone, so the same bits whichever thread takes it.
+  (func $adam_shared (export "adam_shared") (param $ctr i32) (param $q i32)
+    (param $th i32) (param $g i32) (param $m i32) (param $v i32) (param $n i32) (param $k i32)
+    (local $e0 i32) (local $len i32) (local $off i32)
+    (local.set $len (i32.shl (local.get $q) (i32.const 2)))
+    (block $done
+      (loop $claim
+        (local.set $e0 (i32.mul (i32.atomic.rmw.add (local.get $ctr) (i32.const 1)) (local.get $len)))
+        (br_if $done (i32.ge_u (local.get $e0) (local.get $n)))
+        (local.set $off (i32.shl (local.get $e0) (i32.const 2)))
+        (call $adam (i32.add (local.get $th) (local.get $off)) (i32.add (local.get $g) (local.get $off))
+          (i32.add (local.get $m) (local.get $off)) (i32.add (local.get $v) (local.get $off))
+          (select (local.get $len) (i32.sub (local.get $n) (local.get $e0))
+            (i32.le_u (i32.add (local.get $e0) (local.get $len)) (local.get $n)))
+          (local.get $k))
+        (br $claim))))
 
 ;; APGD's L∞ iterate update (Croce & Hein 2020, Algorithm 1, lines 6–8; P the ε-ball ∩ [0, 1] box [lo, hi]) over
   ;; R rows of D float32 values, in place, computed in float64 exactly as the TypeScript loop
