@@ -2,8 +2,8 @@
 // they live there), pack them into 4-row / 8-column panels (wasm/gemm.wat `pack`; an A that is not transposed stays
 // as it is: `gemm_rows` reads its rows in place), run the 4×8 micro-kernel (`gemm_packed` / `gemm_rows`; for big
 // products `*_shared`, whose threads claim blocks of B panels, pack them and multiply them) and copy C out. Must
-// equal referenceKernels.gemm (./reference.ts) within
-// float32 rounding; float64 operands run the reference itself unless the Float64Policy says otherwise.
+// equal referenceKernels.gemm (./reference.ts) within float32 rounding; float64 operands run the reference itself
+// unless the Float64Policy says otherwise.
 import type { Data } from '../nd.js';
 import type { Kernels } from './types.js';
 import { referenceKernels } from './reference.js';
