@@ -224,6 +224,13 @@ describe('kernels over operands in the arena', () => {
       }
       const x = random(rng, 100003), dOut = random(rng, x.length);
       samePlaced(k, (p) => { const y = p.out(x.length); k.reluForward(p.f32(x), y); return [y]; }, 'relu');
+      // maxout over x as 19999 units of 5 pieces (the dense layout; 3 units past the last group of 4) and 3 units of 5
+      // pieces of 6666 positions
+      for (const [R, S] of [[19999, 1], [3, 6666]]) {
+        const xm = x.subarray(0, R * 5 * S), gm = dOut.subarray(0, R * S);
+        samePlaced(k, (p) => { const y = p.out(R * S); k.maxoutForward(p.f32(xm), R, 5, S, y); return [y]; }, `maxout S=${S}`);
+        samePlaced(k, (p) => { const d = p.out(xm.length); k.maxoutBackward(p.f32(gm), p.f32(xm), R, 5, S, d); return [d]; }, `maxout backward S=${S}`);
+      }
       samePlaced(k, (p) => { const dX = p.out(x.length); k.reluBackward(p.f32(dOut), p.f32(x), dX); return [dX]; }, 'relu backward');
     }
   });

@@ -782,6 +782,48 @@ describe('wasm ReLU and max pooling', () => {
   });
 });
 
+describe('wasm maxout', () => {
+  it('takes the first maximum (strict >): ties keep the first piece, a NaN only when it comes first; the gradient goes to that piece', () => {
+    // R = 5 units of K = 4 (four in vector lanes, one by the scalar tail)
+    const x = new Float32Array([1, 3, 3, 2, NaN, 5, 6, 1, 2, NaN, 7, 7, -0, 0, -1, -2, 4, 4, 4, 4]);
+    const want = [3, NaN, 7, -0, 4], wantPiece = [1, 0, 2, 0, 0];
+    for (const k of [ref, one]) {
+      const out = new Float32Array(5);
+      k.maxoutForward(x, 5, 4, 1, out);
+      expect(Array.from(out), k.name).toEqual(want);
+      const dX = new Float32Array(20).fill(NaN);
+      k.maxoutBackward(new Float32Array([1, 2, 3, -0, 5]), x, 5, 4, 1, dX);
+      const expected = new Float32Array(20);
+      wantPiece.forEach((p, r) => { expected[r * 4 + p] = [1, 2, 3, 0, 5][r]; }); // −0 upstream arrives as +0
+      expect(firstDiff(dX, expected), k.name).toBe(-1);
+    }
+  });
+
+  it('forward and backward equal the reference bit for bit: ties, signed zeros, NaN, any K and S, tails of 1–3 units', () => {
+    const rng = new Rng(25);
+    for (const [R, K, S] of [[1, 1, 1], [3, 2, 1], [4, 5, 1], [7, 3, 1], [13, 7, 1], [61443, 5, 1], [6, 2, 3], [5, 4, 9]]) {
+      const x = random(rng, R * K * S);
+      for (let i = 0; i < x.length; i++) {
+        const u = rng.uniform();
+        if (u < 0.1) x[i] = x[Math.max(0, i - S)]; // a tie with the previous piece
+        else if (u < 0.14) x[i] = 0;
+        else if (u < 0.18) x[i] = -0;
+        else if (u < 0.2) x[i] = NaN;
+      }
+      const dOut = random(rng, R * S);
+      for (let i = 0; i < dOut.length; i += 5) dOut[i] = -0;
+      const o1 = new Float32Array(R * S).fill(7), o2 = new Float32Array(R * S);
+      one.maxoutForward(x, R, K, S, o1);
+      ref.maxoutForward(x, R, K, S, o2);
+      expect(firstDiff(o1, o2), `out R=${R} K=${K} S=${S}`).toBe(-1);
+      const d1 = new Float32Array(R * K * S).fill(NaN), d2 = new Float32Array(R * K * S);
+      one.maxoutBackward(dOut, x, R, K, S, d1);
+      ref.maxoutBackward(dOut, x, R, K, S, d2);
+      expect(firstDiff(d1, d2), `dx R=${R} K=${K} S=${S}`).toBe(-1);
+    }
+  });
+});
+
 describe('threads', () => {
   it('rejects a bad thread count with an error naming it', () => {
     const k = loadWasmKernels({ threads: 1 })!;

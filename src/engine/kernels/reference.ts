@@ -385,6 +385,37 @@ function conv2dReluPoolBackward(
   conv2dBackward(x, N, g, w, OC, dY, dX, dW, dB);
 }
 
+/** The piece of x[r, ·, s] (x as [R, K, S]) maxout takes: the first maximum by strict >, as at maxoutForward. */
+function maxoutWinner(x: Data, K: number, S: number, base: number): number {
+  let best = x[base], win = 0;
+  for (let p = 1; p < K; p++) {
+    const v = x[base + p * S];
+    if (v > best) {
+      best = v;
+      win = p;
+    }
+  }
+  return win;
+}
+
+function maxoutForward(x: Data, R: number, K: number, S: number, out: Data): void {
+  for (let r = 0, q = 0; r < R; r++) {
+    for (let s = 0; s < S; s++, q++) {
+      const base = r * K * S + s;
+      out[q] = x[base + maxoutWinner(x, K, S, base) * S];
+    }
+  }
+}
+
+function maxoutBackward(dOut: Data, x: Data, R: number, K: number, S: number, dX: Data): void {
+  for (let r = 0, q = 0; r < R; r++) {
+    for (let s = 0; s < S; s++, q++) {
+      const base = r * K * S + s, win = maxoutWinner(x, K, S, base), g = 0 + dOut[q];
+      for (let p = 0; p < K; p++) dX[base + p * S] = p === win ? g : 0;
+    }
+  }
+}
+
 function reluForward(x: Data, out: Data): void {
   // (v + |v|)/2 is max(v, 0) without a branch: on the random signs of activations a branch mispredicts half the time
   for (let i = 0; i < x.length; i++) {
@@ -509,6 +540,8 @@ export const referenceKernels: Kernels = {
   gemm,
   maxPoolForward,
   maxPoolBackward,
+  maxoutForward,
+  maxoutBackward,
   avgPoolForward,
   avgPoolBackward,
   conv2dForward,

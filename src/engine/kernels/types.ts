@@ -77,6 +77,13 @@ export interface Kernels {
     x: Data, N: number, g: Window2d, w: Data, OC: number, route: Uint8Array, dOut: Data,
     dX: Data | null, dW: Data | null, dB: Data | null,
   ): void;
+  /**
+   * Maxout (Goodfellow et al. 2013, eq. 1) over x as [R, K, S] (R units, K pieces, S positions): out[r, s] = the
+   * first maximum over p of x[r, p, s] (strict >: ties keep the first piece, a NaN is taken only as the first).
+   */
+  maxoutForward(x: Data, R: number, K: number, S: number, out: Data): void;
+  /** maxoutForward's gradient: dX[r, p, s] = 0 + dOut[r, s] at the piece it took (found again from x), 0 elsewhere. */
+  maxoutBackward(dOut: Data, x: Data, R: number, K: number, S: number, dX: Data): void;
   /** out = max(x, 0), elementwise. */
   reluForward(x: Data, out: Data): void;
   /** dX = dOut where x > 0, else 0. */

@@ -28,6 +28,8 @@ export interface WasmExports {
   relu_bwd(dOut: number, x: number, dX: number, n: number): void;
   maxpool2_fwd(x: number, NC: number, H: number, W: number, OH: number, OW: number, out: number, arg: number, base: number): void;
   maxpool_bwd(dOut: number, arg: number, n: number, dX: number): void;
+  maxout_fwd(x: number, out: number, R: number, K: number, S: number): void;
+  maxout_bwd(dOut: number, x: number, dX: number, R: number, K: number, S: number): void;
   // norm.wat
   bn_fwd(x: number, y: number, N: number, C: number, S: number, c0: number, c1: number, k: number, phase: number, W: number, out: number, route: number): void;
   bn_bwd(dy: number, x: number, dx: number, N: number, C: number, S: number, c0: number, c1: number, k: number, phase: number, W: number, g: number, route: number): void;
@@ -43,7 +45,7 @@ export interface WasmExports {
 
 /** Every function export the host needs: a module lacking one (a stale build) is refused. */
 export const exportNames: readonly Exclude<keyof WasmExports, 'memory'>[] = [
-  'pack', 'gemm_packed', 'gemm_rows', 'pack_shared', 'gemm_packed_shared', 'gemm_rows_shared', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'peak_fma', 'copy2d', 'adam', 'adam_shared',
+  'pack', 'gemm_packed', 'gemm_rows', 'pack_shared', 'gemm_packed_shared', 'gemm_rows_shared', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'maxout_fwd', 'maxout_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'peak_fma', 'copy2d', 'adam', 'adam_shared',
   'linf_step', 'fab_rows', 'bn_fwd', 'bn_bwd',
 ];
 

@@ -16,7 +16,7 @@ const STREAM = 1 << 16;
  *   const { reluForward } = makePoolReluKernels(ex, mem); reluForward(x, out);
  */
 export function makePoolReluKernels(ex: WasmExports, mem: LinearMemory): Pick<Kernels,
-  'reluForward' | 'reluBackward' | 'maxPoolForward' | 'maxPoolBackward'> {
+  'reluForward' | 'reluBackward' | 'maxPoolForward' | 'maxPoolBackward' | 'maxoutForward' | 'maxoutBackward'> {
   const ref = referenceKernels;
 
   // out = max(x, 0), as referenceKernels.reluForward
@@ -86,5 +86,29 @@ export function makePoolReluKernels(ex: WasmExports, mem: LinearMemory): Pick<Ke
     dX.set(f32.subarray(at.dX / 4, at.dX / 4 + dX.length));
   }
 
-  return { reluForward, reluBackward, maxPoolForward, maxPoolBackward };
+  // as referenceKernels.maxoutForward: operands in linear memory are read and written in place, others copied
+  function maxoutForward(x: Data, R: number, K: number, S: number, out: Data): void {
+    if (!isF32(x, out) || out.length === 0) return ref.maxoutForward(x, R, K, S, out);
+    const ax = mem.addressOf(x), aOut = mem.outputAddress(out, x);
+    const at = carve({ x: ax < 0 ? x.length : 0, out: aOut < 0 ? out.length : 0 }, mem.base);
+    if (!mem.ensure(at.end)) return ref.maxoutForward(x, R, K, S, out);
+    if (ax < 0) mem.f32.set(x, at.x / 4);
+    ex.maxout_fwd(ax < 0 ? at.x : ax, aOut < 0 ? at.out : aOut, R, K, S);
+    if (aOut < 0) out.set(mem.f32.subarray(at.out / 4, at.out / 4 + out.length));
+  }
+
+  // as referenceKernels.maxoutBackward, likewise
+  function maxoutBackward(dOut: Data, x: Data, R: number, K: number, S: number, dX: Data): void {
+    if (!isF32(dOut, x, dX) || dOut.length === 0) return ref.maxoutBackward(dOut, x, R, K, S, dX);
+    const ag = mem.addressOf(dOut), ax = mem.addressOf(x), adx = mem.outputAddress(dX, dOut, x);
+    const at = carve({ g: ag < 0 ? dOut.length : 0, x: ax < 0 ? x.length : 0, dX: adx < 0 ? dX.length : 0 }, mem.base);
+    if (!mem.ensure(at.end)) return ref.maxoutBackward(dOut, x, R, K, S, dX);
+    const f32 = mem.f32;
+    if (ag < 0) f32.set(dOut, at.g / 4);
+    if (ax < 0) f32.set(x, at.x / 4);
+    ex.maxout_bwd(ag < 0 ? at.g : ag, ax < 0 ? at.x : ax, adx < 0 ? at.dX : adx, R, K, S);
+    if (adx < 0) dX.set(f32.subarray(at.dX / 4, at.dX / 4 + dX.length));
+  }
+
+  return { reluForward, reluBackward, maxPoolForward, maxPoolBackward, maxoutForward, maxoutBackward };
 }

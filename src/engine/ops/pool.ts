@@ -68,36 +68,19 @@ export const poolOps = {
       const U = UK / K;
       let S = 1;
       for (let i = 2; i < x.ndim; i++) S *= x.shape[i];
-      const out = Tensor.zeros([N, U, ...x.shape.slice(2)], x.dtype);
-      const argmax = new Int32Array(out.size);
-      const d = x.data, o = out.data;
-      for (let n = 0, q = 0; n < N; n++) {
-        for (let u = 0; u < U; u++) {
-          const base = (n * UK + u * K) * S;
-          for (let s = 0; s < S; s++, q++) {
-            let best = d[base + s], arg = base + s;
-            for (let p = 1; p < K; p++) {
-              const v = d[base + p * S + s];
-              if (v > best) {
-                best = v;
-                arg = base + p * S + s;
-              }
-            }
-            o[q] = best;
-            argmax[q] = arg;
-          }
-        }
-      }
-      return { out, saved: argmax };
+      const out = Tensor.empty([N, U, ...x.shape.slice(2)], x.dtype); // every element written
+      // x as [N·U, K, S]: unit u of image n takes pieces u·K … u·K+K−1
+      kernels().maxoutForward(x.data, N * U, K, S, out.data);
+      return { out, saved: null };
     },
-    // dX[winning piece] = dY, 0 for the other pieces
-    backward(dOut, { inputs: [x], saved: argmax }) {
-      const dX = Tensor.zeros(x.shape, x.dtype);
-      const r = dX.data, g = dOut.data;
-      for (let q = 0; q < g.length; q++) r[argmax[q]] += g[q];
+    // dX[winning piece] = dY, 0 for the other pieces (the winners found again from x: nothing saved)
+    backward(dOut, { inputs: [x], attrs: { pieces: K } }) {
+      const dX = Tensor.empty(x.shape, x.dtype); // every element written
+      const S = x.size / (x.shape[0] * x.shape[1]);
+      kernels().maxoutBackward(dOut.data, x.data, x.shape[0] * (x.shape[1] / K), K, S, dX.data);
       return [dX];
     },
-  } as Op<{ pieces: number }, Int32Array>,
+  } as Op<{ pieces: number }, null>,
 };
 
 /** Max pooling over kernel×kernel windows. @example const y = maxPool2d(x, { kernel: 2 }); */

@@ -1,5 +1,5 @@
 ;; Pooling and elementwise kernels in WebAssembly 128-bit SIMD: ReLU forward and backward, 2×2/2 max pooling and
-;; the max-pool backward's scatter. Host side: ../wasm-pool-relu.ts; reference: ../reference.ts.
+;; the max-pool backward's scatter; maxout forward and backward (scalar, branch-free). Host side: ../wasm-pool-relu.ts; reference: ../reference.ts.
 ;; Functions only: scripts/build-wasm.mjs splices this file with the other families into one module over one
 ;; shared linear memory. All pointers are byte addresses; counts and strides are in float32 elements.
 
@@ -153,3 +153,204 @@
         (local.set $dOut (i32.add (local.get $dOut) (i32.const 4)))
         (local.set $arg (i32.add (local.get $arg) (i32.const 4)))
         (br $l))))
+
+;; Maxout (Goodfellow et al. 2013, eq. 1) over x as [R, K, S] (R = N·U units, K pieces, S positions per piece):
+  ;; out[r, s] = the first maximum of x[r, 0…K−1, s], found by `v > best` (ties keep the first piece; a NaN piece is
+  ;; never taken unless it comes first, then the result is NaN), as the reference's loop. Branch-free: the winner's
+  ;; bits follow an integer mask (x ^ ((v ^ x) & −(v > best))), because on real activations a branch on v > best
+  ;; mispredicts about half the time (the TypeScript loop took 4.5 ns an element) and V8 compiles a float select
+  ;; to a branch.
+  (func $maxout_fwd_scalar (param $x i32) (param $out i32) (param $R i32) (param $K i32) (param $S i32)
+    (local $r i32) (local $s i32) (local $p i32) (local $a i32) (local $row i32) (local $SB i32) (local $KSB i32)
+    (local $best i32) (local $v i32)
+    (local.set $SB (i32.shl (local.get $S) (i32.const 2)))
+    (local.set $KSB (i32.mul (local.get $K) (local.get $SB)))
+    (local.set $row (local.get $x))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $R)))
+        (local.set $s (i32.const 0))
+        (loop $positions
+          (local.set $a (i32.add (local.get $row) (i32.shl (local.get $s) (i32.const 2))))
+          (local.set $best (i32.load (local.get $a)))
+          (local.set $p (i32.const 1))
+          (block $pieces_done
+            (loop $pieces
+              (br_if $pieces_done (i32.ge_u (local.get $p) (local.get $K)))
+              (local.set $a (i32.add (local.get $a) (local.get $SB)))
+              (local.set $v (i32.load (local.get $a)))
+              (local.set $best (i32.xor (local.get $best)
+                (i32.and (i32.xor (local.get $v) (local.get $best))
+                  (i32.sub (i32.const 0) (f32.gt (f32.reinterpret_i32 (local.get $v)) (f32.reinterpret_i32 (local.get $best)))))))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $pieces)))
+          (i32.store (local.get $out) (local.get $best))
+          (local.set $out (i32.add (local.get $out) (i32.const 4)))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (br_if $positions (i32.lt_u (local.get $s) (local.get $S))))
+        (local.set $row (i32.add (local.get $row) (local.get $KSB)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows))))
+
+  ;; maxout's backward: dX[r, p, s] = 0 + dOut[r, s] for the piece p that maxout_fwd took (found again from x, the
+  ;; same comparisons), +0 for the others; every element of dX written, branch-free as maxout_fwd. (0 + g: the
+  ;; reference adds the gradient into zeros, which turns −0 into +0.)
+  (func $maxout_bwd_scalar (param $dOut i32) (param $x i32) (param $dX i32) (param $R i32) (param $K i32) (param $S i32)
+    (local $r i32) (local $s i32) (local $p i32) (local $a i32) (local $row i32) (local $SB i32) (local $KSB i32)
+    (local $win i32) (local $d i32) (local $best f32) (local $v f32) (local $g i32) (local $gt i32)
+    (local.set $SB (i32.shl (local.get $S) (i32.const 2)))
+    (local.set $KSB (i32.mul (local.get $K) (local.get $SB)))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $R)))
+        (local.set $s (i32.const 0))
+        (loop $positions
+          ;; byte offset of x[r, 0, s] (and of dX[r, 0, s])
+          (local.set $row (i32.add (i32.mul (local.get $r) (local.get $KSB)) (i32.shl (local.get $s) (i32.const 2))))
+          (local.set $a (i32.add (local.get $x) (local.get $row)))
+          (local.set $best (f32.load (local.get $a)))
+          (local.set $win (i32.const 0))
+          (local.set $p (i32.const 1))
+          (block $pieces_done
+            (loop $pieces
+              (br_if $pieces_done (i32.ge_u (local.get $p) (local.get $K)))
+              (local.set $a (i32.add (local.get $a) (local.get $SB)))
+              (local.set $v (f32.load (local.get $a)))
+              (local.set $gt (f32.gt (local.get $v) (local.get $best)))
+              (local.set $win (select (local.get $p) (local.get $win) (local.get $gt)))
+              ;; best = gt ? v : best, through the bits (a float select would be a branch)
+              (local.set $best (f32.reinterpret_i32 (i32.xor (i32.reinterpret_f32 (local.get $best))
+                (i32.and (i32.xor (i32.reinterpret_f32 (local.get $v)) (i32.reinterpret_f32 (local.get $best)))
+                  (i32.sub (i32.const 0) (local.get $gt))))))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $pieces)))
+          (local.set $g (i32.reinterpret_f32 (f32.add (f32.const 0) (f32.load (local.get $dOut)))))
+          (local.set $dOut (i32.add (local.get $dOut) (i32.const 4)))
+          (local.set $d (i32.add (local.get $dX) (local.get $row)))
+          (local.set $p (i32.const 0))
+          (loop $writes
+            ;; g's bits where p is the winner, +0 elsewhere
+            (i32.store (local.get $d) (i32.and (local.get $g) (i32.sub (i32.const 0) (i32.eq (local.get $p) (local.get $win)))))
+            (local.set $d (i32.add (local.get $d) (local.get $SB)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br_if $writes (i32.lt_u (local.get $p) (local.get $K))))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (br_if $positions (i32.lt_u (local.get $s) (local.get $S))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows))))
+
+  ;; maxout_fwd for any S; with S = 1 (after a dense layer: a unit's K pieces are consecutive) four units at a time
+  ;; in vector lanes, each lane gathering its unit's pieces, the rest by the scalar loop: the same comparisons
+  ;; (f32x4.gt, a bit-select), so the same bits.
+  (func (export "maxout_fwd") (param $x i32) (param $out i32) (param $R i32) (param $K i32) (param $S i32)
+    (local $g i32) (local $G i32) (local $p i32) (local $KB i32)
+    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $best v128) (local $v v128)
+    (if (i32.ne (local.get $S) (i32.const 1))
+      (then (call $maxout_fwd_scalar (local.get $x) (local.get $out) (local.get $R) (local.get $K) (local.get $S)) (return)))
+    (local.set $KB (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $G (i32.shr_u (local.get $R) (i32.const 2)))
+    (block $groups_done
+      (loop $groups
+        (br_if $groups_done (i32.ge_u (local.get $g) (local.get $G)))
+        ;; lane i reads unit 4g + i, whose pieces start at a_i
+        (local.set $a0 (i32.add (local.get $x) (i32.mul (i32.shl (local.get $g) (i32.const 2)) (local.get $KB))))
+        (local.set $a1 (i32.add (local.get $a0) (local.get $KB)))
+        (local.set $a2 (i32.add (local.get $a1) (local.get $KB)))
+        (local.set $a3 (i32.add (local.get $a2) (local.get $KB)))
+        (local.set $best (v128.load32_zero (local.get $a0)))
+        (local.set $best (v128.load32_lane 1 (local.get $a1) (local.get $best)))
+        (local.set $best (v128.load32_lane 2 (local.get $a2) (local.get $best)))
+        (local.set $best (v128.load32_lane 3 (local.get $a3) (local.get $best)))
+        (local.set $p (i32.const 1))
+        (block $pieces_done
+          (loop $pieces
+            (br_if $pieces_done (i32.ge_u (local.get $p) (local.get $K)))
+            (local.set $a0 (i32.add (local.get $a0) (i32.const 4)))
+            (local.set $a1 (i32.add (local.get $a1) (i32.const 4)))
+            (local.set $a2 (i32.add (local.get $a2) (i32.const 4)))
+            (local.set $a3 (i32.add (local.get $a3) (i32.const 4)))
+            (local.set $v (v128.load32_zero (local.get $a0)))
+            (local.set $v (v128.load32_lane 1 (local.get $a1) (local.get $v)))
+            (local.set $v (v128.load32_lane 2 (local.get $a2) (local.get $v)))
+            (local.set $v (v128.load32_lane 3 (local.get $a3) (local.get $v)))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $pieces)))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $g) (i32.const 4))) (local.get $best))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $groups)))
+    (call $maxout_fwd_scalar
+      (i32.add (local.get $x) (i32.mul (i32.shl (local.get $G) (i32.const 2)) (local.get $KB)))
+      (i32.add (local.get $out) (i32.shl (local.get $G) (i32.const 4)))
+      (i32.and (local.get $R) (i32.const 3)) (local.get $K) (i32.const 1)))
+
+  ;; maxout_bwd likewise: with S = 1, four units at a time (the winner as a lane mask, each piece's gradient
+  ;; scattered to its lanes' addresses), the rest by the scalar loop.
+  (func (export "maxout_bwd") (param $dOut i32) (param $x i32) (param $dX i32) (param $R i32) (param $K i32) (param $S i32)
+    (local $g i32) (local $G i32) (local $p i32) (local $KB i32) (local $off i32)
+    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32)
+    (local $best v128) (local $v v128) (local $m v128) (local $win v128) (local $pv v128) (local $gv v128) (local $w v128)
+    (if (i32.ne (local.get $S) (i32.const 1))
+      (then (call $maxout_bwd_scalar (local.get $dOut) (local.get $x) (local.get $dX) (local.get $R) (local.get $K) (local.get $S)) (return)))
+    (local.set $KB (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $G (i32.shr_u (local.get $R) (i32.const 2)))
+    (block $groups_done
+      (loop $groups
+        (br_if $groups_done (i32.ge_u (local.get $g) (local.get $G)))
+        (local.set $off (i32.mul (i32.shl (local.get $g) (i32.const 2)) (local.get $KB)))
+        (local.set $a0 (i32.add (local.get $x) (local.get $off)))
+        (local.set $a1 (i32.add (local.get $a0) (local.get $KB)))
+        (local.set $a2 (i32.add (local.get $a1) (local.get $KB)))
+        (local.set $a3 (i32.add (local.get $a2) (local.get $KB)))
+        (local.set $best (v128.load32_zero (local.get $a0)))
+        (local.set $best (v128.load32_lane 1 (local.get $a1) (local.get $best)))
+        (local.set $best (v128.load32_lane 2 (local.get $a2) (local.get $best)))
+        (local.set $best (v128.load32_lane 3 (local.get $a3) (local.get $best)))
+        (local.set $win (v128.const i32x4 0 0 0 0))
+        (local.set $pv (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.const 1))
+        (block $pieces_done
+          (loop $pieces
+            (br_if $pieces_done (i32.ge_u (local.get $p) (local.get $K)))
+            (local.set $pv (i32x4.add (local.get $pv) (v128.const i32x4 1 1 1 1)))
+            (local.set $a0 (i32.add (local.get $a0) (i32.const 4)))
+            (local.set $a1 (i32.add (local.get $a1) (i32.const 4)))
+            (local.set $a2 (i32.add (local.get $a2) (i32.const 4)))
+            (local.set $a3 (i32.add (local.get $a3) (i32.const 4)))
+            (local.set $v (v128.load32_zero (local.get $a0)))
+            (local.set $v (v128.load32_lane 1 (local.get $a1) (local.get $v)))
+            (local.set $v (v128.load32_lane 2 (local.get $a2) (local.get $v)))
+            (local.set $v (v128.load32_lane 3 (local.get $a3) (local.get $v)))
+            (local.set $m (f32x4.gt (local.get $v) (local.get $best)))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
+            (local.set $win (v128.bitselect (local.get $pv) (local.get $win) (local.get $m)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $pieces)))
+        ;; 0 + g per lane (−0 → +0, as the scalar loop), then piece p of each lane: g where p won, +0 elsewhere
+        (local.set $gv (f32x4.add (v128.const i32x4 0 0 0 0) (v128.load (i32.add (local.get $dOut) (i32.shl (local.get $g) (i32.const 4))))))
+        (local.set $a0 (i32.add (local.get $dX) (local.get $off)))
+        (local.set $a1 (i32.add (local.get $a0) (local.get $KB)))
+        (local.set $a2 (i32.add (local.get $a1) (local.get $KB)))
+        (local.set $a3 (i32.add (local.get $a2) (local.get $KB)))
+        (local.set $pv (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.const 0))
+        (loop $writes
+          (local.set $w (v128.and (local.get $gv) (i32x4.eq (local.get $win) (local.get $pv))))
+          (v128.store32_lane 0 (local.get $a0) (local.get $w))
+          (v128.store32_lane 1 (local.get $a1) (local.get $w))
+          (v128.store32_lane 2 (local.get $a2) (local.get $w))
+          (v128.store32_lane 3 (local.get $a3) (local.get $w))
+          (local.set $a0 (i32.add (local.get $a0) (i32.const 4)))
+          (local.set $a1 (i32.add (local.get $a1) (i32.const 4)))
+          (local.set $a2 (i32.add (local.get $a2) (i32.const 4)))
+          (local.set $a3 (i32.add (local.get $a3) (i32.const 4)))
+          (local.set $pv (i32x4.add (local.get $pv) (v128.const i32x4 1 1 1 1)))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br_if $writes (i32.lt_u (local.get $p) (local.get $K))))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $groups)))
+    (local.set $off (i32.mul (i32.shl (local.get $G) (i32.const 2)) (local.get $KB)))
+    (call $maxout_bwd_scalar
+      (i32.add (local.get $dOut) (i32.shl (local.get $G) (i32.const 4)))
+      (i32.add (local.get $x) (local.get $off)) (i32.add (local.get $dX) (local.get $off))
+      (i32.and (local.get $R) (i32.const 3)) (local.get $K) (i32.const 1)))
