@@ -224,6 +224,7 @@ describe('kernels over operands in the arena', () => {
       }
       const x = random(rng, 100003), dOut = random(rng, x.length);
       samePlaced(k, (p) => { const y = p.out(x.length); k.reluForward(p.f32(x), y); return [y]; }, 'relu');
+      samePlaced(k, (p) => { const s = p.out(1200); k.columnSums(p.f32(x.subarray(0, 80 * 1200)), 80, 1200, s); return [s]; }, 'column sums');
       // maxout over x as 19999 units of 5 pieces (the dense layout; 3 units past the last group of 4) and 3 units of 5
       // pieces of 6666 positions
       for (const [R, S] of [[19999, 1], [3, 6666]]) {

@@ -824,6 +824,31 @@ describe('wasm maxout', () => {
   });
 });
 
+describe('wasm column sums (a dense layer\'s bias gradient)', () => {
+  it('equal the reference bit for bit: rows added in order, signed zeros, NaN and ±∞, widths with tails of 16, 4 and 1 columns', () => {
+    const rng = new Rng(26);
+    for (const [N, O] of [[1, 1], [3, 5], [128, 10], [128, 256], [7, 37], [128, 1200], [256, 1023], [2, 16], [1, 19]]) {
+      const g = random(rng, N * O);
+      for (let i = 0; i < g.length; i++) {
+        const u = rng.uniform();
+        if (u < 0.05) g[i] = -0;
+        else if (u < 0.07) g[i] = 1e30; // large terms: the order of the adds shows in the result
+        else if (u < 0.075) g[i] = -1e30;
+      }
+      if (O > 3) g[2] = NaN;
+      if (O > 4) g[O + 3] = Infinity;
+      const a = new Float32Array(O).fill(NaN), b = new Float32Array(O).fill(NaN);
+      one.columnSums(g, N, O, a);
+      ref.columnSums(g, N, O, b);
+      expect(firstDiff(a, b), `N=${N} O=${O}`).toBe(-1);
+    }
+    // a column of −0 sums to +0 (added into +0), as the reference
+    const z = new Float32Array(8).fill(-0), out = new Float32Array(4).fill(NaN);
+    one.columnSums(z, 2, 4, out);
+    expect(Array.from(out).every((v) => Object.is(v, 0))).toBe(true);
+  });
+});
+
 describe('threads', () => {
   it('rejects a bad thread count with an error naming it', () => {
     const k = loadWasmKernels({ threads: 1 })!;

@@ -416,6 +416,11 @@ function maxoutBackward(dOut: Data, x: Data, R: number, K: number, S: number, dX
   }
 }
 
+function columnSums(g: Data, N: number, O: number, out: Data): void {
+  out.fill(0);
+  for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) out[o] += g[n * O + o];
+}
+
 function reluForward(x: Data, out: Data): void {
   // (v + |v|)/2 is max(v, 0) without a branch: on the random signs of activations a branch mispredicts half the time
   for (let i = 0; i < x.length; i++) {
@@ -542,6 +547,7 @@ export const referenceKernels: Kernels = {
   maxPoolBackward,
   maxoutForward,
   maxoutBackward,
+  columnSums,
   avgPoolForward,
   avgPoolBackward,
   conv2dForward,

@@ -84,6 +84,11 @@ export interface Kernels {
   maxoutForward(x: Data, R: number, K: number, S: number, out: Data): void;
   /** maxoutForward's gradient: dX[r, p, s] = 0 + dOut[r, s] at the piece it took (found again from x), 0 elsewhere. */
   maxoutBackward(dOut: Data, x: Data, R: number, K: number, S: number, dX: Data): void;
+  /**
+   * out[o] = Σₙ g[n·O + o] for g [N, O], n in order, added into zeros in out's precision (a dense layer's bias
+   * gradient); out is overwritten.
+   */
+  columnSums(g: Data, N: number, O: number, out: Data): void;
   /** out = max(x, 0), elementwise. */
   reluForward(x: Data, out: Data): void;
   /** dX = dOut where x > 0, else 0. */

@@ -9,6 +9,7 @@ export interface WasmExports {
   // memory.wat
   zero_f32(dst: number, n: number): void;
   add_f32(dst: number, src: number, n: number): void;
+  col_sums(g: number, N: number, O: number, out: number): void;
   copy2d(src: number, srcRow: number, srcPlane: number, dst: number, dstRow: number, dstPlane: number, planes: number, rows: number, cols: number): void;
   // gemm.wat
   pack(src: number, rs: number, ks: number, n: number, K: number, dst: number, w: number): void;
@@ -45,7 +46,7 @@ export interface WasmExports {
 
 /** Every function export the host needs: a module lacking one (a stale build) is refused. */
 export const exportNames: readonly Exclude<keyof WasmExports, 'memory'>[] = [
-  'pack', 'gemm_packed', 'gemm_rows', 'pack_shared', 'gemm_packed_shared', 'gemm_rows_shared', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'maxout_fwd', 'maxout_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'peak_fma', 'copy2d', 'adam', 'adam_shared',
+  'pack', 'gemm_packed', 'gemm_rows', 'pack_shared', 'gemm_packed_shared', 'gemm_rows_shared', 'zero_f32', 'add_f32', 'relu_fwd', 'relu_bwd', 'maxpool2_fwd', 'maxpool_bwd', 'maxout_fwd', 'maxout_bwd', 'conv_fwd', 'conv_bwd', 'conv_pool_dx', 'conv_pool_dw', 'peak_fma', 'copy2d', 'col_sums', 'adam', 'adam_shared',
   'linf_step', 'fab_rows', 'bn_fwd', 'bn_bwd',
 ];
 

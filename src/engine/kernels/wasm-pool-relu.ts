@@ -16,7 +16,7 @@ const STREAM = 1 << 16;
  *   const { reluForward } = makePoolReluKernels(ex, mem); reluForward(x, out);
  */
 export function makePoolReluKernels(ex: WasmExports, mem: LinearMemory): Pick<Kernels,
-  'reluForward' | 'reluBackward' | 'maxPoolForward' | 'maxPoolBackward' | 'maxoutForward' | 'maxoutBackward'> {
+  'reluForward' | 'reluBackward' | 'maxPoolForward' | 'maxPoolBackward' | 'maxoutForward' | 'maxoutBackward' | 'columnSums'> {
   const ref = referenceKernels;
 
   // out = max(x, 0), as referenceKernels.reluForward
@@ -110,5 +110,16 @@ export function makePoolReluKernels(ex: WasmExports, mem: LinearMemory): Pick<Ke
     if (adx < 0) dX.set(f32.subarray(at.dX / 4, at.dX / 4 + dX.length));
   }
 
-  return { reluForward, reluBackward, maxPoolForward, maxPoolBackward, maxoutForward, maxoutBackward };
+  // as referenceKernels.columnSums: g read where it lives in linear memory, else copied in
+  function columnSums(g: Data, N: number, O: number, out: Data): void {
+    if (!isF32(g, out) || N * O === 0) return ref.columnSums(g, N, O, out);
+    const ag = mem.addressOf(g), aOut = mem.outputAddress(out, g);
+    const at = carve({ g: ag < 0 ? N * O : 0, out: aOut < 0 ? O : 0 }, mem.base);
+    if (!mem.ensure(at.end)) return ref.columnSums(g, N, O, out);
+    if (ag < 0) mem.f32.set(g.subarray(0, N * O), at.g / 4);
+    ex.col_sums(ag < 0 ? at.g : ag, N, O, aOut < 0 ? at.out : aOut);
+    if (aOut < 0) out.set(mem.f32.subarray(at.out / 4, at.out / 4 + O));
+  }
+
+  return { reluForward, reluBackward, maxPoolForward, maxPoolBackward, maxoutForward, maxoutBackward, columnSums };
 }

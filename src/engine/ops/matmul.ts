@@ -70,9 +70,8 @@ export const matmulOps = {
         k.gemm(true, false, O, I, N, g, 0, O, x.data, 0, I, dW.data, 0, I, false);
       }
       if (needs[2]) {
-        dB = Tensor.zeros(b.shape, b.dtype);
-        const r = dB.data;
-        for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) r[o] += g[n * O + o];
+        dB = Tensor.empty(b.shape, b.dtype); // every element written
+        k.columnSums(g, N, O, dB.data);
       }
       return [dX, dW, dB];
     },

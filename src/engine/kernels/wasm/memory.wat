@@ -98,3 +98,66 @@
             (br $rs)))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $ps))))
+
+  ;; out[o] = Σₙ g[n·O + o] over n = 0 … N−1 in order, each add rounded to float32 (a dense layer's bias gradient, as
+  ;; the reference's loop adds into zeros): sixteen columns a pass down the rows, then four, then one.
+  (func (export "col_sums") (param $g i32) (param $N i32) (param $O i32) (param $out i32)
+    (local $o i32) (local $n i32) (local $p i32) (local $rowB i32) (local $s f32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $rowB (i32.shl (local.get $O) (i32.const 2)))
+    (block $wide_done
+      (loop $wide
+        (br_if $wide_done (i32.gt_u (i32.add (local.get $o) (i32.const 16)) (local.get $O)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0)) (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $g) (i32.shl (local.get $o) (i32.const 2))))
+        (local.set $n (i32.const 0))
+        (block $rows_done
+          (loop $rows
+            (br_if $rows_done (i32.ge_u (local.get $n) (local.get $N)))
+            (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $p))))
+            (local.set $a1 (f32x4.add (local.get $a1) (v128.load offset=16 (local.get $p))))
+            (local.set $a2 (f32x4.add (local.get $a2) (v128.load offset=32 (local.get $p))))
+            (local.set $a3 (f32x4.add (local.get $a3) (v128.load offset=48 (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (local.get $rowB)))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $rows)))
+        (local.set $p (i32.add (local.get $out) (i32.shl (local.get $o) (i32.const 2))))
+        (v128.store (local.get $p) (local.get $a0))
+        (v128.store offset=16 (local.get $p) (local.get $a1))
+        (v128.store offset=32 (local.get $p) (local.get $a2))
+        (v128.store offset=48 (local.get $p) (local.get $a3))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br $wide)))
+    (block $quad_done
+      (loop $quad
+        (br_if $quad_done (i32.gt_u (i32.add (local.get $o) (i32.const 4)) (local.get $O)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $g) (i32.shl (local.get $o) (i32.const 2))))
+        (local.set $n (i32.const 0))
+        (block $rows_done
+          (loop $rows
+            (br_if $rows_done (i32.ge_u (local.get $n) (local.get $N)))
+            (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (local.get $rowB)))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $rows)))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $o) (i32.const 2))) (local.get $a0))
+        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (br $quad)))
+    (block $one_done
+      (loop $one
+        (br_if $one_done (i32.ge_u (local.get $o) (local.get $O)))
+        (local.set $s (f32.const 0))
+        (local.set $p (i32.add (local.get $g) (i32.shl (local.get $o) (i32.const 2))))
+        (local.set $n (i32.const 0))
+        (block $rows_done
+          (loop $rows
+            (br_if $rows_done (i32.ge_u (local.get $n) (local.get $N)))
+            (local.set $s (f32.add (local.get $s) (f32.load (local.get $p))))
+            (local.set $p (i32.add (local.get $p) (local.get $rowB)))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $rows)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $o) (i32.const 2))) (local.get $s))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $one))))
