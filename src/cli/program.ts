@@ -30,7 +30,7 @@ export function buildProgram(): Command {
     .name('nablax')
     .description('∇x: input gradients, MNIST training and adversarial experiments on a from-scratch engine')
     .version('0.1.0')
-    .option('--threads <n>', 'threads for the convolution kernels (default: NABLAX_THREADS, else the cores, at most 4); results are the same bits for any count')
+    .option('--threads <n>', 'threads for the WebAssembly kernels: convolutions, matrix products, Adam (default: NABLAX_THREADS, else the cores, at most 4); results are the same bits for any count')
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),

@@ -86,7 +86,8 @@ export interface Kernels {
   maxoutBackward(dOut: Data, x: Data, R: number, K: number, S: number, dX: Data): void;
   /**
    * out[o] = Σₙ g[n·O + o] for g [N, O], n in order, added into zeros in out's precision (a dense layer's bias
-   * gradient); out is overwritten.
+   * gradient); out is overwritten. A NaN sum's sign bit may differ between implementations (WebAssembly and
+   * JavaScript each produce their own NaN for ∞ − ∞); every other result is the same bits.
    */
   columnSums(g: Data, N: number, O: number, out: Data): void;
   /** out = max(x, 0), elementwise. */
