@@ -66,7 +66,7 @@ export class Threads {
    * never a wait.
    */
   share(fn: ThreadFunction, threads: number, args: (t: number) => number[]): void {
-    this.dispatch(fn, sameRange(1, threads), (t) => args(t), true);
+    this.dispatch(fn, sameRange(1, threads), args, true);
   }
 
   private dispatch(fn: ThreadFunction, ranges: [number, number][], args: (t: number, range: [number, number]) => number[], shared: boolean): void {

@@ -24,14 +24,17 @@ const NR = 8; // columns per B panel: must match gemm.wat
 /** Multiply-adds (M·N·K) from which a GEMM is worth splitting across threads (a dispatch costs microseconds). */
 const SPLIT_FLOPS = 1 << 20;
 /**
- * Blocks per thread that a threaded product's B panels (and a pack's panels) are claimed in: enough that a thread
- * starting late leaves most of its share to the others, few enough that a claim (one atomic add) costs nothing.
+ * Blocks per thread that a threaded product's B panels (and a transposed A's pack) are claimed in: enough that a
+ * thread starting late leaves most of its share to the others, few enough that a claim (one atomic add) costs nothing.
  */
 const GEMM_BLOCKS = 8;
 const PACK_BLOCKS = 4;
 
 let parallelPack = true;
-/** Split the packing of a threaded GEMM's operands among its threads (default) or not; returns the previous setting. For A/B measurements. */
+/**
+ * Split the packing of a threaded GEMM's transposed A among its threads (default) or not; returns the previous setting.
+ * For A/B measurements. (B's panels are always packed by the threads that multiply them.)
+ */
 export function setParallelPack(on: boolean): boolean {
   const prev = parallelPack;
   parallelPack = on;

@@ -86,39 +86,45 @@ export function makePoolReluKernels(ex: WasmExports, mem: LinearMemory): Pick<Ke
     dX.set(f32.subarray(at.dX / 4, at.dX / 4 + dX.length));
   }
 
-  // as referenceKernels.maxoutForward: operands in linear memory are read and written in place, others copied
+  /**
+   * Run a kernel on whole float32 arrays: an input that lives in linear memory is read where it is, else copied into
+   * a work region; an output is written in place unless it overlaps an input, else into a work region and copied out.
+   * `run` gets the byte addresses, inputs first. False when linear memory has no room (the caller runs the reference).
+   */
+  function staged(inputs: Data[], outputs: Data[], run: (...at: number[]) => void): boolean {
+    const home = [...inputs.map((a) => mem.addressOf(a)), ...outputs.map((a) => mem.outputAddress(a, ...inputs))];
+    const arrays = [...inputs, ...outputs];
+    const floats: Record<string, number> = {};
+    arrays.forEach((a, i) => { floats[i] = home[i] < 0 ? a.length : 0; });
+    const at = carve(floats, mem.base);
+    if (!mem.ensure(at.end)) return false;
+    const addr = arrays.map((_, i) => (home[i] >= 0 ? home[i] : at[i]));
+    inputs.forEach((a, i) => { if (home[i] < 0) mem.f32.set(a, addr[i] / 4); });
+    run(...addr);
+    outputs.forEach((a, j) => {
+      const i = inputs.length + j;
+      if (home[i] < 0) a.set(mem.f32.subarray(addr[i] / 4, addr[i] / 4 + a.length));
+    });
+    return true;
+  }
+
+  // as referenceKernels.maxoutForward, maxoutBackward and columnSums, on operands where they live (staged)
   function maxoutForward(x: Data, R: number, K: number, S: number, out: Data): void {
-    if (!isF32(x, out) || out.length === 0) return ref.maxoutForward(x, R, K, S, out);
-    const ax = mem.addressOf(x), aOut = mem.outputAddress(out, x);
-    const at = carve({ x: ax < 0 ? x.length : 0, out: aOut < 0 ? out.length : 0 }, mem.base);
-    if (!mem.ensure(at.end)) return ref.maxoutForward(x, R, K, S, out);
-    if (ax < 0) mem.f32.set(x, at.x / 4);
-    ex.maxout_fwd(ax < 0 ? at.x : ax, aOut < 0 ? at.out : aOut, R, K, S);
-    if (aOut < 0) out.set(mem.f32.subarray(at.out / 4, at.out / 4 + out.length));
+    if (!isF32(x, out) || out.length === 0 || !staged([x], [out], (ax, ao) => ex.maxout_fwd(ax, ao, R, K, S))) {
+      ref.maxoutForward(x, R, K, S, out);
+    }
   }
 
-  // as referenceKernels.maxoutBackward, likewise
   function maxoutBackward(dOut: Data, x: Data, R: number, K: number, S: number, dX: Data): void {
-    if (!isF32(dOut, x, dX) || dOut.length === 0) return ref.maxoutBackward(dOut, x, R, K, S, dX);
-    const ag = mem.addressOf(dOut), ax = mem.addressOf(x), adx = mem.outputAddress(dX, dOut, x);
-    const at = carve({ g: ag < 0 ? dOut.length : 0, x: ax < 0 ? x.length : 0, dX: adx < 0 ? dX.length : 0 }, mem.base);
-    if (!mem.ensure(at.end)) return ref.maxoutBackward(dOut, x, R, K, S, dX);
-    const f32 = mem.f32;
-    if (ag < 0) f32.set(dOut, at.g / 4);
-    if (ax < 0) f32.set(x, at.x / 4);
-    ex.maxout_bwd(ag < 0 ? at.g : ag, ax < 0 ? at.x : ax, adx < 0 ? at.dX : adx, R, K, S);
-    if (adx < 0) dX.set(f32.subarray(at.dX / 4, at.dX / 4 + dX.length));
+    if (!isF32(dOut, x, dX) || dOut.length === 0 || !staged([dOut, x], [dX], (ag, ax, adx) => ex.maxout_bwd(ag, ax, adx, R, K, S))) {
+      ref.maxoutBackward(dOut, x, R, K, S, dX);
+    }
   }
 
-  // as referenceKernels.columnSums: g read where it lives in linear memory, else copied in
   function columnSums(g: Data, N: number, O: number, out: Data): void {
-    if (!isF32(g, out) || N * O === 0) return ref.columnSums(g, N, O, out);
-    const ag = mem.addressOf(g), aOut = mem.outputAddress(out, g);
-    const at = carve({ g: ag < 0 ? N * O : 0, out: aOut < 0 ? O : 0 }, mem.base);
-    if (!mem.ensure(at.end)) return ref.columnSums(g, N, O, out);
-    if (ag < 0) mem.f32.set(g.subarray(0, N * O), at.g / 4);
-    ex.col_sums(ag < 0 ? at.g : ag, N, O, aOut < 0 ? at.out : aOut);
-    if (aOut < 0) out.set(mem.f32.subarray(at.out / 4, at.out / 4 + O));
+    if (!isF32(g, out) || N * O === 0 || !staged([g.subarray(0, N * O)], [out], (ag, ao) => ex.col_sums(ag, N, O, ao))) {
+      ref.columnSums(g, N, O, out);
+    }
   }
 
   return { reluForward, reluBackward, maxPoolForward, maxPoolBackward, maxoutForward, maxoutBackward, columnSums };
