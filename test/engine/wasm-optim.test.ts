@@ -1,7 +1,8 @@
 // Adam's update in WebAssembly (wasm/optim.wat) against the TypeScript loop (referenceKernels.adamUpdate): the same
 // bits for every element, on lengths around the vector width, the chunk and the thread split, with 1–3 threads, with
-// and without weight decay, over several steps; float64 operands take the reference's own path; and the Adam
-// optimiser gives the same parameters with either kernels. Builds build/kernels.wasm first when it is missing.
+// and without weight decay, over several steps; float32 arrays follow the float32 formula written out in the test;
+// float64 operands take the reference's own float64 path; and the Adam optimiser gives the same parameters with
+// either kernels. Builds build/kernels.wasm first when it is missing.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,19 +75,32 @@ describe('Adam in WebAssembly', () => {
     }
   });
 
-  it('computes in float64 before rounding: the result differs from an all-float32 update', () => {
-    // The contract is the float64 loop; a kernel computing in float32 would round m, v and the step differently.
+  it('computes float32 parameters in float32, as written out here, and not in float64', () => {
+    // The contract for float32 arrays: every operation rounded to float32, in this order (PyTorch's float32 Adam
+    // also takes √v and the division in float32). Written out here with Math.fround, independently of the kernels.
     const rng = new Rng(3);
-    const [th, g, m, v] = state(rng, 4096);
-    const f32 = (x: number) => Math.fround(x);
-    const naive = th.slice();
+    const [th, g, m, v] = state(rng, 4099);
+    const f = (x: number) => Math.fround(x);
+    const [b1, a1, b2, a2, wd, eps, step, isc] = [0.9, 0.1, 0.999, 1 - 0.999, 1e-4, 1e-8, 0.01, 1 / Math.sqrt(0.003)].map(f);
+    const want = [th.slice(), m.slice(), v.slice()];
+    const wide = th.slice(); // the same update in float64, rounded once at the end
     for (let j = 0; j < th.length; j++) {
-      const mj = f32(f32(0.9 * m[j]) + f32(f32(0.1) * g[j]));
-      const vj = f32(f32(0.999 * v[j]) + f32(f32(f32(0.001) * g[j]) * g[j]));
-      naive[j] = f32(th[j] - f32(f32(0.01 * mj) / f32(f32(Math.sqrt(vj)) + f32(1e-8))));
+      const gj = f(g[j] + f(wd * th[j]));
+      const mj = f(f(b1 * m[j]) + f(a1 * gj));
+      const vj = f(f(b2 * v[j]) + f(f(a2 * gj) * gj));
+      [want[1][j], want[2][j]] = [mj, vj];
+      want[0][j] = f(th[j] - f(f(step * mj) / f(f(f(Math.sqrt(vj)) * isc) + eps)));
+      const gw = g[j] + 1e-4 * th[j], mw = 0.9 * m[j] + 0.1 * gw, vw = 0.999 * v[j] + (1 - 0.999) * gw * gw;
+      wide[j] = th[j] - (0.01 * mw) / (Math.sqrt(vw) / Math.sqrt(0.003) + 1e-8);
     }
-    kernels[1].adamUpdate(th, g, m, v, 0.9, 0.999, 0, 1e-8, 0.01, 1);
-    expect(differing(th, naive).length).toBeGreaterThan(0);
+    for (const k of [ref, kernels[0], kernels[1]]) {
+      const got = [th.slice(), g.slice(), m.slice(), v.slice()];
+      k.adamUpdate(got[0], got[1], got[2], got[3], 0.9, 0.999, 1e-4, 1e-8, 0.01, 1 / Math.sqrt(0.003));
+      expect(differing(got[0], want[0]), `${k.name} θ`).toEqual([]);
+      expect(differing(got[2], want[1]), `${k.name} m`).toEqual([]);
+      expect(differing(got[3], want[2]), `${k.name} v`).toEqual([]);
+      expect(differing(got[0], wide).length, `${k.name} θ differs from the float64 update somewhere`).toBeGreaterThan(0);
+    }
   });
 
   it('runs float64 operands through the reference (float64 results, gradient checks keep their precision)', () => {

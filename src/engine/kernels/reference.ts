@@ -504,11 +504,17 @@ function batchNormReluPoolBackward(
   batchNormBackward(dY, x, N, C, H * W, gamma, mean, invstd, training, sdy, sdyx, dX);
 }
 
-// One Adam update: a plain loop over typed arrays, so it compiles to straight-line float64 arithmetic. The
-// operations and their order are the contract (./types.ts): wasm/optim.wat repeats them lane by lane.
+// One Adam update: plain loops over typed arrays. The operations and their order are the contract (./types.ts):
+// wasm/optim.wat repeats them lane by lane. Float32 arrays are updated in float32 arithmetic (every operation
+// rounded to float32 with Math.fround, which for float32 operands gives the correctly rounded float32 result of
+// +, −, ×, ÷ and √), as PyTorch's float32 Adam computes; any other arrays in float64.
 function adamUpdate(
   th: Data, g: Data, m: Data, v: Data, b1: number, b2: number, wd: number, eps: number, step: number, invSqrtC2: number,
 ): void {
+  if (th instanceof Float32Array && g instanceof Float32Array && m instanceof Float32Array && v instanceof Float32Array) {
+    adamUpdateF32(th, g, m, v, b1, b2, wd, eps, step, invSqrtC2);
+    return;
+  }
   const a1 = 1 - b1, a2 = 1 - b2;
   for (let j = 0; j < th.length; j++) {
     const gj = g[j] + wd * th[j];
@@ -518,6 +524,33 @@ function adamUpdate(
     v[j] = vj;
     th[j] -= (step * mj) / (Math.sqrt(vj) * invSqrtC2 + eps);
   }
+}
+
+/** Adam's float32 contract: the constants rounded to float32 once, then each operation rounded to float32. */
+function adamUpdateF32(
+  th: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
+  b1: number, b2: number, wd: number, eps: number, step: number, invSqrtC2: number,
+): void {
+  const f = Math.fround;
+  const [B1, A1, B2, A2, WD, EPS, STEP, ISC] = adamConstantsF32(b1, b2, wd, eps, step, invSqrtC2);
+  for (let j = 0; j < th.length; j++) {
+    const tj = th[j];
+    const gj = f(g[j] + f(WD * tj));
+    const mj = f(f(B1 * m[j]) + f(A1 * gj));
+    const vj = f(f(B2 * v[j]) + f(f(A2 * gj) * gj));
+    m[j] = mj;
+    v[j] = vj;
+    th[j] = tj - f(f(STEP * mj) / f(f(f(Math.sqrt(vj)) * ISC) + EPS));
+  }
+}
+
+/**
+ * The eight constants of a float32 Adam update, in the order the WebAssembly kernel reads them (wasm/optim.wat
+ * `adam`): β1, 1 − β1, β2, 1 − β2, λ, ε, step, invSqrtC2, each 1 − β computed in float64, then every value rounded
+ * to float32.
+ */
+export function adamConstantsF32(b1: number, b2: number, wd: number, eps: number, step: number, invSqrtC2: number): number[] {
+  return [b1, 1 - b1, b2, 1 - b2, wd, eps, step, invSqrtC2].map((c) => Math.fround(c));
 }
 
 // APGD's L∞ step: the operations and their order are the contract (./types.ts); wasm/optim.wat `linf_step` repeats

@@ -1,12 +1,12 @@
 // The optimiser family of the WebAssembly kernels, host side (wasm/optim.wat): Adam's update over float32
 // parameters, and APGD's L∞ step over float32 iterates (the attack's optimiser). The arrays are copied into linear memory a chunk at a time (a chunk of all four stays in the cores'
 // caches between the copy in, the update and the copy out), the threads update their parts of the chunk, and θ, m
-// and v are copied back. Every element is computed alone, in float64 in the reference's order, so the result is the
+// and v are copied back. Every element is computed alone, in float32 in the reference's order, so the result is the
 // reference's (./reference.ts `adamUpdate`) bit for bit for any chunking and thread count; float64 operands run the
-// reference itself.
+// reference itself (in float64).
 import type { Data } from '../nd.js';
 import type { Kernels } from './types.js';
-import { referenceKernels } from './reference.js';
+import { adamConstantsF32, referenceKernels } from './reference.js';
 import { consecutiveRuns } from './split-range.js';
 import type { Threads } from './thread-pool.js';
 import type { WasmExports } from './wasm-exports.js';
@@ -39,8 +39,8 @@ export function makeAdam(ex: WasmExports, mem: LinearMemory, pool: Threads): Ker
       referenceKernels.adamUpdate(th, g, m, v, b1, b2, wd, eps, step, invSqrtC2);
       return;
     }
-    // The constants as the loop's float64s: 1 − β computed here exactly as the reference computes it.
-    new Float64Array(mem.memory.buffer, at.k, 8).set([b1, 1 - b1, b2, 1 - b2, wd, eps, step, invSqrtC2]);
+    // The constants as the loop's float32s: 1 − β computed as the reference computes it.
+    new Float32Array(mem.memory.buffer, at.k, 8).set(adamConstantsF32(b1, b2, wd, eps, step, invSqrtC2));
     const f32 = mem.f32;
     const io: [Data, number, number][] = [[th, ath, at.th], [g, ag, at.g], [m, am, at.m], [v, av, at.v]];
     for (let i = 0; i < n; i += c) {

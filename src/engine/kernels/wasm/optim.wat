@@ -1,86 +1,58 @@
-;; The optimiser's update in WebAssembly 128-bit SIMD: Adam over float32 parameters, computed in float64 exactly as
-;; the TypeScript loop (../reference.ts `adamUpdate`) computes it, so the two give the same bits. Host side:
-;; ../wasm-optim.ts. Functions only: scripts/build-wasm.mjs splices this file with the other families into one module
-;; over one shared linear memory. All pointers are byte addresses; counts are in float32 elements.
+;; The optimiser's update in WebAssembly 128-bit SIMD: Adam over float32 parameters in float32 arithmetic, exactly as
+;; the TypeScript loop (../reference.ts `adamUpdate`) computes it for float32 arrays, so the two give the same bits.
+;; Host side: ../wasm-optim.ts. Functions only: scripts/build-wasm.mjs splices this file with the other families into
+;; one module over one shared linear memory. All pointers are byte addresses; counts are in float32 elements.
 
   ;; One Adam update (Kingma & Ba 2015, Algorithm 1, with PyTorch's arrangement of the bias corrections) of n
   ;; float32 values in place: th (parameters), m and v (first and second moments), from g (gradients). The
-  ;; constants are 8 float64 at k: β1, 1 − β1, β2, 1 − β2, weight decay λ, ε, step = lr / (1 − β1ᵗ) and
-  ;; invSqrtC2 = 1 / √(1 − β2ᵗ). Per element, in float64 (each operation rounded once, in this order, as in the
-  ;; host's loop):
+  ;; constants are 8 float32 at k: β1, 1 − β1, β2, 1 − β2, weight decay λ, ε, step = lr / (1 − β1ᵗ) and
+  ;; invSqrtC2 = 1 / √(1 − β2ᵗ). Per element, in float32 (each operation rounded once, in this order, as in the
+  ;; host's loop; as PyTorch's float32 Adam, whose √ and ÷ also run in float32):
   ;;   g' = g + λ·θ;  m = β1·m + (1 − β1)·g';  v = β2·v + ((1 − β2)·g')·g';  θ = θ − (step·m) / (√v·invSqrtC2 + ε)
-  ;; and m, v, θ stored rounded to float32. Four elements a step as two f64x2 halves, then one at a time: both
-  ;; paths compute the same bits per element, so a split among threads does not change the result.
+  ;; Four elements a step as f32x4, then one at a time: IEEE operations give the same bits in a lane as alone, so
+  ;; a split among threads does not change the result. (In float64 the √ and ÷ bound the loop at ~7 cycles an
+  ;; element; in float32 it runs at the speed of its memory traffic, ~2.2.)
   (func $adam (export "adam") (param $th i32) (param $g i32) (param $m i32) (param $v i32) (param $n i32) (param $k i32)
     (local $e i32)
     (local $b1 v128) (local $a1 v128) (local $b2 v128) (local $a2 v128) (local $wd v128) (local $eps v128)
     (local $step v128) (local $isc v128)
     (local $t4 v128) (local $g4 v128) (local $m4 v128) (local $v4 v128)
-    (local $tlo v128) (local $thi v128) (local $mlo v128) (local $mhi v128) (local $vlo v128) (local $vhi v128)
-    (local $glo v128) (local $ghi v128)
-    (local $sb1 f64) (local $sa1 f64) (local $sb2 f64) (local $sa2 f64) (local $swd f64) (local $seps f64)
-    (local $sstep f64) (local $sisc f64)
-    (local $st f64) (local $sg f64) (local $sm f64) (local $sv f64)
-    (local.set $sb1 (f64.load offset=0 (local.get $k)))
-    (local.set $sa1 (f64.load offset=8 (local.get $k)))
-    (local.set $sb2 (f64.load offset=16 (local.get $k)))
-    (local.set $sa2 (f64.load offset=24 (local.get $k)))
-    (local.set $swd (f64.load offset=32 (local.get $k)))
-    (local.set $seps (f64.load offset=40 (local.get $k)))
-    (local.set $sstep (f64.load offset=48 (local.get $k)))
-    (local.set $sisc (f64.load offset=56 (local.get $k)))
-    (local.set $b1 (f64x2.splat (local.get $sb1)))
-    (local.set $a1 (f64x2.splat (local.get $sa1)))
-    (local.set $b2 (f64x2.splat (local.get $sb2)))
-    (local.set $a2 (f64x2.splat (local.get $sa2)))
-    (local.set $wd (f64x2.splat (local.get $swd)))
-    (local.set $eps (f64x2.splat (local.get $seps)))
-    (local.set $step (f64x2.splat (local.get $sstep)))
-    (local.set $isc (f64x2.splat (local.get $sisc)))
+    (local $sb1 f32) (local $sa1 f32) (local $sb2 f32) (local $sa2 f32) (local $swd f32) (local $seps f32)
+    (local $sstep f32) (local $sisc f32)
+    (local $st f32) (local $sg f32) (local $sm f32) (local $sv f32)
+    (local.set $sb1 (f32.load offset=0 (local.get $k)))
+    (local.set $sa1 (f32.load offset=4 (local.get $k)))
+    (local.set $sb2 (f32.load offset=8 (local.get $k)))
+    (local.set $sa2 (f32.load offset=12 (local.get $k)))
+    (local.set $swd (f32.load offset=16 (local.get $k)))
+    (local.set $seps (f32.load offset=20 (local.get $k)))
+    (local.set $sstep (f32.load offset=24 (local.get $k)))
+    (local.set $sisc (f32.load offset=28 (local.get $k)))
+    (local.set $b1 (f32x4.splat (local.get $sb1)))
+    (local.set $a1 (f32x4.splat (local.get $sa1)))
+    (local.set $b2 (f32x4.splat (local.get $sb2)))
+    (local.set $a2 (f32x4.splat (local.get $sa2)))
+    (local.set $wd (f32x4.splat (local.get $swd)))
+    (local.set $eps (f32x4.splat (local.get $seps)))
+    (local.set $step (f32x4.splat (local.get $sstep)))
+    (local.set $isc (f32x4.splat (local.get $sisc)))
     (local.set $e (i32.add (local.get $th) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (block $v_done
       (loop $vs
         (br_if $v_done (i32.ge_u (local.get $th) (local.get $e)))
         (local.set $t4 (v128.load (local.get $th)))
-        (local.set $g4 (v128.load (local.get $g)))
-        (local.set $m4 (v128.load (local.get $m)))
-        (local.set $v4 (v128.load (local.get $v)))
-        ;; low and high halves as float64 (exact)
-        (local.set $tlo (f64x2.promote_low_f32x4 (local.get $t4)))
-        (local.set $thi (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t4) (local.get $t4))))
-        (local.set $glo (f64x2.promote_low_f32x4 (local.get $g4)))
-        (local.set $ghi (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $g4) (local.get $g4))))
-        (local.set $mlo (f64x2.promote_low_f32x4 (local.get $m4)))
-        (local.set $mhi (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $m4) (local.get $m4))))
-        (local.set $vlo (f64x2.promote_low_f32x4 (local.get $v4)))
-        (local.set $vhi (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v4) (local.get $v4))))
         ;; g' = g + λ·θ
-        (local.set $glo (f64x2.add (local.get $glo) (f64x2.mul (local.get $wd) (local.get $tlo))))
-        (local.set $ghi (f64x2.add (local.get $ghi) (f64x2.mul (local.get $wd) (local.get $thi))))
+        (local.set $g4 (f32x4.add (v128.load (local.get $g)) (f32x4.mul (local.get $wd) (local.get $t4))))
         ;; m = β1·m + (1 − β1)·g'
-        (local.set $mlo (f64x2.add (f64x2.mul (local.get $b1) (local.get $mlo)) (f64x2.mul (local.get $a1) (local.get $glo))))
-        (local.set $mhi (f64x2.add (f64x2.mul (local.get $b1) (local.get $mhi)) (f64x2.mul (local.get $a1) (local.get $ghi))))
+        (local.set $m4 (f32x4.add (f32x4.mul (local.get $b1) (v128.load (local.get $m))) (f32x4.mul (local.get $a1) (local.get $g4))))
         ;; v = β2·v + ((1 − β2)·g')·g'
-        (local.set $vlo (f64x2.add (f64x2.mul (local.get $b2) (local.get $vlo))
-          (f64x2.mul (f64x2.mul (local.get $a2) (local.get $glo)) (local.get $glo))))
-        (local.set $vhi (f64x2.add (f64x2.mul (local.get $b2) (local.get $vhi))
-          (f64x2.mul (f64x2.mul (local.get $a2) (local.get $ghi)) (local.get $ghi))))
+        (local.set $v4 (f32x4.add (f32x4.mul (local.get $b2) (v128.load (local.get $v)))
+          (f32x4.mul (f32x4.mul (local.get $a2) (local.get $g4)) (local.get $g4))))
+        (v128.store (local.get $m) (local.get $m4))
+        (v128.store (local.get $v) (local.get $v4))
         ;; θ = θ − (step·m) / (√v·invSqrtC2 + ε)
-        (local.set $tlo (f64x2.sub (local.get $tlo) (f64x2.div (f64x2.mul (local.get $step) (local.get $mlo))
-          (f64x2.add (f64x2.mul (f64x2.sqrt (local.get $vlo)) (local.get $isc)) (local.get $eps)))))
-        (local.set $thi (f64x2.sub (local.get $thi) (f64x2.div (f64x2.mul (local.get $step) (local.get $mhi))
-          (f64x2.add (f64x2.mul (f64x2.sqrt (local.get $vhi)) (local.get $isc)) (local.get $eps)))))
-        ;; back to float32, the two halves side by side
-        (v128.store (local.get $th) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-          (f32x4.demote_f64x2_zero (local.get $tlo)) (f32x4.demote_f64x2_zero (local.get $thi))))
-        (v128.store (local.get $m) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-          (f32x4.demote_f64x2_zero (local.get $mlo)) (f32x4.demote_f64x2_zero (local.get $mhi))))
-        (v128.store (local.get $v) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-          (f32x4.demote_f64x2_zero (local.get $vlo)) (f32x4.demote_f64x2_zero (local.get $vhi))))
+        (v128.store (local.get $th) (f32x4.sub (local.get $t4) (f32x4.div (f32x4.mul (local.get $step) (local.get $m4))
+          (f32x4.add (f32x4.mul (f32x4.sqrt (local.get $v4)) (local.get $isc)) (local.get $eps)))))
         (local.set $th (i32.add (local.get $th) (i32.const 16)))
         (local.set $g (i32.add (local.get $g) (i32.const 16)))
         (local.set $m (i32.add (local.get $m) (i32.const 16)))
@@ -90,16 +62,15 @@
     (block $s_done
       (loop $ss
         (br_if $s_done (i32.ge_u (local.get $th) (local.get $e)))
-        (local.set $st (f64.promote_f32 (f32.load (local.get $th))))
-        (local.set $sg (f64.add (f64.promote_f32 (f32.load (local.get $g))) (f64.mul (local.get $swd) (local.get $st))))
-        (local.set $sm (f64.add (f64.mul (local.get $sb1) (f64.promote_f32 (f32.load (local.get $m))))
-          (f64.mul (local.get $sa1) (local.get $sg))))
-        (local.set $sv (f64.add (f64.mul (local.get $sb2) (f64.promote_f32 (f32.load (local.get $v))))
-          (f64.mul (f64.mul (local.get $sa2) (local.get $sg)) (local.get $sg))))
-        (f32.store (local.get $m) (f32.demote_f64 (local.get $sm)))
-        (f32.store (local.get $v) (f32.demote_f64 (local.get $sv)))
-        (f32.store (local.get $th) (f32.demote_f64 (f64.sub (local.get $st) (f64.div (f64.mul (local.get $sstep) (local.get $sm))
-          (f64.add (f64.mul (f64.sqrt (local.get $sv)) (local.get $sisc)) (local.get $seps))))))
+        (local.set $st (f32.load (local.get $th)))
+        (local.set $sg (f32.add (f32.load (local.get $g)) (f32.mul (local.get $swd) (local.get $st))))
+        (local.set $sm (f32.add (f32.mul (local.get $sb1) (f32.load (local.get $m))) (f32.mul (local.get $sa1) (local.get $sg))))
+        (local.set $sv (f32.add (f32.mul (local.get $sb2) (f32.load (local.get $v)))
+          (f32.mul (f32.mul (local.get $sa2) (local.get $sg)) (local.get $sg))))
+        (f32.store (local.get $m) (local.get $sm))
+        (f32.store (local.get $v) (local.get $sv))
+        (f32.store (local.get $th) (f32.sub (local.get $st) (f32.div (f32.mul (local.get $sstep) (local.get $sm))
+          (f32.add (f32.mul (f32.sqrt (local.get $sv)) (local.get $sisc)) (local.get $seps)))))
         (local.set $th (i32.add (local.get $th) (i32.const 4)))
         (local.set $g (i32.add (local.get $g) (i32.const 4)))
         (local.set $m (i32.add (local.get $m) (i32.const 4)))
