@@ -1,5 +1,6 @@
 // Where the time goes: milliseconds per step spent in each op's forward and backward (and the optimiser) for a
-// zoo model's training step (batch 128), ∇x (batch 256) and inference (batch 256).
+// zoo model's training step (batch 128), ∇x (batch 256) and inference (batch 256), and the matrix products among
+// them by shape (milliseconds per step and GFLOP/s).
 // `npx tsx bench/profile.ts [model] [steps]`; NABLAX_THREADS sets the kernels' threads.
 import { allOps } from '../src/engine/ops/index.js';
 import type { Op } from '../src/engine/tape.js';
@@ -38,6 +39,20 @@ function instrument(): void {
   }
 }
 
+const gemms = new Map<string, number>();
+
+/** Wrap the active kernels' GEMM so each call adds its wall time to `gemms`, keyed by transposes and shape. */
+function instrumentGemm(): void {
+  const k = kernels();
+  const gemm = k.gemm.bind(k);
+  k.gemm = (...a: Parameters<typeof gemm>) => {
+    const t0 = performance.now();
+    gemm(...a);
+    const key = `${a[0] ? 'T' : 'N'}${a[1] ? 'T' : 'N'} M ${a[2]} N ${a[3]} K ${a[4]}`;
+    gemms.set(key, (gemms.get(key) ?? 0) + performance.now() - t0);
+  };
+}
+
 function report(title: string, steps: number, total: number): void {
   console.log(`\n${title}: ${(total / steps).toFixed(2)} ms/step (kernels ${kernels().name}, ${kernels().getThreads()} threads)`);
   const rows = [...times.entries()].sort((a, b) => b[1] - a[1]);
@@ -47,7 +62,14 @@ function report(title: string, steps: number, total: number): void {
     console.log(`  ${(ms / steps).toFixed(2).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${k}`);
   }
   console.log(`  ${((total - accounted) / steps).toFixed(2).padStart(8)} ms  ${((100 * (total - accounted)) / total).toFixed(1).padStart(5)}%  (graph, allocation, other)`);
+  // the matrix products inside those ops (dense layers, im2col convolutions), by shape
+  for (const [key, ms] of [...gemms.entries()].sort((a, b) => b[1] - a[1])) {
+    const [M, N, K] = (key.match(/\d+/g) ?? []).map(Number);
+    const gflops = (2 * M * N * K * steps) / ms / 1e6;
+    console.log(`  ${(ms / steps).toFixed(2).padStart(8)} ms  GEMM ${key.padEnd(24)} ${gflops.toFixed(1).padStart(6)} GFLOP/s`);
+  }
   times.clear();
+  gemms.clear();
 }
 
 const name = process.argv[2] ?? 'cnn';
@@ -59,6 +81,7 @@ const params = model.parameters();
 const tensors = params.map(([, t]) => t);
 const opt = new Adam(params, { lr: 1e-3 });
 instrument();
+instrumentGemm();
 const b128 = getBatch(data, order, 0, 128);
 const b256 = getBatch(data, order, 0, 256);
 // in a recycling scope, as trainingStep runs it (src/train/loop.ts): the same allocations as `nablax bench`
@@ -73,11 +96,13 @@ const trainStep = () => recycling(() => {
 model.train();
 for (let i = 0; i < 3; i++) trainStep();
 times.clear();
+gemms.clear();
 let t0 = performance.now();
 for (let i = 0; i < steps; i++) trainStep();
 report(`${name} train, batch 128`, steps, performance.now() - t0);
 for (let i = 0; i < 3; i++) inputGradient(model, b256.x, b256.y);
 times.clear();
+gemms.clear();
 t0 = performance.now();
 for (let i = 0; i < steps; i++) inputGradient(model, b256.x, b256.y);
 report(`${name} ∇x, batch 256`, steps, performance.now() - t0);
@@ -85,6 +110,7 @@ model.eval();
 const infer = () => recycling(() => noGrad(() => model.forward(b256.x)), (z) => [z]); // as predict and the bench
 for (let i = 0; i < 3; i++) infer();
 times.clear();
+gemms.clear();
 t0 = performance.now();
 for (let i = 0; i < steps; i++) infer();
 report(`${name} inference, batch 256`, steps, performance.now() - t0);
