@@ -18,7 +18,12 @@ const ks = paths.map((p) => {
     console.error(`conv-blocks: ${p} does not load as the kernels' module (npm run build writes build/kernels-fma.wasm)`);
     process.exit(1);
   }
-  k.setThreads(threads);
+  try {
+    k.setThreads(threads);
+  } catch (e) {
+    console.error(`conv-blocks: NABLAX_THREADS=${threads}: ${(e as Error).message}`);
+    process.exit(2);
+  }
   return k;
 });
 const rng = new Rng(1);

@@ -8,7 +8,7 @@ import { grad, noGrad } from '../src/engine/tape.js';
 import { Rng } from '../src/engine/random.js';
 import { kernels } from '../src/engine/kernels/kernels.js';
 import { buildModel } from '../src/layers/spec.js';
-import { zooSpec } from '../src/layers/zoo.js';
+import { zooNames, zooSpec } from '../src/layers/zoo.js';
 import { residentParameters } from '../src/layers/resident.js';
 import { getBatch } from '../src/data/batches.js';
 import { loadMnistPackage } from '../src/data/datasets.js';
@@ -74,6 +74,10 @@ function report(title: string, steps: number, total: number): void {
 
 const name = process.argv[2] ?? 'cnn';
 const steps = Number(process.argv[3] ?? 20);
+if (!(zooNames as string[]).includes(name) || !(Number.isInteger(steps) && steps >= 1)) {
+  console.error(`profile: usage: npx tsx bench/profile.ts [model: ${zooNames.join(', ')}] [steps ≥ 1], got ${process.argv.slice(2).join(' ')}`);
+  process.exit(2);
+}
 const data = loadMnistPackage();
 const order = new Rng(0).permutation(data.count);
 const model = residentParameters(buildModel(zooSpec(name), { seed: 0 })); // as `nablax bench` runs it

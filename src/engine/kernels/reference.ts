@@ -507,7 +507,8 @@ function batchNormReluPoolBackward(
 // One Adam update: plain loops over typed arrays. The operations and their order are the contract (./types.ts):
 // wasm/optim.wat repeats them lane by lane. Float32 arrays are updated in float32 arithmetic (every operation
 // rounded to float32 with Math.fround, which for float32 operands gives the correctly rounded float32 result of
-// +, −, ×, ÷ and √), as PyTorch's float32 Adam computes; any other arrays in float64.
+// +, −, ×, ÷ and √), as PyTorch's float32 Adam is computed (in another order of operations, so not its bits); any
+// other arrays in float64.
 function adamUpdate(
   th: Data, g: Data, m: Data, v: Data, b1: number, b2: number, wd: number, eps: number, step: number, invSqrtC2: number,
 ): void {

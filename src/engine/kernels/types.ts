@@ -135,7 +135,8 @@ export interface Kernels {
    * PyTorch's arrangement of the bias corrections): g' = g + λ·θ, m = β1·m + (1 − β1)·g',
    * v = β2·v + ((1 − β2)·g')·g', θ −= (step·m) / (√v·invSqrtC2 + ε), where step = lr / (1 − β1ᵗ) and
    * invSqrtC2 = 1 / √(1 − β2ᵗ); th, m and v are overwritten. When all four arrays are Float32Array, every operation,
-   * in this order, is rounded to float32 (as PyTorch's float32 Adam computes; the eight constants β1, 1 − β1, β2,
+   * in this order, is rounded to float32 (PyTorch's float32 Adam also computes in float32, in another order, so not
+   * with these bits; the eight constants β1, 1 − β1, β2,
    * 1 − β2, λ, ε, step and invSqrtC2 are rounded to float32 first); otherwise each element is computed in float64
    * and stored rounded to its array's type. The same bits in every implementation.
    */

@@ -7,7 +7,7 @@
   ;; float32 values in place: th (parameters), m and v (first and second moments), from g (gradients). The
   ;; constants are 8 float32 at k: β1, 1 − β1, β2, 1 − β2, weight decay λ, ε, step = lr / (1 − β1ᵗ) and
   ;; invSqrtC2 = 1 / √(1 − β2ᵗ). Per element, in float32 (each operation rounded once, in this order, as in the
-  ;; host's loop; as PyTorch's float32 Adam, whose √ and ÷ also run in float32):
+  ;; host's loop; PyTorch's float32 Adam also runs its √ and ÷ in float32, in another order):
   ;;   g' = g + λ·θ;  m = β1·m + (1 − β1)·g';  v = β2·v + ((1 − β2)·g')·g';  θ = θ − (step·m) / (√v·invSqrtC2 + ε)
   ;; Four elements a step as f32x4, then one at a time: IEEE operations give the same bits in a lane as alone, so
   ;; a split among threads does not change the result. (In float64 the √ and ÷ bound the loop at ~7 cycles an
