@@ -1,9 +1,11 @@
 // The optimiser family of the WebAssembly kernels, host side (wasm/optim.wat): Adam's update over float32
-// parameters, and APGD's L∞ step over float32 iterates (the attack's optimiser). The arrays are copied into linear memory a chunk at a time (a chunk of all four stays in the cores'
-// caches between the copy in, the update and the copy out), the threads update their parts of the chunk, and θ, m
-// and v are copied back. Every element is computed alone, in float32 in the reference's order, so the result is the
-// reference's (./reference.ts `adamUpdate`) bit for bit for any chunking and thread count; float64 operands run the
-// reference itself (in float64).
+// parameters, and APGD's L∞ step over float32 iterates (the attack's optimiser). Adam reads and writes θ, the
+// gradient and both moments where they live in linear memory (a resident model's parameters, the optimiser's moments,
+// a training step's gradient from the arena), in one pass over the whole array; an array that lives on the JS heap is
+// copied in a chunk at a time (a chunk of all four stays in the cores' caches between the copy in, the update and the
+// copy out) and θ, m and v copied back. The threads claim blocks of the array. Every element is computed alone, in
+// float32 in the reference's order, so the result is the reference's (./reference.ts `adamUpdate`) bit for bit for
+// any chunking and thread count; float64 operands run the reference itself (in float64).
 import type { Data } from '../nd.js';
 import type { Kernels } from './types.js';
 import { adamConstantsF32, referenceKernels } from './reference.js';
