@@ -1,12 +1,17 @@
 // The `cnn`'s two fused blocks (convolution → ReLU → 2×2 max pooling), forward only as inference runs them (no
 // routes), on 256 random images, through the WebAssembly kernels alone: GFLOP/s per block, the median of 15 rounds
-// of 10 calls. With two module files it measures both in alternating rounds (an A/B of two builds, which also checks
-// that they give the same bits); with one, that build. NABLAX_THREADS sets the kernels' threads (default 1).
+// of 10 calls. With two module files it measures both in alternating rounds (an A/B of two builds, which also says
+// whether they give the same bits: two fused builds should; the fused and the portable build round differently); with
+// one, that build. NABLAX_THREADS sets the kernels' threads (default 1).
 //   npx tsx bench/conv-blocks.ts [build/kernels-fma.wasm] [other.wasm]
 import { loadWasmKernels } from '../src/engine/kernels/wasm-node.js';
 import { Rng } from '../src/engine/random.js';
 
-const paths = process.argv.length > 2 ? process.argv.slice(2, 4) : ['build/kernels-fma.wasm'];
+const paths = process.argv.length > 2 ? process.argv.slice(2) : ['build/kernels-fma.wasm'];
+if (paths.length > 2) {
+  console.error(`conv-blocks: one or two module files, got ${paths.length}`);
+  process.exit(2);
+}
 const threads = Number(process.env.NABLAX_THREADS ?? 1);
 if (!(Number.isInteger(threads) && threads >= 1)) {
   console.error(`conv-blocks: NABLAX_THREADS must be a positive integer, got ${process.env.NABLAX_THREADS}`);
