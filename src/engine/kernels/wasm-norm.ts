@@ -46,7 +46,7 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
 
   /**
    * The forward: statistics (with sq), then y = k·(x − mean) + β, or with `pooled` ReLU and 2×2/2 max pooling of y
-   * into out and route (y then stays in linear memory). S = H·W; W matters only when pooled.
+   * into out and route (y then computed as the pooling loads x, never written). S = H·W; W matters only when pooled.
    */
   function forward(
     x: Data, N: number, C: number, S: number, W: number, gamma: Data, beta: Data, eps: number,
@@ -54,12 +54,12 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
   ): boolean {
     const n = N * C * S;
     const P = pooled ? pooled.out.length : 0;
-    // operands that live in linear memory (the arena) are read and written in place; y is written over the staged
-    // copy of x when neither lives there, into a work region when only x does
+    // operands that live in linear memory (the arena) are read and written in place; y (not pooled) is written over
+    // the staged copy of x when neither lives there, into a work region when only x does
     const ax = mem.addressOf(x), ay = mem.outputAddress(y, x);
     const aOut = pooled ? mem.outputAddress(pooled.out, x, y) : -1, aRoute = pooled ? mem.outputAddress(pooled.route, x, y, pooled.out) : -1;
     const at = carve({
-      k: (RECORD / 4) * C, x: ax < 0 ? n : 0, y: ax >= 0 && ay < 0 ? n : 0, out: aOut < 0 ? P : 0,
+      k: (RECORD / 4) * C, x: ax < 0 ? n : 0, y: !pooled && ax >= 0 && ay < 0 ? n : 0, out: aOut < 0 ? P : 0,
       route: pooled?.route && aRoute < 0 ? Math.ceil(P / 4) : 0,
     }, mem.base);
     if (!isF32(x, gamma, beta, y, pooled?.out ?? null) || n === 0 || !mem.ensure(at.end)) return false;
@@ -87,7 +87,6 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
       const k = gamma[c] * invstd[c], lo = mean[c] - Math.fround(mean[c]);
       rec32[8 * c + 4] = k;
       rec32[8 * c + 5] = beta[c] - k * lo; // y = k·(x − hi) + β − k·lo
-      rec32[8 * c + 6] = 0; // the pooling's bias
       rec32[8 * c + 7] = mean[c]; // hi
       if (!finiteRecord(rec32, c)) return false;
     }

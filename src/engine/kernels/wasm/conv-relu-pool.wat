@@ -4,8 +4,10 @@
 ;; shared linear memory. All pointers are byte addresses; counts and strides are in float32 elements.
 
   ;; The fused epilogue of conv_fwd for a convolution followed by ReLU and 2×2/2 max pooling, in one pass over a
-  ;; chunk's GEMM output src [OC, nc, OH, OW]: per window, add the channel's bias to the four values as they are
-  ;; loaded, take their maximum in the order (0, 0), (0, 1), (1, 0), (1, 1) with f32x4.pmax (pmax(m, v) = m < v ? v : m:
+  ;; chunk's GEMM output src [OC, nc, OH, OW]: per window, take the four values v as they are loaded to
+  ;; k·(v − mu) + the channel's bias (conv_fwd passes k = 1 and mu = 0, which is v plus its bias, the same bits;
+  ;; norm.wat's bn_fwd passes a channel's batch-norm coefficients and β as the bias, bn_scale_shift's operations),
+  ;; take their maximum in the order (0, 0), (0, 1), (1, 0), (1, 1) with f32x4.pmax (pmax(m, v) = m < v ? v : m:
   ;; the first on ties, the order of maxpool2_fwd, signed zeros and NaN included), apply ReLU to it
   ;; (max(relu(z)) = relu(max(z))) and store it straight at its [nc, OC, PH·PW] place in dst. With $route ≠ 0 also
   ;; each output's route there (one byte: 2·dy + dx, where the maximum was, found with the same strict compares, or
@@ -14,18 +16,20 @@
   ;; permuting in separate passes, so the same bits, without writing and re-reading the chunk three times.
   (func $pool2_bias_relu
     (param $src i32) (param $OC i32) (param $nc i32) (param $OH i32) (param $OW i32)
-    (param $dst i32) (param $route i32) (param $bias i32)
+    (param $dst i32) (param $route i32) (param $bias i32) (param $k f32) (param $mu f32)
     (local $a i32) (local $b i32) (local $PH i32) (local $PW i32) (local $PL i32) (local $pw4 i32) (local $L i32)
     (local $plane i32) (local $d i32) (local $g i32) (local $oh i32) (local $ow i32) (local $r0 i32) (local $r1 i32)
     (local $bs f32) (local $fa f32) (local $f f32) (local $fi i32)
     (local $bv v128) (local $va v128) (local $vb v128) (local $v00 v128) (local $v01 v128) (local $v10 v128)
-    (local $v11 v128) (local $m01 v128) (local $m2 v128) (local $m v128) (local $id v128)
+    (local $v11 v128) (local $m01 v128) (local $m2 v128) (local $m v128) (local $id v128) (local $kv v128) (local $mv v128)
     (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
     (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
     (local.set $PL (i32.mul (local.get $PH) (local.get $PW)))
     (local.set $pw4 (i32.and (local.get $PW) (i32.const -4)))
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (if (i32.eqz (local.get $PL)) (then (return)))
+    (local.set $kv (f32x4.splat (local.get $k)))
+    (local.set $mv (f32x4.splat (local.get $mu)))
     (loop $as
       (local.set $bs (f32.load (i32.add (local.get $bias) (i32.shl (local.get $a) (i32.const 2)))))
       (local.set $bv (f32x4.splat (local.get $bs)))
@@ -45,12 +49,12 @@
             (loop $vs
               (br_if $v_done (i32.ge_u (local.get $ow) (local.get $pw4)))
               ;; four windows: their (0, 0), (0, 1), (1, 0) and (1, 1) values as four vectors
-              (local.set $va (f32x4.add (v128.load (local.get $r0)) (local.get $bv)))
-              (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r0)) (local.get $bv)))
+              (local.set $va (f32x4.add (f32x4.mul (local.get $kv) (f32x4.sub (v128.load (local.get $r0)) (local.get $mv))) (local.get $bv)))
+              (local.set $vb (f32x4.add (f32x4.mul (local.get $kv) (f32x4.sub (v128.load offset=16 (local.get $r0)) (local.get $mv))) (local.get $bv)))
               (local.set $v00 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
               (local.set $v01 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
-              (local.set $va (f32x4.add (v128.load (local.get $r1)) (local.get $bv)))
-              (local.set $vb (f32x4.add (v128.load offset=16 (local.get $r1)) (local.get $bv)))
+              (local.set $va (f32x4.add (f32x4.mul (local.get $kv) (f32x4.sub (v128.load (local.get $r1)) (local.get $mv))) (local.get $bv)))
+              (local.set $vb (f32x4.add (f32x4.mul (local.get $kv) (f32x4.sub (v128.load offset=16 (local.get $r1)) (local.get $mv))) (local.get $bv)))
               (local.set $v10 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $va) (local.get $vb)))
               (local.set $v11 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $va) (local.get $vb)))
               (local.set $m01 (f32x4.pmax (local.get $v00) (local.get $v01)))
@@ -79,16 +83,16 @@
             (loop $ts
               (br_if $t_done (i32.ge_u (local.get $ow) (local.get $PW)))
               (local.set $fi (i32.const 0))
-              (local.set $fa (f32.add (f32.load (local.get $r0)) (local.get $bs)))
-              (local.set $f (f32.add (f32.load offset=4 (local.get $r0)) (local.get $bs)))
+              (local.set $fa (f32.add (f32.mul (local.get $k) (f32.sub (f32.load (local.get $r0)) (local.get $mu))) (local.get $bs)))
+              (local.set $f (f32.add (f32.mul (local.get $k) (f32.sub (f32.load offset=4 (local.get $r0)) (local.get $mu))) (local.get $bs)))
               (if (f32.gt (local.get $f) (local.get $fa))
                 (then (local.set $fa (local.get $f))
                       (local.set $fi (i32.const 1))))
-              (local.set $f (f32.add (f32.load (local.get $r1)) (local.get $bs)))
+              (local.set $f (f32.add (f32.mul (local.get $k) (f32.sub (f32.load (local.get $r1)) (local.get $mu))) (local.get $bs)))
               (if (f32.gt (local.get $f) (local.get $fa))
                 (then (local.set $fa (local.get $f))
                       (local.set $fi (i32.const 2))))
-              (local.set $f (f32.add (f32.load offset=4 (local.get $r1)) (local.get $bs)))
+              (local.set $f (f32.add (f32.mul (local.get $k) (f32.sub (f32.load offset=4 (local.get $r1)) (local.get $mu))) (local.get $bs)))
               (if (f32.gt (local.get $f) (local.get $fa))
                 (then (local.set $fa (local.get $f))
                       (local.set $fi (i32.const 3))))
@@ -112,75 +116,90 @@
   ;; dyP [OC, nc·L] = 0 except, for each pooled output i = ((n0 + b)·OC + a)·PL + ph·PW + pw of images n0 … n0 + nc
   ;; whose route r (a byte, see pool2_bias_relu) is not 255, dyP[a, b·L + (2·ph + r/2)·OW + 2·pw + r%2] = g[i]
   ;; (pooling routes the gradient to the window's winner, ReLU passes it where the output was positive).
-  ;; Four outputs of a row at a time and without branches: a route of 255 stores +0 inside its own window (windows
-  ;; never overlap, and dyP was zeroed), so the sign of the output, a coin flip, never steers a branch.
+  ;; Every element is written once, row pair by row pair: four windows at a time, each window's two values in a row
+  ;; are its gradient where the route names that position and +0 elsewhere (a route of 255 names none), as masks
+  ;; without branches, so the sign of the output, a coin flip, never steers a branch; then the windows left one at a
+  ;; time, and the column and row that an odd width or height leaves outside every window, as zeros.
   (func $unpool_relu
     (param $g i32) (param $route i32) (param $n0 i32) (param $nc i32) (param $OC i32) (param $OH i32) (param $OW i32)
     (param $dyP i32)
     (local $a i32) (local $b i32) (local $i i32) (local $row i32) (local $NL i32) (local $L i32) (local $PH i32)
-    (local $PW i32) (local $ph i32) (local $pw i32) (local $top i32) (local $r i32) (local $pos i32)
-    (local $rv v128) (local $keep v128) (local $v v128) (local $pv v128)
+    (local $PW i32) (local $ph i32) (local $pw i32) (local $r0 i32) (local $r1 i32) (local $r i32) (local $rowB i32)
+    (local $f f32) (local $rv v128) (local $gv v128) (local $rp v128) (local $gp v128)
     (local.set $L (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
     (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
     (local.set $NL (i32.mul (local.get $nc) (local.get $L)))
-    (call $zero_f32 (local.get $dyP) (i32.mul (local.get $OC) (local.get $NL)))
-    (if (i32.eqz (i32.mul (local.get $PH) (local.get $PW))) (then (return)))
+    (local.set $rowB (i32.shl (local.get $OW) (i32.const 2)))
     ;; i: index of pooled output ((n0 + b)·OC + a)·PL + p (bytes into route, ×4 into g)
     (local.set $i (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (i32.mul (local.get $PH) (local.get $PW))))
     (block $b_done
       (loop $bs
         (br_if $b_done (i32.ge_u (local.get $b) (local.get $nc)))
         (local.set $a (i32.const 0))
-        (loop $as
-          ;; dyP row a, image b
-          (local.set $row (i32.add (local.get $dyP)
-            (i32.shl (i32.add (i32.mul (local.get $a) (local.get $NL)) (i32.mul (local.get $b) (local.get $L))) (i32.const 2))))
-          (local.set $ph (i32.const 0))
-          (loop $phs
-            ;; top: the element offset of window (ph, 0)'s top-left corner in the plane
-            (local.set $top (i32.mul (i32.shl (local.get $ph) (i32.const 1)) (local.get $OW)))
-            (local.set $pw (i32.const 0))
-            (block $v_done
-              (loop $vs
-                (br_if $v_done (i32.gt_u (i32.add (local.get $pw) (i32.const 4)) (local.get $PW)))
-                ;; four routes (bytes) widened to i32 lanes
-                (local.set $rv (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u
-                  (v128.load32_zero (i32.add (local.get $route) (local.get $i))))))
-                (local.set $keep (i32x4.ne (local.get $rv) (v128.const i32x4 255 255 255 255)))
-                (local.set $v (v128.and (v128.load (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2)))) (local.get $keep)))
-                (local.set $rv (v128.and (local.get $rv) (v128.const i32x4 3 3 3 3)))
-                ;; byte offsets top + 2·pw + (0, 2, 4, 6) + (r/2)·OW + r%2, times 4
-                (local.set $pv (i32x4.shl
-                  (i32x4.add
-                    (i32x4.add (i32x4.splat (i32.add (local.get $top) (i32.shl (local.get $pw) (i32.const 1)))) (v128.const i32x4 0 2 4 6))
-                    (i32x4.add (i32x4.mul (i32x4.shr_u (local.get $rv) (i32.const 1)) (i32x4.splat (local.get $OW)))
-                               (v128.and (local.get $rv) (v128.const i32x4 1 1 1 1))))
-                  (i32.const 2)))
-                (f32.store (i32.add (local.get $row) (i32x4.extract_lane 0 (local.get $pv))) (f32x4.extract_lane 0 (local.get $v)))
-                (f32.store (i32.add (local.get $row) (i32x4.extract_lane 1 (local.get $pv))) (f32x4.extract_lane 1 (local.get $v)))
-                (f32.store (i32.add (local.get $row) (i32x4.extract_lane 2 (local.get $pv))) (f32x4.extract_lane 2 (local.get $v)))
-                (f32.store (i32.add (local.get $row) (i32x4.extract_lane 3 (local.get $pv))) (f32x4.extract_lane 3 (local.get $v)))
-                (local.set $i (i32.add (local.get $i) (i32.const 4)))
-                (local.set $pw (i32.add (local.get $pw) (i32.const 4)))
-                (br $vs)))
-            (block $t_done
-              (loop $ts
-                (br_if $t_done (i32.ge_u (local.get $pw) (local.get $PW)))
-                (local.set $r (i32.load8_u (i32.add (local.get $route) (local.get $i))))
-                (if (i32.ne (local.get $r) (i32.const 255))
+        (block $a_done
+          (loop $as
+            (br_if $a_done (i32.ge_u (local.get $a) (local.get $OC)))
+            ;; dyP row a, image b
+            (local.set $row (i32.add (local.get $dyP)
+              (i32.shl (i32.add (i32.mul (local.get $a) (local.get $NL)) (i32.mul (local.get $b) (local.get $L))) (i32.const 2))))
+            (local.set $ph (i32.const 0))
+            (block $ph_done
+              (loop $phs
+                (br_if $ph_done (i32.ge_u (local.get $ph) (local.get $PH)))
+                ;; r0, r1: the row pair's two rows (byte addresses); four windows write 8 floats of each
+                (local.set $r0 (local.get $row))
+                (local.set $r1 (i32.add (local.get $row) (local.get $rowB)))
+                (local.set $pw (i32.const 0))
+                (block $v_done
+                  (loop $vs
+                    (br_if $v_done (i32.gt_u (i32.add (local.get $pw) (i32.const 4)) (local.get $PW)))
+                    ;; four routes widened to i32 lanes, four gradients
+                    (local.set $rv (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u
+                      (v128.load32_zero (i32.add (local.get $route) (local.get $i))))))
+                    (local.set $gv (v128.load (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2)))))
+                    ;; windows 0 and 1: routes (r0 r0 r1 r1), gradients (g0 g0 g1 g1); row 0 keeps routes 0 1 0 1, row 1 2 3 2 3
+                    (local.set $rp (i8x16.shuffle 0 1 2 3 0 1 2 3 4 5 6 7 4 5 6 7 (local.get $rv) (local.get $rv)))
+                    (local.set $gp (i8x16.shuffle 0 1 2 3 0 1 2 3 4 5 6 7 4 5 6 7 (local.get $gv) (local.get $gv)))
+                    (v128.store (local.get $r0) (v128.and (local.get $gp) (i32x4.eq (local.get $rp) (v128.const i32x4 0 1 0 1))))
+                    (v128.store (local.get $r1) (v128.and (local.get $gp) (i32x4.eq (local.get $rp) (v128.const i32x4 2 3 2 3))))
+                    ;; windows 2 and 3
+                    (local.set $rp (i8x16.shuffle 8 9 10 11 8 9 10 11 12 13 14 15 12 13 14 15 (local.get $rv) (local.get $rv)))
+                    (local.set $gp (i8x16.shuffle 8 9 10 11 8 9 10 11 12 13 14 15 12 13 14 15 (local.get $gv) (local.get $gv)))
+                    (v128.store offset=16 (local.get $r0) (v128.and (local.get $gp) (i32x4.eq (local.get $rp) (v128.const i32x4 0 1 0 1))))
+                    (v128.store offset=16 (local.get $r1) (v128.and (local.get $gp) (i32x4.eq (local.get $rp) (v128.const i32x4 2 3 2 3))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 4)))
+                    (local.set $r0 (i32.add (local.get $r0) (i32.const 32)))
+                    (local.set $r1 (i32.add (local.get $r1) (i32.const 32)))
+                    (local.set $pw (i32.add (local.get $pw) (i32.const 4)))
+                    (br $vs)))
+                (block $t_done
+                  (loop $ts
+                    (br_if $t_done (i32.ge_u (local.get $pw) (local.get $PW)))
+                    (local.set $r (i32.load8_u (i32.add (local.get $route) (local.get $i))))
+                    (local.set $f (f32.load (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2)))))
+                    (f32.store (local.get $r0) (select (local.get $f) (f32.const 0) (i32.eqz (local.get $r))))
+                    (f32.store offset=4 (local.get $r0) (select (local.get $f) (f32.const 0) (i32.eq (local.get $r) (i32.const 1))))
+                    (f32.store (local.get $r1) (select (local.get $f) (f32.const 0) (i32.eq (local.get $r) (i32.const 2))))
+                    (f32.store offset=4 (local.get $r1) (select (local.get $f) (f32.const 0) (i32.eq (local.get $r) (i32.const 3))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (local.set $r0 (i32.add (local.get $r0) (i32.const 8)))
+                    (local.set $r1 (i32.add (local.get $r1) (i32.const 8)))
+                    (local.set $pw (i32.add (local.get $pw) (i32.const 1)))
+                    (br $ts)))
+                ;; an odd width: the last column of both rows is in no window
+                (if (i32.and (local.get $OW) (i32.const 1))
                   (then
-                    (local.set $pos (i32.add (i32.add (local.get $top) (i32.shl (local.get $pw) (i32.const 1)))
-                      (i32.add (i32.mul (i32.shr_u (local.get $r) (i32.const 1)) (local.get $OW)) (i32.and (local.get $r) (i32.const 1)))))
-                    (f32.store (i32.add (local.get $row) (i32.shl (local.get $pos) (i32.const 2)))
-                      (f32.load (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2)))))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (local.set $pw (i32.add (local.get $pw) (i32.const 1)))
-                (br $ts)))
-            (local.set $ph (i32.add (local.get $ph) (i32.const 1)))
-            (br_if $phs (i32.lt_u (local.get $ph) (local.get $PH))))
-          (local.set $a (i32.add (local.get $a) (i32.const 1)))
-          (br_if $as (i32.lt_u (local.get $a) (local.get $OC))))
+                    (f32.store (local.get $r0) (f32.const 0))
+                    (f32.store (local.get $r1) (f32.const 0))))
+                (local.set $row (i32.add (local.get $row) (i32.shl (local.get $rowB) (i32.const 1))))
+                (local.set $ph (i32.add (local.get $ph) (i32.const 1)))
+                (br $phs)))
+            ;; an odd height: the last row is in no window
+            (if (i32.and (local.get $OH) (i32.const 1))
+              (then (call $zero_f32 (local.get $row) (local.get $OW))))
+            (local.set $a (i32.add (local.get $a) (i32.const 1)))
+            (br $as)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $bs))))
 

@@ -271,7 +271,7 @@
             (call $pool2_bias_relu (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $OH) (local.get $OW)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL)) (i32.const 2)))
               (select (i32.add (local.get $route) (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $PL))) (i32.const 0) (local.get $route))
-              (local.get $bias)))
+              (local.get $bias) (f32.const 1) (f32.const 0)))
           (else
             (call $permute (local.get $cbuf) (local.get $OC) (local.get $nc) (local.get $L)
               (i32.add (local.get $y) (i32.shl (i32.mul (i32.mul (local.get $n0) (local.get $OC)) (local.get $L)) (i32.const 2)))
