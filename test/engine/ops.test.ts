@@ -163,3 +163,48 @@ describe('conv2dReluMaxPool saves its routes only when it is recorded', () => {
     expect(Array.from(plain.data)).toEqual(Array.from(recorded.data));
   });
 });
+
+describe('binary ops broadcast as NumPy does, whichever loop runs them', () => {
+  // each output index mapped to its inputs' indices by hand: a right-aligned shape, size-1 dimensions stretched
+  function naive(a: Tensor, b: Tensor, f: (x: number, y: number) => number): number[] {
+    const n = Math.max(a.ndim, b.ndim);
+    const pad = (s: readonly number[]) => [...new Array<number>(n - s.length).fill(1), ...s];
+    const sa = pad(a.shape), sb = pad(b.shape), so = sa.map((d, i) => Math.max(d, sb[i]));
+    const size = so.reduce((p, d) => p * d, 1);
+    const flat = (s: number[], idx: number[]) => idx.reduce((p, v, i) => p * s[i] + (s[i] === 1 ? 0 : v), 0);
+    const out: number[] = [];
+    for (let i = 0; i < size; i++) {
+      const idx: number[] = [];
+      for (let d = n - 1, r = i; d >= 0; d--) {
+        idx.unshift(r % so[d]);
+        r = Math.floor(r / so[d]);
+      }
+      out.push(f(a.data[flat(sa, idx)], b.data[flat(sb, idx)]));
+    }
+    return out;
+  }
+  const pairs: [number[], number[]][] = [
+    [[2, 3, 4], [2, 3, 4]], // the same shape
+    [[3, 2, 5, 5], [3, 1, 1, 1]], // a per-channel scale: runs of 50
+    [[3, 1, 1, 1], [3, 2, 5, 5]], // … as the first operand
+    [[4, 3], [3]], // a bias: a period of 3
+    [[3], [4, 3]],
+    [[2, 3], []], // a scalar
+    [[1, 5], [5]],
+    [[2, 1, 4], [2, 3, 4]], // stretched in the middle: through the map
+    [[3, 1], [1, 4]], // both stretched
+    [[2, 3, 4], [1, 3, 1]],
+  ];
+  it('add, sub, mul and div equal an index-by-index computation', () => {
+    const fs: [string, (a: Tensor, b: Tensor) => Tensor, (x: number, y: number) => number][] = [
+      ['add', o.add, (x, y) => x + y], ['sub', o.sub, (x, y) => x - y], ['mul', o.mul, (x, y) => x * y], ['div', o.div, (x, y) => x / y],
+    ];
+    for (const [sa, sb] of pairs) {
+      const a = rand(sa, 11, 0.5, 2), b = rand(sb, 12, 0.5, 2);
+      for (const [name, op, f] of fs) {
+        const got = op(a, b), want = naive(a, b, f);
+        expect(Array.from(got.data), `${name} [${sa}] with [${sb}]`).toEqual(want);
+      }
+    }
+  });
+});
