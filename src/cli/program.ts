@@ -16,7 +16,7 @@ import { registerReproduce } from './reproduce.js';
 import { registerTrace } from './trace.js';
 import { registerTrain } from './train.js';
 import { addArchOptions } from './model-option.js';
-import { setThreads } from '../engine/kernels/kernels.js';
+import { setThreads, threadsEnvProblem } from '../engine/kernels/kernels.js';
 import { UsageError } from './util.js';
 
 /**
@@ -45,7 +45,12 @@ export function buildProgram(): Command {
       // NABLAX_CHECK_ARGS=1 stops once the command and its flags have parsed: the README test checks long commands so
       if (process.env.NABLAX_CHECK_ARGS === '1') process.exit(0);
       const t = program.opts().threads;
-      if (t === undefined) return;
+      if (t === undefined) {
+        // the kernels would fall back to the default count: refuse a bad value before any work, as --threads does
+        const problem = threadsEnvProblem();
+        if (problem !== null) throw new UsageError(problem);
+        return;
+      }
       const n = Number(t);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--threads must be an integer from 1 to 64, got '${t}'`);
       setThreads(n);

@@ -12,6 +12,7 @@ import { evaluateAsync, type Evaluation } from '../train/evaluate.js';
 import { train, type BatchProgress, type EpochRecord, type Objective, type TrainOptions } from '../train/loop.js';
 import { checkpointHeader } from '../train/checkpoint.js';
 import { residentParameters } from '../layers/resident.js';
+import { kernels } from '../engine/kernels/kernels.js';
 
 /** Bad input found before any training: the message names it (the CLI prints it as a usage error, exit 2). */
 export class TrainingSetupError extends Error {}
@@ -183,7 +184,9 @@ export async function runTraining(a: TrainArgs, h: TrainingRunHooks = {}): Promi
   }
   if (!a.quiet) {
     h.onMessage?.(`nablax ${command}: ${a.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${trainSet.name} (${plural(trainSet.count, 'image')}), ` +
-      `${plural(a.epochs, 'epoch')}, batch ${a.batchSize}, ${a.optimizer} lr ${a.lr} (${a.lrSchedule ?? 'constant'}), seed ${a.seed}`);
+      `${plural(a.epochs, 'epoch')}, batch ${a.batchSize}, ${a.optimizer} lr ${a.lr} (${a.lrSchedule ?? 'constant'})` +
+      `${a.momentum != null ? `, momentum ${a.momentum}` : ''}${a.weightDecay ? `, weight decay ${a.weightDecay}` : ''}, seed ${a.seed}, ` +
+      `${plural(kernels().getThreads(), 'thread')}`);
   }
   const t0 = performance.now();
   const interrupted = h.interrupted ?? (() => false);

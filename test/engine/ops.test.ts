@@ -203,7 +203,7 @@ describe('binary ops broadcast as NumPy does, whichever loop runs them', () => {
       const a = rand(sa, 11, 0.5, 2), b = rand(sb, 12, 0.5, 2);
       for (const [name, op, f] of fs) {
         const got = op(a, b), want = naive(a, b, f);
-        expect(Array.from(got.data), `${name} [${sa}] with [${sb}]`).toEqual(want);
+        expect(Array.from(got.data), `${name} [${sa.join(', ')}] with [${sb.join(', ')}]`).toEqual(want);
       }
     }
   });

@@ -71,16 +71,26 @@ export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null
 }
 
 /**
+ * What is wrong with NABLAX_THREADS, in one line, or null when it is unset, empty or an integer from 1 to 64.
+ * @example
+ *   const problem = threadsEnvProblem();   // "NABLAX_THREADS must be an integer from 1 to 64, got 'two'"
+ */
+export function threadsEnvProblem(): string | null {
+  const env = process.env.NABLAX_THREADS;
+  if (env === undefined || env === '') return null;
+  const n = Number(env);
+  return Number.isInteger(n) && n >= 1 && n <= 64 ? null : `NABLAX_THREADS must be an integer from 1 to 64, got '${env}'`;
+}
+
+/**
  * The default thread count: NABLAX_THREADS when set, else the cores Node may use (at most 4: the kernels'
  * batches are split into that many contiguous ranges, and more threads than that buy little at MNIST sizes).
+ * A NABLAX_THREADS that is not an integer from 1 to 64 is not used ({@link threadsEnvProblem} says what is wrong
+ * with it; the CLI refuses it before any work).
  * @example
  *   const k = loadWasmKernels({ threads: defaultThreads() });
  */
 export function defaultThreads(): number {
-  const env = process.env.NABLAX_THREADS;
-  if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (Number.isInteger(n) && n >= 1 && n <= 64) return n;
-  }
+  if (threadsEnvProblem() === null && process.env.NABLAX_THREADS) return Number(process.env.NABLAX_THREADS);
   return Math.max(1, Math.min(4, availableParallelism()));
 }
