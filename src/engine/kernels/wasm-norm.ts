@@ -2,11 +2,17 @@
 // affine output, the backward's two sums and input gradient, over float32 tensors read where they live in linear
 // memory (the arena) or staged there once per call (the output then overwrites the staged input). The threads split
 // the channels; each channel's planes are summed in order (float32 within a plane, float64 across planes), so the
-// results are the same bits for any thread count.
+// results are the same bits for any thread count. In training each channel's statistics (or sums), the per-channel
+// terms from them and its output (or dX) run back to back in one call, while the channel's planes are in cache
+// (a channel's statistics need only its own planes): x is read from memory once, not once per pass.
 // They differ from the reference (./reference.ts, float64 throughout) by float32 rounding; the per-channel
-// arithmetic between the passes (means, 1/σ, the backward's coefficients) runs here in float64. The kernels subtract
+// arithmetic between the passes (means, 1/σ, the backward's coefficients) runs in float64, in the kernels in
+// training (wasm/norm.wat writes out the operations listed here) and here in evaluation. The kernels subtract
 // the mean rounded to float32 (hi); what that rounding left out (lo = mean − hi) is folded into the float64 per-channel
-// terms here, so that a mean far from 0 costs no more than float32 rounding of the result. A float32 sum that
+// terms, so that a mean far from 0 costs no more than float32 rounding of the result:
+//   forward: sq = Σ (x − hi)² − M·lo·lo, invstd = 1 / √(sq / M + eps), k = γ·invstd, y = k·(x − hi) + (β − k·lo);
+//   backward: Σ dY·x̂ = (Σ dY·(x − hi) − lo·Σ dY)·invstd, dX = k·dY + b·(x − hi) + c with b = (−k/M)·Σ dY·x̂·invstd
+//   and c = (−k/M)·Σ dY − b·lo (M = N·H·W). A float32 sum that
 // overflows (deviations near 1e19) or loses its precision to subnormals (a nearly constant channel, variance below
 // 2⁻¹⁰⁰), a per-channel term that float32 cannot hold (eps = 0 on such a channel),
 // and non-finite values (whose float32 sums are NaN where the reference may say ±∞), make the call run the float64
@@ -21,15 +27,15 @@ import { carve, isF32, type LinearMemory } from './wasm-memory.js';
 
 /** Elements from which a call's channels are split among the threads (a dispatch costs a few microseconds). */
 const SPLIT = 1 << 14;
-/** Bytes per channel of the record the host and wasm/norm.wat share: two float64s, then four float32s. */
-const RECORD = 32;
-
-/** A variance below which (and above 0) the float32 squares of the deviations lose precision: 2⁻¹⁰⁰ ≈ 7.9e-31. */
-const TINY_VARIANCE = 2 ** -100;
+/**
+ * Bytes per channel of the record the host and wasm/norm.wat share (its layout: wasm/norm.wat's bn_fwd and bn_bwd).
+ * Its float64s are at index R8·c + i, its float32s and i32s at R4·c + i.
+ */
+const RECORD = 64, R8 = RECORD / 8, R4 = RECORD / 4;
 
 /** Whether channel c's four float32 coefficients (as stored, rounded to float32) are finite. */
 const finiteRecord = (rec32: Float32Array, c: number): boolean =>
-  Number.isFinite(rec32[8 * c + 4]) && Number.isFinite(rec32[8 * c + 5]) && Number.isFinite(rec32[8 * c + 6]) && Number.isFinite(rec32[8 * c + 7]);
+  Number.isFinite(rec32[R4 * c + 4]) && Number.isFinite(rec32[R4 * c + 5]) && Number.isFinite(rec32[R4 * c + 6]) && Number.isFinite(rec32[R4 * c + 7]);
 
 /**
  * The batch-norm kernels over one instance, as referenceKernels' batchNormForward, batchNormBackward and the fused
@@ -68,30 +74,37 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
     const xAt = ax >= 0 ? ax : at.x, yAt = ay >= 0 ? ay : ax < 0 ? at.x : at.y;
     const outAt = aOut >= 0 ? aOut : at.out, routeAt = aRoute >= 0 ? aRoute : at.route;
     const parts = ranges(n, C);
-    const rec64 = new Float64Array(mem.memory.buffer, at.k, (RECORD / 8) * C);
-    const rec32 = new Float32Array(mem.memory.buffer, at.k, (RECORD / 4) * C);
-    if (sq) {
-      pool.run('bn_fwd', parts, (_t, [c0, c1]) => [xAt, xAt, N, C, S, c0, c1, at.k, 0, W, 0, 0]);
-      for (let c = 0; c < C; c++) {
-        const mu = rec64[4 * c], lo = mu - Math.fround(mu);
-        mean[c] = mu;
-        sq[c] = rec64[4 * c + 1] - N * S * lo * lo; // Σ (x − mean)² = Σ (x − hi)² − M·lo²
-        invstd[c] = 1 / Math.sqrt(sq[c] / (N * S) + eps);
-        // the reference overwrites all three: non-finite sums, and variances so small that float32 squares of the
-        // deviations are subnormal (a nearly constant channel, whose 1/σ float32 would get wrong)
-        const v = rec64[4 * c + 1] / (N * S);
-        if (!Number.isFinite(mu) || !Number.isFinite(v) || (v > 0 && v < TINY_VARIANCE)) return false;
-      }
-    }
-    for (let c = 0; c < C; c++) {
-      const k = gamma[c] * invstd[c], lo = mean[c] - Math.fround(mean[c]);
-      rec32[8 * c + 4] = k;
-      rec32[8 * c + 5] = beta[c] - k * lo; // y = k·(x − hi) + β − k·lo
-      rec32[8 * c + 7] = mean[c]; // hi
-      if (!finiteRecord(rec32, c)) return false;
-    }
+    const rec64 = new Float64Array(mem.memory.buffer, at.k, R8 * C);
+    const rec32 = new Float32Array(mem.memory.buffer, at.k, R4 * C), flags = new Int32Array(mem.memory.buffer, at.k, R4 * C);
     const route = pooled?.route ? routeAt : 0;
-    pool.run('bn_fwd', parts, (_t, [c0, c1]) => [xAt, yAt, N, C, S, c0, c1, at.k, pooled ? 2 : 1, W, outAt, route]);
+    if (sq) {
+      // training: each channel's statistics, terms and output in one call (wasm/norm.wat's bn_fwd, mode bit 1)
+      for (let c = 0; c < C; c++) {
+        rec64[R8 * c + 6] = eps;
+        rec32[R4 * c + 14] = gamma[c];
+        rec32[R4 * c + 6] = beta[c];
+      }
+      pool.run('bn_fwd', parts, (_t, [c0, c1]) => [xAt, yAt, N, C, S, c0, c1, at.k, pooled ? 3 : 2, W, outAt, route]);
+      for (let c = 0; c < C; c++) {
+        // the reference overwrites all three: non-finite sums, variances so small that float32 squares of the
+        // deviations are subnormal (a nearly constant channel, whose 1/σ float32 would get wrong), coefficients
+        // float32 cannot hold
+        if (flags[R4 * c + 15] !== 0) return false;
+        mean[c] = rec64[R8 * c];
+        sq[c] = rec64[R8 * c + 4];
+        invstd[c] = rec64[R8 * c + 5];
+      }
+    } else {
+      for (let c = 0; c < C; c++) {
+        const k = gamma[c] * invstd[c], lo = mean[c] - Math.fround(mean[c]);
+        rec32[R4 * c + 4] = k;
+        rec32[R4 * c + 5] = beta[c] - k * lo; // y = k·(x − hi) + β − k·lo
+        rec32[R4 * c + 6] = 0;
+        rec32[R4 * c + 7] = mean[c]; // hi
+        if (!finiteRecord(rec32, c)) return false;
+      }
+      pool.run('bn_fwd', parts, (_t, [c0, c1]) => [xAt, yAt, N, C, S, c0, c1, at.k, pooled ? 1 : 0, W, outAt, route]);
+    }
     if (y && ay < 0) y.set(f32.subarray(yAt / 4, yAt / 4 + n));
     if (pooled) {
       if (aOut < 0) pooled.out.set(f32.subarray(at.out / 4, at.out / 4 + P));
@@ -128,27 +141,22 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
     const dyAt = ady >= 0 ? ady : pooled && adx >= 0 ? adx : at.dy;
     const dxAt = adx >= 0 ? adx : ady >= 0 ? at.dx : at.dy;
     const parts = ranges(n, C);
-    const rec64 = new Float64Array(mem.memory.buffer, at.k, (RECORD / 8) * C);
-    const rec32 = new Float32Array(mem.memory.buffer, at.k, (RECORD / 4) * C);
-    for (let c = 0; c < C; c++) rec32[8 * c + 7] = mean[c];
-    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [dyAt, xAt, dyAt, N, C, S, c0, c1, at.k, pooled ? 3 : 0, W, gAt, routeAt]);
+    const rec64 = new Float64Array(mem.memory.buffer, at.k, R8 * C);
+    const rec32 = new Float32Array(mem.memory.buffer, at.k, R4 * C), flags = new Int32Array(mem.memory.buffer, at.k, R4 * C);
     for (let c = 0; c < C; c++) {
-      sdy[c] = rec64[4 * c];
-      // Σ dY·(x − mean)·invstd = (Σ dY·(x − hi) − lo·Σ dY)·invstd
-      sdyx[c] = (rec64[4 * c + 1] - (mean[c] - Math.fround(mean[c])) * sdy[c]) * invstd[c];
-      if (!Number.isFinite(sdy[c]) || !Number.isFinite(sdyx[c])) return false; // the reference overwrites both
+      rec64[R8 * c + 5] = mean[c];
+      rec64[R8 * c + 6] = invstd[c];
+      rec32[R4 * c + 14] = gamma[c];
+    }
+    // each channel's sums, terms and dX in one call (wasm/norm.wat's bn_bwd)
+    const mode = (pooled ? 1 : 0) | (training ? 2 : 0) | (dX ? 4 : 0);
+    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [dyAt, xAt, dX ? dxAt : dyAt, N, C, S, c0, c1, at.k, mode, W, gAt, routeAt]);
+    for (let c = 0; c < C; c++) {
+      if (flags[R4 * c + 15] !== 0) return false; // the reference overwrites the sums and dX
+      sdy[c] = rec64[R8 * c];
+      sdyx[c] = rec64[R8 * c + 4];
     }
     if (!dX) return true;
-    // training: dX = k·dY − (k/M)·sdyx·invstd·(x − mean) − (k/M)·sdy, k = γ·invstd; evaluation: dX = k·dY
-    for (let c = 0; c < C; c++) {
-      const k = gamma[c] * invstd[c], b = training ? (-k / M) * sdyx[c] * invstd[c] : 0;
-      rec32[8 * c + 4] = k;
-      rec32[8 * c + 5] = b;
-      // b·(x − mean) = b·(x − hi) − b·lo
-      rec32[8 * c + 6] = training ? (-k / M) * sdy[c] - b * (mean[c] - Math.fround(mean[c])) : 0;
-      if (!finiteRecord(rec32, c)) return false;
-    }
-    pool.run('bn_bwd', parts, (_t, [c0, c1]) => [dyAt, xAt, dxAt, N, C, S, c0, c1, at.k, training ? 1 : 2, W, 0, 0]);
     if (adx < 0) dX.set(f32.subarray(dxAt / 4, dxAt / 4 + n));
     return true;
   }

@@ -3,8 +3,8 @@
 ;; reference: ../reference.ts (batchNormForward, batchNormBackward). A thread runs whole channels [c0, c1), each
 ;; channel's N planes in order, so the results are the same bits for any thread count. Sums run in float32 within a
 ;; plane (four 4-lane accumulators, then the lanes) and in float64 across planes.
-;; Per channel c the host and the kernels share a 32-byte record at $k + 32·c: two float64s at +0 and +8 (what a
-;; sum phase writes) and four float32s at +16, +20, +24, +28 (the coefficients a phase reads).
+;; Per channel c the host and the kernels share a 64-byte record at $k + 64·c: float64s at +0, +8, +32, +40, +48,
+;; float32 coefficients at +16, +20, +24, +28, a float32 at +56 and an i32 at +60 (what each holds: bn_fwd, bn_bwd).
 ;; Functions only: scripts/build-wasm.mjs splices this file with the other families into one module over one
 ;; shared linear memory. All pointers are byte addresses; counts are in float32 elements.
 
@@ -192,100 +192,158 @@
             (local.set $out (i32.add (local.get $out) (i32.const 4)))
             (br $t))))))
 
-  ;; The forward over channels [c0, c1) of x at $x:
-  ;; phase 0 (statistics): mean = x₀ + Σ (x − x₀) / (N·S) (x₀: the mean of the channel's first plane) into the record's first
-  ;; float64, Σ (x − f32(mean))² into its second;
-  ;; phase 1 (output): y = k·(x − mu) + β with the record's float32s (+16 k, +20 β, +28 mu), y at $y (may be $x);
-  ;; phase 2 (ReLU and 2×2/2 max pooling of each plane of H × W, H = S / W, of phase 1's y): conv-relu-pool.wat's
-  ;; pool2_bias_relu on the plane of x, which computes y as phase 1 does as it loads each value (y is not written, $y
-  ;; is not used), the pooled planes [N, C, H/2, W/2] at $out and their routes at $route (none when $route is 0).
-  (func $bn_fwd (export "bn_fwd")
-    (param $x i32) (param $y i32) (param $N i32) (param $C i32) (param $S i32) (param $c0 i32) (param $c1 i32)
-    (param $k i32) (param $phase i32) (param $W i32) (param $out i32) (param $route i32)
-    (local $c i32) (local $n i32) (local $off i32) (local $rec i32) (local $plane i32) (local $s f64) (local $mu f32)
-    (local $H i32) (local $PL i32) (local $p i32)
-    (local.set $plane (i32.shl (local.get $S) (i32.const 2)))
-    (if (i32.eq (local.get $phase) (i32.const 2))
+  ;; Whether an f64 is finite (not ±∞, not NaN).
+  (func $finite64 (param $v f64) (result i32)
+    (f64.lt (f64.abs (local.get $v)) (f64.const inf)))
+
+  ;; Whether the four float32 coefficients of the record at $rec are finite.
+  (func $finite_coeffs (param $rec i32) (result i32)
+    (i32.and
+      (i32.and (f32.lt (f32.abs (f32.load offset=16 (local.get $rec))) (f32.const inf))
+               (f32.lt (f32.abs (f32.load offset=20 (local.get $rec))) (f32.const inf)))
+      (i32.and (f32.lt (f32.abs (f32.load offset=24 (local.get $rec))) (f32.const inf))
+               (f32.lt (f32.abs (f32.load offset=28 (local.get $rec))) (f32.const inf)))))
+
+  ;; The output of channel c's N planes of x with the record's coefficients: y = k·(x − mu) + β at $y (may be $x),
+  ;; or, $pooled, ReLU and 2×2/2 max pooling of each plane of H × W (H = S / W) of that y: conv-relu-pool.wat's
+  ;; pool2_bias_relu on the plane of x, which computes y as it loads each value (y is not written), the pooled planes
+  ;; [N, C, H/2, W/2] at $out and their routes at $route (none when $route is 0).
+  (func $bn_output (param $x i32) (param $y i32) (param $N i32) (param $C i32) (param $S i32) (param $c i32) (param $rec i32)
+    (param $pooled i32) (param $W i32) (param $out i32) (param $route i32)
+    (local $n i32) (local $off i32) (local $H i32) (local $PL i32) (local $p i32)
+    (if (local.get $pooled)
       (then
         (local.set $H (i32.div_u (local.get $S) (local.get $W)))
         (local.set $PL (i32.mul (i32.shr_u (local.get $H) (i32.const 1)) (i32.shr_u (local.get $W) (i32.const 1))))))
+    (block $n_done
+      (loop $nl
+        (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
+        (local.set $off (i32.shl (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $S)) (i32.const 2)))
+        (if (local.get $pooled)
+          (then
+            ;; plane p = n·C + c: one channel of one image, normalised as it is loaded and pooled as
+            ;; pool2_bias_relu's [1, 1, H, W] chunk (k·(x − mu) + β in bn_scale_shift's order of operations)
+            (local.set $p (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $PL)))
+            (call $pool2_bias_relu (i32.add (local.get $x) (local.get $off)) (i32.const 1) (i32.const 1)
+              (local.get $H) (local.get $W) (i32.add (local.get $out) (i32.shl (local.get $p) (i32.const 2)))
+              (select (i32.add (local.get $route) (local.get $p)) (i32.const 0) (local.get $route))
+              (i32.add (local.get $rec) (i32.const 20)) (f32.load offset=16 (local.get $rec)) (f32.load offset=28 (local.get $rec))))
+          (else
+            (call $bn_scale_shift (i32.add (local.get $x) (local.get $off)) (i32.add (local.get $y) (local.get $off))
+              (local.get $S) (f32.load offset=16 (local.get $rec)) (f32.load offset=20 (local.get $rec))
+              (f32.load offset=28 (local.get $rec)))))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $nl))))
+
+  ;; The forward over channels [c0, c1) of x at $x, with $mode's bit 0: pooled output (see $bn_output), bit 1:
+  ;; training. Evaluation: the output with the record's float32 coefficients (+16 k, +20 β, +28 mu), which the host
+  ;; wrote. Training, per channel, then its output while its planes are still in cache:
+  ;;   its statistics: mean = x₀ + Σ (x − x₀) / M (M = N·S, x₀: the mean of the channel's first plane) at +0 and
+  ;;   Σ (x − hi)² at +8 (hi = f32(mean)), in float64 across planes;
+  ;;   in float64, as ../wasm-norm.ts documents them: lo = mean − hi, sq = Σ (x − hi)² − M·lo·lo at +32 (Σ (x − mean)²),
+  ;;   invstd = 1 / √(sq / M + eps) at +40 (eps: the float64 at +48), k = γ·invstd, and the float32 coefficients
+  ;;   k, β − k·lo and hi at +16, +20, +28 (γ and β: the float32s at +56 and +24);
+  ;;   the i32 at +60 set to 1, and the channel's output skipped, where the host must run the reference instead: a
+  ;;   mean or Σ (x − hi)²/M that is not finite, a variance in (0, 2⁻¹⁰⁰) (float32 squares of the deviations lose
+  ;;   their precision to subnormals), or a coefficient that float32 cannot hold.
+  (func $bn_fwd (export "bn_fwd")
+    (param $x i32) (param $y i32) (param $N i32) (param $C i32) (param $S i32) (param $c0 i32) (param $c1 i32)
+    (param $k i32) (param $mode i32) (param $W i32) (param $out i32) (param $route i32)
+    (local $c i32) (local $n i32) (local $off i32) (local $rec i32) (local $plane i32) (local $s f64) (local $mu f32)
+    (local $M f64) (local $lo f64) (local $sq f64) (local $v f64) (local $is f64) (local $kk f64)
+    (local.set $plane (i32.shl (local.get $S) (i32.const 2)))
+    (local.set $M (f64.convert_i32_u (i32.mul (local.get $N) (local.get $S))))
     (local.set $c (local.get $c0))
     (block $c_done
       (loop $cl
         (br_if $c_done (i32.ge_u (local.get $c) (local.get $c1)))
-        (local.set $rec (i32.add (local.get $k) (i32.shl (local.get $c) (i32.const 5))))
-        (if (i32.eqz (local.get $phase))
-          (then
-            ;; the shift: the mean of the channel's first plane (image 0), in float32 (NaN there: the host sees NaN sums)
-            (local.set $mu (f32.div (call $bn_sum (i32.add (local.get $x) (i32.mul (local.get $c) (local.get $plane)))
-              (local.get $S) (f32.const 0)) (f32.convert_i32_u (local.get $S))))
-            (local.set $s (f64.const 0))
-            (local.set $n (i32.const 0))
-            (block $n_done
-              (loop $nl
-                (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
-                (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
-                (local.set $s (f64.add (local.get $s)
-                  (f64.promote_f32 (call $bn_sum (i32.add (local.get $x) (local.get $off)) (local.get $S) (local.get $mu)))))
-                (local.set $n (i32.add (local.get $n) (i32.const 1)))
-                (br $nl)))
-            (local.set $s (f64.add (f64.promote_f32 (local.get $mu))
-              (f64.div (local.get $s) (f64.convert_i32_u (i32.mul (local.get $N) (local.get $S))))))
-            (f64.store (local.get $rec) (local.get $s))
-            (local.set $mu (f32.demote_f64 (local.get $s)))
-            (local.set $s (f64.const 0))
-            (local.set $n (i32.const 0))
-            (block $n_done
-              (loop $nl
-                (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
-                (local.set $off (i32.add (local.get $x)
-                  (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane))))
-                (local.set $s (f64.add (local.get $s)
-                  (f64.promote_f32 (call $bn_sq (local.get $off) (local.get $S) (local.get $mu)))))
-                (local.set $n (i32.add (local.get $n) (i32.const 1)))
-                (br $nl)))
-            (f64.store offset=8 (local.get $rec) (local.get $s)))
-          (else
-            (local.set $n (i32.const 0))
-            (block $n_done
-              (loop $nl
-                (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
-                (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
-                (if (i32.eq (local.get $phase) (i32.const 2))
-                  (then
-                    ;; plane p = n·C + c: one channel of one image, normalised as it is loaded and pooled as
-                    ;; pool2_bias_relu's [1, 1, H, W] chunk (k·(x − mu) + β in bn_scale_shift's order of operations)
-                    (local.set $p (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $PL)))
-                    (call $pool2_bias_relu (i32.add (local.get $x) (local.get $off)) (i32.const 1) (i32.const 1)
-                      (local.get $H) (local.get $W) (i32.add (local.get $out) (i32.shl (local.get $p) (i32.const 2)))
-                      (select (i32.add (local.get $route) (local.get $p)) (i32.const 0) (local.get $route))
-                      (i32.add (local.get $rec) (i32.const 20)) (f32.load offset=16 (local.get $rec)) (f32.load offset=28 (local.get $rec))))
-                  (else
-                    (call $bn_scale_shift (i32.add (local.get $x) (local.get $off)) (i32.add (local.get $y) (local.get $off))
-                      (local.get $S) (f32.load offset=16 (local.get $rec)) (f32.load offset=20 (local.get $rec))
-                      (f32.load offset=28 (local.get $rec)))))
-                (local.set $n (i32.add (local.get $n) (i32.const 1)))
-                (br $nl)))))
+        (local.set $rec (i32.add (local.get $k) (i32.shl (local.get $c) (i32.const 6))))
+        (block $output
+          (br_if $output (i32.eqz (i32.and (local.get $mode) (i32.const 2))))
+          ;; the shift: the mean of the channel's first plane (image 0), in float32 (NaN there: NaN sums, flagged below)
+          (local.set $mu (f32.div (call $bn_sum (i32.add (local.get $x) (i32.mul (local.get $c) (local.get $plane)))
+            (local.get $S) (f32.const 0)) (f32.convert_i32_u (local.get $S))))
+          (local.set $s (f64.const 0))
+          (local.set $n (i32.const 0))
+          (block $n_done
+            (loop $nl
+              (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
+              (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
+              (local.set $s (f64.add (local.get $s)
+                (f64.promote_f32 (call $bn_sum (i32.add (local.get $x) (local.get $off)) (local.get $S) (local.get $mu)))))
+              (local.set $n (i32.add (local.get $n) (i32.const 1)))
+              (br $nl)))
+          (local.set $s (f64.add (f64.promote_f32 (local.get $mu)) (f64.div (local.get $s) (local.get $M))))
+          (f64.store (local.get $rec) (local.get $s))
+          (local.set $mu (f32.demote_f64 (local.get $s)))
+          (local.set $lo (f64.sub (local.get $s) (f64.promote_f32 (local.get $mu))))
+          (local.set $s (f64.const 0))
+          (local.set $n (i32.const 0))
+          (block $n_done
+            (loop $nl
+              (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
+              (local.set $off (i32.add (local.get $x)
+                (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane))))
+              (local.set $s (f64.add (local.get $s)
+                (f64.promote_f32 (call $bn_sq (local.get $off) (local.get $S) (local.get $mu)))))
+              (local.set $n (i32.add (local.get $n) (i32.const 1)))
+              (br $nl)))
+          (f64.store offset=8 (local.get $rec) (local.get $s))
+          ;; the coefficients, in ../wasm-norm.ts's order of operations
+          (local.set $sq (f64.sub (local.get $s) (f64.mul (f64.mul (local.get $M) (local.get $lo)) (local.get $lo))))
+          (local.set $is (f64.div (f64.const 1)
+            (f64.sqrt (f64.add (f64.div (local.get $sq) (local.get $M)) (f64.load offset=48 (local.get $rec))))))
+          (f64.store offset=32 (local.get $rec) (local.get $sq))
+          (f64.store offset=40 (local.get $rec) (local.get $is))
+          (local.set $v (f64.div (local.get $s) (local.get $M)))
+          (local.set $kk (f64.mul (f64.promote_f32 (f32.load offset=56 (local.get $rec))) (local.get $is)))
+          (f32.store offset=20 (local.get $rec) (f32.demote_f64
+            (f64.sub (f64.promote_f32 (f32.load offset=24 (local.get $rec))) (f64.mul (local.get $kk) (local.get $lo)))))
+          (f32.store offset=16 (local.get $rec) (f32.demote_f64 (local.get $kk)))
+          (f32.store offset=24 (local.get $rec) (f32.const 0))
+          (f32.store offset=28 (local.get $rec) (local.get $mu))
+          (if (i32.or
+                (i32.eqz (i32.and (call $finite64 (f64.load (local.get $rec))) (call $finite64 (local.get $v))))
+                (i32.or
+                  (i32.and (f64.gt (local.get $v) (f64.const 0)) (f64.lt (local.get $v) (f64.const 0x1p-100)))
+                  (i32.eqz (call $finite_coeffs (local.get $rec)))))
+            (then
+              (i32.store offset=60 (local.get $rec) (i32.const 1))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br $cl)))
+          (i32.store offset=60 (local.get $rec) (i32.const 0)))
+        (call $bn_output (local.get $x) (local.get $y) (local.get $N) (local.get $C) (local.get $S) (local.get $c) (local.get $rec)
+          (i32.and (local.get $mode) (i32.const 1)) (local.get $W) (local.get $out) (local.get $route))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br $cl))))
 
-  ;; The backward over channels [c0, c1) for upstream dY at $dy and input x at $x:
-  ;; phase 0 (sums): Σ dY into the record's first float64, Σ dY·(x − mu) into its second (mu: the float32 at +28);
-  ;; phase 1 (training dX): dX = a·dY + b·(x − mu) + c with the record's float32s (+16 a, +20 b, +24 c, +28 mu);
-  ;; phase 2 (evaluation dX): dX = a·dY. dX at $dx (may be $dy);
-  ;; phase 3 (sums after ReLU and 2×2/2 max pooling): first each plane of dY (H × W, H = S / W) from the pooled
-  ;; planes' gradient at $g and routes at $route (conv-relu-pool.wat's unpool_relu), then as phase 0.
+  ;; The backward over channels [c0, c1) for input x at $x, with $mode's bit 0: dY built first, plane by plane at
+  ;; $dy, from the pooled planes' gradient at $g and routes at $route (conv-relu-pool.wat's unpool_relu; planes of
+  ;; H × W, H = S / W), else dY read at $dy; bit 1: training; bit 2: dX wanted (at $dx, which may be $dy). Per channel:
+  ;;   Σ dY at +0 and Σ dY·(x − hi) at +8 (hi: the float32 of the channel's mean, the float64 at +40);
+  ;;   in float64, as ../wasm-norm.ts documents them: lo = mean − hi, Σ dY·x̂ = (Σ dY·(x − hi) − lo·Σ dY)·invstd at +32
+  ;;   (invstd: the float64 at +48); with dX, k = γ·invstd (γ: the float32 at +56) and the float32 coefficients a = k,
+  ;;   b = (−k/M)·Σ dY·x̂·invstd, c = (−k/M)·Σ dY − b·lo (training; evaluation: b = c = 0) and hi at +16 … +28, then
+  ;;   dX = a·dY + b·(x − hi) + c (evaluation: a·dY, x not read) while the channel's planes are still in cache;
+  ;;   the i32 at +60 set to 1, and dX skipped, where the host must run the reference instead: sums that are not
+  ;;   finite, or a coefficient that float32 cannot hold.
   (func $bn_bwd (export "bn_bwd")
     (param $dy i32) (param $x i32) (param $dx i32) (param $N i32) (param $C i32) (param $S i32) (param $c0 i32)
-    (param $c1 i32) (param $k i32) (param $phase i32) (param $W i32) (param $g i32) (param $route i32)
+    (param $c1 i32) (param $k i32) (param $mode i32) (param $W i32) (param $g i32) (param $route i32)
     (local $c i32) (local $n i32) (local $off i32) (local $rec i32) (local $plane i32) (local $s f64) (local $t f64)
-    (local $ps f32) (local $pt f32)
+    (local $ps f32) (local $pt f32) (local $hi f32) (local $M f64) (local $lo f64) (local $is f64) (local $kk f64)
+    (local $b f64) (local $sdyx f64) (local $train i32)
     (local.set $plane (i32.shl (local.get $S) (i32.const 2)))
+    (local.set $M (f64.convert_i32_u (i32.mul (local.get $N) (local.get $S))))
+    (local.set $train (i32.and (local.get $mode) (i32.const 2)))
     (local.set $c (local.get $c0))
     (block $c_done
       (loop $cl
         (br_if $c_done (i32.ge_u (local.get $c) (local.get $c1)))
-        (local.set $rec (i32.add (local.get $k) (i32.shl (local.get $c) (i32.const 5))))
+        (local.set $rec (i32.add (local.get $k) (i32.shl (local.get $c) (i32.const 6))))
+        (local.set $hi (f32.demote_f64 (f64.load offset=40 (local.get $rec))))
+        (local.set $lo (f64.sub (f64.load offset=40 (local.get $rec)) (f64.promote_f32 (local.get $hi))))
+        (local.set $is (f64.load offset=48 (local.get $rec)))
         (local.set $s (f64.const 0))
         (local.set $t (f64.const 0))
         (local.set $n (i32.const 0))
@@ -293,29 +351,53 @@
           (loop $nl
             (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
             (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
-            (if (i32.eq (local.get $phase) (i32.const 3))
+            (if (i32.and (local.get $mode) (i32.const 1))
               (then
                 (call $unpool_relu (local.get $g) (local.get $route) (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c))
                   (i32.const 1) (i32.const 1) (i32.div_u (local.get $S) (local.get $W)) (local.get $W)
                   (i32.add (local.get $dy) (local.get $off)))))
-            (if (i32.or (i32.eqz (local.get $phase)) (i32.eq (local.get $phase) (i32.const 3)))
-              (then
-                (call $bn_dy_sums (i32.add (local.get $dy) (local.get $off)) (i32.add (local.get $x) (local.get $off))
-                  (local.get $S) (f32.load offset=28 (local.get $rec)))
-                (local.set $pt) (local.set $ps) ;; the results: Σ dy under Σ (x − mu)·dy
-                (local.set $s (f64.add (local.get $s) (f64.promote_f32 (local.get $ps))))
-                (local.set $t (f64.add (local.get $t) (f64.promote_f32 (local.get $pt)))))
-              (else
-                (call $bn_affine (i32.add (local.get $dy) (local.get $off)) (i32.add (local.get $x) (local.get $off))
-                  (i32.add (local.get $dx) (local.get $off)) (local.get $S)
-                  (f32.load offset=16 (local.get $rec)) (f32.load offset=20 (local.get $rec))
-                  (f32.load offset=24 (local.get $rec)) (f32.load offset=28 (local.get $rec))
-                  (i32.eq (local.get $phase) (i32.const 1)))))
+            (call $bn_dy_sums (i32.add (local.get $dy) (local.get $off)) (i32.add (local.get $x) (local.get $off))
+              (local.get $S) (local.get $hi))
+            (local.set $pt) (local.set $ps) ;; the results: Σ dy under Σ (x − hi)·dy
+            (local.set $s (f64.add (local.get $s) (f64.promote_f32 (local.get $ps))))
+            (local.set $t (f64.add (local.get $t) (f64.promote_f32 (local.get $pt))))
             (local.set $n (i32.add (local.get $n) (i32.const 1)))
             (br $nl)))
-        (if (i32.or (i32.eqz (local.get $phase)) (i32.eq (local.get $phase) (i32.const 3)))
-          (then
-            (f64.store (local.get $rec) (local.get $s))
-            (f64.store offset=8 (local.get $rec) (local.get $t))))
+        (f64.store (local.get $rec) (local.get $s))
+        (f64.store offset=8 (local.get $rec) (local.get $t))
+        (local.set $sdyx (f64.mul (f64.sub (local.get $t) (f64.mul (local.get $lo) (local.get $s))) (local.get $is)))
+        (f64.store offset=32 (local.get $rec) (local.get $sdyx))
+        (i32.store offset=60 (local.get $rec) (i32.const 0))
+        (block $next
+          (if (i32.eqz (i32.and (call $finite64 (local.get $s)) (call $finite64 (local.get $sdyx))))
+            (then
+              (i32.store offset=60 (local.get $rec) (i32.const 1))
+              (br $next)))
+          (br_if $next (i32.eqz (i32.and (local.get $mode) (i32.const 4))))
+          (local.set $kk (f64.mul (f64.promote_f32 (f32.load offset=56 (local.get $rec))) (local.get $is)))
+          (local.set $b (select
+            (f64.mul (f64.mul (f64.div (f64.neg (local.get $kk)) (local.get $M)) (local.get $sdyx)) (local.get $is))
+            (f64.const 0) (local.get $train)))
+          (f32.store offset=16 (local.get $rec) (f32.demote_f64 (local.get $kk)))
+          (f32.store offset=20 (local.get $rec) (f32.demote_f64 (local.get $b)))
+          (f32.store offset=24 (local.get $rec) (f32.demote_f64 (select
+            (f64.sub (f64.mul (f64.div (f64.neg (local.get $kk)) (local.get $M)) (local.get $s)) (f64.mul (local.get $b) (local.get $lo)))
+            (f64.const 0) (local.get $train))))
+          (f32.store offset=28 (local.get $rec) (local.get $hi))
+          (if (i32.eqz (call $finite_coeffs (local.get $rec)))
+            (then
+              (i32.store offset=60 (local.get $rec) (i32.const 1))
+              (br $next)))
+          (local.set $n (i32.const 0))
+          (block $n_done
+            (loop $nl
+              (br_if $n_done (i32.ge_u (local.get $n) (local.get $N)))
+              (local.set $off (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (local.get $c)) (local.get $plane)))
+              (call $bn_affine (i32.add (local.get $dy) (local.get $off)) (i32.add (local.get $x) (local.get $off))
+                (i32.add (local.get $dx) (local.get $off)) (local.get $S)
+                (f32.load offset=16 (local.get $rec)) (f32.load offset=20 (local.get $rec))
+                (f32.load offset=24 (local.get $rec)) (local.get $hi) (local.get $train))
+              (local.set $n (i32.add (local.get $n) (i32.const 1)))
+              (br $nl))))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br $cl))))
