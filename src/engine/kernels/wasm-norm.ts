@@ -118,7 +118,7 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
     dY: Data | null, x: Data, N: number, C: number, S: number, W: number, gamma: Data, mean: Float64Array, invstd: Float64Array,
     training: boolean, sdy: Float64Array, sdyx: Float64Array, dX: Data | null, pooled: { dOut: Data; route: Uint8Array } | null,
   ): boolean {
-    const n = N * C * S, M = N * S;
+    const n = N * C * S;
     const P = pooled ? pooled.dOut.length : 0;
     // operands that live in linear memory (the arena) are read and written in place. dY: pooled, built plane by plane
     // in dX (then overwritten by it in place) or in a work region; else read where it is or from its staged copy,
