@@ -30,7 +30,7 @@ export function buildProgram(): Command {
     .name('nablax')
     .description('∇x: input gradients, MNIST training and adversarial experiments on a from-scratch engine')
     .version('0.1.0')
-    .option('--threads <n>', 'threads for the WebAssembly kernels: convolutions, matrix products, Adam (default: NABLAX_THREADS, else the cores, at most 4); results are the same bits for any count')
+    .option('--threads <n>', 'threads for the WebAssembly kernels: convolutions, matrix products, batch-norm, Adam (default: NABLAX_THREADS, else the cores, at most 4); results are the same bits for any count')
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
@@ -52,7 +52,7 @@ export function buildProgram(): Command {
         return;
       }
       const n = Number(t);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--threads must be an integer from 1 to 64, got '${t}'`);
+      if (!/^[0-9]+$/.test(String(t)) || n < 1 || n > 64) throw new UsageError(`--threads must be an integer from 1 to 64, got '${t}'`);
       setThreads(n);
     });
   registerTrain(program);

@@ -305,13 +305,14 @@ describe('--threads', () => {
   it('rejects a count that is not an integer from 1 to 64', () => {
     expectFailure(cli('--threads', '0', 'info', '--model-file', 'x'), 'info', /--threads must be an integer from 1 to 64, got '0'/, 2);
     expectFailure(cli('bench', '--threads', 'two'), 'bench', /--threads must be an integer from 1 to 64, got 'two'/, 2);
+    expectFailure(cli('bench', '--threads', '0x2'), 'bench', /--threads must be an integer from 1 to 64, got '0x2'/, 2);
   });
 
   it('rejects a NABLAX_THREADS that is not an integer from 1 to 64 before any work, unless --threads overrides it', () => {
     const withEnv = (value: string, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', NABLAX_THREADS: value },
     });
-    for (const bad of ['0', 'two', '1.5', '65']) {
+    for (const bad of ['0', 'two', '1.5', '65', '0x2', ' 2', '2e0']) {
       expectFailure(withEnv(bad, 'info', '--model-file', 'x'), 'info', new RegExp(`NABLAX_THREADS must be an integer from 1 to 64, got '${bad.replace('.', '\\.')}'`), 2);
     }
     const r = withEnv('junk', '--threads', '1', 'bench', '--models', 'softmax', '--seconds', '0.05', '--rounds', '1', '--json');

@@ -79,7 +79,7 @@ export function threadsEnvProblem(): string | null {
   const env = process.env.NABLAX_THREADS;
   if (env === undefined || env === '') return null;
   const n = Number(env);
-  return Number.isInteger(n) && n >= 1 && n <= 64 ? null : `NABLAX_THREADS must be an integer from 1 to 64, got '${env}'`;
+  return /^[0-9]+$/.test(env) && n >= 1 && n <= 64 ? null : `NABLAX_THREADS must be an integer from 1 to 64, got '${env}'`;
 }
 
 /**
