@@ -17,7 +17,9 @@
 // 2⁻¹⁰⁰), a per-channel term that float32 cannot hold (eps = 0 on such a channel),
 // and non-finite values (whose float32 sums are NaN where the reference may say ±∞), make the call run the float64
 // reference instead: the kernels are never less exact than the reference, only faster where both are finite.
-// Float64 operands run the reference itself.
+// Float64 operands run the reference itself. With eps = 0 (or tiny) on a channel whose spread is below the float32
+// step of its mean, γ·invstd is large and training dX is a cancellation of large terms: it stays within float32
+// rounding of those terms, not of dX itself (at the default eps = 1e-5 this does not arise in practice).
 import type { Data } from '../nd.js';
 import type { Kernels } from './types.js';
 import { referenceKernels } from './reference.js';
