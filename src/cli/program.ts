@@ -16,7 +16,7 @@ import { registerReproduce } from './reproduce.js';
 import { registerTrace } from './trace.js';
 import { registerTrain } from './train.js';
 import { addArchOptions } from './model-option.js';
-import { setThreads, threadsEnvProblem } from '../engine/kernels/kernels.js';
+import { setThreads, threadCountProblem, threadsEnvProblem } from '../engine/kernels/kernels.js';
 import { UsageError } from './util.js';
 
 /**
@@ -51,9 +51,9 @@ export function buildProgram(): Command {
         if (problem !== null) throw new UsageError(problem);
         return;
       }
-      const n = Number(t);
-      if (!/^[0-9]+$/.test(String(t)) || n < 1 || n > 64) throw new UsageError(`--threads must be an integer from 1 to 64, got '${t}'`);
-      setThreads(n);
+      const problem = threadCountProblem('--threads', String(t));
+      if (problem !== null) throw new UsageError(problem);
+      setThreads(Number(t));
     });
   registerTrain(program);
   registerEval(program);

@@ -6,7 +6,7 @@ import { loadWasmKernels } from './wasm-node.js';
 import { useArena } from '../recycle.js';
 
 export type { Kernels, Window2d } from './types.js';
-export { threadsEnvProblem } from './wasm-node.js';
+export { threadCountProblem, threadsEnvProblem } from './wasm-node.js';
 import type { Kernels } from './types.js';
 
 /**

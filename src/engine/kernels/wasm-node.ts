@@ -71,15 +71,24 @@ export function loadWasmKernels(options: WasmKernelOptions = {}): Kernels | null
 }
 
 /**
+ * What is wrong with a thread count given as text (`what` names where it came from), in one line, or null when it
+ * is an integer from 1 to 64 written in decimal digits.
+ * @example
+ *   threadCountProblem('--threads', '0x2');   // "--threads must be an integer from 1 to 64, got '0x2'"
+ */
+export function threadCountProblem(what: string, text: string): string | null {
+  const n = Number(text);
+  return /^[0-9]+$/.test(text) && n >= 1 && n <= 64 ? null : `${what} must be an integer from 1 to 64, got '${text}'`;
+}
+
+/**
  * What is wrong with NABLAX_THREADS, in one line, or null when it is unset, empty or an integer from 1 to 64.
  * @example
  *   const problem = threadsEnvProblem();   // "NABLAX_THREADS must be an integer from 1 to 64, got 'two'"
  */
 export function threadsEnvProblem(): string | null {
   const env = process.env.NABLAX_THREADS;
-  if (env === undefined || env === '') return null;
-  const n = Number(env);
-  return /^[0-9]+$/.test(env) && n >= 1 && n <= 64 ? null : `NABLAX_THREADS must be an integer from 1 to 64, got '${env}'`;
+  return env === undefined || env === '' ? null : threadCountProblem('NABLAX_THREADS', env);
 }
 
 /**

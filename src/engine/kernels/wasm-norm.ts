@@ -2,12 +2,12 @@
 // affine output, the backward's two sums and input gradient, over float32 tensors read where they live in linear
 // memory (the arena) or staged there once per call (the output then overwrites the staged input). The threads split
 // the channels; each channel's planes are summed in order (float32 within a plane, float64 across planes), so the
-// results are the same bits for any thread count. In training each channel's statistics (or sums), the per-channel
+// results are the same bits for any thread count. Each channel's statistics (or sums), the per-channel
 // terms from them and its output (or dX) run back to back in one call, while the channel's planes are in cache
 // (a channel's statistics need only its own planes): x is read from memory once, not once per pass.
 // They differ from the reference (./reference.ts, float64 throughout) by float32 rounding; the per-channel
-// arithmetic between the passes (means, 1/σ, the backward's coefficients) runs in float64, in the kernels in
-// training (wasm/norm.wat writes out the operations listed here) and here in evaluation. The kernels subtract
+// arithmetic between the passes (means, 1/σ, the backward's coefficients) runs in float64 in the kernels
+// (wasm/norm.wat writes out the operations listed here), for training and evaluation alike. The kernels subtract
 // the mean rounded to float32 (hi); what that rounding left out (lo = mean − hi) is folded into the float64 per-channel
 // terms, so that a mean far from 0 costs no more than float32 rounding of the result:
 //   forward: sq = Σ (x − hi)² − M·lo·lo, invstd = 1 / √(sq / M + eps), k = γ·invstd, y = k·(x − hi) + (β − k·lo);
@@ -34,10 +34,6 @@ const SPLIT = 1 << 14;
  * Its float64s are at index R8·c + i, its float32s and i32s at R4·c + i.
  */
 const RECORD = 64, R8 = RECORD / 8, R4 = RECORD / 4;
-
-/** Whether channel c's four float32 coefficients (as stored, rounded to float32) are finite. */
-const finiteRecord = (rec32: Float32Array, c: number): boolean =>
-  Number.isFinite(rec32[R4 * c + 4]) && Number.isFinite(rec32[R4 * c + 5]) && Number.isFinite(rec32[R4 * c + 6]) && Number.isFinite(rec32[R4 * c + 7]);
 
 /**
  * The batch-norm kernels over one instance, as referenceKernels' batchNormForward, batchNormBackward and the fused
@@ -79,33 +75,26 @@ export function makeBatchNormKernels(mem: LinearMemory, pool: Threads): Pick<Ker
     const rec64 = new Float64Array(mem.memory.buffer, at.k, R8 * C);
     const rec32 = new Float32Array(mem.memory.buffer, at.k, R4 * C), flags = new Int32Array(mem.memory.buffer, at.k, R4 * C);
     const route = pooled?.route ? routeAt : 0;
-    if (sq) {
-      // training: each channel's statistics, terms and output in one call (wasm/norm.wat's bn_fwd, mode bit 1)
-      for (let c = 0; c < C; c++) {
-        rec64[R8 * c + 6] = eps;
-        rec32[R4 * c + 14] = gamma[c];
-        rec32[R4 * c + 6] = beta[c];
+    // each channel's statistics (training) or the running ones, its terms and its output in one call (bn_fwd)
+    for (let c = 0; c < C; c++) {
+      if (!sq) {
+        rec64[R8 * c] = mean[c];
+        rec64[R8 * c + 5] = invstd[c];
       }
-      pool.run('bn_fwd', parts, (_t, [c0, c1]) => [xAt, yAt, N, C, S, c0, c1, at.k, pooled ? 3 : 2, W, outAt, route]);
-      for (let c = 0; c < C; c++) {
-        // the reference overwrites all three: non-finite sums, variances so small that float32 squares of the
-        // deviations are subnormal (a nearly constant channel, whose 1/σ float32 would get wrong), coefficients
-        // float32 cannot hold
-        if (flags[R4 * c + 15] !== 0) return false;
-        mean[c] = rec64[R8 * c];
-        sq[c] = rec64[R8 * c + 4];
-        invstd[c] = rec64[R8 * c + 5];
-      }
-    } else {
-      for (let c = 0; c < C; c++) {
-        const k = gamma[c] * invstd[c], lo = mean[c] - Math.fround(mean[c]);
-        rec32[R4 * c + 4] = k;
-        rec32[R4 * c + 5] = beta[c] - k * lo; // y = k·(x − hi) + β − k·lo
-        rec32[R4 * c + 6] = 0;
-        rec32[R4 * c + 7] = mean[c]; // hi
-        if (!finiteRecord(rec32, c)) return false;
-      }
-      pool.run('bn_fwd', parts, (_t, [c0, c1]) => [xAt, yAt, N, C, S, c0, c1, at.k, pooled ? 1 : 0, W, outAt, route]);
+      rec64[R8 * c + 6] = eps;
+      rec32[R4 * c + 14] = gamma[c];
+      rec32[R4 * c + 6] = beta[c];
+    }
+    pool.run('bn_fwd', parts, (_t, [c0, c1]) => [xAt, yAt, N, C, S, c0, c1, at.k, (sq ? 2 : 0) | (pooled ? 1 : 0), W, outAt, route]);
+    for (let c = 0; c < C; c++) {
+      // the reference overwrites everything: non-finite sums, variances so small that float32 squares of the
+      // deviations are subnormal (a nearly constant channel, whose 1/σ float32 would get wrong), coefficients
+      // float32 cannot hold
+      if (flags[R4 * c + 15] !== 0) return false;
+      if (!sq) continue;
+      mean[c] = rec64[R8 * c];
+      sq[c] = rec64[R8 * c + 4];
+      invstd[c] = rec64[R8 * c + 5];
     }
     if (y && ay < 0) y.set(f32.subarray(yAt / 4, yAt / 4 + n));
     if (pooled) {

@@ -236,13 +236,13 @@
         (br $nl))))
 
   ;; The forward over channels [c0, c1) of x at $x, with $mode's bit 0: pooled output (see $bn_output), bit 1:
-  ;; training. Evaluation: the output with the record's float32 coefficients (+16 k, +20 β, +28 mu), which the host
-  ;; wrote. Training, per channel, then its output while its planes are still in cache:
-  ;;   its statistics: mean = x₀ + Σ (x − x₀) / M (M = N·S, x₀: the mean of the channel's first plane) at +0 and
-  ;;   Σ (x − hi)² at +8 (hi = f32(mean)), in float64 across planes;
-  ;;   in float64, as ../wasm-norm.ts documents them: lo = mean − hi, sq = Σ (x − hi)² − M·lo·lo at +32 (Σ (x − mean)²),
-  ;;   invstd = 1 / √(sq / M + eps) at +40 (eps: the float64 at +48), k = γ·invstd, and the float32 coefficients
-  ;;   k, β − k·lo and hi at +16, +20, +28 (γ and β: the float32s at +56 and +24);
+  ;; training. Per channel, then its output while its planes are still in cache:
+  ;;   training: its statistics: mean = x₀ + Σ (x − x₀) / M (M = N·S, x₀: the mean of the channel's first plane) at +0
+  ;;   and Σ (x − hi)² at +8 (hi = f32(mean)), in float64 across planes; then, in float64, as ../wasm-norm.ts documents
+  ;;   them, lo = mean − hi, sq = Σ (x − hi)² − M·lo·lo at +32 (Σ (x − mean)²) and invstd = 1 / √(sq / M + eps) at +40
+  ;;   (eps: the float64 at +48); evaluation: the mean at +0 and invstd at +40 are the running statistics' (the host's);
+  ;;   both: k = γ·invstd and the float32 coefficients k, β − k·lo and hi at +16, +20, +28 (γ and β: the float32s
+  ;;   at +56 and +24);
   ;;   the i32 at +60 set to 1, and the channel's output skipped, where the host must run the reference instead: a
   ;;   mean or Σ (x − hi)²/M that is not finite, a variance in (0, 2⁻¹⁰⁰) (float32 squares of the deviations lose
   ;;   their precision to subnormals), or a coefficient that float32 cannot hold.
@@ -250,7 +250,7 @@
     (param $x i32) (param $y i32) (param $N i32) (param $C i32) (param $S i32) (param $c0 i32) (param $c1 i32)
     (param $k i32) (param $mode i32) (param $W i32) (param $out i32) (param $route i32)
     (local $c i32) (local $n i32) (local $off i32) (local $rec i32) (local $plane i32) (local $s f64) (local $mu f32)
-    (local $M f64) (local $lo f64) (local $sq f64) (local $v f64) (local $is f64) (local $kk f64)
+    (local $M f64) (local $lo f64) (local $sq f64) (local $v f64) (local $is f64) (local $kk f64) (local $bad i32)
     (local.set $plane (i32.shl (local.get $S) (i32.const 2)))
     (local.set $M (f64.convert_i32_u (i32.mul (local.get $N) (local.get $S))))
     (local.set $c (local.get $c0))
@@ -258,8 +258,9 @@
       (loop $cl
         (br_if $c_done (i32.ge_u (local.get $c) (local.get $c1)))
         (local.set $rec (i32.add (local.get $k) (i32.shl (local.get $c) (i32.const 6))))
-        (block $output
-          (br_if $output (i32.eqz (i32.and (local.get $mode) (i32.const 2))))
+        (local.set $bad (i32.const 0))
+        (block $stats
+          (br_if $stats (i32.eqz (i32.and (local.get $mode) (i32.const 2))))
           ;; the shift: the mean of the channel's first plane (image 0), in float32 (NaN there: NaN sums, flagged below)
           (local.set $mu (f32.div (call $bn_sum (i32.add (local.get $x) (i32.mul (local.get $c) (local.get $plane)))
             (local.get $S) (f32.const 0)) (f32.convert_i32_u (local.get $S))))
@@ -289,31 +290,33 @@
               (local.set $n (i32.add (local.get $n) (i32.const 1)))
               (br $nl)))
           (f64.store offset=8 (local.get $rec) (local.get $s))
-          ;; the coefficients, in ../wasm-norm.ts's order of operations
+          ;; Σ (x − mean)² and 1/σ, in ../wasm-norm.ts's order of operations
           (local.set $sq (f64.sub (local.get $s) (f64.mul (f64.mul (local.get $M) (local.get $lo)) (local.get $lo))))
           (local.set $is (f64.div (f64.const 1)
             (f64.sqrt (f64.add (f64.div (local.get $sq) (local.get $M)) (f64.load offset=48 (local.get $rec))))))
           (f64.store offset=32 (local.get $rec) (local.get $sq))
           (f64.store offset=40 (local.get $rec) (local.get $is))
           (local.set $v (f64.div (local.get $s) (local.get $M)))
-          (local.set $kk (f64.mul (f64.promote_f32 (f32.load offset=56 (local.get $rec))) (local.get $is)))
-          (f32.store offset=20 (local.get $rec) (f32.demote_f64
-            (f64.sub (f64.promote_f32 (f32.load offset=24 (local.get $rec))) (f64.mul (local.get $kk) (local.get $lo)))))
-          (f32.store offset=16 (local.get $rec) (f32.demote_f64 (local.get $kk)))
-          (f32.store offset=24 (local.get $rec) (f32.const 0))
-          (f32.store offset=28 (local.get $rec) (local.get $mu))
-          (if (i32.or
-                (i32.eqz (i32.and (call $finite64 (f64.load (local.get $rec))) (call $finite64 (local.get $v))))
-                (i32.or
-                  (i32.and (f64.gt (local.get $v) (f64.const 0)) (f64.lt (local.get $v) (f64.const 0x1p-100)))
-                  (i32.eqz (call $finite_coeffs (local.get $rec)))))
-            (then
-              (i32.store offset=60 (local.get $rec) (i32.const 1))
-              (local.set $c (i32.add (local.get $c) (i32.const 1)))
-              (br $cl)))
-          (i32.store offset=60 (local.get $rec) (i32.const 0)))
-        (call $bn_output (local.get $x) (local.get $y) (local.get $N) (local.get $C) (local.get $S) (local.get $c) (local.get $rec)
-          (i32.and (local.get $mode) (i32.const 1)) (local.get $W) (local.get $out) (local.get $route))
+          (local.set $bad (i32.or
+            (i32.eqz (i32.and (call $finite64 (f64.load (local.get $rec))) (call $finite64 (local.get $v))))
+            (i32.and (f64.gt (local.get $v) (f64.const 0)) (f64.lt (local.get $v) (f64.const 0x1p-100))))))
+        ;; the float32 coefficients from the mean at +0 and 1/σ at +40 (training: just computed; evaluation: the
+        ;; running statistics the host wrote there): k = γ·invstd, β − k·lo, hi
+        (local.set $s (f64.load (local.get $rec)))
+        (local.set $mu (f32.demote_f64 (local.get $s)))
+        (local.set $lo (f64.sub (local.get $s) (f64.promote_f32 (local.get $mu))))
+        (local.set $kk (f64.mul (f64.promote_f32 (f32.load offset=56 (local.get $rec))) (f64.load offset=40 (local.get $rec))))
+        (f32.store offset=20 (local.get $rec) (f32.demote_f64
+          (f64.sub (f64.promote_f32 (f32.load offset=24 (local.get $rec))) (f64.mul (local.get $kk) (local.get $lo)))))
+        (f32.store offset=16 (local.get $rec) (f32.demote_f64 (local.get $kk)))
+        (f32.store offset=24 (local.get $rec) (f32.const 0))
+        (f32.store offset=28 (local.get $rec) (local.get $mu))
+        (local.set $bad (i32.or (local.get $bad) (i32.eqz (call $finite_coeffs (local.get $rec)))))
+        (i32.store offset=60 (local.get $rec) (local.get $bad))
+        (if (i32.eqz (local.get $bad))
+          (then
+            (call $bn_output (local.get $x) (local.get $y) (local.get $N) (local.get $C) (local.get $S) (local.get $c) (local.get $rec)
+              (i32.and (local.get $mode) (i32.const 1)) (local.get $W) (local.get $out) (local.get $route))))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (br $cl))))
 
