@@ -1,7 +1,9 @@
 // Where the time goes: milliseconds per step spent in each op's forward and backward (and the optimiser) for a
 // zoo model's training step (batch 128), ∇x (batch 256) and inference (batch 256), and the matrix products among
 // them by shape (milliseconds per step and GFLOP/s).
-// `npx tsx bench/profile.ts [model] [steps]`; NABLAX_THREADS sets the kernels' threads.
+// `npx tsx bench/profile.ts [model] [steps]`; NABLAX_THREADS sets the kernels' threads. Each part is timed after
+// 2 s of its own steps: a model's first second of steps runs slower (3 warm-up steps, as this script had until
+// 3 Dec 2026, made an `mlp` training step 4.1–4.3 ms against 3.0 after a 3 s warm-up; the bench warms up likewise).
 import { allOps } from '../src/engine/ops/index.js';
 import type { Op } from '../src/engine/tape.js';
 import { grad, noGrad } from '../src/engine/tape.js';
@@ -88,6 +90,11 @@ instrument();
 instrumentGemm();
 const b128 = getBatch(data, order, 0, 128);
 const b256 = getBatch(data, order, 0, 256);
+/** Run `step` for at least 2 s (and 3 times) before a part is timed. */
+const warmUp = (step: () => unknown) => {
+  const t = performance.now();
+  for (let i = 0; i < 3 || performance.now() - t < 2000; i++) step();
+};
 // in a recycling scope, as trainingStep runs it (src/train/loop.ts): the same allocations as `nablax bench`
 const trainStep = () => recycling(() => {
   const value = crossEntropyObjective(model, b128.x, b128.y, { rng: new Rng(0), epoch: 0, step: 0 });
@@ -98,13 +105,13 @@ const trainStep = () => recycling(() => {
   return value;
 }, (v) => [v.loss, v.logits]);
 model.train();
-for (let i = 0; i < 3; i++) trainStep();
+warmUp(trainStep);
 times.clear();
 gemms.clear();
 let t0 = performance.now();
 for (let i = 0; i < steps; i++) trainStep();
 report(`${name} train, batch 128`, steps, performance.now() - t0);
-for (let i = 0; i < 3; i++) inputGradient(model, b256.x, b256.y);
+warmUp(() => inputGradient(model, b256.x, b256.y));
 times.clear();
 gemms.clear();
 t0 = performance.now();
@@ -112,7 +119,7 @@ for (let i = 0; i < steps; i++) inputGradient(model, b256.x, b256.y);
 report(`${name} ∇x, batch 256`, steps, performance.now() - t0);
 model.eval();
 const infer = () => recycling(() => noGrad(() => model.forward(b256.x)), (z) => [z]); // as predict and the bench
-for (let i = 0; i < 3; i++) infer();
+warmUp(infer);
 times.clear();
 gemms.clear();
 t0 = performance.now();

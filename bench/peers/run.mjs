@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Peer benchmark: images/s of other JavaScript engines on nablax's `cnn` and `mlp`, with src/experiments/bench/throughput.ts's
-// batch sizes (train 128 with Adam, ∇x 256, inference 256), real MNIST digits and timing protocol (2 warm-up
-// steps, then rounds of at least --seconds each, median). Peers: convnetjs 0.3, TensorFlow.js 4.22 on its
+// batch sizes (train 128 with Adam, ∇x 256, inference 256), real MNIST digits and timing protocol (a warm-up of at
+// least 2 steps and --seconds, then rounds of at least --seconds each, median). Peers: convnetjs 0.3, TensorFlow.js 4.22 on its
 // pure-JS CPU backend and on its WebAssembly backend (SIMD, one thread, like nablax's kernels).
 // `nablax bench --peers` runs this in a child process; it prints one JSON document on stdout:
 //   { peers: [{ peer, model, measure, batch, imagesPerSecond (null when the peer cannot), note? }], versions }
@@ -68,9 +68,13 @@ function mnistBatch(n) {
   return { x, y };
 }
 
-/** src/experiments/bench/throughput.ts's protocol: 2 warm-up steps, then `rounds` rounds of at least `seconds`; the median. */
+/**
+ * src/experiments/bench/throughput.ts's protocol: a warm-up of at least 2 steps and at least `seconds` of them, then
+ * `rounds` rounds of at least `seconds`; the median.
+ */
 async function time(step, batch) {
-  for (let i = 0; i < 2; i++) await step();
+  const w0 = performance.now();
+  for (let i = 0; i < 2 || performance.now() - w0 < seconds * 1000; i++) await step();
   const rates = [];
   for (let r = 0; r < rounds; r++) {
     let n = 0, dt = 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # Peer benchmark: PyTorch on CPU on the same zoo models, digits, batches and timing protocol as src/experiments/bench/throughput.ts
 # (train: batch 128, Adam lr 1e-3, cross-entropy; ∇x: batch 256, eval mode, d(Σ CE)/dx only; inference: batch 256,
-# eval mode, no_grad; 2 warm-up steps, then `rounds` rounds of at least `seconds` each, the median).
+# eval mode, no_grad; a warm-up of at least 2 steps and `seconds`, then `rounds` rounds of at least `seconds` each, the median).
 # `nablax bench --peers torch` runs it with Debian's /usr/bin/python3 in a child process and writes one JSON document
 # on its stdin: { seconds, rounds, threads, models: [{ name, spec }], x: base64 float32 [256·784], y: [256] }.
 # It prints one JSON document on stdout: { peers: [{ peer, model, measure, batch, imagesPerSecond }], versions }.
@@ -23,8 +23,11 @@ from check_pytorch import build  # noqa: E402
 
 
 def timed(step, batch, seconds, rounds):
-    for _ in range(2):
+    # warm-up: at least 2 steps and at least `seconds` of them, as nablax's own (src/experiments/bench/throughput.ts)
+    n, t0 = 0, time.perf_counter()
+    while n < 2 or time.perf_counter() - t0 < seconds:
         step()
+        n += 1
     rates = []
     for _ in range(rounds):
         n, t0 = 0, time.perf_counter()
@@ -67,7 +70,6 @@ def main():
     for m in req["models"]:
         name = m["name"]
         model = build(m["spec"])
-        sys.stderr.write(f"bench --peers torch: {name}\n")
 
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         model.train()

@@ -37,14 +37,25 @@ export interface BenchOptions {
   /** Timed rounds; the median is reported (default 3). */
   rounds?: number;
   onResult?: (r: BenchResult) => void;
+  /** Called about once per `seconds` while a figure is measured, with its model, measure and the fraction done. */
+  onProgress?: (model: string, measure: Measure, fraction: number) => void;
   /** The machine's multiply-add ceiling in GFLOP/s, measured in the same run (Kernels.peakGflops), for fractionOfPeak. */
   peakGflops?: number | null;
 }
 
 
-/** Time `step` (which processes `batch` images): warm up, then rounds of at least `seconds` each. */
-function time(step: () => void, batch: number, seconds: number, rounds: number): number {
-  for (let i = 0; i < 2; i++) step();
+/**
+ * Time `step` (which processes `batch` images): warm up with at least 2 steps and at least `seconds` of them, then
+ * `rounds` rounds of at least `seconds` each; the median rate. The warm-up is timed rather than counted because a
+ * model's first second of steps runs slower: `mlp` training steps averaged 4.1–4.3 ms over 300 steps after 2–3
+ * warm-up steps, 3.6 after 0.5 s of them, 3.2 after 1 s and 3.0 after 3 s (`bench/profile.ts`, 3 Dec 2026; the
+ * peak loop run for 2 s beforehand recovered only part of it, 3.5 ms, so it is not only the cores' clock). `tick(f)`
+ * is called after the warm-up and after each round with the fraction done (for progress).
+ */
+function time(step: () => void, batch: number, seconds: number, rounds: number, tick?: (f: number) => void): number {
+  const w0 = performance.now();
+  for (let i = 0; i < 2 || performance.now() - w0 < seconds * 1000; i++) step();
+  tick?.(1 / (rounds + 1));
   const rates: number[] = [];
   for (let r = 0; r < rounds; r++) {
     let n = 0;
@@ -56,6 +67,7 @@ function time(step: () => void, batch: number, seconds: number, rounds: number):
       dt = (performance.now() - t0) / 1000;
     } while (dt < seconds);
     rates.push((n * batch) / dt);
+    tick?.((r + 2) / (rounds + 1));
   }
   return median(rates);
 }
@@ -93,17 +105,18 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult[]> 
     const tensors = params.map(([, t]) => t);
     for (const measure of measures) {
       let rate: number;
+      const tick = opts.onProgress ? (f: number) => opts.onProgress!(name, measure, f) : undefined;
       if (measure === 'train') {
         const opt = new Adam(params, { lr: 1e-3 });
         model.train();
         rate = time(() => {
           trainingStep(model, opt, tensors, crossEntropyObjective, b128.x, b128.y, { rng: new Rng(0), epoch: 0, step: 0 });
-        }, 128, seconds, rounds);
+        }, 128, seconds, rounds, tick);
       } else if (measure === 'inputGradient') {
-        rate = time(() => void inputGradient(model, b256.x, b256.y), 256, seconds, rounds);
+        rate = time(() => void inputGradient(model, b256.x, b256.y), 256, seconds, rounds, tick);
       } else {
         // the library's inference (evaluation, attacks' queries): no graph, and its activations recycled between calls
-        rate = time(() => void predict(model, b256.x), 256, seconds, rounds);
+        rate = time(() => void predict(model, b256.x), 256, seconds, rounds, tick);
       }
       const gflops = (rate * flopsPerImage(macs, measure)) / 1e9;
       const peak = opts.peakGflops ?? null;
