@@ -9,9 +9,9 @@ import { Rng } from '../engine/random.js';
 import { zooNames, zooSpec, type ZooName } from '../layers/zoo.js';
 import {
   ensurePeersInstalled, formatPeerTable, jsPeerNames, peerModels, peerNames, peerRatios, peersDir, runPeers, runTorchPeer,
-  torchInstallHint, torchPython, torchVersion, type PeerResult,
+  torchMissing, torchPython, torchVersion, type PeerResult,
 } from '../experiments/bench/peers.js';
-import { num, int, printJson, result, say, UsageError } from './util.js';
+import { num, int, printJson, progressBar, result, say, UsageError, type Progress } from './util.js';
 import { cpus } from 'node:os';
 
 export function registerBench(program: Command): void {
@@ -45,7 +45,7 @@ export function registerBench(program: Command): void {
         }
         // before the long work: the peer scripts must be there, and PyTorch importable
         peersDir();
-        if (torch && torchVersion() === null) throw new Error(torchInstallHint);
+        if (torch && torchVersion() === null) throw new Error(torchMissing());
       }
       const measures: Measure[] = ['train', 'inputGradient', 'inference'];
       const threads = kernels().getThreads();
@@ -64,13 +64,28 @@ export function registerBench(program: Command): void {
       const torchBatch = torch ? benchBatch(256) : null;
       const versions: Record<string, string> = {};
       // PyTorch on one model, in a child process, with nablax's thread count and the bench's digits
+      const torchWhere = `${torchPython} bench/peers/torch_peer.py, a child process, ${threads} thread${threads === 1 ? '' : 's'}`;
+      // With --json the table does not stream, so a progress line (figures done, rate, ETA) on stderr says where the
+      // run is, redrawn at least once a second (each round of a figure ticks it); what would be said is its payload.
+      let bar: Progress | null = null, done = 0;
+      const note = (line: string, now: string) => {
+        if (bar) bar.update(done, { now });
+        else say(line);
+      };
+      if (o.json) {
+        if (torch) say(`bench --peers: PyTorch beside each model (${torchWhere})`);
+        const figures = repeat * models.length * measures.length * (torch ? 2 : 1);
+        bar = progressBar('bench', figures, '{now} | {rate} figures/s', { now: 'starting' });
+      }
       const torchOn = (m: string) => {
-        say(`bench --peers: ${m} in PyTorch (${torchPython} bench/peers/torch_peer.py, a child process, ${threads} thread${threads === 1 ? '' : 's'})`);
+        note(`bench --peers: ${m} in PyTorch (${torchWhere})`, `${m} in PyTorch`);
         const t = runTorchPeer(dir, {
           seconds: o.seconds, rounds: o.rounds, threads, x: torchBatch!.x.data as Float32Array, y: torchBatch!.y,
           models: [{ name: m, spec: zooSpec(m) }],
         });
         Object.assign(versions, t.versions);
+        done += measures.length;
+        bar?.update(done);
         return t.peers;
       };
       const header = 'model     measure          batch   images/s   GFLOP/s';
@@ -78,7 +93,7 @@ export function registerBench(program: Command): void {
       const runs: BenchRun[] = [];
       for (let rep = 0; rep < repeat; rep++) {
         if (repeat > 1) {
-          say(`bench: repetition ${rep + 1} of ${repeat}`);
+          note(`bench: repetition ${rep + 1} of ${repeat}`, `repetition ${rep + 1} of ${repeat}`);
           if (!o.json) result(`${rep === 0 ? '' : '\n'}repetition ${rep + 1} of ${repeat}:\n${header}`);
         }
         const run: BenchRun = { results: [], peers: [] };
@@ -92,7 +107,10 @@ export function registerBench(program: Command): void {
             measures,
             seconds: o.seconds,
             rounds: o.rounds,
+            onProgress: (model, measure, f) => bar?.update(done + f, { now: `${repeat > 1 ? `${rep + 1}/${repeat} ` : ''}${model} ${measure}` }),
             onResult: (r) => {
+              done++;
+              bar?.update(done, { now: `${r.model} ${r.measure} ${r.imagesPerSecond} images/s` });
               if (!o.json) result(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)} ${r.gflops.toFixed(2).padStart(9)}`);
             },
           }));
@@ -101,6 +119,7 @@ export function registerBench(program: Command): void {
         }
         runs.push(run);
       }
+      bar?.stop();
       const peakGflops = samples.length === 0 ? null : Math.round(Math.max(...samples) * 100) / 100;
       // one repetition is summarised the same way: its own figures, with ranges of one value
       const summary = summarizeRuns(runs, peakGflops);

@@ -2,10 +2,13 @@
 // zoo's convolutional models, the JSON fields, a peak loop that does measurable work on every thread, and --peers'
 // checks made before any work. No timing is asserted: only that the figures are consistent with each other.
 import { spawnSync } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { flopsPerImage, modelMacs } from '../../src/experiments/bench/macs.js';
+import { torchMissing } from '../../src/experiments/bench/peers.js';
 import { referenceKernels } from '../../src/engine/kernels/reference.js';
 import { loadWasmKernels } from '../../src/engine/kernels/wasm-node.js';
 import { zooSpec } from '../../src/layers/zoo.js';
@@ -57,6 +60,8 @@ describe('nablax bench --json', () => {
       cwd: repoRoot, encoding: 'utf8', timeout: 60_000,
     });
     expect(r.status, r.stderr).toBe(0);
+    // the document on stdout, the progress on stderr (figures done, rate, ETA), ending on the last figure
+    expect(r.stderr).toMatch(/^bench 100% 3\/3 \| softmax inference \d+ images\/s \| [\d.]+ figures\/s \| ETA 0s$/m);
     const doc = JSON.parse(r.stdout);
     expect(doc.peakGflops).toBeGreaterThan(0);
     expect(doc.results).toHaveLength(3);
@@ -86,12 +91,47 @@ describe('nablax bench --peers checks (before any work)', () => {
     }
   });
 
-  it('--peers torch without PyTorch says how to install it in one line, exit 1', () => {
-    const r = run(['--models', 'cnn', '--peers', 'torch'], { ...process.env, NABLAX_TORCH_PYTHON: '/nonexistent/python3' });
-    expect(r.status).toBe(1);
-    expect(r.stdout).toBe('');
-    const lines = r.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/PyTorch not found \(\/nonexistent\/python3 cannot import torch\); install it with: apt-get install python3-torch libopenblas0-pthread/);
+  it('--peers torch without PyTorch says in one line what is wrong, exit 1: a named interpreter missing or without torch', () => {
+    // an interpreter that runs but cannot import torch: a script that fails whatever it is asked
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-torch-'));
+    const noTorch = join(dir, 'python3');
+    writeFileSync(noTorch, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    try {
+      for (const [python, re] of [
+        ['/nonexistent/python3', /^nablax bench: PyTorch not found: NABLAX_TORCH_PYTHON names \/nonexistent\/python3, which does not exist; point it at a Python that imports torch, or unset it/],
+        [noTorch, /^nablax bench: PyTorch not found: NABLAX_TORCH_PYTHON names \S+python3, which cannot import torch;/],
+        ['nablax-no-such-python', /NABLAX_TORCH_PYTHON names nablax-no-such-python, which does not exist/],
+      ] as [string, RegExp][]) {
+        const r = run(['--models', 'cnn', '--peers', 'torch'], { ...process.env, NABLAX_TORCH_PYTHON: python });
+        expect(r.status, r.stderr).toBe(1);
+        expect(r.stdout).toBe('');
+        const lines = r.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(re);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a PyTorch peer that fails: the error names the last line of its stderr, non-zero exit, no document', () => {
+    // an interpreter that imports "torch" (prints a version) but whose peer script fails with a traceback
+    const dir = mkdtempSync(join(tmpdir(), 'nablax-torch-'));
+    const python = join(dir, 'python3');
+    writeFileSync(python, '#!/bin/sh\nif [ "$1" = -c ]; then echo 9.9; exit 0; fi\ncat > /dev/null\necho "Traceback (most recent call last):" >&2\necho "ValueError: boom" >&2\nexit 1\n', { mode: 0o755 });
+    try {
+      const r = run(['--models', 'softmax', '--peers', 'torch', '--seconds', '0.05', '--rounds', '1', '--json'], { ...process.env, NABLAX_TORCH_PYTHON: python });
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/--peers torch: \S+torch_peer\.py exited with code 1: ValueError: boom/);
+      expect(r.stderr).not.toMatch(/Traceback/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("Debian's Python without torch: the line says how to install it", () => {
+    expect(torchMissing('/usr/bin/python3', false)).toBe(
+      'PyTorch not found (/usr/bin/python3 cannot import torch); install it with: apt-get install python3-torch libopenblas0-pthread');
   });
 });

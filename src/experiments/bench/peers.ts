@@ -22,9 +22,20 @@ export const peerModels = ['cnn', 'mlp'] as const;
  * (NABLAX_TORCH_PYTHON names another interpreter).
  */
 export const torchPython = process.env.NABLAX_TORCH_PYTHON || '/usr/bin/python3';
-/** The one line `--peers torch` prints when that Python cannot import torch. */
-export const torchInstallHint =
-  `PyTorch not found (${torchPython} cannot import torch); install it with: apt-get install python3-torch libopenblas0-pthread`;
+/**
+ * The one line `--peers torch` prints when `python` cannot import torch: for Debian's Python, how to install
+ * PyTorch; for an interpreter that NABLAX_TORCH_PYTHON names, that it does not exist or cannot import torch (Debian's
+ * package would not reach it).
+ * @example
+ *   torchMissing('/usr/bin/python3', false); // 'PyTorch not found (/usr/bin/python3 cannot import torch); install it with: …'
+ */
+export function torchMissing(python = torchPython, named = Boolean(process.env.NABLAX_TORCH_PYTHON)): string {
+  if (!named) return `PyTorch not found (${python} cannot import torch); install it with: apt-get install python3-torch libopenblas0-pthread`;
+  // a path is looked up as a file; a bare name (python3.11) on PATH, by trying to run it
+  const exists = python.includes('/') ? existsSync(python) : spawnSync(python, ['--version'], { stdio: 'ignore' }).error === undefined;
+  const what = exists ? 'cannot import torch' : 'does not exist';
+  return `PyTorch not found: NABLAX_TORCH_PYTHON names ${python}, which ${what}; point it at a Python that imports torch, or unset it to use /usr/bin/python3 (apt-get install python3-torch libopenblas0-pthread)`;
+}
 const measures: Measure[] = ['train', 'inputGradient', 'inference'];
 
 export interface PeerResult {
@@ -221,7 +232,7 @@ export function runPeers(dir: string, o: { seconds: number; rounds: number; mode
 /**
  * Whether `python` can import torch: its version, or null (a missing interpreter, a missing or broken torch).
  * @example
- *   if (torchVersion() === null) throw new Error(torchInstallHint);
+ *   if (torchVersion() === null) throw new Error(torchMissing());
  */
 export function torchVersion(python = torchPython): string | null {
   const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 });
@@ -253,7 +264,9 @@ export function torchRequestJson(r: TorchRequest): string {
 }
 
 /**
- * Run bench/peers/torch_peer.py with `python` in a child process (progress on stderr) and parse its output.
+ * Run bench/peers/torch_peer.py with `python` in a child process and parse its output. The child's stderr is kept,
+ * not shown (the caller says which model runs, in its progress line or its log): a failure's error names its last
+ * line (a Python traceback's last line says what went wrong).
  * @example
  *   const { peers } = runTorchPeer(peersDir(), { seconds: 1, rounds: 3, threads: 2, models, x, y });
  */
@@ -261,12 +274,15 @@ export function runTorchPeer(dir: string, req: TorchRequest, python = torchPytho
   const script = join(dir, 'torch_peer.py');
   if (!existsSync(script)) throw new Error(`--peers torch: ${script} not found (a source checkout has it)`);
   const r = spawnSync(python, [script], {
-    input: torchRequestJson(req), encoding: 'utf8', stdio: ['pipe', 'pipe', 'inherit'], maxBuffer: 16 << 20,
+    input: torchRequestJson(req), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 16 << 20,
     // one thread pool, as many threads as nablax's kernels: OpenBLAS and OpenMP read these at load time
     env: { ...process.env, OMP_NUM_THREADS: String(req.threads), OPENBLAS_NUM_THREADS: String(req.threads) },
   });
   if (r.error !== undefined) throw new Error(`--peers torch: cannot run ${python} ${script} (${r.error.message})`);
   if (r.signal !== null) throw new Error(`--peers torch: ${script} was stopped by ${r.signal}`);
-  if (r.status !== 0) throw new Error(`--peers torch: ${script} exited with code ${r.status}`);
+  if (r.status !== 0) {
+    const last = (r.stderr ?? '').trim().split('\n').pop()?.trim() ?? '';
+    throw new Error(`--peers torch: ${script} exited with code ${r.status}${last === '' ? '' : `: ${last}`}`);
+  }
   return parsePeerOutput(r.stdout);
 }
