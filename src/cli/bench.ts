@@ -69,7 +69,7 @@ export function registerBench(program: Command): void {
       // run is, redrawn at least once a second (each round of a figure ticks it); what would be said is its payload.
       let bar: Progress | null = null, done = 0;
       const note = (line: string, now: string) => {
-        if (bar) bar.update(done, { now });
+        if (bar) bar.update(done, { now }, true); // a new stage: its line at once
         else say(line);
       };
       if (o.json) {
@@ -77,16 +77,26 @@ export function registerBench(program: Command): void {
         const figures = repeat * models.length * measures.length * (torch ? 2 : 1);
         bar = progressBar('bench', figures, '{now} | {rate} figures/s', { now: 'starting' });
       }
-      const torchOn = (m: string) => {
+      const torchOn = async (m: string) => {
         note(`bench --peers: ${m} in PyTorch (${torchWhere})`, `${m} in PyTorch`);
-        const t = runTorchPeer(dir, {
-          seconds: o.seconds, rounds: o.rounds, threads, x: torchBatch!.x.data as Float32Array, y: torchBatch!.y,
-          models: [{ name: m, spec: zooSpec(m) }],
-        });
-        Object.assign(versions, t.versions);
-        done += measures.length;
-        bar?.update(done);
-        return t.peers;
+        // while the child measures, move the line once a second by the time it should take: the same warm-up and
+        // rounds per figure as nablax's, and a couple of seconds to start Python and import torch
+        const t0 = performance.now(), expected = measures.length * (o.rounds + 1) * o.seconds + 2;
+        const timer = bar && setInterval(() => {
+          bar.update(done + measures.length * Math.min(0.95, (performance.now() - t0) / 1000 / expected));
+        }, 1000);
+        try {
+          const t = await runTorchPeer(dir, {
+            seconds: o.seconds, rounds: o.rounds, threads, x: torchBatch!.x.data as Float32Array, y: torchBatch!.y,
+            models: [{ name: m, spec: zooSpec(m) }],
+          });
+          Object.assign(versions, t.versions);
+          done += measures.length;
+          bar?.update(done);
+          return t.peers;
+        } finally {
+          if (timer) clearInterval(timer);
+        }
       };
       const header = 'model     measure          batch   images/s   GFLOP/s';
       if (!o.json && repeat === 1) result(header);
@@ -101,7 +111,7 @@ export function registerBench(program: Command): void {
           // each model beside its PyTorch figures, PyTorch first in every other repetition: a drift of the host's
           // speed then moves both sides of a ratio alike
           const torchFirst = torch && rep % 2 === 1;
-          if (torchFirst) run.peers.push(...torchOn(m));
+          if (torchFirst) run.peers.push(...await torchOn(m));
           run.results.push(...await runBench({
             models: [m as ZooName],
             measures,
@@ -114,7 +124,7 @@ export function registerBench(program: Command): void {
               if (!o.json) result(`${r.model.padEnd(9)} ${r.measure.padEnd(16)} ${String(r.batch).padStart(5)} ${String(r.imagesPerSecond).padStart(10)} ${r.gflops.toFixed(2).padStart(9)}`);
             },
           }));
-          if (torch && !torchFirst) run.peers.push(...torchOn(m));
+          if (torch && !torchFirst) run.peers.push(...await torchOn(m));
           sample(); // after each model
         }
         runs.push(run);

@@ -6,8 +6,11 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
-  /** `done` items of the total (fractions allowed: 12.5 images through a batch); payload fills the {fields}. */
-  update(done: number, payload?: Record<string, string | number>): void;
+  /**
+   * `done` items of the total (fractions allowed: 12.5 images through a batch); payload fills the {fields}. In a log
+   * a line is written at most once a second, unless `now` (a new stage worth a line of its own).
+   */
+  update(done: number, payload?: Record<string, string | number>, now?: boolean): void;
   /** Draw the final line once and end the bar (idempotent). */
   stop(): void;
 }
@@ -123,13 +126,13 @@ export function progressBar(label: string, total: number, fields: string, initia
     dirty = false;
   };
   const self: Progress = {
-    update(d, p) {
+    update(d, p, now = false) {
       if (stopped) return;
       done = Math.min(d, total);
       if (p) payload = { ...payload, ...p };
       dirty = true;
       if (bar) bar.update(Math.floor(done));
-      else writeLine(false);
+      else writeLine(now);
     },
     stop() {
       if (stopped) return;

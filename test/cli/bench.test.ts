@@ -101,6 +101,7 @@ describe('nablax bench --peers checks (before any work)', () => {
         ['/nonexistent/python3', /^nablax bench: PyTorch not found: NABLAX_TORCH_PYTHON names \/nonexistent\/python3, which does not exist; point it at a Python that imports torch, or unset it/],
         [noTorch, /^nablax bench: PyTorch not found: NABLAX_TORCH_PYTHON names \S+python3, which cannot import torch;/],
         ['nablax-no-such-python', /NABLAX_TORCH_PYTHON names nablax-no-such-python, which does not exist/],
+        [dir, /NABLAX_TORCH_PYTHON names \S+, which cannot be run \(EACCES\)/], // a directory
       ] as [string, RegExp][]) {
         const r = run(['--models', 'cnn', '--peers', 'torch'], { ...process.env, NABLAX_TORCH_PYTHON: python });
         expect(r.status, r.stderr).toBe(1);
@@ -123,7 +124,7 @@ describe('nablax bench --peers checks (before any work)', () => {
       const r = run(['--models', 'softmax', '--peers', 'torch', '--seconds', '0.05', '--rounds', '1', '--json'], { ...process.env, NABLAX_TORCH_PYTHON: python });
       expect(r.status).not.toBe(0);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/--peers torch: \S+torch_peer\.py exited with code 1: ValueError: boom/);
+      expect(r.stderr).toMatch(/--peers torch: \S+python3 \S+torch_peer\.py exited with code 1: ValueError: boom/);
       expect(r.stderr).not.toMatch(/Traceback/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

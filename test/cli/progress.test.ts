@@ -41,6 +41,16 @@ describe('progressBar (not a terminal)', () => {
     expect(lines).toHaveLength(2);
   });
 
+  it('an update marked `now` (a new stage) writes its line at once; the same line again is not repeated', () => {
+    const { bar, lines, tick } = fakeBar(100);
+    tick(200);
+    bar.update(10, {}, true);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('work 10% 10/100 | 50 img/s | ETA 2s\n');
+    bar.update(10, {}, true); // nothing new to say
+    expect(lines).toHaveLength(2);
+  });
+
   it('writes the final line once, however often stop is called', () => {
     const { bar, lines, tick } = fakeBar(4);
     tick(2000);

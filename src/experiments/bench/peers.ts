@@ -4,7 +4,7 @@
 // nablax's own process, and a table of nablax's images/s beside theirs with the ratio nablax ÷ peer.
 // bench/peers has its own package.json; its node_modules are installed on first use and never ship with nablax;
 // PyTorch comes from Debian's packages (python3-torch, with libopenblas0-pthread as its BLAS) or not at all.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../engine/package-root.js';
@@ -31,9 +31,9 @@ export const torchPython = process.env.NABLAX_TORCH_PYTHON || '/usr/bin/python3'
  */
 export function torchMissing(python = torchPython, named = Boolean(process.env.NABLAX_TORCH_PYTHON)): string {
   if (!named) return `PyTorch not found (${python} cannot import torch); install it with: apt-get install python3-torch libopenblas0-pthread`;
-  // a path is looked up as a file; a bare name (python3.11) on PATH, by trying to run it
-  const exists = python.includes('/') ? existsSync(python) : spawnSync(python, ['--version'], { stdio: 'ignore' }).error === undefined;
-  const what = exists ? 'cannot import torch' : 'does not exist';
+  // try to run it: a path or a bare name (python3.11) on PATH that is not there, or a file that cannot be run
+  const error: NodeJS.ErrnoException | undefined = spawnSync(python, ['-c', 'pass'], { stdio: 'ignore', timeout: 60_000 }).error;
+  const what = error === undefined ? 'cannot import torch' : error.code === 'ENOENT' ? 'does not exist' : `cannot be run (${error.code ?? error.message})`;
   return `PyTorch not found: NABLAX_TORCH_PYTHON names ${python}, which ${what}; point it at a Python that imports torch, or unset it to use /usr/bin/python3 (apt-get install python3-torch libopenblas0-pthread)`;
 }
 const measures: Measure[] = ['train', 'inputGradient', 'inference'];
@@ -264,25 +264,34 @@ export function torchRequestJson(r: TorchRequest): string {
 }
 
 /**
- * Run bench/peers/torch_peer.py with `python` in a child process and parse its output. The child's stderr is kept,
- * not shown (the caller says which model runs, in its progress line or its log): a failure's error names its last
- * line (a Python traceback's last line says what went wrong).
+ * Run bench/peers/torch_peer.py with `python` in a child process and parse its output. Asynchronous, so that the
+ * caller's progress line keeps moving while PyTorch measures. The child's stderr is kept, not shown (the caller
+ * says which model runs): a failure's error names its last line (a Python traceback's last line says what went
+ * wrong).
  * @example
- *   const { peers } = runTorchPeer(peersDir(), { seconds: 1, rounds: 3, threads: 2, models, x, y });
+ *   const { peers } = await runTorchPeer(peersDir(), { seconds: 1, rounds: 3, threads: 2, models, x, y });
  */
-export function runTorchPeer(dir: string, req: TorchRequest, python = torchPython): ReturnType<typeof parsePeerOutput> {
+export async function runTorchPeer(dir: string, req: TorchRequest, python = torchPython): Promise<ReturnType<typeof parsePeerOutput>> {
   const script = join(dir, 'torch_peer.py');
   if (!existsSync(script)) throw new Error(`--peers torch: ${script} not found (a source checkout has it)`);
-  const r = spawnSync(python, [script], {
-    input: torchRequestJson(req), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 16 << 20,
-    // one thread pool, as many threads as nablax's kernels: OpenBLAS and OpenMP read these at load time
-    env: { ...process.env, OMP_NUM_THREADS: String(req.threads), OPENBLAS_NUM_THREADS: String(req.threads) },
+  const { stdout, stderr, code, signal } = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }>((resolve, reject) => {
+    const child = spawn(python, [script], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // one thread pool, as many threads as nablax's kernels: OpenBLAS and OpenMP read these at load time
+      env: { ...process.env, OMP_NUM_THREADS: String(req.threads), OPENBLAS_NUM_THREADS: String(req.threads) },
+    });
+    const out: Buffer[] = [], err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => reject(new Error(`--peers torch: cannot run ${python} ${script} (${e.message})`)));
+    child.on('close', (c, sig) => resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code: c, signal: sig }));
+    child.stdin.on('error', () => {}); // a child that exits before reading its request: its exit code says why
+    child.stdin.end(torchRequestJson(req));
   });
-  if (r.error !== undefined) throw new Error(`--peers torch: cannot run ${python} ${script} (${r.error.message})`);
-  if (r.signal !== null) throw new Error(`--peers torch: ${script} was stopped by ${r.signal}`);
-  if (r.status !== 0) {
-    const last = (r.stderr ?? '').trim().split('\n').pop()?.trim() ?? '';
-    throw new Error(`--peers torch: ${script} exited with code ${r.status}${last === '' ? '' : `: ${last}`}`);
+  if (signal !== null) throw new Error(`--peers torch: ${python} ${script} was stopped by ${signal}`);
+  if (code !== 0) {
+    const last = stderr.trim().split('\n').pop()?.trim() ?? '';
+    throw new Error(`--peers torch: ${python} ${script} exited with code ${code}${last === '' ? '' : `: ${last}`}`);
   }
-  return parsePeerOutput(r.stdout);
+  return parsePeerOutput(stdout);
 }

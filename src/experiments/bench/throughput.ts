@@ -50,12 +50,27 @@ export interface BenchOptions {
  * model's first second of steps runs slower: `mlp` training steps averaged 4.1–4.3 ms over 300 steps after 2–3
  * warm-up steps, 3.6 after 0.5 s of them, 3.2 after 1 s and 3.0 after 3 s (`bench/profile.ts`, 3 Dec 2026; the
  * peak loop run for 2 s beforehand recovered only part of it, 3.5 ms, so it is not only the cores' clock). `tick(f)`
- * is called after the warm-up and after each round with the fraction done (for progress).
+ * is called with the fraction of the figure done (for progress) after the warm-up, after each round, and after any
+ * step that ends a second or more after the last call.
  */
 function time(step: () => void, batch: number, seconds: number, rounds: number, tick?: (f: number) => void): number {
+  const parts = rounds + 1; // the warm-up, then each round
+  let ticked = performance.now();
+  // after a step of part p, begun at t0: report at most once a second (a clock read per step costs nothing here)
+  const during = (p: number, t0: number) => {
+    const now = performance.now();
+    if (tick && now - ticked >= 1000) {
+      ticked = now;
+      tick((p + Math.min(0.99, (now - t0) / (seconds * 1000))) / parts);
+    }
+  };
   const w0 = performance.now();
-  for (let i = 0; i < 2 || performance.now() - w0 < seconds * 1000; i++) step();
-  tick?.(1 / (rounds + 1));
+  for (let i = 0; i < 2 || performance.now() - w0 < seconds * 1000; i++) {
+    step();
+    during(0, w0);
+  }
+  tick?.(1 / parts);
+  ticked = performance.now();
   const rates: number[] = [];
   for (let r = 0; r < rounds; r++) {
     let n = 0;
@@ -65,9 +80,11 @@ function time(step: () => void, batch: number, seconds: number, rounds: number, 
       step();
       n++;
       dt = (performance.now() - t0) / 1000;
+      during(r + 1, t0);
     } while (dt < seconds);
     rates.push((n * batch) / dt);
-    tick?.((r + 2) / (rounds + 1));
+    tick?.((r + 2) / parts);
+    ticked = performance.now();
   }
   return median(rates);
 }

@@ -137,7 +137,7 @@ describe('--peers torch (no PyTorch needed: a missing interpreter and a stand-in
     expect(torchVersion('/nonexistent/python3')).toBeNull();
   });
 
-  it('runs the peer script with the request on stdin and the thread count in the environment, and reads its JSON', () => {
+  it('runs the peer script with the request on stdin and the thread count in the environment, and reads its JSON', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nablax-torch-peer-'));
     try {
       writeFileSync(join(dir, 'torch_peer.py'), '');
@@ -146,7 +146,7 @@ describe('--peers torch (no PyTorch needed: a missing interpreter and a stand-in
       writeFileSync(fake, `#!/bin/sh\nread -r req\nn=$(printf '%s' "$req" | wc -c)\nprintf '{"peers":[{"peer":"torch","model":"cnn","measure":"train","batch":128,"imagesPerSecond":%s}],"versions":{"torch":"t%s"}}\\n' "$n" "$OMP_NUM_THREADS"\n`);
       chmodSync(fake, 0o755);
       const req = { seconds: 1, rounds: 1, threads: 3, models: [{ name: 'cnn', spec: {} }], x: new Float32Array(8), y: [1] };
-      const out = runTorchPeer(dir, req, fake);
+      const out = await runTorchPeer(dir, req, fake);
       expect(out.peers[0].imagesPerSecond).toBe(torchRequestJson(req).length);
       expect(out.versions).toEqual({ torch: 't3' });
     } finally {
