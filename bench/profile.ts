@@ -3,7 +3,8 @@
 // them by shape (milliseconds per step and GFLOP/s).
 // `npx tsx bench/profile.ts [model] [steps]`; NABLAX_THREADS sets the kernels' threads. Each part is timed after
 // 2 s of its own steps: a model's first second of steps runs slower (3 warm-up steps, as this script had until
-// 3 Dec 2026, made an `mlp` training step 4.1–4.3 ms against 3.0 after a 3 s warm-up; the bench warms up likewise).
+// 3 Dec 2026, made an `mlp` training step 4.1–4.3 ms against 3.0 after a 3 s warm-up; `nablax bench` warms each
+// figure up for --seconds, 1 s by default, for the same reason).
 import { allOps } from '../src/engine/ops/index.js';
 import type { Op } from '../src/engine/tape.js';
 import { grad, noGrad } from '../src/engine/tape.js';
@@ -57,6 +58,7 @@ function instrumentGemm(): void {
 
 function report(title: string, steps: number, total: number): void {
   console.log(`\n${title}: ${(total / steps).toFixed(2)} ms/step (kernels ${kernels().name}, ${kernels().getThreads()} threads)`);
+  console.log('  (ms per step in each op, forward and backward apart, timed after 2 s of warm-up; the GEMM rows at the end are time inside those ops, not added to it)');
   const rows = [...times.entries()].sort((a, b) => b[1] - a[1]);
   let accounted = 0;
   for (const [k, ms] of rows) {
