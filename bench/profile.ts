@@ -19,6 +19,7 @@ import { crossEntropyObjective } from '../src/train/loop.js';
 import { recycling } from '../src/engine/recycle.js';
 import { Adam } from '../src/train/optimizers.js';
 import { inputGradient } from '../src/attacks/input-gradient.js';
+import { warmUp } from '../src/experiments/bench/throughput.js';
 
 const times = new Map<string, number>();
 const add = (key: string, ms: number) => times.set(key, (times.get(key) ?? 0) + ms);
@@ -92,11 +93,6 @@ instrument();
 instrumentGemm();
 const b128 = getBatch(data, order, 0, 128);
 const b256 = getBatch(data, order, 0, 256);
-/** Run `step` for at least 2 s (and 3 times) before a part is timed. */
-const warmUp = (step: () => unknown) => {
-  const t = performance.now();
-  for (let i = 0; i < 3 || performance.now() - t < 2000; i++) step();
-};
 // in a recycling scope, as trainingStep runs it (src/train/loop.ts): the same allocations as `nablax bench`
 const trainStep = () => recycling(() => {
   const value = crossEntropyObjective(model, b128.x, b128.y, { rng: new Rng(0), epoch: 0, step: 0 });
@@ -107,13 +103,13 @@ const trainStep = () => recycling(() => {
   return value;
 }, (v) => [v.loss, v.logits]);
 model.train();
-warmUp(trainStep);
+warmUp(trainStep, 2);
 times.clear();
 gemms.clear();
 let t0 = performance.now();
 for (let i = 0; i < steps; i++) trainStep();
 report(`${name} train, batch 128`, steps, performance.now() - t0);
-warmUp(() => inputGradient(model, b256.x, b256.y));
+warmUp(() => inputGradient(model, b256.x, b256.y), 2);
 times.clear();
 gemms.clear();
 t0 = performance.now();
@@ -121,7 +117,7 @@ for (let i = 0; i < steps; i++) inputGradient(model, b256.x, b256.y);
 report(`${name} ∇x, batch 256`, steps, performance.now() - t0);
 model.eval();
 const infer = () => recycling(() => noGrad(() => model.forward(b256.x)), (z) => [z]); // as predict and the bench
-warmUp(infer);
+warmUp(infer, 2);
 times.clear();
 gemms.clear();
 t0 = performance.now();

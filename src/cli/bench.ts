@@ -9,7 +9,7 @@ import { Rng } from '../engine/random.js';
 import { zooNames, zooSpec, type ZooName } from '../layers/zoo.js';
 import {
   ensurePeersInstalled, formatPeerTable, jsPeerNames, peerModels, peerNames, peerRatios, peersDir, runPeers, runTorchPeer,
-  torchMissing, torchPython, torchVersion, type PeerResult,
+  torchProblem, torchPython, type PeerResult,
 } from '../experiments/bench/peers.js';
 import { num, int, printJson, progressBar, result, say, UsageError, type Progress } from './util.js';
 import { cpus } from 'node:os';
@@ -45,7 +45,8 @@ export function registerBench(program: Command): void {
         }
         // before the long work: the peer scripts must be there, and PyTorch importable
         peersDir();
-        if (torch && torchVersion() === null) throw new Error(torchMissing());
+        const problem = torch ? torchProblem() : null;
+        if (problem !== null) throw new Error(problem);
       }
       const measures: Measure[] = ['train', 'inputGradient', 'inference'];
       const threads = kernels().getThreads();

@@ -24,15 +24,13 @@ export const peerModels = ['cnn', 'mlp'] as const;
 export const torchPython = process.env.NABLAX_TORCH_PYTHON || '/usr/bin/python3';
 /**
  * The one line `--peers torch` prints when `python` cannot import torch: for Debian's Python, how to install
- * PyTorch; for an interpreter that NABLAX_TORCH_PYTHON names, that it does not exist or cannot import torch (Debian's
- * package would not reach it).
+ * PyTorch; for an interpreter that NABLAX_TORCH_PYTHON names (`named`), that it does not exist, cannot be run (`error`,
+ * from trying to start it) or cannot import torch (Debian's package would not reach it).
  * @example
  *   torchMissing('/usr/bin/python3', false); // 'PyTorch not found (/usr/bin/python3 cannot import torch); install it with: …'
  */
-export function torchMissing(python = torchPython, named = Boolean(process.env.NABLAX_TORCH_PYTHON)): string {
+export function torchMissing(python: string, named: boolean, error?: NodeJS.ErrnoException): string {
   if (!named) return `PyTorch not found (${python} cannot import torch); install it with: apt-get install python3-torch libopenblas0-pthread`;
-  // try to run it: a path or a bare name (python3.11) on PATH that is not there, or a file that cannot be run
-  const error: NodeJS.ErrnoException | undefined = spawnSync(python, ['-c', 'pass'], { stdio: 'ignore', timeout: 60_000 }).error;
   const what = error === undefined ? 'cannot import torch' : error.code === 'ENOENT' ? 'does not exist' : `cannot be run (${error.code ?? error.message})`;
   return `PyTorch not found: NABLAX_TORCH_PYTHON names ${python}, which ${what}; point it at a Python that imports torch, or unset it to use /usr/bin/python3 (apt-get install python3-torch libopenblas0-pthread)`;
 }
@@ -229,16 +227,32 @@ export function runPeers(dir: string, o: { seconds: number; rounds: number; mode
   return parsePeerOutput(r.stdout);
 }
 
+/** Start `python` once to import torch: its version (null without one) and the error of starting it, if any. */
+function probeTorch(python: string): { version: string | null; error?: NodeJS.ErrnoException } {
+  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 });
+  if (r.error !== undefined) return { version: null, error: r.error };
+  const v = r.status === 0 ? (r.stdout.trim().split('\n').pop() ?? '') : '';
+  return { version: v === '' ? null : v };
+}
+
 /**
  * Whether `python` can import torch: its version, or null (a missing interpreter, a missing or broken torch).
  * @example
- *   if (torchVersion() === null) throw new Error(torchMissing());
+ *   const v = torchVersion(); // '1.13.0a0' or null
  */
 export function torchVersion(python = torchPython): string | null {
-  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 });
-  if (r.error !== undefined || r.status !== 0) return null;
-  const v = r.stdout.trim().split('\n').pop() ?? '';
-  return v === '' ? null : v;
+  return probeTorch(python).version;
+}
+
+/**
+ * What stops `--peers torch` before any work, in one line ({@link torchMissing}), or null when `python` imports
+ * torch; the interpreter is started once.
+ * @example
+ *   const problem = torchProblem(); if (problem !== null) throw new Error(problem);
+ */
+export function torchProblem(python = torchPython, named = Boolean(process.env.NABLAX_TORCH_PYTHON)): string | null {
+  const { version, error } = probeTorch(python);
+  return version !== null ? null : torchMissing(python, named, error);
 }
 
 /** What torch_peer.py reads on stdin: the protocol, the models' specs and the bench's digits. */

@@ -37,7 +37,7 @@ export interface BenchOptions {
   /** Timed rounds; the median is reported (default 3). */
   rounds?: number;
   onResult?: (r: BenchResult) => void;
-  /** Called about once per `seconds` while a figure is measured, with its model, measure and the fraction done. */
+  /** Called at most once a second while a figure is measured, with its model, measure and the fraction done. */
   onProgress?: (model: string, measure: Measure, fraction: number) => void;
   /** The machine's multiply-add ceiling in GFLOP/s, measured in the same run (Kernels.peakGflops), for fractionOfPeak. */
   peakGflops?: number | null;
@@ -45,46 +45,49 @@ export interface BenchOptions {
 
 
 /**
- * Time `step` (which processes `batch` images): warm up with at least 2 steps and at least `seconds` of them, then
- * `rounds` rounds of at least `seconds` each; the median rate. The warm-up is timed rather than counted because a
- * model's first second of steps runs slower: `mlp` training steps averaged 4.1–4.3 ms over 300 steps after 2–3
- * warm-up steps, 3.6 after 0.5 s of them, 3.2 after 1 s and 3.0 after 3 s (`bench/profile.ts`, 3 Dec 2026; the
- * peak loop run for 2 s beforehand recovered only part of it, 3.5 ms, so it is not only the cores' clock). `tick(f)`
- * is called with the fraction of the figure done (for progress) after the warm-up, after each round, and after any
- * step that ends a second or more after the last call.
+ * Run `step` at least twice and for at least `seconds`, calling `afterStep` after each: the warm-up before anything
+ * is timed. Timed rather than counted because a model's first second of steps runs slower: `mlp` training steps
+ * averaged 4.1–4.3 ms over 300 steps after 2–3 warm-up steps, 3.6 after 0.5 s of them, 3.2 after 1 s and 3.0 after
+ * 3 s (`bench/profile.ts`, 3 Dec 2026; the peak loop run for 2 s beforehand recovered only part of it, 3.5 ms, so it
+ * is not only the cores' clock). bench/profile.ts warms up with it too.
+ * @example
+ *   warmUp(() => void predict(model, x), 1);
+ */
+export function warmUp(step: () => unknown, seconds: number, afterStep?: () => void): void {
+  const t0 = performance.now();
+  for (let i = 0; i < 2 || performance.now() - t0 < seconds * 1000; i++) {
+    step();
+    afterStep?.();
+  }
+}
+
+/**
+ * Time `step` (which processes `batch` images): {@link warmUp} for `seconds`, then `rounds` rounds of at least
+ * `seconds` each; the median rate. `tick(f)`, for progress, gets the fraction of the figure done at most once a
+ * second, after a step.
  */
 function time(step: () => void, batch: number, seconds: number, rounds: number, tick?: (f: number) => void): number {
-  const parts = rounds + 1; // the warm-up, then each round
-  let ticked = performance.now();
-  // after a step of part p, begun at t0: report at most once a second (a clock read per step costs nothing here)
-  const during = (p: number, t0: number) => {
+  const t0 = performance.now(), total = (rounds + 1) * seconds * 1000; // the warm-up and the rounds, about
+  let ticked = t0;
+  const progress = tick && (() => {
     const now = performance.now();
-    if (tick && now - ticked >= 1000) {
-      ticked = now;
-      tick((p + Math.min(0.99, (now - t0) / (seconds * 1000))) / parts);
-    }
-  };
-  const w0 = performance.now();
-  for (let i = 0; i < 2 || performance.now() - w0 < seconds * 1000; i++) {
-    step();
-    during(0, w0);
-  }
-  tick?.(1 / parts);
-  ticked = performance.now();
+    if (now - ticked < 1000) return;
+    ticked = now;
+    tick(Math.min(0.99, (now - t0) / total));
+  });
+  warmUp(step, seconds, progress);
   const rates: number[] = [];
   for (let r = 0; r < rounds; r++) {
     let n = 0;
-    const t0 = performance.now();
+    const r0 = performance.now();
     let dt: number;
     do {
       step();
       n++;
-      dt = (performance.now() - t0) / 1000;
-      during(r + 1, t0);
+      dt = (performance.now() - r0) / 1000;
+      progress?.();
     } while (dt < seconds);
     rates.push((n * batch) / dt);
-    tick?.((r + 2) / parts);
-    ticked = performance.now();
   }
   return median(rates);
 }
