@@ -59,7 +59,7 @@ function instrumentGemm(): void {
 
 function report(title: string, steps: number, total: number): void {
   console.log(`\n${title}: ${(total / steps).toFixed(2)} ms/step (kernels ${kernels().name}, ${kernels().getThreads()} threads)`);
-  console.log('  (ms per step in each op, forward and backward apart, timed after 2 s of warm-up; the GEMM rows at the end are time inside those ops, not added to it)');
+  console.log(`  (ms per step over ${steps} steps timed after 2 s of warm-up, in each op [output shape], forward and backward apart, and the optimiser's step; the GEMM rows at the end are time inside those ops, not added to it)`);
   const rows = [...times.entries()].sort((a, b) => b[1] - a[1]);
   let accounted = 0;
   for (const [k, ms] of rows) {

